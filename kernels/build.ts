@@ -1,0 +1,152 @@
+#!/usr/bin/env bun
+// Builds the kernel library: kernels/build/librankfn_cpu.so (always) and, where
+// nvcc exists, the CUDA backend. Run by `bun install` (postinstall); rebuilds
+// only when a source changed (kernels/source-hash.ts).
+//
+//   bun kernels/build.ts              build what is stale
+//   bun kernels/build.ts --force      rebuild everything
+//   bun kernels/build.ts --sanitize   build kernels/build/sanitize_test (ASan+UBSan driver)
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename, join } from "node:path";
+import { kernelSourceHash, kernelsDir } from "./source-hash";
+
+const buildDir = join(kernelsDir, "build");
+const cpuDir = join(kernelsDir, "cpu");
+const cxx = process.env.CXX ?? "g++";
+
+const commonFlags = ["-std=c++20", "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"];
+const isaFlags = {
+  base: [],
+  avx2: ["-mavx2", "-mfma", "-mf16c"],
+  avx512: [
+    "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+    "-mavx512bf16", "-mavx512vnni", "-mprefer-vector-width=512",
+  ],
+} as const;
+type Isa = keyof typeof isaFlags;
+
+interface Unit {
+  source: string;
+  object: string;
+  flags: string[];
+}
+
+/** Every compilation unit of the CPU backend, following the naming rules in kernels/cpu/backend.h. */
+export function cpuUnits(objDir: string, optFlags: string[]): Unit[] {
+  const units: Unit[] = [];
+  const add = (source: string, isa: Isa, extra: string[] = [], tag = "") =>
+    units.push({
+      source,
+      object: join(objDir, basename(source, ".cpp") + tag + ".o"),
+      flags: [...commonFlags, ...optFlags, ...isaFlags[isa], ...extra],
+    });
+  for (const name of readdirSync(cpuDir).sort()) {
+    if (!name.endsWith(".cpp")) continue;
+    const source = join(cpuDir, name);
+    if (name.endsWith("_avx512.cpp")) add(source, "avx512");
+    else if (name.endsWith("_avx2.cpp")) add(source, "avx2");
+    else if (name.endsWith("_ref.cpp")) add(source, "base", ["-ffp-contract=off"]);
+    else add(source, "base");
+  }
+  const multiDir = join(cpuDir, "multi");
+  if (existsSync(multiDir)) {
+    for (const name of readdirSync(multiDir).sort()) {
+      if (!name.endsWith(".cpp")) continue;
+      const source = join(multiDir, name);
+      add(source, "base", ["-DRF_ISA_NS=portable"], "_multi_portable");
+      add(source, "avx2", ["-DRF_ISA_NS=avx2"], "_multi_avx2");
+      add(source, "avx512", ["-DRF_ISA_NS=avx512"], "_multi_avx512");
+    }
+  }
+  return units;
+}
+
+async function run(cmd: string[], label: string): Promise<void> {
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  if (code !== 0) {
+    throw new Error(`${label} failed (exit ${code}):\n${cmd.join(" ")}\n${out}${err}`);
+  }
+  if (err.trim()) process.stderr.write(err);
+}
+
+/** Compile units with at most `jobs` compilers at once, printing progress. */
+async function compileAll(units: Unit[], jobs: number): Promise<void> {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < units.length) {
+      const unit = units[next++]!;
+      await run([cxx, ...unit.flags, "-c", unit.source, "-o", unit.object], `compile ${unit.source}`);
+      done++;
+      console.log(`  [${done}/${units.length}] ${unit.source.slice(kernelsDir.length + 1)} -> ${basename(unit.object)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+}
+
+async function buildCpu(force: boolean): Promise<void> {
+  const hash = kernelSourceHash();
+  const lib = join(buildDir, "librankfn_cpu.so");
+  const stamp = join(buildDir, "librankfn_cpu.stamp");
+  if (!force && existsSync(lib) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === hash) {
+    console.log(`rankfn kernels: librankfn_cpu.so is up to date (${hash})`);
+    return;
+  }
+  const objDir = join(buildDir, "obj");
+  mkdirSync(objDir, { recursive: true });
+  const units = cpuUnits(objDir, ["-O3", `-DRF_SOURCE_HASH="${hash}"`]);
+  console.log(`rankfn kernels: building librankfn_cpu.so (${units.length} units, ${cxx}, sources ${hash})`);
+  const started = performance.now();
+  await compileAll(units, availableParallelism());
+  const tmp = `${lib}.tmp`;
+  await run([cxx, "-shared", "-pthread", "-o", tmp, ...units.map((u) => u.object)], "link librankfn_cpu.so");
+  renameSync(tmp, lib); // atomic: a reader never sees a half-written library
+  writeFileSync(stamp, hash + "\n");
+  console.log(`rankfn kernels: built ${lib} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** ASan+UBSan build of the CPU backend linked with the C test driver in kernels/tests/. */
+async function buildSanitizer(): Promise<string> {
+  const objDir = join(buildDir, "obj-sanitize");
+  mkdirSync(objDir, { recursive: true });
+  const san = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"];
+  const units = cpuUnits(objDir, san);
+  const driver = join(kernelsDir, "tests", "sanitize_main.cpp");
+  units.push({ source: driver, object: join(objDir, "sanitize_main.o"), flags: [...commonFlags, ...san] });
+  console.log(`rankfn kernels: building sanitizer driver (${units.length} units)`);
+  await compileAll(units, availableParallelism());
+  const exe = join(buildDir, "sanitize_test");
+  await run([cxx, ...san, "-pthread", "-o", exe, ...units.map((u) => u.object)], "link sanitize_test");
+  return exe;
+}
+
+function hasCommand(name: string): boolean {
+  return Bun.which(name) !== null;
+}
+
+async function buildCuda(): Promise<void> {
+  const cudaDir = join(kernelsDir, "cuda");
+  if (!hasCommand("nvcc")) return;
+  if (!existsSync(cudaDir)) {
+    console.log("rankfn kernels: nvcc found, but there is no CUDA backend source yet (kernels/cuda/)");
+    return;
+  }
+  // The CUDA backend (kernels/cuda/) plugs in here once it exists.
+}
+
+if (import.meta.main) {
+  const args = new Set(process.argv.slice(2));
+  try {
+    if (args.has("--sanitize")) {
+      console.log(await buildSanitizer());
+    } else {
+      await buildCpu(args.has("--force"));
+      await buildCuda();
+    }
+  } catch (err) {
+    console.error(`rankfn kernels: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,156 @@
+// The library's persistent thread pool: workers spin briefly for the next job
+// (ranking batches arrive back to back), then sleep on a futex.
+#include "backend.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define RF_PAUSE() _mm_pause()
+#else
+#define RF_PAUSE() ((void)0)
+#endif
+
+namespace rf {
+namespace {
+
+constexpr int kMaxThreads = 256;
+constexpr int kSpinIterations = 20000;  // ~100 us of polling before sleeping
+
+struct Job {
+    void (*task)(void *, int64_t, int) = nullptr;
+    void *ctx = nullptr;
+    int64_t n = 0;
+};
+
+thread_local bool t_in_pool_task = false;
+
+class Pool {
+public:
+    Pool() {
+        unsigned hw = std::thread::hardware_concurrency();
+        resize(hw == 0 ? 1 : int(hw));
+    }
+    ~Pool() { stop_workers(); }
+
+    int size() const { return size_; }
+
+    void resize(int n) {
+        std::lock_guard<std::mutex> run(run_mutex_);
+        stop_workers();
+        size_ = n;
+        stopping_.store(false);
+        for (int t = 1; t < n; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+    }
+
+    void run(int64_t n, void (*task)(void *, int64_t, int), void *ctx) {
+        if (n <= 0) return;
+        std::unique_lock<std::mutex> run(run_mutex_, std::try_to_lock);
+        if (n == 1 || size_ == 1 || t_in_pool_task || !run.owns_lock()) {
+            bool was = t_in_pool_task;
+            t_in_pool_task = true;
+            for (int64_t i = 0; i < n; ++i) task(ctx, i, 0);
+            t_in_pool_task = was;
+            return;
+        }
+        job_ = Job{task, ctx, n};
+        next_.store(0, std::memory_order_relaxed);
+        pending_.store(size_ - 1, std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        t_in_pool_task = true;
+        drain(0);
+        t_in_pool_task = false;
+        while (pending_.load(std::memory_order_acquire) != 0) RF_PAUSE();
+    }
+
+private:
+    void drain(int thread) {
+        for (;;) {
+            int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+            if (i >= job_.n) break;
+            job_.task(job_.ctx, i, thread);
+        }
+    }
+
+    void worker_loop(int thread) {
+        uint64_t seen = generation_.load(std::memory_order_acquire);
+        t_in_pool_task = true;
+        for (;;) {
+            uint64_t g;
+            int spins = 0;
+            while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+                if (++spins < kSpinIterations) {
+                    RF_PAUSE();
+                } else {
+                    generation_.wait(seen, std::memory_order_acquire);
+                }
+            }
+            seen = g;
+            if (stopping_.load(std::memory_order_acquire)) return;
+            drain(thread);
+            pending_.fetch_sub(1, std::memory_order_acq_rel);
+        }
+    }
+
+    void stop_workers() {
+        if (workers_.empty()) return;
+        stopping_.store(true, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        for (auto &w : workers_) w.join();
+        workers_.clear();
+    }
+
+    int size_ = 1;
+    std::mutex run_mutex_;
+    std::vector<std::thread> workers_;
+    Job job_;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int64_t> next_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<bool> stopping_{false};
+};
+
+Pool &pool() {
+    static Pool *p = new Pool();  // never destroyed: workers may outlive static teardown order
+    return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+    if (n < 1) n = 1;
+    if (n > kMaxThreads) n = kMaxThreads;
+    if (n != pool().size()) pool().resize(n);
+}
+
+void parallel_for_raw(int64_t n, void (*task)(void *, int64_t, int), void *ctx) {
+    pool().run(n, task, ctx);
+}
+
+}  // namespace rf
+
+extern "C" {
+
+RF_API rf_status rf_set_num_threads(int32_t n) {
+    RF_ENTRY({
+        RF_CHECK(n >= 1, "rf_set_num_threads: n must be >= 1, got %d", n);
+        rf::set_num_threads(n);
+        return RF_OK;
+    });
+}
+
+RF_API rf_status rf_get_num_threads(int32_t *n) {
+    RF_ENTRY({
+        RF_CHECK(n != nullptr, "rf_get_num_threads: n is NULL");
+        *n = rf::num_threads();
+        return RF_OK;
+    });
+}
+
+}  // extern "C"

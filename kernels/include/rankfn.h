@@ -1,0 +1,304 @@
+/*
+ * rankfn.h — the C ABI of the rankfn kernel library.
+ *
+ * Every backend (cpu, cuda, opencl) implements exactly this header. Rules:
+ *   - every function returns rf_status (RF_OK = 0); outputs go through pointers;
+ *   - on failure rf_last_error() returns a message for the calling thread;
+ *   - no C++ exception, abort or out-of-bounds access crosses this boundary:
+ *     a bad index (an embedding id past its table) is an error status;
+ *   - matrices are row-major with an explicit leading dimension (elements
+ *     between consecutive rows), so an op can read or write a column slice of
+ *     a wider buffer (e.g. one table's block of a concatenated feature row);
+ *   - ops take an rf_stream; NULL means the backend's default stream. On the
+ *     CPU backend an op runs to completion on the library's thread pool before
+ *     returning, so rf_stream_sync is a no-op there.
+ * Pseudocode in comments uses 0-based indices and fp32 math unless stated.
+ */
+#ifndef RANKFN_H
+#define RANKFN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define RF_API __declspec(dllexport)
+#else
+#define RF_API __attribute__((visibility("default")))
+#endif
+
+#define RF_ABI_VERSION 1
+
+typedef int32_t rf_status;
+enum {
+    RF_OK                = 0,
+    RF_ERR_INVALID_ARG   = 1, /* null pointer, negative size, bad enum, ld < cols */
+    RF_ERR_OUT_OF_RANGE  = 2, /* an index (embedding id, row index) outside its table */
+    RF_ERR_UNSUPPORTED   = 3, /* dtype/op/ISA this backend does not implement */
+    RF_ERR_OUT_OF_MEMORY = 4,
+    RF_ERR_DEVICE        = 5, /* driver or device failure */
+    RF_ERR_INTERNAL      = 6
+};
+
+typedef enum {
+    RF_F32  = 0,
+    RF_F16  = 1, /* IEEE half, stored as uint16 */
+    RF_BF16 = 2, /* bfloat16, stored as uint16 */
+    RF_I8   = 3, /* int8 GEMM weights: signed, symmetric, per-output-channel fp32 scale */
+    RF_U8Q  = 4, /* row-wise quantized embedding rows: see rf_embedding_bag */
+    RF_I32  = 5,
+    RF_I64  = 6
+} rf_dtype;
+
+typedef enum {
+    RF_ACT_NONE    = 0,
+    RF_ACT_RELU    = 1, /* max(x, 0) */
+    RF_ACT_GELU    = 2, /* 0.5 x (1 + erf(x / sqrt 2))  (exact form) */
+    RF_ACT_SILU    = 3, /* x * sigmoid(x) */
+    RF_ACT_SIGMOID = 4, /* 1 / (1 + exp(-x)) */
+    RF_ACT_TANH    = 5
+} rf_act;
+
+typedef enum {
+    RF_POOL_SUM    = 0, /* out = sum_i w_i * row(ids_i) */
+    RF_POOL_MEAN   = 1, /* out = (sum_i w_i * row(ids_i)) / count; empty bag -> zeros */
+    RF_POOL_GATHER = 2  /* bags of exactly one id: out = w * row(id) (plain lookup) */
+} rf_pool;
+
+typedef enum {
+    RF_BINARY_ADD = 0,
+    RF_BINARY_SUB = 1,
+    RF_BINARY_MUL = 2,
+    RF_BINARY_DIV = 3,
+    RF_BINARY_MAX = 4,
+    RF_BINARY_MIN = 5
+} rf_binary_op;
+
+typedef enum {
+    RF_COPY_HOST_TO_DEVICE   = 0,
+    RF_COPY_DEVICE_TO_HOST   = 1,
+    RF_COPY_DEVICE_TO_DEVICE = 2,
+    RF_COPY_HOST_TO_HOST     = 3
+} rf_copy_kind;
+
+/* CPU code paths. RF_ISA_REF is the scalar reference every other path is
+ * tested against. RF_ISA_AVX512 needs AVX-512 F/BW/VL/DQ plus BF16 and VNNI. */
+typedef enum {
+    RF_ISA_REF      = 0,
+    RF_ISA_PORTABLE = 1,
+    RF_ISA_AVX2     = 2, /* AVX2 + FMA + F16C */
+    RF_ISA_AVX512   = 3
+} rf_isa;
+
+typedef struct rf_stream_s *rf_stream;
+typedef struct rf_weight_s *rf_weight;
+
+/* ---------------------------------------------------------------- library */
+
+/* Message of the last failed call on this thread ("" if none). Never NULL. */
+RF_API const char *rf_last_error(void);
+
+/* ABI version (RF_ABI_VERSION), backend name ("cpu"), and the hash of the
+ * sources the library was built from (lets the runtime detect a stale build).
+ * Strings are static; the caller must not free them. */
+RF_API rf_status rf_library_info(int32_t *abi_version, const char **backend, const char **source_hash);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef struct {
+    char    name[64];          /* NUL-terminated, e.g. "Intel Xeon (avx512)" */
+    int64_t total_memory;      /* bytes */
+    int32_t kind;              /* 0 = cpu, 1 = cuda, 2 = opencl */
+    int32_t compute_units;     /* cpu: threads of the pool; gpu: SMs / CUs */
+    int32_t isa;               /* cpu: rf_isa in use; otherwise 0 */
+    int32_t reserved;
+} rf_device_info_t;            /* 88 bytes, no padding */
+
+/* Number of devices this backend drives (cpu: 1; cuda without a GPU: 0). */
+RF_API rf_status rf_device_count(int32_t *count);
+RF_API rf_status rf_device_info(int32_t device, rf_device_info_t *info);
+
+/* Threads used by the CPU backend's pool (caller thread included); n >= 1.
+ * n is clamped to 256. Safe to call between ops, not during one. */
+RF_API rf_status rf_set_num_threads(int32_t n);
+RF_API rf_status rf_get_num_threads(int32_t *n);
+
+/* CPU code path: best supported is chosen at load; tests force lower ones.
+ * Requesting an ISA the CPU lacks returns RF_ERR_UNSUPPORTED. */
+RF_API rf_status rf_set_isa(int32_t isa);
+RF_API rf_status rf_get_isa(int32_t *active, int32_t *best_supported);
+
+/* ---------------------------------------------------------------- memory and streams */
+
+/* *out = bytes of device memory, 64-byte aligned (bytes == 0 -> a valid unique pointer). */
+RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out);
+RF_API rf_status rf_free(void *p);  /* NULL is a no-op */
+/* Copy bytes; ordered on stream s (NULL: synchronous). */
+RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t kind, rf_stream s);
+
+RF_API rf_status rf_stream_create(int32_t device, rf_stream *out);
+RF_API rf_status rf_stream_sync(rf_stream s);
+RF_API rf_status rf_stream_destroy(rf_stream s); /* NULL is a no-op */
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* Pack a weight matrix W [n][k] (row-major, row n = output channel n) into the
+ * backend's GEMM layout, once, at model load. dtype is the dtype of W:
+ *   RF_F32:  float     W[n][k]
+ *   RF_BF16: uint16    W[n][k] (bfloat16)
+ *   RF_I8:   int8      W[n][k], with scales[n]: real W[j][l] = scales[j] * W[j][l]
+ * scales must be NULL unless dtype == RF_I8. The packed copy is owned by the
+ * handle; W may be freed afterwards. */
+RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_t k,
+                                const void *w, const float *scales, rf_weight *out);
+/* Shape and dtype of a packed weight (any out pointer may be NULL). */
+RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype);
+RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
+
+/* Y = act(X · Wᵀ + bias) + residual
+ *   for i < m, j < n:
+ *     acc = bias ? bias[j] : 0
+ *     for l < k: acc += X[i*ldx + l] * W[j][l]
+ *     Y[i*ldy + j] = act(acc) + (residual ? residual[i*ldr + j] : 0)
+ * X, Y, residual are fp32. bf16 weights: X is rounded to bf16 for the dot
+ * products (AVX512-BF16); int8 weights: each row of X is quantized to 8 bits
+ * (per-row scale) and dotted with VNNI, result rescaled by both scales.
+ * bias, residual may be NULL. residual may alias Y (same pointer, ldr == ldy). */
+RF_API rf_status rf_gemm(rf_stream s, int64_t m, const float *x, int64_t ldx, rf_weight w,
+                         const float *bias, int32_t act, const float *residual, int64_t ldr,
+                         float *y, int64_t ldy);
+
+/* DCN-v2 cross layer over d features:
+ *   full rank (u == NULL, w: [d][d]):       t = W·x_l + b
+ *   low rank  (w: V [r][d], u: U [d][r]):   t = U·(V·x_l) + b
+ *   x_{l+1}[i] = x0[i] ⊙ t + x_l[i]          (per row i < m)
+ * y may alias x (in-place, ldy == ldx). bias [d] may be NULL. */
+RF_API rf_status rf_cross_layer(rf_stream s, int64_t m, const float *x0, int64_t ldx0,
+                                const float *x, int64_t ldx, rf_weight w, rf_weight u,
+                                const float *bias, float *y, int64_t ldy);
+
+/* ---------------------------------------------------------------- embeddings */
+
+/* Pooled lookup of bags of ids in one table:
+ *   for b < num_bags:
+ *     acc = 0; cnt = offsets[b+1] - offsets[b]
+ *     for i in offsets[b] .. offsets[b+1]-1:
+ *       require 0 <= ids[i] < rows                     (else RF_ERR_OUT_OF_RANGE)
+ *       acc += (weights ? weights[i] : 1) * row(ids[i])
+ *     out[b*ldo .. b*ldo+dim) = mode == MEAN && cnt > 0 ? acc / cnt : acc
+ * offsets: int64 [num_bags + 1], offsets[0] == 0, non-decreasing, last == num_ids.
+ * ids: int32 or int64 (id_dtype). Table dtypes and row(r):
+ *   RF_F32 / RF_F16 / RF_BF16: table[r*dim + c] converted to fp32
+ *   RF_U8Q: row r is dim+4 bytes: q[dim] (uint8), then fp16 scale, fp16 bias;
+ *           row(r)[c] = scale * q[c] + bias
+ * RF_POOL_GATHER requires every bag to hold exactly one id.
+ * The out block of dim floats per bag may be a slice of a wider row (ldo >= dim). */
+RF_API rf_status rf_embedding_bag(rf_stream s, const void *table, int32_t table_dtype,
+                                  int64_t rows, int64_t dim, const void *ids, int32_t id_dtype,
+                                  int64_t num_ids, const int64_t *offsets, int64_t num_bags,
+                                  const float *weights, int32_t mode, float *out, int64_t ldo);
+
+/* One table's part of a multi-table lookup (pointer fields are 8 bytes). */
+typedef struct {
+    const void    *table;
+    const void    *ids;
+    const int64_t *offsets;   /* [num_bags + 1] */
+    const float   *weights;   /* per-id weights or NULL */
+    float         *out;       /* first bag's output; row stride ldo */
+    int64_t        rows;
+    int64_t        dim;
+    int64_t        num_ids;
+    int64_t        ldo;
+    int32_t        table_dtype;
+    int32_t        id_dtype;
+    int32_t        mode;
+    int32_t        reserved;
+} rf_bag_table_t;             /* 88 bytes */
+
+/* All tables of a model in one call (parallel over tables x bags); every
+ * table has num_bags bags. Same semantics as rf_embedding_bag per table. An
+ * error names the table index. Typical use: out pointers into one
+ * concatenated [num_bags][sum(dim)] buffer. */
+RF_API rf_status rf_embedding_bags(rf_stream s, int32_t num_tables, const rf_bag_table_t *tables,
+                                   int64_t num_bags);
+
+/* ---------------------------------------------------------------- interaction, norms */
+
+/* DLRM dot interaction over f feature vectors of d floats per sample:
+ *   for b < m: v_p = x[b*ldx + p*d .. +d) for p < f
+ *     o = 0
+ *     if concat_dense: out[b*ldo + o .. +d) = v_0; o += d
+ *     for i in 1..f-1 (self_interaction: 0..f-1):
+ *       for j in 0..i-1 (self_interaction: 0..i):  out[b*ldo + o++] = dot(v_i, v_j)
+ * Output width: (concat_dense ? d : 0) + f(f-1)/2 (self_interaction: f(f+1)/2). */
+RF_API rf_status rf_dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d,
+                                    const float *x, int64_t ldx, int32_t concat_dense,
+                                    int32_t self_interaction, float *out, int64_t ldo);
+
+/* Layer norm over each row of n values:
+ *   mu = mean(x_i); var = mean((x_i - mu)^2)
+ *   y_i[j] = (x_i[j] - mu) / sqrt(var + eps) * (gamma ? gamma[j] : 1) + (beta ? beta[j] : 0) */
+RF_API rf_status rf_layer_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx,
+                               const float *gamma, const float *beta, float eps,
+                               float *y, int64_t ldy);
+
+/* RMS norm: y_i[j] = x_i[j] / sqrt(mean(x_i^2) + eps) * (gamma ? gamma[j] : 1) */
+RF_API rf_status rf_rms_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx,
+                             const float *gamma, float eps, float *y, int64_t ldy);
+
+/* Softmax over each row: y_i[j] = exp(x_i[j] - max_i) / sum_l exp(x_i[l] - max_i) */
+RF_API rf_status rf_softmax(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx,
+                            float *y, int64_t ldy);
+
+/* Top-k per row (1 <= k <= n): the k largest values in descending order, ties
+ * broken by the lower index; NaN counts as smaller than every number.
+ *   values[i*ldk + t] = x_i[idx_t], indices[i*ldk + t] = idx_t (int32) */
+RF_API rf_status rf_topk(rf_stream s, int64_t m, int64_t n, int64_t k, const float *x,
+                         int64_t ldx, float *values, int32_t *indices, int64_t ldk);
+
+/* ---------------------------------------------------------------- MoE dispatch / combine */
+
+/* Gather rows (MoE dispatch):
+ *   for i < n: require 0 <= idx[i] < src_rows
+ *     dst[i*ldd + c] = (weights ? weights[i] : 1) * src[idx[i]*lds + c]   for c < d */
+RF_API rf_status rf_gather_rows(rf_stream s, int64_t n, int64_t d, const float *src, int64_t lds,
+                                int64_t src_rows, const int32_t *idx, const float *weights,
+                                float *dst, int64_t ldd);
+
+/* Scatter-add rows (MoE combine):
+ *   for i < n: require 0 <= idx[i] < dst_rows
+ *     dst[idx[i]*ldd + c] += (weights ? weights[i] : 1) * src[i*lds + c]   for c < d
+ * Repeated indices accumulate; the result does not depend on thread count. */
+RF_API rf_status rf_scatter_add_rows(rf_stream s, int64_t n, int64_t d, const float *src,
+                                     int64_t lds, const int32_t *idx, const float *weights,
+                                     float *dst, int64_t ldd, int64_t dst_rows);
+
+/* ---------------------------------------------------------------- elementwise */
+
+/* y[i*ldy + j] = op(a[i*lda + j], b[i*ldb + j]) for i < m, j < n.
+ * ldb == 0 broadcasts b's single row to every row (e.g. a bias or a context row).
+ * y may alias a. */
+RF_API rf_status rf_binary(rf_stream s, int32_t op, int64_t m, int64_t n, const float *a,
+                           int64_t lda, const float *b, int64_t ldb, float *y, int64_t ldy);
+
+/* y[i*ldy + j] = act(x[i*ldx + j]); y may alias x. */
+RF_API rf_status rf_activation(rf_stream s, int32_t act, int64_t m, int64_t n, const float *x,
+                               int64_t ldx, float *y, int64_t ldy);
+
+/* ---------------------------------------------------------------- machine probes */
+
+/* Peak multiply-add throughput of this machine with `threads` threads, measured
+ * now with independent register accumulators: dtype RF_F32 (FMA), RF_BF16
+ * (dot-product instructions) or RF_I8 (VNNI), counting 2 ops per multiply-add. */
+RF_API rf_status rf_probe_peak_gflops(int32_t threads, int32_t dtype, double *gflops);
+/* Read bandwidth from memory (a buffer far larger than the caches), GB/s. */
+RF_API rf_status rf_probe_mem_bandwidth(int32_t threads, double *gbytes_per_s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RANKFN_H */
