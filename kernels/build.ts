@@ -113,8 +113,11 @@ async function buildSanitizer(): Promise<string> {
   mkdirSync(objDir, { recursive: true });
   const san = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"];
   const units = cpuUnits(objDir, san);
-  const driver = join(kernelsDir, "tests", "sanitize_main.cpp");
-  units.push({ source: driver, object: join(objDir, "sanitize_main.o"), flags: [...commonFlags, ...san] });
+  const testsDir = join(kernelsDir, "tests");
+  for (const name of readdirSync(testsDir).sort()) {
+    if (!name.startsWith("sanitize_") || !name.endsWith(".cpp")) continue;
+    units.push({ source: join(testsDir, name), object: join(objDir, basename(name, ".cpp") + ".o"), flags: [...commonFlags, ...san] });
+  }
   console.log(`rankfn kernels: building sanitizer driver (${units.length} units)`);
   await compileAll(units, availableParallelism());
   const exe = join(buildDir, "sanitize_test");
