@@ -1,0 +1,175 @@
+// `bun run bench kernels [--json] [--quick]`: GEMM (fp32/bf16/int8, 1 and 2
+// threads) against the measured FMA peak and onnxruntime-node; embedding bags
+// (DLRM-v2 multi-hot, fp32/int8) against measured memory bandwidth; FFI cost.
+import * as ort from "onnxruntime-node";
+import * as k from "../runtime/ffi";
+import { Rng, Zipf } from "../runtime/tensor/random";
+import { tensor } from "../runtime/tensor/tensor";
+import { quantizeInt8PerChannel, quantizeRowsU8, toBf16 } from "../runtime/tensor/quantize";
+import { matmulAddReluModel } from "./onnx-gemm";
+import { DLRM_V2 } from "../sdk/zoo/dlrm-v2-shape";
+import { Report } from "./report";
+import { progress, time } from "./timing";
+
+
+
+
+export async function main(args: string[]): Promise<void> {
+  const json = args.includes("--json");
+  const quick = args.includes("--quick");
+  const report = new Report("kernels");
+  const threadCounts = [1, 2];
+  const rng = new Rng(42);
+
+  progress("probing machine limits");
+  const peak: Record<string, Record<number, number>> = { f32: {}, bf16: {}, i8: {} };
+  for (const t of threadCounts) for (const dt of ["f32", "bf16", "i8"] as const) peak[dt]![t] = k.probePeakGflops(t, dt);
+  const bandwidth = k.probeMemBandwidth(2);
+  const probes = report.section("machine limits (measured now)");
+  for (const t of threadCounts) {
+    probes.add({ threads: t, "fp32 GFLOP/s": peak.f32![t]!, "bf16 GFLOP/s": peak.bf16![t]!, "int8 GOP/s": peak.i8![t]!, "read GB/s": t === 2 ? bandwidth : k.probeMemBandwidth(1) });
+  }
+  report.fact("isa", k.isa().active);
+  report.fact("fp32 peak GFLOP/s (2 threads)", peak.f32![2]!);
+  report.fact("read bandwidth GB/s (2 threads)", bandwidth);
+
+  await benchGemm(report, rng, peak, threadCounts, quick);
+  benchEmbeddings(report, rng, bandwidth, quick);
+  await benchFfi(report);
+  k.setNumThreads(2);
+  report.print(json);
+}
+
+async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<number, number>>, threadCounts: number[], quick: boolean) {
+  const K = 1024;
+  const N = 1024;
+  const ms = quick ? [1, 512] : [1, 64, 512, 2048];
+  const wData = rng.floats(N * K, -0.05, 0.05);
+  const bias = rng.floats(N, -0.1, 0.1);
+  const weights = {
+    f32: k.PackedWeight.pack(tensor("f32", [N, K], wData)),
+    bf16: k.PackedWeight.pack(tensor("bf16", [N, K], toBf16(wData))),
+    i8: packInt8(wData, N, K),
+  };
+  // ONNX wants W as [K, N].
+  const wT = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) for (let kk = 0; kk < K; kk++) wT[kk * N + n] = wData[n * K + kk]!;
+  const onnxBytes = matmulAddReluModel(K, N, wT, bias);
+  const section = report.section(`GEMM y = relu(x·Wᵀ + b), K = N = ${K}`);
+  section.note("% peak: of the fp32 FMA peak at the same thread count (bf16/int8 also vs their own instruction peak)");
+  section.note("vs ORT: onnxruntime-node MatMul+Add+Relu, fp32, same shape and threads, in this run");
+  for (const threads of threadCounts) {
+    k.setNumThreads(threads);
+    const session = await ort.InferenceSession.create(onnxBytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+    for (const m of ms) {
+      const x = tensor("f32", [m, K], rng.floats(m * K));
+      const y = tensor("f32", [m, N]);
+      const flop = 2 * m * N * K;
+      progress(`gemm m=${m} threads=${threads} (onnxruntime)`);
+      const feeds = { X: new ort.Tensor("float32", x.data as Float32Array, [m, K]) };
+      const ortTime = await time(() => session.run(feeds), { minSeconds: quick ? 0.1 : 0.3 });
+      const ortGflops = flop / ortTime.median / 1e9;
+      let fp32Gflops = 0;
+      for (const dt of ["f32", "bf16", "i8"] as const) {
+        progress(`gemm m=${m} threads=${threads} ${dt}`);
+        const t = await time(() => k.gemm({ x, w: weights[dt], bias: tensor("f32", [N], bias), act: "relu", y }), { minSeconds: quick ? 0.1 : 0.3 });
+        const gflops = flop / t.median / 1e9;
+        if (dt === "f32") fp32Gflops = gflops;
+        section.add({
+          threads,
+          m,
+          dtype: dt,
+          "GFLOP/s": gflops,
+          "% fp32 peak": (100 * gflops) / peak.f32![threads]!,
+          "% own peak": (100 * gflops) / peak[dt]![threads]!,
+          "x fp32": gflops / fp32Gflops,
+          "ORT GFLOP/s": ortGflops,
+          "x ORT": gflops / ortGflops,
+          "us/call": t.median * 1e6,
+        });
+      }
+    }
+    await session.release();
+  }
+  for (const w of Object.values(weights)) w.dispose();
+}
+
+function benchEmbeddings(report: Report, rng: Rng, bandwidth: number, quick: boolean) {
+  const dim = 128;
+  const batch = 2048;
+  // Cap tables so the whole set fits this machine yet is far larger than the L3 cache.
+  const cap = quick ? 200_000 : 1_000_000;
+  const rows = DLRM_V2.tableRows.map((r) => Math.min(r, cap));
+  const section = report.section(`embedding bags: 26 tables, dim ${dim}, batch ${batch}, DLRM-v2 multi-hot (${DLRM_V2.multiHot.reduce((a: number, b: number) => a + b, 0)} ids/sample), rows capped at ${cap}`);
+  section.note("GB/s counts the bytes of the rows read; % bw: of the read bandwidth probe (2 threads)");
+  for (const dtype of ["f32", "u8q"] as const) {
+    progress(`embedding tables ${dtype}: generating ${rows.reduce((a, b) => a + b)} rows`);
+    const tables = rows.map((r) => makeTable(dtype, r, dim, rng));
+    const out = tensor("f32", [batch, 26 * dim]);
+    for (const dist of ["uniform (cold)", "zipf 1.05"] as const) {
+      const bags = rows.map((r, t) => makeBags(batch, DLRM_V2.multiHot[t]!, r, dist === "uniform (cold)" ? null : new Zipf(r, 1.05), rng));
+      const args = bags.map((b, t) => ({ table: tables[t]!, ids: b.ids, offsets: b.offsets, mode: "sum" as const, out: { dtype: "f32" as const, shape: [batch, dim], strides: [26 * dim, 1], data: (out.data as Float32Array).subarray(t * dim) } }));
+      const rowBytes = dtype === "f32" ? dim * 4 : dim + 4;
+      const bytes = bags.reduce((a, b) => a + b.ids.data.length, 0) * rowBytes;
+      for (const threads of [1, 2]) {
+        k.setNumThreads(threads);
+        progress(`embedding bags ${dtype} ${dist} threads=${threads}`);
+        // Bun.nanoseconds keeps this loop synchronous; time() would do too.
+        const t0 = Bun.nanoseconds();
+        let calls = 0;
+        while (calls < 3 || Bun.nanoseconds() - t0 < (quick ? 0.2e9 : 0.6e9)) {
+          k.embeddingBags(args);
+          calls++;
+        }
+        const seconds = (Bun.nanoseconds() - t0) / 1e9 / calls;
+        const gbps = bytes / seconds / 1e9;
+        section.add({ dtype, ids: dist, threads, "ms/batch": seconds * 1e3, "GB/s": gbps, "% bw": (100 * gbps) / bandwidth, "Msamples/s": batch / seconds / 1e6 });
+      }
+    }
+  }
+}
+
+async function benchFfi(report: Report) {
+  const section = report.section("FFI call cost (tiny op, end to end from TypeScript)");
+  const a = tensor("f32", [1, 4], new Float32Array([1, 2, 3, 4]));
+  const y = tensor("f32", [1, 4]);
+  k.setNumThreads(1);
+  const n = 200_000;
+  const run = (f: () => void) => {
+    for (let i = 0; i < 10_000; i++) f();
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < n; i++) f();
+    return (Bun.nanoseconds() - t0) / n / 1000;
+  };
+  const sym = k.loadLibrary().symbols;
+  const ad = a.data as Float32Array;
+  const yd = y.data as Float32Array;
+  section.add({ call: "rf_binary, raw symbol", "us/call": run(() => sym.rf_binary(null, 0, 1, 4, ad, 4, ad, 4, yd, 4)) });
+  section.add({ call: "binary(), typed wrapper with validation", "us/call": run(() => k.binary({ op: "add", a, b: a, y })) });
+}
+
+function packInt8(w: Float32Array, n: number, kk: number): k.PackedWeight {
+  const { q, scales } = quantizeInt8PerChannel(w, n, kk);
+  return k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+}
+
+function makeTable(dtype: "f32" | "u8q", rows: number, dim: number, rng: Rng) {
+  // A short random pattern tiled over the table: generation stays fast for GBs.
+  const pattern = rng.floats(dim * 257, -0.1, 0.1);
+  const f32 = new Float32Array(rows * dim);
+  for (let at = 0; at < f32.length; at += pattern.length) f32.set(pattern.subarray(0, Math.min(pattern.length, f32.length - at)), at);
+  if (dtype === "f32") return tensor("f32", [rows, dim], f32);
+  return tensor("u8q", [rows, dim], quantizeRowsU8(f32, rows, dim));
+}
+
+function makeBags(batch: number, hot: number, rows: number, zipf: Zipf | null, rng: Rng) {
+  const ids = new Int32Array(batch * hot);
+  for (let i = 0; i < ids.length; i++) ids[i] = zipf ? zipf.sample(rng) : rng.int(rows);
+  if (zipf) {
+    // Scatter hot ranks over the table so hot rows are not also adjacent in memory.
+    for (let i = 0; i < ids.length; i++) ids[i] = Number((BigInt(ids[i]!) * 2654435761n) % BigInt(rows));
+  }
+  const offsets = new BigInt64Array(batch + 1);
+  for (let b = 0; b <= batch; b++) offsets[b] = BigInt(b * hot);
+  return { ids: tensor("i32", [ids.length], ids), offsets: tensor("i64", [batch + 1], offsets) };
+}

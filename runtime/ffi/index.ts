@@ -1,0 +1,8 @@
+// The typed interface to the kernel library. Import from here, never from bun:ffi.
+export { loadLibrary, libraryPath, declaredSymbols, staleness, isCI, ABI_VERSION } from "./library";
+export { check } from "./native";
+export * from "./device";
+export * from "./activations";
+export { PackedWeight, type WeightDType } from "./weights";
+export * from "./dense-ops";
+export * from "./sparse-ops";

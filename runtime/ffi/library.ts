@@ -1,0 +1,101 @@
+// The only dlopen in rankfn: finds the kernel library, checks it is the build of
+// the current sources, and exposes its symbols (optionally traced with
+// RANKFN_TRACE_FFI=1). Everything else goes through runtime/ffi/kernels.ts.
+import { CString, dlopen } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { kernelSourceHash, kernelsDir } from "../../kernels/source-hash";
+import { LibraryError } from "../errors";
+import { type SymbolName, symbols } from "./symbols";
+
+export type NativeSymbols = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+
+export interface LoadedLibrary {
+  path: string;
+  symbols: NativeSymbols;
+  abiVersion: number;
+  backend: string;
+  sourceHash: string;
+}
+
+/** ABI version this binding was written against (RF_ABI_VERSION). */
+export const ABI_VERSION = 1;
+
+let loaded: LoadedLibrary | undefined;
+
+/** Path of the library for a backend: RANKFN_LIBRARY, else kernels/build/librankfn_<backend>.so. */
+export function libraryPath(backend = process.env.RANKFN_BACKEND ?? "cpu"): string {
+  return process.env.RANKFN_LIBRARY ?? join(kernelsDir, "build", `librankfn_${backend}.so`);
+}
+
+function traced(raw: NativeSymbols): NativeSymbols {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(raw) as [string, (...a: unknown[]) => unknown][]) {
+    out[name] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      const result = f(...args);
+      const us = ((performance.now() - t0) * 1000).toFixed(1);
+      const shown = args.map((a) => (ArrayBuffer.isView(a) ? `${a.constructor.name}(${(a as Uint8Array).length})` : String(a)));
+      console.error(`[rankfn ffi] ${name}(${shown.join(", ")}) -> ${String(result)} ${us}us`);
+      return result;
+    };
+  }
+  return out as NativeSymbols;
+}
+
+function readLibraryInfo(sym: NativeSymbols): { abiVersion: number; backend: string; sourceHash: string } {
+  const abi = new Int32Array(1);
+  const backendPtr = new BigUint64Array(1);
+  const hashPtr = new BigUint64Array(1);
+  const status = sym.rf_library_info(abi, backendPtr, hashPtr);
+  if (status !== 0) throw new LibraryError(`rf_library_info failed: ${String(sym.rf_last_error())}`);
+  const str = (p: BigUint64Array) => new CString(Number(p[0]) as never).toString();
+  return { abiVersion: abi[0]!, backend: str(backendPtr), sourceHash: str(hashPtr) };
+}
+
+/**
+ * Load the kernel library once (lazily). Throws LibraryError with the fix
+ * ("run bun install") when it is missing, and when it is stale under CI=true;
+ * outside CI a stale build only warns, once.
+ */
+export function loadLibrary(): LoadedLibrary {
+  if (loaded) return loaded;
+  const path = libraryPath();
+  if (!existsSync(path)) {
+    throw new LibraryError(`rankfn kernel library not found at ${path}: run \`bun install\` (or \`bun run build:kernels\`) to build it`);
+  }
+  let lib: ReturnType<typeof dlopen<typeof symbols>>;
+  try {
+    lib = dlopen(path, symbols);
+  } catch (err) {
+    throw new LibraryError(`cannot load ${path}: ${(err as Error).message}; rebuild with \`bun run build:kernels\``);
+  }
+  const info = readLibraryInfo(lib.symbols);
+  if (info.abiVersion !== ABI_VERSION) {
+    throw new LibraryError(`${path} has ABI version ${info.abiVersion}, this runtime needs ${ABI_VERSION}: rebuild with \`bun run build:kernels\``);
+  }
+  if (!process.env.RANKFN_LIBRARY) {
+    const problem = staleness(path, info.sourceHash, kernelSourceHash());
+    if (problem && isCI()) throw new LibraryError(problem);
+    if (problem) console.warn(`rankfn: warning: ${problem}`);
+  }
+  const sym = process.env.RANKFN_TRACE_FFI === "1" ? traced(lib.symbols) : lib.symbols;
+  loaded = { path, symbols: sym, ...info };
+  return loaded;
+}
+
+/** Under CI a stale or missing library is a failure, never a warning or a skip. */
+export function isCI(): boolean {
+  return process.env.CI === "true" || process.env.CI === "1";
+}
+
+/** Why the library at `path` is stale, or null when it was built from the current sources. */
+export function staleness(path: string, built: string, expected: string): string | null {
+  if (built === expected) return null;
+  return `stale kernel library: ${path} was built from sources ${built}, the checkout has ${expected}: run \`bun run build:kernels\``;
+}
+
+/** Names of the exported functions this binding declares. */
+export function declaredSymbols(): SymbolName[] {
+  return Object.keys(symbols) as SymbolName[];
+}

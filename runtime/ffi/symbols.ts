@@ -1,0 +1,67 @@
+// The symbol table of kernels/include/rankfn.h for bun:ffi. A test parses the
+// header and fails if this table misses or adds a symbol.
+import type { FFIFunction, FFITypeOrString } from "bun:ffi";
+
+/** A function returning rf_status. */
+function fn<const A extends readonly FFITypeOrString[]>(...args: A): { args: A; returns: "i32" } {
+  return { args, returns: "i32" };
+}
+
+export const symbols = {
+  rf_last_error: { args: [], returns: "cstring" },
+  rf_library_info: fn("ptr", "ptr", "ptr"),
+
+  rf_device_count: fn("ptr"),
+  rf_device_info: fn("i32", "ptr"),
+  rf_set_num_threads: fn("i32"),
+  rf_get_num_threads: fn("ptr"),
+  rf_set_isa: fn("i32"),
+  rf_get_isa: fn("ptr", "ptr"),
+
+  rf_malloc: fn("i32", "i64", "ptr"),
+  rf_free: fn("ptr"),
+  rf_memcpy: fn("ptr", "ptr", "i64", "i32", "ptr"),
+  rf_stream_create: fn("i32", "ptr"),
+  rf_stream_sync: fn("ptr"),
+  rf_stream_destroy: fn("ptr"),
+
+  // device, dtype, n, k, w, scales, out
+  rf_weight_pack: fn("i32", "i32", "i64", "i64", "ptr", "ptr", "ptr"),
+  rf_weight_shape: fn("ptr", "ptr", "ptr", "ptr"),
+  rf_weight_free: fn("ptr"),
+  // s, m, x, ldx, w, bias, act, residual, ldr, y, ldy
+  rf_gemm: fn("ptr", "i64", "ptr", "i64", "ptr", "ptr", "i32", "ptr", "i64", "ptr", "i64"),
+  // s, m, x0, ldx0, x, ldx, w, u, bias, y, ldy
+  rf_cross_layer: fn("ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "ptr", "ptr", "i64"),
+
+  // s, table, table_dtype, rows, dim, ids, id_dtype, num_ids, offsets, num_bags, weights, mode, out, ldo
+  rf_embedding_bag: fn("ptr", "ptr", "i32", "i64", "i64", "ptr", "i32", "i64", "ptr", "i64", "ptr", "i32", "ptr", "i64"),
+  // s, num_tables, tables, num_bags
+  rf_embedding_bags: fn("ptr", "i32", "ptr", "i64"),
+
+  // s, m, f, d, x, ldx, concat_dense, self_interaction, out, ldo
+  rf_dot_interaction: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "i32", "i32", "ptr", "i64"),
+  // s, m, n, x, ldx, gamma, beta, eps, y, ldy
+  rf_layer_norm: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "ptr", "f32", "ptr", "i64"),
+  // s, m, n, x, ldx, gamma, eps, y, ldy
+  rf_rms_norm: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "f32", "ptr", "i64"),
+  // s, m, n, x, ldx, y, ldy
+  rf_softmax: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "i64"),
+  // s, m, n, k, x, ldx, values, indices, ldk
+  rf_topk: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64"),
+
+  // s, n, d, src, lds, src_rows, idx, weights, dst, ldd
+  rf_gather_rows: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "ptr", "i64"),
+  // s, n, d, src, lds, idx, weights, dst, ldd, dst_rows
+  rf_scatter_add_rows: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "ptr", "ptr", "i64", "i64"),
+
+  // s, op, m, n, a, lda, b, ldb, y, ldy
+  rf_binary: fn("ptr", "i32", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64"),
+  // s, act, m, n, x, ldx, y, ldy
+  rf_activation: fn("ptr", "i32", "i64", "i64", "ptr", "i64", "ptr", "i64"),
+
+  rf_probe_peak_gflops: fn("i32", "i32", "ptr"),
+  rf_probe_mem_bandwidth: fn("i32", "ptr"),
+} as const satisfies Record<string, FFIFunction>;
+
+export type SymbolName = keyof typeof symbols;

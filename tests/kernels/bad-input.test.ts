@@ -1,0 +1,155 @@
+// Bad input never reaches C unchecked and never crashes: wrong shapes and
+// dtypes are TensorErrors from the TypeScript side; out-of-range ids and bad
+// raw arguments come back from C as error statuses with actionable messages.
+import { describe, expect, test } from "bun:test";
+import * as k from "../../runtime/ffi";
+import { KernelError, TensorError } from "../../runtime/errors";
+import { type Tensor, tensor } from "../../runtime/tensor/tensor";
+
+const f32 = (shape: number[], fill = 0.5) => tensor("f32", shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill));
+const offsets = (...v: number[]) => tensor("i64", [v.length], BigInt64Array.from(v, BigInt));
+const w34 = k.PackedWeight.pack(f32([3, 4]));
+
+function expectKernelError(f: () => unknown, code: string, message: RegExp | string) {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).code).toBe(code);
+    expect((err as Error).message).toMatch(message);
+    return;
+  }
+  throw new Error("expected a KernelError");
+}
+
+/** After any rejected call the library still computes correctly. */
+function expectStillHealthy() {
+  const a = tensor("f32", [1, 2], new Float32Array([2, 3]));
+  expect(Array.from(k.binary({ op: "mul", a, b: a }).data as Float32Array)).toEqual([4, 9]);
+}
+
+describe("tensors", () => {
+  test("data must cover the shape, with the storage type of the dtype", () => {
+    expect(() => tensor("f32", [2, 3], new Float32Array(5))).toThrow("tensor: shape [2, 3] (f32) needs 6 elements, data has 5");
+    expect(() => tensor("f32", [2], new Int32Array(2) as never)).toThrow("tensor: dtype f32 needs a Float32Array, got Int32Array");
+    expect(() => tensor("f9" as "f32", [1])).toThrow('tensor: unknown dtype "f9"');
+    expect(() => tensor("f32", [-1])).toThrow("tensor: shape must be an array of non-negative integers");
+    const strided: Tensor = { dtype: "f32", shape: [3, 4], strides: [5, 1], data: new Float32Array(13) };
+    expect(() => k.softmax({ x: strided })).toThrow("softmax x: shape [3, 4] with strides [5, 1] reaches element 13, data has 13");
+  });
+});
+
+describe("gemm", () => {
+  test("shapes and dtypes are checked before the call", () => {
+    expect(() => k.gemm({ x: f32([2, 5]), w: w34 })).toThrow("gemm x: has 5 columns, the weight expects k = 4");
+    expect(() => k.gemm({ x: tensor("i32", [2, 4]), w: w34 })).toThrow("gemm x: expected dtype f32, got i32");
+    expect(() => k.gemm({ x: f32([2, 4]), w: w34, bias: f32([4]) })).toThrow("gemm bias: expected 3 elements, got 4");
+    expect(() => k.gemm({ x: f32([2, 4]), w: w34, residual: f32([2, 4]) })).toThrow("gemm residual: expected shape [2, 3], got [2, 4]");
+    expect(() => k.gemm({ x: f32([2, 4]), w: w34, y: f32([3, 3]) })).toThrow("gemm y: expected shape [2, 3], got [3, 3]");
+    expect(() => k.gemm({ x: f32([2, 4]), w: w34, act: "swish" as k.Activation })).toThrow('gemm act: unknown value "swish"');
+  });
+  test("weights are validated when packed", () => {
+    expect(() => k.PackedWeight.pack(tensor("i8", [2, 2]))).toThrow("weight: i8 weights need per-channel scales (f32 [2])");
+    expect(() => k.PackedWeight.pack(f32([2, 2]), f32([2]))).toThrow("weight: scales are only for i8 weights, not f32");
+    expect(() => k.PackedWeight.pack(tensor("i32", [2, 2]))).toThrow("weight: expected dtype i32");
+    expect(() => k.PackedWeight.pack(tensor("i8", [2, 2]), f32([3]))).toThrow("weight scales: expected 2 elements, got 3");
+  });
+  test("the C entry points reject bad raw arguments with a status", () => {
+    const sym = k.loadLibrary().symbols;
+    const x = new Float32Array(8);
+    const y = new Float32Array(6);
+    expectKernelError(() => k.check(sym.rf_gemm(null, -1, x, 4, w34.handle, null, 0, null, 0, y, 3), "rf_gemm"), "invalid_argument", /rf_gemm/);
+    expectKernelError(() => k.check(sym.rf_gemm(null, 2, null, 4, w34.handle, null, 0, null, 0, y, 3), "rf_gemm"), "invalid_argument", /rf_gemm/);
+    expectKernelError(() => k.check(sym.rf_gemm(null, 2, x, 2, w34.handle, null, 0, null, 0, y, 3), "rf_gemm"), "invalid_argument", /rf_gemm/);
+    expectKernelError(() => k.check(sym.rf_gemm(null, 2, x, 4, null, null, 0, null, 0, y, 3), "rf_gemm"), "invalid_argument", /rf_gemm/);
+    expectKernelError(() => k.check(sym.rf_gemm(null, 2, x, 4, w34.handle, null, 42, null, 0, y, 3), "rf_gemm"), "invalid_argument", /rf_gemm/);
+    expectKernelError(() => k.check(sym.rf_weight_pack(0, 9, 2, 2, x, null, new BigUint64Array(1)), "rf_weight_pack"), "invalid_argument", /rf_weight_pack/);
+    expectKernelError(() => k.check(sym.rf_weight_pack(0, 0, -2, 2, x, null, new BigUint64Array(1)), "rf_weight_pack"), "invalid_argument", /rf_weight_pack/);
+    expectStillHealthy();
+  });
+});
+
+describe("cross layer", () => {
+  test("weight shapes must match the feature width", () => {
+    const x = f32([2, 4]);
+    expect(() => k.crossLayer({ x0: x, x, w: w34 })).toThrow("cross: full rank needs W [4, 4], got [3, 4]");
+    const v = k.PackedWeight.pack(f32([2, 4]));
+    expect(() => k.crossLayer({ x0: x, x, w: v, u: w34 })).toThrow("cross: low rank needs V [r, 4] and U [4, r], got V [2, 4] and U [3, 4]");
+    expect(() => k.crossLayer({ x0: f32([3, 4]), x, w: v })).toThrow("cross x0: expected shape [2, 4], got [3, 4]");
+    v.dispose();
+  });
+});
+
+describe("embedding bags", () => {
+  const table = f32([10, 4]);
+  test("an id outside the table is an error naming the row count and the id, for i32 and i64 ids", () => {
+    const ids32 = tensor("i32", [3], new Int32Array([1, 10, 2]));
+    expectKernelError(() => k.embeddingBag({ table, ids: ids32, offsets: offsets(0, 3) }), "out_of_range", /10 rows[\s\S]*\b10\b|\b10\b[\s\S]*10 rows/);
+    const ids64 = tensor("i64", [2], new BigInt64Array([-1n, 2n]));
+    expectKernelError(() => k.embeddingBag({ table, ids: ids64, offsets: offsets(0, 2) }), "out_of_range", /-1/);
+    const huge = tensor("i64", [1], new BigInt64Array([1n << 40n]));
+    expectKernelError(() => k.embeddingBag({ table, ids: huge, offsets: offsets(0, 1) }), "out_of_range", /1099511627776/);
+    expectStillHealthy();
+  });
+  test("the multi-table call names the table holding the bad id", () => {
+    const ok = { table, ids: tensor("i32", [1], new Int32Array([3])), offsets: offsets(0, 1) };
+    const bad = { table, ids: tensor("i32", [1], new Int32Array([77])), offsets: offsets(0, 1) };
+    expectKernelError(() => k.embeddingBags([ok, ok, bad]), "out_of_range", /table 2/);
+    expect(() => k.embeddingBags([ok, { ...ok, ids: tensor("i32", [2], new Int32Array([1, 2])), offsets: offsets(0, 1, 2) }])).toThrow("embeddingBags[1]: has 2 bags, table 0 has 1");
+  });
+  test("offsets, dtypes, weights and outputs are checked", () => {
+    const ids = tensor("i32", [3], new Int32Array([1, 2, 3]));
+    expect(() => k.embeddingBag({ table, ids, offsets: offsets(1, 3) })).toThrow("embeddingBag offsets: must start at 0 and end at the number of ids (3), got 1..3");
+    expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 2) })).toThrow("embeddingBag offsets: must start at 0 and end at the number of ids (3)");
+    expectKernelError(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3, 1, 3) }), "invalid_argument", /offsets/);
+    expectKernelError(() => k.embeddingBag({ table, ids, offsets: offsets(0, 2, 3), mode: "gather" }), "invalid_argument", /gather/);
+    expect(() => k.embeddingBag({ table: tensor("i32", [10, 4]), ids, offsets: offsets(0, 3) })).toThrow("embeddingBag table: dtype must be f32, f16, bf16 or u8q, got i32");
+    expect(() => k.embeddingBag({ table, ids: f32([3]), offsets: offsets(0, 3) })).toThrow("embeddingBag ids: dtype must be i32 or i64, got f32");
+    expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3), weights: f32([2]) })).toThrow("embeddingBag weights: expected 3 elements, got 2");
+    expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3), out: f32([1, 5]) })).toThrow("embeddingBag out: expected shape [1, 4], got [1, 5]");
+    expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3), mode: "max" as k.PoolMode })).toThrow('embeddingBag mode: unknown value "max"');
+  });
+  test("raw calls with impossible sizes are rejected by C", () => {
+    const sym = k.loadLibrary().symbols;
+    const out = new Float32Array(4);
+    const ids = new Int32Array([1]);
+    const off = new BigInt64Array([0n, 1n]);
+    expectKernelError(() => k.check(sym.rf_embedding_bag(null, table.data, 0, -5, 4, ids, 5, 1, off, 1, null, 0, out, 4), "rf_embedding_bag"), "invalid_argument", /rf_embedding_bag/);
+    expectKernelError(() => k.check(sym.rf_embedding_bag(null, table.data, 0, 10, 4, ids, 5, 1, off, 1, null, 0, out, 2), "rf_embedding_bag"), "invalid_argument", /rf_embedding_bag/);
+    expectKernelError(() => k.check(sym.rf_embedding_bag(null, table.data, 17, 10, 4, ids, 5, 1, off, 1, null, 0, out, 4), "rf_embedding_bag"), "invalid_argument", /rf_embedding_bag/);
+    expectKernelError(() => k.check(sym.rf_embedding_bag(null, table.data, 0, 10, 4, ids, 0, 1, off, 1, null, 0, out, 4), "rf_embedding_bag"), "invalid_argument", /rf_embedding_bag/);
+    expectKernelError(() => k.check(sym.rf_embedding_bags(null, 2, null, 1), "rf_embedding_bags"), "invalid_argument", /rf_embedding_bags/);
+    expectStillHealthy();
+  });
+});
+
+describe("row ops", () => {
+  test("interaction, norms, softmax and top-k check their shapes", () => {
+    expect(() => k.dotInteraction({ x: f32([2, 10]), f: 3, d: 4 })).toThrow("interaction x: expected 3 × 4 = 12 columns, got 10");
+    expect(() => k.layerNorm({ x: f32([2, 4]), gamma: f32([3]) })).toThrow("layerNorm gamma: expected 4 elements, got 3");
+    expect(() => k.rmsNorm({ x: f32([2, 4]), eps: NaN })).toThrow("rmsNorm: eps must be a finite number >= 0, got NaN");
+    expect(() => k.softmax({ x: f32([2, 4]), y: f32([2, 3]) })).toThrow("softmax y: expected shape [2, 4], got [2, 3]");
+    expect(() => k.topk({ x: f32([2, 4]), k: 0 })).toThrow("topk: k must be an integer in [1, 4], got 0");
+    expect(() => k.topk({ x: f32([2, 4]), k: 5 })).toThrow("topk: k must be an integer in [1, 4], got 5");
+    const sym = k.loadLibrary().symbols;
+    const x = new Float32Array(8);
+    expectKernelError(() => k.check(sym.rf_topk(null, 2, 4, 9, x, 4, x, new Int32Array(8), 9), "rf_topk"), "invalid_argument", /rf_topk/);
+    expectKernelError(() => k.check(sym.rf_softmax(null, 2, 4, x, 3, x, 4), "rf_softmax"), "invalid_argument", /rf_softmax/);
+    expectKernelError(() => k.check(sym.rf_layer_norm(null, 2, -4, x, 4, null, null, 1e-5, x, 4), "rf_layer_norm"), "invalid_argument", /rf_layer_norm/);
+    expectKernelError(() => k.check(sym.rf_dot_interaction(null, 2, 3, 4, x, 4, 0, 0, x, 3), "rf_dot_interaction"), "invalid_argument", /rf_dot_interaction/);
+    expectStillHealthy();
+  });
+  test("gather and scatter-add refuse indices outside their tables", () => {
+    const src = f32([4, 3]);
+    expectKernelError(() => k.gatherRows({ src, idx: tensor("i32", [2], new Int32Array([0, 4])) }), "out_of_range", /4/);
+    expectKernelError(() => k.scatterAddRows({ src, idx: tensor("i32", [4], new Int32Array([0, 1, -2, 1])), dst: f32([2, 3]) }), "out_of_range", /-2/);
+    expect(() => k.gatherRows({ src, idx: f32([2]) })).toThrow("gatherRows idx: expected dtype i32, got f32");
+    expect(() => k.scatterAddRows({ src, idx: tensor("i32", [4]), dst: f32([2, 5]) })).toThrow("scatterAddRows dst: has 5 columns, src has 3");
+    expectStillHealthy();
+  });
+  test("elementwise ops check broadcasting and enums", () => {
+    expect(() => k.binary({ op: "add", a: f32([3, 4]), b: f32([2, 4]) })).toThrow("add: b has shape [2, 4], expected [3, 4] or [1, 4]");
+    expect(() => k.binary({ op: "pow" as k.BinaryOp, a: f32([1, 4]), b: f32([1, 4]) })).toThrow('binary op: unknown value "pow"');
+    expect(() => k.activation({ act: "elu" as k.Activation, x: f32([1, 4]) })).toThrow('activation: unknown value "elu"');
+  });
+});

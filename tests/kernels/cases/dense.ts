@@ -1,0 +1,190 @@
+// Parity cases of the dense kernels: GEMM (fp32/bf16/int8 × every epilogue),
+// DCN cross, interaction, norms, softmax, top-k, elementwise.
+import * as k from "../../../runtime/ffi";
+import { dequantizeInt8PerChannel, fromBf16, quantizeInt8PerChannel, toBf16 } from "../../../runtime/tensor/quantize";
+import { Rng } from "../../../runtime/tensor/random";
+import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
+import * as ref from "../reference";
+import { type ParityCase, tolerance } from "../parity";
+
+const acts = k.activations;
+
+/** A packed weight plus the fp32 values the reference must use (dequantized). */
+function weight(dtype: "f32" | "bf16" | "i8", n: number, kk: number, rng: Rng): { w: k.PackedWeight; values: Float32Array } {
+  const raw = rng.floats(n * kk, -0.5, 0.5);
+  if (dtype === "f32") return { w: k.PackedWeight.pack(tensor("f32", [n, kk], raw)), values: raw };
+  if (dtype === "bf16") {
+    const bits = toBf16(raw);
+    return { w: k.PackedWeight.pack(tensor("bf16", [n, kk], bits)), values: fromBf16(bits) };
+  }
+  const { q, scales } = quantizeInt8PerChannel(raw, n, kk);
+  return { w: k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales)), values: dequantizeInt8PerChannel(q, scales, n, kk) };
+}
+
+function gemmCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 33, 17], [3, 16, 64], [17, 31, 130], [64, 48, 96], [0, 5, 7], [33, 70, 1]];
+  for (const dtype of ["f32", "bf16", "i8"] as const) {
+    for (const [m, n, kk] of shapes) {
+      acts.forEach((act, ai) => {
+        const rng = new Rng(m * 1000 + n * 10 + kk + ai);
+        const withBias = ai % 2 === 0;
+        const withResidual = ai % 3 !== 1;
+        const { w, values } = weight(dtype, n, kk, rng);
+        const x = tensor("f32", [m, kk], rng.floats(m * kk));
+        const bias = withBias ? tensor("f32", [n], rng.floats(n)) : undefined;
+        const residual = withResidual ? tensor("f32", [m, n], rng.floats(m * n)) : undefined;
+        cases.push({
+          op: "gemm",
+          dtype,
+          label: `m=${m} n=${n} k=${kk} act=${act}${withBias ? " +bias" : ""}${withResidual ? " +residual" : ""}`,
+          tol: tolerance[dtype],
+          run: () => [k.gemm({ x, w, bias, act, residual }).data as Float32Array],
+          expected: () => [ref.gemmRef(x.data as Float32Array, m, kk, values, n, (bias?.data as Float32Array) ?? null, act, (residual?.data as Float32Array) ?? null)],
+        });
+      });
+    }
+  }
+  // Strided x / y (column slices of wider buffers) and residual aliasing y.
+  {
+    const rng = new Rng(7);
+    const { w, values } = weight("f32", 24, 40, rng);
+    const wide = rng.floats(9 * 50);
+    const x: Tensor = { dtype: "f32", shape: [9, 40], strides: [50, 1], data: wide.subarray(5) };
+    const yBuf = rng.floats(9 * 30);
+    const xDense = new Float32Array(9 * 40);
+    for (let i = 0; i < 9; i++) xDense.set(wide.subarray(i * 50 + 5, i * 50 + 45), i * 40);
+    const resid = new Float32Array(9 * 24);
+    for (let i = 0; i < 9; i++) resid.set(yBuf.subarray(i * 30 + 3, i * 30 + 27), i * 24);
+    cases.push({
+      op: "gemm",
+      dtype: "f32",
+      label: "strided x and y, residual aliasing y",
+      tol: tolerance.f32,
+      run: () => {
+        const yb = yBuf.slice();
+        const y: Tensor = { dtype: "f32", shape: [9, 24], strides: [30, 1], data: yb.subarray(3) };
+        k.gemm({ x, w, act: "relu", residual: y, y });
+        const out = new Float32Array(9 * 24);
+        for (let i = 0; i < 9; i++) out.set(yb.subarray(i * 30 + 3, i * 30 + 27), i * 24);
+        return [out];
+      },
+      expected: () => [ref.gemmRef(xDense, 9, 40, values, 24, null, "relu", resid)],
+    });
+  }
+  return cases;
+}
+
+function crossCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  for (const [m, d, r] of [[1, 1, 0], [7, 13, 0], [5, 64, 0], [1, 13, 1], [9, 33, 8], [4, 64, 16]] as const) {
+    const rng = new Rng(m * 100 + d + r);
+    const x0 = tensor("f32", [m, d], rng.floats(m * d));
+    const x = tensor("f32", [m, d], rng.floats(m * d));
+    const bias = tensor("f32", [d], rng.floats(d));
+    const low = r > 0;
+    const wv = weight("f32", low ? r : d, d, rng);
+    const uv = low ? weight("f32", d, r, rng) : null;
+    cases.push({
+      op: "cross",
+      dtype: "f32",
+      label: `m=${m} d=${d} ${low ? `low rank ${r}` : "full rank"}`,
+      tol: tolerance.f32,
+      run: () => [k.crossLayer({ x0, x, w: wv.w, u: uv?.w, bias }).data as Float32Array],
+      expected: () => [ref.crossRef(x0.data as Float32Array, x.data as Float32Array, m, d, wv.values, uv ? { data: uv.values, r } : null, bias.data as Float32Array)],
+    });
+  }
+  return cases;
+}
+
+function rowOpCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  for (const [m, f, d] of [[1, 1, 1], [3, 2, 3], [5, 5, 16], [4, 27, 33], [2, 27, 128]] as const) {
+    for (const [concatDense, self] of [[false, false], [true, false], [false, true]] as const) {
+      const x = tensor("f32", [m, f * d], new Rng(m + f + d).floats(m * f * d));
+      cases.push({
+        op: "dot_interaction",
+        dtype: "f32",
+        label: `m=${m} f=${f} d=${d}${concatDense ? " +dense" : ""}${self ? " +self" : ""}`,
+        tol: tolerance.f32,
+        run: () => [k.dotInteraction({ x, f, d, concatDense, selfInteraction: self }).data as Float32Array],
+        expected: () => [ref.interactionRef(x.data as Float32Array, m, f, d, concatDense, self)],
+      });
+    }
+  }
+  for (const n of [1, 3, 17, 128, 130]) {
+    const m = 6;
+    const rng = new Rng(n);
+    const x = tensor("f32", [m, n], rng.floats(m * n, -3, 3));
+    const gamma = tensor("f32", [n], rng.floats(n));
+    const beta = tensor("f32", [n], rng.floats(n));
+    cases.push(
+      { op: "layer_norm", dtype: "f32", label: `n=${n} affine`, tol: tolerance.f32, run: () => [k.layerNorm({ x, gamma, beta, eps: 1e-5 }).data as Float32Array], expected: () => [ref.layerNormRef(x.data as Float32Array, m, n, gamma.data as Float32Array, beta.data as Float32Array, 1e-5)] },
+      { op: "layer_norm", dtype: "f32", label: `n=${n} plain`, tol: tolerance.f32, run: () => [k.layerNorm({ x, eps: 1e-3 }).data as Float32Array], expected: () => [ref.layerNormRef(x.data as Float32Array, m, n, null, null, 1e-3)] },
+      { op: "rms_norm", dtype: "f32", label: `n=${n} gamma`, tol: tolerance.f32, run: () => [k.rmsNorm({ x, gamma, eps: 1e-6 }).data as Float32Array], expected: () => [ref.rmsNormRef(x.data as Float32Array, m, n, gamma.data as Float32Array, 1e-6)] },
+      { op: "rms_norm", dtype: "f32", label: `n=${n} plain`, tol: tolerance.f32, run: () => [k.rmsNorm({ x }).data as Float32Array], expected: () => [ref.rmsNormRef(x.data as Float32Array, m, n, null, 1e-6)] },
+    );
+    const big = tensor("f32", [m, n], rng.floats(m * n, -80, 80));
+    cases.push(
+      { op: "softmax", dtype: "f32", label: `n=${n}`, tol: tolerance.f32, run: () => [k.softmax({ x }).data as Float32Array], expected: () => [ref.softmaxRef(x.data as Float32Array, m, n)] },
+      { op: "softmax", dtype: "f32", label: `n=${n} large logits`, tol: tolerance.f32, run: () => [k.softmax({ x: big }).data as Float32Array], expected: () => [ref.softmaxRef(big.data as Float32Array, m, n)] },
+    );
+    // Ties (values on a coarse grid) and NaNs exercise the ordering rules.
+    const tied = Float32Array.from(rng.floats(m * n), (v, i) => (i % 11 === 5 ? NaN : Math.round(v * 3) / 3));
+    for (const kk of new Set([1, Math.ceil(n / 2), n])) {
+      const xt = tensor("f32", [m, n], tied);
+      cases.push({
+        op: "topk",
+        dtype: "f32",
+        label: `n=${n} k=${kk} with ties and NaN`,
+        tol: 0,
+        run: () => {
+          const r = k.topk({ x: xt, k: kk });
+          return [r.values.data as Float32Array, r.indices.data as Int32Array];
+        },
+        expected: () => {
+          const r = ref.topkRef(tied, m, n, kk);
+          return [r.values, r.indices];
+        },
+      });
+    }
+  }
+  return cases;
+}
+
+function elementwiseCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  for (const [m, n] of [[1, 1], [3, 17], [9, 130]] as const) {
+    const rng = new Rng(m * n);
+    const a = tensor("f32", [m, n], rng.floats(m * n, -4, 4));
+    const b = tensor("f32", [m, n], rng.floats(m * n, 0.5, 2));
+    const row = tensor("f32", [1, n], rng.floats(n, 0.5, 2));
+    for (const op of k.binaryOps) {
+      for (const [bt, label] of [[b, "full"], [row, "row broadcast"]] as const) {
+        cases.push({
+          op: "binary",
+          dtype: "f32",
+          label: `${op} ${m}x${n} ${label}`,
+          tol: tolerance.f32,
+          run: () => [k.binary({ op, a, b: bt }).data as Float32Array],
+          expected: () => [Float64Array.from({ length: m * n }, (_, i) => ref.binaryRef(op, a.data[i] as number, bt.data[bt.shape[0] === 1 ? i % n : i] as number))],
+        });
+      }
+    }
+    for (const act of acts) {
+      cases.push({
+        op: "activation",
+        dtype: "f32",
+        label: `${act} ${m}x${n}`,
+        tol: tolerance.f32,
+        run: () => [k.activation({ act, x: a }).data as Float32Array],
+        expected: () => [Float64Array.from(a.data as Float32Array, (v) => ref.act(act, v))],
+      });
+    }
+  }
+  return cases;
+}
+
+export function denseCases(): ParityCase[] {
+  return [...gemmCases(), ...crossCases(), ...rowOpCases(), ...elementwiseCases()];
+}

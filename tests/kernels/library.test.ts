@@ -1,0 +1,106 @@
+// Loading the library, its identity, devices, threads, ISA selection, device
+// memory, streams, ownership of native objects and the FFI tracing proxy.
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import * as k from "../../runtime/ffi";
+import { KernelError, TensorError } from "../../runtime/errors";
+import { kernelSourceHash } from "../../kernels/source-hash";
+import { tensor } from "../../runtime/tensor/tensor";
+
+const repo = join(import.meta.dir, "..", "..");
+const threadsAtStart = k.numThreads();
+afterAll(() => k.setNumThreads(threadsAtStart));
+
+/** Run a TypeScript snippet in a fresh Bun process from the repository root. */
+function runSnippet(code: string, env: Record<string, string> = {}) {
+  const proc = Bun.spawnSync(["bun", "-e", code], { cwd: repo, env: { ...process.env, ...env } });
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+}
+
+test("the library reports its ABI version, backend and the hash of the current sources", () => {
+  const lib = k.loadLibrary();
+  expect(lib.abiVersion).toBe(k.ABI_VERSION);
+  expect(lib.backend).toBe("cpu");
+  expect(lib.sourceHash).toBe(kernelSourceHash());
+});
+
+test("a missing library fails with the command that builds it", () => {
+  const r = runSnippet(`import { deviceCount } from "./runtime/ffi"; deviceCount();`, { RANKFN_LIBRARY: "/nonexistent/librankfn_cpu.so" });
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("rankfn kernel library not found at /nonexistent/librankfn_cpu.so: run `bun install`");
+});
+
+test("a stale build is named with both hashes", () => {
+  expect(k.staleness("/x.so", "aaaa", "aaaa")).toBeNull();
+  expect(k.staleness("/x.so", "aaaa", "bbbb")).toBe("stale kernel library: /x.so was built from sources aaaa, the checkout has bbbb: run `bun run build:kernels`");
+});
+
+test("RANKFN_TRACE_FFI=1 logs every native call with its status", () => {
+  const r = runSnippet(
+    `import * as k from "./runtime/ffi"; import { tensor } from "./runtime/tensor/tensor";
+     const a = tensor("f32", [1, 3], new Float32Array([1, 2, 3]));
+     console.log(Array.from(k.binary({ op: "mul", a, b: a }).data).join(","));`,
+    { RANKFN_TRACE_FFI: "1" },
+  );
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim()).toBe("1,4,9");
+  expect(r.stderr).toMatch(/\[rankfn ffi\] rf_binary\(null, 2, 1, 3, Float32Array\(3\), 3, Float32Array\(3\), 0, Float32Array\(3\), 3\) -> 0 /);
+});
+
+test("the cpu backend has one device that describes itself", () => {
+  expect(k.deviceCount()).toBe(1);
+  const info = k.deviceInfo(0);
+  expect(info.kind).toBe("cpu");
+  expect(info.isa).toBe(k.isa().active);
+  expect(info.name).toBe(`cpu (${info.isa})`);
+  expect(info.computeUnits).toBe(k.numThreads());
+  expect(info.totalMemory).toBeGreaterThan(1 << 30);
+  expect(() => k.deviceInfo(1)).toThrow("rf_device_info: the cpu backend has device 0 only, got 1");
+});
+
+test("the thread pool size can be set and read back", () => {
+  k.setNumThreads(1);
+  expect(k.numThreads()).toBe(1);
+  k.setNumThreads(3);
+  expect(k.numThreads()).toBe(3);
+  expect(() => k.setNumThreads(0)).toThrow(TensorError);
+});
+
+test("the ISA can be forced down to the reference and back", () => {
+  const { active, best } = k.isa();
+  k.setIsa("ref");
+  expect(k.isa().active).toBe("ref");
+  k.setIsa(best);
+  expect(k.isa().active).toBe(best);
+  k.setIsa(active);
+  expect(() => k.setIsa("sse9" as k.Isa)).toThrow('setIsa: unknown isa "sse9"');
+});
+
+test("device memory round-trips bytes and refuses out-of-range copies", () => {
+  using buf = new k.DeviceBuffer(0, 64);
+  const src = Float32Array.from({ length: 8 }, (_, i) => i * 1.5);
+  buf.upload(src, 16);
+  const back = new Float32Array(8);
+  buf.download(back, 16);
+  expect(Array.from(back)).toEqual(Array.from(src));
+  expect(new Float32Array(buf.view(), 16, 8)[7]).toBe(10.5);
+  expect(() => buf.upload(src, 40)).toThrow("DeviceBuffer.upload: bytes [40, 72) outside the buffer's 64");
+  expect(() => new k.DeviceBuffer(0, -1)).toThrow(TensorError);
+});
+
+test("native objects free once and fail loudly when used after dispose()", () => {
+  const w = k.PackedWeight.pack(tensor("f32", [2, 3], new Float32Array([1, 0, 0, 0, 1, 0])));
+  const stream = new k.Stream(0);
+  const x = tensor("f32", [1, 3], new Float32Array([4, 5, 6]));
+  expect(Array.from(k.gemm({ x, w, stream }).data)).toEqual([4, 5]);
+  stream.sync();
+  w.dispose();
+  w.dispose();
+  stream.dispose();
+  stream.dispose();
+  expect(() => k.gemm({ x, w })).toThrow("PackedWeight used after dispose()");
+  expect(() => stream.sync()).toThrow("Stream used after dispose()");
+  const buf = new k.DeviceBuffer(0, 8);
+  buf[Symbol.dispose]();
+  expect(() => buf.ptr).toThrow(KernelError);
+});

@@ -1,0 +1,30 @@
+// The parity suite: one case table (op × dtype × shape) run on every CPU code
+// path this machine supports, each compared with the float64 reference.
+// `RANKFN_BACKEND=<name> bun test tests/kernels` runs it against another backend.
+import { afterAll, describe, expect, test } from "bun:test";
+import * as k from "../../runtime/ffi";
+import { denseCases } from "./cases/dense";
+import { sparseCases } from "./cases/sparse";
+import { expectParity } from "./parity";
+
+const cases = [...denseCases(), ...sparseCases()];
+const isas = k.supportedIsas();
+const initial = k.isa().active;
+
+afterAll(() => k.setIsa(initial));
+
+describe.each(isas)("isa %s", (isa) => {
+  const byOp = Map.groupBy(cases, (c) => c.op);
+  for (const [op, opCases] of byOp) {
+    test(`${op} (${opCases.length} cases)`, () => {
+      k.setIsa(isa);
+      for (const c of opCases) expectParity(c);
+    });
+  }
+});
+
+test("the suite covers the reference and the best path of this CPU", () => {
+  expect(isas[0]).toBe("ref");
+  expect(isas.at(-1)).toBe(k.isa().best);
+  expect(cases.length).toBeGreaterThan(300);
+});

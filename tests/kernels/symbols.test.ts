@@ -1,0 +1,31 @@
+// The FFI symbol table matches kernels/include/rankfn.h exactly, and the built
+// library exports exactly those symbols.
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { declaredSymbols, libraryPath, loadLibrary } from "../../runtime/ffi";
+import { kernelsDir } from "../../kernels/source-hash";
+
+function headerSymbols(): string[] {
+  const header = readFileSync(join(kernelsDir, "include", "rankfn.h"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  return [...header.matchAll(/RF_API\s+[\w\s*]*?\b(rf_\w+)\s*\(/g)].map((m) => m[1]!).sort();
+}
+
+test("the TS symbol table declares exactly the functions of rankfn.h", () => {
+  const fromHeader = headerSymbols();
+  expect(fromHeader.length).toBeGreaterThan(30);
+  expect((declaredSymbols() as string[]).sort()).toEqual(fromHeader);
+});
+
+test("the library exports exactly the functions of rankfn.h", () => {
+  loadLibrary();
+  const nm = Bun.spawnSync(["nm", "-D", "--defined-only", libraryPath()]);
+  const exported = new TextDecoder()
+    .decode(nm.stdout)
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((p) => p[1] === "T" && p[2]?.startsWith("rf_"))
+    .map((p) => p[2]!)
+    .sort();
+  expect(exported).toEqual(headerSymbols());
+});
