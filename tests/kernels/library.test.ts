@@ -44,7 +44,7 @@ test("RANKFN_TRACE_FFI=1 logs every native call with its status", () => {
   );
   expect(r.code).toBe(0);
   expect(r.stdout.trim()).toBe("1,4,9");
-  expect(r.stderr).toMatch(/\[rankfn ffi\] rf_binary\(null, 2, 1, 3, Float32Array\(3\), 3, Float32Array\(3\), 0, Float32Array\(3\), 3\) -> 0 /);
+  expect(r.stderr).toMatch(/\[rankfn ffi\] rf_binary\(null, 2, 1, 3, Float32Array\(3\), 3, Float32Array\(3\), 3, Float32Array\(3\), 3\) -> 0 /);
 });
 
 test("the cpu backend has one device that describes itself", () => {

@@ -9,15 +9,30 @@ import { expectParity } from "./parity";
 
 const cases = [...denseCases(), ...sparseCases()];
 const isas = k.supportedIsas();
-const initial = k.isa().active;
+const initial = { isa: k.isa().active, threads: k.numThreads() };
+const byOp = Map.groupBy(cases, (c) => c.op);
 
-afterAll(() => k.setIsa(initial));
+afterAll(() => {
+  k.setIsa(initial.isa);
+  k.setNumThreads(initial.threads);
+});
 
 describe.each(isas)("isa %s", (isa) => {
-  const byOp = Map.groupBy(cases, (c) => c.op);
   for (const [op, opCases] of byOp) {
     test(`${op} (${opCases.length} cases)`, () => {
       k.setIsa(isa);
+      k.setNumThreads(initial.threads);
+      for (const c of opCases) expectParity(c);
+    });
+  }
+});
+
+// Results must not depend on how the pool splits the work.
+describe.each([1, 3])(`isa ${k.isa().best}, %i threads`, (threads) => {
+  for (const [op, opCases] of byOp) {
+    test(op, () => {
+      k.setIsa(k.isa().best);
+      k.setNumThreads(threads);
       for (const c of opCases) expectParity(c);
     });
   }
