@@ -50,6 +50,11 @@ export const graphSchema = z.object({
   nodes: z.array(nodeSchema),
   /** Output name (e.g. "ctr") -> value name. */
   outputs: z.record(z.string(), z.string()),
+  /**
+   * Set by the compiler's concat elimination: a value that is stored as a column
+   * slice of another (its producer writes straight into the concatenated buffer).
+   */
+  aliases: z.record(z.string(), z.object({ of: z.string(), offset: z.number().int().nonnegative() })).optional(),
 });
 export type Graph = z.infer<typeof graphSchema>;
 
