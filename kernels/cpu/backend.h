@@ -78,14 +78,19 @@ void set_num_threads(int n);
 void parallel_for_raw(int64_t n, void (*task)(void *ctx, int64_t i, int thread), void *ctx);
 
 template <class F>
-inline void parallel_for(int64_t n, F &&f) {
+static inline void parallel_for(int64_t n, F &&f) {
     parallel_for_raw(
         n, [](void *ctx, int64_t i, int thread) { (*static_cast<F *>(ctx))(i, thread); },
         const_cast<void *>(static_cast<const void *>(&f)));
 }
 
+// Header functions are `static inline`: this header is included by translation
+// units compiled with different -m flags, and a plain `inline` function would be
+// merged by the linker into one copy (possibly an AVX-512 one run on the
+// portable path).
+
 // Split [0, total) into about `parts` chunks of at least `min_chunk`; returns the chunk size.
-inline int64_t chunk_size(int64_t total, int64_t parts, int64_t min_chunk) {
+static inline int64_t chunk_size(int64_t total, int64_t parts, int64_t min_chunk) {
     if (parts < 1) parts = 1;
     int64_t c = (total + parts - 1) / parts;
     return c < min_chunk ? min_chunk : c;
@@ -93,7 +98,7 @@ inline int64_t chunk_size(int64_t total, int64_t parts, int64_t min_chunk) {
 
 // ------------------------------------------------------------------ scalar conversions
 
-inline float bf16_to_f32(uint16_t h) {
+static inline float bf16_to_f32(uint16_t h) {
     uint32_t u = uint32_t(h) << 16;
     float f;
     std::memcpy(&f, &u, 4);
@@ -101,7 +106,7 @@ inline float bf16_to_f32(uint16_t h) {
 }
 
 // Round to nearest even; NaN stays NaN.
-inline uint16_t f32_to_bf16(float f) {
+static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
     if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
@@ -114,6 +119,6 @@ uint16_t f32_to_f16(float f);
 
 // Scalar activations (the reference for every vectorised epilogue).
 float apply_act(int act, float x);
-inline bool valid_act(int act) { return act >= RF_ACT_NONE && act <= RF_ACT_TANH; }
+static inline bool valid_act(int act) { return act >= RF_ACT_NONE && act <= RF_ACT_TANH; }
 
 }  // namespace rf

@@ -7,7 +7,10 @@
 #include <bit>
 #include <cmath>
 
+// Everything here has internal linkage (anonymous namespace): each ISA's
+// translation unit gets its own copy compiled with its own flags.
 namespace rf {
+namespace {
 
 inline float vexp(float x) {
     x = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
@@ -63,4 +66,5 @@ inline void apply_act_row(int act, const float *x, float *y, int64_t n) {
     }
 }
 
+}  // namespace
 }  // namespace rf
