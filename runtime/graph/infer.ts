@@ -58,7 +58,7 @@ export function inferGraph(graph: Graph): GraphInfo {
     });
     const types = def.infer(inputs, parsed.data, node);
     if (types.length !== node.outputs.length) throw new GraphError(`node "${node.name}" (${node.op}): has ${node.outputs.length} outputs, the op produces ${types.length}`);
-    const role: Role = inputs.some((i) => i.kind === "value" && values.get(i.name)!.role === "candidate") ? "candidate" : "context";
+    const role: Role = node.op === "broadcast" || inputs.some((i) => i.kind === "value" && values.get(i.name)!.role === "candidate") ? "candidate" : "context";
     node.outputs.forEach((out, i) => {
       declare(out, "value");
       values.set(out, { ...types[i]!, role, producer: node.name });

@@ -128,6 +128,29 @@ export const ops: Record<string, OpDef<any>> = {
       return [{ dtype: "f32", shape: [t.shape[1]!] }];
     },
   },
+  /**
+   * Several embedding bags in one native call (made by the compiler's fusion):
+   * inputs are the T id values then the T tables; one pooled output per table.
+   */
+  embedding_bags: {
+    attrs: z.object({ modes: z.array(z.enum(["sum", "mean", "gather"])), idPolicies: z.array(z.enum(["error", "modulo"])) }).strict(),
+    infer: (inputs, attrs, node) => {
+      const t = inputs.length / 2;
+      if (!Number.isInteger(t) || t < 1 || attrs.modes.length !== t || attrs.idPolicies.length !== t) {
+        fail(node, `expects T id inputs, T tables and T modes/idPolicies, got ${inputs.length} inputs and ${attrs.modes.length} modes`);
+      }
+      return Array.from({ length: t }, (_, i) => {
+        value(node, inputs, i, idDTypes);
+        const table = weight(node, inputs, t + i, [null, null], tableDTypes);
+        return { dtype: "f32" as const, shape: [table.shape[1]!] };
+      });
+    },
+  },
+  /** A context value (one row per request) repeated for each of the request's candidates. */
+  broadcast: {
+    attrs: noAttrs,
+    infer: (inputs, _a, node) => [value(node, inputs, 0, ["f32", "i32", "i64"])],
+  },
   /** Per-row concatenation along the last dimension. */
   concat: {
     attrs: noAttrs,

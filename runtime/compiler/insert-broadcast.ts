@@ -1,0 +1,41 @@
+// Lowering required before execution: wherever a candidate-row node reads a
+// context value (one row per request), read a broadcast of it instead. The
+// context subgraph itself still runs once per request; only its result is
+// repeated for the request's candidates. target_attention reads its context
+// keys and mask directly (it pairs each candidate with its request's row).
+import { inferGraph } from "../graph/infer";
+import type { Node } from "../graph/schema";
+import { type Pass, cloneGraph } from "./pass";
+
+/** Inputs an op consumes at context granularity on purpose (by position). */
+const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]) };
+
+export const insertBroadcast: Pass = {
+  name: "insert-broadcast",
+  run(model) {
+    const graph = cloneGraph(model.graph);
+    const info = inferGraph(graph);
+    const made = new Map<string, string>();
+    const nodes: Node[] = [];
+    for (const node of graph.nodes) {
+      const outRole = info.values.get(node.outputs[0]!)!.role;
+      if (outRole === "candidate" && node.op !== "broadcast") {
+        node.inputs = node.inputs.map((input, i) => {
+          const v = info.values.get(input);
+          if (!v || v.role !== "context" || contextAware[node.op]?.has(i)) return input;
+          let b = made.get(input);
+          if (!b) {
+            b = `${input}@candidates`;
+            made.set(input, b);
+            nodes.push({ name: `broadcast(${input})`, op: "broadcast", inputs: [input], outputs: [b], attrs: {} });
+          }
+          return b;
+        });
+      }
+      nodes.push(node);
+    }
+    graph.nodes = nodes;
+    inferGraph(graph);
+    return { model: { graph, weights: model.weights }, summary: `insert-broadcast: ${made.size} context values broadcast to candidates` };
+  },
+};

@@ -1,0 +1,59 @@
+// What a step builder sees while a plan is built: the storage of every value
+// (arena views with their row stride), weights (raw and packed), attributes,
+// and the row count of each role. Steps hold everything they need; running
+// one is a few native calls with no allocation.
+import type { Pointer } from "bun:ffi";
+import type { ValueInfo } from "../graph/infer";
+import type { Graph, Node } from "../graph/schema";
+import type { NativeSymbols } from "../ffi/library";
+import type { Tensor } from "../tensor/tensor";
+import type { WeightCache } from "./weight-cache";
+
+/** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
+export interface Slot<A extends Float32Array | Int32Array | BigInt64Array = Float32Array> {
+  data: A;
+  ld: number;
+  width: number;
+  role: "context" | "candidate";
+}
+
+/** Per-call state shared by all steps: actual row counts and the request of each candidate row. */
+export interface RunState {
+  /** Candidate rows in this batch. */
+  n: number;
+  /** Context rows (requests) in this batch. */
+  r: number;
+  /** Candidate row -> its request's context row. */
+  requestOfRow: Int32Array;
+}
+
+export interface Step {
+  node: string;
+  op: string;
+  run(state: RunState): void;
+}
+
+export interface PlanContext {
+  graph: Graph;
+  values: Map<string, ValueInfo>;
+  attrs(node: Node): Record<string, any>;
+  slot(name: string): Slot;
+  idSlot(name: string): Slot<Int32Array | BigInt64Array>;
+  isWeight(name: string): boolean;
+  weight(name: string): Tensor;
+  packed: WeightCache;
+  sym: NativeSymbols;
+  /** Row capacity of this plan (candidate rows; context rows never exceed it). */
+  capacity: number;
+  /** Scratch f32 buffer owned by the plan, reused across calls. */
+  scratch(key: string, elements: number): Float32Array;
+  scratchI32(key: string, elements: number): Int32Array;
+  /** Throw a KernelError naming the node unless status is 0. */
+  check(status: number, node: Node): void;
+}
+
+export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);
+
+export type StepBuilder = (node: Node, ctx: PlanContext) => Step;
+
+export type { Pointer };

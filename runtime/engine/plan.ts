@@ -1,0 +1,168 @@
+// An execution plan for one row capacity (batch-size bucket): every value gets
+// its place in one native arena (offsets from the memory planner, reused by
+// every batch), every node a prebuilt step. Running a batch allocates nothing.
+import { toArrayBuffer } from "bun:ffi";
+import { KernelError } from "../errors";
+import { DeviceBuffer } from "../ffi/device";
+import { loadLibrary } from "../ffi/library";
+import { native } from "../ffi/native";
+import type { BuiltModel } from "../graph/builder";
+import type { GraphInfo } from "../graph/infer";
+import type { Node } from "../graph/schema";
+import { type Lifetime, type MemoryPlan, planMemory } from "../compiler/plan-memory";
+import type { PlanContext, RunState, Slot, Step } from "./plan-context";
+import { compositeSteps } from "./steps/composite";
+import { denseSteps } from "./steps/dense";
+import { sparseSteps } from "./steps/sparse";
+import type { WeightCache } from "./weight-cache";
+
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps };
+
+/** Ops the executor can run (the compiler may not emit anything else). */
+export const executableOps = new Set(Object.keys(builders));
+
+export class Plan {
+  readonly steps: Step[];
+  readonly memory: MemoryPlan;
+  readonly #buffers: DeviceBuffer[] = [];
+  readonly #slots = new Map<string, Slot>();
+  readonly #idSlots = new Map<string, Slot<Int32Array | BigInt64Array>>();
+
+  constructor(
+    readonly model: BuiltModel,
+    readonly info: GraphInfo,
+    readonly capacity: number,
+    packed: WeightCache,
+  ) {
+    const { graph } = model;
+    this.memory = planMemory(this.#lifetimes());
+    const arena = this.#native(Math.max(64, this.memory.arenaBytes)).view();
+    const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
+    const place = (name: string) => {
+      const v = info.values.get(name)!;
+      if (v.dtype !== "f32") {
+        const width = widthOf(name);
+        const Ctor = v.dtype === "i64" ? BigInt64Array : Int32Array;
+        const buf = this.#native(capacity * width * Ctor.BYTES_PER_ELEMENT);
+        this.#idSlots.set(name, { data: new Ctor(toArrayBuffer(buf.ptr, 0, buf.bytes)), ld: width, width, role: v.role });
+        return;
+      }
+      const offset = this.memory.offsets.get(name);
+      if (offset === undefined) return;
+      const width = widthOf(name);
+      this.#slots.set(name, { data: new Float32Array(arena, offset, capacity * width), ld: width, width, role: v.role });
+    };
+    for (const name of info.values.keys()) place(name);
+    for (const [name, alias] of Object.entries(graph.aliases ?? {})) {
+      const base = this.#slots.get(alias.of)!;
+      this.#slots.set(name, { data: base.data.subarray(alias.offset), ld: base.ld, width: widthOf(name), role: info.values.get(name)!.role });
+    }
+    const scratch = new Map<string, Float32Array | Int32Array>();
+    const ctx: PlanContext = {
+      graph,
+      values: info.values,
+      attrs: (node: Node) => info.attrs.get(node.name)!,
+      slot: (name) => {
+        const s = this.#slots.get(name);
+        if (!s) throw new Error(`value "${name}" has no f32 storage`);
+        return s;
+      },
+      idSlot: (name) => {
+        const s = this.#idSlots.get(name);
+        if (!s) throw new Error(`value "${name}" is not an id input`);
+        return s;
+      },
+      isWeight: (name) => Object.hasOwn(graph.weights, name),
+      weight: (name) => model.weights.get(name)!,
+      packed,
+      sym: loadLibrary().symbols,
+      capacity,
+      scratch: (key, elements) => this.#scratch(scratch, key, elements, Float32Array) as Float32Array,
+      scratchI32: (key, elements) => this.#scratch(scratch, key, elements, Int32Array) as Int32Array,
+      check: (status, node) => {
+        if (status !== 0) throw new KernelError(`node "${node.name}" (${node.op}): ${String(native().rf_last_error())}`, status, node.op);
+      },
+    };
+    this.steps = graph.nodes.map((node) => {
+      const build = builders[node.op as keyof typeof builders];
+      if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
+      return build(node, ctx);
+    });
+  }
+
+  slot(name: string): Slot | undefined {
+    return this.#slots.get(name);
+  }
+
+  idSlot(name: string): Slot<Int32Array | BigInt64Array> | undefined {
+    return this.#idSlots.get(name);
+  }
+
+  run(state: RunState, profile?: Float64Array): void {
+    const steps = this.steps;
+    if (profile) {
+      for (let i = 0; i < steps.length; i++) {
+        const t0 = performance.now();
+        steps[i]!.run(state);
+        profile[i]! += performance.now() - t0;
+      }
+    } else {
+      for (let i = 0; i < steps.length; i++) steps[i]!.run(state);
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.#buffers) b.dispose();
+    this.#buffers.length = 0;
+  }
+
+  #native(bytes: number): DeviceBuffer {
+    const b = new DeviceBuffer(0, bytes);
+    this.#buffers.push(b);
+    return b;
+  }
+
+  #scratch(cache: Map<string, Float32Array | Int32Array>, key: string, elements: number, Ctor: typeof Float32Array | typeof Int32Array) {
+    let a = cache.get(key);
+    if (!a) {
+      const buf = this.#native(Math.max(4, elements * 4));
+      a = new Ctor(toArrayBuffer(buf.ptr, 0, buf.bytes));
+      cache.set(key, a);
+    }
+    return a;
+  }
+
+  /** Byte lifetimes of every stored f32 value, in node order (aliases live in their base). */
+  #lifetimes(): Lifetime[] {
+    const { graph } = this.model;
+    const aliases = graph.aliases ?? {};
+    const spans = new Map<string, { start: number; end: number }>();
+    const touch = (name: string, at: number) => {
+      const base = aliases[name]?.of ?? name;
+      const v = this.info.values.get(base);
+      if (!v || v.dtype !== "f32") return;
+      const s = spans.get(base);
+      if (!s) spans.set(base, { start: at, end: at });
+      else {
+        s.start = Math.min(s.start, at);
+        s.end = Math.max(s.end, at);
+      }
+    };
+    for (const input of graph.inputs) touch(input.name, -1);
+    graph.nodes.forEach((node, i) => {
+      node.inputs.forEach((name) => touch(name, i));
+      node.outputs.forEach((name) => touch(name, i));
+    });
+    for (const out of Object.values(graph.outputs)) {
+      const base = aliases[out]?.of ?? out;
+      const s = spans.get(base);
+      if (s) s.end = Infinity;
+    }
+    return [...spans].map(([name, s]) => ({
+      name,
+      start: s.start,
+      end: s.end,
+      bytes: this.capacity * this.info.values.get(name)!.shape.reduce((a, b) => a * b, 1) * 4,
+    }));
+  }
+}

@@ -1,0 +1,217 @@
+// Steps of the composite ops, built from several kernels: DIN target
+// attention (context keys projected once per request), mixtures of experts
+// (dense gates and sparse top-k routing), FM and row sums.
+import type { Node } from "../../graph/schema";
+import { activations } from "../../ffi/activations";
+import { weightValues } from "../weight-cache";
+import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
+
+const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
+
+function step(node: Node, run: (s: RunState) => void): Step {
+  return { node: node.name, op: node.op, run };
+}
+
+/** 0.5 Σ_c ((Σ_f v_fc)² − Σ_f v_fc²) per row. */
+const fm: StepBuilder = (node, ctx) => {
+  const { f, d } = ctx.attrs(node);
+  const x = ctx.slot(node.inputs[0]!);
+  const y = ctx.slot(node.outputs[0]!);
+  return step(node, (s) => {
+    const rows = rowsOf(y, s);
+    for (let b = 0; b < rows; b++) {
+      const base = b * x.ld;
+      let total = 0;
+      for (let c = 0; c < d; c++) {
+        let sum = 0;
+        let sq = 0;
+        for (let i = 0; i < f; i++) {
+          const v = x.data[base + i * d + c]!;
+          sum += v;
+          sq += v * v;
+        }
+        total += sum * sum - sq;
+      }
+      y.data[b * y.ld] = 0.5 * total;
+    }
+  });
+};
+
+const reduceSum: StepBuilder = (node, ctx) => {
+  const x = ctx.slot(node.inputs[0]!);
+  const y = ctx.slot(node.outputs[0]!);
+  return step(node, (s) => {
+    const rows = rowsOf(y, s);
+    for (let b = 0; b < rows; b++) {
+      let acc = 0;
+      for (let j = 0; j < x.width; j++) acc += x.data[b * x.ld + j]!;
+      y.data[b * y.ld] = acc;
+    }
+  });
+};
+
+/**
+ * DIN attention. W1·[q, k, q−k, q⊙k] = (W1a+W1c)·q + (W1b−W1c)·k + W1d·(q⊙k): the k term
+ * is computed once per request (context), the q term once per candidate, and only the
+ * q⊙k term per (candidate, step). Scores weight the keys through one scatter-add.
+ */
+const targetAttention: StepBuilder = (node, ctx) => {
+  const { T, d, act } = ctx.attrs(node);
+  const [qn, kn, mn, w1n, b1n, w2n, b2n] = node.inputs as string[];
+  const q = ctx.slot(qn!);
+  const keys = ctx.slot(kn!);
+  const mask = ctx.slot(mn!);
+  const y = ctx.slot(node.outputs[0]!);
+  // Keys are read as [requests × T, d]: their rows must be contiguous.
+  if (keys.ld !== T * d) throw new Error(`node "${node.name}": keys must be stored contiguously (row stride ${keys.ld}, expected ${T * d})`);
+  const h = ctx.weight(w1n!).shape[0]!;
+  const w1 = weightValues(ctx.graph, new Map([[w1n!, ctx.weight(w1n!)]]), w1n!);
+  const block = (pick: (row: number, c: number) => number) => () => {
+    const out = new Float32Array(h * d);
+    for (let r = 0; r < h; r++) for (let c = 0; c < d; c++) out[r * d + c] = pick(r, c);
+    return out;
+  };
+  const W = (r: number, c: number) => w1[r * 4 * d + c]!;
+  const wq = ctx.packed.derived(`${w1n}:q`, h, d, block((r, c) => W(r, c) + W(r, 2 * d + c))).handle;
+  const wk = ctx.packed.derived(`${w1n}:k`, h, d, block((r, c) => W(r, d + c) - W(r, 2 * d + c))).handle;
+  const wqk = ctx.packed.derived(`${w1n}:qk`, h, d, block((r, c) => W(r, 3 * d + c))).handle;
+  const w2 = ctx.packed.get(w2n!).handle;
+  const b1 = ctx.weight(b1n!).data as Float32Array;
+  const b2 = ctx.weight(b2n!).data as Float32Array;
+  const cap = ctx.capacity * T;
+  const qp = ctx.scratch(`${node.name}.qp`, ctx.capacity * h);
+  const kp = ctx.scratch(`${node.name}.kp`, cap * h);
+  const kexp = ctx.scratch(`${node.name}.kexp`, cap * d);
+  const qk = ctx.scratch(`${node.name}.qk`, cap * d);
+  const pre = ctx.scratch(`${node.name}.pre`, cap * h);
+  const hid = ctx.scratch(`${node.name}.hid`, cap * h);
+  const score = ctx.scratch(`${node.name}.score`, cap);
+  const qIdx = ctx.scratchI32(`${node.name}.qidx`, cap);
+  const kIdx = ctx.scratchI32(`${node.name}.kidx`, cap);
+  const actCode = ACT(act);
+  const { sym } = ctx;
+  return step(node, (s) => {
+    const { n, r } = s;
+    const nt = n * T;
+    for (let i = 0; i < n; i++) {
+      const req = s.requestOfRow[i]!;
+      for (let t = 0; t < T; t++) {
+        qIdx[i * T + t] = i;
+        kIdx[i * T + t] = req * T + t;
+      }
+    }
+    ctx.check(sym.rf_gemm(null, n, q.data, q.ld, wq, b1, 0, null, 0, qp, h), node);
+    ctx.check(sym.rf_gemm(null, r * T, keys.data, d, wk, null, 0, null, 0, kp, h), node);
+    ctx.check(sym.rf_gather_rows(null, nt, d, keys.data, d, r * T, kIdx, null, kexp, d), node);
+    ctx.check(sym.rf_gather_rows(null, nt, d, q.data, q.ld, n, qIdx, null, qk, d), node);
+    ctx.check(sym.rf_binary(null, 2, nt, d, qk, d, kexp, d, qk, d), node);
+    ctx.check(sym.rf_gather_rows(null, nt, h, qp, h, n, qIdx, null, pre, h), node);
+    ctx.check(sym.rf_gather_rows(null, nt, h, kp, h, r * T, kIdx, null, hid, h), node);
+    ctx.check(sym.rf_binary(null, 0, nt, h, pre, h, hid, h, pre, h), node);
+    ctx.check(sym.rf_gemm(null, nt, qk, d, wqk, null, 0, pre, h, hid, h), node);
+    ctx.check(sym.rf_activation(null, actCode, nt, h, hid, h, hid, h), node);
+    ctx.check(sym.rf_gemm(null, nt, hid, h, w2, b2, 0, null, 0, score, 1), node);
+    for (let i = 0; i < n; i++) {
+      const req = s.requestOfRow[i]!;
+      for (let t = 0; t < T; t++) score[i * T + t] = score[i * T + t]! * mask.data[req * mask.ld + t]!;
+      y.data.fill(0, i * y.ld, i * y.ld + d);
+    }
+    ctx.check(sym.rf_scatter_add_rows(null, nt, d, kexp, d, qIdx, score, y.data, y.ld, n), node);
+  });
+};
+
+/** out = Σ_e gate[:, e] · expert_e (first expert gathered with weights, the rest scatter-added). */
+const mixture: StepBuilder = (node, ctx) => {
+  const gate = ctx.slot(node.inputs[0]!);
+  const experts = node.inputs.slice(1).map((e) => ctx.slot(e));
+  const y = ctx.slot(node.outputs[0]!);
+  const column = ctx.scratch(`${node.name}.gate`, ctx.capacity);
+  const iota = ctx.scratchI32(`${node.name}.iota`, ctx.capacity);
+  for (let i = 0; i < ctx.capacity; i++) iota[i] = i;
+  return step(node, (s) => {
+    const rows = rowsOf(y, s);
+    experts.forEach((e, j) => {
+      for (let i = 0; i < rows; i++) column[i] = gate.data[i * gate.ld + j]!;
+      if (j === 0) ctx.check(ctx.sym.rf_gather_rows(null, rows, y.width, e.data, e.ld, rows, iota, column, y.data, y.ld), node);
+      else ctx.check(ctx.sym.rf_scatter_add_rows(null, rows, y.width, e.data, e.ld, iota, column, y.data, y.ld, rows), node);
+    });
+  });
+};
+
+/**
+ * Sparse top-k MoE: gate logits -> top-k -> softmax over the k; rows are grouped per
+ * expert (one GEMM pair per expert over just its rows) and scatter-added back with
+ * their gate weight, in original row order.
+ */
+const moe: StepBuilder = (node, ctx) => {
+  const { experts: E, topK: K, act } = ctx.attrs(node);
+  const x = ctx.slot(node.inputs[0]!);
+  const y = ctx.slot(node.outputs[0]!);
+  const gateW = ctx.packed.get(node.inputs[1]!).handle;
+  const gateB = ctx.weight(node.inputs[2]!).data as Float32Array;
+  const expertWeights = Array.from({ length: E }, (_, e) => {
+    const base = 3 + 4 * e;
+    return {
+      w1: ctx.packed.get(node.inputs[base]!).handle,
+      b1: ctx.weight(node.inputs[base + 1]!).data as Float32Array,
+      w2: ctx.packed.get(node.inputs[base + 2]!).handle,
+      b2: ctx.weight(node.inputs[base + 3]!).data as Float32Array,
+      hidden: ctx.weight(node.inputs[base]!).shape[0]!,
+    };
+  });
+  const hMax = Math.max(...expertWeights.map((e) => e.hidden));
+  const cap = ctx.capacity;
+  const logits = ctx.scratch(`${node.name}.logits`, cap * E);
+  const topVals = ctx.scratch(`${node.name}.topv`, cap * K);
+  const topIdx = ctx.scratchI32(`${node.name}.topi`, cap * K);
+  const rowsByExpert = ctx.scratchI32(`${node.name}.rows`, cap * K);
+  const weightsByExpert = ctx.scratch(`${node.name}.w`, cap * K);
+  const counts = new Int32Array(E);
+  const starts = new Int32Array(E + 1);
+  const xe = ctx.scratch(`${node.name}.xe`, cap * x.width);
+  const he = ctx.scratch(`${node.name}.he`, cap * hMax);
+  const ye = ctx.scratch(`${node.name}.ye`, cap * y.width);
+  const actCode = ACT(act);
+  const { sym } = ctx;
+  return step(node, (s) => {
+    const rows = rowsOf(y, s);
+    ctx.check(sym.rf_gemm(null, rows, x.data, x.ld, gateW, gateB, 0, null, 0, logits, E), node);
+    ctx.check(sym.rf_topk(null, rows, E, K, logits, E, topVals, topIdx, K), node);
+    ctx.check(sym.rf_softmax(null, rows, K, topVals, K, topVals, K), node);
+    counts.fill(0);
+    for (let i = 0; i < rows * K; i++) counts[topIdx[i]!]!++;
+    starts[0] = 0;
+    for (let e = 0; e < E; e++) starts[e + 1] = starts[e]! + counts[e]!;
+    counts.fill(0);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < K; j++) {
+        const e = topIdx[i * K + j]!;
+        const at = starts[e]! + counts[e]!++;
+        rowsByExpert[at] = i;
+        weightsByExpert[at] = topVals[i * K + j]!;
+      }
+      y.data.fill(0, i * y.ld, i * y.ld + y.width);
+    }
+    for (let e = 0; e < E; e++) {
+      const c = counts[e]!;
+      if (c === 0) continue;
+      const ew = expertWeights[e]!;
+      const idx = rowsByExpert.subarray(starts[e]!, starts[e]! + c);
+      const wts = weightsByExpert.subarray(starts[e]!, starts[e]! + c);
+      ctx.check(sym.rf_gather_rows(null, c, x.width, x.data, x.ld, rows, idx, null, xe, x.width), node);
+      ctx.check(sym.rf_gemm(null, c, xe, x.width, ew.w1, ew.b1, actCode, null, 0, he, ew.hidden), node);
+      ctx.check(sym.rf_gemm(null, c, he, ew.hidden, ew.w2, ew.b2, 0, null, 0, ye, y.width), node);
+      ctx.check(sym.rf_scatter_add_rows(null, c, y.width, ye, y.width, idx, wts, y.data, y.ld, rows), node);
+    }
+  });
+};
+
+export const compositeSteps: Record<string, StepBuilder> = {
+  fm,
+  reduce_sum: reduceSum,
+  target_attention: targetAttention,
+  mixture,
+  moe,
+};
+
+export type { PlanContext };

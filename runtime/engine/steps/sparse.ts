@@ -1,0 +1,196 @@
+// Steps of the sparse ops: embedding bags (one table, or all tables in one
+// native call), broadcast of context rows to candidates, padding masks.
+// Sparse inputs arrive as [rows, L] ids; padding ids (the input's `padding`)
+// are dropped and `modulo` ids folded into the table before the native call,
+// which range-checks every id it reads.
+import { ptr } from "bun:ffi";
+import { KernelError, RankfnError } from "../../errors";
+import type { Node } from "../../graph/schema";
+import { type TypedArray, dtypes } from "../../tensor/dtype";
+import { poolModes } from "../../ffi/activations";
+import type { Tensor } from "../../tensor/tensor";
+import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
+
+interface BagSource {
+  /** Name of the ids input (for error messages). */
+  input: string;
+  table: Tensor;
+  dim: number;
+  mode: number;
+  /** Compacted ids and offsets for this call; returns the number of ids. */
+  prepare(rows: number): number;
+  ids: Int32Array | BigInt64Array;
+  offsets: BigInt64Array;
+}
+
+/** Prepare the ids of one table: direct when there is nothing to drop or fold, else compacted. */
+function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
+  const idSlot = ctx.idSlot(idsName);
+  const L = idSlot.width;
+  const table = ctx.weight(tableName);
+  const rowsInTable = table.shape[0]!;
+  const spec = ctx.graph.inputs.find((i) => i.name === idsName);
+  const padding = spec?.padding;
+  const offsets = new BigInt64Array(ctx.capacity + 1);
+  const off32 = new Int32Array(offsets.buffer);
+  const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets };
+  if (padding === undefined && idPolicy === "error") {
+    for (let b = 0; b <= ctx.capacity; b++) off32[2 * b] = b * L;
+    return { ...base, ids: idSlot.data, prepare: (rows) => rows * L };
+  }
+  const wide = idSlot.data instanceof BigInt64Array;
+  const src32 = new Int32Array(idSlot.data.buffer, idSlot.data.byteOffset, idSlot.data.length * (wide ? 2 : 1));
+  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const dst32 = new Int32Array(ids.buffer);
+  const pad = padding ?? Number.NaN;
+  const modulo = idPolicy === "modulo";
+  return {
+    ...base,
+    ids,
+    prepare(rows) {
+      let count = 0;
+      for (let b = 0; b < rows; b++) {
+        off32[2 * b] = count;
+        for (let j = 0; j < L; j++) {
+          const at = b * idSlot.ld + j;
+          // ids as exact doubles (i64 from its two 32-bit halves, exact below 2^53)
+          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
+          if (v === pad) continue;
+          const id = modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v;
+          if (wide) {
+            dst32[2 * count] = id | 0;
+            dst32[2 * count + 1] = Math.floor(id / 4294967296);
+          } else {
+            dst32[count] = id;
+          }
+          count++;
+        }
+      }
+      off32[2 * rows] = count;
+      off32[2 * rows + 1] = 0;
+      return count;
+    },
+  };
+}
+
+/** A bad id is the caller's fault: name the input it came from. */
+function rethrowForInput(err: unknown, input: string): never {
+  if (err instanceof KernelError && err.kernelStatus === 2) throw new RankfnError(`input "${input}": ${err.message}`, "id_out_of_range", 400);
+  throw err;
+}
+
+const embeddingBag: StepBuilder = (node, ctx) => {
+  const a = ctx.attrs(node);
+  const src = bagSource(ctx, node, node.inputs[0]!, node.inputs[1]!, a.mode, a.idPolicy);
+  const y = ctx.slot(node.outputs[0]!);
+  const tableCode = dtypes[src.table.dtype].code;
+  const idCode = src.ids instanceof BigInt64Array ? 6 : 5;
+  const rowsInTable = src.table.shape[0]!;
+  return {
+    node: node.name,
+    op: node.op,
+    run(s) {
+      const rows = rowsOf(y, s);
+      const numIds = src.prepare(rows);
+      try {
+        ctx.check(ctx.sym.rf_embedding_bag(null, src.table.data, tableCode, rowsInTable, src.dim, src.ids, idCode, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
+      } catch (err) {
+        rethrowForInput(err, src.input);
+      }
+    },
+  };
+};
+
+const DESCRIPTOR_BYTES = 88;
+
+/** All tables in one call; descriptor pointers are refreshed each run (arrays may move). */
+const embeddingBags: StepBuilder = (node, ctx) => {
+  const a = ctx.attrs(node);
+  const t = node.inputs.length / 2;
+  const sources = Array.from({ length: t }, (_, i) => bagSource(ctx, node, node.inputs[i]!, node.inputs[t + i]!, a.modes[i], a.idPolicies[i]));
+  const outs: Slot[] = node.outputs.map((o) => ctx.slot(o));
+  const desc = new Uint8Array(DESCRIPTOR_BYTES * t);
+  const d32 = new Int32Array(desc.buffer);
+  const setPtr = (word: number, p: number) => {
+    d32[word] = p % 4294967296 | 0;
+    d32[word + 1] = Math.floor(p / 4294967296);
+  };
+  const setI64 = setPtr;
+  sources.forEach((src, i) => {
+    const w = (i * DESCRIPTOR_BYTES) / 4;
+    setI64(w + 10, src.table.shape[0]!);
+    setI64(w + 12, src.dim);
+    setI64(w + 16, outs[i]!.ld);
+    d32[w + 18] = dtypes[src.table.dtype].code;
+    d32[w + 19] = src.ids instanceof BigInt64Array ? 6 : 5;
+    d32[w + 20] = src.mode;
+  });
+  const address = (arr: TypedArray) => (arr.byteLength > 0 ? (ptr(arr) as number) : 0);
+  return {
+    node: node.name,
+    op: node.op,
+    run(s: RunState) {
+      const rows = rowsOf(outs[0]!, s);
+      sources.forEach((src, i) => {
+        const w = (i * DESCRIPTOR_BYTES) / 4;
+        setI64(w + 14, src.prepare(rows));
+        setPtr(w, address(src.table.data));
+        setPtr(w + 2, address(src.ids));
+        setPtr(w + 4, address(src.offsets));
+        setPtr(w + 6, 0);
+        setPtr(w + 8, address(outs[i]!.data));
+      });
+      const status = ctx.sym.rf_embedding_bags(null, t, desc, rows);
+      if (status !== 0) {
+        try {
+          ctx.check(status, node);
+        } catch (err) {
+          const table = /table (\d+)/.exec((err as Error).message);
+          rethrowForInput(err, table ? node.inputs[Number(table[1])]! : node.inputs.slice(0, t).join(", "));
+        }
+      }
+    },
+  };
+};
+
+/** Repeat each request's context row for its candidates (one native gather). */
+const broadcast: StepBuilder = (node, ctx) => {
+  const x = ctx.slot(node.inputs[0]!);
+  const y = ctx.slot(node.outputs[0]!);
+  return {
+    node: node.name,
+    op: node.op,
+    run: (s) => ctx.check(ctx.sym.rf_gather_rows(null, s.n, y.width, x.data, x.ld, s.r, s.requestOfRow, null, y.data, y.ld), node),
+  };
+};
+
+const paddingMask: StepBuilder = (node, ctx) => {
+  const ids = ctx.idSlot(node.inputs[0]!);
+  const y = ctx.slot(node.outputs[0]!);
+  const pad = ctx.attrs(node).padding as number;
+  const wide = ids.data instanceof BigInt64Array;
+  const src32 = new Int32Array(ids.data.buffer, ids.data.byteOffset, ids.data.length * (wide ? 2 : 1));
+  return {
+    node: node.name,
+    op: node.op,
+    run(s) {
+      const rows = rowsOf(y, s);
+      for (let b = 0; b < rows; b++) {
+        for (let j = 0; j < y.width; j++) {
+          const at = b * ids.ld + j;
+          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
+          y.data[b * y.ld + j] = v === pad ? 0 : 1;
+        }
+      }
+    },
+  };
+};
+
+export const sparseSteps: Record<string, StepBuilder> = {
+  embedding_bag: embeddingBag,
+  embedding_bags: embeddingBags,
+  broadcast,
+  padding_mask: paddingMask,
+};
+
+export type { Step };
