@@ -130,15 +130,14 @@ const dotInteraction: StepBuilder = (node, ctx) => {
 /** Concat: inputs already written in place (aliases) cost nothing; the rest are copied into their slice. */
 const concat: StepBuilder = (node, ctx) => {
   const y = ctx.slot(node.outputs[0]!);
-  const aliases = ctx.graph.aliases ?? {};
   const copies: Step[] = [];
   let offset = 0;
   for (const input of node.inputs) {
     const x = ctx.slot(input);
-    const alias = aliases[input];
-    if (!(alias && alias.of === node.outputs[0] && alias.offset === offset)) {
-      copies.push(copyRows(ctx, node, x.data, x.ld, y.data.subarray(offset), y.ld, x.width, (s) => rowsOf(y, s)));
-    }
+    const target = y.data.subarray(offset);
+    // Already in place (concat elimination aliased it into this slice)?
+    const inPlace = x.data.buffer === target.buffer && x.data.byteOffset === target.byteOffset && x.ld === y.ld;
+    if (!inPlace) copies.push(copyRows(ctx, node, x.data, x.ld, target, y.ld, x.width, (s) => rowsOf(y, s)));
     offset += x.width;
   }
   return step(node, (s) => {

@@ -1,0 +1,33 @@
+// The compiler pipeline: validation, lowering, folding, fusion, DCE,
+// quantization and concat elimination. Memory planning happens per batch-size
+// bucket when the executor builds a plan (runtime/engine/plan.ts).
+import type { BuiltModel } from "../graph/builder";
+import { eliminateConcat } from "./eliminate-concat";
+import { eliminateDeadCode } from "./eliminate-dead-code";
+import { foldConstants } from "./fold-constants";
+import { fuseEmbeddings } from "./fuse-embeddings";
+import { fuseLinear } from "./fuse-linear";
+import { inferShapes } from "./infer-shapes";
+import { insertBroadcast } from "./insert-broadcast";
+import { type Pass, runPasses } from "./pass";
+import { type TablePrecision, type WeightPrecision, quantize } from "./quantize";
+
+export interface CompileOptions {
+  /** GEMM weight precision (default f32). */
+  precision?: WeightPrecision;
+  /** Embedding table precision (default: f32, or the stored one). */
+  tables?: TablePrecision;
+  /** false: only the lowering execution needs (for comparing against the optimised graph). */
+  optimize?: boolean;
+}
+
+export function compilePasses({ precision = "f32", tables = "f32", optimize = true }: CompileOptions = {}): Pass[] {
+  const lowering = [inferShapes, insertBroadcast];
+  if (!optimize) return lowering;
+  return [...lowering, foldConstants, fuseLinear, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables }), eliminateConcat];
+}
+
+/** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */
+export function compile(model: BuiltModel, options: CompileOptions = {}): { model: BuiltModel; summaries: string[] } {
+  return runPasses(model, compilePasses(options));
+}

@@ -1,0 +1,91 @@
+// Quantization: GEMM weights to bf16 or int8 (symmetric, per output channel,
+// with an f32 scales weight), embedding tables to fp16 or int8 row-wise (u8q).
+// Weights of ops that reshape them at load (target attention) stay fp32.
+// The accuracy this costs is measured by sdk/quantization-report.ts.
+import type { Graph } from "../graph/schema";
+import { quantizeInt8PerChannel, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
+import { type Tensor, tensor } from "../tensor/tensor";
+import { type Pass, cloneGraph } from "./pass";
+
+export type WeightPrecision = "f32" | "bf16" | "int8";
+export type TablePrecision = "f32" | "f16" | "u8q";
+
+/** Positions of GEMM weights among each op's inputs. */
+function gemmWeightInputs(op: string, inputs: string[], attrs: Record<string, unknown>): number[] {
+  switch (op) {
+    case "linear": return [1];
+    case "cross": return attrs.lowRank ? [2, 3] : [2];
+    case "moe": {
+      const e = Number(attrs.experts);
+      return [1, ...Array.from({ length: e }, (_, i) => [3 + 4 * i, 5 + 4 * i]).flat()];
+    }
+    default: return [];
+  }
+}
+
+function tableInputs(op: string, inputs: string[]): number[] {
+  if (op === "embedding_bag") return [1];
+  if (op === "embedding_bags") return Array.from({ length: inputs.length / 2 }, (_, i) => inputs.length / 2 + i);
+  return [];
+}
+
+export function quantize({ weights: wp = "f32", tables: tp = "f32" }: { weights?: WeightPrecision; tables?: TablePrecision }): Pass {
+  return {
+    name: "quantize",
+    run(model) {
+      const graph: Graph = cloneGraph(model.graph);
+      const weights = new Map(model.weights);
+      const done = new Set<string>();
+      let gemm = 0;
+      let tables = 0;
+      let before = 0;
+      let after = 0;
+      const convert = (name: string, make: (t: Tensor) => Tensor[]) => {
+        if (done.has(name)) return false;
+        const t = weights.get(name)!;
+        if (t.dtype !== "f32") return false;
+        done.add(name);
+        before += t.data.byteLength;
+        const [q, scales] = make(t);
+        weights.set(name, q!);
+        graph.weights[name] = { dtype: q!.dtype, shape: q!.shape };
+        after += q!.data.byteLength;
+        if (scales) {
+          const sName = `${name}.scales`;
+          weights.set(sName, scales);
+          graph.weights[sName] = { dtype: "f32", shape: scales.shape };
+          graph.weights[name]!.scales = sName;
+          after += scales.data.byteLength;
+        }
+        return true;
+      };
+      for (const node of graph.nodes) {
+        if (wp !== "f32") {
+          for (const i of gemmWeightInputs(node.op, node.inputs, node.attrs)) {
+            const converted = convert(node.inputs[i]!, (t) => {
+              const [n, k] = t.shape as [number, number];
+              if (wp === "bf16") return [tensor("bf16", t.shape, toBf16(t.data as Float32Array))];
+              const { q, scales } = quantizeInt8PerChannel(t.data as Float32Array, n, k);
+              return [tensor("i8", t.shape, q), tensor("f32", [n], scales)];
+            });
+            if (converted) gemm++;
+          }
+        }
+        if (tp !== "f32") {
+          for (const i of tableInputs(node.op, node.inputs)) {
+            const converted = convert(node.inputs[i]!, (t) => {
+              const [rows, dim] = t.shape as [number, number];
+              return [tp === "f16" ? tensor("f16", t.shape, toF16(t.data as Float32Array)) : tensor("u8q", t.shape, quantizeRowsU8(t.data as Float32Array, rows, dim))];
+            });
+            if (converted) tables++;
+          }
+        }
+      }
+      const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+      return {
+        model: { graph, weights },
+        summary: `quantize: ${gemm} GEMM weights -> ${wp}, ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
+      };
+    },
+  };
+}
