@@ -33,6 +33,7 @@ export const dlrmDefaults: DlrmOptions = {
   denseFeatures: DLRM_V2.denseFeatures,
   embeddingDim: DLRM_V2.embeddingDim,
   multiHot: DLRM_V2.multiHot,
+  tableRows: undefined,
   contextFeatures: 8,
   bottomMlp: DLRM_V2.bottomMlp,
   crossLayers: 3,
