@@ -190,3 +190,21 @@ describe("shapes and options", () => {
     expect(Array.from(reference("din", options, model.weights, full).ctr!)).not.toEqual(Array.from(a.ctr!));
   });
 });
+
+test("rankfn zoo writes a model file and reports its size and parameters", () => {
+  const out = join(dir, "cli-moe.safetensors");
+  const cli = join(import.meta.dir, "../../sdk/cli.ts");
+  const run = Bun.spawnSync([process.execPath, cli, "zoo", "moe", out, "--scale", "0.001", "--seed", "4"]);
+  expect(run.exitCode).toBe(0);
+  const stdout = run.stdout.toString();
+  const model = zoo.moe.build({ scale: 0.001, seed: 4 });
+  expect(stdout).toContain(`params    ${parameterCount(model).toLocaleString("en-US")}`);
+  expect(run.stderr.toString()).toContain("100%");
+  const loaded = readModel(out);
+  expect(stdout).toContain(`(${loaded.bytes.toLocaleString("en-US")} bytes)`);
+  expect(sameWeights(loaded.weights, model.weights)).toBe(true);
+
+  const bad = Bun.spawnSync([process.execPath, cli, "zoo", "nope", out]);
+  expect(bad.exitCode).toBe(1);
+  expect(bad.stderr.toString()).toContain('unknown model "nope"');
+});
