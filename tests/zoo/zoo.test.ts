@@ -208,3 +208,27 @@ test("rankfn zoo writes a model file and reports its size and parameters", () =>
   expect(bad.exitCode).toBe(1);
   expect(bad.stderr.toString()).toContain('unknown model "nope"');
 });
+
+test("DeepFM's reference second-order term is the sum of pairwise field dot products", () => {
+  const options = { multiHot: [2, 1, 3], tableRows: [30, 20, 10], contextFeatures: 1, embeddingDim: 4, deepMlp: [8], scale: 1 };
+  const model = zoo.deepfm.build(options);
+  // Silence every other term: first-order tables, the dense linear and the deep output layer.
+  const weights = new Map(model.weights);
+  for (const [name, t] of model.weights) {
+    if (/^w1_|^dense_linear\.|^deep\.1\./.test(name)) weights.set(name, { ...t, data: new Float32Array(t.data.length) });
+  }
+  const req = makeRequest("deepfm", 4, new Rng(9), options);
+  const ctr = reference("deepfm", options, weights, req).ctr!;
+  for (let i = 0; i < 4; i++) {
+    const v = [0, 1, 2].map((k) => {
+      const ids = k === 0 ? req.context.field_0! : req.candidates[`field_${k}`]![i]!;
+      const table = model.weights.get(`emb_${k}.table`)!.data as Float32Array;
+      const out = [0, 0, 0, 0];
+      for (const id of ids) if (id >= 0) for (let c = 0; c < 4; c++) out[c]! += table[id * 4 + c]!;
+      return out;
+    });
+    let pairs = 0;
+    for (let a = 0; a < 3; a++) for (let b = a + 1; b < 3; b++) for (let c = 0; c < 4; c++) pairs += v[a]![c]! * v[b]![c]!;
+    expect(ctr[i]!).toBeCloseTo(1 / (1 + Math.exp(-pairs)), 12);
+  }
+});
