@@ -1,0 +1,78 @@
+// Size and cost of a built model: parameter count and an estimate of the
+// floating-point operations per scored row (a multiply-add counts 2), split
+// into the part computed once per request (context) and once per candidate.
+import type { BuiltModel } from "../../runtime/graph/builder";
+import { inferGraph } from "../../runtime/graph/infer";
+import type { Graph } from "../../runtime/graph/schema";
+
+/** Weight elements, all tensors together. */
+export function parameterCount(model: BuiltModel | Graph): number {
+  const weights = "graph" in model ? model.graph.weights : model.weights;
+  return Object.values(weights).reduce((acc, w) => acc + w.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+export interface FlopEstimate {
+  /** Per request (context-only nodes), counted once however many candidates. */
+  context: number;
+  /** Per candidate row. */
+  candidate: number;
+}
+
+/** Estimated FLOPs of one forward row. Embedding lookups count one add per pooled element (all slots full). */
+export function flopsPerRow(graph: Graph): FlopEstimate {
+  const info = inferGraph(graph);
+  const out: FlopEstimate = { context: 0, candidate: 0 };
+  const w = (name: string) => graph.weights[name]?.shape ?? [];
+  const width = (name: string) => (info.values.get(name)?.shape ?? []).reduce((a, b) => a * b, 1);
+  for (const node of graph.nodes) {
+    const attrs = info.attrs.get(node.name)!;
+    const [x = ""] = node.inputs;
+    const outW = width(node.outputs[0]!);
+    let f: number;
+    switch (node.op) {
+      case "linear":
+      case "matmul": {
+        const s = w(node.inputs[1]!);
+        f = 2 * s[0]! * s[1]!;
+        break;
+      }
+      case "cross": {
+        const d = width(x);
+        f = (attrs.lowRank ? 4 * w(node.inputs[2]!)[0]! * d : 2 * d * d) + 3 * d;
+        break;
+      }
+      case "embedding_bag":
+        f = width(x) * outW;
+        break;
+      case "fm":
+        f = 3 * width(x) + 2 * (attrs.d as number);
+        break;
+      case "target_attention": {
+        const T = attrs.T as number;
+        const d = attrs.d as number;
+        const h = w(node.inputs[3]!)[0]!;
+        f = T * (2 * h * 4 * d + 2 * d + 4 * h + 2 * d);
+        break;
+      }
+      case "mixture":
+        f = 2 * width(node.inputs[0]!) * outW;
+        break;
+      case "moe": {
+        const d = width(x);
+        const E = attrs.experts as number;
+        const k = attrs.topK as number;
+        const h = w(node.inputs[3]!)[0]!;
+        f = 2 * E * d + k * (2 * h * d + 2 * outW * h + 2 * outW);
+        break;
+      }
+      case "concat":
+      case "slice":
+        f = 0;
+        break;
+      default:
+        f = Math.max(width(x), outW) * (node.op === "layer_norm" || node.op === "softmax" ? 5 : 1);
+    }
+    out[info.values.get(node.outputs[0]!)!.role] += f;
+  }
+  return out;
+}
