@@ -42,7 +42,10 @@ public:
         stop_workers();
         size_ = n;
         stopping_.store(false);
-        for (int t = 1; t < n; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+        // Workers start from the generation current now: a job published before a
+        // new worker first runs must still be seen by it (it is a newer generation).
+        const uint64_t start = generation_.load(std::memory_order_acquire);
+        for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, start] { worker_loop(t, start); });
     }
 
     void run(int64_t n, void (*task)(void *, int64_t, int), void *ctx) {
@@ -75,8 +78,7 @@ private:
         }
     }
 
-    void worker_loop(int thread) {
-        uint64_t seen = generation_.load(std::memory_order_acquire);
+    void worker_loop(int thread, uint64_t seen) {
         t_in_pool_task = true;
         for (;;) {
             uint64_t g;
