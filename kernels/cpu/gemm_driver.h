@@ -20,8 +20,12 @@
 //   aliasing the residual or x (cross layer, in place) safe.
 #include "vector_math.h"
 
-template <int MR>
-inline void epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile) {
+// Bias, activation, mul, residual and the store of one rows x nc tile (tile
+// rows are kNR floats apart). Each ISA file defines tile_epilogue: AVX-512
+// with its own zmm activations, the others with generic_epilogue.
+void tile_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile);
+
+inline void generic_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile) {
     for (int r = 0; r < rows; ++r) {
         float *t = tile + r * kNR;
         const int64_t i = i0 + r;
@@ -135,7 +139,7 @@ rf_status drive(const GemmArgs &a) {
             for (int64_t i = bm * mb; i < iend; ++i) {
                 const int rows = int(m - i * MR < MR ? m - i * MR : MR);
                 K::tile(rows, ap + size_t(i) * tile_bytes, bp, w, p, rs + i * MR, tile);
-                epilogue<MR>(a, i * MR, p * kNR, rows, nc, tile);
+                tile_epilogue(a, i * MR, p * kNR, rows, nc, tile);
             }
         }
     });
