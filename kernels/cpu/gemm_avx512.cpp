@@ -237,31 +237,48 @@ struct BF16 {
 
 // ------------------------------------------------------------------ int8
 
+// acc += u8(a) . s8(b) per 32-bit lane. Inline asm: with the intrinsic GCC 12
+// copies and spills the 24 accumulators every iteration.
+inline void dpbusd(__m512i &acc, __m512i a, __m512i b) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+}
+
+#define RF_I8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+// Named accumulators (not an array): with an array GCC 12 keeps them in memory
+// around the asm statements.
 template <int R>
 inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
                     const float *xscale, float *out) {
-    __m512i c0[R], c1[R];
-    for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
+    static_assert(R >= 1 && R <= 12, "tile_i8: 1..12 rows");
+#define RF_DECL(r) __m512i c0_##r = _mm512_setzero_si512(), c1_##r = _mm512_setzero_si512();
+    RF_I8_ROWS(RF_DECL)
+#undef RF_DECL
     for (int64_t l = 0; l < kquads; ++l) {
         const __m512i b0 = _mm512_load_si512(B + l * 4 * kNR), b1 = _mm512_load_si512(B + l * 4 * kNR + 64);
         const uint32_t *al = A + l * kMR;
-#pragma GCC unroll 12
-        for (int r = 0; r < R; ++r) {
-            const __m512i av = _mm512_set1_epi32(int(al[r]));
-            c0[r] = _mm512_dpbusd_epi32(c0[r], av, b0);
-            c1[r] = _mm512_dpbusd_epi32(c1[r], av, b1);
-        }
+#define RF_STEP(r)                                                    \
+    if constexpr (R > r) {                                            \
+        const __m512i av = _mm512_set1_epi32(int(al[r]));             \
+        dpbusd(c0_##r, av, b0);                                       \
+        dpbusd(c1_##r, av, b1);                                       \
+    }
+        RF_I8_ROWS(RF_STEP)
+#undef RF_STEP
     }
     // acc = sum (q_x + 128) * q_w  ->  sum q_x q_w = acc - 128 * colsum
     const __m512i z0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7);
     const __m512i z1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7);
     const __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
-    for (int r = 0; r < R; ++r) {
-        const __m512 xs = _mm512_set1_ps(xscale[r]);
-        _mm512_store_ps(out + r * kNR, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[r], z0)), _mm512_mul_ps(s0, xs)));
-        _mm512_store_ps(out + r * kNR + 16,
-                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[r], z1)), _mm512_mul_ps(s1, xs)));
+#define RF_STORE(r)                                                                                              \
+    if constexpr (R > r) {                                                                                       \
+        const __m512 xs = _mm512_set1_ps(xscale[r]);                                                             \
+        _mm512_store_ps(out + r * kNR, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0_##r, z0)), _mm512_mul_ps(s0, xs))); \
+        _mm512_store_ps(out + r * kNR + 16,                                                                      \
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1_##r, z1)), _mm512_mul_ps(s1, xs))); \
     }
+    RF_I8_ROWS(RF_STORE)
+#undef RF_STORE
 }
 
 struct I8 {
