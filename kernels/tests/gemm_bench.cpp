@@ -5,7 +5,7 @@
 // Run: kernels/build/gemm_bench [--no-probe] [M ...]
 // Prints the probes (peak GFLOP/s per dtype, memory GB/s), then GFLOP/s of
 // rf_gemm for K = N = 1024 at each M, each dtype, 1 and 2 threads (median of
-// repeated calls, ~0.3 s each), with a parity check against the reference at M = 64.
+// repeated calls, ~0.3 s each; best and median), with a parity check against the reference at M = 64.
 #include "../include/rankfn.h"
 
 #include <algorithm>
@@ -41,7 +41,10 @@ int main(int argc, char **argv) {
     if (probe) {
         for (int t = 1; t <= 2; ++t) {
             for (int d = 0; d < 3; ++d) {
-                if (rf_probe_peak_gflops(t, dtypes[d], &peak[d][t]) != RF_OK) peak[d][t] = 0;
+                for (int rep = 0; rep < 3; ++rep) {  // best of 3: the host may be shared
+                    double g = 0;
+                    if (rf_probe_peak_gflops(t, dtypes[d], &g) == RF_OK && g > peak[d][t]) peak[d][t] = g;
+                }
                 std::printf("probe peak %-4s %d thread(s): %8.1f GFLOP/s\n", names[d], t, peak[d][t]);
             }
             double bw = 0;
@@ -107,9 +110,9 @@ int main(int argc, char **argv) {
                 }
                 std::sort(ts.begin(), ts.end());
                 double med = ts[ts.size() / 2];
-                double g = flop / med * 1e-9;
-                std::printf("gemm %-4s M=%-5lld K=N=1024 threads=%d: %8.1f GFLOP/s  (%.3f ms)", names[d], (long long)M, t, g,
-                            med * 1e3);
+                double g = flop / ts[0] * 1e-9;  // best of the repeats: the host may be shared
+                std::printf("gemm %-4s M=%-5lld K=N=1024 threads=%d: best %8.1f GFLOP/s, median %8.1f (%.3f ms)", names[d],
+                            (long long)M, t, g, flop / med * 1e-9, med * 1e3);
                 if (peak[0][t] > 0) std::printf("  %5.1f%% of f32 peak", 100 * g / peak[0][t]);
                 if (peak[d][t] > 0) std::printf("  %5.1f%% of %s peak", 100 * g / peak[d][t], names[d]);
                 std::printf("\n");
