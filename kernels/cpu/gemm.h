@@ -1,0 +1,95 @@
+// Private contract of the GEMM family (rf_gemm, rf_cross_layer): the packed
+// weight handle and the per-ISA drivers behind the entry points.
+//
+// Packed layout (one layout, read by every ISA path, built once by rf_weight_pack):
+//   W [n][k] is cut into panels of kNR = 32 output channels (the last one
+//   zero-padded). K is padded with zeros to a multiple of the dtype's group g
+//   (fp32: 1, bf16: 2 = one vdpbf16ps pair, int8: 4 = one vpdpbusd quad), kp.
+//   Inside a panel p the layout is [kp/g][32][g]:
+//     packed[((p * (kp/g) + l/g) * 32 + c) * g + l%g] = W[p*32 + c][l]
+//   so one k-group of a panel is 32*g elements = two zmm (fp32: 128 B, bf16:
+//   128 B, int8: 128 B), loaded with aligned loads by the AVX-512 microkernels,
+//   read as two 16-column halves by AVX2 and dequantised per panel by the
+//   AVX2/portable paths for bf16 and int8.
+//   int8 also keeps, per padded column: scale[j] and colsum[j] = sum_l W[j][l]
+//   (the zero-point compensation of the u8 x s8 VNNI dot product).
+//   The original W (and scales) are kept for the scalar reference path.
+#pragma once
+#include "backend.h"
+
+#include <cstdlib>
+#include <vector>
+
+namespace rf {
+
+constexpr int kNR = 32;  // output channels per packed panel
+
+// 64-byte aligned growable buffer (grow-only: reused across calls).
+struct AlignedBuf {
+    void *p = nullptr;
+    size_t bytes = 0;
+    AlignedBuf() = default;
+    AlignedBuf(const AlignedBuf &) = delete;
+    AlignedBuf &operator=(const AlignedBuf &) = delete;
+    ~AlignedBuf() { std::free(p); }
+    void *get(size_t n) {
+        if (n > bytes || p == nullptr) {
+            std::free(p);
+            p = nullptr;
+            bytes = 0;
+            size_t r = (n + 63) & ~size_t(63);
+            p = std::aligned_alloc(64, r == 0 ? 64 : r);
+            if (!p) throw std::bad_alloc();
+            bytes = r == 0 ? 64 : r;
+        }
+        return p;
+    }
+};
+
+inline int dtype_group(int dtype) { return dtype == RF_I8 ? 4 : dtype == RF_BF16 ? 2 : 1; }
+inline size_t dtype_bytes(int dtype) { return dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4; }
+
+}  // namespace rf
+
+struct rf_weight_s {
+    int32_t dtype = RF_F32;
+    int64_t n = 0, k = 0;
+    int64_t kp = 0;       // k padded to a multiple of dtype_group(dtype)
+    int64_t panels = 0;   // ceil(n / kNR)
+    rf::AlignedBuf packed;        // [panels][kp/g][kNR][g] elements of dtype
+    rf::AlignedBuf raw;           // original W [n][k] (reference path)
+    std::vector<float> scales;    // int8: [panels*kNR], zero-padded
+    std::vector<int32_t> colsum;  // int8: [panels*kNR], sum_l W[j][l]
+
+    template <class T> const T *panel(int64_t p) const {
+        return static_cast<const T *>(packed.p) + p * kp * rf::kNR;
+    }
+};
+
+namespace rf {
+
+// Y = act(X·Wᵀ + bias) * mul + res, every operand already validated.
+// mul (ldm) and res (ldr) may be NULL; res may alias y (ldr == ldy). y may
+// alias x row for row (ldy == ldx) — every path reads all of X before it
+// writes Y (the ref path row by row, the others pack X up front).
+struct GemmArgs {
+    int64_t m;
+    const float *x;
+    int64_t ldx;
+    const rf_weight_s *w;
+    const float *bias;
+    int act;
+    const float *mul;
+    int64_t ldm;
+    const float *res;
+    int64_t ldr;
+    float *y;
+    int64_t ldy;
+};
+
+RF_DECLARE_ALL_ISAS(rf_status gemm(const GemmArgs &a);)
+
+// Dispatch on the active ISA (defined in gemm.cpp; used by cross.cpp).
+rf_status run_gemm(const GemmArgs &a);
+
+}  // namespace rf

@@ -1,0 +1,349 @@
+// AVX-512 GEMM: fp32 (FMA), bf16 (vdpbf16ps) and int8 (vpdpbusd) microkernels
+// on a 12-row x 32-column register tile (24 zmm accumulators), packed weight
+// panels read with aligned loads, X packed per call (gemm_driver.h).
+#include "gemm.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+// GCC 12 warns about _mm512_undefined_*() inside its own intrinsic headers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#include <type_traits>
+
+namespace rf::avx512 {
+namespace {
+
+#include "gemm_driver.h"
+
+constexpr int kMR = 12;
+constexpr int kMB = 8;  // row tiles per task block: 96 rows of packed X stay in L2
+
+inline size_t round64(size_t b) { return (b + 63) & ~size_t(63); }
+
+// ------------------------------------------------------------------ zmm activations
+// The formulas and constants of vector_math.h (same accuracy: exp ~2 ulp, erf
+// ~2e-7 abs, tanh ~3 ulp), written with intrinsics: GCC 12 does not vectorise
+// the scalar versions.
+
+inline __m512 zexp(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)), _mm512_set1_ps(88.72283f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+inline __m512 zabs(__m512 x) { return _mm512_abs_ps(x); }
+inline __m512 zcopysign(__m512 mag, __m512 sgn) {
+    const __m512i m = _mm512_set1_epi32(int(0x80000000u));
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(sgn), m, 0xd8));
+}
+
+inline __m512 zerf(__m512 x) {
+    const __m512 a = zabs(x);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, one));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    const __m512 y = _mm512_fnmadd_ps(p, zexp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))), one);
+    return zcopysign(y, x);
+}
+
+inline __m512 ztanh(__m512 x) {
+    const __m512 a = zabs(x);
+    const __m512 z = _mm512_mul_ps(x, x);
+    __m512 s = _mm512_fmadd_ps(_mm512_set1_ps(-5.70498872745E-3f), z, _mm512_set1_ps(2.06390887954E-2f));
+    s = _mm512_fmadd_ps(s, z, _mm512_set1_ps(-5.37397155531E-2f));
+    s = _mm512_fmadd_ps(s, z, _mm512_set1_ps(1.33314422036E-1f));
+    s = _mm512_fmadd_ps(s, z, _mm512_set1_ps(-3.33332819422E-1f));
+    s = _mm512_fmadd_ps(_mm512_mul_ps(s, z), x, x);
+    const __m512 e = zexp(_mm512_mul_ps(_mm512_set1_ps(-2.0f), a));
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 large = zcopysign(_mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e)), x);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), large, s);
+}
+
+inline __m512 zsigmoid(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, zexp(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+inline __m512 zact(int act, __m512 v) {
+    switch (act) {
+    case RF_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case RF_ACT_GELU:
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v),
+                             _mm512_add_ps(_mm512_set1_ps(1.0f), zerf(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)))));
+    case RF_ACT_SILU: return _mm512_mul_ps(v, zsigmoid(v));
+    case RF_ACT_SIGMOID: return zsigmoid(v);
+    case RF_ACT_TANH: return ztanh(v);
+    default: return v;
+    }
+}
+
+}  // namespace
+
+namespace {
+
+void tile_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile) {
+    const __mmask16 m0 = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1);
+    const __mmask16 m1 = nc >= 32 ? __mmask16(0xffff) : nc <= 16 ? __mmask16(0) : __mmask16((1u << (nc - 16)) - 1);
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    if (a.bias) {
+        b0 = _mm512_maskz_loadu_ps(m0, a.bias + j0);
+        b1 = _mm512_maskz_loadu_ps(m1, a.bias + j0 + 16);
+    }
+    for (int r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        __m512 v0 = _mm512_add_ps(_mm512_load_ps(tile + r * kNR), b0);
+        __m512 v1 = _mm512_add_ps(_mm512_load_ps(tile + r * kNR + 16), b1);
+        if (a.act != RF_ACT_NONE) {
+            v0 = zact(a.act, v0);
+            if (m1) v1 = zact(a.act, v1);
+        }
+        if (a.mul) {
+            const float *mi = a.mul + i * a.ldm + j0;
+            v0 = _mm512_mul_ps(v0, _mm512_maskz_loadu_ps(m0, mi));
+            v1 = _mm512_mul_ps(v1, _mm512_maskz_loadu_ps(m1, mi + 16));
+        }
+        if (a.res) {
+            const float *ri = a.res + i * a.ldr + j0;
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ri));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ri + 16));
+        }
+        float *yi = a.y + i * a.ldy + j0;
+        _mm512_mask_storeu_ps(yi, m0, v0);
+        _mm512_mask_storeu_ps(yi + 16, m1, v1);
+    }
+}
+
+// ------------------------------------------------------------------ fp32
+
+template <int R>
+inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
+    __m512 c0[R], c1[R];
+    for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t l = 0; l < k; ++l) {
+        const __m512 b0 = _mm512_load_ps(B + l * kNR), b1 = _mm512_load_ps(B + l * kNR + 16);
+        const float *al = A + l * kMR;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512 av = _mm512_set1_ps(al[r]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        _mm512_store_ps(out + r * kNR, c0[r]);
+        _mm512_store_ps(out + r * kNR + 16, c1[r]);
+    }
+}
+
+struct F32 {
+    static constexpr int MR = kMR, MB_TILES = kMB;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.k) * kMR * sizeof(float)); }
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *) {
+        pack_a_f32<kMR>(x, ldx, rows, w.k, static_cast<float *>(dst));
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<float>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t, const float *,
+                     float *out) {
+        with_rows<kMR>(rows, [&](auto R) {
+            tile_f32<decltype(R)::value>(static_cast<const float *>(a), static_cast<const float *>(b), w.k, out);
+        });
+    }
+};
+
+// ------------------------------------------------------------------ bf16
+// vdpbf16ps issues at 1 per 2 cycles on this machine class (measured: 0.5/cycle
+// vs 2/cycle for vfmadd231ps, i.e. 32 vs 64 flop/cycle), so the bf16 path
+// widens each packed pair of weights to fp32 (a shift and an and, shared by
+// the 12 rows of the tile) and uses FMA. X is rounded to bf16 as the ABI says;
+// bf16 x bf16 products are exact in fp32, so the numerics match vdpbf16ps up to
+// the order of the fp32 accumulation.
+
+template <int R>
+inline void tile_bf16(const float *A /* [kp][MR], bf16-rounded */, const uint16_t *B, int64_t kpairs, float *out) {
+    __m512 c0[R], c1[R];
+    for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+    const __m512i hi = _mm512_set1_epi32(int(0xffff0000u));
+    for (int64_t l = 0; l < kpairs; ++l) {
+        const __m512i p0 = _mm512_load_si512(B + l * 2 * kNR), p1 = _mm512_load_si512(B + l * 2 * kNR + 32);
+        const __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(p0, 16));
+        const __m512 e1 = _mm512_castsi512_ps(_mm512_slli_epi32(p1, 16));
+        const __m512 o0 = _mm512_castsi512_ps(_mm512_and_si512(p0, hi));
+        const __m512 o1 = _mm512_castsi512_ps(_mm512_and_si512(p1, hi));
+        const float *ae = A + (2 * l) * kMR, *ao = ae + kMR;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512 av = _mm512_set1_ps(ae[r]);
+            c0[r] = _mm512_fmadd_ps(av, e0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, e1, c1[r]);
+        }
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512 av = _mm512_set1_ps(ao[r]);
+            c0[r] = _mm512_fmadd_ps(av, o0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, o1, c1[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        _mm512_store_ps(out + r * kNR, c0[r]);
+        _mm512_store_ps(out + r * kNR + 16, c1[r]);
+    }
+}
+
+struct BF16 {
+    static constexpr int MR = kMR, MB_TILES = kMB;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp) * kMR * sizeof(float)); }
+    // fp32 [kp][MR] of bf16-rounded X (round to nearest even), zero padded.
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *) {
+        float *d = static_cast<float *>(dst);
+        pack_a_f32<kMR>(x, ldx, rows, w.k, d);
+        const int64_t total = w.k * kMR;
+        int64_t i = 0;
+        for (; i + 16 <= total; i += 16) {
+            const __m512 v = _mm512_loadu_ps(d + i);
+            const __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+            _mm512_storeu_si512(d + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        }
+        for (; i < total; ++i) d[i] = bf16_to_f32(f32_to_bf16(d[i]));
+        for (int64_t l = w.k; l < w.kp; ++l)
+            for (int r = 0; r < kMR; ++r) d[l * kMR + r] = 0.f;
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<uint16_t>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t, const float *,
+                     float *out) {
+        with_rows<kMR>(rows, [&](auto R) {
+            tile_bf16<decltype(R)::value>(static_cast<const float *>(a), static_cast<const uint16_t *>(b), w.kp / 2,
+                                          out);
+        });
+    }
+};
+
+// ------------------------------------------------------------------ int8
+
+// acc += u8(a) . s8(b) per 32-bit lane. Inline asm: with the intrinsic GCC 12
+// copies and spills the 24 accumulators every iteration.
+inline void dpbusd(__m512i &acc, __m512i a, __m512i b) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+}
+
+#define RF_I8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+// Named accumulators (not an array): with an array GCC 12 keeps them in memory
+// around the asm statements.
+template <int R>
+inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
+                    const float *xscale, float *out) {
+    static_assert(R >= 1 && R <= 12, "tile_i8: 1..12 rows");
+#define RF_DECL(r) __m512i c0_##r = _mm512_setzero_si512(), c1_##r = _mm512_setzero_si512();
+    RF_I8_ROWS(RF_DECL)
+#undef RF_DECL
+    for (int64_t l = 0; l < kquads; ++l) {
+        const __m512i b0 = _mm512_load_si512(B + l * 4 * kNR), b1 = _mm512_load_si512(B + l * 4 * kNR + 64);
+        const uint32_t *al = A + l * kMR;
+#define RF_STEP(r)                                                    \
+    if constexpr (R > r) {                                            \
+        const __m512i av = _mm512_set1_epi32(int(al[r]));             \
+        dpbusd(c0_##r, av, b0);                                       \
+        dpbusd(c1_##r, av, b1);                                       \
+    }
+        RF_I8_ROWS(RF_STEP)
+#undef RF_STEP
+    }
+    // acc = sum (q_x + 128) * q_w  ->  sum q_x q_w = acc - 128 * colsum
+    const __m512i z0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7);
+    const __m512i z1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7);
+    const __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
+#define RF_STORE(r)                                                                                              \
+    if constexpr (R > r) {                                                                                       \
+        const __m512 xs = _mm512_set1_ps(xscale[r]);                                                             \
+        _mm512_store_ps(out + r * kNR, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0_##r, z0)), _mm512_mul_ps(s0, xs))); \
+        _mm512_store_ps(out + r * kNR + 16,                                                                      \
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1_##r, z1)), _mm512_mul_ps(s1, xs))); \
+    }
+    RF_I8_ROWS(RF_STORE)
+#undef RF_STORE
+}
+
+struct I8 {
+    static constexpr int MR = kMR, MB_TILES = kMB;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4); }
+    // Dynamic per-row quantisation: q = round(x / s) in [-127, 127], s = max|x| / 127,
+    // stored as u8 q + 128; dst bytes [(l/4)*MR + r][l%4].
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rscale) {
+        uint8_t *d = static_cast<uint8_t *>(dst);
+        const int64_t k = w.k, kp = w.kp;
+        for (int r = 0; r < kMR; ++r) {
+            if (r >= rows) {
+                rscale[r] = 0.f;
+                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 128;
+                continue;
+            }
+            const float *xr = x + r * ldx;
+            __m512 mx = _mm512_setzero_ps();
+            int64_t l = 0;
+            for (; l + 16 <= k; l += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xr + l)));
+            float amax = _mm512_reduce_max_ps(mx);
+            for (; l < k; ++l) amax = std::max(amax, std::fabs(xr[l]));
+            const float s = amax / 127.f;
+            const float inv = amax > 0.f ? 127.f / amax : 0.f;
+            rscale[r] = s;
+            const __m512 vinv = _mm512_set1_ps(inv);
+            const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+            l = 0;
+            for (; l + 16 <= k; l += 16) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
+                q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
+                __m128i b = _mm512_cvtepi32_epi8(q);
+                alignas(16) uint32_t quads[4];
+                _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
+                for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
+            }
+            for (; l < kp; ++l) {
+                uint8_t q = 128;
+                if (l < k) {
+                    float v = std::nearbyint(xr[l] * inv);
+                    v = std::min(127.f, std::max(-127.f, v));
+                    q = uint8_t(int(v) + 128);
+                }
+                d[((l / 4) * kMR + r) * 4 + (l % 4)] = q;
+            }
+        }
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,
+                     float *out) {
+        with_rows<kMR>(rows, [&](auto R) {
+            tile_i8<decltype(R)::value>(static_cast<const uint32_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
+                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, out);
+        });
+    }
+};
+
+}  // namespace
+
+rf_status gemm(const GemmArgs &a) {
+    switch (a.w->dtype) {
+    case RF_BF16: return drive<BF16>(a);
+    case RF_I8: return drive<I8>(a);
+    default: return drive<F32>(a);
+    }
+}
+
+}  // namespace rf::avx512

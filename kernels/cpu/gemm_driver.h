@@ -1,0 +1,159 @@
+// The blocked GEMM driver shared by the ISA paths (gemm_avx512.cpp,
+// gemm_avx2.cpp, gemm_portable.cpp). Each of those includes this file INSIDE
+// `namespace rf::<isa> { namespace { ... } }`, so that every function here,
+// including the copy of vector_math.h pulled in below, gets internal linkage
+// and is compiled with that file's ISA flags: an `inline` function shared by
+// translation units built with different -m flags would otherwise be merged
+// by the linker into one copy (possibly an AVX-512 one called on the portable
+// path). Include <algorithm>, <bit>, <cmath> and gemm.h before the namespace.
+//
+// Driver, per call:
+//   1. pack X into MR-row tiles in the kernel's A format (fp32 [k][MR], bf16
+//      pairs [k/2][MR], u8 quads [k/4][MR] with a per-row scale), in parallel
+//      over row tiles, into a grow-only buffer of the calling thread;
+//   2. tasks over (block of mb row tiles) x (block of nb panels of 32 columns):
+//      for each panel, for each row tile: the kernel computes the MR x 32 fp32
+//      tile over all of k into an L1 buffer, then the epilogue adds bias,
+//      applies the activation, multiplies by `mul`, adds the residual and
+//      stores only the valid rows/columns.
+//   X is packed completely before any Y is written, which is what makes y
+//   aliasing the residual or x (cross layer, in place) safe.
+#include "vector_math.h"
+
+// Bias, activation, mul, residual and the store of one rows x nc tile (tile
+// rows are kNR floats apart). Each ISA file defines tile_epilogue: AVX-512
+// with its own zmm activations, the others with generic_epilogue.
+void tile_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile);
+
+inline void generic_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, float *tile) {
+    for (int r = 0; r < rows; ++r) {
+        float *t = tile + r * kNR;
+        const int64_t i = i0 + r;
+        if (a.bias)
+            for (int c = 0; c < nc; ++c) t[c] += a.bias[j0 + c];
+        if (a.act != RF_ACT_NONE) rf::apply_act_row(a.act, t, t, nc);
+        if (a.mul) {
+            const float *mi = a.mul + i * a.ldm + j0;
+            for (int c = 0; c < nc; ++c) t[c] *= mi[c];
+        }
+        float *yi = a.y + i * a.ldy + j0;
+        if (a.res) {
+            const float *ri = a.res + i * a.ldr + j0;
+            for (int c = 0; c < nc; ++c) yi[c] = t[c] + ri[c];
+        } else {
+            for (int c = 0; c < nc; ++c) yi[c] = t[c];
+        }
+    }
+}
+
+// fp32 A tile: dst[l*MR + r] = x[r*ldx + l], rows >= `rows` zero.
+template <int MR>
+inline void pack_a_f32(const float *x, int64_t ldx, int rows, int64_t k, float *dst) {
+    constexpr int64_t B = 64;  // k block: keeps the MR source lines and dst in L1
+    for (int64_t l0 = 0; l0 < k; l0 += B) {
+        int64_t l1 = l0 + B < k ? l0 + B : k;
+        for (int r = 0; r < MR; ++r) {
+            if (r < rows) {
+                const float *xr = x + r * ldx;
+                for (int64_t l = l0; l < l1; ++l) dst[l * MR + r] = xr[l];
+            } else {
+                for (int64_t l = l0; l < l1; ++l) dst[l * MR + r] = 0.f;
+            }
+        }
+    }
+}
+
+// Dequantise panel p of a bf16 / int8 weight to fp32 [k][32] (AVX2 / portable paths).
+inline void dequant_panel(const rf_weight_s &w, int64_t p, float *out) {
+    const int64_t k = w.k;
+    if (w.dtype == RF_BF16) {
+        const uint16_t *b = w.panel<uint16_t>(p);
+        for (int64_t l = 0; l < k; ++l) {
+            const uint16_t *s = b + (l / 2) * (kNR * 2) + (l % 2);
+            for (int c = 0; c < kNR; ++c) out[l * kNR + c] = bf16_to_f32(s[c * 2]);
+        }
+    } else {
+        const int8_t *b = w.panel<int8_t>(p);
+        const float *sc = w.scales.data() + p * kNR;
+        for (int64_t l = 0; l < k; ++l) {
+            const int8_t *s = b + (l / 4) * (kNR * 4) + (l % 4);
+            for (int c = 0; c < kNR; ++c) out[l * kNR + c] = sc[c] * float(s[c * 4]);
+        }
+    }
+}
+
+// Panel p as fp32 [k][32]: the packed data itself for fp32, else a per-thread dequantised copy.
+inline const float *panel_f32(const rf_weight_s &w, int64_t p) {
+    if (w.dtype == RF_F32) return w.panel<float>(p);
+    thread_local AlignedBuf buf;
+    float *out = static_cast<float *>(buf.get(size_t(w.k) * kNR * sizeof(float)));
+    dequant_panel(w, p, out);
+    return out;
+}
+
+// K (kernel traits):
+//   static constexpr int MR, MB_TILES;
+//   static size_t a_tile_bytes(const rf_weight_s &);           multiple of 64
+//   static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &, void *dst, float *rscale);
+//   static const void *panel(const rf_weight_s &, int64_t p);
+//   static void tile(int rows, const void *a, const void *b, const rf_weight_s &, int64_t p,
+//                    const float *rscale, float *out /* [MR][32] */);
+template <class K>
+rf_status drive(const GemmArgs &a) {
+    const rf_weight_s &w = *a.w;
+    constexpr int MR = K::MR;
+    const int64_t m = a.m, n = w.n;
+    const int64_t mtiles = (m + MR - 1) / MR;
+    const size_t tile_bytes = K::a_tile_bytes(w);
+    thread_local AlignedBuf abuf, sbuf;  // the caller's; grow-only, reused across calls
+    char *ap = static_cast<char *>(abuf.get(size_t(mtiles) * tile_bytes));
+    float *rs = static_cast<float *>(sbuf.get(size_t(mtiles) * MR * sizeof(float)));
+    const int T = num_threads();
+
+    // 1. pack X
+    const int64_t per = chunk_size(mtiles, int64_t(T) * 2, 4);
+    const int64_t ptasks = (mtiles + per - 1) / per;
+    parallel_for(ptasks, [&](int64_t t, int) {
+        int64_t end = (t + 1) * per < mtiles ? (t + 1) * per : mtiles;
+        for (int64_t i = t * per; i < end; ++i) {
+            int rows = int(m - i * MR < MR ? m - i * MR : MR);
+            K::pack_a(a.x + i * MR * a.ldx, a.ldx, rows, w, ap + size_t(i) * tile_bytes, rs + i * MR);
+        }
+    });
+
+    // 2. tiles
+    const int64_t panels = w.panels;
+    const int64_t mb = mtiles < K::MB_TILES ? mtiles : K::MB_TILES;
+    const int64_t mblocks = (mtiles + mb - 1) / mb;
+    int64_t nb = panels * mblocks / (4 * int64_t(T));
+    nb = nb < 1 ? 1 : (nb > 8 ? 8 : nb);
+    const int64_t nblocks = (panels + nb - 1) / nb;
+    parallel_for(mblocks * nblocks, [&](int64_t t, int) {
+        const int64_t bm = t % mblocks, bn = t / mblocks;
+        alignas(64) float tile[MR * kNR];
+        const int64_t pend = (bn + 1) * nb < panels ? (bn + 1) * nb : panels;
+        const int64_t iend = (bm + 1) * mb < mtiles ? (bm + 1) * mb : mtiles;
+        for (int64_t p = bn * nb; p < pend; ++p) {
+            const void *bp = K::panel(w, p);
+            const int nc = int(n - p * kNR < kNR ? n - p * kNR : kNR);
+            for (int64_t i = bm * mb; i < iend; ++i) {
+                const int rows = int(m - i * MR < MR ? m - i * MR : MR);
+                K::tile(rows, ap + size_t(i) * tile_bytes, bp, w, p, rs + i * MR, tile);
+                tile_epilogue(a, i * MR, p * kNR, rows, nc, tile);
+            }
+        }
+    });
+    return RF_OK;
+}
+
+// Call f(std::integral_constant<int, R>) for R = rows in [1, MR].
+template <int MR, class F>
+inline void with_rows(int rows, F &&f) {
+    if constexpr (MR >= 1) {
+        if (rows == MR) {
+            f(std::integral_constant<int, MR>{});
+            return;
+        }
+        if constexpr (MR > 1) with_rows<MR - 1>(rows, f);
+    }
+}

@@ -1,0 +1,92 @@
+// AVX-512 probe loops: 16 independent accumulator chains of vfmadd231ps
+// (32 flop), vdpbf16ps (64 flop) or vpdpbusd (128 op) per instruction, and a
+// streaming read with 512-bit loads.
+#include "backend.h"
+
+#include <chrono>
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+namespace rf::avx512 {
+
+namespace {
+constexpr int kChains = 16;
+constexpr int kInner = 512;
+volatile float g_sinkf;
+volatile int g_sinki;
+
+double elapsed(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+double peak_ops(int dtype, double seconds) {
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t iters = 0;
+    if (dtype == RF_F32) {
+        __m512 acc[kChains];
+        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
+        const __m512 b = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+        do {
+            for (int it = 0; it < kInner; ++it)
+#pragma GCC unroll 16
+                for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], b, c);
+            iters += kInner;
+        } while (elapsed(t0) < seconds);
+        __m512 s = acc[0];
+        for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+        g_sinkf = _mm512_reduce_add_ps(s);
+        return double(iters) * kChains * 32;
+    }
+    if (dtype == RF_BF16) {
+        __m512 acc[kChains];
+        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
+        const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);
+        do {
+            for (int it = 0; it < kInner; ++it)
+#pragma GCC unroll 16
+                for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+            iters += kInner;
+        } while (elapsed(t0) < seconds);
+        __m512 s = acc[0];
+        for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
+        g_sinkf = _mm512_reduce_add_ps(s);
+        return double(iters) * kChains * 64;
+    }
+    __m512i acc[kChains];
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_epi32(i);
+    const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(1);
+    do {
+        for (int it = 0; it < kInner; ++it)
+#pragma GCC unroll 16
+            for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+        iters += kInner;
+    } while (elapsed(t0) < seconds);
+    __m512i s = acc[0];
+    for (int i = 1; i < kChains; ++i) s = _mm512_add_epi32(s, acc[i]);
+    g_sinki = _mm512_reduce_add_epi32(s);
+    return double(iters) * kChains * 128;
+}
+
+uint64_t read_sum(const void *p, size_t bytes) {
+    const __m512i *q = static_cast<const __m512i *>(p);
+    const size_t n = bytes / 64;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512(q + i));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512(q + i + 1));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512(q + i + 2));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512(q + i + 3));
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512(q + i + 4));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512(q + i + 5));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512(q + i + 6));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512(q + i + 7));
+    }
+    for (; i < n; ++i) s0 = _mm512_add_epi64(s0, _mm512_load_si512(q + i));
+    s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
+    return uint64_t(_mm512_reduce_add_epi64(s0));
+}
+
+}  // namespace rf::avx512
