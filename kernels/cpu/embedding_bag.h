@@ -20,8 +20,9 @@ struct BagJob {
     int32_t table_dtype, id_dtype, mode;
 };
 
+// (static: one copy per ISA object; see topk.h.)
 // Bytes of one table row (RF_U8Q: dim quantized bytes + fp16 scale + fp16 bias).
-inline int64_t bag_row_bytes(int32_t dtype, int64_t dim) {
+static inline int64_t bag_row_bytes(int32_t dtype, int64_t dim) {
     switch (dtype) {
     case RF_F32: return dim * 4;
     case RF_U8Q: return dim + 4;

@@ -4,9 +4,11 @@
 
 namespace rf {
 
+// (static: every ISA object gets its own copy, so the linker cannot hand the
+// portable path a copy compiled with AVX-512 flags.)
 // The order of rf_topk: a before b when a is larger; NaN is below every number;
 // equal values (and two NaNs) go by the lower index. A strict total order.
-inline bool topk_before(float va, int64_t ia, float vb, int64_t ib) {
+static inline bool topk_before(float va, int64_t ia, float vb, int64_t ib) {
     bool na = va != va, nb = vb != vb;
     if (na || nb) return na == nb ? ia < ib : nb;
     if (va != vb) return va > vb;

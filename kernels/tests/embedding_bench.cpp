@@ -8,7 +8,8 @@
 //   g++ -O2 -std=c++20 -march=native -pthread kernels/tests/embedding_bench.cpp \
 //       -Lkernels/build -lrankfn_cpu -Wl,-rpath,$PWD/kernels/build -o kernels/build/embedding_bench
 // Run:
-//   kernels/build/embedding_bench [table_gb=3] [batch=4096] [dtype f32|f16|bf16|u8q] [uniform|zipf] [iters=10]
+//   kernels/build/embedding_bench [table_gb=3] [batch=4096] [dtype f32|f16|bf16|u8q] [uniform|zipf] [iters=10] [huge|small]
+// "huge" (default) asks for transparent huge pages on the tables (madvise), "small" keeps 4 KB pages.
 #include "../include/rankfn.h"
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 #include <unistd.h>
+#include <sys/mman.h>
 
 static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -50,6 +52,34 @@ static double stream_read(const std::vector<uint64_t> &buf, int threads) {
     return best;
 }
 
+// Random-row read with `threads` threads: the same rows (ids) the bags touch, read and
+// xor-folded with no pooling, no output and no library: the machine's random-access ceiling.
+static double random_rows(const std::vector<const uint8_t *> &rows, int64_t row_bytes, int threads) {
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<std::thread> ts;
+        std::vector<uint64_t> sums(size_t(threads) * 8);
+        double t0 = now();
+        size_t per = rows.size() / size_t(threads);
+        for (int t = 0; t < threads; ++t)
+            ts.emplace_back([&, t] {
+                uint64_t a[8] = {};
+                for (size_t r = per * size_t(t); r < per * size_t(t + 1); ++r) {
+                    const uint64_t *p = reinterpret_cast<const uint64_t *>(rows[r]);
+                    for (int64_t i = 0; i + 8 <= row_bytes / 8; i += 8)
+                        for (int k = 0; k < 8; ++k) a[k] ^= p[i + k];
+                }
+                for (int k = 0; k < 8; ++k) sums[size_t(t) * 8] ^= a[k];
+            });
+        for (auto &t : ts) t.join();
+        double dt = now() - t0;
+        for (auto s : sums) sink = sink ^ s;
+        best = std::max(best, double(per * size_t(threads) * size_t(row_bytes)) / dt / 1e9);
+    }
+    return best;
+}
+
 int main(int argc, char **argv) {
     // threadpool.cpp workers read their first generation when they start: give them time to
     // start before the first job or resize is published (see the report on the start-up race).
@@ -61,6 +91,7 @@ int main(int argc, char **argv) {
     std::string dt = argc > 3 ? argv[3] : "f32";
     bool zipf = argc > 4 && std::string(argv[4]) == "zipf";
     int iters = argc > 5 ? std::atoi(argv[5]) : 10;
+    bool huge = !(argc > 6 && std::string(argv[6]) == "small");
     const int dtype = dt == "f16" ? RF_F16 : dt == "bf16" ? RF_BF16 : dt == "u8q" ? RF_U8Q : RF_F32;
     const int64_t dim = 128;
     const int64_t row_bytes = dtype == RF_F32 ? dim * 4 : dtype == RF_U8Q ? dim + 4 : dim * 2;
@@ -68,11 +99,21 @@ int main(int argc, char **argv) {
     const int nt = 26;
     const int64_t rows = int64_t(table_gb * 1e9 / nt / double(row_bytes));
 
-    std::printf("tables: %d x %lld rows x dim %lld (%s, %.2f GB total), batch %lld, %s ids\n", nt, (long long)rows,
-                (long long)dim, dt.c_str(), double(rows * row_bytes * nt) / 1e9, (long long)batch, zipf ? "zipf(1.05)" : "uniform");
-    std::vector<std::vector<uint8_t>> tables(nt);
+    std::printf("tables: %d x %lld rows x dim %lld (%s, %.2f GB total, %s pages), batch %lld, %s ids\n", nt, (long long)rows,
+                (long long)dim, dt.c_str(), double(rows * row_bytes * nt) / 1e9, huge ? "huge" : "4 KB", (long long)batch,
+                zipf ? "zipf" : "uniform");
+    struct Table {
+        uint8_t *p = nullptr;
+        size_t n = 0;
+        uint8_t *data() { return p; }
+        size_t size() const { return n; }
+        uint8_t &operator[](size_t i) { return p[i]; }
+    };
+    std::vector<Table> tables(nt);
     for (auto &t : tables) {
-        t.resize(size_t(rows * row_bytes));
+        t.n = size_t(rows * row_bytes);
+        t.p = static_cast<uint8_t *>(std::aligned_alloc(1 << 21, (t.n + (1 << 21) - 1) & ~size_t((1 << 21) - 1)));
+        if (huge) madvise(t.p, t.n, MADV_HUGEPAGE);
         for (size_t i = 0; i < t.size(); i += 4096) t[i] = uint8_t(i);  // touch every page
         if (dtype == RF_U8Q)
             for (int64_t r = 0; r < rows; ++r) {
@@ -131,9 +172,15 @@ int main(int argc, char **argv) {
         std::sort(times.begin(), times.end());
         double med = times[times.size() / 2];
         double sr = stream_read(big, threads);
-        std::printf("threads %d: embedding_bags %.2f ms median (%lld ids, %.1f MB rows): %.2f GB/s | streaming read %.2f GB/s | ratio %.0f%%\n",
+        std::vector<const uint8_t *> touched_rows;
+        for (int t = 0; t < nt; ++t)
+            for (auto id : ids[t]) touched_rows.push_back(tables[t].data() + id * row_bytes);
+        std::shuffle(touched_rows.begin(), touched_rows.end(), rng);
+        double rr = random_rows(touched_rows, row_bytes, threads);
+        std::printf("threads %d: embedding_bags %.2f ms median (%lld ids, %.1f MB rows): %.2f GB/s | streaming read %.2f GB/s"
+                    " (%.0f%%) | random-row read %.2f GB/s (%.0f%%)\n",
                     threads, med * 1e3, (long long)total_ids, touched / 1e6, touched / med / 1e9, sr,
-                    100.0 * touched / med / 1e9 / sr);
+                    100.0 * touched / med / 1e9 / sr, rr, 100.0 * touched / med / 1e9 / rr);
     }
     return 0;
 }
