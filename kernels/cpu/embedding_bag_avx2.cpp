@@ -1,0 +1,145 @@
+// AVX2+FMA+F16C embedding bags: same structure as embedding_bag_avx512.cpp
+// with 8-wide vectors and 64-column register blocks; a partial last vector is
+// loaded through a zero-padded stack buffer and stored through one.
+#pragma GCC optimize("fp-contract=off")
+#include "embedding_bag.h"
+
+#include <immintrin.h>
+
+namespace rf::avx2 {
+namespace {
+
+constexpr int64_t kPrefetchAhead = 10;
+constexpr int64_t kMaxPrefetchBytes = 2048;
+
+inline void prefetch_row(const uint8_t *row, int64_t bytes) {
+    if (bytes > kMaxPrefetchBytes) bytes = kMaxPrefetchBytes;
+    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char *>(row + o), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(row + bytes - 1), _MM_HINT_T0);
+}
+
+template <int DT>
+constexpr int elt_bytes() { return DT == RF_F32 ? 4 : DT == RF_U8Q ? 1 : 2; }
+
+// Eight values starting at p (already offset to the column).
+template <int DT>
+inline __m256 load8(const uint8_t *p, __m256 scale, __m256 bias) {
+    if constexpr (DT == RF_F32) {
+        return _mm256_loadu_ps(reinterpret_cast<const float *>(p));
+    } else if constexpr (DT == RF_F16) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+    } else if constexpr (DT == RF_BF16) {
+        return _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))), 16));
+    } else {
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
+        return _mm256_add_ps(_mm256_mul_ps(scale, q), bias);
+    }
+}
+
+template <int DT>
+inline __m256 load_partial(const uint8_t *p, int n, __m256 scale, __m256 bias) {
+    alignas(32) uint8_t buf[32] = {};
+    std::memcpy(buf, p, size_t(n) * elt_bytes<DT>());
+    return load8<DT>(buf, scale, bias);
+}
+
+// NV vectors; the last holds `tail` (1..8) columns.
+template <int DT, class IT, int NV>
+void bag_block(const BagJob &j, const uint8_t *table, int64_t row_bytes, const IT *ids, int64_t s, int64_t e,
+               int64_t pf_end, bool prefetch, int64_t c0, int tail, float *out) {
+    __m256 acc[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
+    const __m256 one = _mm256_set1_ps(1.f);
+    __m256 scale = one, bias = _mm256_setzero_ps();
+    constexpr int EB = elt_bytes<DT>();
+    for (int64_t i = s; i < e; ++i) {
+        if (prefetch && i + kPrefetchAhead < pf_end)
+            prefetch_row(table + int64_t(ids[i + kPrefetchAhead]) * row_bytes, row_bytes);
+        const uint8_t *row = table + int64_t(ids[i]) * row_bytes;
+        __m256 w = j.weights ? _mm256_set1_ps(j.weights[i]) : one;
+        if constexpr (DT == RF_U8Q) {
+            uint16_t sb[2];
+            std::memcpy(sb, row + j.dim, 4);
+            scale = _mm256_set1_ps(_cvtsh_ss(sb[0]));
+            bias = _mm256_set1_ps(_cvtsh_ss(sb[1]));
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < NV - 1; ++v)
+            acc[v] = _mm256_fmadd_ps(w, load8<DT>(row + (c0 + 8 * v) * EB, scale, bias), acc[v]);
+        const uint8_t *last = row + (c0 + 8 * (NV - 1)) * EB;
+        __m256 x = tail == 8 ? load8<DT>(last, scale, bias) : load_partial<DT>(last, tail, scale, bias);
+        acc[NV - 1] = _mm256_fmadd_ps(w, x, acc[NV - 1]);
+    }
+    if (j.mode == RF_POOL_MEAN && e > s) {
+        __m256 cnt = _mm256_set1_ps(float(e - s));
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[v] = _mm256_div_ps(acc[v], cnt);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV - 1; ++v) _mm256_storeu_ps(out + c0 + 8 * v, acc[v]);
+    if (tail == 8) {
+        _mm256_storeu_ps(out + c0 + 8 * (NV - 1), acc[NV - 1]);
+    } else {
+        alignas(32) float buf[8];
+        _mm256_store_ps(buf, acc[NV - 1]);
+        std::memcpy(out + c0 + 8 * (NV - 1), buf, size_t(tail) * 4);
+    }
+}
+
+template <int DT, class IT>
+void run_task(const BagJob &j, int64_t b0, int64_t b1) {
+    const uint8_t *table = static_cast<const uint8_t *>(j.table);
+    const IT *ids = static_cast<const IT *>(j.ids);
+    const int64_t row_bytes = bag_row_bytes(DT, j.dim);
+    const int64_t pf_begin = j.offsets[b0], pf_end = j.offsets[b1];
+    if (j.dim == 0) return;
+    for (int64_t i = pf_begin; i < pf_end && i < pf_begin + kPrefetchAhead; ++i)
+        prefetch_row(table + int64_t(ids[i]) * row_bytes, row_bytes);
+    for (int64_t b = b0; b < b1; ++b) {
+        const int64_t s = j.offsets[b], e = j.offsets[b + 1];
+        float *out = j.out + b * j.ldo;
+        for (int64_t c0 = 0; c0 < j.dim; c0 += 64) {
+            int64_t width = j.dim - c0 < 64 ? j.dim - c0 : 64;
+            int nv = int((width + 7) / 8);
+            int tail = int(width - 8 * (nv - 1));
+            bool pf = c0 == 0;
+            switch (nv) {
+            case 1: bag_block<DT, IT, 1>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 2: bag_block<DT, IT, 2>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 3: bag_block<DT, IT, 3>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 4: bag_block<DT, IT, 4>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 5: bag_block<DT, IT, 5>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 6: bag_block<DT, IT, 6>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 7: bag_block<DT, IT, 7>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            default: bag_block<DT, IT, 8>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            }
+        }
+    }
+}
+
+template <class IT>
+void run_task_ids(const BagJob &j, int64_t b0, int64_t b1) {
+    switch (j.table_dtype) {
+    case RF_F32: return run_task<RF_F32, IT>(j, b0, b1);
+    case RF_F16: return run_task<RF_F16, IT>(j, b0, b1);
+    case RF_BF16: return run_task<RF_BF16, IT>(j, b0, b1);
+    default: return run_task<RF_U8Q, IT>(j, b0, b1);
+    }
+}
+
+}  // namespace
+
+rf_status embedding_bags(const BagJob *jobs, int num_jobs, int64_t num_bags) {
+    std::vector<BagTask> tasks = plan_bag_tasks(jobs, num_jobs, num_bags, 2048);
+    parallel_for(int64_t(tasks.size()), [&](int64_t t, int) {
+        const BagTask &k = tasks[size_t(t)];
+        const BagJob &j = jobs[k.job];
+        if (j.id_dtype == RF_I32) run_task_ids<int32_t>(j, k.b0, k.b1);
+        else run_task_ids<int64_t>(j, k.b0, k.b1);
+    });
+    return RF_OK;
+}
+
+}  // namespace rf::avx2

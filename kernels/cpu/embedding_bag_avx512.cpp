@@ -1,0 +1,132 @@
+// AVX-512 embedding bags: a bag's output block (up to 128 columns = 8 zmm)
+// is accumulated in registers while its rows stream in; fp16 rows convert with
+// vcvtph2ps, bf16 with a 16-bit shift, u8q with vpmovzxbd + scale/bias; the
+// rows of the ids kPrefetchAhead positions ahead are software-prefetched
+// (ids are known up front, the row addresses are not predictable by hardware).
+// Work is split into (table, bag block) tasks on the pool.
+//
+// Rounding matches the reference exactly for unweighted bags: u8q values are
+// scale*q rounded, then + bias rounded (no fused multiply-add, see the pragma),
+// acc = fma(w, v, acc) is exact for w == 1, and MEAN divides (not multiplies
+// by a reciprocal). Weighted bags differ from the reference by the fused rounding.
+#pragma GCC optimize("fp-contract=off")
+#include "embedding_bag.h"
+
+#include <immintrin.h>
+
+// GCC 12's _mm512_cvtph_ps passes an "undefined" source register: silence the false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace rf::avx512 {
+namespace {
+
+constexpr int64_t kPrefetchAhead = 10;   // ids
+constexpr int64_t kMaxPrefetchBytes = 2048;
+
+inline void prefetch_row(const uint8_t *row, int64_t bytes) {
+    if (bytes > kMaxPrefetchBytes) bytes = kMaxPrefetchBytes;
+    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char *>(row + o), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(row + bytes - 1), _MM_HINT_T0);
+}
+
+template <int DT>
+inline __m512 load16(const uint8_t *row, int64_t c, __mmask16 m, __m512 scale, __m512 bias) {
+    if constexpr (DT == RF_F32) {
+        return _mm512_maskz_loadu_ps(m, row + c * 4);
+    } else if constexpr (DT == RF_F16) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + c * 2));
+    } else if constexpr (DT == RF_BF16) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + c * 2)), 16));
+    } else {
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, row + c)));
+        return _mm512_add_ps(_mm512_mul_ps(scale, q), bias);
+    }
+}
+
+template <int DT, class IT, int NV>
+void bag_block(const BagJob &j, const uint8_t *table, int64_t row_bytes, const IT *ids, int64_t s, int64_t e,
+               int64_t pf_end, bool prefetch, int64_t c0, __mmask16 tail, float *out) {
+    __m512 acc[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    const __m512 one = _mm512_set1_ps(1.f);
+    __m512 scale = one, bias = _mm512_setzero_ps();
+    for (int64_t i = s; i < e; ++i) {
+        if (prefetch && i + kPrefetchAhead < pf_end)
+            prefetch_row(table + int64_t(ids[i + kPrefetchAhead]) * row_bytes, row_bytes);
+        const uint8_t *row = table + int64_t(ids[i]) * row_bytes;
+        __m512 w = j.weights ? _mm512_set1_ps(j.weights[i]) : one;
+        if constexpr (DT == RF_U8Q) {
+            uint16_t sb[2];
+            std::memcpy(sb, row + j.dim, 4);
+            scale = _mm512_set1_ps(_cvtsh_ss(sb[0]));
+            bias = _mm512_set1_ps(_cvtsh_ss(sb[1]));
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v)
+            acc[v] = _mm512_fmadd_ps(w, load16<DT>(row, c0 + 16 * v, v == NV - 1 ? tail : __mmask16(0xffff), scale, bias), acc[v]);
+    }
+    if (j.mode == RF_POOL_MEAN && e > s) {
+        __m512 cnt = _mm512_set1_ps(float(e - s));
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_div_ps(acc[v], cnt);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + c0 + 16 * v, v == NV - 1 ? tail : __mmask16(0xffff), acc[v]);
+}
+
+template <int DT, class IT>
+void run_task(const BagJob &j, int64_t b0, int64_t b1) {
+    const uint8_t *table = static_cast<const uint8_t *>(j.table);
+    const IT *ids = static_cast<const IT *>(j.ids);
+    const int64_t row_bytes = bag_row_bytes(DT, j.dim);
+    const int64_t pf_begin = j.offsets[b0], pf_end = j.offsets[b1];
+    if (j.dim == 0) return;
+    for (int64_t i = pf_begin; i < pf_end && i < pf_begin + kPrefetchAhead; ++i)
+        prefetch_row(table + int64_t(ids[i]) * row_bytes, row_bytes);
+    for (int64_t b = b0; b < b1; ++b) {
+        const int64_t s = j.offsets[b], e = j.offsets[b + 1];
+        float *out = j.out + b * j.ldo;
+        for (int64_t c0 = 0; c0 < j.dim; c0 += 128) {
+            int64_t width = j.dim - c0 < 128 ? j.dim - c0 : 128;
+            int nv = int((width + 15) / 16);
+            __mmask16 tail = __mmask16((1u << (width - 16 * (nv - 1))) - 1u);
+            bool pf = c0 == 0;
+            switch (nv) {
+            case 1: bag_block<DT, IT, 1>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 2: bag_block<DT, IT, 2>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 3: bag_block<DT, IT, 3>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 4: bag_block<DT, IT, 4>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 5: bag_block<DT, IT, 5>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 6: bag_block<DT, IT, 6>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            case 7: bag_block<DT, IT, 7>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            default: bag_block<DT, IT, 8>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
+            }
+        }
+    }
+}
+
+template <class IT>
+void run_task_ids(const BagJob &j, int64_t b0, int64_t b1) {
+    switch (j.table_dtype) {
+    case RF_F32: return run_task<RF_F32, IT>(j, b0, b1);
+    case RF_F16: return run_task<RF_F16, IT>(j, b0, b1);
+    case RF_BF16: return run_task<RF_BF16, IT>(j, b0, b1);
+    default: return run_task<RF_U8Q, IT>(j, b0, b1);
+    }
+}
+
+}  // namespace
+
+rf_status embedding_bags(const BagJob *jobs, int num_jobs, int64_t num_bags) {
+    std::vector<BagTask> tasks = plan_bag_tasks(jobs, num_jobs, num_bags, 2048);
+    parallel_for(int64_t(tasks.size()), [&](int64_t t, int) {
+        const BagTask &k = tasks[size_t(t)];
+        const BagJob &j = jobs[k.job];
+        if (j.id_dtype == RF_I32) run_task_ids<int32_t>(j, k.b0, k.b1);
+        else run_task_ids<int64_t>(j, k.b0, k.b1);
+    });
+    return RF_OK;
+}
+
+}  // namespace rf::avx512
