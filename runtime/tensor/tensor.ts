@@ -31,6 +31,10 @@ export function contiguousStrides(shape: readonly number[]): number[] {
  * @example const x = tensor("f32", [2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
  */
 export function tensor<D extends DType>(dtype: D, shape: number[], data?: ArrayOfDType[D]): Tensor<D> {
+  if (!isDType(dtype)) throw new TensorError(`tensor: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(dtypes).join(", ")})`, "bad_dtype");
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TensorError(`tensor: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`, "bad_shape");
+  }
   const t = { dtype, shape, data: data ?? new dtypes[dtype].array(storageLength(dtype, shape)) } as Tensor<D>;
   validateTensor(t, "tensor");
   return t;
