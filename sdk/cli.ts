@@ -2,6 +2,8 @@
 // The rankfn command line: `bun run rankfn <command>` from the repository, or
 // `rankfn <command>` once installed.
 import * as k from "../runtime/ffi";
+import { formatBytes, parseArgs, progressBar } from "./cli-support";
+import { loadModel } from "./index";
 import { writeModel } from "../runtime/model/model-file";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
 
@@ -11,6 +13,27 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  inspect: {
+    summary: "show a model file's inputs, outputs, parameters, compiler passes and memory plan: inspect <file> [--precision f32|bf16|int8]",
+    run(args) {
+      const { positional, flags } = parseArgs(args, ["precision"]);
+      const [file] = positional;
+      if (!file || positional.length > 1) throw new Error("usage: rankfn inspect <model.safetensors> [--precision f32|bf16|int8]");
+      const precision = flags.precision ?? "f32";
+      if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
+      const model = loadModel(file, { precision: precision as "f32" | "bf16" | "int8" });
+      const info = model.inspect();
+      const row = (t: { name: string; dtype: string; shape: number[]; role: string }) => `  ${t.name.padEnd(14)} ${t.dtype.padEnd(4)} [${t.shape.join(", ")}]  ${t.role}`;
+      console.log(`model     ${info.name} (${file})`);
+      console.log(`inputs\n${info.inputs.map(row).join("\n")}`);
+      console.log(`outputs\n${info.outputs.map(row).join("\n")}`);
+      console.log(`params    ${info.params.count.toLocaleString("en-US")} (${formatBytes(info.params.bytes)}): ${Object.entries(info.params.byDtype).map(([d, n]) => `${d} ${n.toLocaleString("en-US")}`).join(", ")}`);
+      console.log(`precision weights ${info.precision.weights}, tables ${info.precision.tables}`);
+      console.log(`compiler\n${info.compiler.map((l) => `  ${l}`).join("\n")}`);
+      console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity}: ${m.summary}`).join("\n")}`);
+      model.dispose();
+    },
+  },
   info: {
     summary: "show the kernel library, its devices, code path and threads",
     run() {
@@ -69,53 +92,6 @@ const commands: Record<string, Command> = {
     },
   },
 };
-
-/** Positional arguments and `--name value` / `--name=value` flags (only `known` names). */
-function parseArgs(args: string[], known: string[]): { positional: string[]; flags: Record<string, string> } {
-  const positional: string[] = [];
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const key = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!known.includes(key)) throw new Error(`unknown option --${key} (known: ${known.map((k) => `--${k}`).join(", ")})`);
-    const value = eq < 0 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new Error(`--${key} needs a value`);
-    flags[key] = value;
-  }
-  return { positional, flags };
-}
-
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let u = 0;
-  let v = n;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]} (${n.toLocaleString("en-US")} bytes)`;
-}
-
-/** A progress callback drawing a bar on stderr (redrawn in place on a terminal, every 10% otherwise). */
-function progressBar(label: string): (written: number, total: number) => void {
-  const tty = process.stderr.isTTY === true;
-  let last = -1;
-  return (written, total) => {
-    const fraction = total > 0 ? written / total : 1;
-    const percent = Math.floor(fraction * 100);
-    const step = tty ? percent : Math.floor(percent / 10);
-    if (step === last) return;
-    last = step;
-    const filled = Math.round(fraction * 30);
-    const line = `  ${label} [${"#".repeat(filled)}${".".repeat(30 - filled)}] ${String(percent).padStart(3)}% ${(written / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`;
-    process.stderr.write(tty ? `\r${line}${written >= total ? "\n" : ""}` : `${line}\n`);
-  };
-}
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));

@@ -7,6 +7,7 @@ import { type GraphInfo, inferGraph } from "../graph/infer";
 import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import { insertBroadcast } from "../compiler/insert-broadcast";
+import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import type { RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
@@ -113,9 +114,9 @@ export class Executor {
     return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
   }
 
-  /** Bytes of the arenas built so far, by bucket. */
-  memory(): { capacity: number; arenaBytes: number; naiveBytes: number }[] {
-    return [...this.#plans].map(([capacity, p]) => ({ capacity, arenaBytes: p.memory.arenaBytes, naiveBytes: p.memory.naiveBytes }));
+  /** Memory plans of the buckets built so far. */
+  memory(): (MemoryPlan & { capacity: number })[] {
+    return [...this.#plans].map(([capacity, p]) => ({ capacity, ...p.memory }));
   }
 
   dispose(): void {

@@ -9,7 +9,8 @@ import { native } from "../ffi/native";
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInfo } from "../graph/infer";
 import type { Node } from "../graph/schema";
-import { type Lifetime, type MemoryPlan, planMemory } from "../compiler/plan-memory";
+import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../compiler/plan-memory";
+import { debugEnabled } from "../compiler/pass";
 import type { PlanContext, RunState, Slot, Step } from "./plan-context";
 import { compositeSteps } from "./steps/composite";
 import { denseSteps } from "./steps/dense";
@@ -36,6 +37,7 @@ export class Plan {
   ) {
     const { graph } = model;
     this.memory = planMemory(this.#lifetimes());
+    if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
     const arena = this.#native(Math.max(64, this.memory.arenaBytes)).view();
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
     const place = (name: string) => {

@@ -1,0 +1,37 @@
+// rankfn's public API: load or build a ranking model, score requests in-process.
+import { readModel } from "../runtime/model/model-file";
+import type { BuiltModel } from "../runtime/graph/builder";
+import type { CompileOptions } from "../runtime/compiler/compile";
+import { setNumThreads } from "../runtime/ffi/device";
+import { Model } from "./model";
+
+export interface LoadOptions extends CompileOptions {
+  /** Threads of the kernel library's pool (process-wide). */
+  threads?: number;
+  /** Largest batch (rows) the model accepts. Default 4096. */
+  maxBatch?: number;
+}
+
+/**
+ * Load a model file (safetensors with the graph in its metadata; weights are
+ * memory-mapped) or a model built in code, and compile it.
+ * @example
+ * const model = loadModel("dlrm.safetensors", { precision: "int8" });
+ * const { outputs } = await model.rank({ context: { ... }, candidates: { ... } });
+ */
+export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
+  if (options.threads !== undefined) setNumThreads(options.threads);
+  const built = typeof source === "string" ? readModel(source) : source;
+  return new Model(built, options);
+}
+
+export { Model } from "./model";
+export type { ModelInspection, ModelStats, TensorInfo } from "./model";
+export type { FlatRequest, RankingRequest, RankRequest, RankResponse } from "./request";
+export { GraphBuilder } from "../runtime/graph/builder";
+export { writeModel, readModel } from "../runtime/model/model-file";
+export { tensor } from "../runtime/tensor/tensor";
+export type { Tensor } from "../runtime/tensor/tensor";
+export { RankfnError, TensorError, KernelError } from "../runtime/errors";
+export { RequestError } from "../runtime/engine/stager";
+export { zoo, zooNames } from "./zoo";

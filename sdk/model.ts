@@ -1,0 +1,133 @@
+// The in-process model: a compiled graph, its executor and its request stager.
+// `rank()` validates a request, runs it through the native kernels and returns
+// tensors the caller owns.
+import { compile, type CompileOptions } from "../runtime/compiler/compile";
+import { describePlan } from "../runtime/compiler/plan-memory";
+import { Executor } from "../runtime/engine/executor";
+import { type RequestSlice, Stager, type StageRequest } from "../runtime/engine/stager";
+import type { BuiltModel } from "../runtime/graph/builder";
+import { tensor, type Tensor } from "../runtime/tensor/tensor";
+import type { RankRequest, RankResponse } from "./request";
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  /** The batch dimension first, written as -1. */
+  shape: number[];
+  role: "context" | "candidate";
+}
+
+export interface ModelInspection {
+  name: string;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  params: { count: number; bytes: number; byDtype: Record<string, number> };
+  precision: { weights: string; tables: string };
+  compiler: string[];
+  memoryPlan: { capacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
+}
+
+export interface ModelStats {
+  requests: number;
+  rows: number;
+  batches: number;
+  computeMs: number;
+}
+
+export class Model {
+  readonly name: string;
+  readonly #executor: Executor;
+  readonly #stager: Stager;
+  readonly #summaries: string[];
+  readonly #options: CompileOptions;
+  readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+
+  constructor(built: BuiltModel, options: CompileOptions & { maxBatch?: number } = {}) {
+    const { model, summaries } = compile(built, options);
+    this.name = built.graph.name;
+    this.#summaries = summaries;
+    this.#options = options;
+    this.#executor = new Executor(model, { maxBatch: options.maxBatch });
+    this.#stager = new Stager(model.graph);
+  }
+
+  /**
+   * Score one request: `{ context, candidates }` (one user × N items) or `{ rows }` (flat).
+   * @example const { outputs } = await model.rank({ context: { user: u }, candidates: { item: items } });
+   */
+  async rank(request: RankRequest): Promise<RankResponse> {
+    return this.rankSync(request);
+  }
+
+  /** rank() without the promise (runs on the calling thread). */
+  rankSync(request: RankRequest): RankResponse {
+    return this.rankManySync([request])[0]!;
+  }
+
+  /** Score several requests as one batch (what the server's coalescer does). */
+  rankManySync(requests: RankRequest[], queueMs: number[] = []): RankResponse[] {
+    const t0 = performance.now();
+    const { batch, slices } = this.#stager.stage(requests as StageRequest[]);
+    const out = this.#executor.run(batch);
+    const computeMs = performance.now() - t0;
+    this.#stats.requests += requests.length;
+    this.#stats.rows += batch.n;
+    this.#stats.batches += 1;
+    this.#stats.computeMs += computeMs;
+    return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs } }));
+  }
+
+  inspect(): ModelInspection {
+    const { graph, weights } = this.#executor.model;
+    const byDtype: Record<string, number> = {};
+    let count = 0;
+    let bytes = 0;
+    for (const t of weights.values()) {
+      const n = t.dtype === "u8q" ? t.shape[0]! * t.shape[1]! : t.shape.reduce((a, b) => a * b, 1);
+      count += n;
+      bytes += t.data.byteLength;
+      byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + n;
+    }
+    if (this.#executor.memory().length === 0) this.#executor.plan(64);
+    const values = this.#executor.info.values;
+    const info = (name: string, value: string): TensorInfo => {
+      const v = values.get(value)!;
+      return { name, dtype: v.dtype, shape: [-1, ...v.shape], role: v.role };
+    };
+    return {
+      name: this.name,
+      inputs: graph.inputs.map((i) => info(i.name, i.name)),
+      outputs: Object.entries(graph.outputs).map(([name, v]) => info(name, v)),
+      params: { count, bytes, byDtype },
+      precision: { weights: this.#options.precision ?? "f32", tables: this.#options.tables ?? "f32" },
+      compiler: this.#summaries,
+      memoryPlan: this.#executor.memory().map((m) => ({ capacity: m.capacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
+    };
+  }
+
+  /** Counters since load, and the per-op profile under RANKFN_PROFILE=1. */
+  stats(): ModelStats & { profile: ReturnType<Executor["profile"]> } {
+    return { ...this.#stats, profile: this.#executor.profile() };
+  }
+
+  /** Free native memory (packed weights, arenas); the model is unusable afterwards. */
+  dispose(): void {
+    this.#executor.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function sliceOutputs(out: ReturnType<Executor["run"]>, slice: RequestSlice): Record<string, Tensor<"f32">> {
+  const result: Record<string, Tensor<"f32">> = {};
+  for (const [name, view] of Object.entries(out)) {
+    const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];
+    const data = new Float32Array(count * view.width);
+    for (let i = 0; i < count; i++) data.set(view.data.subarray((start + i) * view.ld, (start + i) * view.ld + view.width), i * view.width);
+    result[name] = tensor("f32", [count, view.width], data);
+  }
+  return result;
+}
+
