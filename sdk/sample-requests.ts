@@ -47,3 +47,8 @@ export function sampleRequests(model: BuiltModel, { count = 4, candidates = 100,
   const cand = model.graph.inputs.filter((i) => i.role === "candidate");
   return Array.from({ length: count }, () => ({ context: features(ctx, 1, ranges, rng), candidates: features(cand, candidates, ranges, rng) }));
 }
+
+/** One flat request of `rows` rows (every row its own context): how batch throughput is measured. */
+export function sampleFlatRequest(model: BuiltModel, rows: number, seed = 1): { rows: Record<string, Tensor> } {
+  return { rows: features(model.graph.inputs, rows, idRanges(model), new Rng(seed)) };
+}
