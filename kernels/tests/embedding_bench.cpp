@@ -81,11 +81,6 @@ static double random_rows(const std::vector<const uint8_t *> &rows, int64_t row_
 }
 
 int main(int argc, char **argv) {
-    // threadpool.cpp workers read their first generation when they start: give them time to
-    // start before the first job or resize is published (see the report on the start-up race).
-    int32_t hw = 0;
-    rf_get_num_threads(&hw);
-    usleep(50000);
     double table_gb = argc > 1 ? std::atof(argv[1]) : 3.0;
     int64_t batch = argc > 2 ? std::atoll(argv[2]) : 4096;
     std::string dt = argc > 3 ? argv[3] : "f32";
@@ -155,7 +150,6 @@ int main(int argc, char **argv) {
     std::vector<uint64_t> big(size_t(2e9 / 8), 1);
     for (int threads : {1, 2}) {
         rf_set_num_threads(threads);
-        usleep(50000);
         if (rf_embedding_bags(nullptr, nt, desc.data(), batch) != RF_OK) {
             std::printf("error: %s\n", rf_last_error());
             return 1;

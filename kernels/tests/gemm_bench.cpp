@@ -21,8 +21,6 @@ static double now() { return std::chrono::duration<double>(std::chrono::steady_c
 
 static void threads(int n) {
     rf_set_num_threads(n);
-    // threadpool.cpp start-up race: let fresh workers reach their wait loop.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
 int main(int argc, char **argv) {

@@ -44,14 +44,8 @@ rf_status make_weight(Rng &rng, int dtype, int64_t n, int64_t k, Weight &out) {
     return rf_weight_pack(0, RF_I8, n, k, q.data(), s.data(), &out.h);
 }
 
-// Work-around for a start-up race in threadpool.cpp (see the report of the
-// gemm branch): a worker reads the job generation when it starts, so a job
-// published before a fresh worker has started is never picked up and the
-// caller waits forever. Give new workers time to start after every resize.
-void settle_pool(int threads) {
-    rf_set_num_threads(threads);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
+// Resize the pool and use it at once: this also exercises freshly started workers.
+void settle_pool(int threads) { rf_set_num_threads(threads); }
 
 float tol_for(int dtype) { return dtype == RF_F32 ? 1e-5f : dtype == RF_BF16 ? 1e-2f : 2e-2f; }
 

@@ -192,13 +192,9 @@ SANITIZE_CASE(gather_scatter_rows) {
         std::vector<float> a(size_t(rows * d), 0.f), b(size_t(rows * d), 0.f);
         rf_set_num_threads(1);
         failed += expect_status("scatter 1 thread", rf_scatter_add_rows(nullptr, n, d, src.data(), d, idx.data(), w.data(), a.data(), d, rows), RF_OK);
-        rf_set_num_threads(3);
-        // threadpool.cpp start-up race: a new worker that starts after the first job is
-        // published misses it and the caller spins forever; let the workers start first.
-        usleep(50000);
+        rf_set_num_threads(3);  // fresh workers must pick up the very next job
         failed += expect_status("scatter 3 threads", rf_scatter_add_rows(nullptr, n, d, src.data(), d, idx.data(), w.data(), b.data(), d, rows), RF_OK);
         rf_set_num_threads(saved);
-        usleep(50000);
         failed += expect_close("scatter thread independence", b.data(), a.data(), a.size(), 0.f);
     }
     std::vector<float> t(40), y(40);
