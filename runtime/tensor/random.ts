@@ -1,33 +1,40 @@
 // Deterministic pseudo-random data for generated models, tests and benchmarks:
 // the same seed gives the same numbers on every machine.
 
-/** A seeded generator (xorshift128+ over two 32-bit halves, mixed by splitmix). */
+/** A seeded generator: xoshiro128** (period 2^128 − 1) seeded through splitmix32. */
 export class Rng {
-  #a: number;
-  #b: number;
+  #s0: number;
+  #s1: number;
+  #s2: number;
+  #s3: number;
 
   constructor(seed: number) {
-    let s = (seed >>> 0) ^ 0x9e3779b9;
-    const mix = () => {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(s ^ (s >>> 15), 1 | s);
-      t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-      return (t ^ (t >>> 14)) >>> 0;
+    let x = (seed >>> 0) ^ 0x9e3779b9;
+    const splitmix = () => {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
     };
-    this.#a = mix() | 1;
-    this.#b = mix();
+    this.#s0 = splitmix();
+    this.#s1 = splitmix();
+    this.#s2 = splitmix();
+    this.#s3 = splitmix() | 1; // never the all-zero state
   }
 
   /** Uniform 32-bit unsigned integer. */
   nextU32(): number {
-    let a = this.#a;
-    const b = this.#b;
-    this.#a = b;
-    a ^= a << 23;
-    a ^= a >>> 17;
-    a ^= b ^ (b >>> 26);
-    this.#b = a;
-    return (this.#b + b) >>> 0;
+    const s1 = this.#s1;
+    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    this.#s2 ^= this.#s0;
+    this.#s3 ^= s1;
+    this.#s1 ^= this.#s2;
+    this.#s0 ^= this.#s3;
+    this.#s2 ^= t;
+    this.#s3 = rotl(this.#s3, 11);
+    return r;
   }
 
   /** Uniform in [0, 1). */
@@ -85,4 +92,8 @@ export class Zipf {
     }
     return Math.min(n - 1, Math.max(0, Math.floor(x)));
   }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
 }
