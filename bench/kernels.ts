@@ -35,6 +35,7 @@ export async function main(args: string[]): Promise<void> {
 
   await benchGemm(report, rng, peak, threadCounts, quick);
   benchEmbeddings(report, rng, bandwidth, quick);
+  for (const m of tableMemory.splice(0)) m.dispose();
   await benchFfi(report);
   k.setNumThreads(2);
   report.print(json);
@@ -156,13 +157,20 @@ function packInt8(w: Float32Array, n: number, kk: number): k.PackedWeight {
   return k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
 }
 
+/** Tables live in rf_malloc memory (huge pages where the OS allows), as a host tier would hold them. */
+const tableMemory: k.DeviceBuffer[] = [];
+
 function makeTable(dtype: "f32" | "u8q", rows: number, dim: number, rng: Rng) {
   // A short random pattern tiled over the table: generation stays fast for GBs.
   const pattern = rng.floats(dim * 257, -0.1, 0.1);
-  const f32 = new Float32Array(rows * dim);
-  for (let at = 0; at < f32.length; at += pattern.length) f32.set(pattern.subarray(0, Math.min(pattern.length, f32.length - at)), at);
-  if (dtype === "f32") return tensor("f32", [rows, dim], f32);
-  return tensor("u8q", [rows, dim], quantizeRowsU8(f32, rows, dim));
+  const values = new Float32Array(rows * dim);
+  for (let at = 0; at < values.length; at += pattern.length) values.set(pattern.subarray(0, Math.min(pattern.length, values.length - at)), at);
+  const bytes = dtype === "f32" ? new Uint8Array(values.buffer) : quantizeRowsU8(values, rows, dim);
+  const mem = new k.DeviceBuffer(0, bytes.byteLength);
+  tableMemory.push(mem);
+  const view = new Uint8Array(mem.view());
+  view.set(bytes);
+  return dtype === "f32" ? tensor("f32", [rows, dim], new Float32Array(view.buffer)) : tensor("u8q", [rows, dim], view);
 }
 
 function makeBags(batch: number, hot: number, rows: number, zipf: Zipf | null, rng: Rng) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef RF_SOURCE_HASH
@@ -122,9 +123,16 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
         RF_CHECK(out != nullptr, "rf_malloc: out is NULL");
         RF_CHECK(device == 0, "rf_malloc: the cpu backend has device 0 only, got %d", device);
         RF_CHECK(bytes >= 0, "rf_malloc: negative size %lld", (long long)bytes);
-        size_t rounded = (size_t(bytes) + 63) & ~size_t(63);
-        void *p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+        // Large buffers (embedding tables, arenas) are 2 MiB aligned and asked to be
+        // backed by huge pages: random row reads then miss the TLB far less often.
+        const size_t huge = size_t(2) << 20;
+        const size_t align = size_t(bytes) >= huge ? huge : 64;
+        size_t rounded = (size_t(bytes) + align - 1) & ~(align - 1);
+        void *p = std::aligned_alloc(align, rounded == 0 ? 64 : rounded);
         if (!p) return rf::fail(RF_ERR_OUT_OF_MEMORY, "rf_malloc: cannot allocate %lld bytes", (long long)bytes);
+#ifdef MADV_HUGEPAGE
+        if (align == huge) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
         *out = p;
         return RF_OK;
     });
