@@ -172,12 +172,11 @@ struct F32 {
 // vdpbf16ps issues at 1 per 2 cycles on this machine class (measured: 0.5/cycle
 // vs 2/cycle for vfmadd231ps, i.e. 32 vs 64 flop/cycle), so the bf16 path
 // widens each packed pair of weights to fp32 (a shift and an and, shared by
-// the 12 rows of the tile) and uses FMA. X is rounded to bf16 as the ABI says;
-// bf16 x bf16 products are exact in fp32, so the numerics match vdpbf16ps up to
-// the order of the fp32 accumulation.
+// the 12 rows of the tile) and uses FMA with X kept in fp32 (weight-only bf16:
+// half the weight bytes, and more accurate than rounding X too).
 
 template <int R>
-inline void tile_bf16(const float *A /* [kp][MR], bf16-rounded */, const uint16_t *B, int64_t kpairs, float *out) {
+inline void tile_bf16(const float *A /* [kp][MR] */, const uint16_t *B, int64_t kpairs, float *out) {
     __m512 c0[R], c1[R];
     for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
     const __m512i hi = _mm512_set1_epi32(int(0xffff0000u));
@@ -210,18 +209,10 @@ inline void tile_bf16(const float *A /* [kp][MR], bf16-rounded */, const uint16_
 struct BF16 {
     static constexpr int MR = kMR, MB_TILES = kMB;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp) * kMR * sizeof(float)); }
-    // fp32 [kp][MR] of bf16-rounded X (round to nearest even), zero padded.
+    // fp32 [kp][MR] of X, zero padded to the pair boundary.
     static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *) {
         float *d = static_cast<float *>(dst);
         pack_a_f32<kMR>(x, ldx, rows, w.k, d);
-        const int64_t total = w.k * kMR;
-        int64_t i = 0;
-        for (; i + 16 <= total; i += 16) {
-            const __m512 v = _mm512_loadu_ps(d + i);
-            const __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
-            _mm512_storeu_si512(d + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-        }
-        for (; i < total; ++i) d[i] = bf16_to_f32(f32_to_bf16(d[i]));
         for (int64_t l = w.k; l < w.kp; ++l)
             for (int r = 0; r < kMR; ++r) d[l * kMR + r] = 0.f;
     }

@@ -66,10 +66,15 @@ export class GraphBuilder {
     return out;
   }
 
-  /** y = act(x · Wᵀ + b) with He-uniform weights, as linear + activation nodes. */
+  /**
+   * y = act(x · Wᵀ + b), as linear + activation nodes. Weights are He-uniform before
+   * rectifying activations (keeps the signal's scale through deep ReLU stacks, so a
+   * generated model's scores spread like a trained one's) and Glorot-uniform otherwise.
+   */
   linear(x: string, outFeatures: number, act: Activation = "none", prefix = this.fresh("fc")): string {
     const k = this.width(x);
-    const w = this.randomWeight(`${prefix}.weight`, [outFeatures, k], Math.sqrt(6 / (k + outFeatures)));
+    const rectified = act === "relu" || act === "gelu" || act === "silu";
+    const w = this.randomWeight(`${prefix}.weight`, [outFeatures, k], Math.sqrt(6 / (rectified ? k : k + outFeatures)));
     const b = this.randomWeight(`${prefix}.bias`, [outFeatures], 0.01);
     const y = this.node("linear", [x, w, b], outFeatures, {}, prefix);
     return act === "none" ? y : this.node(act, [y], outFeatures);
