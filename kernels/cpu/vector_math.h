@@ -14,7 +14,8 @@ namespace {
 
 inline float vexp(float x) {
     x = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
-    float n = __builtin_roundevenf(x * 1.44269504088896341f);
+    // Round to nearest by adding and subtracting 1.5 * 2^23 (vectorises, unlike roundevenf).
+    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500E-4f;
