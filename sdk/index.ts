@@ -10,6 +10,8 @@ export interface LoadOptions extends CompileOptions {
   threads?: number;
   /** Largest batch (rows) the model accepts. Default 4096. */
   maxBatch?: number;
+  /** Compute on a dedicated Worker thread (never blocks this thread's event loop). */
+  worker?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface LoadOptions extends CompileOptions {
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
   const built = typeof source === "string" ? readModel(source) : source;
-  return new Model(built, options);
+  return new Model(built, { ...options, path: typeof source === "string" ? source : undefined });
 }
 
 export { Model } from "./model";

@@ -4,6 +4,7 @@
 import { compile, type CompileOptions } from "../runtime/compiler/compile";
 import { describePlan } from "../runtime/compiler/plan-memory";
 import { Executor } from "../runtime/engine/executor";
+import { WorkerExecutor } from "../runtime/engine/worker-executor";
 import { type RequestSlice, Stager, type StageRequest } from "../runtime/engine/stager";
 import type { BuiltModel } from "../runtime/graph/builder";
 import { tensor, type Tensor } from "../runtime/tensor/tensor";
@@ -34,21 +35,43 @@ export interface ModelStats {
   computeMs: number;
 }
 
+export interface ModelOptions extends CompileOptions {
+  maxBatch?: number;
+  /**
+   * Run batches on a dedicated Worker thread, so a long batch never blocks this
+   * thread's event loop (what a server wants). Default false: run on the calling
+   * thread (lowest latency in-process).
+   */
+  worker?: boolean;
+  /** The model file, when loaded from one (a worker maps it itself instead of receiving copies). */
+  path?: string;
+  threads?: number;
+}
+
 export class Model {
   readonly name: string;
   readonly #executor: Executor;
+  readonly #worker: WorkerExecutor | undefined;
   readonly #stager: Stager;
   readonly #summaries: string[];
-  readonly #options: CompileOptions;
+  readonly #options: ModelOptions;
   readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
 
-  constructor(built: BuiltModel, options: CompileOptions & { maxBatch?: number } = {}) {
+  constructor(built: BuiltModel, options: ModelOptions = {}) {
     const { model, summaries } = compile(built, options);
     this.name = built.graph.name;
     this.#summaries = summaries;
     this.#options = options;
+    // The inline executor packs weights lazily (on the first batch), so a worker-mode
+    // model only pays for it if inspect() asks for a memory plan.
     this.#executor = new Executor(model, { maxBatch: options.maxBatch });
+    this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, options) : undefined;
     this.#stager = new Stager(model.graph);
+  }
+
+  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it). */
+  async ready(): Promise<void> {
+    if (this.#worker) await this.#worker.ready;
   }
 
   /**
@@ -56,22 +79,34 @@ export class Model {
    * @example const { outputs } = await model.rank({ context: { user: u }, candidates: { item: items } });
    */
   async rank(request: RankRequest): Promise<RankResponse> {
-    return this.rankSync(request);
+    return (await this.rankMany([request]))[0]!;
   }
 
-  /** rank() without the promise (runs on the calling thread). */
+  /** Score several requests as one batch (what the server's coalescer does). */
+  async rankMany(requests: RankRequest[], queueMs: number[] = []): Promise<RankResponse[]> {
+    if (!this.#worker) return this.rankManySync(requests, queueMs);
+    const t0 = performance.now();
+    const { batch, slices } = this.#stager.stage(requests as StageRequest[]);
+    const out = await this.#worker.run(batch);
+    return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+  }
+
+  /** rank() on the calling thread, without the promise (not in worker mode). */
   rankSync(request: RankRequest): RankResponse {
     return this.rankManySync([request])[0]!;
   }
 
-  /** Score several requests as one batch (what the server's coalescer does). */
+  /** rankMany() on the calling thread. */
   rankManySync(requests: RankRequest[], queueMs: number[] = []): RankResponse[] {
     const t0 = performance.now();
     const { batch, slices } = this.#stager.stage(requests as StageRequest[]);
     const out = this.#executor.run(batch);
-    const computeMs = performance.now() - t0;
-    this.#stats.requests += requests.length;
-    this.#stats.rows += batch.n;
+    return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+  }
+
+  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[]): RankResponse[] {
+    this.#stats.requests += slices.length;
+    this.#stats.rows += rows;
     this.#stats.batches += 1;
     this.#stats.computeMs += computeMs;
     return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs } }));
@@ -110,9 +145,10 @@ export class Model {
     return { ...this.#stats, profile: this.#executor.profile() };
   }
 
-  /** Free native memory (packed weights, arenas); the model is unusable afterwards. */
+  /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
   dispose(): void {
     this.#executor.dispose();
+    this.#worker?.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -120,7 +156,9 @@ export class Model {
   }
 }
 
-function sliceOutputs(out: ReturnType<Executor["run"]>, slice: RequestSlice): Record<string, Tensor<"f32">> {
+type OutputRows = { data: Float32Array; width: number; ld: number; role: "context" | "candidate" };
+
+function sliceOutputs(out: Record<string, OutputRows>, slice: RequestSlice): Record<string, Tensor<"f32">> {
   const result: Record<string, Tensor<"f32">> = {};
   for (const [name, view] of Object.entries(out)) {
     const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];

@@ -1,0 +1,66 @@
+// Worker mode: the same scores as the inline executor, the caller's event loop
+// keeps turning while a batch computes, errors keep their status, and dispose
+// is final.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RankfnError } from "../../runtime/errors";
+import { loadModel, writeModel, zoo } from "../../sdk";
+import { sampleFlatRequest, sampleRequests } from "../../sdk/sample-requests";
+
+const dir = mkdtempSync(join(tmpdir(), "rankfn-worker-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const built = zoo.dcnv2.build({ seed: 4 });
+const path = join(dir, "dcnv2.safetensors");
+writeModel(path, built);
+
+test("a worker-mode model scores exactly like the inline one (file and in-memory sources)", async () => {
+  const inline = loadModel(path);
+  const fromFile = loadModel(path, { worker: true });
+  const fromMemory = loadModel(built, { worker: true });
+  const requests = sampleRequests(built, { count: 3, candidates: 37, seed: 2 });
+  for (const req of requests) {
+    const want = inline.rankSync(req).outputs.ctr!.data;
+    for (const m of [fromFile, fromMemory]) {
+      const got = (await m.rank(req)).outputs.ctr!;
+      expect(got.shape).toEqual([37, 1]);
+      expect(Array.from(got.data)).toEqual(Array.from(want));
+    }
+  }
+  // Several requests in flight at once come back to the right callers.
+  const many = await Promise.all(requests.map((r) => fromFile.rank(r)));
+  many.forEach((res, i) => expect(Array.from(res.outputs.ctr!.data)).toEqual(Array.from(inline.rankSync(requests[i]!).outputs.ctr!.data)));
+  for (const m of [inline, fromFile, fromMemory]) m.dispose();
+});
+
+test("the event loop keeps running while the worker computes a long batch", async () => {
+  const big = zoo.dlrm.build({ scale: 0.0001 });
+  const model = loadModel(big, { worker: true });
+  await model.ready();
+  const req = sampleFlatRequest(big, 512, 1);
+  const order: string[] = [];
+  const pending = model.rank(req).then(() => order.push("batch done"));
+  setTimeout(() => order.push("timer fired"), 0);
+  await pending;
+  expect(order).toEqual(["timer fired", "batch done"]);
+  model.dispose();
+});
+
+test("errors keep their status: validation on the caller's thread, bad ids from the worker", async () => {
+  const model = loadModel(path, { worker: true });
+  const [req] = sampleRequests(built, { count: 1, candidates: 4 });
+  await expect(model.rank({ context: req!.context, candidates: { ...req!.candidates, extra: req!.candidates.dense! } })).rejects.toThrow("candidates.extra: unknown feature");
+  const ids = req!.candidates.cat_3!.data as BigInt64Array;
+  ids[0] = 1n << 40n;
+  try {
+    await model.rank(req!);
+    throw new Error("expected an error");
+  } catch (err) {
+    expect(err).toBeInstanceOf(RankfnError);
+    expect((err as RankfnError).status).toBe(400);
+    expect((err as Error).message).toContain('input "cat_3"');
+  }
+  model.dispose();
+  await expect(model.rank(req!)).rejects.toThrow("model used after dispose()");
+});
