@@ -17,14 +17,16 @@ export interface CompileOptions {
   precision?: WeightPrecision;
   /** Embedding table precision (default: f32, or the stored one). */
   tables?: TablePrecision;
+  /** Linear layers at the end of each output head kept fp32 when quantizing (default 3). */
+  headLayers?: number;
   /** false: only the lowering execution needs (for comparing against the optimised graph). */
   optimize?: boolean;
 }
 
-export function compilePasses({ precision = "f32", tables = "f32", optimize = true }: CompileOptions = {}): Pass[] {
+export function compilePasses({ precision = "f32", tables = "f32", headLayers, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

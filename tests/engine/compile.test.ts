@@ -2,6 +2,8 @@
 // lowered, through the real kernels), and each rewrite actually fires.
 import { afterAll, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
+import { headWeights } from "../../runtime/compiler/quantize";
+import { zoo } from "../../sdk/zoo";
 import { Executor } from "../../runtime/engine/executor";
 import { GraphBuilder } from "../../runtime/graph/builder";
 import { Rng } from "../../runtime/tensor/random";
@@ -77,6 +79,16 @@ test("the compiled model computes what the lowered model computes", () => {
     const got = fast.run(b).ctr!;
     for (let i = 0; i < b.n; i++) expect(Math.abs(got.data[i * got.ld]! - want[i]!)).toBeLessThan(1e-5);
   }
+});
+
+test("quantization keeps the output head's last layers in fp32", () => {
+  const dlrm = zoo.dlrm.build({ scale: 0.00001 });
+  expect([...headWeights(dlrm.graph, 3)].sort()).toEqual(["top.2.weight", "top.3.weight", "top.4.weight"]);
+  const q = compile(dlrm, { precision: "int8" }).model.graph.weights;
+  expect(q["top.4.weight"]!.dtype).toBe("f32");
+  expect(q["top.1.weight"]!.dtype).toBe("i8");
+  expect(q["cross_0.V"]!.dtype).toBe("i8");
+  expect(compile(dlrm, { precision: "int8", headLayers: 0 }).model.graph.weights["top.4.weight"]!.dtype).toBe("i8");
 });
 
 test("quantized variants stay close to fp32", () => {
