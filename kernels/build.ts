@@ -15,7 +15,7 @@ const buildDir = join(kernelsDir, "build");
 const cpuDir = join(kernelsDir, "cpu");
 const cxx = process.env.CXX ?? "g++";
 
-const commonFlags = ["-std=c++20", "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"];
+const commonFlags = ["-std=c++20", "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"];
 const isaFlags = {
   base: [],
   avx2: ["-mavx2", "-mfma", "-mf16c"],

@@ -260,6 +260,21 @@ RF_API rf_status rf_softmax(rf_stream s, int64_t m, int64_t n, const float *x, i
 RF_API rf_status rf_topk(rf_stream s, int64_t m, int64_t n, int64_t k, const float *x,
                          int64_t ldx, float *values, int32_t *indices, int64_t ldk);
 
+/* DIN target attention, the per-candidate part (the per-row projections
+ * qp = Wq·q + b1 and kp = Wk·k are GEMMs done before). For candidate i of
+ * request r = request_of_row[i] (0 <= r < requests):
+ *   for t < T, where mask[r*ldm + t] != 0:
+ *     u   = q_i ⊙ k_{r,t}                      (k_{r,t} = keys[r*ldk + t*d .. +d))
+ *     hid = act(qp[i*ldqp ..+h) + kp[(r*T + t)*h ..+h) + Wqk · u)   (Wqk: [h][d])
+ *     a_t = mask[r*ldm + t] * (w2 · hid + b2)
+ *   out[i*ldo .. +d) = Σ_t a_t k_{r,t}         (masked steps contribute nothing) */
+RF_API rf_status rf_target_attention(rf_stream s, int64_t n, int64_t T, int64_t d, int64_t h,
+                                     const float *q, int64_t ldq, const float *keys, int64_t ldk,
+                                     const float *mask, int64_t ldm, const int32_t *request_of_row,
+                                     int64_t requests, const float *qp, int64_t ldqp, const float *kp,
+                                     const float *wqk, const float *w2, float b2, int32_t act,
+                                     float *out, int64_t ldo);
+
 /* ---------------------------------------------------------------- MoE dispatch / combine */
 
 /* Gather rows (MoE dispatch):

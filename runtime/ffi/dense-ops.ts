@@ -181,3 +181,52 @@ export function activation({ act, x, y, stream }: { act: Activation; x: Tensor; 
   check(native().rf_activation(streamOf(stream), code, xm.rows, xm.cols, xm.data, xm.ld, o.m.data, o.m.ld), "rf_activation");
   return o.t;
 }
+
+export interface AttentionArgs {
+  /** Candidate queries [n, d]. */
+  q: Tensor;
+  /** Behaviour sequences, one row per request: [requests, T·d]. */
+  keys: Tensor;
+  /** [requests, T]: 0 masks a step out. */
+  mask: Tensor;
+  /** i32 [n]: the request (row of keys/mask) of each candidate. */
+  requestOfRow: Tensor;
+  /** Wq·q + b1 per candidate [n, h] and Wk·k per step [requests·T, h] (rf_gemm outputs). */
+  qp: Tensor;
+  kp: Tensor;
+  /** Wqk [h, d], w2 [h], b2. */
+  wqk: Tensor;
+  w2: Tensor;
+  b2: number;
+  act?: Activation;
+  out?: Tensor;
+  stream?: Stream;
+}
+
+/** DIN target attention (per-candidate part): see rf_target_attention in rankfn.h. */
+export function targetAttention({ q, keys, mask, requestOfRow, qp, kp, wqk, w2, b2, act = "sigmoid", out, stream }: AttentionArgs): Tensor<"f32"> {
+  const qm = matrixView(q, "attention q");
+  const km = matrixView(keys, "attention keys");
+  const mm = matrixView(mask, "attention mask");
+  const d = qm.cols;
+  const T = mm.cols;
+  if (km.cols !== T * d) throw new TensorError(`attention keys: expected T × d = ${T * d} columns, got ${km.cols}`, "bad_shape");
+  if (mm.rows !== km.rows) throw new TensorError(`attention mask: has ${mm.rows} rows, keys have ${km.rows}`, "bad_shape");
+  const req = vectorData(requestOfRow, "attention requestOfRow", "i32", qm.rows);
+  const wm = matrixView(wqk, "attention wqk");
+  const h = wm.rows;
+  if (wm.cols !== d || wm.ld !== d) throw new TensorError(`attention wqk: expected a contiguous [${h}, ${d}] tensor`, "bad_shape");
+  const w2d = vectorData(w2, "attention w2", "f32", h);
+  const qpm = matrixView(qp, "attention qp");
+  expectShape(qpm, qm.rows, h, "attention qp");
+  const kpm = matrixView(kp, "attention kp");
+  expectShape(kpm, km.rows * T, h, "attention kp");
+  if (kpm.ld !== h) throw new TensorError("attention kp: must be contiguous", "bad_strides");
+  const o = outputMatrix(out, qm.rows, d, "attention out");
+  const code = enumCode(activations, act, "attention act");
+  check(
+    native().rf_target_attention(streamOf(stream), qm.rows, T, d, h, qm.data, qm.ld, km.data, km.ld, mm.data, mm.ld, req, km.rows, qpm.data, qpm.ld, kpm.data, wm.data, w2d, b2, code, o.m.data, o.m.ld),
+    "rf_target_attention",
+  );
+  return o.t;
+}

@@ -50,6 +50,9 @@ export const symbols = {
   // s, m, n, k, x, ldx, values, indices, ldk
   rf_topk: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64"),
 
+  // s, n, T, d, h, q, ldq, keys, ldk, mask, ldm, request_of_row, requests, qp, ldqp, kp, wqk, w2, b2, act, out, ldo
+  rf_target_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "ptr", "f32", "i32", "ptr", "i64"),
+
   // s, n, d, src, lds, src_rows, idx, weights, dst, ldd
   rf_gather_rows: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "ptr", "i64"),
   // s, n, d, src, lds, idx, weights, dst, ldd, dst_rows

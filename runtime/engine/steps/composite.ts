@@ -52,8 +52,8 @@ const reduceSum: StepBuilder = (node, ctx) => {
 
 /**
  * DIN attention. W1·[q, k, q−k, q⊙k] = (W1a+W1c)·q + (W1b−W1c)·k + W1d·(q⊙k): the k term
- * is computed once per request (context), the q term once per candidate, and only the
- * q⊙k term per (candidate, step). Scores weight the keys through one scatter-add.
+ * is one GEMM per request (context), the q term one GEMM per candidate, and the
+ * q⊙k term, activation, scores and weighted sum run fused in rf_target_attention.
  */
 const targetAttention: StepBuilder = (node, ctx) => {
   const { T, d, act } = ctx.attrs(node);
@@ -62,7 +62,7 @@ const targetAttention: StepBuilder = (node, ctx) => {
   const keys = ctx.slot(kn!);
   const mask = ctx.slot(mn!);
   const y = ctx.slot(node.outputs[0]!);
-  // Keys are read as [requests × T, d]: their rows must be contiguous.
+  // Keys are also read as [requests × T, d] by the k-term GEMM: their rows must be contiguous.
   if (keys.ld !== T * d) throw new Error(`node "${node.name}": keys must be stored contiguously (row stride ${keys.ld}, expected ${T * d})`);
   const h = ctx.weight(w1n!).shape[0]!;
   const w1 = weightValues(ctx.graph, new Map([[w1n!, ctx.weight(w1n!)]]), w1n!);
@@ -74,49 +74,19 @@ const targetAttention: StepBuilder = (node, ctx) => {
   const W = (r: number, c: number) => w1[r * 4 * d + c]!;
   const wq = ctx.packed.derived(`${w1n}:q`, h, d, block((r, c) => W(r, c) + W(r, 2 * d + c))).handle;
   const wk = ctx.packed.derived(`${w1n}:k`, h, d, block((r, c) => W(r, d + c) - W(r, 2 * d + c))).handle;
-  const wqk = ctx.packed.derived(`${w1n}:qk`, h, d, block((r, c) => W(r, 3 * d + c))).handle;
-  const w2 = ctx.packed.get(w2n!).handle;
+  const wqk = block((r, c) => W(r, 3 * d + c))();
+  const w2 = weightValues(ctx.graph, new Map([[w2n!, ctx.weight(w2n!)]]), w2n!);
   const b1 = ctx.weight(b1n!).data as Float32Array;
-  const b2 = ctx.weight(b2n!).data as Float32Array;
-  const cap = ctx.capacity * T;
+  const b2 = (ctx.weight(b2n!).data as Float32Array)[0]!;
   const qp = ctx.scratch(`${node.name}.qp`, ctx.capacity * h);
-  const kp = ctx.scratch(`${node.name}.kp`, cap * h);
-  const kexp = ctx.scratch(`${node.name}.kexp`, cap * d);
-  const qk = ctx.scratch(`${node.name}.qk`, cap * d);
-  const pre = ctx.scratch(`${node.name}.pre`, cap * h);
-  const hid = ctx.scratch(`${node.name}.hid`, cap * h);
-  const score = ctx.scratch(`${node.name}.score`, cap);
-  const qIdx = ctx.scratchI32(`${node.name}.qidx`, cap);
-  const kIdx = ctx.scratchI32(`${node.name}.kidx`, cap);
+  const kp = ctx.scratch(`${node.name}.kp`, ctx.capacity * T * h);
   const actCode = ACT(act);
   const { sym } = ctx;
   return step(node, (s) => {
     const { n, r } = s;
-    const nt = n * T;
-    for (let i = 0; i < n; i++) {
-      const req = s.requestOfRow[i]!;
-      for (let t = 0; t < T; t++) {
-        qIdx[i * T + t] = i;
-        kIdx[i * T + t] = req * T + t;
-      }
-    }
     ctx.check(sym.rf_gemm(null, n, q.data, q.ld, wq, b1, 0, null, 0, qp, h), node);
     ctx.check(sym.rf_gemm(null, r * T, keys.data, d, wk, null, 0, null, 0, kp, h), node);
-    ctx.check(sym.rf_gather_rows(null, nt, d, keys.data, d, r * T, kIdx, null, kexp, d), node);
-    ctx.check(sym.rf_gather_rows(null, nt, d, q.data, q.ld, n, qIdx, null, qk, d), node);
-    ctx.check(sym.rf_binary(null, 2, nt, d, qk, d, kexp, d, qk, d), node);
-    ctx.check(sym.rf_gather_rows(null, nt, h, qp, h, n, qIdx, null, pre, h), node);
-    ctx.check(sym.rf_gather_rows(null, nt, h, kp, h, r * T, kIdx, null, hid, h), node);
-    ctx.check(sym.rf_binary(null, 0, nt, h, pre, h, hid, h, pre, h), node);
-    ctx.check(sym.rf_gemm(null, nt, qk, d, wqk, null, 0, pre, h, hid, h), node);
-    ctx.check(sym.rf_activation(null, actCode, nt, h, hid, h, hid, h), node);
-    ctx.check(sym.rf_gemm(null, nt, hid, h, w2, b2, 0, null, 0, score, 1), node);
-    for (let i = 0; i < n; i++) {
-      const req = s.requestOfRow[i]!;
-      for (let t = 0; t < T; t++) score[i * T + t] = score[i * T + t]! * mask.data[req * mask.ld + t]!;
-      y.data.fill(0, i * y.ld, i * y.ld + d);
-    }
-    ctx.check(sym.rf_scatter_add_rows(null, nt, d, kexp, d, qIdx, score, y.data, y.ld, n), node);
+    ctx.check(sym.rf_target_attention(null, n, T, d, h, q.data, q.ld, keys.data, keys.ld, mask.data, mask.ld, s.requestOfRow, r, qp, h, kp, wqk, w2, b2, actCode, y.data, y.ld), node);
   });
 };
 
