@@ -13,7 +13,7 @@ export function idRanges(model: BuiltModel): Map<string, number> {
   const ranges = new Map<string, number>();
   for (const node of model.graph.nodes) {
     const pairs: [string, string][] =
-      node.op === "embedding_bag" ? [[node.inputs[0]!, node.inputs[1]!]]
+      node.op === "embedding_bag" || node.op === "embedding_sequence" ? [[node.inputs[0]!, node.inputs[1]!]]
       : node.op === "embedding_bags" ? node.inputs.slice(0, node.inputs.length / 2).map((ids, i) => [ids, node.inputs[node.inputs.length / 2 + i]!])
       : [];
     for (const [ids, table] of pairs) {

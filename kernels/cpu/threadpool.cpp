@@ -19,10 +19,13 @@ namespace {
 constexpr int kMaxThreads = 256;
 constexpr int kSpinIterations = 20000;  // ~100 us of polling before sleeping
 
+// A job's fields are atomics: a worker that wakes late may read the slot of a
+// newer job, but it only ever runs a task after claiming it with a CAS on the
+// generation-tagged counter, which fails for any job but the current one.
 struct Job {
-    void (*task)(void *, int64_t, int) = nullptr;
-    void *ctx = nullptr;
-    int64_t n = 0;
+    std::atomic<void (*)(void *, int64_t, int)> task{nullptr};
+    std::atomic<void *> ctx{nullptr};
+    std::atomic<int64_t> n{0};
 };
 
 thread_local bool t_in_pool_task = false;
@@ -58,23 +61,36 @@ public:
             t_in_pool_task = was;
             return;
         }
-        job_ = Job{task, ctx, n};
-        next_.store(0, std::memory_order_relaxed);
-        pending_.store(size_ - 1, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);
+        const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
+        Job &job = jobs_[g & 1];
+        job.task.store(task, std::memory_order_relaxed);
+        job.ctx.store(ctx, std::memory_order_relaxed);
+        job.n.store(n, std::memory_order_relaxed);
+        done_.store(0, std::memory_order_relaxed);
+        claim_.store(tag(g), std::memory_order_release);
+        generation_.store(g, std::memory_order_release);
         generation_.notify_all();
         t_in_pool_task = true;
-        drain(0);
+        drain(g, 0);
         t_in_pool_task = false;
-        while (pending_.load(std::memory_order_acquire) != 0) RF_PAUSE();
+        // Wait for the tasks, not for the workers: a worker still asleep when the
+        // caller has done everything must not add its wake-up latency to the call.
+        while (done_.load(std::memory_order_acquire) != n) RF_PAUSE();
     }
 
 private:
-    void drain(int thread) {
+    static uint64_t tag(uint64_t generation) { return (generation & 0xffffffffu) << 32; }
+
+    void drain(uint64_t g, int thread) {
+        const Job &job = jobs_[g & 1];
         for (;;) {
-            int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-            if (i >= job_.n) break;
-            job_.task(job_.ctx, i, thread);
+            uint64_t c = claim_.load(std::memory_order_acquire);
+            if ((c & ~uint64_t(0xffffffffu)) != tag(g)) return;  // a newer job: not ours
+            const int64_t i = int64_t(c & 0xffffffffu);
+            if (i >= job.n.load(std::memory_order_relaxed)) return;
+            if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+            job.task.load(std::memory_order_relaxed)(job.ctx.load(std::memory_order_relaxed), i, thread);
+            done_.fetch_add(1, std::memory_order_release);
         }
     }
 
@@ -92,8 +108,7 @@ private:
             }
             seen = g;
             if (stopping_.load(std::memory_order_acquire)) return;
-            drain(thread);
-            pending_.fetch_sub(1, std::memory_order_acq_rel);
+            drain(g, thread);
         }
     }
 
@@ -109,10 +124,10 @@ private:
     int size_ = 1;
     std::mutex run_mutex_;
     std::vector<std::thread> workers_;
-    Job job_;
+    Job jobs_[2];
     std::atomic<uint64_t> generation_{0};
-    std::atomic<int64_t> next_{0};
-    std::atomic<int> pending_{0};
+    std::atomic<uint64_t> claim_{0};  // (generation << 32) | index of the next unclaimed task
+    std::atomic<int64_t> done_{0};
     std::atomic<bool> stopping_{false};
 };
 

@@ -27,7 +27,7 @@ function gemmWeightInputs(op: string, inputs: string[], attrs: Record<string, un
 }
 
 function tableInputs(op: string, inputs: string[]): number[] {
-  if (op === "embedding_bag") return [1];
+  if (op === "embedding_bag" || op === "embedding_sequence") return [1];
   if (op === "embedding_bags") return Array.from({ length: inputs.length / 2 }, (_, i) => inputs.length / 2 + i);
   return [];
 }

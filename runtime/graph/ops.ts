@@ -129,6 +129,18 @@ export const ops: Record<string, OpDef<any>> = {
     },
   },
   /**
+   * Unpooled lookup of a row's ids [L] (a behaviour sequence): output [L · dim], slot t is
+   * row(ids[t]) of table [rows, dim], or zeros where the slot holds the input's padding id.
+   */
+  embedding_sequence: {
+    attrs: z.object({ idPolicy: z.enum(["error", "modulo"]).default("error") }).strict(),
+    infer: (inputs, _a, node) => {
+      const ids = value(node, inputs, 0, idDTypes);
+      const t = weight(node, inputs, 1, [null, null], tableDTypes);
+      return [{ dtype: "f32", shape: [width(ids) * t.shape[1]!] }];
+    },
+  },
+  /**
    * Several embedding bags in one native call (made by the compiler's fusion):
    * inputs are the T id values then the T tables; one pooled output per table.
    */

@@ -2,16 +2,13 @@
 // attention against the candidate item, then concat(user profile, attended
 // behaviour, candidate item) goes through an MLP to a sigmoid.
 //
-// Sequence representation: the graph IR has no op that splits an i64 id row
-// or looks up ids without pooling, so the behaviour sequence is T separate
-// context inputs "hist_0".."hist_{T-1}", each i64 [1] with padding -1 (slot t
-// holds the t-th most recent item id, or -1 when the history is shorter).
-// Each slot is a sum-mode embedding_bag in the shared item table (a padded
-// slot pools nothing, giving a zero key); the T keys are concatenated to
-// [T·d], and the mask [T] is the concatenation of padding_mask per slot.
+// Sequence representation: one context input "hist", i64 [T] with padding -1
+// (slot t holds the t-th most recent item id, or -1 when the history is
+// shorter), looked up unpooled in the shared item table (embedding_sequence:
+// a padded slot gives a zero key) to keys [T·d]; padding_mask gives the mask [T].
 //
 // Inputs: "user_j" i64 [1] (context, profile: user id, age, gender, city...);
-// "hist_t" i64 [1] (context); "item_id" i64 [1] (candidate).
+// "hist" i64 [T] (context); "item_id" i64 [1] (candidate).
 // Weights: user_emb_j.table [userRows_j, d]; item.table [itemRows, d]
 // (shared by the sequence and the candidate); attention.{W1 [h, 4d], b1 [h],
 // W2 [1, h], b2 [1]}; mlp.{i}.{weight,bias}. Output "ctr".
@@ -57,11 +54,11 @@ export function buildDin(options: Partial<DinOptions> = {}): BuiltModel {
   const d = o.embeddingDim;
   const T = o.sequenceLength;
   const user = o.userTableRows.map((rows, j) => bag(b, sparseInput(b, `user_${j}`, 1, "context"), rows, d, `user_emb_${j}`));
-  const hist = Array.from({ length: T }, (_, t) => sparseInput(b, `hist_${t}`, 1, "context"));
+  const hist = sparseInput(b, "hist", T, "context");
   const item = sparseInput(b, "item_id", 1, "candidate");
   const table = b.randomWeight("item.table", [o.itemTableRows, d], 0.05);
-  const keys = b.concat(hist.map((h, t) => bagShared(b, h, table, d, `hist_emb_${t}`)));
-  const mask = b.concat(hist.map((h, t) => b.node("padding_mask", [h], 1, { padding: -1 }, `hist_mask_${t}`)));
+  const keys = b.node("embedding_sequence", [hist, table], T * d, {}, "hist_emb");
+  const mask = b.node("padding_mask", [hist], T, { padding: -1 }, "hist_mask");
   const query = bagShared(b, item, table, d, "item_emb");
   const h = o.attentionHidden;
   const w1 = b.randomWeight("attention.W1", [h, 4 * d], Math.sqrt(6 / (4 * d + h)));

@@ -255,10 +255,10 @@ export function referenceDin(options: Partial<ZooOptions["din"]>, weights: Weigh
     const user = o.userTableRows.map((rows, j) => bagSum(w(weights, `user_emb_${j}.table`, [rows, d]), inputRow(req, `user_${j}`, i)));
     const q = bagSum(table, inputRow(req, "item_id", i));
     const attended = new Float64Array(d);
+    const hist = inputRow(req, "hist", i);
     for (let t = 0; t < T; t++) {
-      const slot = inputRow(req, `hist_${t}`, i);
-      if (slot[0] === -1) continue; // masked: weight 0 (and its key is the empty bag anyway)
-      const k = bagSum(table, slot);
+      if (hist[t] === -1) continue; // masked: weight 0 (and its key is zeros anyway)
+      const k = bagSum(table, [hist[t]!]);
       const feat = concat(q, k, q.map((qv, c) => qv - k[c]!), q.map((qv, c) => qv * k[c]!));
       const hidden = matvec(feat, W1, h, 4 * d, b1, o.attentionAct);
       const a = matvec(hidden, W2, 1, h, b2)[0]!;

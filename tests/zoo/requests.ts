@@ -33,7 +33,7 @@ export interface InputSpec {
   role: "context" | "candidate";
   /** i64 inputs: ids are in [0, rows) (the table the ids index). */
   rows?: number;
-  /** i64 inputs: "bag" = slots independently filled or padded; "sequence" = one slot of a history. */
+  /** i64 inputs: "bag" = slots independently filled or padded; "sequence" = a history, filled then padded. */
   kind?: "bag" | "sequence";
 }
 
@@ -68,8 +68,8 @@ export function inputSpecs<N extends ZooName>(name: N, options: Partial<ZooOptio
     case "din": {
       const o = dinOptions(options as Partial<ZooOptions["din"]>);
       const user: InputSpec[] = o.userTableRows.map((r, j) => ({ name: `user_${j}`, dtype: "i64", width: 1, role: "context", rows: r, kind: "bag" }));
-      const hist: InputSpec[] = Array.from({ length: o.sequenceLength }, (_, t) => ({ name: `hist_${t}`, dtype: "i64", width: 1, role: "context", rows: o.itemTableRows, kind: "sequence" }));
-      return [...user, ...hist, { name: "item_id", dtype: "i64", width: 1, role: "candidate", rows: o.itemTableRows, kind: "bag" }];
+      const hist: InputSpec = { name: "hist", dtype: "i64", width: o.sequenceLength, role: "context", rows: o.itemTableRows, kind: "sequence" };
+      return [...user, hist, { name: "item_id", dtype: "i64", width: 1, role: "candidate", rows: o.itemTableRows, kind: "bag" }];
     }
     case "mmoe":
     case "ple":
@@ -100,13 +100,15 @@ function bagRow(spec: InputSpec, rng: Rng): number[] {
 export function makeRequest<N extends ZooName>(name: N, rows: number, rng: Rng, options: Partial<ZooOptions[N]> = {}): ZooRequest {
   const specs = inputSpecs(name, options);
   const req: ZooRequest = { rows, context: {}, candidates: {} };
-  // A behaviour history of random length: slot t holds an id for t < length, then padding.
-  const sequence = specs.filter((s) => s.kind === "sequence");
-  const historyLength = rng.int(sequence.length + 1);
+
   for (const spec of specs) {
     const gen = (): number[] => {
       if (spec.dtype === "f32") return denseRow(spec.width, rng);
-      if (spec.kind === "sequence") return [sequence.indexOf(spec) < historyLength ? rng.int(spec.rows!) : -1];
+      if (spec.kind === "sequence") {
+        // A behaviour history of random length: slot t holds an id for t < length, then padding.
+        const length = rng.int(spec.width + 1);
+        return Array.from({ length: spec.width }, (_, t) => (t < length ? rng.int(spec.rows!) : -1));
+      }
       return bagRow(spec, rng);
     };
     if (spec.role === "context") req.context[spec.name] = gen();

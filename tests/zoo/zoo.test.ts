@@ -174,7 +174,7 @@ describe("shapes and options", () => {
     const options = { sequenceLength: 4, embeddingDim: 4, attentionHidden: 3, mlp: [8, 1] };
     const model = zoo.din.build(options);
     const req = makeRequest("din", 2, new Rng(5), options);
-    const empty = { ...req, context: { ...req.context, hist_0: [-1], hist_1: [-1], hist_2: [-1], hist_3: [-1] } };
+    const empty = { ...req, context: { ...req.context, hist: [-1, -1, -1, -1] } };
     // With every slot padded the attended vector is zero, whatever the (garbage-free) table holds:
     // zeroing the whole item table except the candidates' rows leaves the output unchanged.
     const a = reference("din", options, model.weights, empty);
@@ -186,7 +186,7 @@ describe("shapes and options", () => {
     zeroed.set("item.table", { ...table, data });
     expect(reference("din", options, zeroed, empty).ctr).toEqual(a.ctr);
     // A history changes the scores.
-    const full = { ...req, context: { ...req.context, hist_0: [1], hist_1: [2], hist_2: [-1], hist_3: [-1] } };
+    const full = { ...req, context: { ...req.context, hist: [1, 2, -1, -1] } };
     expect(Array.from(reference("din", options, model.weights, full).ctr!)).not.toEqual(Array.from(a.ctr!));
   });
 });

@@ -153,6 +153,60 @@ const embeddingBags: StepBuilder = (node, ctx) => {
   };
 };
 
+/**
+ * One bag per id slot: each row's L slots become L one-id bags (padding slots
+ * empty, so they pool to zeros), written as [rows × L, dim] — the row-major
+ * [rows, L·dim] output when it is contiguous.
+ */
+const embeddingSequence: StepBuilder = (node, ctx) => {
+  const idSlot = ctx.idSlot(node.inputs[0]!);
+  const table = ctx.weight(node.inputs[1]!);
+  const [rowsInTable, dim] = table.shape as [number, number];
+  const y = ctx.slot(node.outputs[0]!);
+  const L = idSlot.width;
+  if (y.ld !== L * dim) throw new Error(`node "${node.name}": the sequence output must be stored contiguously`);
+  const spec = ctx.graph.inputs.find((i) => i.name === node.inputs[0]);
+  const pad = spec?.padding ?? Number.NaN;
+  const modulo = ctx.attrs(node).idPolicy === "modulo";
+  const wide = idSlot.data instanceof BigInt64Array;
+  const src32 = new Int32Array(idSlot.data.buffer, idSlot.data.byteOffset, idSlot.data.length * (wide ? 2 : 1));
+  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const dst32 = new Int32Array(ids.buffer);
+  const offsets = new BigInt64Array(ctx.capacity * L + 1);
+  const off32 = new Int32Array(offsets.buffer);
+  const tableCode = dtypes[table.dtype].code;
+  return {
+    node: node.name,
+    op: node.op,
+    run(s) {
+      const rows = rowsOf(y, s);
+      let count = 0;
+      for (let b = 0; b < rows; b++) {
+        for (let j = 0; j < L; j++) {
+          off32[2 * (b * L + j)] = count;
+          const at = b * idSlot.ld + j;
+          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
+          if (v === pad) continue;
+          const id = modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v;
+          if (wide) {
+            dst32[2 * count] = id | 0;
+            dst32[2 * count + 1] = Math.floor(id / 4294967296);
+          } else {
+            dst32[count] = id;
+          }
+          count++;
+        }
+      }
+      off32[2 * rows * L] = count;
+      try {
+        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
+      } catch (err) {
+        rethrowForInput(err, node.inputs[0]!);
+      }
+    },
+  };
+};
+
 /** Repeat each request's context row for its candidates (one native gather). */
 const broadcast: StepBuilder = (node, ctx) => {
   const x = ctx.slot(node.inputs[0]!);
@@ -189,6 +243,7 @@ const paddingMask: StepBuilder = (node, ctx) => {
 export const sparseSteps: Record<string, StepBuilder> = {
   embedding_bag: embeddingBag,
   embedding_bags: embeddingBags,
+  embedding_sequence: embeddingSequence,
   broadcast,
   padding_mask: paddingMask,
 };
