@@ -14,12 +14,14 @@ import { mmoeOptions } from "../../sdk/zoo/mmoe";
 import { moeOptions } from "../../sdk/zoo/moe";
 import { pleOptions } from "../../sdk/zoo/ple";
 import { widedeepOptions } from "../../sdk/zoo/widedeep";
+import { type Act, act } from "../kernels/reference";
 import { type ZooRequest, inputRow } from "./requests";
+
+export { act };
 
 export type Weights = Map<string, Tensor>;
 export type Outputs = Record<string, Float64Array>;
 type Vec = ArrayLike<number>;
-type Act = "none" | "relu" | "gelu" | "silu" | "sigmoid" | "tanh";
 
 // ---------------------------------------------------------------- helpers (f64)
 
@@ -34,43 +36,6 @@ function w(weights: Weights, name: string, shape?: number[]): { data: Float32Arr
   return { data: t.data as Float32Array, shape: t.shape };
 }
 
-function erf(x: number): number {
-  const a = Math.abs(x);
-  let r: number;
-  if (a < 2.5) {
-    // Maclaurin series: erf(a) = 2/√π Σ (−1)ⁿ a^(2n+1) / (n! (2n+1)).
-    let sum = a;
-    let term = a;
-    for (let n = 1; n < 60; n++) {
-      term *= (-a * a) / n;
-      sum += term / (2 * n + 1);
-    }
-    r = (2 / Math.sqrt(Math.PI)) * sum;
-  } else {
-    // Continued fraction for erfc.
-    let f = a;
-    for (let n = 60; n >= 1; n--) f = a + n / 2 / f;
-    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
-  }
-  return x < 0 ? -r : r;
-}
-
-export function act(a: Act, x: number): number {
-  switch (a) {
-    case "relu":
-      return x > 0 ? x : 0;
-    case "gelu":
-      return 0.5 * x * (1 + erf(x / Math.SQRT2));
-    case "silu":
-      return x / (1 + Math.exp(-x));
-    case "sigmoid":
-      return 1 / (1 + Math.exp(-x));
-    case "tanh":
-      return Math.tanh(x);
-    default:
-      return x;
-  }
-}
 
 /** y = act(W x + b), W [n, k] row-major. */
 function matvec(x: Vec, W: Float32Array, n: number, k: number, b: Vec | null, a: Act = "none"): Float64Array {

@@ -23,6 +23,22 @@ interface BagSource {
   offsets: BigInt64Array;
 }
 
+/** Ids as exact doubles (an i64 from its two 32-bit halves, exact below 2^53), read and written without BigInt allocations. */
+function idView(arr: Int32Array | BigInt64Array): { wide: boolean; get(i: number): number; set(i: number, v: number): void } {
+  const wide = arr instanceof BigInt64Array;
+  const w = new Int32Array(arr.buffer, arr.byteOffset, arr.length * (wide ? 2 : 1));
+  return wide
+    ? {
+        wide,
+        get: (i) => w[2 * i + 1]! * 4294967296 + (w[2 * i]! >>> 0),
+        set: (i, v) => {
+          w[2 * i] = v | 0;
+          w[2 * i + 1] = Math.floor(v / 4294967296);
+        },
+      }
+    : { wide, get: (i) => w[i]!, set: (i, v) => (w[i] = v) };
+}
+
 /** Prepare the ids of one table: direct when there is nothing to drop or fold, else compacted. */
 function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
   const idSlot = ctx.idSlot(idsName);
@@ -38,10 +54,9 @@ function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: str
     for (let b = 0; b <= ctx.capacity; b++) off32[2 * b] = b * L;
     return { ...base, ids: idSlot.data, prepare: (rows) => rows * L };
   }
-  const wide = idSlot.data instanceof BigInt64Array;
-  const src32 = new Int32Array(idSlot.data.buffer, idSlot.data.byteOffset, idSlot.data.length * (wide ? 2 : 1));
-  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
-  const dst32 = new Int32Array(ids.buffer);
+  const src = idView(idSlot.data);
+  const ids = src.wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const dst = idView(ids);
   const pad = padding ?? Number.NaN;
   const modulo = idPolicy === "modulo";
   return {
@@ -52,18 +67,9 @@ function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: str
       for (let b = 0; b < rows; b++) {
         off32[2 * b] = count;
         for (let j = 0; j < L; j++) {
-          const at = b * idSlot.ld + j;
-          // ids as exact doubles (i64 from its two 32-bit halves, exact below 2^53)
-          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
+          const v = src.get(b * idSlot.ld + j);
           if (v === pad) continue;
-          const id = modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v;
-          if (wide) {
-            dst32[2 * count] = id | 0;
-            dst32[2 * count + 1] = Math.floor(id / 4294967296);
-          } else {
-            dst32[count] = id;
-          }
-          count++;
+          dst.set(count++, modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v);
         }
       }
       off32[2 * rows] = count;
@@ -168,10 +174,9 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
   const spec = ctx.graph.inputs.find((i) => i.name === node.inputs[0]);
   const pad = spec?.padding ?? Number.NaN;
   const modulo = ctx.attrs(node).idPolicy === "modulo";
-  const wide = idSlot.data instanceof BigInt64Array;
-  const src32 = new Int32Array(idSlot.data.buffer, idSlot.data.byteOffset, idSlot.data.length * (wide ? 2 : 1));
-  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
-  const dst32 = new Int32Array(ids.buffer);
+  const src = idView(idSlot.data);
+  const ids = src.wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const dst = idView(ids);
   const offsets = new BigInt64Array(ctx.capacity * L + 1);
   const off32 = new Int32Array(offsets.buffer);
   const tableCode = dtypes[table.dtype].code;
@@ -184,22 +189,14 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
       for (let b = 0; b < rows; b++) {
         for (let j = 0; j < L; j++) {
           off32[2 * (b * L + j)] = count;
-          const at = b * idSlot.ld + j;
-          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
+          const v = src.get(b * idSlot.ld + j);
           if (v === pad) continue;
-          const id = modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v;
-          if (wide) {
-            dst32[2 * count] = id | 0;
-            dst32[2 * count + 1] = Math.floor(id / 4294967296);
-          } else {
-            dst32[count] = id;
-          }
-          count++;
+          dst.set(count++, modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v);
         }
       }
       off32[2 * rows * L] = count;
       try {
-        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
+        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, src.wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
       } catch (err) {
         rethrowForInput(err, node.inputs[0]!);
       }
@@ -222,19 +219,14 @@ const paddingMask: StepBuilder = (node, ctx) => {
   const ids = ctx.idSlot(node.inputs[0]!);
   const y = ctx.slot(node.outputs[0]!);
   const pad = ctx.attrs(node).padding as number;
-  const wide = ids.data instanceof BigInt64Array;
-  const src32 = new Int32Array(ids.data.buffer, ids.data.byteOffset, ids.data.length * (wide ? 2 : 1));
+  const src = idView(ids.data);
   return {
     node: node.name,
     op: node.op,
     run(s) {
       const rows = rowsOf(y, s);
       for (let b = 0; b < rows; b++) {
-        for (let j = 0; j < y.width; j++) {
-          const at = b * ids.ld + j;
-          const v = wide ? src32[2 * at + 1]! * 4294967296 + (src32[2 * at]! >>> 0) : src32[at]!;
-          y.data[b * y.ld + j] = v === pad ? 0 : 1;
-        }
+        for (let j = 0; j < y.width; j++) y.data[b * y.ld + j] = src.get(b * ids.ld + j) === pad ? 0 : 1;
       }
     },
   };
