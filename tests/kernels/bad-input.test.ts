@@ -147,6 +147,15 @@ describe("row ops", () => {
     expect(() => k.scatterAddRows({ src, idx: tensor("i32", [4]), dst: f32([2, 5]) })).toThrow("scatterAddRows dst: has 5 columns, src has 3");
     expectStillHealthy();
   });
+  test("target attention checks shapes and refuses requests outside its keys", () => {
+    const base = { q: f32([2, 4]), keys: f32([1, 12]), mask: f32([1, 3]), requestOfRow: tensor("i32", [2]), qp: f32([2, 5]), kp: f32([3, 5]), wqk: f32([5, 4]), w2: f32([5]), b2: 0 };
+    expect(Array.from(k.targetAttention(base).data).every(Number.isFinite)).toBe(true);
+    expect(() => k.targetAttention({ ...base, keys: f32([1, 10]) })).toThrow("attention keys: expected T × d = 12 columns, got 10");
+    expect(() => k.targetAttention({ ...base, kp: f32([2, 5]) })).toThrow("attention kp: expected shape [3, 5], got [2, 5]");
+    expect(() => k.targetAttention({ ...base, wqk: f32([5, 3]) })).toThrow("attention wqk: expected a contiguous [5, 4] tensor");
+    expectKernelError(() => k.targetAttention({ ...base, requestOfRow: tensor("i32", [2], new Int32Array([0, 1])) }), "out_of_range", "request_of_row[1] = 1 is outside [0, 1)");
+    expectStillHealthy();
+  });
   test("elementwise ops check broadcasting and enums", () => {
     expect(() => k.binary({ op: "add", a: f32([3, 4]), b: f32([2, 4]) })).toThrow("add: b has shape [2, 4], expected [3, 4] or [1, 4]");
     expect(() => k.binary({ op: "pow" as k.BinaryOp, a: f32([1, 4]), b: f32([1, 4]) })).toThrow('binary op: unknown value "pow"');

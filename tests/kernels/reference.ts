@@ -183,3 +183,27 @@ export function binaryRef(op: BinaryName, a: number, b: number): number {
     default: return Math.min(a, b);
   }
 }
+
+/** DIN target attention, per candidate (rf_target_attention's pseudocode). */
+export function targetAttentionRef(
+  a: { n: number; T: number; d: number; h: number; q: ArrayLike<number>; keys: ArrayLike<number>; mask: ArrayLike<number>; req: ArrayLike<number>; qp: ArrayLike<number>; kp: ArrayLike<number>; wqk: ArrayLike<number>; w2: ArrayLike<number>; b2: number },
+  actName: Act,
+): Float64Array {
+  const { n, T, d, h } = a;
+  const out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const r = a.req[i]!;
+    for (let t = 0; t < T; t++) {
+      const m = a.mask[r * T + t]!;
+      if (m === 0) continue;
+      let score = a.b2;
+      for (let j = 0; j < h; j++) {
+        let acc = a.qp[i * h + j]! + a.kp[(r * T + t) * h + j]!;
+        for (let c = 0; c < d; c++) acc += a.wqk[j * d + c]! * a.q[i * d + c]! * a.keys[r * T * d + t * d + c]!;
+        score += a.w2[j]! * act(actName, acc);
+      }
+      for (let c = 0; c < d; c++) out[i * d + c]! += m * score * a.keys[r * T * d + t * d + c]!;
+    }
+  }
+  return out;
+}

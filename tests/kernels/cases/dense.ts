@@ -185,6 +185,38 @@ function elementwiseCases(): ParityCase[] {
   return cases;
 }
 
+function attentionCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  for (const [n, T, d, h, requests] of [[1, 1, 1, 1, 1], [5, 3, 7, 17, 2], [9, 11, 16, 32, 3], [4, 50, 32, 80, 1], [3, 9, 5, 0, 2]] as const) {
+    for (const act of ["sigmoid", "relu"] as const) {
+      const rng = new Rng(n * 31 + T + d + h);
+      const data = {
+        n, T, d, h,
+        q: rng.floats(n * d), keys: rng.floats(requests * T * d),
+        // Some steps masked (0), some weighted.
+        mask: Float32Array.from({ length: requests * T }, (_, i) => (i % 4 === 1 ? 0 : i % 4 === 2 ? 0.5 : 1)),
+        req: Int32Array.from({ length: n }, (_, i) => i % requests),
+        qp: rng.floats(n * h), kp: rng.floats(requests * T * h), wqk: rng.floats(h * d), w2: rng.floats(h), b2: 0.25,
+      };
+      cases.push({
+        op: "target_attention",
+        dtype: "f32",
+        label: `n=${n} T=${T} d=${d} h=${h} requests=${requests} ${act}`,
+        tol: tolerance.f32,
+        run: () => [
+          k.targetAttention({
+            q: tensor("f32", [n, d], data.q), keys: tensor("f32", [requests, T * d], data.keys), mask: tensor("f32", [requests, T], data.mask),
+            requestOfRow: tensor("i32", [n], data.req), qp: tensor("f32", [n, h], data.qp), kp: tensor("f32", [requests * T, h], data.kp),
+            wqk: tensor("f32", [h, d], data.wqk), w2: tensor("f32", [h], data.w2), b2: data.b2, act,
+          }).data,
+        ],
+        expected: () => [ref.targetAttentionRef(data, act)],
+      });
+    }
+  }
+  return cases;
+}
+
 export function denseCases(): ParityCase[] {
-  return [...gemmCases(), ...crossCases(), ...rowOpCases(), ...elementwiseCases()];
+  return [...gemmCases(), ...crossCases(), ...rowOpCases(), ...elementwiseCases(), ...attentionCases()];
 }
