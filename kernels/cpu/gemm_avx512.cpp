@@ -240,7 +240,7 @@ inline void dpbusd(__m512i &acc, __m512i a, __m512i b) {
 // around the asm statements.
 template <int R>
 inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
-                    const float *xscale, float *out) {
+                    const float *xscale, const float *xzero, float *out) {
     static_assert(R >= 1 && R <= 12, "tile_i8: 1..12 rows");
 #define RF_DECL(r) __m512i c0_##r = _mm512_setzero_si512(), c1_##r = _mm512_setzero_si512();
     RF_I8_ROWS(RF_DECL)
@@ -257,13 +257,14 @@ inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const in
         RF_I8_ROWS(RF_STEP)
 #undef RF_STEP
     }
-    // acc = sum (q_x + 128) * q_w  ->  sum q_x q_w = acc - 128 * colsum
-    const __m512i z0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7);
-    const __m512i z1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7);
+    // x ≈ s_x (q_x − z_x) per row, so  sum x w = s_x s_w (acc − z_x · colsum(w)).
+    const __m512i cs0 = _mm512_loadu_si512(colsum), cs1 = _mm512_loadu_si512(colsum + 16);
     const __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
 #define RF_STORE(r)                                                                                              \
     if constexpr (R > r) {                                                                                       \
         const __m512 xs = _mm512_set1_ps(xscale[r]);                                                             \
+        const __m512i zp = _mm512_set1_epi32(int(xzero[r]));                                                     \
+        const __m512i z0 = _mm512_mullo_epi32(cs0, zp), z1 = _mm512_mullo_epi32(cs1, zp);                        \
         _mm512_store_ps(out + r * kNR, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0_##r, z0)), _mm512_mul_ps(s0, xs))); \
         _mm512_store_ps(out + r * kNR + 16,                                                                      \
                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1_##r, z1)), _mm512_mul_ps(s1, xs))); \
@@ -275,44 +276,54 @@ inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const in
 struct I8 {
     static constexpr int MR = kMR, MB_TILES = kMB;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4); }
-    // Dynamic per-row quantisation: q = round(x / s) in [-127, 127], s = max|x| / 127,
-    // stored as u8 q + 128; dst bytes [(l/4)*MR + r][l%4].
-    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rscale) {
+    // Dynamic asymmetric per-row quantisation over the row's range widened to
+    // include 0: s = (max − min) / 255, zero point z = round(−min / s), and
+    // q = clamp(round(x / s) + z, 0, 255), so x ≈ s (q − z). Rows after a ReLU
+    // (min ≥ 0) get all 256 levels. rparams = [scale × MR][zero point × MR].
+    // dst bytes [(l/4)*MR + r][l%4].
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
         uint8_t *d = static_cast<uint8_t *>(dst);
         const int64_t k = w.k, kp = w.kp;
         for (int r = 0; r < kMR; ++r) {
             if (r >= rows) {
-                rscale[r] = 0.f;
-                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 128;
+                rparams[r] = 0.f;
+                rparams[kMR + r] = 0.f;
+                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
                 continue;
             }
             const float *xr = x + r * ldx;
-            __m512 mx = _mm512_setzero_ps();
+            __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_setzero_ps();
             int64_t l = 0;
-            for (; l + 16 <= k; l += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xr + l)));
-            float amax = _mm512_reduce_max_ps(mx);
-            for (; l < k; ++l) amax = std::max(amax, std::fabs(xr[l]));
-            const float s = amax / 127.f;
-            const float inv = amax > 0.f ? 127.f / amax : 0.f;
-            rscale[r] = s;
+            for (; l + 16 <= k; l += 16) {
+                const __m512 v = _mm512_loadu_ps(xr + l);
+                vmin = _mm512_min_ps(vmin, v);
+                vmax = _mm512_max_ps(vmax, v);
+            }
+            float lo = _mm512_reduce_min_ps(vmin), hi = _mm512_reduce_max_ps(vmax);
+            for (; l < k; ++l) {
+                lo = std::min(lo, xr[l]);
+                hi = std::max(hi, xr[l]);
+            }
+            const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+            const float inv = 1.f / s;
+            const float z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
+            rparams[r] = s;
+            rparams[kMR + r] = z;
             const __m512 vinv = _mm512_set1_ps(inv);
-            const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+            const __m512i vz = _mm512_set1_epi32(int(z)), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
             l = 0;
             for (; l + 16 <= k; l += 16) {
                 __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
-                q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
+                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vz), zero), top);
                 __m128i b = _mm512_cvtepi32_epi8(q);
                 alignas(16) uint32_t quads[4];
                 _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
                 for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
             }
             for (; l < kp; ++l) {
-                uint8_t q = 128;
-                if (l < k) {
-                    float v = std::nearbyint(xr[l] * inv);
-                    v = std::min(127.f, std::max(-127.f, v));
-                    q = uint8_t(int(v) + 128);
-                }
+                // Padding columns hold the zero point: they add z·0 (padded W is 0) and z·colsum covers none of them.
+                uint8_t q = uint8_t(z);
+                if (l < k) q = uint8_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
                 d[((l / 4) * kMR + r) * 4 + (l % 4)] = q;
             }
         }
@@ -322,7 +333,7 @@ struct I8 {
                      float *out) {
         with_rows<kMR>(rows, [&](auto R) {
             tile_i8<decltype(R)::value>(static_cast<const uint32_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
-                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, out);
+                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, rscale + kMR, out);
         });
     }
 };

@@ -165,8 +165,8 @@ RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
  *     Y[i*ldy + j] = act(acc) + (residual ? residual[i*ldr + j] : 0)
  * X, Y, residual are fp32. bf16 weights are widened to fp32 as they are read
  * (weight-only quantization: X stays fp32); int8 weights: each row of X is
- * quantized to 8 bits (per-row scale) and dotted with VNNI, the result
- * rescaled by both scales.
+ * quantized to 8 bits over its range (per-row scale and zero point) and dotted
+ * with VNNI, the result rescaled by both scales.
  * bias, residual may be NULL. residual may alias Y (same pointer, ldr == ldy). */
 RF_API rf_status rf_gemm(rf_stream s, int64_t m, const float *x, int64_t ldx, rf_weight w,
                          const float *bias, int32_t act, const float *residual, int64_t ldr,
