@@ -4,7 +4,8 @@
 import * as k from "../runtime/ffi";
 import { formatBytes, parseArgs, progressBar } from "./cli-support";
 import { loadModel } from "./index";
-import { writeModel } from "../runtime/model/model-file";
+import { readModel, writeModel } from "../runtime/model/model-file";
+import { quantizationReport } from "./quantization-report";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
 
 interface Command {
@@ -32,6 +33,12 @@ const commands: Record<string, Command> = {
       console.log(`compiler\n${info.compiler.map((l) => `  ${l}`).join("\n")}`);
       console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity}: ${m.summary}`).join("\n")}`);
       model.dispose();
+      if (precision !== "f32") {
+        process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");
+        const r = quantizationReport(readModel(file), { precision: precision as "bf16" | "int8", requests: 4, candidates: 100 });
+        const ndcg = Object.entries(r.ndcg10).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
+        console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates: max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${ndcg}`);
+      }
     },
   },
   info: {

@@ -32,6 +32,12 @@ export interface OutputView {
   role: "context" | "candidate";
 }
 
+interface Binding {
+  inputs: { name: string; role: "context" | "candidate"; width: number; slot: { data: TypedArray } | undefined }[];
+  outputs: Record<string, OutputView>;
+  outputViews: OutputView[];
+}
+
 export interface ProfileLine {
   node: string;
   op: string;
@@ -45,6 +51,7 @@ export class Executor {
   readonly maxBatch: number;
   readonly #packed: WeightCache;
   readonly #plans = new Map<number, Plan>();
+  readonly #bindings = new Map<Plan, Binding>();
   readonly #profile = new Map<number, Float64Array>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
@@ -71,16 +78,22 @@ export class Executor {
     return plan;
   }
 
+  /**
+   * Run a staged batch. Allocation-free after a bucket's first batch: the input
+   * slots and the returned output views belong to the plan and are reused (the
+   * views are valid until the next run).
+   */
   run(batch: StagedBatch): Record<string, OutputView> {
     const plan = this.plan(Math.max(batch.n, batch.r));
-    for (const input of this.model.graph.inputs) {
+    const bound = this.#bind(plan);
+    for (let i = 0; i < bound.inputs.length; i++) {
+      const input = bound.inputs[i]!;
       const src = batch.inputs[input.name];
       const rows = input.role === "candidate" ? batch.n : batch.r;
-      const width = input.shape.reduce((a, b) => a * b, 1);
-      if (!src || src.length < rows * width) throw new RankfnError(`input "${input.name}" needs ${rows} × ${width} values`, "bad_input", 400);
-      const slot = input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name);
-      if (!slot) continue; // an input no node reads
-      (slot.data as TypedArray).set(src.length === rows * width ? (src as never) : (src.subarray(0, rows * width) as never));
+      const count = rows * input.width;
+      if (!src || src.length < count) throw new RankfnError(`input "${input.name}" needs ${rows} × ${input.width} values`, "bad_input", 400);
+      if (!input.slot) continue; // an input no node reads
+      (input.slot.data as TypedArray).set((src.length === count ? src : src.subarray(0, count)) as never);
     }
     const state = this.#state;
     state.n = batch.n;
@@ -92,12 +105,32 @@ export class Executor {
       this.#profile.set(plan.capacity, profile);
     }
     plan.run(state, profile);
-    const out: Record<string, OutputView> = {};
-    for (const [name, value] of Object.entries(this.model.graph.outputs)) {
-      const slot = plan.slot(value)!;
-      out[name] = { data: slot.data, rows: slot.role === "candidate" ? batch.n : batch.r, width: slot.width, ld: slot.ld, role: slot.role };
+    for (let i = 0; i < bound.outputViews.length; i++) {
+      const view = bound.outputViews[i]!;
+      view.rows = view.role === "candidate" ? batch.n : batch.r;
     }
-    return out;
+    return bound.outputs;
+  }
+
+  /** The plan's input slots and output views, resolved once per plan. */
+  #bind(plan: Plan): Binding {
+    let b = this.#bindings.get(plan);
+    if (!b) {
+      const inputs = this.model.graph.inputs.map((input) => ({
+        name: input.name,
+        role: input.role,
+        width: input.shape.reduce((a, c) => a * c, 1),
+        slot: input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name),
+      }));
+      const outputs: Record<string, OutputView> = {};
+      for (const [name, value] of Object.entries(this.model.graph.outputs)) {
+        const slot = plan.slot(value)!;
+        outputs[name] = { data: slot.data, rows: 0, width: slot.width, ld: slot.ld, role: slot.role };
+      }
+      b = { inputs, outputs, outputViews: Object.values(outputs) };
+      this.#bindings.set(plan, b);
+    }
+    return b;
   }
 
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
@@ -124,6 +157,7 @@ export class Executor {
     this.#disposed = true;
     for (const p of this.#plans.values()) p.dispose();
     this.#plans.clear();
+    this.#bindings.clear();
     this.#packed.dispose();
   }
 }

@@ -1,6 +1,7 @@
 // Steps of the composite ops, built from several kernels: DIN target
 // attention (context keys projected once per request), mixtures of experts
 // (dense gates and sparse top-k routing), FM and row sums.
+import { type Pointer, ptr } from "bun:ffi";
 import type { Node } from "../../graph/schema";
 import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
@@ -136,6 +137,8 @@ const moe: StepBuilder = (node, ctx) => {
   const topIdx = ctx.scratchI32(`${node.name}.topi`, cap * K);
   const rowsByExpert = ctx.scratchI32(`${node.name}.rows`, cap * K);
   const weightsByExpert = ctx.scratch(`${node.name}.w`, cap * K);
+  const rowsPtr = ptr(rowsByExpert) as number;
+  const weightsPtr = ptr(weightsByExpert) as number;
   const counts = new Int32Array(E);
   const starts = new Int32Array(E + 1);
   const xe = ctx.scratch(`${node.name}.xe`, cap * x.width);
@@ -166,8 +169,9 @@ const moe: StepBuilder = (node, ctx) => {
       const c = counts[e]!;
       if (c === 0) continue;
       const ew = expertWeights[e]!;
-      const idx = rowsByExpert.subarray(starts[e]!, starts[e]! + c);
-      const wts = weightsByExpert.subarray(starts[e]!, starts[e]! + c);
+      // Pointers into the plan-owned (native, non-moving) scratch: no per-call views.
+      const idx = (rowsPtr + starts[e]! * 4) as Pointer;
+      const wts = (weightsPtr + starts[e]! * 4) as Pointer;
       ctx.check(sym.rf_gather_rows(null, c, x.width, x.data, x.ld, rows, idx, null, xe, x.width), node);
       ctx.check(sym.rf_gemm(null, c, xe, x.width, ew.w1, ew.b1, actCode, null, 0, he, ew.hidden), node);
       ctx.check(sym.rf_gemm(null, c, he, ew.hidden, ew.w2, ew.b2, 0, null, 0, ye, y.width), node);
