@@ -36,7 +36,7 @@ export class Plan {
     packed: WeightCache,
   ) {
     const { graph } = model;
-    this.memory = planMemory(this.#lifetimes());
+    this.memory = planMemory(valueLifetimes(model, info, capacity));
     if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
     const arena = this.#native(Math.max(64, this.memory.arenaBytes)).view();
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
@@ -133,38 +133,41 @@ export class Plan {
     }
     return a;
   }
+}
 
-  /** Byte lifetimes of every stored f32 value, in node order (aliases live in their base). */
-  #lifetimes(): Lifetime[] {
-    const { graph } = this.model;
-    const aliases = graph.aliases ?? {};
-    const spans = new Map<string, { start: number; end: number }>();
-    const touch = (name: string, at: number) => {
-      const base = aliases[name]?.of ?? name;
-      const v = this.info.values.get(base);
-      if (!v || v.dtype !== "f32") return;
-      const s = spans.get(base);
-      if (!s) spans.set(base, { start: at, end: at });
-      else {
-        s.start = Math.min(s.start, at);
-        s.end = Math.max(s.end, at);
-      }
-    };
-    for (const input of graph.inputs) touch(input.name, -1);
-    graph.nodes.forEach((node, i) => {
-      node.inputs.forEach((name) => touch(name, i));
-      node.outputs.forEach((name) => touch(name, i));
-    });
-    for (const out of Object.values(graph.outputs)) {
-      const base = aliases[out]?.of ?? out;
-      const s = spans.get(base);
-      if (s) s.end = Infinity;
+/**
+ * Byte lifetimes of every stored f32 value in node order, for `capacity` rows:
+ * from the node that first writes it (-1 for graph inputs) to the last that
+ * reads it (Infinity for graph outputs). Aliased values live in their base.
+ */
+export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number): Lifetime[] {
+  const { graph } = model;
+  const aliases = graph.aliases ?? {};
+  const spans = new Map<string, { start: number; end: number }>();
+  const touch = (name: string, at: number) => {
+    const base = aliases[name]?.of ?? name;
+    const v = info.values.get(base);
+    if (!v || v.dtype !== "f32") return;
+    const s = spans.get(base);
+    if (!s) spans.set(base, { start: at, end: at });
+    else {
+      s.start = Math.min(s.start, at);
+      s.end = Math.max(s.end, at);
     }
-    return [...spans].map(([name, s]) => ({
-      name,
-      start: s.start,
-      end: s.end,
-      bytes: this.capacity * this.info.values.get(name)!.shape.reduce((a, b) => a * b, 1) * 4,
-    }));
+  };
+  for (const input of graph.inputs) touch(input.name, -1);
+  graph.nodes.forEach((node, i) => {
+    node.inputs.forEach((name) => touch(name, i));
+    node.outputs.forEach((name) => touch(name, i));
+  });
+  for (const out of Object.values(graph.outputs)) {
+    const s = spans.get(aliases[out]?.of ?? out);
+    if (s) s.end = Infinity;
   }
+  return [...spans].map(([name, s]) => ({
+    name,
+    start: s.start,
+    end: s.end,
+    bytes: capacity * info.values.get(name)!.shape.reduce((a, b) => a * b, 1) * 4,
+  }));
 }

@@ -1,10 +1,14 @@
 // The memory planner never gives two simultaneously live values overlapping
 // bytes (property test over random lifetimes) and does reuse memory.
 import { expect, test } from "bun:test";
+import { compile } from "../../runtime/compiler/compile";
 import { type Lifetime, planMemory } from "../../runtime/compiler/plan-memory";
+import { valueLifetimes } from "../../runtime/engine/plan";
+import { GraphBuilder } from "../../runtime/graph/builder";
+import { inferGraph } from "../../runtime/graph/infer";
 import { Rng } from "../../runtime/tensor/random";
 
-test("no two live values overlap, over 500 random graphs", () => {
+test("no two live values overlap, over 500 random lifetime sets", () => {
   const rng = new Rng(17);
   for (let trial = 0; trial < 500; trial++) {
     const n = 1 + rng.int(40);
@@ -36,4 +40,49 @@ test("a chain of layers reuses two buffers", () => {
   const plan = planMemory(lifetimes);
   expect(plan.naiveBytes).toBe(10 * 1024);
   expect(plan.arenaBytes).toBe(2 * 1024);
+});
+
+test("over random compiled graphs (with concat elimination), live values never share bytes and aliases stay inside their base", () => {
+  const rng = new Rng(23);
+  let aliased = 0;
+  for (let trial = 0; trial < 60; trial++) {
+    const b = new GraphBuilder(`random${trial}`, trial);
+    const values: string[] = [b.input("x", "f32", 1 + rng.int(9), "candidate"), b.input("u", "f32", 1 + rng.int(9), "context")];
+    for (let i = 0; i < 4 + rng.int(10); i++) {
+      const pick = () => values[rng.int(values.length)]!;
+      const r = rng.next();
+      if (r < 0.4) values.push(b.linear(pick(), 1 + rng.int(12), rng.next() < 0.5 ? "relu" : "none"));
+      else if (r < 0.7) values.push(b.concat([pick(), pick(), ...(rng.next() < 0.5 ? [pick()] : [])]));
+      else {
+        const v = pick();
+        values.push(b.node("tanh", [v], b.width(v)));
+      }
+    }
+    const last = values.at(-1)!;
+    b.output("y", b.linear(last, 1, "sigmoid"));
+    const built = b.build();
+    const model = compile(built).model;
+    const info = inferGraph(model.graph);
+    const capacity = 1 + rng.int(64);
+    const lifetimes = valueLifetimes(model, info, capacity);
+    const plan = planMemory(lifetimes);
+    for (let i = 0; i < lifetimes.length; i++) {
+      for (let j = i + 1; j < lifetimes.length; j++) {
+        const a = lifetimes[i]!;
+        const c = lifetimes[j]!;
+        if (a.start > c.end || c.start > a.end) continue;
+        const oa = plan.offsets.get(a.name)!;
+        const oc = plan.offsets.get(c.name)!;
+        expect(oa < oc + c.bytes && oc < oa + a.bytes).toBe(false);
+      }
+    }
+    for (const [name, alias] of Object.entries(model.graph.aliases ?? {})) {
+      const width = info.values.get(name)!.shape[0]!;
+      expect(alias.offset + width).toBeLessThanOrEqual(info.values.get(alias.of)!.shape[0]!);
+      expect(plan.offsets.has(alias.of)).toBe(true);
+      expect(plan.offsets.has(name)).toBe(false);
+      aliased++;
+    }
+  }
+  expect(aliased).toBeGreaterThan(20); // the draws really exercised concat elimination
 });
