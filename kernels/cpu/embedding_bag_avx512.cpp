@@ -106,27 +106,10 @@ void run_task(const BagJob &j, int64_t b0, int64_t b1) {
     }
 }
 
-template <class IT>
-void run_task_ids(const BagJob &j, int64_t b0, int64_t b1) {
-    switch (j.table_dtype) {
-    case RF_F32: return run_task<RF_F32, IT>(j, b0, b1);
-    case RF_F16: return run_task<RF_F16, IT>(j, b0, b1);
-    case RF_BF16: return run_task<RF_BF16, IT>(j, b0, b1);
-    default: return run_task<RF_U8Q, IT>(j, b0, b1);
-    }
-}
+#include "embedding_bag_driver.h"
 
 }  // namespace
 
-rf_status embedding_bags(const BagJob *jobs, int num_jobs, int64_t num_bags) {
-    std::vector<BagTask> tasks = plan_bag_tasks(jobs, num_jobs, num_bags, 2048);
-    parallel_for(int64_t(tasks.size()), [&](int64_t t, int) {
-        const BagTask &k = tasks[size_t(t)];
-        const BagJob &j = jobs[k.job];
-        if (j.id_dtype == RF_I32) run_task_ids<int32_t>(j, k.b0, k.b1);
-        else run_task_ids<int64_t>(j, k.b0, k.b1);
-    });
-    return RF_OK;
-}
+rf_status embedding_bags(const BagJob *jobs, int num_jobs, int64_t num_bags) { return run_bag_jobs(jobs, num_jobs, num_bags); }
 
 }  // namespace rf::avx512
