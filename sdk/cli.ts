@@ -14,6 +14,47 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  serve: {
+    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--lazy]",
+    async run(args) {
+      const models: Record<string, string> = {};
+      const rest: string[] = [];
+      for (let i = 0; i < args.length; i++) {
+        if (args[i] === "--model" || args[i]!.startsWith("--model=")) {
+          const spec = args[i]!.includes("=") && args[i]!.startsWith("--model=") ? args[i]!.slice(8) : args[++i];
+          const eq = spec?.indexOf("=") ?? -1;
+          if (!spec || eq <= 0) throw new Error(`--model needs name=path, got "${spec ?? ""}"`);
+          models[spec.slice(0, eq)] = spec.slice(eq + 1);
+        } else rest.push(args[i]!);
+      }
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key"]);
+      if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
+      if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
+      const port = Number(flags.port ?? 8080);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got "${flags.port}"`);
+      const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
+      if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
+      const { createApp } = await import("../runtime/server/app");
+      const server = createApp({
+        models,
+        lazy: rest.includes("--lazy"),
+        modelRoot: flags["model-root"] ?? ".",
+        apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
+        modelOptions: { precision, worker: true },
+      });
+      process.stderr.write(`  … loading ${Object.keys(models).join(", ")}\n`);
+      await server.ready;
+      const http = Bun.serve({ port, hostname: flags.host ?? "127.0.0.1", fetch: server.app.fetch });
+      console.log(`rankfn serving ${Object.keys(models).join(", ")} on http://${http.hostname}:${http.port}`);
+      const stop = async () => {
+        http.stop();
+        await server.close();
+        process.exit(0);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    },
+  },
   inspect: {
     summary: "show a model file's inputs, outputs, parameters, compiler passes and memory plan: inspect <file> [--precision f32|bf16|int8]",
     run(args) {

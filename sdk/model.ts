@@ -7,6 +7,7 @@ import { Executor } from "../runtime/engine/executor";
 import { WorkerExecutor } from "../runtime/engine/worker-executor";
 import { type RequestSlice, Stager, type StageRequest } from "../runtime/engine/stager";
 import type { BuiltModel } from "../runtime/graph/builder";
+import type { GraphInput } from "../runtime/graph/schema";
 import { tensor, type Tensor } from "../runtime/tensor/tensor";
 import type { RankRequest, RankResponse } from "./request";
 
@@ -67,6 +68,11 @@ export class Model {
     this.#executor = new Executor(model, { maxBatch: options.maxBatch });
     this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, options) : undefined;
     this.#stager = new Stager(model.graph);
+  }
+
+  /** The model's inputs (names, dtypes, per-row shapes, roles): what a request must carry. */
+  get graphInputs(): GraphInput[] {
+    return this.#executor.model.graph.inputs;
   }
 
   /** Resolves once the model can score (worker mode: the worker has loaded and compiled it). */

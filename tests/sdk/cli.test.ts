@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeModel, zoo } from "../../sdk";
+import { RankingClient } from "../../sdk/client";
+import { sampleRequests } from "../../sdk/sample-requests";
 
 const dir = mkdtempSync(join(tmpdir(), "rankfn-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,4 +44,26 @@ test("rankfn refuses unknown commands, options and bad files with a message", ()
   expect(bad.err).toContain("missing.safetensors: cannot open");
   const opt = run("inspect", "x.safetensors", "--precision", "fp8");
   expect(opt.err).toContain('--precision must be f32, bf16 or int8, got "fp8"');
+});
+
+test("rankfn serve answers health checks and rank requests, and stops on SIGTERM", async () => {
+  const path = join(dir, "serve.safetensors");
+  const built = zoo.dcnv2.build({ scale: 0.001, seed: 2 });
+  writeModel(path, built);
+  const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `ctr=${path}`, "--port", "0", "--model-root", dir], { stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!/on http:\/\/[\d.]+:\d+/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited: ${await new Response(proc.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  const url = out.match(/on (http:\/\/[\d.]+:\d+)/)![1]!;
+  expect(await (await fetch(`${url}/healthz`)).text()).toBe("ok");
+  expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  const [req] = sampleRequests(built, { count: 1, candidates: 3 });
+  const res = await new RankingClient({ url }).rank("ctr", req!);
+  expect(res.outputs.ctr!.shape).toEqual([3, 1]);
+  proc.kill("SIGTERM");
+  expect(await proc.exited).toBe(0);
 });

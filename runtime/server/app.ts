@@ -1,0 +1,161 @@
+// The rankfn HTTP server as a Hono app: rank (msgpack or JSON), model
+// management, health, readiness and Prometheus metrics. `createApp` returns
+// the app so it runs anywhere Bun serves a fetch handler.
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { timingSafeEqual } from "node:crypto";
+import { RankfnError } from "../errors";
+import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
+import { ServerMetrics } from "./metrics";
+import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
+
+export interface AppOptions extends RegistryOptions {
+  /** name -> model file path, loaded at start (or lazily with `lazy`). */
+  models?: Record<string, string>;
+  lazy?: boolean;
+  /** Required in `Authorization: Bearer <key>` or `x-api-key` when set. */
+  apiKey?: string;
+  /** Largest request body in bytes (413 beyond). Default 16 MiB. */
+  maxBodyBytes?: number;
+  limits?: Partial<WireLimits>;
+  /** Default (and longest) per-request deadline, ms. Default 1000. */
+  defaultDeadlineMs?: number;
+}
+
+export interface RankfnApp {
+  app: Hono;
+  registry: ModelRegistry;
+  metrics: ServerMetrics;
+  /** Resolves when the initial models are loaded. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+const json = (c: Context, body: unknown, status = 200) => c.json(body as never, status as never);
+
+/** Build the app (and load its models). */
+export function createApp(options: AppOptions = {}): RankfnApp {
+  const metrics = new ServerMetrics();
+  const registry = new ModelRegistry({
+    ...options,
+    onLoad: (v) => {
+      metrics.coldStarts.inc({ model: v.name });
+      metrics.coldStartSeconds.observe(v.coldStartMs / 1000, { model: v.name });
+      options.onLoad?.(v);
+    },
+  });
+  const limits: WireLimits = { maxRows: 4096, maxElements: 4 << 20, ...options.limits };
+  const maxBody = options.maxBodyBytes ?? 16 << 20;
+  const defaultDeadline = options.defaultDeadlineMs ?? 1000;
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof RankfnError) {
+      const headers: Record<string, string> = {};
+      const retry = (err as RankfnError & { retryAfterMs?: number }).retryAfterMs;
+      if (err.status === 503) headers["Retry-After"] = String(Math.max(1, Math.ceil((retry ?? 1000) / 1000)));
+      return c.json({ error: { code: err.code, message: err.message } }, err.status as never, headers);
+    }
+    console.error(`rankfn server: ${(err as Error).stack ?? err}`);
+    return c.json({ error: { code: "internal", message: "internal server error" } }, 500);
+  });
+
+  app.use("/v1/*", async function apiKey(c, next) {
+    if (!options.apiKey) return next();
+    const given = c.req.header("x-api-key") ?? c.req.header("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
+    const a = Buffer.from(given);
+    const b = Buffer.from(options.apiKey);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new RankfnError("missing or wrong API key", "unauthorized", 401);
+    return next();
+  });
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/readyz", (c) => (registry.ready() ? c.text("ready") : c.text("loading", 503)));
+  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+
+  app.get("/v1/models", (c) => json(c, { models: registry.list() }));
+
+  app.get("/v1/models/:name", async (c) => {
+    const v = await registry.acquire(c.req.param("name"));
+    try {
+      const info = v.model.inspect();
+      return json(c, { name: v.name, version: v.version, inputs: info.inputs, outputs: info.outputs, params: info.params, precision: info.precision, stats: v.model.stats(), coldStartMs: v.coldStartMs });
+    } finally {
+      registry.release(v);
+    }
+  });
+
+  app.put("/v1/models/:name", async (c) => {
+    const body = (await c.req.json().catch(() => null)) as { path?: unknown } | null;
+    if (!body || typeof body.path !== "string") throw new RankfnError('body: expected {"path": "<model file under the model root>"}', "bad_body", 400);
+    const v = await registry.load(c.req.param("name"), body.path);
+    return json(c, { name: v.name, version: v.version, coldStartMs: v.coldStartMs });
+  });
+
+  app.delete("/v1/models/:name", async (c) => {
+    const removed = await registry.remove(c.req.param("name"));
+    if (!removed) throw new RankfnError(`model "${c.req.param("name")}" is not loaded`, "model_not_found", 404);
+    return c.body(null, 204);
+  });
+
+  app.post("/v1/models/:name/rank", async (c) => {
+    const t0 = performance.now();
+    const name = c.req.param("name");
+    let status = 200;
+    try {
+      const length = Number(c.req.header("content-length") ?? 0);
+      if (length > maxBody) throw new RankfnError(`body of ${length} bytes exceeds the limit of ${maxBody}`, "body_too_large", 413);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      if (body.byteLength > maxBody) throw new RankfnError(`body of ${body.byteLength} bytes exceeds the limit of ${maxBody}`, "body_too_large", 413);
+      const v = await registry.acquire(name);
+      try {
+        const contentType = c.req.header("content-type");
+        const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
+        const deadlineMs = Math.min(defaultDeadline, wire.deadlineMs ?? defaultDeadline);
+        const res = await withDeadline(v.model.rank(wire.request), deadlineMs);
+        const rows = Object.values(res.outputs)[0]?.shape[0] ?? 0;
+        metrics.rows.inc({ model: name }, rows);
+        metrics.batchRows.observe(rows, { model: name });
+        const coldStart = firstResponse(v);
+        const payload = encodeResponse(
+          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) } },
+          (c.req.header("accept") ?? contentType ?? "").includes(MSGPACK),
+        );
+        return typeof payload === "string" ? c.body(payload, 200, { "Content-Type": "application/json" }) : c.body(payload as never, 200, { "Content-Type": MSGPACK });
+      } finally {
+        registry.release(v);
+      }
+    } catch (err) {
+      status = err instanceof RankfnError ? err.status : 500;
+      throw err;
+    } finally {
+      metrics.requests.inc({ model: name, status: String(status) });
+      metrics.latency.observe((performance.now() - t0) / 1000, { model: name });
+    }
+  });
+
+  const initial = Object.entries(options.models ?? {});
+  const ready = (async () => {
+    for (const [name, path] of initial) {
+      if (options.lazy) registry.register(name, path);
+      else await registry.load(name, path);
+    }
+  })();
+  return { app, registry, metrics, ready, close: () => registry.close() };
+}
+
+function firstResponse(v: ModelVersion): boolean {
+  if (v.firstServed) return false;
+  v.firstServed = true;
+  return true;
+}
+
+/** Reject with 504 when `p` has not settled within `ms`. */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RankfnError(`deadline of ${ms} ms exceeded`, "deadline_exceeded", 504)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

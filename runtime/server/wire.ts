@@ -1,0 +1,205 @@
+// The wire format of the rank endpoint, msgpack or JSON:
+//   request  { context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
+//              | rows: {feature: value}, deadline_ms?, priority? }
+//   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset)
+//            JSON:    nested arrays (dtype from the model's input), or { dtype, shape, data: flat array }
+//   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
+// Every field is checked here and named in the error; nothing malformed reaches the model.
+import { Packr } from "msgpackr";
+import type { GraphInput } from "../graph/schema";
+import { type ArrayOfDType, type DType, dtypes, isDType, storageLength } from "../tensor/dtype";
+import type { Tensor } from "../tensor/tensor";
+import { RequestError } from "../engine/stager";
+import type { RankRequest } from "../../sdk/request";
+
+export const MSGPACK = "application/msgpack";
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+
+export interface WireRequest {
+  request: RankRequest;
+  deadlineMs?: number;
+  priority?: number;
+}
+
+export interface WireLimits {
+  /** Largest number of rows (candidates) in one request. */
+  maxRows: number;
+  /** Largest number of elements in one feature tensor. */
+  maxElements: number;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+
+/** Decode a request body (msgpack when `contentType` says so, else JSON). */
+export function decodeRequest(body: Uint8Array, contentType: string | undefined, inputs: GraphInput[], limits: WireLimits): WireRequest {
+  const msgpack = (contentType ?? "").split(";")[0]!.trim().toLowerCase() === MSGPACK;
+  let raw: unknown;
+  try {
+    raw = msgpack ? packr.unpack(body) : JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch (err) {
+    throw new RequestError(`body: not valid ${msgpack ? "msgpack" : "JSON"} (${(err as Error).message})`, "bad_body");
+  }
+  if (!isObject(raw)) throw new RequestError("body: expected an object with \"candidates\" or \"rows\"", "bad_body");
+  const known = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
+  for (const key of Object.keys(raw)) if (!known.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...known].join(", ")})`, "unknown_field");
+  const specs = new Map(inputs.map((i) => [i.name, i]));
+  const group = (name: "context" | "candidates" | "rows"): Record<string, Tensor> | undefined => {
+    const value = raw[name];
+    if (value === undefined) return undefined;
+    if (name === "candidates" && Array.isArray(value)) return rowsToTensors(value, specs, limits);
+    if (!isObject(value)) throw new RequestError(`${name}: expected an object of features`, "bad_body");
+    const out: Record<string, Tensor> = {};
+    for (const [feature, v] of Object.entries(value)) out[feature] = decodeTensor(v, `${name}.${feature}`, specs.get(feature), limits);
+    return out;
+  };
+  const rows = group("rows");
+  const candidates = group("candidates");
+  const context = group("context");
+  if (rows && (candidates || context)) throw new RequestError("body: send either \"rows\" or \"context\"/\"candidates\", not both", "bad_body");
+  if (!rows && !candidates) throw new RequestError("candidates: missing (or send \"rows\")", "missing_field");
+  const deadline = raw.deadline_ms;
+  if (deadline !== undefined && (typeof deadline !== "number" || !Number.isFinite(deadline) || deadline <= 0)) {
+    throw new RequestError(`deadline_ms: must be a positive number of milliseconds, got ${JSON.stringify(deadline)}`, "bad_deadline");
+  }
+  const priority = raw.priority;
+  if (priority !== undefined && (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 1000)) {
+    throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${JSON.stringify(priority)}`, "bad_priority");
+  }
+  const request: RankRequest = rows ? { rows } : { context: context ?? {}, candidates: candidates! };
+  return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined };
+}
+
+/** A tensor from msgpack {dtype, shape, data: bin}, a JSON {dtype, shape, data: [...]}, or JSON nested arrays. */
+function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits): Tensor {
+  if (Array.isArray(v)) {
+    const dtype: DType = spec?.dtype ?? "f32";
+    const shape = nestedShape(v, field);
+    checkSize(shape, field, limits);
+    return { dtype, shape, data: fromNumbers(v.flat(Infinity) as unknown[], dtype, field) };
+  }
+  if (!isObject(v)) throw new RequestError(`${field}: expected a tensor {dtype, shape, data} or nested arrays`, "bad_tensor");
+  const { dtype, shape, data } = v as { dtype?: unknown; shape?: unknown; data?: unknown };
+  if (!isDType(dtype)) throw new RequestError(`${field}.dtype: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(dtypes).join(", ")})`, "bad_dtype");
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 4) {
+    throw new RequestError(`${field}.shape: expected up to 4 non-negative integers, got ${JSON.stringify(shape)?.slice(0, 80)}`, "bad_shape");
+  }
+  checkSize(shape as number[], field, limits);
+  const count = storageLength(dtype, shape as number[]);
+  if (data instanceof Uint8Array) {
+    const bytes = count * dtypes[dtype].bytes;
+    if (data.byteLength !== bytes) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${bytes} bytes, got ${data.byteLength}`, "length_mismatch");
+    // msgpack bin payloads sit at arbitrary offsets: copy into an aligned buffer.
+    const aligned = new Uint8Array(bytes);
+    aligned.set(data);
+    return { dtype, shape: shape as number[], data: view(aligned, dtype) } as Tensor;
+  }
+  if (Array.isArray(data)) {
+    if (data.length !== count) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${count} values, got ${data.length}`, "length_mismatch");
+    return { dtype, shape: shape as number[], data: fromNumbers(data, dtype, field) } as Tensor;
+  }
+  throw new RequestError(`${field}.data: expected binary (msgpack bin) or an array of numbers`, "bad_tensor");
+}
+
+function view<D extends DType>(bytes: Uint8Array, dtype: D): ArrayOfDType[D] {
+  const Ctor = dtypes[dtype].array as unknown as new (b: ArrayBufferLike, o: number, n: number) => ArrayOfDType[D];
+  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / dtypes[dtype].bytes);
+}
+
+function checkSize(shape: number[], field: string, limits: WireLimits): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > limits.maxElements) throw new RequestError(`${field}: ${n} elements exceed the limit of ${limits.maxElements}`, "too_large");
+  if ((shape[0] ?? 0) > limits.maxRows) throw new RequestError(`${field}: ${shape[0]} rows exceed the limit of ${limits.maxRows}`, "too_many_rows");
+}
+
+function nestedShape(v: unknown[], field: string): number[] {
+  const shape = [v.length];
+  let level: unknown = v[0];
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0];
+  }
+  const check = (x: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (typeof x !== "number" && typeof x !== "string") throw new RequestError(`${field}: nested arrays must hold numbers`, "bad_tensor");
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) throw new RequestError(`${field}: ragged nested arrays (expected shape [${shape.join(", ")}])`, "bad_shape");
+    for (const e of x) check(e, depth + 1);
+  };
+  check(v, 0);
+  if (shape.length === 1) shape.push(1); // a list of scalars is one value per row
+  return shape;
+}
+
+function fromNumbers(values: unknown[], dtype: DType, field: string): Tensor["data"] {
+  if (dtype === "i64") {
+    const out = new BigInt64Array(values.length);
+    values.forEach((x, i) => {
+      if (typeof x === "number" && Number.isSafeInteger(x)) out[i] = BigInt(x);
+      else if (typeof x === "string" && /^-?\d+$/.test(x)) out[i] = BigInt(x);
+      else throw new RequestError(`${field}[${i}]: expected an integer id, got ${JSON.stringify(x)}`, "bad_value");
+    });
+    return out;
+  }
+  const Ctor = dtypes[dtype].array as unknown as new (n: number) => Float32Array;
+  const out = new Ctor(values.length);
+  values.forEach((x, i) => {
+    // JSON cannot carry NaN/Infinity; strings "NaN"/"Infinity" are accepted so the model's policy decides.
+    const n = typeof x === "number" ? x : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
+    if (typeof x !== "number" && Number.isNaN(n) && x !== "NaN") throw new RequestError(`${field}[${i}]: expected a number, got ${JSON.stringify(x)?.slice(0, 40)}`, "bad_value");
+    if (dtype !== "f32" && !Number.isInteger(n)) throw new RequestError(`${field}[${i}]: expected an integer for ${dtype}, got ${x}`, "bad_value");
+    out[i] = n;
+  });
+  return out as unknown as Tensor["data"];
+}
+
+/** Row-wise candidates [{feature: scalar | array}, ...] -> columnar tensors. */
+function rowsToTensors(rows: unknown[], specs: Map<string, GraphInput>, limits: WireLimits): Record<string, Tensor> {
+  if (rows.length > limits.maxRows) throw new RequestError(`candidates: ${rows.length} rows exceed the limit of ${limits.maxRows}`, "too_many_rows");
+  const columns = new Map<string, unknown[][]>();
+  rows.forEach((row, r) => {
+    if (!isObject(row)) throw new RequestError(`candidates[${r}]: expected an object of features`, "bad_body");
+    for (const [feature, value] of Object.entries(row)) {
+      const col = columns.get(feature) ?? [];
+      col.push(Array.isArray(value) ? value : [value]);
+      columns.set(feature, col);
+    }
+  });
+  const out: Record<string, Tensor> = {};
+  for (const [feature, col] of columns) {
+    if (col.length !== rows.length) throw new RequestError(`candidates.${feature}: present in ${col.length} of ${rows.length} candidates`, "row_mismatch");
+    out[feature] = decodeTensor(col, `candidates.${feature}`, specs.get(feature), limits);
+  }
+  return out;
+}
+
+export interface WireResponse {
+  outputs: Record<string, Tensor<"f32">>;
+  model: string;
+  version: number;
+  timing: { queue_ms: number; compute_ms: number; cold_start_ms?: number };
+}
+
+/** Encode a response: msgpack tensors carry bin data, JSON tensors nested arrays. */
+export function encodeResponse(res: WireResponse, msgpack: boolean): Uint8Array | string {
+  if (msgpack) {
+    const outputs: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(res.outputs)) {
+      outputs[name] = { dtype: t.dtype, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
+    }
+    return packr.pack({ ...res, outputs });
+  }
+  const outputs: Record<string, number[][]> = {};
+  for (const [name, t] of Object.entries(res.outputs)) {
+    const [rows = 0, width = 1] = t.shape;
+    outputs[name] = Array.from({ length: rows }, (_, i) => Array.from(t.data.subarray(i * width, (i + 1) * width)));
+  }
+  return JSON.stringify({ ...res, outputs });
+}
+
+/** Encode a tensor the way the wire carries it in msgpack (for clients). */
+export function encodeTensor(t: Tensor): { dtype: DType; shape: number[]; data: Uint8Array } {
+  return { dtype: t.dtype, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
+}
+
+export { packr };

@@ -1,0 +1,165 @@
+// Named models with versions. Loading a new version swaps it in atomically:
+// requests already running finish on the old version, which is disposed when
+// its last request ends; new requests go to the new one. Models may be
+// registered lazily (loaded on first use) and unloaded when idle.
+import { isAbsolute, relative, resolve } from "node:path";
+import { RankfnError } from "../errors";
+import { Model, type ModelOptions } from "../../sdk/model";
+import { readModel } from "../model/model-file";
+
+export interface ModelVersion {
+  name: string;
+  version: number;
+  path: string;
+  model: Model;
+  loadedAt: number;
+  coldStartMs: number;
+  /** Requests currently using this version. */
+  inflight: number;
+  retired: boolean;
+  /** Set on the first response served, so it can report the cold start once. */
+  firstServed: boolean;
+}
+
+interface Slot {
+  path: string;
+  current?: ModelVersion;
+  loading?: Promise<ModelVersion>;
+  lastUsed: number;
+  versions: number;
+}
+
+export interface RegistryOptions {
+  /** PUT may only load files under this folder (no path traversal). Default: the current directory. */
+  modelRoot?: string;
+  /** Options every model is loaded with (precision, worker, maxBatch...). */
+  modelOptions?: ModelOptions;
+  /** Unload a model unused for this long (ms); 0 = never. */
+  idleUnloadMs?: number;
+  onLoad?: (v: ModelVersion) => void;
+}
+
+export class ModelRegistry {
+  readonly #slots = new Map<string, Slot>();
+  readonly #root: string;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly options: RegistryOptions = {}) {
+    this.#root = resolve(options.modelRoot ?? ".");
+    if (options.idleUnloadMs) {
+      this.#idleTimer = setInterval(() => this.#unloadIdle(), Math.max(50, options.idleUnloadMs / 4));
+      this.#idleTimer.unref?.();
+    }
+  }
+
+  /** A path under the model root, or a 400 (never loads a file outside it). */
+  resolvePath(path: string): string {
+    if (typeof path !== "string" || path.length === 0) throw new RankfnError("path: expected a model file path", "bad_path", 400);
+    const full = resolve(this.#root, path);
+    const rel = relative(this.#root, full);
+    if (rel.startsWith("..") || isAbsolute(rel)) throw new RankfnError(`path: ${path} is outside the model root`, "forbidden_path", 403);
+    return full;
+  }
+
+  /** Register a model to load on first use (serverless style). */
+  register(name: string, path: string): void {
+    checkName(name);
+    const slot = this.#slots.get(name);
+    if (slot) slot.path = this.resolvePath(path);
+    else this.#slots.set(name, { path: this.resolvePath(path), lastUsed: Date.now(), versions: 0 });
+  }
+
+  /** Load (or reload: hot swap) `name` from `path` now. */
+  async load(name: string, path?: string): Promise<ModelVersion> {
+    checkName(name);
+    let slot = this.#slots.get(name);
+    if (!slot) {
+      if (!path) throw new RankfnError(`model "${name}" is not registered`, "model_not_found", 404);
+      slot = { path: this.resolvePath(path), lastUsed: Date.now(), versions: 0 };
+      this.#slots.set(name, slot);
+    } else if (path) {
+      slot.path = this.resolvePath(path);
+    }
+    const s = slot;
+    const loading = (async () => {
+      const t0 = performance.now();
+      // The file is validated (and fails with its problem) before anything is swapped.
+      const model = new Model(readModel(s.path), { ...this.options.modelOptions, path: s.path });
+      await model.ready();
+      const v: ModelVersion = { name, version: ++s.versions, path: s.path, model, loadedAt: Date.now(), coldStartMs: performance.now() - t0, inflight: 0, retired: false, firstServed: false };
+      const old = s.current;
+      s.current = v;
+      if (old) this.#retire(old);
+      this.options.onLoad?.(v);
+      return v;
+    })();
+    s.loading = loading;
+    try {
+      return await loading;
+    } finally {
+      if (s.loading === loading) s.loading = undefined;
+    }
+  }
+
+  /** The current version of `name` for one request (loading it if needed); call release() after. */
+  async acquire(name: string): Promise<ModelVersion> {
+    const slot = this.#slots.get(name);
+    if (!slot) throw new RankfnError(`model "${name}" is not loaded (known: ${[...this.#slots.keys()].join(", ") || "none"})`, "model_not_found", 404);
+    slot.lastUsed = Date.now();
+    const v = slot.current ?? (await (slot.loading ?? this.load(name)));
+    v.inflight++;
+    return v;
+  }
+
+  release(v: ModelVersion): void {
+    v.inflight--;
+    if (v.retired && v.inflight === 0) v.model.dispose();
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const slot = this.#slots.get(name);
+    if (!slot) return false;
+    this.#slots.delete(name);
+    if (slot.loading) await slot.loading.catch(() => undefined);
+    if (slot.current) this.#retire(slot.current);
+    return true;
+  }
+
+  list(): { name: string; version: number | null; loaded: boolean; path: string }[] {
+    return [...this.#slots].map(([name, s]) => ({ name, version: s.current?.version ?? null, loaded: !!s.current, path: relative(this.#root, s.path) }));
+  }
+
+  current(name: string): ModelVersion | undefined {
+    return this.#slots.get(name)?.current;
+  }
+
+  /** Every registered model is loaded. */
+  ready(): boolean {
+    return [...this.#slots.values()].every((s) => s.current !== undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    for (const name of [...this.#slots.keys()]) await this.remove(name);
+  }
+
+  #retire(v: ModelVersion): void {
+    v.retired = true;
+    if (v.inflight === 0) v.model.dispose();
+  }
+
+  #unloadIdle(): void {
+    const idle = this.options.idleUnloadMs ?? 0;
+    const now = Date.now();
+    for (const slot of this.#slots.values()) {
+      if (slot.current && slot.current.inflight === 0 && now - slot.lastUsed > idle) {
+        this.#retire(slot.current);
+        slot.current = undefined;
+      }
+    }
+  }
+}
+
+function checkName(name: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new RankfnError(`model name "${name}" must be 1-64 letters, digits, '_', '.' or '-'`, "bad_model_name", 400);
+}
