@@ -5,7 +5,9 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import { RankfnError } from "../errors";
+import { Coalescer, type CoalescerOptions } from "../serving/coalescer";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
+import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
 import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
 
@@ -20,6 +22,8 @@ export interface AppOptions extends RegistryOptions {
   limits?: Partial<WireLimits>;
   /** Default (and longest) per-request deadline, ms. Default 1000. */
   defaultDeadlineMs?: number;
+  /** Request coalescing per model (default: static, 2048 rows, 2 ms, 16384 queued rows). */
+  coalescing?: Partial<Omit<CoalescerOptions, "defaultDeadlineMs">>;
 }
 
 export interface RankfnApp {
@@ -36,8 +40,15 @@ const json = (c: Context, body: unknown, status = 200) => c.json(body as never, 
 /** Build the app (and load its models). */
 export function createApp(options: AppOptions = {}): RankfnApp {
   const metrics = new ServerMetrics();
+  // One coalescer per model version: a hot swap drains the old one while the new one fills.
+  const coalescers = new Map<ModelVersion, Coalescer<RankRequest, RankResponse>>();
   const registry = new ModelRegistry({
     ...options,
+    onDispose: (v) => {
+      void coalescers.get(v)?.close();
+      coalescers.delete(v);
+      options.onDispose?.(v);
+    },
     onLoad: (v) => {
       metrics.coldStarts.inc({ model: v.name });
       metrics.coldStartSeconds.observe(v.coldStartMs / 1000, { model: v.name });
@@ -47,6 +58,22 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const limits: WireLimits = { maxRows: 4096, maxElements: 4 << 20, ...options.limits };
   const maxBody = options.maxBodyBytes ?? 16 << 20;
   const defaultDeadline = options.defaultDeadlineMs ?? 1000;
+  const coalescing: CoalescerOptions = { policy: "static", maxBatchRows: 2048, maxQueueDelayUs: 2000, maxQueueRows: 16384, ...options.coalescing, defaultDeadlineMs: defaultDeadline };
+  const coalescerFor = (v: ModelVersion) => {
+    let co = coalescers.get(v);
+    if (!co) {
+      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs) => {
+        const res = await v.model.rankMany(requests, queueMs);
+        const rows = res.reduce((a, r) => a + (Object.values(r.outputs)[0]?.shape[0] ?? 0), 0);
+        metrics.batchRows.observe(rows, { model: v.name });
+        metrics.rows.inc({ model: v.name }, rows);
+        for (const q of queueMs) metrics.queueDelay.observe(q / 1000, { model: v.name });
+        return res;
+      }, coalescing);
+      coalescers.set(v, co);
+    }
+    return co;
+  };
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -111,11 +138,9 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       try {
         const contentType = c.req.header("content-type");
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
-        const deadlineMs = Math.min(defaultDeadline, wire.deadlineMs ?? defaultDeadline);
-        const res = await withDeadline(v.model.rank(wire.request), deadlineMs);
-        const rows = Object.values(res.outputs)[0]?.shape[0] ?? 0;
-        metrics.rows.inc({ model: name }, rows);
-        metrics.batchRows.observe(rows, { model: name });
+        const co = coalescerFor(v);
+        const res = await co.submit(wire.request, { rows: requestRows(wire.request), priority: wire.priority, deadlineMs: wire.deadlineMs, signal: c.req.raw.signal });
+        metrics.queueDepth.set({ model: name }, co.stats().queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
           { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) } },
@@ -141,21 +166,22 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       else await registry.load(name, path);
     }
   })();
-  return { app, registry, metrics, ready, close: () => registry.close() };
+  const close = async () => {
+    await Promise.all([...coalescers.values()].map((co) => co.close()));
+    await registry.close();
+  };
+  return { app, registry, metrics, ready, close };
+}
+
+/** Rows a request scores (what the coalescer counts against its batch and queue bounds). */
+function requestRows(request: RankRequest): number {
+  const group = "rows" in request ? request.rows : request.candidates;
+  const first = Object.values(group)[0];
+  return Math.max(1, first?.shape[0] ?? 1);
 }
 
 function firstResponse(v: ModelVersion): boolean {
   if (v.firstServed) return false;
   v.firstServed = true;
   return true;
-}
-
-/** Reject with 504 when `p` has not settled within `ms`. */
-async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RankfnError(`deadline of ${ms} ms exceeded`, "deadline_exceeded", 504)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

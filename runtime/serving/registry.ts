@@ -37,6 +37,8 @@ export interface RegistryOptions {
   /** Unload a model unused for this long (ms); 0 = never. */
   idleUnloadMs?: number;
   onLoad?: (v: ModelVersion) => void;
+  /** Called once a retired version has finished its last request and been disposed. */
+  onDispose?: (v: ModelVersion) => void;
 }
 
 export class ModelRegistry {
@@ -113,7 +115,7 @@ export class ModelRegistry {
 
   release(v: ModelVersion): void {
     v.inflight--;
-    if (v.retired && v.inflight === 0) v.model.dispose();
+    if (v.retired && v.inflight === 0) this.#dispose(v);
   }
 
   async remove(name: string): Promise<boolean> {
@@ -145,7 +147,12 @@ export class ModelRegistry {
 
   #retire(v: ModelVersion): void {
     v.retired = true;
-    if (v.inflight === 0) v.model.dispose();
+    if (v.inflight === 0) this.#dispose(v);
+  }
+
+  #dispose(v: ModelVersion): void {
+    v.model.dispose();
+    this.options.onDispose?.(v);
   }
 
   #unloadIdle(): void {
