@@ -1,0 +1,63 @@
+// The model registry, serverless style: lazy load on first use (cold start
+// reported once), idle unload, versions, and refusal of paths outside the root.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../runtime/server/app";
+import { ModelRegistry } from "../../runtime/serving/registry";
+import { writeModel, zoo } from "../../sdk";
+import { RankingClient } from "../../sdk/client";
+import { sampleRequests } from "../../sdk/sample-requests";
+
+const root = mkdtempSync(join(tmpdir(), "rankfn-registry-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const built = zoo.mmoe.build({ scale: 0.001, seed: 5 });
+writeModel(join(root, "mmoe.safetensors"), built);
+writeFileSync(join(root, "broken.safetensors"), "not a model");
+
+test("a lazily registered model loads on its first request, which reports the cold start once", async () => {
+  const rankfn = createApp({ models: { mmoe: "mmoe.safetensors" }, lazy: true, modelRoot: root });
+  await rankfn.ready;
+  expect(rankfn.registry.list()).toEqual([{ name: "mmoe", version: null, loaded: false, path: "mmoe.safetensors" }]);
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: rankfn.app.fetch });
+  try {
+    expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(503);
+    const client = new RankingClient({ url: `http://127.0.0.1:${server.port}`, deadlineMs: 10_000 });
+    const [req] = sampleRequests(built, { count: 1, candidates: 5 });
+    const first = await client.rank("mmoe", req!);
+    expect(first.timing.cold_start_ms).toBeGreaterThan(0);
+    expect(Object.keys(first.outputs).sort()).toEqual(["ctr", "cvr"]);
+    const second = await client.rank("mmoe", req!);
+    expect(second.timing.cold_start_ms).toBeUndefined();
+    expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(200);
+  } finally {
+    server.stop(true);
+    await rankfn.close();
+  }
+});
+
+test("an idle model is unloaded and comes back on the next request as a new version", async () => {
+  const registry = new ModelRegistry({ modelRoot: root, idleUnloadMs: 60 });
+  const v1 = await registry.load("mmoe", "mmoe.safetensors");
+  registry.release(await registry.acquire("mmoe"));
+  for (let i = 0; i < 100 && registry.current("mmoe"); i++) await Bun.sleep(20);
+  expect(registry.current("mmoe")).toBeUndefined();
+  // Its native memory is gone: the unloaded version refuses to run.
+  const [req] = sampleRequests(built, { count: 1, candidates: 2 });
+  expect(() => v1.model.rankSync(req!)).toThrow("model used after dispose()");
+  const v2 = await registry.acquire("mmoe");
+  expect(v2.version).toBe(v1.version + 1);
+  registry.release(v2);
+  await registry.close();
+});
+
+test("loading refuses bad files and paths without disturbing the current version", async () => {
+  const registry = new ModelRegistry({ modelRoot: root });
+  const v1 = await registry.load("m", "mmoe.safetensors");
+  await expect(registry.load("m", "broken.safetensors")).rejects.toThrow("broken.safetensors");
+  await expect(registry.load("m", "../outside.safetensors")).rejects.toThrow("is outside the model root");
+  expect(registry.current("m")).toBe(v1);
+  expect(() => registry.register("bad/name", "mmoe.safetensors")).toThrow("must be 1-64 letters");
+  await registry.close();
+});
