@@ -6,6 +6,8 @@ import { formatBytes, parseArgs, progressBar } from "./cli-support";
 import { loadModel } from "./index";
 import { readModel, writeModel } from "../runtime/model/model-file";
 import { quantizationReport } from "./quantization-report";
+import { importOnnxFile } from "../runtime/onnx/importer";
+import { compile } from "../runtime/compiler/compile";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
 
 interface Command {
@@ -14,6 +16,27 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  convert: {
+    summary: "convert an ONNX model to a rankfn model file: convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]",
+    run(args) {
+      const { positional, flags } = parseArgs(args, ["precision", "context"]);
+      const [input, out] = positional;
+      if (!input || !out || positional.length > 2) throw new Error("usage: rankfn convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]");
+      const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
+      if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
+      process.stderr.write(`  … importing ${input}\n`);
+      const imported = importOnnxFile(input, { context: flags.context ? flags.context.split(",").filter(Boolean) : [] });
+      // The file holds the compiled graph (patterns fused, weights in the chosen precision).
+      const { model, summaries } = compile(imported, { precision });
+      for (const line of summaries) process.stderr.write(`  ${line}\n`);
+      const bytes = writeModel(out, model, { onProgress: progressBar(`writing ${out}`) });
+      const g = model.graph;
+      console.log(`wrote     ${out} (${formatBytes(bytes)})`);
+      console.log(`inputs    ${g.inputs.map((i) => `${i.name} [${i.shape.join(", ")}] ${i.role}`).join(", ")}`);
+      console.log(`nodes     ${g.nodes.length} (${[...new Set(g.nodes.map((n) => n.op))].join(", ")})`);
+      console.log(`outputs   ${Object.keys(g.outputs).join(", ")}`);
+    },
+  },
   serve: {
     summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--lazy]",
     async run(args) {

@@ -1,5 +1,6 @@
 // rankfn's public API: load or build a ranking model, score requests in-process.
 import { readModel } from "../runtime/model/model-file";
+import { importOnnxFile } from "../runtime/onnx/importer";
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
@@ -12,17 +13,21 @@ export interface LoadOptions extends CompileOptions {
   maxBatch?: number;
   /** Compute on a dedicated Worker thread (never blocks this thread's event loop). */
   worker?: boolean;
+  /** ONNX files: the inputs that are per request (the rest are per candidate). */
+  context?: string[];
 }
 
 /**
  * Load a model file (safetensors with the graph in its metadata; weights are
- * memory-mapped) or a model built in code, and compile it.
+ * memory-mapped), an ONNX file (`.onnx`, imported), or a model built in code,
+ * and compile it.
  * @example
  * const model = loadModel("dlrm.safetensors", { precision: "int8" });
  * const { outputs } = await model.rank({ context: { ... }, candidates: { ... } });
  */
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
+  if (typeof source === "string" && source.endsWith(".onnx")) return new Model(importOnnxFile(source, { context: options.context }), options);
   const built = typeof source === "string" ? readModel(source) : source;
   return new Model(built, { ...options, path: typeof source === "string" ? source : undefined });
 }
