@@ -5,6 +5,7 @@ import type { BuiltModel } from "../graph/builder";
 import { eliminateConcat } from "./eliminate-concat";
 import { eliminateDeadCode } from "./eliminate-dead-code";
 import { foldConstants } from "./fold-constants";
+import { fuseCross } from "./fuse-cross";
 import { fuseEmbeddings } from "./fuse-embeddings";
 import { fuseLinear } from "./fuse-linear";
 import { inferShapes } from "./infer-shapes";
@@ -26,7 +27,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

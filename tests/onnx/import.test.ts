@@ -31,6 +31,7 @@ test("a DLRM exported with EmbeddingBag-style Gather+ReduceSum and DCN cross for
   const ops = model.inspect().compiler.join("\n");
   expect(ops).toMatch(/fuse-embeddings: 26 bags fused/);
   expect(ops).toMatch(/fuse-linear: .*matmul->linear/);
+  expect(ops).toMatch(/fuse-cross: 3 DCN cross formulas -> cross op/);
   const rng = new Rng(2);
   const n = 7;
   const feeds: Record<string, ort.Tensor> = {};
