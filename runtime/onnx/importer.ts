@@ -23,8 +23,9 @@ export interface OnnxImportOptions {
 }
 
 export const supportedOps = [
-  "Add", "BatchNormalization", "Concat", "Constant", "Div", "Flatten", "Gather (into ReduceSum/ReduceMean/Flatten/Squeeze/Reshape)", "Gelu", "Gemm",
+  "Add", "BatchNormalization", "Cast", "Concat", "Constant", "Div", "Flatten", "Gather (into ReduceSum/ReduceMean/Flatten/Squeeze/Reshape)", "Gelu", "Gemm",
   "Identity", "LayerNormalization", "MatMul", "Mul", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
+  "Transpose (of a constant weight)",
 ];
 
 /** Import an ONNX file's bytes as a rankfn model (graph + weights). */
@@ -156,6 +157,26 @@ class Importer {
       case "Squeeze":
       case "Reshape":
         return this.passThrough(node, ins[0]!, out);
+      case "Cast": {
+        // Casts between id types, or float to float, change nothing rankfn stores per row.
+        const to = this.intAttr(node, "to", 0);
+        const x = this.alias.get(ins[0]!) ?? ins[0]!;
+        const from = this.inputs.find((i) => i.name === x)?.dtype ?? "f32";
+        const ok = to === ONNX.FLOAT ? from === "f32" : to === ONNX.INT64 || to === ONNX.INT32 ? from !== "f32" : false;
+        if (!ok) this.fail(node, `cast from ${from} to type ${to} is not supported (only id-to-id and float-to-float)`);
+        return this.passThrough(node, ins[0]!, out);
+      }
+      case "Transpose": {
+        // Exporters transpose weights (nn.Linear): fold it on the constant.
+        const w = this.consts.get(ins[0]!);
+        if (!w || w.shape.length !== 2 || w.dtype !== "f32") this.fail(node, "only a transpose of a 2-D float constant (a weight) is supported");
+        const [r, c] = w.shape as [number, number];
+        const src = w.data as Float32Array;
+        const t = new Float32Array(r * c);
+        for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = src[i * c + j]!;
+        this.consts.set(out, tensor("f32", [c, r], t));
+        return;
+      }
       case "MatMul": {
         const w = this.consts.get(ins[1]!);
         if (!w || w.shape.length !== 2) this.fail(node, "the second input must be a 2-D constant weight [k, n]");
