@@ -55,7 +55,8 @@ test("a request whose deadline passes while the model is busy gets 504, and a fu
   const client = new RankingClient({ url, deadlineMs: 30_000 });
   // Keep the model busy with back-to-back 512-row batches.
   const backlog = Array.from({ length: 3 }, () => client.rank("slow", busy));
-  await Bun.sleep(1);
+  // Let the server receive them: one 512-row batch runs for tens of ms, the rest queue behind it.
+  await Bun.sleep(20);
   const [one] = sampleRequests(slow, { count: 1, candidates: 1, seed: 2 });
   const asJson = (g: Record<string, { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }> | undefined) =>
     g && Object.fromEntries(Object.entries(g).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number) }]));
