@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RankfnApp, createApp } from "../../runtime/server/app";
+import { type LoopbackServer, startServer } from "./loopback";
 import { loadModel, writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
 import { sampleFlatRequest, sampleRequests } from "../../sdk/sample-requests";
@@ -16,23 +16,19 @@ const slow = zoo.dlrm.build({ scale: 0.0001, seed: 3 }); // ~tens of ms per few 
 writeModel(join(root, "small.safetensors"), small);
 writeModel(join(root, "slow.safetensors"), slow);
 
-let rankfn: RankfnApp;
-let server: ReturnType<typeof Bun.serve>;
+let served: LoopbackServer;
 let url: string;
 beforeAll(async () => {
-  rankfn = createApp({
+  served = await startServer({
     models: { small: "small.safetensors", slow: "slow.safetensors" },
     modelRoot: root,
     modelOptions: { worker: true },
     coalescing: { policy: "static", maxBatchRows: 512, maxQueueDelayUs: 3000, maxQueueRows: 600 },
   });
-  await rankfn.ready;
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: rankfn.app.fetch });
-  url = `http://127.0.0.1:${server.port}`;
+  url = served.url;
 });
 afterAll(async () => {
-  server.stop(true);
-  await rankfn.close();
+  await served.stop();
   rmSync(root, { recursive: true, force: true });
 });
 

@@ -4,11 +4,11 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "../../runtime/server/app";
 import { ModelRegistry } from "../../runtime/serving/registry";
 import { writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
 import { sampleRequests } from "../../sdk/sample-requests";
+import { startServer } from "./loopback";
 
 const root = mkdtempSync(join(tmpdir(), "rankfn-registry-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,23 +17,20 @@ writeModel(join(root, "mmoe.safetensors"), built);
 writeFileSync(join(root, "broken.safetensors"), "not a model");
 
 test("a lazily registered model loads on its first request, which reports the cold start once", async () => {
-  const rankfn = createApp({ models: { mmoe: "mmoe.safetensors" }, lazy: true, modelRoot: root });
-  await rankfn.ready;
-  expect(rankfn.registry.list()).toEqual([{ name: "mmoe", version: null, loaded: false, path: "mmoe.safetensors" }]);
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: rankfn.app.fetch });
+  const served = await startServer({ models: { mmoe: "mmoe.safetensors" }, lazy: true, modelRoot: root });
+  expect(served.rankfn.registry.list()).toEqual([{ name: "mmoe", version: null, loaded: false, path: "mmoe.safetensors" }]);
   try {
-    expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(503);
-    const client = new RankingClient({ url: `http://127.0.0.1:${server.port}`, deadlineMs: 10_000 });
+    expect((await fetch(`${served.url}/readyz`)).status).toBe(503);
+    const client = new RankingClient({ url: served.url, deadlineMs: 10_000 });
     const [req] = sampleRequests(built, { count: 1, candidates: 5 });
     const first = await client.rank("mmoe", req!);
     expect(first.timing.cold_start_ms).toBeGreaterThan(0);
     expect(Object.keys(first.outputs).sort()).toEqual(["ctr", "cvr"]);
     const second = await client.rank("mmoe", req!);
     expect(second.timing.cold_start_ms).toBeUndefined();
-    expect((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status).toBe(200);
+    expect((await fetch(`${served.url}/readyz`)).status).toBe(200);
   } finally {
-    server.stop(true);
-    await rankfn.close();
+    await served.stop();
   }
 });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Packr } from "msgpackr";
-import { type RankfnApp, createApp } from "../../runtime/server/app";
+import { type LoopbackServer, startServer } from "./loopback";
 import { loadModel, writeModel, zoo } from "../../sdk";
 import { RankingClient, ServerError } from "../../sdk/client";
 import { sampleRequests } from "../../sdk/sample-requests";
@@ -19,22 +19,18 @@ writeModel(join(root, "dcnv2.safetensors"), built);
 writeModel(join(root, "dcnv2-v2.safetensors"), other);
 const API_KEY = "s3cret-key";
 
-let server: ReturnType<typeof Bun.serve>;
-let rankfn: RankfnApp;
+let served: LoopbackServer;
 let url: string;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const inProcess = loadModel(built);
 const [request] = sampleRequests(built, { count: 1, candidates: 12, seed: 4 });
 
 beforeAll(async () => {
-  rankfn = createApp({ models: { dcnv2: "dcnv2.safetensors" }, modelRoot: root, apiKey: API_KEY, maxBodyBytes: 1 << 20, modelOptions: { worker: true } });
-  await rankfn.ready;
-  server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: rankfn.app.fetch });
-  url = `http://127.0.0.1:${server.port}`;
+  served = await startServer({ models: { dcnv2: "dcnv2.safetensors" }, modelRoot: root, apiKey: API_KEY, maxBodyBytes: 1 << 20, modelOptions: { worker: true } });
+  url = served.url;
 });
 afterAll(async () => {
-  server.stop(true);
-  await rankfn.close();
+  await served.stop();
   inProcess.dispose();
   rmSync(root, { recursive: true, force: true });
 });
