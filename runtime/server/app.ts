@@ -140,7 +140,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
         const co = coalescerFor(v);
         const res = await co.submit(wire.request, { rows: requestRows(wire.request), priority: wire.priority, deadlineMs: wire.deadlineMs, signal: c.req.raw.signal });
-        metrics.queueDepth.set({ model: name }, co.stats().queueDepthRows);
+        metrics.queueDepth.set({ model: name }, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
           { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) } },

@@ -173,6 +173,11 @@ export class Coalescer<Req, Res> {
     return result;
   }
 
+  /** Rows waiting to be batched (cheap; stats() copies every counter and histogram). */
+  get queueDepthRows(): number {
+    return this.#queuedRows;
+  }
+
   /** Counters, queue depth, batch-size histograms, queue-wait quantiles and the current delay. */
   stats(): CoalescerStats {
     return {
