@@ -10,7 +10,7 @@ import { fuseEmbeddings } from "./fuse-embeddings";
 import { fuseLinear } from "./fuse-linear";
 import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
-import { type Pass, runPasses } from "./pass";
+import { type Pass, debugEnabled, runPasses } from "./pass";
 import { type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
@@ -32,5 +32,8 @@ export function compilePasses({ precision = "f32", tables = "f32", headLayers, o
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */
 export function compile(model: BuiltModel, options: CompileOptions = {}): { model: BuiltModel; summaries: string[] } {
-  return runPasses(model, compilePasses(options));
+  const notes = model.notes ?? [];
+  if (debugEnabled()) for (const line of notes) console.error(`[rankfn compile] ${line}`);
+  const result = runPasses(model, compilePasses(options));
+  return { model: result.model, summaries: [...notes, ...result.summaries] };
 }

@@ -14,10 +14,11 @@ import { debugEnabled } from "../compiler/pass";
 import type { PlanContext, RunState, Slot, Step } from "./plan-context";
 import { compositeSteps } from "./steps/composite";
 import { denseSteps } from "./steps/dense";
+import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
 import type { WeightCache } from "./weight-cache";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));

@@ -11,6 +11,8 @@ import { type Graph, type GraphInput, type Node, type Role, parseGraph } from ".
 export interface BuiltModel {
   graph: Graph;
   weights: Map<string, Tensor>;
+  /** Import-time notes (e.g. which ONNX patterns were rewritten), reported with the compiler's. */
+  notes?: string[];
 }
 
 export class GraphBuilder {

@@ -180,6 +180,34 @@ export const ops: Record<string, OpDef<any>> = {
       return [{ dtype: "f32", shape: [attrs.end - attrs.start] }];
     },
   },
+  /** Columns `columns` of each row, in that order (constant gathers and strided slices). */
+  select: {
+    attrs: z.object({ columns: z.array(z.number().int().nonnegative()).min(1) }).strict(),
+    infer: (inputs, attrs, node) => {
+      const x = value(node, inputs, 0);
+      const bad = attrs.columns.find((c: number) => c >= width(x));
+      if (bad !== undefined) fail(node, `column ${bad} is outside the row's ${width(x)} elements`);
+      return [{ dtype: "f32", shape: [attrs.columns.length] }];
+    },
+  },
+  /** The k largest values of each row in descending order (ties: lower index first), or their indices (i32). */
+  top_k: {
+    attrs: z.object({ k: z.number().int().positive(), output: z.enum(["values", "indices"]).default("values") }).strict(),
+    infer: (inputs, attrs, node) => {
+      const x = value(node, inputs, 0);
+      if (attrs.k > width(x)) fail(node, `k = ${attrs.k} exceeds the row's ${width(x)} elements`);
+      return [{ dtype: attrs.output === "values" ? "f32" : "i32", shape: [attrs.k] }];
+    },
+  },
+  /** out[j] = x[idx[j]] per row (ONNX GatherElements over the feature axis); an index outside the row fails the request. */
+  gather_elements: {
+    attrs: noAttrs,
+    infer: (inputs, _a, node) => {
+      value(node, inputs, 0);
+      const idx = value(node, inputs, 1, idDTypes);
+      return [{ dtype: "f32", shape: [width(idx)] }];
+    },
+  },
   /** DLRM pairwise dots of f vectors of d (lower triangle), optionally after the first vector. */
   dot_interaction: {
     attrs: interactionAttrs,

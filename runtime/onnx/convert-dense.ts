@@ -1,0 +1,308 @@
+// Converters for the arithmetic ops: GEMMs, elementwise (with constants
+// broadcast along rows), activations (the Erf GELU pattern included), norms,
+// reductions, Where with a constant condition, TopK and GatherElements.
+import { type Tensor, tensor } from "../tensor/tensor";
+import { type Converter, axesOf, axisOf, intConsts, intVec, setInts } from "./convert-shape";
+import type { Importer, OnnxNode } from "./importer";
+import { lookupReduced } from "./pattern-embedding";
+import { startPairwise } from "./pattern-interaction";
+import { mixtureFromMatMul, mixtureFromReduce, weightedStack } from "./pattern-mixture";
+import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
+import type { TensorVal } from "./values";
+
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** A constant broadcast (numpy rules) over rows of `dims`: one value per column, or undefined if it varies by row. */
+export function rowConstant(c: { t: Tensor; dims: number[] }, dims: number[]): Float32Array | undefined {
+  const rank = dims.length + 1;
+  if (c.dims.length > rank) return undefined;
+  const cd = [...new Array(rank - c.dims.length).fill(1), ...c.dims];
+  if (cd[0] !== 1 || cd.slice(1).some((d, i) => d !== 1 && d !== dims[i])) return undefined;
+  const src = Array.from(c.t.data as ArrayLike<number | bigint>, Number);
+  const width = prod(dims);
+  const out = new Float32Array(width);
+  const cStrides = cd.slice(1).map((d, i) => (d === 1 ? 0 : prod(cd.slice(i + 2))));
+  const idx = new Array(dims.length).fill(0);
+  for (let o = 0; o < width; o++) {
+    let s = 0;
+    for (let k = 0; k < dims.length; k++) s += idx[k]! * cStrides[k]!;
+    out[o] = src[s]!;
+    for (let k = dims.length - 1; k >= 0; k--) {
+      if (++idx[k]! < dims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+function rowWeight(imp: Importer, node: OnnxNode, name: string, dims: number[], map = (x: number) => x): string {
+  const c = imp.constant(name)!;
+  const row = rowConstant(c, dims);
+  if (!row) imp.fail(node, `constant "${name}" [${c.dims.join(", ")}] does not broadcast over rows of [N, ${dims.join(", ")}]`);
+  return imp.derived(name, tensor("f32", [row.length], row.map(map)));
+}
+
+// ------------------------------------------------------------------ GEMMs
+
+function matmul(imp: Importer, node: OnnxNode): void {
+  const [a, b] = node.input as [string, string];
+  const out = node.output![0]!;
+  const w = imp.constant(b);
+  const bv = imp.get(b, node);
+  if (w) {
+    const x = imp.tensor(a, node);
+    if (w.dims.length !== 2 || w.t.dtype !== "f32") imp.fail(node, "the weight must be a 2-D float constant [k, n]");
+    if (x.dims.length > 1 && prod(x.dims.slice(0, -1)) !== 1) imp.fail(node, `MatMul of rows [N, ${x.dims.join(", ")}] with a weight applies it per slot; only [N, k] inputs are supported`);
+    if (x.dims.at(-1) !== w.dims[0]) imp.fail(node, `inner dimensions differ: ${x.dims.at(-1)} and ${w.dims[0]}`);
+    return imp.emit("matmul", [x.value, imp.weight(b, w.t)], out, [...x.dims.slice(0, -1), w.dims[1]!], {}, node);
+  }
+  const x = imp.tensor(a, node);
+  if (bv.kind === "transposed") return startPairwise(imp, node, x, bv, out);
+  if (bv.kind === "tensor" && mixtureFromMatMul(imp, node, x, bv, out)) return;
+  imp.fail(node, "a MatMul needs a constant weight, or must be bmm(T, Tᵀ) (DLRM interaction) or bmm(gate, experts) (a mixture)");
+}
+
+function gemm(imp: Importer, node: OnnxNode): void {
+  const [a, b, c] = node.input ?? [];
+  if (imp.intAttr(node, "transA", 0) !== 0) imp.fail(node, "transA=1 is not supported");
+  const w = imp.constant(b);
+  if (!w || w.dims.length !== 2 || w.t.dtype !== "f32") imp.fail(node, "B must be a 2-D float constant");
+  const alpha = imp.floatAttr(node, "alpha", 1);
+  const beta = imp.floatAttr(node, "beta", 1);
+  const transB = imp.intAttr(node, "transB", 0) === 1;
+  const [r, cdim] = w.dims as [number, number];
+  const n = transB ? r : cdim;
+  const k = transB ? cdim : r;
+  const src = w.t.data as Float32Array;
+  const x = imp.tensor(a!, node);
+  if (x.dims.length !== 1 || x.dims[0] !== k) imp.fail(node, `A has rows of [${x.dims.join(", ")}], B expects ${k}`);
+  let weight: string;
+  if (transB && alpha === 1) weight = imp.weight(b!, w.t);
+  else {
+    const wt = new Float32Array(n * k);
+    for (let j = 0; j < n; j++) for (let l = 0; l < k; l++) wt[j * k + l] = alpha * (transB ? src[j * k + l]! : src[l * n + j]!);
+    weight = imp.derived(b!, tensor("f32", [n, k], wt));
+  }
+  const inputs = [x.value, weight];
+  if (c) {
+    if (!imp.constant(c)) imp.fail(node, "C must be a constant");
+    inputs.push(rowWeight(imp, node, c, [n], (v) => beta * v));
+  }
+  imp.fired("Gemm -> linear");
+  imp.emit("linear", inputs, node.output![0]!, [n], {}, node);
+}
+
+// ------------------------------------------------------------------ elementwise
+
+const symOps: Record<string, (a: Sym, b: Sym) => Sym | undefined> = { Add: symAdd, Sub: symSub, Mul: symMul, Div: symDiv };
+
+function binary(imp: Importer, node: OnnxNode): void {
+  let [a, b] = node.input as [string, string];
+  const out = node.output![0]!;
+  const type = node.opType!;
+  const op = type.toLowerCase();
+  const ia = intVec(imp, a);
+  const ib = intVec(imp, b);
+  if (ia && ib) {
+    const vec = elementwise(ia.vec, ib.vec, symOps[type]!);
+    if (!vec) imp.fail(node, "this shape arithmetic cannot be computed when the model loads");
+    return setInts(imp, out, vec, ia.scalar && ib.scalar);
+  }
+  const ca = imp.constant(a);
+  const cb = imp.constant(b);
+  if (ca && cb) imp.fail(node, "arithmetic between two float constants is not supported (fold it in the exporter)");
+  if (ca) {
+    const x = imp.tensor(b, node);
+    if (type === "Add" || type === "Mul") [a, b] = [b, a];
+    else if (type === "Sub") {
+      // c − x = (−1)·x + c
+      const neg = imp.temp("mul", [x.value, imp.derived(`${a}.neg`, tensor("f32", [prod(x.dims)], new Float32Array(prod(x.dims)).fill(-1)))], prod(x.dims));
+      return imp.emit("add", [neg, rowWeight(imp, node, a, x.dims)], out, x.dims, {}, node);
+    } else imp.fail(node, "dividing a constant by a tensor is not supported");
+  }
+  const x = imp.tensor(a, node);
+  if (imp.constant(b)) return imp.emit(op, [x.value, rowWeight(imp, node, b, x.dims)], out, x.dims, {}, node);
+  const y = imp.tensor(b, node);
+  if (x.dims.join() === y.dims.join()) return imp.emit(op, [x.value, y.value], out, x.dims, {}, node);
+  if (type === "Mul" && weightedStack(imp, x, y, out)) return;
+  imp.fail(node, `operands of [N, ${x.dims.join(", ")}] and [N, ${y.dims.join(", ")}] do not have the same shape (broadcasting between two tensors is supported only for gate ⊙ experts)`);
+}
+
+function unary(imp: Importer, node: OnnxNode): void {
+  if (node.opType === "Gelu" && imp.stringAttr(node, "approximate", "none") !== "none") imp.fail(node, 'only approximate="none" (erf) is supported');
+  const x = imp.tensor(node.input![0]!, node);
+  imp.emit(node.opType!.toLowerCase(), [x.value], node.output![0]!, x.dims, {}, node);
+}
+
+/** x·0.5·(1 + Erf(x/√2)) in any of the orders exporters write it -> gelu(x). */
+function erf(imp: Importer, node: OnnxNode): void {
+  const notGelu: (why: string) => never = (why) => imp.fail(node, `Erf is supported only inside the GELU pattern x·0.5·(1 + Erf(x/√2)): ${why}`);
+  const producer = (name: string) => (imp.g.node ?? []).find((n) => n.output?.includes(name));
+  const only = (name: string) => {
+    const users = imp.users(name);
+    return users.length === 1 ? users[0]! : undefined;
+  };
+  const scalarOf = (name: string | undefined) => {
+    const c = name ? imp.constant(name) : undefined;
+    return c && c.t.data.length === 1 && c.t.dtype === "f32" ? (c.t.data as Float32Array)[0]! : undefined;
+  };
+  const otherOf = (n: OnnxNode, name: string) => (n.input![0] === name ? n.input![1]! : n.input![0]!);
+  const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) < 1e-4 * Math.abs(want);
+  // Erf's input: x / √2 or x · (1/√2).
+  const scaled = producer(node.input![0]!);
+  if (!scaled || (scaled.opType !== "Div" && scaled.opType !== "Mul")) notGelu("its input is not x/√2");
+  const x = scaled.opType === "Div" ? scaled.input![0]! : imp.constant(scaled.input![0]!) ? scaled.input![1]! : scaled.input![0]!;
+  const k = scalarOf(otherOf(scaled, x));
+  if (!(scaled.opType === "Div" ? near(k, Math.SQRT2) : near(k, Math.SQRT1_2))) notGelu("its input is not x/√2");
+  const plus = only(node.output![0]!);
+  if (!plus || plus.opType !== "Add" || !near(scalarOf(otherOf(plus, node.output![0]!)), 1)) notGelu("Erf(x/√2) is not followed by + 1");
+  const times = only(plus.output![0]!);
+  if (!times || times.opType !== "Mul") notGelu("(1 + Erf) is not multiplied by x");
+  const factor = otherOf(times, plus.output![0]!);
+  let last = times;
+  if (factor === x) {
+    const half = only(times.output![0]!);
+    if (!half || half.opType !== "Mul" || !near(scalarOf(otherOf(half, times.output![0]!)), 0.5)) notGelu("x·(1 + Erf) is not multiplied by 0.5");
+    last = half;
+  } else {
+    const halfX = producer(factor);
+    if (!halfX || halfX.opType !== "Mul" || !halfX.input!.includes(x) || !near(scalarOf(otherOf(halfX, x)), 0.5)) notGelu("(1 + Erf) is not multiplied by 0.5·x");
+  }
+  for (const n of new Set([plus, times, last])) imp.consumed.add(n);
+  const xv = imp.tensor(x, node);
+  imp.fired("x·0.5·(1 + Erf(x/√2)) -> gelu");
+  imp.emit("gelu", [xv.value], last.output![0]!, xv.dims, {}, node);
+}
+
+function softmax(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node);
+  const axis = axisOf(imp, node, imp.intAttr(node, "axis", -1), x.dims.length + 1);
+  if (axis !== x.dims.length || prod(x.dims.slice(0, -1)) !== 1) imp.fail(node, `softmax over axis ${imp.intAttr(node, "axis", -1)} of [N, ${x.dims.join(", ")}]: only the last axis of [N, n] is supported`);
+  imp.emit("softmax", [x.value], node.output![0]!, x.dims, {}, node);
+}
+
+function layerNorm(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node);
+  const axis = axisOf(imp, node, imp.intAttr(node, "axis", -1), x.dims.length + 1);
+  if (axis !== x.dims.length || prod(x.dims.slice(0, -1)) !== 1) imp.fail(node, "only a layer norm over the last axis of [N, n] is supported");
+  const params = (node.input ?? []).slice(1, 3).filter(Boolean).map((w) => {
+    if (!imp.constant(w)) imp.fail(node, `"${w}" must be a constant`);
+    return rowWeight(imp, node, w, x.dims);
+  });
+  imp.emit("layer_norm", [x.value, ...params], node.output![0]!, x.dims, { eps: imp.floatAttr(node, "epsilon", 1e-5) }, node);
+}
+
+function batchNorm(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node);
+  if (x.dims.length !== 1) imp.fail(node, "only a batch norm of [N, C] is supported");
+  const params = (node.input ?? []).slice(1, 5).map((w) => {
+    const c = imp.constant(w);
+    if (!c || c.t.dtype !== "f32") imp.fail(node, `"${w}" must be a float constant`);
+    return imp.weight(w, c.t);
+  });
+  imp.emit("batch_norm", [x.value, ...params], node.output![0]!, x.dims, { eps: imp.floatAttr(node, "epsilon", 1e-5) }, node);
+}
+
+// ------------------------------------------------------------------ reductions, selection
+
+function reduce(imp: Importer, node: OnnxNode): void {
+  const v = imp.get(node.input![0]!, node);
+  const out = node.output![0]!;
+  const axes = axesOf(imp, node);
+  if (v.kind === "lookup") return lookupReduced(imp, node, v, axes, out);
+  if (v.kind === "weighted") return mixtureFromReduce(imp, node, v, axes, out);
+  const x = imp.tensor(node.input![0]!, node);
+  const rank = x.dims.length + 1;
+  if (!axes || axes.length !== 1) imp.fail(node, "reduce over exactly one feature axis (reducing over the batch or all axes is not supported)");
+  const axis = axisOf(imp, node, axes[0]!, rank);
+  const keep = imp.intAttr(node, "keepdims", 1) === 1;
+  const dims = keep ? x.dims.map((d, i) => (i === axis - 1 ? 1 : d)) : x.dims.filter((_, i) => i !== axis - 1);
+  const n = x.dims[axis - 1]!;
+  const scale = node.opType === "ReduceMean" ? 1 / n : 1;
+  let sum: string;
+  if (axis === x.dims.length && prod(x.dims.slice(0, -1)) === 1) {
+    sum = imp.temp("reduce_sum", [x.value], 1);
+  } else if (axis === 1 && x.dims.length === 2) {
+    // [N, n, d] summed over n: add the n slices of d.
+    const d = x.dims[1]!;
+    const slices = Array.from({ length: n }, (_, i) => imp.temp("slice", [x.value], d, { start: i * d, end: (i + 1) * d }));
+    sum = slices.reduce((acc, s) => imp.temp("add", [acc, s], d));
+  } else imp.fail(node, `reducing axis ${axes[0]} of [N, ${x.dims.join(", ")}] is not supported`);
+  const width = prod(dims);
+  if (scale === 1) return imp.set(out, { kind: "tensor", value: sum, dims, dtype: "f32" });
+  imp.emit("mul", [sum, imp.derived(`${out}.scale`, tensor("f32", [width], new Float32Array(width).fill(scale)))], out, dims, {}, node);
+}
+
+/** Where(cond, a, b) with a constant condition: a·m + b·(1 − m). */
+function where(imp: Importer, node: OnnxNode): void {
+  const [cond, a, b] = node.input as [string, string, string];
+  const out = node.output![0]!;
+  const c = imp.constant(cond);
+  if (!c) imp.fail(node, "only a constant condition is supported (a per-row condition needs comparison ops rankfn does not import)");
+  const shape = [imp.vals.get(a), imp.vals.get(b)].find((v) => v?.kind === "tensor") as TensorVal | undefined;
+  if (!shape) imp.fail(node, "at least one branch must be a per-row tensor");
+  const mask = rowConstant({ t: { ...c.t, dtype: "f32", data: Float32Array.from(c.t.data as ArrayLike<number | bigint>, Number) } as Tensor, dims: c.dims }, shape.dims);
+  if (!mask) imp.fail(node, `the condition [${c.dims.join(", ")}] does not broadcast over rows of [N, ${shape.dims.join(", ")}]`);
+  const width = mask.length;
+  const inverse = mask.map((m) => (m ? 0 : 1));
+  const m = mask.map((x) => (x ? 1 : 0));
+  const ka = imp.constant(a);
+  const kb = imp.constant(b);
+  if (ka || kb) {
+    // One branch constant: t·m_t + (constant restricted to the other positions).
+    const [t, tm, k, km] = ka ? [b, inverse, a, m] : [a, m, b, inverse];
+    const masked = imp.temp("mul", [imp.tensor(t, node).value, imp.derived(`${out}.mask`, tensor("f32", [width], tm))], width, {}, "where");
+    const row = rowConstant(imp.constant(k)!, shape.dims);
+    if (!row) imp.fail(node, `constant "${k}" does not broadcast over rows`);
+    return imp.emit("add", [masked, imp.derived(`${out}.const`, tensor("f32", [width], row.map((r, i) => r * km[i]!)))], out, shape.dims, {}, node);
+  }
+  const ta = imp.tensor(a, node);
+  const tb = imp.tensor(b, node);
+  if (ta.dims.join() !== tb.dims.join()) imp.fail(node, "the branches must have the same shape");
+  const pa = imp.temp("mul", [ta.value, imp.derived(`${out}.mask`, tensor("f32", [width], m))], width, {}, "where");
+  const pb = imp.temp("mul", [tb.value, imp.derived(`${out}.inverse`, tensor("f32", [width], inverse))], width, {}, "where");
+  imp.emit("add", [pa, pb], out, shape.dims, {}, node);
+}
+
+function topK(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node);
+  const k = intConsts(imp, node.input![1]);
+  if (!k || k.length !== 1) imp.fail(node, "K must be a constant");
+  const axis = axisOf(imp, node, imp.intAttr(node, "axis", -1), x.dims.length + 1);
+  if (axis !== x.dims.length || x.dims.length !== 1) imp.fail(node, "only TopK over the last axis of [N, n] is supported");
+  if (imp.intAttr(node, "largest", 1) !== 1) imp.fail(node, "only largest=1 is supported");
+  if (!(k[0]! >= 1 && k[0]! <= x.dims[0]!)) imp.fail(node, `K=${k[0]} is outside [1, ${x.dims[0]}]`);
+  const [values, indices] = node.output ?? [];
+  if (values && imp.users(values).length + (imp.g.output ?? []).filter((o) => o.name === values).length > 0) imp.emit("top_k", [x.value], values, [k[0]!], { k: k[0]!, output: "values" }, node);
+  if (indices) imp.emit("top_k", [x.value], indices, [k[0]!], { k: k[0]!, output: "indices" }, node, "i32");
+}
+
+function gatherElements(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node);
+  const idx = imp.tensor(node.input![1]!, node, ["i32", "i64"]);
+  const axis = axisOf(imp, node, imp.intAttr(node, "axis", 0), x.dims.length + 1);
+  if (x.dims.length !== 1 || idx.dims.length !== 1 || axis !== 1) imp.fail(node, "only GatherElements over axis 1 of [N, n] data and [N, k] indices is supported");
+  imp.emit("gather_elements", [x.value, idx.value], node.output![0]!, idx.dims, {}, node);
+}
+
+export const denseConverters: Record<string, Converter> = {
+  MatMul: matmul,
+  Gemm: gemm,
+  Add: binary,
+  Sub: binary,
+  Mul: binary,
+  Div: binary,
+  Relu: unary,
+  Sigmoid: unary,
+  Tanh: unary,
+  Gelu: unary,
+  Erf: erf,
+  Softmax: softmax,
+  LayerNormalization: layerNorm,
+  BatchNormalization: batchNorm,
+  ReduceSum: reduce,
+  ReduceMean: reduce,
+  Where: where,
+  TopK: topK,
+  GatherElements: gatherElements,
+};

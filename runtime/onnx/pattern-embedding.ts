@@ -1,0 +1,132 @@
+// Embedding patterns: Gather(table, ids) pooled by ReduceSum/ReduceMean over
+// the ids (or a single id flattened away), and the Loop PyTorch emits for
+// nn.EmbeddingBag — ids [N, L] flattened to [N·L], offsets = range(0, N·L, L),
+// one loop iteration per bag doing Slice -> Gather -> ReduceSum/Mean. Both
+// become one embedding_bag over the ids as they arrive per row.
+import type { onnx } from "onnx-proto";
+import type { Tensor } from "../tensor/tensor";
+import type { Importer, OnnxNode } from "./importer";
+import { type SymVec, isConst, symEq, sym } from "./symbolic";
+import { ONNX, initializerTensor, num } from "./tensors";
+import type { Val } from "./values";
+
+type Lookup = Extract<Val, { kind: "lookup" }>;
+
+/** Gather(table, ids): a lookup waiting for its pooling (or a direct one-id gather). */
+export function startLookup(imp: Importer, node: OnnxNode, tableName: string, table: Tensor, out: string): void {
+  const ids = imp.tensor(node.input![1]!, node, ["i32", "i64"]);
+  const dim = table.shape[1]!;
+  if (ids.dims.length === 0) {
+    imp.fired("Gather(table, id) -> embedding_bag(gather)");
+    return imp.emit("embedding_bag", [ids.value, imp.weight(tableName, table)], out, [dim], { mode: "gather" }, node);
+  }
+  imp.set(out, { kind: "lookup", table: tableName, ids: ids.value, idsDims: ids.dims, dim });
+}
+
+/** Flatten/Squeeze/Reshape of a one-id lookup: the row itself. */
+export function lookupReshaped(imp: Importer, node: OnnxNode, v: Lookup, out: string): void {
+  if (v.idsDims.length !== 1 || v.idsDims[0] !== 1) imp.fail(node, `a lookup of ${v.idsDims.join("×")} ids per row must be pooled (ReduceSum/ReduceMean over axis 1) before it is reshaped`);
+  imp.fired("Gather(table, [id]) -> Flatten -> embedding_bag(gather)");
+  emitBag(imp, node, v, "gather", out, [v.dim]);
+}
+
+/** ReduceSum/ReduceMean of a lookup over its ids axis: an embedding bag. */
+export function lookupReduced(imp: Importer, node: OnnxNode, v: Lookup, axes: number[] | undefined, out: string): void {
+  const rank = v.idsDims.length + 2;
+  const norm = (axes ?? []).map((a) => (a < 0 ? a + rank : a));
+  if (v.idsDims.length !== 1 || norm.length !== 1 || norm[0] !== 1) imp.fail(node, "an embedding bag reduces over axis 1 (the ids of a row)");
+  const mode = node.opType === "ReduceSum" ? "sum" : "mean";
+  imp.fired(`Gather -> ${node.opType} -> embedding_bag(${mode})`);
+  emitBag(imp, node, v, mode, out, imp.intAttr(node, "keepdims", 1) ? [1, v.dim] : [v.dim]);
+}
+
+function emitBag(imp: Importer, node: OnnxNode, v: Lookup, mode: string, out: string, dims: number[]): void {
+  const table = imp.constant(v.table)!.t;
+  imp.emit("embedding_bag", [v.ids, imp.weight(v.table, table)], out, dims, { mode }, node);
+}
+
+// ------------------------------------------------------------------ the EmbeddingBag Loop
+
+/** Loop(M, cond) whose body pools one bag per iteration: Slice(indices, offsets[i], offsets[i+1]) -> Gather -> Reduce. */
+export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
+  const body = imp.attr(node, "body")?.g;
+  if (!body) imp.fail(node, "a Loop needs a body graph");
+  const why: (m: string) => never = (m) => imp.fail(node, `only the Loop PyTorch emits for nn.EmbeddingBag (fixed-size bags) is supported: ${m}`);
+  if ((node.input ?? []).length !== 2 || (body.output ?? []).length !== 2 || (node.output ?? []).length !== 1) why("expected no loop-carried values and one scan output");
+  const iter = body.input?.[0]?.name ?? "";
+  const made = new Map<string, onnx.INodeProto>();
+  for (const n of body.node ?? []) for (const o of n.output ?? []) made.set(o, n);
+  const local = (name: string) => made.get(name);
+  const bodyConsts = new Map((body.initializer ?? []).map((t) => [t.name ?? "", t]));
+  /** Follow Identity/Unsqueeze/Squeeze/Reshape/Cast inside the body. */
+  const through = (name: string): string => {
+    let n = local(name);
+    while (n && ["Identity", "Unsqueeze", "Squeeze", "Reshape", "Cast"].includes(n.opType ?? "")) {
+      name = n.input![0]!;
+      n = local(name);
+    }
+    return name;
+  };
+  const reduce = local(through(body.output![1]!.name!));
+  if (!reduce || (reduce.opType !== "ReduceSum" && reduce.opType !== "ReduceMean")) why(`the bag is pooled by ${reduce?.opType ?? "nothing"} (supported: ReduceSum, ReduceMean)`);
+  const axes = bodyAxes(imp, reduce, local, bodyConsts);
+  if (axes?.length !== 1 || axes[0] !== 0 || imp.intAttr(reduce, "keepdims", 1) !== 0) why("the pooling must reduce axis 0 with keepdims=0");
+  const lookup = local(reduce.input![0]!);
+  if (!lookup || lookup.opType !== "Gather") why(`the pooled value comes from ${lookup?.opType ?? "outside the body"}, not a Gather (per-sample weights are not supported)`);
+  const table = imp.constant(lookup.input![0]!);
+  if (!table || table.t.dtype !== "f32" || table.dims.length !== 2) why("the Gather must read a 2-D float table constant");
+  const rows = local(lookup.input![1]!);
+  if (!rows || rows.opType !== "Slice") why("the bag's ids must be a Slice of the indices");
+  const [indices, startName, endName, axesName] = rows.input as string[];
+  if (axesName && !["0"].includes(String(bodyInts(imp, axesName, local, bodyConsts)?.join()))) why("the ids slice must be over axis 0");
+  const flat = imp.vals.get(indices!);
+  if (!flat || flat.kind !== "flatIds") why("the indices must be the 2-D ids input reshaped to one dimension");
+  const starts = offsetsOf(imp, through(startName!), local, iter);
+  const ends = offsetsOf(imp, through(endName!), local, iter);
+  const L = flat.perRow;
+  const progression = (v: SymVec | undefined, first: number) =>
+    v && "arange" in v && v.arange.step === L && symEq(v.arange.start, sym(first)) && (symEq(v.arange.count, sym(0, 1)) || symEq(v.arange.count, { c: 1, n: 1 }));
+  if (!progression(starts, 0) || !progression(ends, L)) {
+    why(`offsets must be range(0, N·${L}, ${L}) computed from the ids' shape (a batch-fixed offsets constant would break other batch sizes)`);
+  }
+  const trip = node.input?.[0] ? imp.vals.get(node.input[0]) : undefined;
+  if (trip && !(trip.kind === "sym" && "items" in trip.vec && trip.vec.items.length === 1 && symEq(trip.vec.items[0]!, sym(0, 1)))) why("the trip count must be the number of rows");
+  const mode = reduce.opType === "ReduceSum" ? "sum" : "mean";
+  imp.fired(`EmbeddingBag Loop -> embedding_bag(${mode})`);
+  imp.emit("embedding_bag", [flat.value, imp.weight(lookup.input![0]!, table.t)], node.output![0]!, [table.dims[1]!], { mode }, node);
+}
+
+/** Integers of a body value: a Constant inside the body or a constant of the outer graph. */
+function bodyInts(imp: Importer, name: string, local: (n: string) => onnx.INodeProto | undefined, consts: Map<string, onnx.ITensorProto>): number[] | undefined {
+  const n = local(name);
+  const fromTensor = (t: onnx.ITensorProto | undefined) => {
+    if (!t || (t.dataType !== ONNX.INT64 && t.dataType !== ONNX.INT32)) return undefined;
+    return Array.from(initializerTensor(t, imp.modelDir).data as ArrayLike<number | bigint>, Number);
+  };
+  if (n?.opType === "Constant") {
+    const ints = n.attribute?.find((a) => a.name === "value_ints")?.ints;
+    return ints ? ints.map(num) : fromTensor(n.attribute?.find((a) => a.name === "value")?.t ?? undefined);
+  }
+  if (consts.has(name)) return fromTensor(consts.get(name));
+  const c = imp.constant(name);
+  return c && c.t.dtype !== "f32" ? Array.from(c.t.data as ArrayLike<number | bigint>, Number) : undefined;
+}
+
+function bodyAxes(imp: Importer, reduce: onnx.INodeProto, local: (n: string) => onnx.INodeProto | undefined, consts: Map<string, onnx.ITensorProto>): number[] | undefined {
+  const fromAttr = reduce.attribute?.find((a) => a.name === "axes")?.ints;
+  if (fromAttr?.length) return fromAttr.map(num);
+  return reduce.input?.[1] ? bodyInts(imp, reduce.input[1], local, consts) : undefined;
+}
+
+/** Gather(offsets, iteration) in the body -> the outer offsets vector (symbolic). */
+function offsetsOf(imp: Importer, name: string, local: (n: string) => onnx.INodeProto | undefined, iter: string): SymVec | undefined {
+  const g = local(name);
+  if (!g || g.opType !== "Gather" || g.input?.[1] !== iter) return undefined;
+  const v = imp.vals.get(g.input[0]!);
+  if (v?.kind === "sym") return v.vec;
+  if (v?.kind === "const" && v.t.dtype !== "f32") {
+    const items = Array.from(v.t.data as ArrayLike<number | bigint>, (x) => sym(Number(x)));
+    return items.every((s) => isConst(s)) ? { items } : undefined;
+  }
+  return undefined;
+}
