@@ -24,8 +24,7 @@ const commands: Record<string, Command> = {
       if (!input || !out || positional.length > 2) throw new Error("usage: rankfn convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]");
       const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
       if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
-      process.stderr.write(`  … importing ${input}\n`);
-      const imported = importOnnxFile(input, { context: flags.context ? flags.context.split(",").filter(Boolean) : [] });
+      const imported = importOnnxFile(input, { context: flags.context ? flags.context.split(",").filter(Boolean) : undefined, onProgress: progressBar(`importing ${input}`) });
       // The file holds the compiled graph (patterns fused, weights in the chosen precision).
       const { model, summaries } = compile(imported, { precision });
       for (const line of summaries) process.stderr.write(`  ${line}\n`);

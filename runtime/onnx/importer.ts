@@ -31,6 +31,8 @@ export interface OnnxImportOptions {
   /** Folder external data files are read from (default: the model file's). */
   modelDir?: string;
   name?: string;
+  /** Progress while initializers (weights) are read: bytes done of the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Import an ONNX file's bytes as a rankfn model (graph + weights + which patterns fired). */
@@ -77,7 +79,15 @@ export class Importer {
   }
 
   run(): BuiltModel {
-    for (const init of this.g.initializer ?? []) this.setConst(init.name!, initializerTensor(init, this.modelDir), (init.dims ?? []).map(num));
+    const inits = this.g.initializer ?? [];
+    const sizes = inits.map((t) => (t.dims ?? []).map(num).reduce((a, b) => a * b, 1) * (t.dataType === ONNX.INT64 ? 8 : t.dataType === ONNX.BOOL ? 1 : 4));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    let done = 0;
+    inits.forEach((init, i) => {
+      this.setConst(init.name!, initializerTensor(init, this.modelDir), (init.dims ?? []).map(num));
+      this.options.onProgress?.((done += sizes[i]!), total);
+    });
+    if (inits.length === 0) this.options.onProgress?.(0, 0);
     for (const node of this.g.node ?? []) for (const i of node.input ?? []) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), node]);
     const context = new Set(this.options.context ?? []);
     for (const input of this.g.input ?? []) {
