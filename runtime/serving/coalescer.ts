@@ -122,7 +122,7 @@ export class Coalescer<Req, Res> {
   #queuedRows = 0;
   #queuedRequests = 0;
   #running = false;
-  #dispatchTimer: ReturnType<typeof setTimeout> | undefined;
+  #dispatchTimer: { cancel(): void } | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   readonly #waits = new SampleWindow(WAIT_WINDOW);
@@ -265,10 +265,10 @@ export class Coalescer<Req, Res> {
     const dueAt = this.#dueAt(now, earliestDeadline);
     if (dueAt > now) {
       this.#clearDispatchTimer();
-      this.#dispatchTimer = setTimeout(() => {
+      this.#dispatchTimer = wakeAfter(dueAt - now, this.#now, () => {
         this.#dispatchTimer = undefined;
         this.#pump();
-      }, dueAt - now);
+      });
       return;
     }
     this.#clearDispatchTimer();
@@ -373,9 +373,29 @@ export class Coalescer<Req, Res> {
   }
 
   #clearDispatchTimer(): void {
-    clearTimeout(this.#dispatchTimer);
+    this.#dispatchTimer?.cancel();
     this.#dispatchTimer = undefined;
   }
+}
+
+/**
+ * Call `fn` after `ms`. Timers fire on a 1 ms grid, so a sub-millisecond wait would
+ * become a whole millisecond: those re-check on every event-loop turn instead
+ * (setImmediate runs after pending I/O, so arriving requests still join the batch).
+ */
+function wakeAfter(ms: number, now: () => number, fn: () => void): { cancel(): void } {
+  if (ms >= 1) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  }
+  const until = now() + ms;
+  let handle: ReturnType<typeof setImmediate>;
+  const tick = () => {
+    if (now() >= until) fn();
+    else handle = setImmediate(tick);
+  };
+  handle = setImmediate(tick);
+  return { cancel: () => clearImmediate(handle) };
 }
 
 function bump(counts: number[], value: number): void {
