@@ -15,6 +15,7 @@ import { zoo } from "../sdk/zoo";
 import { dlrmOptions } from "../sdk/zoo/dlrm";
 import { dlrmOnnx } from "./dlrm-onnx";
 import { Report } from "./report";
+import { serverOverhead } from "./serve-overhead";
 import { progress } from "./timing";
 
 type Mode = "off" | "static" | "adaptive" | "ort";
@@ -50,8 +51,8 @@ export async function main(args: string[]): Promise<void> {
       return { body: packr.pack({ context, candidates }), rows: 50 };
     };
     const mixes: Mix[] = [
-      { name: "small (1-4 rows)", sloMs: 20, rates: quick ? [200, 1000] : [100, 300, 600, 1200, 2400], make: (rng) => flat(rng, 1 + rng.int(4)) },
-      { name: "ranking (1 user x 50)", sloMs: 60, rates: quick ? [20, 80] : [10, 25, 50, 100, 200], make: ranking },
+      { name: "small (1-4 rows)", sloMs: 20, rates: quick ? [200, 1000] : [100, 200, 400, 600, 800, 1200, 1600, 2400, 3200], make: (rng) => flat(rng, 1 + rng.int(4)) },
+      { name: "ranking (1 user x 50)", sloMs: 60, rates: quick ? [20, 80] : [10, 25, 50, 75, 100, 125, 150, 200], make: ranking },
     ];
     const steps: Step[] = [];
     for (const mix of mixes) {
@@ -84,6 +85,7 @@ export async function main(args: string[]): Promise<void> {
     writeFileSync(".bench-out/serve.json", JSON.stringify({ steps }, null, 2));
     writeFileSync(".bench-out/serve.svg", chart(steps, mixes));
     report.fact("chart", ".bench-out/serve.svg");
+    await serverOverhead(report, quick);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -411,7 +411,8 @@ function expired(): RankfnError {
   return new RankfnError("deadline exceeded while queued", "deadline_exceeded", 504);
 }
 
-function checkOptions(o: CoalescerOptions): void {
+/** Throw a 500 "bad_config" RankfnError naming the first bad option. */
+export function checkOptions(o: CoalescerOptions): void {
   const bad = (what: string) => new RankfnError(`coalescer: ${what}`, "bad_config", 500);
   if (!Number.isInteger(o.maxBatchRows) || o.maxBatchRows < 1) throw bad(`maxBatchRows must be an integer ≥ 1, got ${o.maxBatchRows}`);
   if (!(o.maxQueueDelayUs >= 0) || !Number.isFinite(o.maxQueueDelayUs)) throw bad(`maxQueueDelayUs must be ≥ 0, got ${o.maxQueueDelayUs}`);
