@@ -24,7 +24,7 @@ type Mode = "off" | "static-0.5ms" | "static-4ms" | "adaptive" | "ort";
 const MODES: Mode[] = ["off", "static-0.5ms", "static-4ms", "adaptive", "ort"];
 const STATIC: Mode[] = ["static-0.5ms", "static-4ms"];
 interface Mix { name: string; sloMs: number; rates: number[]; make(rng: Rng): { body: Uint8Array; rows: number } }
-interface Step { mode: Mode; mix: string; offered: number; achieved: number; rowsPerS: number; p50: number; p99: number; p999: number; rejected: number; errors: number }
+interface Step { mode: Mode; mix: string; offered: number; achieved: number; rowsPerS: number; p50: number; p99: number; p999: number; rejected: number; expired: number; errors: number }
 
 const SCALE = 0.0005;
 
@@ -43,16 +43,17 @@ export async function main(args: string[]): Promise<void> {
     writeModel(modelPath, built);
     writeFileSync(onnxPath, dlrmOnnx(built, o));
     const ids = (rng: Rng, rows: number, i: number) => tensor("i64", [rows, o.multiHot[i]!], BigInt64Array.from({ length: rows * o.multiHot[i]! }, () => BigInt(rng.int(o.tableRows[i]!))));
-    const flat = (rng: Rng, rows: number) => {
+    // Clients send their latency budget as the deadline (2× the SLO): the server sheds (503) what it predicts would miss it.
+    const flat = (rng: Rng, rows: number, deadlineMs = 40) => {
       const r: Record<string, unknown> = { dense: encodeTensor(tensor("f32", [rows, 13], rng.floats(rows * 13, 0, 1))) };
       o.multiHot.forEach((_, i) => (r[`cat_${i}`] = encodeTensor(ids(rng, rows, i))));
-      return { body: packr.pack({ rows: r }), rows };
+      return { body: packr.pack({ rows: r, deadline_ms: deadlineMs }), rows };
     };
-    const ranking = (rng: Rng) => {
+    const ranking = (rng: Rng, deadlineMs = 120) => {
       const context: Record<string, unknown> = {};
       const candidates: Record<string, unknown> = { dense: encodeTensor(tensor("f32", [50, 13], rng.floats(50 * 13, 0, 1))) };
       o.multiHot.forEach((_, i) => (i < o.contextFeatures ? (context[`cat_${i}`] = encodeTensor(ids(rng, 1, i))) : (candidates[`cat_${i}`] = encodeTensor(ids(rng, 50, i)))));
-      return { body: packr.pack({ context, candidates }), rows: 50 };
+      return { body: packr.pack({ context, candidates, deadline_ms: deadlineMs }), rows: 50 };
     };
     const mixes: Mix[] = [
       { name: "small (1-4 rows)", sloMs: 20, rates: quick ? [200, 1000] : [100, 200, 400, 600, 800, 1200, 1600, 2400, 3200], make: (rng) => flat(rng, 1 + rng.int(4)) },
@@ -79,7 +80,7 @@ export async function main(args: string[]): Promise<void> {
         }
       }
       const section = report.section(`${mix.name}: latency from the scheduled send time, ms`);
-      for (const s of steps.filter((x) => x.mix === mix.name)) section.add({ mode: s.mode, "offered req/s": s.offered, "req/s": s.achieved, "rows/s": s.rowsPerS, p50: s.p50, p99: s.p99, p999: s.p999, "503": s.rejected, errors: s.errors });
+      for (const s of steps.filter((x) => x.mix === mix.name)) section.add({ mode: s.mode, "offered req/s": s.offered, "req/s": s.achieved, "rows/s": s.rowsPerS, p50: s.p50, p99: s.p99, p999: s.p999, "503": s.rejected, "504": s.expired, errors: s.errors });
       const best = (mode: Mode) => Math.max(0, ...steps.filter((x) => x.mix === mix.name && x.mode === mode && x.p99 <= mix.sloMs && x.errors === 0).map((x) => x.rowsPerS));
       for (const mode of MODES) report.fact(`${mix.name}: rows/s at p99 <= ${mix.sloMs} ms, ${mode}`, best(mode));
       // Does adaptive hold its SLO where the best static delay breaks it?
@@ -125,6 +126,7 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
   const latencies: number[] = [];
   let rows = 0;
   let rejected = 0;
+  let expired = 0;
   let errors = 0;
   const inflight: Promise<void>[] = [];
   const start = performance.now();
@@ -138,6 +140,7 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
         .then(async (res) => {
           await res.arrayBuffer();
           if (res.status === 503) rejected++;
+          else if (res.status === 504) expired++;
           else if (!res.ok) errors++;
           else {
             latencies.push(performance.now() - at);
@@ -151,7 +154,7 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { achieved: latencies.length / elapsed, rowsPerS: rows / elapsed, p50: q(0.5), p99: q(0.99), p999: q(0.999), rejected, errors };
+  return { achieved: latencies.length / elapsed, rowsPerS: rows / elapsed, p50: q(0.5), p99: q(0.99), p999: q(0.999), rejected, expired, errors };
 }
 
 /** p99 latency (log scale) against rows/s, one polyline per mode, one panel per mix. */
