@@ -15,9 +15,9 @@ declare const self: Worker;
 export type InitMessage = {
   type: "init";
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
-  options: CompileOptions & { maxBatch?: number; threads?: number };
+  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] };
 };
-export type RunMessage = { type: "run"; id: number; n: number; r: number; requestOfRow: Int32Array; inputs: Record<string, TypedArray> };
+export type RunMessage = { type: "run"; id: number; n: number; r: number; requestOfRow: Int32Array; inputs: Record<string, TypedArray>; gathered?: Record<string, Float32Array> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
   | { type: "result"; id: number; outputs: Record<string, Float32Array> }
@@ -32,7 +32,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     if (msg.type === "init") {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
-      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch });
+      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables });
       const outputs = Object.entries(executor.model.graph.outputs).map(([name, v]) => {
         const info = executor!.info.values.get(v)!;
         return { name, width: info.shape.reduce((a, b) => a * b, 1), role: info.role };

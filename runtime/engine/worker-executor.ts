@@ -23,12 +23,12 @@ export class WorkerExecutor {
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] } = {}) {
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url));
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options,
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
@@ -58,12 +58,14 @@ export class WorkerExecutor {
     const inputs: Record<string, TypedArray> = {};
     for (const [name, data] of Object.entries(batch.inputs)) inputs[name] = data.slice() as TypedArray;
     const requestOfRow = batch.requestOfRow.slice(0, batch.n);
+    const gathered = batch.gathered ?? {};
     const outputs = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
     const id = this.#nextId++;
     const result = await new Promise<Record<string, Float32Array>>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: "run", id, n: batch.n, r: batch.r, requestOfRow, inputs }, [...Object.values(inputs).map((a) => a.buffer as ArrayBuffer), requestOfRow.buffer as ArrayBuffer]);
+      const transfer = [...Object.values(inputs), ...Object.values(gathered)].map((a) => a.buffer as ArrayBuffer);
+      this.#worker.postMessage({ type: "run", id, n: batch.n, r: batch.r, requestOfRow, inputs, gathered }, [...new Set(transfer), requestOfRow.buffer as ArrayBuffer]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

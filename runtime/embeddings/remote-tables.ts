@@ -1,0 +1,280 @@
+// A model's remote embedding tables, tiered like a hierarchical parameter
+// server: the native hot-row cache (dequantized fp32 rows, per table) → the
+// host row cache (lru-cache, bytes + TTL) → Redis. `gather` fills the rows of
+// one batch's ids, fetching every miss of the batch in one pipelined round
+// trip; the fault policy decides what a failed or late fetch does. Row updates
+// (from this process or announced over pub/sub) evict the stale copies.
+import { RankfnError } from "../errors";
+import { EmbeddingCache, type EmbeddingCacheStats } from "../ffi/emb-cache";
+import { HostRowCache, type HostCacheStats } from "./host-cache";
+import { RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
+import { type RowDType, decodeRow, encodeRows, rowBytes } from "./row-codec";
+
+export interface RemoteEmbeddingOptions {
+  /** Redis URL of the remote tier, e.g. redis://127.0.0.1:6379 */
+  redis: string;
+  /** Tables served from Redis ("all": every embedding table). */
+  tables: string[] | "all";
+  /** Key prefix the tables were pushed under (default `rankfn:<model name>`). */
+  prefix?: string;
+  /** Native hot-row cache budget over all remote tables, bytes (0: none). Default 64 MiB. */
+  hotCacheBytes?: number;
+  /** Host row cache budget, bytes (0: none). Default 256 MiB. */
+  hostCacheBytes?: number;
+  /** Host row cache time to live, ms. Default 60 s. */
+  hostTtlMs?: number;
+  /** Longest a batch waits for Redis, ms. Default 100. */
+  timeoutMs?: number;
+  /** Redis down or late: fail the request (503) or score with a default row and flag it degraded. Default "fail". */
+  onFailure?: "fail" | "default";
+  /** The default row: zeros, or the table's mean recorded by `rankfn embeddings push`. Default "zeros". */
+  defaultRow?: "zeros" | "mean";
+  /** Follow row updates over Redis pub/sub. Default true. */
+  subscribe?: boolean;
+  /** Ways of the hot cache's sets. Default 8. */
+  ways?: number;
+}
+
+export interface TableSpec {
+  name: string;
+  rows: number;
+  dim: number;
+  /** Encoding of the rows in Redis (the table's dtype in the model file). */
+  dtype: RowDType;
+}
+
+export interface TableTierStats {
+  hot: Pick<EmbeddingCacheStats, "hits" | "misses" | "evictions" | "usedRows" | "capacityRows" | "bytes"> | null;
+  host: { hits: number; misses: number };
+  remote: { rows: number; bytes: number };
+  defaultedRows: number;
+}
+
+export interface RemoteEmbeddingStats {
+  tables: Record<string, TableTierStats>;
+  host: HostCacheStats;
+  redis: RedisStoreStats;
+  degradedBatches: number;
+  failedBatches: number;
+  updates: number;
+  resyncs: number;
+}
+
+interface Table extends TableSpec {
+  cache: EmbeddingCache | undefined;
+  rowBytes: number;
+  defaultRow: Float32Array;
+  stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; defaulted: number };
+}
+
+export class RemoteEmbeddings {
+  readonly store: RedisEmbeddingStore;
+  readonly options: Required<Omit<RemoteEmbeddingOptions, "prefix" | "tables">>;
+  readonly #tables = new Map<string, Table>();
+  readonly #host: HostRowCache;
+  #meta: Promise<void> | undefined;
+  // Rows updated while a fetch was in flight must not be cached from that (older) fetch.
+  #updateSeq = 0;
+  readonly #recentUpdates = new Map<string, number>();
+  #inflight = 0;
+  readonly #counters = { degradedBatches: 0, failedBatches: 0, updates: 0, resyncs: 0 };
+
+  constructor(specs: TableSpec[], modelName: string, options: RemoteEmbeddingOptions) {
+    this.options = {
+      redis: options.redis,
+      hotCacheBytes: options.hotCacheBytes ?? 64 << 20,
+      hostCacheBytes: options.hostCacheBytes ?? 256 << 20,
+      hostTtlMs: options.hostTtlMs ?? 60_000,
+      timeoutMs: options.timeoutMs ?? 100,
+      onFailure: options.onFailure ?? "fail",
+      defaultRow: options.defaultRow ?? "zeros",
+      subscribe: options.subscribe ?? true,
+      ways: options.ways ?? 8,
+    };
+    this.store = new RedisEmbeddingStore({ url: options.redis, prefix: options.prefix ?? `rankfn:${modelName}` });
+    this.#host = new HostRowCache(this.options.hostCacheBytes, this.options.hostTtlMs);
+    // The hot budget is split in proportion to each table's fp32 size (no table gets more than it needs).
+    const total = specs.reduce((a, s) => a + s.rows * s.dim * 4, 0) || 1;
+    for (const s of specs) {
+      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), s.rows * (s.dim * 4 + 16) * 2 + 4096);
+      const setBytes = this.options.ways * (s.dim * 4 + 16) + 16;
+      const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
+      this.#tables.set(s.name, { ...s, cache, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
+    }
+    if (this.options.subscribe) this.store.subscribe((u) => this.applyUpdate(u), () => this.resync());
+  }
+
+  get tableNames(): string[] {
+    return [...this.#tables.keys()];
+  }
+
+  table(name: string): TableSpec | undefined {
+    return this.#tables.get(name);
+  }
+
+  /** Read each table's metadata once (checks shapes, loads mean rows); retried on the next batch if Redis is down. */
+  ensureMeta(): Promise<void> {
+    this.#meta ??= this.#loadMeta().catch((err) => {
+      this.#meta = undefined;
+      if (!(err instanceof RemoteTierError)) throw err;
+    });
+    return this.#meta;
+  }
+
+  async #loadMeta(): Promise<void> {
+    const metas = await Promise.all([...this.#tables.values()].map(async (t) => [t, await this.store.readMeta(t.name, this.options.timeoutMs)] as const));
+    for (const [t, meta] of metas) {
+      if (!meta) continue; // rows may have been written without metadata
+      checkMeta(t, meta, this.store.prefix);
+      if (this.options.defaultRow === "mean" && meta.mean?.length === t.dim) t.defaultRow = Float32Array.from(meta.mean);
+    }
+  }
+
+  /**
+   * Fill out[i*dim ..] with the row of ids[i] for i < n (ids already range-checked).
+   * Returns the number of rows that were defaulted (fault policy "default").
+   */
+  async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number): Promise<number> {
+    const t = this.#tables.get(name);
+    if (!t) throw new Error(`"${name}" is not a remote table`);
+    const idAt = ids instanceof BigInt64Array ? (i: number) => Number(ids[i]!) : (i: number) => (ids as Int32Array)[i]!;
+    // Without a hot cache every position misses.
+    const missPos = t.cache?.lookup(ids.subarray(0, n), out, t.dim);
+    const nm = missPos ? missPos.length : n;
+    if (nm === 0) return 0;
+    const positions = new Map<number, number[]>();
+    for (let k = 0; k < nm; k++) {
+      const pos = missPos ? Number(missPos[k]!) : k;
+      const id = idAt(pos);
+      const list = positions.get(id);
+      if (list) list.push(pos);
+      else positions.set(id, [pos]);
+    }
+    const fill = (id: number, row: Uint8Array) => {
+      for (const pos of positions.get(id)!) decodeRow(row, t.dtype, t.dim, out, pos * t.dim);
+    };
+    const promote: [number, Uint8Array][] = [];
+    const need: number[] = [];
+    for (const id of positions.keys()) {
+      const row = this.#host.get(HostRowCache.key(name, id));
+      if (row) {
+        t.stats.hostHits++;
+        fill(id, row);
+        promote.push([id, row]);
+      } else {
+        t.stats.hostMisses++;
+        need.push(id);
+      }
+    }
+    let defaulted = 0;
+    if (need.length > 0) {
+      const seq = this.#updateSeq;
+      this.#inflight++;
+      try {
+        const rows = await this.store.fetch(name, need, deadlineMs);
+        const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
+        if (absent.length > 0) throw new RemoteTierError(`table "${name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
+        need.forEach((id, i) => {
+          const row = rows[i]!;
+          t.stats.remoteRows++;
+          t.stats.remoteBytes += row.byteLength;
+          fill(id, row);
+          const key = HostRowCache.key(name, id);
+          if ((this.#recentUpdates.get(key) ?? -1) >= seq) return; // updated meanwhile: use once, do not cache
+          this.#host.set(key, row);
+          promote.push([id, row]);
+        });
+      } catch (err) {
+        if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
+          this.#counters.failedBatches++;
+          throw err;
+        }
+        for (const id of need) {
+          for (const pos of positions.get(id)!) out.set(t.defaultRow, pos * t.dim);
+          defaulted += positions.get(id)!.length;
+        }
+        t.stats.defaulted += defaulted;
+      } finally {
+        if (--this.#inflight === 0) this.#recentUpdates.clear();
+      }
+    }
+    if (t.cache && promote.length > 0) {
+      const packed = new Uint8Array(promote.length * t.rowBytes);
+      promote.forEach(([, row], i) => packed.set(row, i * t.rowBytes));
+      t.cache.insert(idArray(promote.map(([id]) => id), t.rows), packed, t.dtype);
+    }
+    return defaulted;
+  }
+
+  /** Count a batch that used default rows (the response is flagged degraded). */
+  noteDegraded(): void {
+    this.#counters.degradedBatches++;
+  }
+
+  /**
+   * Write new rows to Redis and announce them; this model (and every server
+   * subscribed to the same prefix) drops its cached copies.
+   * @example await remote.update("emb_3.table", [17, 42], rows); // rows: f32 [2 * dim]
+   */
+  async update(name: string, ids: number[], rows: Float32Array): Promise<void> {
+    const t = this.#tables.get(name);
+    if (!t) throw new RankfnError(`"${name}" is not a remote table of this model (remote: ${this.tableNames.join(", ")})`, "unknown_table", 400);
+    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RankfnError(`update of "${name}": id ${id} is outside the table's ${t.rows} rows`, "id_out_of_range", 400);
+    await this.store.write(name, ids, encodeRows(rows, ids.length, t.dim, t.dtype), t.rowBytes);
+    this.applyUpdate({ table: name, ids });
+    await this.store.publish({ table: name, ids });
+  }
+
+  /** Drop the cached copies of updated rows. */
+  applyUpdate(u: UpdateMessage): void {
+    const t = this.#tables.get(u.table);
+    if (!t) return;
+    const ids = u.ids.filter((id) => Number.isInteger(id) && id >= 0 && id < t.rows);
+    const seq = ++this.#updateSeq;
+    for (const id of ids) {
+      const key = HostRowCache.key(u.table, id);
+      this.#host.delete(key);
+      if (this.#inflight > 0) this.#recentUpdates.set(key, seq);
+    }
+    t.cache?.erase(idArray(ids, t.rows));
+    this.#counters.updates++;
+  }
+
+  /** Updates may have been missed (the subscription dropped): forget every cached row. */
+  resync(): void {
+    this.#updateSeq++;
+    for (const t of this.#tables.values()) t.cache?.clear();
+    this.#host.clear();
+    this.#counters.resyncs++;
+  }
+
+  stats(): RemoteEmbeddingStats {
+    const tables: Record<string, TableTierStats> = {};
+    for (const t of this.#tables.values()) {
+      const hot = t.cache?.stats();
+      tables[t.name] = {
+        hot: hot ? { hits: hot.hits, misses: hot.misses, evictions: hot.evictions, usedRows: hot.usedRows, capacityRows: hot.capacityRows, bytes: hot.bytes } : null,
+        host: { hits: t.stats.hostHits, misses: t.stats.hostMisses },
+        remote: { rows: t.stats.remoteRows, bytes: t.stats.remoteBytes },
+        defaultedRows: t.stats.defaulted,
+      };
+    }
+    return { tables, host: this.#host.stats(), redis: this.store.stats(), ...this.#counters };
+  }
+
+  dispose(): void {
+    this.store.close();
+    for (const t of this.#tables.values()) t.cache?.dispose();
+    this.#tables.clear();
+  }
+}
+
+function idArray(ids: number[], rows: number): Int32Array | BigInt64Array {
+  return rows <= 0x7fffffff ? Int32Array.from(ids) : BigInt64Array.from(ids, BigInt);
+}
+
+function checkMeta(t: TableSpec, meta: TableMeta, prefix: string): void {
+  if (meta.rows !== t.rows || meta.dim !== t.dim || meta.dtype !== t.dtype) {
+    throw new RankfnError(`remote table "${t.name}" under "${prefix}" is ${meta.dtype} [${meta.rows}, ${meta.dim}] in Redis, the model has ${t.dtype} [${t.rows}, ${t.dim}]: push this model's tables again`, "embeddings_mismatch", 500);
+  }
+}
