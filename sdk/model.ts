@@ -94,9 +94,10 @@ export class Model {
     return this.#executor.model.graph.inputs;
   }
 
-  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it). */
+  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
   async ready(): Promise<void> {
     if (this.#worker) await this.#worker.ready;
+    await this.#remote?.ready();
   }
 
   /**

@@ -35,7 +35,8 @@ export interface UpdateMessage {
 }
 
 export interface RedisStoreStats {
-  roundTrips: number;
+  /** Pipelined fetches (one per remote table a batch missed in; they share the batch's round trip). */
+  fetches: number;
   rowsFetched: number;
   bytesFetched: number;
   errors: number;
@@ -133,7 +134,7 @@ export class RedisEmbeddingStore {
   readonly prefix: string;
   readonly url: string;
   readonly #conn: Connection;
-  readonly #stats = { roundTrips: 0, rowsFetched: 0, bytesFetched: 0, errors: 0, timeouts: 0, latencyMsSum: 0, latencyMsMax: 0 };
+  readonly #stats = { fetches: 0, rowsFetched: 0, bytesFetched: 0, errors: 0, timeouts: 0, latencyMsSum: 0, latencyMsMax: 0 };
   #subscriber: { stop(): void } | undefined;
 
   constructor({ url, prefix = "rankfn", connectTimeoutMs = 1000 }: RedisStoreOptions) {
@@ -173,7 +174,7 @@ export class RedisEmbeddingStore {
       const rows = await withDeadline(Promise.all(pending), timeoutMs - (performance.now() - t0), `fetching ${ids.length} rows of "${table}"`);
       const ms = performance.now() - t0;
       const s = this.#stats;
-      s.roundTrips++;
+      s.fetches++;
       s.rowsFetched += ids.length;
       for (const r of rows) s.bytesFetched += r?.byteLength ?? 0;
       s.latencyMsSum += ms;
@@ -217,11 +218,13 @@ export class RedisEmbeddingStore {
 
   /**
    * Follow row updates on a dedicated connection, resubscribing with backoff
-   * when it drops. `onResync` runs after every re-subscription: updates may
+   * when it drops; resolves once first subscribed. `onResync` runs after every re-subscription: updates may
    * have been missed meanwhile, so cached rows must be dropped.
    */
-  subscribe(onUpdate: (u: UpdateMessage) => void, onResync: () => void): void {
+  subscribe(onUpdate: (u: UpdateMessage) => void, onResync: () => void): Promise<void> {
     if (this.#subscriber) throw new Error("RedisEmbeddingStore: already subscribed");
+    let subscribed!: () => void;
+    const first = new Promise<void>((resolve) => (subscribed = resolve));
     let stopped = false;
     let client: RedisClient | undefined;
     let failures = 0;
@@ -244,10 +247,12 @@ export class RedisEmbeddingStore {
         if (stopped) return c.close();
         if (subscribedOnce) onResync();
         subscribedOnce = true;
+        subscribed();
         failures = 0;
+        // Cached rows stay valid while Redis is down (nothing can write it); updates
+        // published while only our subscription is down are covered by onResync above.
         c.onclose = () => {
           if (stopped || client !== c) return;
-          onResync(); // updates published while we are away will be missed
           timer = setTimeout(attempt, BACKOFF_MS[0]);
         };
       } catch {
@@ -261,8 +266,10 @@ export class RedisEmbeddingStore {
         stopped = true;
         clearTimeout(timer);
         client?.close();
+        subscribed();
       },
     };
+    return first;
   }
 
   stats(): RedisStoreStats {

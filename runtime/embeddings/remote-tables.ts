@@ -73,6 +73,7 @@ export class RemoteEmbeddings {
   readonly #tables = new Map<string, Table>();
   readonly #host: HostRowCache;
   #meta: Promise<void> | undefined;
+  readonly #subscribed: Promise<void>;
   // Rows updated while a fetch was in flight must not be cached from that (older) fetch.
   #updateSeq = 0;
   readonly #recentUpdates = new Map<string, number>();
@@ -101,7 +102,14 @@ export class RemoteEmbeddings {
       const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
       this.#tables.set(s.name, { ...s, cache, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
     }
-    if (this.options.subscribe) this.store.subscribe((u) => this.applyUpdate(u), () => this.resync());
+    this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
+  }
+
+  /** Resolves once following updates (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
+  async ready(timeoutMs = 2000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   get tableNames(): string[] {
@@ -220,6 +228,7 @@ export class RemoteEmbeddings {
     const t = this.#tables.get(name);
     if (!t) throw new RankfnError(`"${name}" is not a remote table of this model (remote: ${this.tableNames.join(", ")})`, "unknown_table", 400);
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RankfnError(`update of "${name}": id ${id} is outside the table's ${t.rows} rows`, "id_out_of_range", 400);
+    if (rows.length !== ids.length * t.dim) throw new RankfnError(`update of "${name}": ${rows.length} values for ${ids.length} rows of dim ${t.dim}`, "bad_shape", 400);
     await this.store.write(name, ids, encodeRows(rows, ids.length, t.dim, t.dtype), t.rowBytes);
     this.applyUpdate({ table: name, ids });
     await this.store.publish({ table: name, ids });

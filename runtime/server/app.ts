@@ -9,6 +9,7 @@ import { Coalescer, type CoalescerOptions } from "../serving/coalescer";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
 import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
+import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
 
 export interface AppOptions extends RegistryOptions {
@@ -98,7 +99,13 @@ export function createApp(options: AppOptions = {}): RankfnApp {
 
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", (c) => (registry.ready() ? c.text("ready") : c.text("loading", 503)));
-  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", (c) => {
+    const embeddings = registry.list().flatMap(({ name }) => {
+      const stats = registry.current(name)?.model.stats().embeddings;
+      return stats ? [{ model: name, stats }] : [];
+    });
+    return c.text(metrics.render() + renderEmbeddingMetrics(embeddings), 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
 
   app.get("/v1/models", (c) => json(c, { models: registry.list() }));
 
@@ -143,7 +150,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         metrics.queueDepth.set({ model: name }, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
-          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) } },
+          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}) },
           (c.req.header("accept") ?? contentType ?? "").includes(MSGPACK),
         );
         return typeof payload === "string" ? c.body(payload, 200, { "Content-Type": "application/json" }) : c.body(payload as never, 200, { "Content-Type": MSGPACK });

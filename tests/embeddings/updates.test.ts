@@ -1,0 +1,59 @@
+// Online updates: a row written through one model's update API reaches another
+// running model (same tables in Redis) over pub/sub; its next batch scores with
+// the new row — exactly the scores of a local model holding that row — with no
+// restart and no failed request.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { loadModel } from "../../sdk";
+import { sampleRequests } from "../../sdk/sample-requests";
+import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
+import { pushTables } from "../../runtime/embeddings/push";
+import type { RankingRequest } from "../../sdk/request";
+import { smallDlrm, withRows } from "./fixtures/models";
+import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+
+const dlrm = smallDlrm();
+const score = async (m: ReturnType<typeof loadModel>, r: RankingRequest) => (await m.rank(r)).outputs.ctr!.data;
+
+/** Wait for `cond` (an event, not a time bound: the test's own timeout is the limit). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await Bun.sleep(5);
+}
+
+describeRedis("online embedding updates", () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
+    await pushTables(dlrm, store);
+    store.close();
+  });
+  afterAll(() => redis?.stop());
+
+  test("an update through one model is seen by another running model without a restart", async () => {
+    const options = { embeddings: { redis: redis.url, tables: "all" as const } };
+    using writer = loadModel(dlrm, options);
+    using server = loadModel(dlrm, options);
+    await Promise.all([writer.ready(), server.ready()]);
+    const [req] = sampleRequests(dlrm, { count: 1, candidates: 20, seed: 3 }) as RankingRequest[];
+    const before = await score(server, req!); // rows now cached in the server's hot and host tiers
+    const ids = Array.from((req!.candidates.cat_4!.data as BigInt64Array).subarray(0, 5), Number).filter((v) => v >= 0);
+    const rows = Float32Array.from({ length: ids.length * 16 }, (_, i) => Math.sin(i) * 2);
+    const applied = server.stats().embeddings!.updates;
+    await writer.updateEmbeddings("emb_4.table", ids, rows);
+    await until(() => server.stats().embeddings!.updates > applied);
+    using updatedLocal = loadModel(withRows(dlrm, "emb_4.table", ids, rows));
+    const after = await score(server, req!);
+    expect(after).toEqual(await score(updatedLocal, req!));
+    expect(after).not.toEqual(before);
+    expect(await score(writer, req!)).toEqual(after); // the writer sees its own update at once
+    expect(server.stats().embeddings!.failedBatches).toBe(0);
+  }, 20_000);
+
+  test("updates are validated: unknown table, ids outside the table", async () => {
+    using m = loadModel(dlrm, { embeddings: { redis: redis.url, tables: ["emb_0.table"], subscribe: false } });
+    await expect(m.updateEmbeddings("emb_1.table", [1], new Float32Array(16))).rejects.toThrow(/not a remote table/);
+    await expect(m.updateEmbeddings("emb_0.table", [500], new Float32Array(16))).rejects.toThrow(/outside the table's 500 rows/);
+    using local = loadModel(dlrm);
+    await expect(local.updateEmbeddings("emb_0.table", [1], new Float32Array(16))).rejects.toThrow(/no remote embedding tables/);
+  });
+});
