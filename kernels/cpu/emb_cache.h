@@ -1,5 +1,6 @@
 // The set-associative store behind rf_emb_cache_*: fixed slots of fp32 rows,
-// a spinlock and an LRU clock per set. Callers (emb_cache.cpp) validate every
+// a sequence lock and an LRU clock per set (lookups never write a shared line
+// unless they change a row's recency). Callers (emb_cache.cpp) validate every
 // argument first; these methods never see an id outside [0, rows).
 #pragma once
 #include "backend.h"
@@ -13,10 +14,12 @@ struct rf_emb_cache_s {
     int64_t *keys;      // [sets * ways], -1 = free
     uint64_t *stamps;   // [sets * ways], the set's clock at last use
     float *data;        // [sets * ways][dim]
+    // Per set: a sequence lock (odd while a writer changes the set; readers copy
+    // optimistically and retry if it moved) and the set's LRU clock.
     struct alignas(16) Head {
-        std::atomic<uint32_t> lock;
+        std::atomic<uint32_t> seq;
         uint32_t pad;
-        uint64_t clock;
+        std::atomic<uint64_t> clock;
     } *heads;           // [sets]
     std::atomic<int64_t> hits{0}, misses{0}, insertions{0}, evictions{0}, updates{0}, erased{0}, used{0};
 };

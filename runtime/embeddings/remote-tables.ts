@@ -62,6 +62,8 @@ export interface RemoteEmbeddingStats {
 
 interface Table extends TableSpec {
   cache: EmbeddingCache | undefined;
+  /** Most missed rows one batch may insert into the hot cache (see gather). */
+  admitPerBatch: number;
   rowBytes: number;
   defaultRow: Float32Array;
   stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; defaulted: number };
@@ -100,7 +102,8 @@ export class RemoteEmbeddings {
       const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), s.rows * (s.dim * 4 + 16) * 2 + 4096);
       const setBytes = this.options.ways * (s.dim * 4 + 16) + 16;
       const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
-      this.#tables.set(s.name, { ...s, cache, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
+      const admitPerBatch = cache ? Math.max(16, Math.floor(cache.stats().capacityRows / 8)) : 0;
+      this.#tables.set(s.name, { ...s, cache, admitPerBatch, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
     }
     this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
   }
@@ -207,6 +210,13 @@ export class RemoteEmbeddings {
       }
     }
     if (t.cache && promote.length > 0) {
+      // Admission: a batch that misses more rows than the cache holds would flush
+      // the hot rows with its one-off ids (LRU thrash). Admit at most an eighth of
+      // the cache per batch, the rows this batch used most often first.
+      if (promote.length > t.admitPerBatch) {
+        promote.sort((a, b) => positions.get(b[0])!.length - positions.get(a[0])!.length);
+        promote.length = t.admitPerBatch;
+      }
       const packed = new Uint8Array(promote.length * t.rowBytes);
       promote.forEach(([, row], i) => packed.set(row, i * t.rowBytes));
       t.cache.insert(idArray(promote.map(([id]) => id), t.rows), packed, t.dtype);
