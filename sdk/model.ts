@@ -108,8 +108,11 @@ export class Model {
     return (await this.rankMany([request]))[0]!;
   }
 
-  /** Score several requests as one batch (what the server's coalescer does). */
-  async rankMany(requests: RankRequest[], queueMs: number[] = []): Promise<RankResponse[]> {
+  /**
+   * Score several requests as one batch (what the server's coalescer does).
+   * `timeoutMs` caps the wait for remote embedding rows below the model's own `embeddings.timeoutMs`.
+   */
+  async rankMany(requests: RankRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<RankResponse[]> {
     if (!this.#worker && !this.#resolver) return this.rankManySync(requests, queueMs);
     const t0 = performance.now();
     const staged = this.#stager.stage(requests as StageRequest[]);
@@ -119,7 +122,8 @@ export class Model {
     if (this.#resolver) {
       // The stager reuses its buffers: copy before awaiting the remote tier.
       batch = { ...batch, inputs: copyInputs(batch.inputs), requestOfRow: batch.requestOfRow.slice(0, Math.max(1, batch.n)) };
-      const gathered = await this.#resolver.resolve(batch);
+      const limit = this.#remote!.options.timeoutMs;
+      const gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
       batch.gathered = gathered.rows;
       degraded = gathered.defaulted > 0;
     }

@@ -63,8 +63,9 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const coalescerFor = (v: ModelVersion) => {
     let co = coalescers.get(v);
     if (!co) {
-      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs) => {
-        const res = await v.model.rankMany(requests, queueMs);
+      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs, budgetMs) => {
+        // A remote embedding fetch never outlives the batch's earliest deadline.
+        const res = await v.model.rankMany(requests, queueMs, { timeoutMs: budgetMs });
         const rows = res.reduce((a, r) => a + (Object.values(r.outputs)[0]?.shape[0] ?? 0), 0);
         metrics.batchRows.observe(rows, { model: v.name });
         metrics.rows.inc({ model: v.name }, rows);

@@ -3,6 +3,7 @@
 // 503 with Retry-After; both recover when Redis returns; /metrics reports the
 // tiers per model and table.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { RedisClient } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,9 +33,9 @@ describeRedis("remote tables behind the server", () => {
     store.close();
     const common = { redis: redis.url, tables: "all" as const, timeoutMs: 200, hotCacheBytes: 0, hostCacheBytes: 0 };
     served = await startServer({
-      models: { lenient: "dlrm.safetensors", strict: "dlrm.safetensors" },
+      models: { lenient: "dlrm.safetensors", strict: "dlrm.safetensors", patient: "dlrm.safetensors" },
       modelRoot: root,
-      embeddings: { lenient: { ...common, onFailure: "default" }, strict: { ...common, onFailure: "fail" } },
+      embeddings: { lenient: { ...common, onFailure: "default" }, strict: { ...common, onFailure: "fail" }, patient: { ...common, timeoutMs: 10_000, onFailure: "fail" } },
     });
   });
   afterAll(async () => {
@@ -43,9 +44,10 @@ describeRedis("remote tables behind the server", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const rawRank = (model: string) => {
+  const rawRank = (model: string, deadlineMs?: number) => {
     const group = (g: Record<string, never> | undefined) => g && Object.fromEntries(Object.entries(g).map(([k, t]) => [k, encodeTensor(t)]));
-    return fetch(`${served.url}/v1/models/${model}/rank`, { method: "POST", headers: { "Content-Type": MSGPACK }, body: packr.pack({ context: group(request!.context as never), candidates: group(request!.candidates as never) }) });
+    const body = { context: group(request!.context as never), candidates: group(request!.candidates as never), ...(deadlineMs ? { deadline_ms: deadlineMs } : {}) };
+    return fetch(`${served.url}/v1/models/${model}/rank`, { method: "POST", headers: { "Content-Type": MSGPACK }, body: packr.pack(body) });
   };
 
   test("per-model fault policy over HTTP, recovery, and /metrics", async () => {
@@ -82,5 +84,15 @@ describeRedis("remote tables behind the server", () => {
     expect(metrics).toMatch(/^rankfn_embedding_failed_batches_total\{model="strict"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_redis_connected\{model="strict"\} 1$/m);
     expect(metrics).toMatch(/^rankfn_embedding_remote_failures_total\{model="strict",kind="error"\} [1-9]\d*$/m);
+  }, 30_000);
+
+  test("a slow Redis cannot hold a request past its own deadline, even under a longer model timeout", async () => {
+    const admin = new RedisClient(redis.url);
+    await admin.send("CLIENT", ["PAUSE", "1500", "ALL"]); // ends on its own
+    admin.close();
+    // "patient" waits up to 10 s for Redis, but this request's deadline is 150 ms.
+    const res = await rawRank("patient", 150);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("embeddings_timeout");
   }, 30_000);
 });
