@@ -1,14 +1,18 @@
-// The remote tier: embedding tables in Redis, one key per row holding the row's
-// bytes exactly as the table stores them (row-codec.ts), under
-// `${prefix}:${table}:${row}`; table metadata under `${prefix}:${table}:meta`.
-// All rows a batch misses are fetched in one pipelined round trip (Bun's client
-// pipelines the commands issued in one tick). Row updates are announced on the
-// channel `${prefix}:updates`. Every call has a deadline; a lost connection is
-// re-established in the background with backoff, and commands fail fast (no
-// offline queue) while it is down, so a caller never waits past its deadline.
+// The remote tier: embedding tables in Redis or a Redis Cluster, one key per
+// row holding the row's bytes exactly as the table stores them (row-codec.ts),
+// under `${prefix}:${table}:${row}`; table metadata under
+// `${prefix}:${table}:meta`. All rows a batch misses are fetched in one
+// pipelined round trip per node (Bun's client pipelines the commands issued in
+// one tick; redis-cluster.ts groups keys by node). Row updates are announced on
+// the channel `${prefix}:updates`. Every call has a deadline; a lost connection
+// is re-established with backoff, and commands fail fast (no offline queue)
+// while it is down, so a caller never waits past its deadline.
 import { RedisClient } from "bun";
-import { RankfnError } from "../errors";
+import { Router } from "./redis-cluster";
+import { BACKOFF_MS, RemoteTierError, withDeadline } from "./redis-connection";
 import type { RowDType } from "./row-codec";
+
+export { RemoteTierError };
 
 export interface RedisStoreOptions {
   /** redis://host:port[/db] */
@@ -45,102 +49,20 @@ export interface RedisStoreStats {
   latencyMsSum: number;
   latencyMsMax: number;
   connected: boolean;
-}
-
-/** The remote tier failed or missed its deadline (503: retry later). */
-export class RemoteTierError extends RankfnError {
-  override readonly name = "RemoteTierError";
-  constructor(message: string, code = "embeddings_unavailable") {
-    super(message, code, 503);
-  }
-}
-
-const BACKOFF_MS = [50, 100, 200, 500, 1000, 2000];
-
-/** Resolve `p`, or reject with RemoteTierError after `ms`. */
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RemoteTierError(`${what}: no answer from Redis within ${ms} ms`, "embeddings_timeout")), Math.max(0, ms));
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A self-healing connection: `client()` returns a connected client or throws at once. */
-class Connection {
-  #client: RedisClient | undefined;
-  #connecting: Promise<RedisClient> | undefined;
-  #failures = 0;
-  #retryAt = 0;
-  #closed = false;
-  reconnects = 0;
-
-  constructor(
-    readonly url: string,
-    readonly connectTimeoutMs: number,
-    readonly onLost: () => void = () => {},
-  ) {}
-
-  get connected(): boolean {
-    return this.#client?.connected ?? false;
-  }
-
-  /** The connected client; starts (re)connecting when there is none, failing fast during backoff. */
-  async client(deadlineMs: number): Promise<RedisClient> {
-    if (this.#closed) throw new RemoteTierError("the Redis store is closed");
-    if (this.#client?.connected) return this.#client;
-    if (!this.#connecting) {
-      if (Date.now() < this.#retryAt) throw new RemoteTierError(`Redis at ${this.url} is unreachable (retrying in ${this.#retryAt - Date.now()} ms)`);
-      this.#connecting = this.#connect().finally(() => (this.#connecting = undefined));
-    }
-    return withDeadline(this.#connecting, deadlineMs, `connecting to ${this.url}`);
-  }
-
-  async #connect(): Promise<RedisClient> {
-    this.#client?.close();
-    this.#client = undefined;
-    const c = new RedisClient(this.url, { enableOfflineQueue: false, autoReconnect: false, connectionTimeout: this.connectTimeoutMs });
-    try {
-      await c.connect();
-    } catch (err) {
-      c.close();
-      this.#retryAt = Date.now() + BACKOFF_MS[Math.min(this.#failures++, BACKOFF_MS.length - 1)]!;
-      throw new RemoteTierError(`cannot connect to Redis at ${this.url}: ${(err as Error).message}`);
-    }
-    if (this.#closed) {
-      c.close();
-      throw new RemoteTierError("the Redis store is closed");
-    }
-    if (this.#failures > 0 || this.reconnects > 0 || this.#everConnected) this.reconnects++;
-    this.#everConnected = true;
-    this.#failures = 0;
-    c.onclose = () => {
-      if (this.#client === c) this.onLost();
-    };
-    this.#client = c;
-    return c;
-  }
-
-  #everConnected = false;
-
-  close(): void {
-    this.#closed = true;
-    this.#client?.close();
-    this.#client = undefined;
-  }
+  cluster: boolean;
 }
 
 export class RedisEmbeddingStore {
   readonly prefix: string;
   readonly url: string;
-  readonly #conn: Connection;
+  readonly #router: Router;
   readonly #stats = { fetches: 0, rowsFetched: 0, bytesFetched: 0, errors: 0, timeouts: 0, latencyMsSum: 0, latencyMsMax: 0 };
   #subscriber: { stop(): void } | undefined;
 
   constructor({ url, prefix = "rankfn", connectTimeoutMs = 1000 }: RedisStoreOptions) {
     this.url = url;
     this.prefix = prefix;
-    this.#conn = new Connection(url, connectTimeoutMs);
+    this.#router = new Router(url, connectTimeoutMs);
   }
 
   rowKey(table: string, id: number): string {
@@ -152,12 +74,17 @@ export class RedisEmbeddingStore {
   }
 
   get connected(): boolean {
-    return this.#conn.connected;
+    return this.#router.connected;
+  }
+
+  /** Is the remote tier a Redis Cluster (known after the first command)? */
+  get cluster(): boolean {
+    return this.#router.cluster;
   }
 
   /** Connect now (otherwise the first command connects). */
   async connect(timeoutMs = 1000): Promise<void> {
-    await this.#conn.client(timeoutMs);
+    await this.#router.groups([], timeoutMs);
   }
 
   /**
@@ -167,11 +94,17 @@ export class RedisEmbeddingStore {
   async fetch(table: string, ids: ArrayLike<number>, timeoutMs: number): Promise<(Uint8Array | null)[]> {
     if (ids.length === 0) return [];
     const t0 = performance.now();
+    const keys = Array.from({ length: ids.length }, (_, i) => this.rowKey(table, ids[i]!));
     try {
-      const client = await this.#conn.client(timeoutMs);
-      const pending: Promise<Uint8Array | null>[] = new Array(ids.length);
-      for (let i = 0; i < ids.length; i++) pending[i] = client.getBuffer(this.rowKey(table, ids[i]!));
-      const rows = await withDeadline(Promise.all(pending), timeoutMs - (performance.now() - t0), `fetching ${ids.length} rows of "${table}"`);
+      let rows: (Uint8Array | null)[];
+      try {
+        rows = await this.#fetchKeys(keys, timeoutMs);
+      } catch (err) {
+        // A cluster resharded under us: re-read the slot map and try once more.
+        if (!/^MOVED /.test((err as Error).message ?? "")) throw err;
+        await this.#router.refresh(timeoutMs - (performance.now() - t0));
+        rows = await this.#fetchKeys(keys, timeoutMs - (performance.now() - t0));
+      }
       const ms = performance.now() - t0;
       const s = this.#stats;
       s.fetches++;
@@ -187,32 +120,56 @@ export class RedisEmbeddingStore {
     }
   }
 
-  /** Write encoded rows (`rowBytes` each, in `ids` order), `chunk` rows per MSET. */
+  /** GET every key, one pipelined round trip per node, all nodes at once. */
+  async #fetchKeys(keys: string[], timeoutMs: number): Promise<(Uint8Array | null)[]> {
+    const t0 = performance.now();
+    const groups = await this.#router.groups(keys, timeoutMs);
+    const rows: (Uint8Array | null)[] = new Array(keys.length);
+    const pending = groups.map(async ({ client, indices }) => {
+      const got = await Promise.all(indices.map((i) => client.getBuffer(keys[i]!)));
+      indices.forEach((i, k) => (rows[i] = got[k]!));
+    });
+    await withDeadline(Promise.all(pending), timeoutMs - (performance.now() - t0), `fetching ${keys.length} rows`);
+    return rows;
+  }
+
+  /** Write encoded rows (`rowBytes` each, in `ids` order): MSETs of `chunk` rows, or per-row SETs on a cluster (keys of one MSET must share a slot). */
   async write(table: string, ids: ArrayLike<number>, encoded: Uint8Array, rowBytes: number, { chunk = 512, timeoutMs = 10_000 } = {}): Promise<void> {
-    const client = await this.#conn.client(timeoutMs);
+    const keys = Array.from({ length: ids.length }, (_, i) => this.rowKey(table, ids[i]!));
+    const row = (i: number) => encoded.subarray(i * rowBytes, (i + 1) * rowBytes);
+    const groups = await this.#router.groups(keys, timeoutMs);
     const sends: Promise<unknown>[] = [];
-    for (let at = 0; at < ids.length; at += chunk) {
-      const args: (string | Uint8Array)[] = [];
-      for (let i = at; i < Math.min(ids.length, at + chunk); i++) args.push(this.rowKey(table, ids[i]!), encoded.subarray(i * rowBytes, (i + 1) * rowBytes));
-      sends.push(client.mset(...args));
+    for (const { client, indices } of groups) {
+      if (this.#router.cluster) {
+        for (const i of indices) sends.push(client.set(keys[i]!, row(i)));
+        continue;
+      }
+      for (let at = 0; at < indices.length; at += chunk) {
+        const args: (string | Uint8Array)[] = [];
+        for (const i of indices.slice(at, at + chunk)) args.push(keys[i]!, row(i));
+        sends.push(client.mset(...args));
+      }
     }
     await withDeadline(Promise.all(sends), timeoutMs, `writing ${ids.length} rows of "${table}"`);
   }
 
   async writeMeta(table: string, meta: TableMeta, timeoutMs = 5000): Promise<void> {
-    const client = await this.#conn.client(timeoutMs);
-    await withDeadline(client.set(`${this.prefix}:${table}:meta`, JSON.stringify(meta)), timeoutMs, `writing the metadata of "${table}"`);
+    const key = `${this.prefix}:${table}:meta`;
+    const client = await this.#router.client(key, timeoutMs);
+    await withDeadline(client.set(key, JSON.stringify(meta)), timeoutMs, `writing the metadata of "${table}"`);
   }
 
   async readMeta(table: string, timeoutMs = 1000): Promise<TableMeta | null> {
-    const client = await this.#conn.client(timeoutMs);
-    const json = await withDeadline(client.get(`${this.prefix}:${table}:meta`), timeoutMs, `reading the metadata of "${table}"`);
+    const key = `${this.prefix}:${table}:meta`;
+    const client = await this.#router.client(key, timeoutMs);
+    const json = await withDeadline(client.get(key), timeoutMs, `reading the metadata of "${table}"`);
     return json === null ? null : (JSON.parse(json) as TableMeta);
   }
 
   /** Tell every subscribed server that these rows changed. */
   async publish(update: UpdateMessage, timeoutMs = 5000): Promise<number> {
-    const client = await this.#conn.client(timeoutMs);
+    // Any node: a cluster forwards classic pub/sub messages to every node.
+    const client = await this.#router.client(this.updatesChannel, timeoutMs);
     return withDeadline(client.publish(this.updatesChannel, JSON.stringify(update)), timeoutMs, "publishing an update");
   }
 
@@ -273,12 +230,12 @@ export class RedisEmbeddingStore {
   }
 
   stats(): RedisStoreStats {
-    return { ...this.#stats, reconnects: this.#conn.reconnects, connected: this.#conn.connected };
+    return { ...this.#stats, reconnects: this.#router.reconnects, connected: this.#router.connected, cluster: this.#router.cluster };
   }
 
   close(): void {
     this.#subscriber?.stop();
     this.#subscriber = undefined;
-    this.#conn.close();
+    this.#router.close();
   }
 }

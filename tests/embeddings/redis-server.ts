@@ -36,13 +36,15 @@ export class RedisProcess {
   readonly port = freePort();
   #proc: ReturnType<typeof Bun.spawn> | undefined;
 
+  constructor(readonly extraArgs: string[] = []) {}
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   /** Start (or restart) the server and wait until it answers. */
   async start(): Promise<void> {
-    this.#proc = Bun.spawn([redisServerPath!, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"], { stdout: "ignore", stderr: "pipe" });
+    this.#proc = Bun.spawn([redisServerPath!, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", ...this.extraArgs], { stdout: "ignore", stderr: "pipe" });
     for (let i = 0; i < 200; i++) {
       const c = new RedisClient(this.url, { connectionTimeout: 200, autoReconnect: false, enableOfflineQueue: false });
       try {
@@ -77,4 +79,24 @@ export async function startRedis(): Promise<RedisProcess> {
   const r = new RedisProcess();
   await r.start();
   return r;
+}
+
+/** A Redis Cluster of `n` masters on loopback (slots split evenly), ready when every node reports cluster_state:ok. */
+export async function startRedisCluster(n = 3): Promise<RedisProcess[]> {
+  const nodes = Array.from({ length: n }, () => new RedisProcess(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]));
+  await Promise.all(nodes.map((node) => node.start()));
+  const clients = nodes.map((node) => new RedisClient(node.url));
+  try {
+    const per = Math.ceil(16384 / n);
+    for (let i = 0; i < n; i++) await clients[i]!.send("CLUSTER", ["ADDSLOTSRANGE", String(i * per), String(Math.min(16383, (i + 1) * per - 1))]);
+    for (let i = 1; i < n; i++) await clients[0]!.send("CLUSTER", ["MEET", "127.0.0.1", String(nodes[i]!.port)]);
+    for (;;) {
+      const infos = await Promise.all(clients.map((c) => c.send("CLUSTER", ["INFO"])));
+      if (infos.every((s) => String(s).includes("cluster_state:ok"))) break;
+      await Bun.sleep(25);
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return nodes;
 }
