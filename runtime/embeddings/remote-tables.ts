@@ -60,6 +60,9 @@ export interface RemoteEmbeddingStats {
   resyncs: number;
 }
 
+/** A row this batch obtained: id, encoded bytes, whether it came from Redis (else the host cache). */
+type Got = [id: number, row: Uint8Array, remote: boolean];
+
 interface Table extends TableSpec {
   cache: EmbeddingCache | undefined;
   /** Most missed rows one batch may insert into the hot cache (see gather). */
@@ -148,80 +151,69 @@ export class RemoteEmbeddings {
   async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number): Promise<number> {
     const t = this.#tables.get(name);
     if (!t) throw new Error(`"${name}" is not a remote table`);
-    const idAt = ids instanceof BigInt64Array ? (i: number) => Number(ids[i]!) : (i: number) => (ids as Int32Array)[i]!;
-    // Without a hot cache every position misses.
-    const missPos = t.cache?.lookup(ids.subarray(0, n), out, t.dim);
-    const nm = missPos ? missPos.length : n;
-    if (nm === 0) return 0;
-    const positions = new Map<number, number[]>();
-    for (let k = 0; k < nm; k++) {
-      const pos = missPos ? Number(missPos[k]!) : k;
-      const id = idAt(pos);
-      const list = positions.get(id);
-      if (list) list.push(pos);
-      else positions.set(id, [pos]);
+    const positions = missPositions(t, ids, n, out);
+    if (positions.size === 0) return 0;
+    // Rows read before an update lands must not be cached after it (see applyUpdate).
+    const seq = this.#updateSeq;
+    this.#inflight++;
+    try {
+      const got: Got[] = [];
+      const need = this.#readHost(t, positions, out, got);
+      const defaulted = need.length > 0 ? await this.#fetchRemote(t, need, positions, out, got, deadlineMs) : 0;
+      const fresh = got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
+      // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
+      for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
+      admit(t, fresh, positions);
+      return defaulted;
+    } finally {
+      if (--this.#inflight === 0) this.#recentUpdates.clear();
     }
-    const fill = (id: number, row: Uint8Array) => {
-      for (const pos of positions.get(id)!) decodeRow(row, t.dtype, t.dim, out, pos * t.dim);
-    };
-    const promote: [number, Uint8Array][] = [];
+  }
+
+  /** Rows in the host cache go straight to `out` (and into `got`); returns the ids still needed. */
+  #readHost(t: Table, positions: Map<number, number[]>, out: Float32Array, got: Got[]): number[] {
     const need: number[] = [];
     for (const id of positions.keys()) {
-      const row = this.#host.get(HostRowCache.key(name, id));
+      const row = this.#host.get(HostRowCache.key(t.name, id));
       if (row) {
         t.stats.hostHits++;
-        fill(id, row);
-        promote.push([id, row]);
+        fillPositions(t, row, positions.get(id)!, out);
+        got.push([id, row, false]);
       } else {
         t.stats.hostMisses++;
         need.push(id);
       }
     }
-    let defaulted = 0;
-    if (need.length > 0) {
-      const seq = this.#updateSeq;
-      this.#inflight++;
-      try {
-        const rows = await this.store.fetch(name, need, deadlineMs);
-        const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
-        if (absent.length > 0) throw new RemoteTierError(`table "${name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
-        need.forEach((id, i) => {
-          const row = rows[i]!;
-          t.stats.remoteRows++;
-          t.stats.remoteBytes += row.byteLength;
-          fill(id, row);
-          const key = HostRowCache.key(name, id);
-          if ((this.#recentUpdates.get(key) ?? -1) >= seq) return; // updated meanwhile: use once, do not cache
-          this.#host.set(key, row);
-          promote.push([id, row]);
-        });
-      } catch (err) {
-        if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
-          this.#counters.failedBatches++;
-          throw err;
-        }
-        for (const id of need) {
-          for (const pos of positions.get(id)!) out.set(t.defaultRow, pos * t.dim);
-          defaulted += positions.get(id)!.length;
-        }
-        t.stats.defaulted += defaulted;
-      } finally {
-        if (--this.#inflight === 0) this.#recentUpdates.clear();
+    return need;
+  }
+
+  /** Fetch `need` from Redis in one pipelined round trip; on failure apply the fault policy. Returns rows defaulted. */
+  async #fetchRemote(t: Table, need: number[], positions: Map<number, number[]>, out: Float32Array, got: Got[], deadlineMs: number): Promise<number> {
+    try {
+      const rows = await this.store.fetch(t.name, need, deadlineMs);
+      const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
+      if (absent.length > 0) throw new RemoteTierError(`table "${t.name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(t.name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
+      need.forEach((id, i) => {
+        const row = rows[i]!;
+        t.stats.remoteRows++;
+        t.stats.remoteBytes += row.byteLength;
+        fillPositions(t, row, positions.get(id)!, out);
+        got.push([id, row, true]);
+      });
+      return 0;
+    } catch (err) {
+      if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
+        this.#counters.failedBatches++;
+        throw err;
       }
-    }
-    if (t.cache && promote.length > 0) {
-      // Admission: a batch that misses more rows than the cache holds would flush
-      // the hot rows with its one-off ids (LRU thrash). Admit at most an eighth of
-      // the cache per batch, the rows this batch used most often first.
-      if (promote.length > t.admitPerBatch) {
-        promote.sort((a, b) => positions.get(b[0])!.length - positions.get(a[0])!.length);
-        promote.length = t.admitPerBatch;
+      let defaulted = 0;
+      for (const id of need) {
+        for (const pos of positions.get(id)!) out.set(t.defaultRow, pos * t.dim);
+        defaulted += positions.get(id)!.length;
       }
-      const packed = new Uint8Array(promote.length * t.rowBytes);
-      promote.forEach(([, row], i) => packed.set(row, i * t.rowBytes));
-      t.cache.insert(idArray(promote.map(([id]) => id), t.rows), packed, t.dtype);
+      t.stats.defaulted += defaulted;
+      return defaulted;
     }
-    return defaulted;
   }
 
   /** Count a batch that used default rows (the response is flagged degraded). */
@@ -286,6 +278,41 @@ export class RemoteEmbeddings {
     for (const t of this.#tables.values()) t.cache?.dispose();
     this.#tables.clear();
   }
+}
+
+/** Look `ids` up in the hot cache (rows of hits land in `out`); the missed ids and their positions. */
+function missPositions(t: Table, ids: Int32Array | BigInt64Array, n: number, out: Float32Array): Map<number, number[]> {
+  const idAt = ids instanceof BigInt64Array ? (i: number) => Number(ids[i]!) : (i: number) => (ids as Int32Array)[i]!;
+  const missPos = t.cache?.lookup(ids.subarray(0, n), out, t.dim); // without a hot cache every position misses
+  const nm = missPos ? missPos.length : n;
+  const positions = new Map<number, number[]>();
+  for (let k = 0; k < nm; k++) {
+    const pos = missPos ? Number(missPos[k]!) : k;
+    const id = idAt(pos);
+    const list = positions.get(id);
+    if (list) list.push(pos);
+    else positions.set(id, [pos]);
+  }
+  return positions;
+}
+
+function fillPositions(t: Table, row: Uint8Array, positions: number[], out: Float32Array): void {
+  for (const pos of positions) decodeRow(row, t.dtype, t.dim, out, pos * t.dim);
+}
+
+/**
+ * Insert fetched rows into the hot cache. A batch that misses more rows than
+ * the cache holds would flush the hot rows with its one-off ids (LRU thrash):
+ * admit at most `admitPerBatch` rows, the ones this batch used most often first.
+ */
+function admit(t: Table, rows: Got[], positions: Map<number, number[]>): void {
+  if (!t.cache || rows.length === 0) return;
+  if (rows.length > t.admitPerBatch) {
+    rows = [...rows].sort((a, b) => positions.get(b[0])!.length - positions.get(a[0])!.length).slice(0, t.admitPerBatch);
+  }
+  const packed = new Uint8Array(rows.length * t.rowBytes);
+  rows.forEach(([, row], i) => packed.set(row, i * t.rowBytes));
+  t.cache.insert(idArray(rows.map(([id]) => id), t.rows), packed, t.dtype);
 }
 
 function idArray(ids: number[], rows: number): Int32Array | BigInt64Array {
