@@ -20,6 +20,10 @@ export class HostRowCache {
     this.#lru = maxBytes > 0 ? new LRUCache<string, Uint8Array>({ maxSize: maxBytes, sizeCalculation: (v) => Math.max(1, v.byteLength), ttl: ttlMs > 0 ? ttlMs : undefined, ttlAutopurge: false }) : undefined;
   }
 
+  get enabled(): boolean {
+    return this.#lru !== undefined;
+  }
+
   static key(table: string, id: number): string {
     return `${table}\u0000${id}`;
   }

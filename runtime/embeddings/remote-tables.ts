@@ -67,6 +67,9 @@ interface Table extends TableSpec {
   cache: EmbeddingCache | undefined;
   /** Most missed rows one batch may insert into the hot cache (see gather). */
   admitPerBatch: number;
+  /** One decoded row, and its bytes (an f32 row is copied in whatever its source alignment). */
+  scratch: Float32Array;
+  scratchBytes: Uint8Array;
   rowBytes: number;
   defaultRow: Float32Array;
   stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; defaulted: number };
@@ -106,7 +109,8 @@ export class RemoteEmbeddings {
       const setBytes = this.options.ways * (s.dim * 4 + 16) + 16;
       const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
       const admitPerBatch = cache ? Math.max(16, Math.floor(cache.stats().capacityRows / 8)) : 0;
-      this.#tables.set(s.name, { ...s, cache, admitPerBatch, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
+      const scratch = new Float32Array(s.dim);
+      this.#tables.set(s.name, { ...s, cache, admitPerBatch, scratch, scratchBytes: new Uint8Array(scratch.buffer), rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
     }
     this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
   }
@@ -160,9 +164,9 @@ export class RemoteEmbeddings {
       const got: Got[] = [];
       const need = this.#readHost(t, positions, out, got);
       const defaulted = need.length > 0 ? await this.#fetchRemote(t, need, positions, out, got, deadlineMs) : 0;
-      const fresh = got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
+      const fresh = this.#recentUpdates.size === 0 ? got : got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
       // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
-      for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
+      if (this.#host.enabled) for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
       admit(t, fresh, positions);
       return defaulted;
     } finally {
@@ -172,6 +176,10 @@ export class RemoteEmbeddings {
 
   /** Rows in the host cache go straight to `out` (and into `got`); returns the ids still needed. */
   #readHost(t: Table, positions: Map<number, number[]>, out: Float32Array, got: Got[]): number[] {
+    if (!this.#host.enabled) {
+      t.stats.hostMisses += positions.size; // a disabled tier misses everything
+      return [...positions.keys()];
+    }
     const need: number[] = [];
     for (const id of positions.keys()) {
       const row = this.#host.get(HostRowCache.key(t.name, id));
@@ -296,8 +304,11 @@ function missPositions(t: Table, ids: Int32Array | BigInt64Array, n: number, out
   return positions;
 }
 
+/** Decode a row once (into the table's scratch row), then copy it to every position. */
 function fillPositions(t: Table, row: Uint8Array, positions: number[], out: Float32Array): void {
-  for (const pos of positions) decodeRow(row, t.dtype, t.dim, out, pos * t.dim);
+  if (t.dtype === "f32") t.scratchBytes.set(row);
+  else decodeRow(row, t.dtype, t.dim, t.scratch, 0);
+  for (const pos of positions) out.set(t.scratch, pos * t.dim);
 }
 
 /**
