@@ -45,3 +45,7 @@ export type { Tensor } from "../runtime/tensor/tensor";
 export { RankfnError, TensorError, KernelError } from "../runtime/errors";
 export { RequestError } from "../runtime/engine/stager";
 export { zoo, zooNames } from "./zoo";
+export { updateEmbeddingRows, type RowUpdate } from "../runtime/embeddings/update-rows";
+export { pushTables, type PushOptions } from "../runtime/embeddings/push";
+export { RedisEmbeddingStore, RemoteTierError } from "../runtime/embeddings/redis-store";
+export type { RemoteEmbeddingOptions, RemoteEmbeddingStats } from "../runtime/embeddings/remote-tables";

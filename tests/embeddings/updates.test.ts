@@ -3,7 +3,7 @@
 // the new row — exactly the scores of a local model holding that row — with no
 // restart and no failed request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { loadModel } from "../../sdk";
+import { loadModel, updateEmbeddingRows } from "../../sdk";
 import { sampleRequests } from "../../sdk/sample-requests";
 import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
@@ -56,4 +56,20 @@ describeRedis("online embedding updates", () => {
     using local = loadModel(dlrm);
     await expect(local.updateEmbeddings("emb_0.table", [1], new Float32Array(16))).rejects.toThrow(/no remote embedding tables/);
   });
+
+  test("a writer without a model (updateEmbeddingRows) updates a running model", async () => {
+    using server = loadModel(dlrm, { embeddings: { redis: redis.url, tables: "all" } });
+    await server.ready();
+    const [req] = sampleRequests(dlrm, { count: 1, candidates: 8, seed: 4 }) as RankingRequest[];
+    await score(server, req!);
+    const ids = [Number((req!.context!.cat_0!.data as BigInt64Array).find((v) => v >= 0n))];
+    const rows = new Float32Array(16).fill(-0.75);
+    const applied = server.stats().embeddings!.updates;
+    await updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "emb_0.table", ids, rows });
+    await until(() => server.stats().embeddings!.updates > applied);
+    using twin = loadModel(withRows(dlrm, "emb_0.table", ids, rows));
+    expect(await score(server, req!)).toEqual(await score(twin, req!));
+    await expect(updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "nope", ids, rows })).rejects.toThrow(/no table "nope"/);
+    await expect(updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "emb_0.table", ids, rows: new Float32Array(3) })).rejects.toThrow(/3 values for 1 rows of dim 16/);
+  }, 20_000);
 });
