@@ -192,7 +192,7 @@ async function endToEnd(report: Report, quick: boolean): Promise<void> {
         "p50 ms": t.median * 1e3,
         "p99 ms": t.p99 * 1e3,
         "x local": sps / base,
-        "hot hit %": emb && hotHits + hotMiss > 0 ? (100 * hotHits) / (hotHits + hotMiss) : "-",
+        "hot hit % (distinct ids)": emb && hotHits + hotMiss > 0 ? (100 * hotHits) / (hotHits + hotMiss) : "-",
         "Redis rows/batch": fetched / t.calls,
       });
     }

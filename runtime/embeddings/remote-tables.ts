@@ -43,6 +43,7 @@ export interface TableSpec {
   dtype: RowDType;
 }
 
+/** Per table; tier lookups count each batch's distinct ids once. */
 export interface TableTierStats {
   hot: Pick<EmbeddingCacheStats, "hits" | "misses" | "evictions" | "usedRows" | "capacityRows" | "bytes"> | null;
   host: { hits: number; misses: number };
@@ -150,9 +151,10 @@ export class RemoteEmbeddings {
 
   /**
    * Fill out[i*dim ..] with the row of ids[i] for i < n (ids already range-checked).
+   * `uses[i]`, how often the batch uses ids[i] (default 1), ranks rows for the hot cache's admission.
    * Returns the number of rows that were defaulted (fault policy "default").
    */
-  async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number): Promise<number> {
+  async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number, uses?: Int32Array): Promise<number> {
     const t = this.#tables.get(name);
     if (!t) throw new Error(`"${name}" is not a remote table`);
     const positions = missPositions(t, ids, n, out);
@@ -167,7 +169,7 @@ export class RemoteEmbeddings {
       const fresh = this.#recentUpdates.size === 0 ? got : got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
       // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
       if (this.#host.enabled) for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
-      admit(t, fresh, positions);
+      admit(t, fresh, (id) => positions.get(id)!.reduce((a, pos) => a + (uses ? uses[pos]! : 1), 0));
       return defaulted;
     } finally {
       if (--this.#inflight === 0) this.#recentUpdates.clear();
@@ -316,10 +318,11 @@ function fillPositions(t: Table, row: Uint8Array, positions: number[], out: Floa
  * the cache holds would flush the hot rows with its one-off ids (LRU thrash):
  * admit at most `admitPerBatch` rows, the ones this batch used most often first.
  */
-function admit(t: Table, rows: Got[], positions: Map<number, number[]>): void {
+function admit(t: Table, rows: Got[], usesOf: (id: number) => number): void {
   if (!t.cache || rows.length === 0) return;
   if (rows.length > t.admitPerBatch) {
-    rows = [...rows].sort((a, b) => positions.get(b[0])!.length - positions.get(a[0])!.length).slice(0, t.admitPerBatch);
+    const count = new Map(rows.map(([id]) => [id, usesOf(id)]));
+    rows = [...rows].sort((a, b) => count.get(b[0])! - count.get(a[0])!).slice(0, t.admitPerBatch);
   }
   const packed = new Uint8Array(rows.length * t.rowBytes);
   rows.forEach(([, row], i) => packed.set(row, i * t.rowBytes));

@@ -9,6 +9,7 @@ import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
 import { Executor } from "./executor";
+import type { GatheredRows } from "./plan-context";
 
 declare const self: Worker;
 
@@ -17,7 +18,7 @@ export type InitMessage = {
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
   options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] };
 };
-export type RunMessage = { type: "run"; id: number; n: number; r: number; requestOfRow: Int32Array; inputs: Record<string, TypedArray>; gathered?: Record<string, Float32Array> };
+export type RunMessage = { type: "run"; id: number; n: number; r: number; requestOfRow: Int32Array; inputs: Record<string, TypedArray>; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
   | { type: "result"; id: number; outputs: Record<string, Float32Array> }

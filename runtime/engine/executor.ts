@@ -9,7 +9,7 @@ import type { TypedArray } from "../tensor/dtype";
 import { insertBroadcast } from "../compiler/insert-broadcast";
 import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
-import type { RunState } from "./plan-context";
+import type { GatheredRows, RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 
 export interface StagedBatch {
@@ -22,7 +22,7 @@ export interface StagedBatch {
   /** Every graph input, row-major: [n or r rows, width]. */
   inputs: Record<string, TypedArray>;
   /** Rows of remote embedding tables, gathered for this batch (by use key). */
-  gathered?: Record<string, Float32Array>;
+  gathered?: Record<string, GatheredRows>;
 }
 
 export interface OutputView {

@@ -26,7 +26,15 @@ export interface RunState {
   /** Candidate row -> its request's context row. */
   requestOfRow: Int32Array;
   /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
-  gathered?: Record<string, Float32Array>;
+  gathered?: Record<string, GatheredRows>;
+}
+
+/** One remote use's rows for a batch: each distinct id's row once, and each (compacted) id's row index. */
+export interface GatheredRows {
+  /** [distinct ids, dim] fp32. */
+  rows: Float32Array;
+  /** For the i-th compacted id of the use (executor order): its row in `rows`. */
+  slots: Int32Array;
 }
 
 export interface Step {

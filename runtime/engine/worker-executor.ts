@@ -64,7 +64,7 @@ export class WorkerExecutor {
     const id = this.#nextId++;
     const result = await new Promise<Record<string, Float32Array>>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      const transfer = [...Object.values(inputs), ...Object.values(gathered)].map((a) => a.buffer as ArrayBuffer);
+      const transfer = [...Object.values(inputs), ...Object.values(gathered).flatMap((g) => [g.rows, g.slots])].map((a) => a.buffer as ArrayBuffer);
       this.#worker.postMessage({ type: "run", id, n: batch.n, r: batch.r, requestOfRow, inputs, gathered }, [...new Set(transfer), requestOfRow.buffer as ArrayBuffer]);
     });
     const out: Record<string, WorkerOutput> = {};

@@ -50,7 +50,7 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     perModel.reconnects!.push([{ model }, r.reconnects]);
   }
   return [
-    family("rankfn_embedding_lookups_total", "counter", "Embedding row lookups by model, table, tier (hot: native cache, host: host row cache) and result.", lookups),
+    family("rankfn_embedding_lookups_total", "counter", "Embedding row lookups (distinct ids of each batch) by model, table, tier (hot: native cache, host: host row cache) and result.", lookups),
     family("rankfn_embedding_hit_ratio", "gauge", "Hit ratio of a cache tier since load.", hitRatio),
     family("rankfn_embedding_evictions_total", "counter", "Rows evicted from the hot-row cache.", evictions),
     family("rankfn_embedding_remote_rows_total", "counter", "Rows fetched from Redis.", remoteRows),

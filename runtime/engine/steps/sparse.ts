@@ -3,9 +3,9 @@
 // Sparse inputs arrive as [rows, L] ids; padding ids (the input's `padding`)
 // are dropped and `modulo` ids folded into the table before the native call,
 // which range-checks every id it reads.
-// A remote table (runtime/embeddings) has no rows here: its ids' rows arrive
-// gathered per batch (RunState.gathered), in compacted-id order, and are
-// pooled with identity ids — the same sums as reading the table itself.
+// A remote table (runtime/embeddings) has no rows here: the rows of a batch's
+// distinct ids arrive gathered (RunState.gathered), with each compacted id's
+// row index (`slots`) as the ids to pool — the same sums as reading the table.
 import { ptr } from "bun:ffi";
 import { useKey } from "../../embeddings/resolver";
 import { KernelError, RankfnError } from "../../errors";
@@ -13,7 +13,7 @@ import type { Node } from "../../graph/schema";
 import { type TypedArray, dtypes } from "../../tensor/dtype";
 import { poolModes } from "../../ffi/activations";
 import type { Tensor } from "../../tensor/tensor";
-import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import { type GatheredRows, type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 interface BagSource {
   /** Name of the ids input (for error messages). */
@@ -25,25 +25,17 @@ interface BagSource {
   prepare(rows: number): number;
   ids: Int32Array | BigInt64Array;
   offsets: BigInt64Array;
-  /** Remote table: the key of its gathered rows, and ids 0, 1, 2, ... to pool them with. */
-  remote?: { key: string; identity: Int32Array };
+  /** Remote table: the key of its gathered rows. */
+  remote?: { key: string };
 }
 
-const identities = new Map<number, Int32Array>();
-/** 0, 1, ..., n-1 (shared; steps only read it). */
-function identityIds(n: number): Int32Array {
-  let a = identities.get(n);
-  if (!a) identities.set(n, (a = Int32Array.from({ length: n }, (_, i) => i)));
-  return a;
-}
-
-/** The gathered rows of a remote use for this batch (the resolver must have run). */
-function gatheredRows(s: RunState, key: string, count: number, dim: number, node: Node): Float32Array {
-  const rows = s.gathered?.[key];
-  if (!rows || rows.length < count * dim) {
+/** The gathered rows of a remote use for this batch (the resolver must have run); `distinct` is their row count. */
+function gatheredRows(s: RunState, key: string, count: number, dim: number, node: Node): GatheredRows & { distinct: number } {
+  const g = s.gathered?.[key];
+  if (!g || g.slots.length < count || g.rows.length % dim !== 0) {
     throw new RankfnError(`node "${node.name}": rows of its remote table were not gathered for this batch (rank through Model.rank, which fetches them)`, "remote_rows_missing", 500);
   }
-  return rows;
+  return { ...g, distinct: g.rows.length / dim };
 }
 
 /** Ids as exact doubles (an i64 from its two 32-bit halves, exact below 2^53), read and written without BigInt allocations. */
@@ -72,7 +64,7 @@ function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string,
   const padding = spec?.padding;
   const offsets = new BigInt64Array(ctx.capacity + 1);
   const off32 = new Int32Array(offsets.buffer);
-  const remote = ctx.isRemote(tableName) ? { key: useKey(node.name, index), identity: identityIds(ctx.capacity * L) } : undefined;
+  const remote = ctx.isRemote(tableName) ? { key: useKey(node.name, index) } : undefined;
   const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets, remote };
   if (padding === undefined && idPolicy === "error") {
     for (let b = 0; b <= ctx.capacity; b++) off32[2 * b] = b * L;
@@ -125,7 +117,7 @@ const embeddingBag: StepBuilder = (node, ctx) => {
       try {
         if (src.remote) {
           const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
-          ctx.check(ctx.sym.rf_embedding_bag(null, g, 0, numIds, src.dim, src.remote.identity, 5, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
+          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, src.dim, g.slots, 5, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
           return;
         }
         ctx.check(ctx.sym.rf_embedding_bag(null, src.table.data, tableCode, rowsInTable, src.dim, src.ids, idCode, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
@@ -161,6 +153,8 @@ const embeddingBags: StepBuilder = (node, ctx) => {
     d32[w + 20] = src.mode;
   });
   const address = (arr: TypedArray) => (arr.byteLength > 0 ? (ptr(arr) as number) : 0);
+  // The gathered arrays whose addresses are in the descriptors stay referenced until the call returns.
+  const keep: (GatheredRows | undefined)[] = new Array(t);
   return {
     node: node.name,
     op: node.op,
@@ -171,9 +165,11 @@ const embeddingBags: StepBuilder = (node, ctx) => {
         const numIds = src.prepare(rows);
         setI64(w + 14, numIds);
         if (src.remote) {
-          setI64(w + 10, numIds);
-          setPtr(w, address(gatheredRows(s, src.remote.key, numIds, src.dim, node)));
-          setPtr(w + 2, address(src.remote.identity));
+          const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
+          keep[i] = g;
+          setI64(w + 10, g.distinct);
+          setPtr(w, address(g.rows));
+          setPtr(w + 2, address(g.slots));
         } else {
           setPtr(w, address(src.table.data));
           setPtr(w + 2, address(src.ids));
@@ -183,6 +179,7 @@ const embeddingBags: StepBuilder = (node, ctx) => {
         setPtr(w + 8, address(outs[i]!.data));
       });
       const status = ctx.sym.rf_embedding_bags(null, t, desc, rows);
+      keep.fill(undefined);
       if (status !== 0) {
         try {
           ctx.check(status, node);
@@ -216,7 +213,7 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
   const offsets = new BigInt64Array(ctx.capacity * L + 1);
   const off32 = new Int32Array(offsets.buffer);
   const tableCode = dtypes[table.dtype].code;
-  const remote = ctx.isRemote(node.inputs[1]!) ? { key: useKey(node.name, 0), identity: identityIds(ctx.capacity * L) } : undefined;
+  const remote = ctx.isRemote(node.inputs[1]!) ? { key: useKey(node.name, 0) } : undefined;
   return {
     node: node.name,
     op: node.op,
@@ -235,7 +232,7 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
       try {
         if (remote) {
           const g = gatheredRows(s, remote.key, count, dim, node);
-          ctx.check(ctx.sym.rf_embedding_bag(null, g, 0, count, dim, remote.identity, 5, count, offsets, rows * L, null, 0, y.data, dim), node);
+          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, dim, g.slots, 5, count, offsets, rows * L, null, 0, y.data, dim), node);
           return;
         }
         ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, src.wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
