@@ -3,6 +3,7 @@
 // the new row — exactly the scores of a local model holding that row — with no
 // restart and no failed request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { RedisClient } from "bun";
 import { loadModel, updateEmbeddingRows } from "../../sdk";
 import { sampleRequests } from "../../sdk/sample-requests";
 import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
@@ -71,5 +72,22 @@ describeRedis("online embedding updates", () => {
     expect(await score(server, req!)).toEqual(await score(twin, req!));
     await expect(updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "nope", ids, rows })).rejects.toThrow(/no table "nope"/);
     await expect(updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "emb_0.table", ids, rows: new Float32Array(3) })).rejects.toThrow(/3 values for 1 rows of dim 16/);
+  }, 20_000);
+
+  test("a dropped subscription resyncs: cached rows are dropped, so an update it missed is still seen", async () => {
+    using server = loadModel(dlrm, { embeddings: { redis: redis.url, tables: "all" } });
+    await server.ready();
+    const [req] = sampleRequests(dlrm, { count: 1, candidates: 8, seed: 6 }) as RankingRequest[];
+    (req!.context!.cat_1!.data as BigInt64Array)[0] = 7n;
+    await score(server, req!); // rows cached
+    const admin = new RedisClient(redis.url);
+    expect(await admin.send("CLIENT", ["KILL", "TYPE", "pubsub"])).toBeGreaterThanOrEqual(1);
+    admin.close();
+    const ids = [7];
+    const rows = new Float32Array(16).fill(1.25);
+    await updateEmbeddingRows({ redis: redis.url, prefix: "rankfn:dlrm", table: "emb_1.table", ids, rows }); // maybe missed
+    await until(() => server.stats().embeddings!.resyncs >= 1);
+    using twin = loadModel(withRows(dlrm, "emb_1.table", ids, rows));
+    expect(await score(server, req!)).toEqual(await score(twin, req!));
   }, 20_000);
 });
