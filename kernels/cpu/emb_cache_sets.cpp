@@ -59,9 +59,14 @@ inline int find_way(const rf_emb_cache_s *c, int64_t set, int64_t id) {
 }
 
 // Make `slot` its set's most recent row (skipped when it already is: no shared write).
+// A plain load + store, not an atomic increment: two lookups racing on one set
+// may give their rows the same stamp, which only blurs the order between those
+// two (the LRU is approximate under concurrency; exact for one thread).
 inline void touch(rf_emb_cache_s::Head &h, uint64_t &stamp) {
-    if (load_stamp(stamp) == h.clock.load(std::memory_order_relaxed)) return;
-    store_stamp(stamp, h.clock.fetch_add(1, std::memory_order_relaxed) + 1);
+    const uint64_t now = h.clock.load(std::memory_order_relaxed);
+    if (load_stamp(stamp) == now) return;
+    h.clock.store(now + 1, std::memory_order_relaxed);
+    store_stamp(stamp, now + 1);
 }
 
 void *aligned(size_t bytes) {
