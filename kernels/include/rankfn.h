@@ -233,7 +233,8 @@ RF_API rf_status rf_embedding_bags(rf_stream s, int32_t num_tables, const rf_bag
  * hash(r) mod sets, in one of `ways` slots; a full set evicts its least
  * recently used slot. Every call is thread-safe, so concurrent batches may
  * look up and insert at once: writers lock a set, lookups read it under a
- * per-set sequence number and retry if a writer intervened. Sizing:
+ * per-set sequence number and retry if a writer intervened (recency between
+ * lookups racing on one set is approximate; one thread sees exact LRU). Sizing:
  *   slot_bytes = dim*4 + 16 (row, key, LRU stamp); set_bytes = ways*slot_bytes + 16 (lock, clock)
  *   sets = floor(budget_bytes / set_bytes)           (>= 1, else RF_ERR_INVALID_ARG)
  * On the CPU backend `out` of a lookup is host memory. */
