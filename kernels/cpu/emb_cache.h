@@ -1,7 +1,9 @@
-// The set-associative store behind rf_emb_cache_*: fixed slots of fp32 rows,
-// a sequence lock and an LRU clock per set (lookups never write a shared line
-// unless they change a row's recency). Callers (emb_cache.cpp) validate every
-// argument first; these methods never see an id outside [0, rows).
+// The set-associative store behind rf_emb_cache_*: fixed slots of fp32 rows
+// plus one metadata block per set — sequence lock, LRU clock, keys and stamps
+// side by side (two adjacent cache lines for 8 ways), so a lookup touches the
+// block and the row, nothing else. Lookups never write a shared line unless
+// they change a row's recency. Callers (emb_cache.cpp) validate every argument
+// first; these functions never see an id outside [0, rows).
 #pragma once
 #include "backend.h"
 
@@ -10,24 +12,22 @@
 struct rf_emb_cache_s {
     int64_t rows, dim, sets;
     int32_t ways;
+    int64_t block_bytes;  // one set's metadata block, a multiple of 64
     int64_t bytes;
-    int64_t *keys;      // [sets * ways], -1 = free
-    uint64_t *stamps;   // [sets * ways], the set's clock at last use
-    float *data;        // [sets * ways][dim]
-    // Per set: a sequence lock (odd while a writer changes the set; readers copy
-    // optimistically and retry if it moved) and the set's LRU clock.
-    struct alignas(16) Head {
-        std::atomic<uint32_t> seq;
-        uint32_t pad;
-        std::atomic<uint64_t> clock;
-    } *heads;           // [sets]
+    // [sets][block_bytes]: u32 seq (odd while a writer holds the set), u32 clock,
+    // i64 keys[ways] (-1 = free), u32 stamps[ways] (the clock at the slot's last use)
+    uint8_t *blocks;
+    float *data;          // [sets * ways][dim]
     std::atomic<int64_t> hits{0}, misses{0}, insertions{0}, evictions{0}, updates{0}, erased{0}, used{0};
 };
 
 namespace rf {
 
-// Bytes one set occupies (rows, keys, stamps, head), as documented in rankfn.h.
-static inline int64_t emb_cache_set_bytes(int64_t dim, int32_t ways) { return int64_t(ways) * (dim * 4 + 16) + 16; }
+// Bytes of one set's metadata block: seq + clock, keys, stamps, rounded up to a cache line.
+static inline int64_t emb_cache_block_bytes(int32_t ways) { return (8 + 12 * int64_t(ways) + 63) / 64 * 64; }
+
+// Bytes one set occupies (its block and its rows), as documented in rankfn.h.
+static inline int64_t emb_cache_set_bytes(int64_t dim, int32_t ways) { return emb_cache_block_bytes(ways) + int64_t(ways) * dim * 4; }
 
 // Allocate a cache of `sets` sets; nullptr when out of memory.
 rf_emb_cache_s *emb_cache_new(int64_t rows, int64_t dim, int64_t sets, int32_t ways);

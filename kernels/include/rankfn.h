@@ -235,7 +235,8 @@ RF_API rf_status rf_embedding_bags(rf_stream s, int32_t num_tables, const rf_bag
  * look up and insert at once: writers lock a set, lookups read it under a
  * per-set sequence number and retry if a writer intervened (recency between
  * lookups racing on one set is approximate; one thread sees exact LRU). Sizing:
- *   slot_bytes = dim*4 + 16 (row, key, LRU stamp); set_bytes = ways*slot_bytes + 16 (lock, clock)
+ *   block_bytes = ceil64(8 + 12*ways)  (lock, clock, keys, LRU stamps: one block per set)
+ *   set_bytes   = block_bytes + ways*dim*4
  *   sets = floor(budget_bytes / set_bytes)           (>= 1, else RF_ERR_INVALID_ARG)
  * On the CPU backend `out` of a lookup is host memory. */
 typedef struct rf_emb_cache_s *rf_emb_cache;

@@ -5,7 +5,7 @@
 // trip; the fault policy decides what a failed or late fetch does. Row updates
 // (from this process or announced over pub/sub) evict the stale copies.
 import { RankfnError } from "../errors";
-import { EmbeddingCache, type EmbeddingCacheStats } from "../ffi/emb-cache";
+import { EmbeddingCache, type EmbeddingCacheStats, cacheSetBytes } from "../ffi/emb-cache";
 import { HostRowCache, type HostCacheStats } from "./host-cache";
 import { RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
 import { type RowDType, decodeRow, encodeRows, rowBytes } from "./row-codec";
@@ -106,8 +106,9 @@ export class RemoteEmbeddings {
     // The hot budget is split in proportion to each table's fp32 size (no table gets more than it needs).
     const total = specs.reduce((a, s) => a + s.rows * s.dim * 4, 0) || 1;
     for (const s of specs) {
-      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), s.rows * (s.dim * 4 + 16) * 2 + 4096);
-      const setBytes = this.options.ways * (s.dim * 4 + 16) + 16;
+      const setBytes = cacheSetBytes(s.dim, this.options.ways);
+      // No table gets more than twice what holding all its rows takes.
+      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), (Math.ceil(s.rows / this.options.ways) * 2 + 1) * setBytes);
       const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
       const admitPerBatch = cache ? Math.max(16, Math.floor(cache.stats().capacityRows / 8)) : 0;
       const scratch = new Float32Array(s.dim);

@@ -39,6 +39,11 @@ const unreleased = new FinalizationRegistry<Pointer>((handle) => native().rf_emb
 const idCode = (ids: Ids) => (ids instanceof BigInt64Array ? dtypes.i64.code : dtypes.i32.code);
 const STATS_WORDS = 12; // rf_emb_cache_stats_t: 96 bytes
 
+/** Bytes one set of the cache takes from its budget (rankfn.h: a 64-byte-aligned metadata block and `ways` fp32 rows). */
+export function cacheSetBytes(dim: number, ways: number): number {
+  return Math.ceil((8 + 12 * ways) / 64) * 64 + ways * dim * 4;
+}
+
 /** Bytes of one packed row of `dtype` (u8q: dim bytes + fp16 scale + fp16 bias). */
 export function packedRowBytes(dtype: RowDType, dim: number): number {
   return dtype === "u8q" ? dim + 4 : dim * dtypes[dtype].bytes;

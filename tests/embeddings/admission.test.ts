@@ -3,6 +3,7 @@
 // most an eighth of the cache is admitted per batch, most used rows first.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { loadModel } from "../../sdk";
+import { cacheSetBytes } from "../../runtime/ffi/emb-cache";
 import { sampleRequests } from "../../sdk/sample-requests";
 import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
@@ -32,7 +33,7 @@ describeRedis("hot cache admission", () => {
 
   test("one batch of a thousand cold ids does not evict the hot rows", async () => {
     // 25 sets x 8 ways of 16-float rows: 200 rows.
-    using m = loadModel(dlrm, { embeddings: { redis: redis.url, tables: ["emb_4.table"], hotCacheBytes: 25 * (8 * (16 * 4 + 16) + 16), hostCacheBytes: 0, subscribe: false } });
+    using m = loadModel(dlrm, { embeddings: { redis: redis.url, tables: ["emb_4.table"], hotCacheBytes: 25 * cacheSetBytes(16, 8), hostCacheBytes: 0, subscribe: false } });
     const hot = withIds([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 1);
     const hotMisses = () => m.stats().embeddings!.tables["emb_4.table"]!.hot!.misses;
     await m.rank(hot);

@@ -22,7 +22,7 @@ export class ReferenceLru {
   updates = 0;
 
   constructor(readonly dim: number, budgetBytes: number, readonly ways: number) {
-    this.sets = Math.floor(budgetBytes / (ways * (dim * 4 + 16) + 16));
+    this.sets = Math.floor(budgetBytes / (Math.ceil((8 + 12 * ways) / 64) * 64 + ways * dim * 4));
     this.#sets = Array.from({ length: this.sets }, () => []);
   }
 
