@@ -23,11 +23,14 @@ if (!url) {
   const port = 20000 + Math.floor(Math.random() * 20000);
   server = Bun.spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""], { stdout: "ignore" });
   url = `redis://127.0.0.1:${port}`;
-  await Bun.sleep(300);
 }
 
 const built = zoo.dlrm.build({ scale: 0.0002 });
 const store = new RedisEmbeddingStore({ url, prefix: "rankfn:dlrm" }); // loadModel's default prefix: rankfn:<model name>
+for (let i = 0; !(await store.connect(1000).then(() => true, () => false)); i++) {
+  if (i === 100) throw new Error(`no Redis answering at ${url}`);
+  await Bun.sleep(50);
+}
 const bytes = await pushTables(built, store);
 store.close();
 console.log(`pushed ${(bytes / 2 ** 20).toFixed(1)} MiB of embedding rows to ${url}`);
