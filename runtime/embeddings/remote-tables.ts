@@ -47,7 +47,8 @@ export interface TableSpec {
 export interface TableTierStats {
   hot: Pick<EmbeddingCacheStats, "hits" | "misses" | "evictions" | "usedRows" | "capacityRows" | "bytes"> | null;
   host: { hits: number; misses: number };
-  remote: { rows: number; bytes: number };
+  /** Rows and bytes fetched from Redis; fetches of this table and their total and worst latency. */
+  remote: { rows: number; bytes: number; fetches: number; latencyMsSum: number; latencyMsMax: number };
   defaultedRows: number;
 }
 
@@ -73,7 +74,7 @@ interface Table extends TableSpec {
   scratchBytes: Uint8Array;
   rowBytes: number;
   defaultRow: Float32Array;
-  stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; defaulted: number };
+  stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; fetches: number; latencyMsSum: number; latencyMsMax: number; defaulted: number };
 }
 
 export class RemoteEmbeddings {
@@ -112,7 +113,7 @@ export class RemoteEmbeddings {
       const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
       const admitPerBatch = cache ? Math.max(16, Math.floor(cache.stats().capacityRows / 8)) : 0;
       const scratch = new Float32Array(s.dim);
-      this.#tables.set(s.name, { ...s, cache, admitPerBatch, scratch, scratchBytes: new Uint8Array(scratch.buffer), rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, defaulted: 0 } });
+      this.#tables.set(s.name, { ...s, cache, admitPerBatch, scratch, scratchBytes: new Uint8Array(scratch.buffer), rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0 } });
     }
     this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
   }
@@ -201,7 +202,12 @@ export class RemoteEmbeddings {
   /** Fetch `need` from Redis in one pipelined round trip; on failure apply the fault policy. Returns rows defaulted. */
   async #fetchRemote(t: Table, need: number[], positions: Map<number, number[]>, out: Float32Array, got: Got[], deadlineMs: number): Promise<number> {
     try {
+      const t0 = performance.now();
       const rows = await this.store.fetch(t.name, need, deadlineMs);
+      const ms = performance.now() - t0;
+      t.stats.fetches++;
+      t.stats.latencyMsSum += ms;
+      t.stats.latencyMsMax = Math.max(t.stats.latencyMsMax, ms);
       const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
       if (absent.length > 0) throw new RemoteTierError(`table "${t.name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(t.name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
       need.forEach((id, i) => {
@@ -277,7 +283,7 @@ export class RemoteEmbeddings {
       tables[t.name] = {
         hot: hot ? { hits: hot.hits, misses: hot.misses, evictions: hot.evictions, usedRows: hot.usedRows, capacityRows: hot.capacityRows, bytes: hot.bytes } : null,
         host: { hits: t.stats.hostHits, misses: t.stats.hostMisses },
-        remote: { rows: t.stats.remoteRows, bytes: t.stats.remoteBytes },
+        remote: { rows: t.stats.remoteRows, bytes: t.stats.remoteBytes, fetches: t.stats.fetches, latencyMsSum: t.stats.latencyMsSum, latencyMsMax: t.stats.latencyMsMax },
         defaultedRows: t.stats.defaulted,
       };
     }

@@ -23,6 +23,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
   const remoteBytes: Sample[] = [];
   const defaulted: Sample[] = [];
   const evictions: Sample[] = [];
+  const tableFetches: Sample[] = [];
+  const tableSeconds: Sample[] = [];
   const perModel: Record<string, Sample[]> = { fetches: [], latencySum: [], latencyMax: [], errors: [], degraded: [], failed: [], updates: [], resyncs: [], connected: [], reconnects: [] };
   for (const { model, stats } of models) {
     for (const [table, t] of Object.entries(stats.tables)) {
@@ -34,6 +36,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
       }
       if (t.hot) evictions.push([{ model, table }, t.hot.evictions]);
       remoteRows.push([{ model, table }, t.remote.rows]);
+      tableFetches.push([{ model, table }, t.remote.fetches]);
+      tableSeconds.push([{ model, table }, t.remote.latencyMsSum / 1000]);
       remoteBytes.push([{ model, table }, t.remote.bytes]);
       defaulted.push([{ model, table }, t.defaultedRows]);
     }
@@ -55,6 +59,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     family("rankfn_embedding_evictions_total", "counter", "Rows evicted from the hot-row cache.", evictions),
     family("rankfn_embedding_remote_rows_total", "counter", "Rows fetched from Redis.", remoteRows),
     family("rankfn_embedding_remote_bytes_total", "counter", "Bytes of rows fetched from Redis.", remoteBytes),
+    family("rankfn_embedding_table_fetches_total", "counter", "Successful Redis fetches of a table's missed rows.", tableFetches),
+    family("rankfn_embedding_table_fetch_seconds_total", "counter", "Time spent in those fetches (divide by the fetches for the mean latency).", tableSeconds),
     family("rankfn_embedding_defaulted_rows_total", "counter", "Rows scored with the default row because Redis failed.", defaulted),
     family("rankfn_embedding_remote_fetches_total", "counter", "Pipelined Redis fetches.", perModel.fetches!),
     family("rankfn_embedding_remote_seconds_sum", "counter", "Total time of Redis fetches.", perModel.latencySum!),

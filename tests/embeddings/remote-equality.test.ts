@@ -60,6 +60,8 @@ describeRedis("remote embedding tables", () => {
       const names = embeddingTables(built.graph).filter((t) => (embeddings as { tables: unknown }).tables === "all" || ((embeddings as { tables: string[] }).tables).includes(t));
       expect(Object.keys(s.tables).sort()).toEqual(names.sort());
       expect(s.redis.fetches).toBeGreaterThan(0);
+      expect(Object.values(s.tables).reduce((a, t) => a + t.remote.fetches, 0)).toBe(s.redis.fetches);
+      expect(Object.values(s.tables).reduce((a, t) => a + t.remote.bytes, 0)).toBe(s.redis.bytesFetched);
       expect(s.degradedBatches + s.failedBatches).toBe(0);
       const hot = Object.values(s.tables).map((t) => t.hot?.hits ?? 0).reduce((a, b) => a + b, 0);
       if ((embeddings as { hotCacheBytes?: number }).hotCacheBytes === 0) expect(hot).toBe(0);

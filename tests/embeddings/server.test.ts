@@ -80,6 +80,8 @@ describeRedis("remote tables behind the server", () => {
     const metrics = await (await fetch(`${served.url}/metrics`)).text();
     expect(metrics).toMatch(/^rankfn_embedding_lookups_total\{model="strict",table="emb_0\.table",tier="host",result="miss"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_remote_rows_total\{model="lenient",table="emb_4\.table"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^rankfn_embedding_table_fetches_total\{model="strict",table="emb_2\.table"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^rankfn_embedding_table_fetch_seconds_total\{model="strict",table="emb_2\.table"\} \d/m);
     expect(metrics).toMatch(/^rankfn_embedding_degraded_batches_total\{model="lenient"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_failed_batches_total\{model="strict"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_redis_connected\{model="strict"\} 1$/m);
