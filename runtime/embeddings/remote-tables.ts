@@ -86,6 +86,7 @@ export class RemoteEmbeddings {
   readonly #subscribed: Promise<void>;
   // Rows updated while a fetch was in flight must not be cached from that (older) fetch.
   #updateSeq = 0;
+  #resyncSeq = 0;
   readonly #recentUpdates = new Map<string, number>();
   #inflight = 0;
   readonly #counters = { degradedBatches: 0, failedBatches: 0, updates: 0, resyncs: 0 };
@@ -168,7 +169,10 @@ export class RemoteEmbeddings {
       const got: Got[] = [];
       const need = this.#readHost(t, positions, out, got);
       const defaulted = need.length > 0 ? await this.#fetchRemote(t, need, positions, out, got, deadlineMs) : 0;
-      const fresh = this.#recentUpdates.size === 0 ? got : got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
+      const fresh =
+        this.#resyncSeq > seq ? [] // a resync meanwhile: any of these rows may be stale
+        : this.#recentUpdates.size === 0 ? got
+        : got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
       // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
       if (this.#host.enabled) for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
       admit(t, fresh, (id) => positions.get(id)!.reduce((a, pos) => a + (uses ? uses[pos]! : 1), 0));
@@ -270,7 +274,7 @@ export class RemoteEmbeddings {
 
   /** Updates may have been missed (the subscription dropped): forget every cached row. */
   resync(): void {
-    this.#updateSeq++;
+    this.#resyncSeq = ++this.#updateSeq;
     for (const t of this.#tables.values()) t.cache?.clear();
     this.#host.clear();
     this.#counters.resyncs++;
