@@ -88,7 +88,11 @@ export async function startRedisCluster(n = 3): Promise<RedisProcess[]> {
   const clients = nodes.map((node) => new RedisClient(node.url));
   try {
     const per = Math.ceil(16384 / n);
-    for (let i = 0; i < n; i++) await clients[i]!.send("CLUSTER", ["ADDSLOTSRANGE", String(i * per), String(Math.min(16383, (i + 1) * per - 1))]);
+    // ADDSLOTS with every slot (ADDSLOTSRANGE needs Redis 7).
+    for (let i = 0; i < n; i++) {
+      const slots = Array.from({ length: Math.min(16384, (i + 1) * per) - i * per }, (_, k) => String(i * per + k));
+      await clients[i]!.send("CLUSTER", ["ADDSLOTS", ...slots]);
+    }
     for (let i = 1; i < n; i++) await clients[0]!.send("CLUSTER", ["MEET", "127.0.0.1", String(nodes[i]!.port)]);
     for (;;) {
       const infos = await Promise.all(clients.map((c) => c.send("CLUSTER", ["INFO"])));
