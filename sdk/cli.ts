@@ -9,6 +9,8 @@ import { quantizationReport } from "./quantization-report";
 import { importOnnxFile } from "../runtime/onnx/importer";
 import { compile } from "../runtime/compiler/compile";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
+import { embeddingsCommand } from "./cli-embeddings";
+import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 
 interface Command {
   summary: string;
@@ -16,6 +18,7 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  embeddings: embeddingsCommand,
   convert: {
     summary: "convert an ONNX model to a rankfn model file: convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]",
     run(args) {
@@ -37,7 +40,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--lazy]",
+    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--lazy] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -49,7 +52,7 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = spec.slice(eq + 1);
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
@@ -62,7 +65,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true },
+        modelOptions: { precision, worker: true, ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}) },
       });
       process.stderr.write(`  … loading ${Object.keys(models).join(", ")}\n`);
       await server.ready;
@@ -162,6 +165,16 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** The remote embedding tier from `serve` flags (every served model reads its tables from the same Redis). */
+function remoteOptions(flags: Record<string, string>): RemoteEmbeddingOptions {
+  const onFailure = flags["on-redis-failure"] ?? "fail";
+  if (onFailure !== "fail" && onFailure !== "default") throw new Error(`--on-redis-failure must be fail or default, got "${onFailure}"`);
+  const defaultRow = flags["default-row"] ?? "zeros";
+  if (defaultRow !== "zeros" && defaultRow !== "mean") throw new Error(`--default-row must be zeros or mean, got "${defaultRow}"`);
+  const tables = flags["remote-tables"] ?? "all";
+  return { redis: flags.redis!, tables: tables === "all" ? "all" : tables.split(",").filter(Boolean), onFailure, defaultRow };
+}
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));

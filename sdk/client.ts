@@ -25,6 +25,8 @@ export interface ClientRankResponse {
   model: string;
   version: number;
   timing: { queue_ms: number; compute_ms: number; cold_start_ms?: number };
+  /** The server scored with default embedding rows (its Redis tier failed). */
+  degraded?: boolean;
 }
 
 /** An error answer from the server (status, code and message as it sent them). */

@@ -5,6 +5,7 @@ import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
 import { Model } from "./model";
+import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -15,6 +16,8 @@ export interface LoadOptions extends CompileOptions {
   worker?: boolean;
   /** ONNX files: the inputs that are per request (the rest are per candidate). */
   context?: string[];
+  /** Serve these embedding tables from Redis (hot-row cache → host cache → Redis), e.g. `{ redis: "redis://10.0.0.5:6379", tables: "all" }`. */
+  embeddings?: RemoteEmbeddingOptions;
 }
 
 /**
@@ -42,3 +45,7 @@ export type { Tensor } from "../runtime/tensor/tensor";
 export { RankfnError, TensorError, KernelError } from "../runtime/errors";
 export { RequestError } from "../runtime/engine/stager";
 export { zoo, zooNames } from "./zoo";
+export { updateEmbeddingRows, type RowUpdate } from "../runtime/embeddings/update-rows";
+export { pushTables, type PushOptions } from "../runtime/embeddings/push";
+export { RedisEmbeddingStore, RemoteTierError } from "../runtime/embeddings/redis-store";
+export type { RemoteEmbeddingOptions, RemoteEmbeddingStats } from "../runtime/embeddings/remote-tables";

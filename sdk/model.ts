@@ -10,6 +10,11 @@ import type { BuiltModel } from "../runtime/graph/builder";
 import type { GraphInput } from "../runtime/graph/schema";
 import { tensor, type Tensor } from "../runtime/tensor/tensor";
 import type { RankRequest, RankResponse } from "./request";
+import { RankfnError } from "../runtime/errors";
+import type { TypedArray } from "../runtime/tensor/dtype";
+import { EmbeddingResolver, embeddingTables, remoteUses } from "../runtime/embeddings/resolver";
+import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../runtime/embeddings/remote-tables";
+import { rowDTypes, type RowDType } from "../runtime/embeddings/row-codec";
 
 export interface TensorInfo {
   name: string;
@@ -47,6 +52,8 @@ export interface ModelOptions extends CompileOptions {
   /** The model file, when loaded from one (a worker maps it itself instead of receiving copies). */
   path?: string;
   threads?: number;
+  /** Serve some (or all) embedding tables from Redis through the hot-row and host caches. */
+  embeddings?: RemoteEmbeddingOptions;
 }
 
 export class Model {
@@ -57,6 +64,8 @@ export class Model {
   readonly #summaries: string[];
   readonly #options: ModelOptions;
   readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  readonly #remote: RemoteEmbeddings | undefined;
+  readonly #resolver: EmbeddingResolver | undefined;
 
   constructor(built: BuiltModel, options: ModelOptions = {}) {
     const { model, summaries } = compile(built, options);
@@ -65,9 +74,19 @@ export class Model {
     this.#options = options;
     // The inline executor packs weights lazily (on the first batch), so a worker-mode
     // model only pays for it if inspect() asks for a memory plan.
-    this.#executor = new Executor(model, { maxBatch: options.maxBatch });
-    this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, options) : undefined;
+    const remoteTables = options.embeddings ? remoteTableSpecs(built, model, options.embeddings) : [];
+    this.#executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteTables.map((t) => t.name) });
+    if (options.embeddings) {
+      this.#remote = new RemoteEmbeddings(remoteTables, this.name, options.embeddings);
+      this.#resolver = new EmbeddingResolver(remoteUses(this.#executor.model.graph, this.#executor.remoteTables), this.#remote);
+    }
+    this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, { ...options, remoteTables: remoteTables.map((t) => t.name) }) : undefined;
     this.#stager = new Stager(model.graph);
+  }
+
+  /** Names of the tables served by the remote tier (empty when all are local). */
+  get remoteTables(): string[] {
+    return this.#remote?.tableNames ?? [];
   }
 
   /** The model's inputs (names, dtypes, per-row shapes, roles): what a request must carry. */
@@ -75,9 +94,10 @@ export class Model {
     return this.#executor.model.graph.inputs;
   }
 
-  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it). */
+  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
   async ready(): Promise<void> {
     if (this.#worker) await this.#worker.ready;
+    await this.#remote?.ready();
   }
 
   /**
@@ -88,18 +108,32 @@ export class Model {
     return (await this.rankMany([request]))[0]!;
   }
 
-  /** Score several requests as one batch (what the server's coalescer does). */
-  async rankMany(requests: RankRequest[], queueMs: number[] = []): Promise<RankResponse[]> {
-    if (!this.#worker) return this.rankManySync(requests, queueMs);
+  /**
+   * Score several requests as one batch (what the server's coalescer does).
+   * `timeoutMs` caps the wait for remote embedding rows below the model's own `embeddings.timeoutMs`.
+   */
+  async rankMany(requests: RankRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<RankResponse[]> {
+    if (!this.#worker && !this.#resolver) return this.rankManySync(requests, queueMs);
     const t0 = performance.now();
-    // Staged straight into shared memory the worker reads; outputs come back the same way.
-    const lane = this.#worker.acquire();
+    // Worker mode: staged straight into a shared-memory lane the worker reads; outputs come back the same way.
+    const lane = this.#worker?.acquire();
     try {
-      const { batch, slices } = this.#stager.stage(requests as StageRequest[], lane);
-      const out = await this.#worker.run(batch, lane);
-      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+      const staged = this.#stager.stage(requests as StageRequest[], lane);
+      const { slices } = staged;
+      let batch = staged.batch;
+      let degraded = false;
+      if (this.#resolver) {
+        // The stager's own buffers are reused by the next call: copy them before awaiting the remote tier (a lane is this batch's alone).
+        if (!lane) batch = { ...batch, inputs: copyInputs(batch.inputs), requestOfRow: batch.requestOfRow.slice(0, Math.max(1, batch.n)) };
+        const limit = this.#remote!.options.timeoutMs;
+        const gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
+        batch.gathered = gathered.rows;
+        degraded = gathered.defaulted > 0;
+      }
+      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#executor.run(batch);
+      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, degraded);
     } finally {
-      this.#worker.release(lane);
+      if (lane) this.#worker!.release(lane);
     }
   }
 
@@ -110,18 +144,19 @@ export class Model {
 
   /** rankMany() on the calling thread. */
   rankManySync(requests: RankRequest[], queueMs: number[] = []): RankResponse[] {
+    if (this.#resolver) throw new RankfnError(`model "${this.name}" reads embedding tables from Redis: use rank() / rankMany() (async)`, "remote_tables_async", 400);
     const t0 = performance.now();
     const { batch, slices } = this.#stager.stage(requests as StageRequest[]);
     const out = this.#executor.run(batch);
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
-  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[]): RankResponse[] {
+  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
     this.#stats.requests += slices.length;
     this.#stats.rows += rows;
     this.#stats.batches += 1;
     this.#stats.computeMs += computeMs;
-    return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs } }));
+    return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs }, ...(degraded ? { degraded } : {}) }));
   }
 
   inspect(): ModelInspection {
@@ -152,15 +187,27 @@ export class Model {
     };
   }
 
-  /** Counters since load, and the per-op profile under RANKFN_PROFILE=1. */
-  stats(): ModelStats & { profile: ReturnType<Executor["profile"]> } {
-    return { ...this.#stats, profile: this.#executor.profile() };
+  /** Counters since load, the per-op profile under RANKFN_PROFILE=1, and per-tier embedding counters when tables are remote. */
+  stats(): ModelStats & { profile: ReturnType<Executor["profile"]>; embeddings?: RemoteEmbeddingStats } {
+    return { ...this.#stats, profile: this.#executor.profile(), ...(this.#remote ? { embeddings: this.#remote.stats() } : {}) };
+  }
+
+  /**
+   * Replace rows of a remote embedding table: written to Redis and announced,
+   * so this model and every server following the same tables use them from the
+   * next batch on, without a restart.
+   * @example await model.updateEmbeddings("emb_0.table", [12], new Float32Array(128).fill(0.5));
+   */
+  async updateEmbeddings(table: string, ids: number[], rows: Float32Array): Promise<void> {
+    if (!this.#remote) throw new RankfnError(`model "${this.name}" has no remote embedding tables (load it with the embeddings option)`, "no_remote_tables", 400);
+    await this.#remote.update(table, ids, rows);
   }
 
   /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
   dispose(): void {
     this.#executor.dispose();
     this.#worker?.dispose();
+    this.#remote?.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -181,3 +228,21 @@ function sliceOutputs(out: Record<string, OutputRows>, slice: RequestSlice): Rec
   return result;
 }
 
+
+function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArray> {
+  const out: Record<string, TypedArray> = {};
+  for (const [name, data] of Object.entries(inputs)) out[name] = data.slice() as TypedArray;
+  return out;
+}
+
+/** The tables named remote, with their shape and row encoding from the model file. */
+function remoteTableSpecs(built: BuiltModel, compiled: BuiltModel, options: RemoteEmbeddingOptions): TableSpec[] {
+  const all = embeddingTables(compiled.graph);
+  const names = options.tables === "all" ? all : options.tables;
+  return names.map((name) => {
+    if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
+    const t = built.weights.get(name)!;
+    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
+    return { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
+  });
+}

@@ -35,6 +35,8 @@ export const rankResponseSchema = z.object({
   outputs: z.record(z.string(), tensorSchema),
   model: z.string(),
   timing: z.object({ queueMs: z.number(), computeMs: z.number() }),
+  /** Set when a remote embedding tier failed and default rows were scored (fault policy "default"). */
+  degraded: z.boolean().optional(),
 });
 
 export type RankResponse = Omit<z.infer<typeof rankResponseSchema>, "outputs"> & { outputs: Record<string, Tensor<"f32">> };

@@ -226,6 +226,75 @@ typedef struct {
 RF_API rf_status rf_embedding_bags(rf_stream s, int32_t num_tables, const rf_bag_table_t *tables,
                                    int64_t num_bags);
 
+/* ---------------------------------------------------------------- embedding hot-row cache */
+
+/* A per-device cache of dequantized (fp32) embedding rows of one table, keyed
+ * by row id, within a fixed byte budget. Set-associative: row r lives in set
+ * hash(r) mod sets, in one of `ways` slots; a full set evicts its least
+ * recently used slot. Every call is thread-safe, so concurrent batches may
+ * look up and insert at once: writers lock a set, lookups read it under a
+ * per-set sequence number and retry if a writer intervened (recency between
+ * lookups racing on one set is approximate; one thread sees exact LRU). Sizing:
+ *   block_bytes = ceil64(8 + 12*ways)  (lock, clock, keys, LRU stamps: one block per set)
+ *   set_bytes   = block_bytes + ways*dim*4
+ *   sets = floor(budget_bytes / set_bytes)           (>= 1, else RF_ERR_INVALID_ARG)
+ * On the CPU backend `out` of a lookup is host memory. */
+typedef struct rf_emb_cache_s *rf_emb_cache;
+
+enum {
+    RF_EMB_CACHE_UPDATE_ONLY = 1 /* rf_emb_cache_insert: overwrite cached rows, add none */
+};
+
+typedef struct {
+    int64_t hits;          /* lookups served from the cache (since create or reset) */
+    int64_t misses;        /* lookups not found */
+    int64_t insertions;    /* rows added to a free or evicted slot */
+    int64_t evictions;     /* rows dropped to make room (LRU within the set) */
+    int64_t updates;       /* cached rows overwritten by insert */
+    int64_t erased;        /* rows removed by rf_emb_cache_erase / clear */
+    int64_t used_rows;     /* rows held now */
+    int64_t capacity_rows; /* sets * ways */
+    int64_t bytes;         /* memory held (rows, keys, stamps, locks) */
+    int64_t sets;
+    int32_t ways;
+    int32_t reserved;
+    int64_t dim;
+} rf_emb_cache_stats_t;    /* 96 bytes */
+
+/* Create a cache for rows of `dim` floats of a table of `rows` rows (ids must
+ * be in [0, rows)); 1 <= ways <= 64. */
+RF_API rf_status rf_emb_cache_create(int32_t device, int64_t rows, int64_t dim, int64_t budget_bytes,
+                                     int32_t ways, rf_emb_cache *out);
+RF_API rf_status rf_emb_cache_destroy(rf_emb_cache c); /* NULL is a no-op */
+
+/* Whole-batch lookup; ids are int32 or int64 (id_dtype):
+ *   *num_misses = 0
+ *   for i < n: require 0 <= ids[i] < rows                 (else RF_ERR_OUT_OF_RANGE, nothing written)
+ *     if ids[i] is cached: out[i*ldo .. +dim) = its row; it becomes its set's most recent
+ *     else:                miss_pos[(*num_misses)++] = i  (out row i untouched; ascending i)
+ * miss_pos holds n entries. Duplicated ids are looked up (and counted) each time. A large
+ * batch is split over the thread pool, so the recency order it leaves among its
+ * own ids within a set is unspecified (the hits and rows are not). */
+RF_API rf_status rf_emb_cache_lookup(rf_emb_cache c, int64_t n, const void *ids, int32_t id_dtype,
+                                     float *out, int64_t ldo, int64_t *miss_pos, int64_t *num_misses);
+
+/* Insert (or overwrite) rows, dequantized to fp32 on the way in:
+ *   for i < n: require 0 <= ids[i] < rows
+ *     v = row i of `rows_data`, packed rows of row_dtype (RF_F32/RF_F16/RF_BF16 dim values,
+ *         RF_U8Q dim+4 bytes as in rf_embedding_bag), converted to fp32
+ *     if ids[i] is cached: overwrite it with v (updates++)
+ *     else unless flags & RF_EMB_CACHE_UPDATE_ONLY: put v in a free slot of its set, or
+ *          evict the set's least recently used row (evictions++); insertions++
+ * The inserted row becomes its set's most recent. A later duplicate id wins. */
+RF_API rf_status rf_emb_cache_insert(rf_emb_cache c, int64_t n, const void *ids, int32_t id_dtype,
+                                     const void *rows_data, int32_t row_dtype, int32_t flags);
+
+/* Remove these ids where cached (others are ignored); n == -1 with ids == NULL clears the cache. */
+RF_API rf_status rf_emb_cache_erase(rf_emb_cache c, int64_t n, const void *ids, int32_t id_dtype);
+
+/* Counters and sizes; reset != 0 zeroes hits, misses, insertions, evictions, updates, erased after reading. */
+RF_API rf_status rf_emb_cache_stats(rf_emb_cache c, rf_emb_cache_stats_t *out, int32_t reset);
+
 /* ---------------------------------------------------------------- interaction, norms */
 
 /* DLRM dot interaction over f feature vectors of d floats per sample:

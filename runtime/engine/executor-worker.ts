@@ -10,17 +10,18 @@ import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
 import { Executor } from "./executor";
+import type { GatheredRows } from "./plan-context";
 
 declare const self: Worker;
 
 export type InitMessage = {
   type: "init";
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
-  options: CompileOptions & { maxBatch?: number; threads?: number };
+  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] };
 };
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; buffers?: LaneBuffers };
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
   | { type: "result"; id: number }
@@ -36,7 +37,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     if (msg.type === "init") {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
-      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch });
+      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables });
       const outputs = Object.entries(executor.model.graph.outputs).map(([name, v]) => {
         const info = executor!.info.values.get(v)!;
         return { name, width: info.shape.reduce((a, b) => a * b, 1), role: info.role };
@@ -46,7 +47,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
     const lane = lanes.get(msg.lane)!;
-    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs });
+    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, gathered: msg.gathered });
     for (const [name, view] of Object.entries(out)) {
       // Compact copy of the used rows into the lane (the arena is reused by the next batch).
       const data = lane.outputs[name]!;

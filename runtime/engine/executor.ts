@@ -9,7 +9,7 @@ import type { TypedArray } from "../tensor/dtype";
 import { insertBroadcast } from "../compiler/insert-broadcast";
 import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
-import type { RunState } from "./plan-context";
+import type { GatheredRows, RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 
 export interface StagedBatch {
@@ -21,6 +21,8 @@ export interface StagedBatch {
   requestOfRow: Int32Array;
   /** Every graph input, row-major: [n or r rows, width]. */
   inputs: Record<string, TypedArray>;
+  /** Rows of remote embedding tables, gathered for this batch (by use key). */
+  gathered?: Record<string, GatheredRows>;
 }
 
 export interface OutputView {
@@ -49,6 +51,7 @@ export class Executor {
   readonly model: BuiltModel;
   readonly info: GraphInfo;
   readonly maxBatch: number;
+  readonly remoteTables: ReadonlySet<string>;
   readonly #packed: WeightCache;
   readonly #plans = new Map<number, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -57,11 +60,12 @@ export class Executor {
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096 }: { maxBatch?: number } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [] }: { maxBatch?: number; remoteTables?: readonly string[] } = {}) {
     // Broadcasting context values is required to execute; everything else is optional.
     this.model = insertBroadcast.run(model).model;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
+    this.remoteTables = new Set(remoteTables);
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
   }
 
@@ -72,7 +76,7 @@ export class Executor {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
     let plan = this.#plans.get(capacity);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed);
+      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables);
       this.#plans.set(capacity, plan);
     }
     return plan;
@@ -99,6 +103,7 @@ export class Executor {
     state.n = batch.n;
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
+    state.gathered = batch.gathered;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
       profile = this.#profile.get(plan.capacity) ?? new Float64Array(plan.steps.length);

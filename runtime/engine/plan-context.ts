@@ -25,6 +25,16 @@ export interface RunState {
   r: number;
   /** Candidate row -> its request's context row. */
   requestOfRow: Int32Array;
+  /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
+  gathered?: Record<string, GatheredRows>;
+}
+
+/** One remote use's rows for a batch: each distinct id's row once, and each (compacted) id's row index. */
+export interface GatheredRows {
+  /** [distinct ids, dim] fp32. */
+  rows: Float32Array;
+  /** For the i-th compacted id of the use (executor order): its row in `rows`. */
+  slots: Int32Array;
 }
 
 export interface Step {
@@ -41,6 +51,8 @@ export interface PlanContext {
   idSlot(name: string): Slot<Int32Array | BigInt64Array>;
   isWeight(name: string): boolean;
   weight(name: string): Tensor;
+  /** Is this embedding table served by the remote tier (rows arrive gathered per batch)? */
+  isRemote(table: string): boolean;
   packed: WeightCache;
   sym: NativeSymbols;
   /** Row capacity of this plan (candidate rows; context rows never exceed it). */

@@ -35,6 +35,7 @@ export class Plan {
     readonly info: GraphInfo,
     readonly capacity: number,
     packed: WeightCache,
+    remoteTables: ReadonlySet<string> = new Set(),
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity));
@@ -77,6 +78,7 @@ export class Plan {
       },
       isWeight: (name) => Object.hasOwn(graph.weights, name),
       weight: (name) => model.weights.get(name)!,
+      isRemote: (table) => remoteTables.has(table),
       packed,
       sym: loadLibrary().symbols,
       capacity,

@@ -75,12 +75,12 @@ export class WorkerExecutor {
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] } = {}) {
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url));
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options,
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
@@ -130,7 +130,10 @@ export class WorkerExecutor {
     this.#sent.set(lane.id, lane.version);
     await new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, buffers: fresh ? lane.buffers : undefined });
+      // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
+      const gathered = batch.gathered;
+      const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

@@ -6,3 +6,4 @@ export * from "./activations";
 export { PackedWeight, type WeightDType } from "./weights";
 export * from "./dense-ops";
 export * from "./sparse-ops";
+export * from "./emb-cache";

@@ -39,6 +39,18 @@ export const symbols = {
   // s, num_tables, tables, num_bags
   rf_embedding_bags: fn("ptr", "i32", "ptr", "i64"),
 
+  // device, rows, dim, budget_bytes, ways, out
+  rf_emb_cache_create: fn("i32", "i64", "i64", "i64", "i32", "ptr"),
+  rf_emb_cache_destroy: fn("ptr"),
+  // c, n, ids, id_dtype, out, ldo, miss_pos, num_misses
+  rf_emb_cache_lookup: fn("ptr", "i64", "ptr", "i32", "ptr", "i64", "ptr", "ptr"),
+  // c, n, ids, id_dtype, rows_data, row_dtype, flags
+  rf_emb_cache_insert: fn("ptr", "i64", "ptr", "i32", "ptr", "i32", "i32"),
+  // c, n, ids, id_dtype
+  rf_emb_cache_erase: fn("ptr", "i64", "ptr", "i32"),
+  // c, out, reset
+  rf_emb_cache_stats: fn("ptr", "ptr", "i32"),
+
   // s, m, f, d, x, ldx, concat_dense, self_interaction, out, ldo
   rf_dot_interaction: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "i32", "i32", "ptr", "i64"),
   // s, m, n, x, ldx, gamma, beta, eps, y, ldy

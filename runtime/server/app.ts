@@ -10,6 +10,7 @@ import { createQueueDelayPolicy } from "../serving/coalescing-policy";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
 import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
+import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
 
 export interface AppOptions extends RegistryOptions {
@@ -66,8 +67,9 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const coalescerFor = (v: ModelVersion) => {
     let co = coalescers.get(v);
     if (!co) {
-      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs) => {
-        const res = await v.model.rankMany(requests, queueMs);
+      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs, budgetMs) => {
+        // A remote embedding fetch never outlives the batch's earliest deadline.
+        const res = await v.model.rankMany(requests, queueMs, { timeoutMs: budgetMs });
         const rows = res.reduce((a, r) => a + (Object.values(r.outputs)[0]?.shape[0] ?? 0), 0);
         metrics.batchRows.observe(rows, { model: v.name });
         metrics.rows.inc({ model: v.name }, rows);
@@ -102,7 +104,13 @@ export function createApp(options: AppOptions = {}): RankfnApp {
 
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", (c) => (registry.ready() ? c.text("ready") : c.text("loading", 503)));
-  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", (c) => {
+    const embeddings = registry.list().flatMap(({ name }) => {
+      const stats = registry.current(name)?.model.stats().embeddings;
+      return stats ? [{ model: name, stats }] : [];
+    });
+    return c.text(metrics.render() + renderEmbeddingMetrics(embeddings), 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
 
   app.get("/v1/models", (c) => json(c, { models: registry.list() }));
 
@@ -147,7 +155,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         metrics.queueDepth.set({ model: name }, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
-          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) } },
+          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}) },
           (c.req.header("accept") ?? contentType ?? "").includes(MSGPACK),
         );
         return typeof payload === "string" ? c.body(payload, 200, { "Content-Type": "application/json" }) : c.body(payload as never, 200, { "Content-Type": MSGPACK });

@@ -189,6 +189,8 @@ export interface WireResponse {
   model: string;
   version: number;
   timing: { queue_ms: number; compute_ms: number; cold_start_ms?: number };
+  /** Scored with default embedding rows because the remote tier failed (fault policy "default"). */
+  degraded?: boolean;
 }
 
 /** Encode a response: msgpack tensors carry bin data, JSON tensors nested arrays. */

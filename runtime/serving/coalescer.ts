@@ -147,7 +147,8 @@ export class Coalescer<Req, Res> {
   private readonly options: CoalescerOptions;
 
   constructor(
-    private readonly execute: (requests: Req[], queueMs: number[]) => Promise<Res[]>,
+    /** Runs one batch; `budgetMs` is the time left until the batch's earliest deadline (for I/O it waits on). */
+    private readonly execute: (requests: Req[], queueMs: number[], budgetMs: number) => Promise<Res[]>,
     options: CoalescerOptions,
   ) {
     checkOptions(options);
@@ -361,7 +362,8 @@ export class Coalescer<Req, Res> {
     try {
       let results: Res[];
       try {
-        results = await this.execute(batch.map((entry) => entry.request), queueMs);
+        const budgetMs = Math.min(...batch.map((entry) => entry.deadlineAt)) - start;
+        results = await this.execute(batch.map((entry) => entry.request), queueMs, budgetMs);
       } catch (error) {
         this.#fail(batch, error);
         return;

@@ -6,6 +6,7 @@ import { isAbsolute, relative, resolve } from "node:path";
 import { RankfnError } from "../errors";
 import { Model, type ModelOptions } from "../../sdk/model";
 import { readModel } from "../model/model-file";
+import type { RemoteEmbeddingOptions } from "../embeddings/remote-tables";
 
 export interface ModelVersion {
   name: string;
@@ -34,6 +35,8 @@ export interface RegistryOptions {
   modelRoot?: string;
   /** Options every model is loaded with (precision, worker, maxBatch...). */
   modelOptions?: ModelOptions;
+  /** Per model name: serve its embedding tables from Redis, with its own fault policy. */
+  embeddings?: Record<string, RemoteEmbeddingOptions>;
   /** Unload a model unused for this long (ms); 0 = never. */
   idleUnloadMs?: number;
   onLoad?: (v: ModelVersion) => void;
@@ -86,7 +89,8 @@ export class ModelRegistry {
     const loading = (async () => {
       const t0 = performance.now();
       // The file is validated (and fails with its problem) before anything is swapped.
-      const model = new Model(readModel(s.path), { ...this.options.modelOptions, path: s.path });
+      const embeddings = this.options.embeddings?.[name] ?? this.options.modelOptions?.embeddings;
+      const model = new Model(readModel(s.path), { ...this.options.modelOptions, ...(embeddings ? { embeddings } : {}), path: s.path });
       await model.ready();
       const v: ModelVersion = { name, version: ++s.versions, path: s.path, model, loadedAt: Date.now(), coldStartMs: performance.now() - t0, inflight: 0, retired: false, firstServed: false };
       const old = s.current;

@@ -3,13 +3,17 @@
 // Sparse inputs arrive as [rows, L] ids; padding ids (the input's `padding`)
 // are dropped and `modulo` ids folded into the table before the native call,
 // which range-checks every id it reads.
+// A remote table (runtime/embeddings) has no rows here: the rows of a batch's
+// distinct ids arrive gathered (RunState.gathered), with each compacted id's
+// row index (`slots`) as the ids to pool — the same sums as reading the table.
 import { ptr } from "bun:ffi";
+import { useKey } from "../../embeddings/resolver";
 import { KernelError, RankfnError } from "../../errors";
 import type { Node } from "../../graph/schema";
 import { type TypedArray, dtypes } from "../../tensor/dtype";
 import { poolModes } from "../../ffi/activations";
 import type { Tensor } from "../../tensor/tensor";
-import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import { type GatheredRows, type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 interface BagSource {
   /** Name of the ids input (for error messages). */
@@ -21,6 +25,17 @@ interface BagSource {
   prepare(rows: number): number;
   ids: Int32Array | BigInt64Array;
   offsets: BigInt64Array;
+  /** Remote table: the key of its gathered rows. */
+  remote?: { key: string };
+}
+
+/** The gathered rows of a remote use for this batch (the resolver must have run); `distinct` is their row count. */
+function gatheredRows(s: RunState, key: string, count: number, dim: number, node: Node): GatheredRows & { distinct: number } {
+  const g = s.gathered?.[key];
+  if (!g || g.slots.length < count || g.rows.length % dim !== 0) {
+    throw new RankfnError(`node "${node.name}": rows of its remote table were not gathered for this batch (rank through Model.rank, which fetches them)`, "remote_rows_missing", 500);
+  }
+  return { ...g, distinct: g.rows.length / dim };
 }
 
 /** Ids as exact doubles (an i64 from its two 32-bit halves, exact below 2^53), read and written without BigInt allocations. */
@@ -40,7 +55,7 @@ function idView(arr: Int32Array | BigInt64Array): { wide: boolean; get(i: number
 }
 
 /** Prepare the ids of one table: direct when there is nothing to drop or fold, else compacted. */
-function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
+function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
   const idSlot = ctx.idSlot(idsName);
   const L = idSlot.width;
   const table = ctx.weight(tableName);
@@ -49,7 +64,8 @@ function bagSource(ctx: PlanContext, node: Node, idsName: string, tableName: str
   const padding = spec?.padding;
   const offsets = new BigInt64Array(ctx.capacity + 1);
   const off32 = new Int32Array(offsets.buffer);
-  const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets };
+  const remote = ctx.isRemote(tableName) ? { key: useKey(node.name, index) } : undefined;
+  const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets, remote };
   if (padding === undefined && idPolicy === "error") {
     for (let b = 0; b <= ctx.capacity; b++) off32[2 * b] = b * L;
     return { ...base, ids: idSlot.data, prepare: (rows) => rows * L };
@@ -87,7 +103,7 @@ function rethrowForInput(err: unknown, input: string): never {
 
 const embeddingBag: StepBuilder = (node, ctx) => {
   const a = ctx.attrs(node);
-  const src = bagSource(ctx, node, node.inputs[0]!, node.inputs[1]!, a.mode, a.idPolicy);
+  const src = bagSource(ctx, node, 0, node.inputs[0]!, node.inputs[1]!, a.mode, a.idPolicy);
   const y = ctx.slot(node.outputs[0]!);
   const tableCode = dtypes[src.table.dtype].code;
   const idCode = src.ids instanceof BigInt64Array ? 6 : 5;
@@ -99,6 +115,11 @@ const embeddingBag: StepBuilder = (node, ctx) => {
       const rows = rowsOf(y, s);
       const numIds = src.prepare(rows);
       try {
+        if (src.remote) {
+          const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
+          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, src.dim, g.slots, 5, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
+          return;
+        }
         ctx.check(ctx.sym.rf_embedding_bag(null, src.table.data, tableCode, rowsInTable, src.dim, src.ids, idCode, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
       } catch (err) {
         rethrowForInput(err, src.input);
@@ -113,7 +134,7 @@ const DESCRIPTOR_BYTES = 88;
 const embeddingBags: StepBuilder = (node, ctx) => {
   const a = ctx.attrs(node);
   const t = node.inputs.length / 2;
-  const sources = Array.from({ length: t }, (_, i) => bagSource(ctx, node, node.inputs[i]!, node.inputs[t + i]!, a.modes[i], a.idPolicies[i]));
+  const sources = Array.from({ length: t }, (_, i) => bagSource(ctx, node, i, node.inputs[i]!, node.inputs[t + i]!, a.modes[i], a.idPolicies[i]));
   const outs: Slot[] = node.outputs.map((o) => ctx.slot(o));
   const desc = new Uint8Array(DESCRIPTOR_BYTES * t);
   const d32 = new Int32Array(desc.buffer);
@@ -127,11 +148,13 @@ const embeddingBags: StepBuilder = (node, ctx) => {
     setI64(w + 10, src.table.shape[0]!);
     setI64(w + 12, src.dim);
     setI64(w + 16, outs[i]!.ld);
-    d32[w + 18] = dtypes[src.table.dtype].code;
-    d32[w + 19] = src.ids instanceof BigInt64Array ? 6 : 5;
+    d32[w + 18] = src.remote ? 0 : dtypes[src.table.dtype].code;
+    d32[w + 19] = src.remote || !(src.ids instanceof BigInt64Array) ? 5 : 6;
     d32[w + 20] = src.mode;
   });
   const address = (arr: TypedArray) => (arr.byteLength > 0 ? (ptr(arr) as number) : 0);
+  // The gathered arrays whose addresses are in the descriptors stay referenced until the call returns.
+  const keep: (GatheredRows | undefined)[] = new Array(t);
   return {
     node: node.name,
     op: node.op,
@@ -139,14 +162,24 @@ const embeddingBags: StepBuilder = (node, ctx) => {
       const rows = rowsOf(outs[0]!, s);
       sources.forEach((src, i) => {
         const w = (i * DESCRIPTOR_BYTES) / 4;
-        setI64(w + 14, src.prepare(rows));
-        setPtr(w, address(src.table.data));
-        setPtr(w + 2, address(src.ids));
+        const numIds = src.prepare(rows);
+        setI64(w + 14, numIds);
+        if (src.remote) {
+          const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
+          keep[i] = g;
+          setI64(w + 10, g.distinct);
+          setPtr(w, address(g.rows));
+          setPtr(w + 2, address(g.slots));
+        } else {
+          setPtr(w, address(src.table.data));
+          setPtr(w + 2, address(src.ids));
+        }
         setPtr(w + 4, address(src.offsets));
         setPtr(w + 6, 0);
         setPtr(w + 8, address(outs[i]!.data));
       });
       const status = ctx.sym.rf_embedding_bags(null, t, desc, rows);
+      keep.fill(undefined);
       if (status !== 0) {
         try {
           ctx.check(status, node);
@@ -180,6 +213,7 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
   const offsets = new BigInt64Array(ctx.capacity * L + 1);
   const off32 = new Int32Array(offsets.buffer);
   const tableCode = dtypes[table.dtype].code;
+  const remote = ctx.isRemote(node.inputs[1]!) ? { key: useKey(node.name, 0) } : undefined;
   return {
     node: node.name,
     op: node.op,
@@ -196,6 +230,11 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
       }
       off32[2 * rows * L] = count;
       try {
+        if (remote) {
+          const g = gatheredRows(s, remote.key, count, dim, node);
+          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, dim, g.slots, 5, count, offsets, rows * L, null, 0, y.data, dim), node);
+          return;
+        }
         ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, src.wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
       } catch (err) {
         rethrowForInput(err, node.inputs[0]!);

@@ -1,0 +1,139 @@
+// Before a batch runs, gathers the rows its remote tables need: for every
+// embedding op that reads a remote table, the op's ids (padding dropped,
+// `modulo` ids folded — exactly as the executor's step compacts them) are
+// reduced to their distinct ids, whose rows are looked up through the tiers
+// into one fp32 buffer [distinct, dim]; each id's row index in it (`slots`)
+// is what the step pools with, so results equal the all-local run bit for bit.
+// All tables' misses go out in the same tick: one pipelined round trip per
+// batch (per node on a cluster).
+import { RankfnError } from "../errors";
+import type { StagedBatch } from "../engine/executor";
+import type { GatheredRows } from "../engine/plan-context";
+import { inferGraph } from "../graph/infer";
+import type { Graph } from "../graph/schema";
+import type { RemoteEmbeddings } from "./remote-tables";
+
+/** One (node, table) pair whose table is remote; `key` names its gathered buffer. */
+export interface RemoteUse {
+  key: string;
+  node: string;
+  table: string;
+  input: string;
+  role: "context" | "candidate";
+  width: number;
+  padding: number | undefined;
+  modulo: boolean;
+  rows: number;
+  dim: number;
+}
+
+/** Key of the gathered rows of table `index` of `node`. */
+export const useKey = (node: string, index: number) => `${node}#${index}`;
+
+/** The embedding tables a graph reads (weight names of bag / sequence ops). */
+export function embeddingTables(graph: Graph): string[] {
+  const out = new Set<string>();
+  for (const node of graph.nodes) {
+    if (node.op === "embedding_bag" || node.op === "embedding_sequence") out.add(node.inputs[1]!);
+    if (node.op === "embedding_bags") node.inputs.slice(node.inputs.length / 2).forEach((t) => out.add(t));
+  }
+  return [...out];
+}
+
+/** Every use of a remote table in `graph`. */
+export function remoteUses(graph: Graph, remote: ReadonlySet<string>): RemoteUse[] {
+  const { attrs } = inferGraph(graph);
+  const uses: RemoteUse[] = [];
+  const add = (node: string, index: number, input: string, table: string, idPolicy: unknown) => {
+    if (!remote.has(table)) return;
+    const spec = graph.inputs.find((i) => i.name === input);
+    if (!spec) throw new Error(`node "${node}": ids "${input}" of remote table "${table}" are not a graph input`);
+    const [rows, dim] = graph.weights[table]!.shape as [number, number];
+    uses.push({ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo: idPolicy === "modulo", rows, dim });
+  };
+  for (const node of graph.nodes) {
+    const a = attrs.get(node.name) ?? {};
+    if (node.op === "embedding_bag" || node.op === "embedding_sequence") add(node.name, 0, node.inputs[0]!, node.inputs[1]!, a.idPolicy);
+    if (node.op === "embedding_bags") {
+      const t = node.inputs.length / 2;
+      for (let i = 0; i < t; i++) add(node.name, i, node.inputs[i]!, node.inputs[t + i]!, (a.idPolicies as unknown[])[i]);
+    }
+  }
+  return uses;
+}
+
+export class EmbeddingResolver {
+  constructor(
+    readonly uses: RemoteUse[],
+    readonly remote: RemoteEmbeddings,
+  ) {}
+
+  /** The gathered rows of every use for `batch`, and how many rows were defaulted (degraded). */
+  async resolve(batch: StagedBatch, timeoutMs = this.remote.options.timeoutMs): Promise<{ rows: Record<string, GatheredRows>; defaulted: number }> {
+    const started = performance.now();
+    await withTimeout(this.remote.ensureMeta(), timeoutMs);
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    const rows: Record<string, GatheredRows> = {};
+    // Every id is checked before any fetch starts (a bad id fails the batch with nothing in flight).
+    const ids = this.uses.map((use) => distinctIds(use, batch));
+    const counts = await Promise.all(
+      this.uses.map((use, i) => {
+        const { distinct, uses, slots } = ids[i]!;
+        const out = new Float32Array(distinct.length * use.dim);
+        rows[use.key] = { rows: out, slots };
+        return this.remote.gather(use.table, distinct, distinct.length, out, left, uses);
+      }),
+    );
+    const defaulted = counts.reduce((a, c) => a + c, 0);
+    if (defaulted > 0) this.remote.noteDegraded();
+    return { rows, defaulted };
+  }
+}
+
+/** Metadata is a nicety (mean rows, shape check): never wait for it past the batch's deadline. */
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * The ids one use pools, in the executor's order, range-checked (400 naming the
+ * input), as distinct ids (first-seen order), how often each occurs, and each
+ * position's index into the distinct ids. Dedup is an open-addressing table
+ * over typed arrays (no per-id allocation).
+ */
+function distinctIds(use: RemoteUse, batch: StagedBatch): { distinct: Int32Array | BigInt64Array; uses: Int32Array; slots: Int32Array } {
+  const src = batch.inputs[use.input];
+  if (!src) throw new RankfnError(`input "${use.input}" is missing`, "bad_input", 400);
+  const n = (use.role === "candidate" ? batch.n : batch.r) * use.width;
+  const wide = src instanceof BigInt64Array;
+  const w32 = new Int32Array(src.buffer, src.byteOffset, n * (wide ? 2 : 1));
+  const bits = Math.max(4, Math.ceil(Math.log2(2 * n + 1)));
+  const mask = (1 << bits) - 1;
+  const keys = new Float64Array(1 << bits).fill(-1);
+  const index = new Int32Array(1 << bits);
+  const distinct = new Float64Array(n);
+  const uses = new Int32Array(n);
+  const slots = new Int32Array(n);
+  const pad = use.padding ?? Number.NaN;
+  let count = 0;
+  let found = 0;
+  for (let i = 0; i < n; i++) {
+    let v = wide ? w32[2 * i + 1]! * 4294967296 + (w32[2 * i]! >>> 0) : w32[i]!;
+    if (v === pad) continue;
+    if (use.modulo) v = ((v % use.rows) + use.rows) % use.rows;
+    else if (!(v >= 0 && v < use.rows)) throw new RankfnError(`input "${use.input}": id ${v} at position ${i} is outside the table's ${use.rows} rows`, "id_out_of_range", 400);
+    let h = (Math.imul(v | 0, 0x9e3779b1) ^ Math.imul((v / 4294967296) | 0, 0x85ebca6b)) >>> (32 - bits);
+    while (keys[h] !== -1 && keys[h] !== v) h = (h + 1) & mask;
+    if (keys[h] === -1) {
+      keys[h] = v;
+      index[h] = found;
+      distinct[found++] = v;
+    }
+    uses[index[h]!]!++;
+    slots[count++] = index[h]!;
+  }
+  const ids = use.rows <= 0x7fffffff ? Int32Array.from(distinct.subarray(0, found)) : BigInt64Array.from(distinct.subarray(0, found), BigInt);
+  return { distinct: ids, uses: uses.subarray(0, found), slots: slots.subarray(0, count) };
+}

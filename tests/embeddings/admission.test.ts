@@ -1,0 +1,50 @@
+// The hot cache's admission rule: a batch that misses more distinct rows than
+// the cache holds must not flush the rows every batch uses (LRU thrash). At
+// most an eighth of the cache is admitted per batch, most used rows first.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { loadModel } from "../../sdk";
+import { cacheSetBytes } from "../../runtime/ffi/emb-cache";
+import { sampleRequests } from "../../sdk/sample-requests";
+import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
+import { pushTables } from "../../runtime/embeddings/push";
+import type { RankingRequest } from "../../sdk/request";
+import { smallDlrm } from "./fixtures/models";
+import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+
+const dlrm = smallDlrm();
+
+/** A request whose emb_4 ids (input cat_4) are `ids`, cycled over its slots. */
+function withIds(ids: number[], seed: number): RankingRequest {
+  const [req] = sampleRequests(dlrm, { count: 1, candidates: 200, seed }) as RankingRequest[];
+  const data = req!.candidates.cat_4!.data as BigInt64Array;
+  for (let i = 0; i < data.length; i++) data[i] = BigInt(ids[i % ids.length]!);
+  return req!;
+}
+
+describeRedis("hot cache admission", () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
+    await pushTables(dlrm, store, { tables: ["emb_4.table"] });
+    store.close();
+  });
+  afterAll(() => redis?.stop());
+
+  test("one batch of a thousand cold ids does not evict the hot rows", async () => {
+    // 25 sets x 8 ways of 16-float rows: 200 rows.
+    using m = loadModel(dlrm, { embeddings: { redis: redis.url, tables: ["emb_4.table"], hotCacheBytes: 25 * cacheSetBytes(16, 8), hostCacheBytes: 0, subscribe: false } });
+    const hot = withIds([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 1);
+    const hotMisses = () => m.stats().embeddings!.tables["emb_4.table"]!.hot!.misses;
+    await m.rank(hot);
+    await m.rank(hot);
+    expect(m.stats().embeddings!.tables["emb_4.table"]!.hot!.capacityRows).toBe(200);
+    const before = hotMisses();
+    await m.rank(hot);
+    expect(hotMisses()).toBe(before); // cached
+    await m.rank(withIds(Array.from({ length: 1000 }, (_, i) => 200 + i), 2)); // 1000 distinct cold ids, 5x the cache
+    const afterCold = hotMisses();
+    await m.rank(hot);
+    expect(hotMisses()).toBe(afterCold); // the hot rows survived
+  });
+});
