@@ -1,0 +1,39 @@
+// Pooled embedding lookup, a work-group per bag (get_group_id(0) = bag b), its
+// work-items striding over the dim columns so each id's row is read once,
+// contiguously, by the whole group:
+//   out[b*ldo + c] = pool_{i in bag b} (weights ? weights[i] : 1) * row(ids[i])[c]
+// Ids were range-checked on the host before the launch. Table dtypes
+// (rf_dtype): 0 f32, 1 f16, 2 bf16, 4 u8q (dim bytes, fp16 scale, fp16 bias).
+inline float table_value(__global const uchar *t, int dtype, long row, long dim, long c) {
+    switch (dtype) {
+    case 0: return ((__global const float *)t)[row * dim + c];
+    case 1: return f16_to_f32((__global const ushort *)t + row * dim + c);
+    case 2: return bf16_to_f32(((__global const ushort *)t)[row * dim + c]);
+    default: {
+        __global const uchar *r = t + row * (dim + 4);
+        float scale = f16_to_f32((__global const ushort *)(r + dim));
+        float bias = f16_to_f32((__global const ushort *)(r + dim + 2));
+        return scale * (float)r[c] + bias;
+    }
+    }
+}
+
+__kernel void embedding_bag(GBUF(const uchar, table), int table_dtype, long dim, GBUF(const uchar, ids), int id_dtype,
+                            GBUF(const long, offsets), GBUF(const float, weights), int mode, GBUF(float, out), long ldo) {
+    const long b = get_group_id(0);
+    __global const uchar *T = AT(const uchar, table);
+    __global const long *O = AT(const long, offsets);
+    __global const float *Wt = OPT(const float, weights);
+    __global float *Y = AT(float, out) + b * ldo;
+    const long first = O[b], last = O[b + 1];
+    for (long c = get_local_id(0); c < dim; c += get_local_size(0)) {
+        float acc = 0.f;
+        for (long i = first; i < last; ++i) {
+            long row = id_dtype == 5 ? (long)AT(const int, ids)[i] : AT(const long, ids)[i];
+            float v = table_value(T, table_dtype, row, dim, c);
+            acc = Wt ? fma(Wt[i], v, acc) : acc + v;
+        }
+        if (mode == 1 && last > first) acc /= (float)(last - first);
+        Y[c] = acc;
+    }
+}
