@@ -74,6 +74,9 @@ struct Platform {
 // has recorded the error (for `who`). Thread-safe.
 Platform *platform(const char *who, rf_status *status);
 
+// rf_set_device_partitions: the partition count used when the platform is set up.
+rf_status set_partitions(int parts);
+
 // Serialises kernel argument setting and enqueueing (cl_kernel objects are shared).
 std::mutex &launch_mutex();
 

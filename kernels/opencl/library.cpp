@@ -58,6 +58,13 @@ RF_API rf_status rf_device_info(int32_t device, rf_device_info_t *info) {
     });
 }
 
+RF_API rf_status rf_set_device_partitions(int32_t parts) {
+    RF_ENTRY({
+        RF_CHECK(parts >= 1, "rf_set_device_partitions: parts = %d must be >= 1", parts);
+        return set_partitions(parts);
+    });
+}
+
 RF_API rf_status rf_set_num_threads(int32_t n) {
     RF_ENTRY({
         RF_CHECK(n >= 1, "rf_set_num_threads: n must be >= 1, got %d", n);

@@ -1,10 +1,11 @@
-// Finding the devices (RANKFN_DEVICES=opencl:N partitions the first device
-// into N sub-devices with clCreateSubDevices), one context and one default
+// Finding the devices (rf_set_device_partitions(N) before first use partitions
+// the first device into N sub-devices with clCreateSubDevices), one context and one default
 // queue per device, the compiled program and its kernels. Initialised once,
 // on first use; a failure (no ICD, no platform, no device, build error) is
 // kept and reported by every later call.
 #include "backend.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,13 +20,7 @@ bool g_tried = false;
 rf_status g_status = RF_OK;
 std::string g_error;
 
-// Sub-devices asked for by RANKFN_DEVICES=opencl:N (1 when unset or not opencl).
-int requested_partitions() {
-    const char *env = std::getenv("RANKFN_DEVICES");
-    if (!env || std::strncmp(env, "opencl:", 7) != 0) return 1;
-    int n = std::atoi(env + 7);
-    return n > 1 ? n : 1;
-}
+std::atomic<int> g_partitions{1};
 
 std::string device_string(cl_device_id d, cl_device_info what) {
     char buf[256] = {};
@@ -55,14 +50,14 @@ rf_status find_devices(std::vector<cl_device_id> &out, const char *who) {
         break;
     }
     if (out.empty()) return fail(RF_ERR_DEVICE, "%s: no OpenCL device (CL_DEVICE_NOT_FOUND) on %u platform(s)", who, np);
-    int parts = requested_partitions();
+    int parts = g_partitions.load();
     if (parts == 1) return RF_OK;
     cl_device_id root = out[0];
     cl_uint units = device_value<cl_uint>(root, CL_DEVICE_MAX_COMPUTE_UNITS);
     cl_uint max_sub = device_value<cl_uint>(root, CL_DEVICE_PARTITION_MAX_SUB_DEVICES);
     if (cl_uint(parts) > max_sub || cl_uint(parts) > units)
         return fail(RF_ERR_UNSUPPORTED,
-                    "%s: RANKFN_DEVICES=opencl:%d, but %s partitions into at most %u sub-devices (%u compute units)",
+                    "%s: %d partitions asked for, but %s partitions into at most %u sub-devices (%u compute units)",
                     who, parts, device_string(root, CL_DEVICE_NAME).c_str(), max_sub, units);
     cl_device_partition_property props[] = {CL_DEVICE_PARTITION_EQUALLY, cl_device_partition_property(units / parts), 0};
     std::vector<cl_device_id> subs(static_cast<size_t>(parts));
@@ -127,6 +122,16 @@ Platform *platform(const char *who, rf_status *status) {
         *status = g_status;
     }
     return g_platform;
+}
+
+rf_status set_partitions(int parts) {
+    std::lock_guard<std::mutex> lock(g_init_mutex);
+    if (g_tried && parts != g_partitions.load())
+        return fail(RF_ERR_INVALID_ARG,
+                    "rf_set_device_partitions: the devices are already set up (%d partition(s)); call it before first use",
+                    g_partitions.load());
+    g_partitions.store(parts);
+    return RF_OK;
 }
 
 std::mutex &launch_mutex() {
