@@ -66,6 +66,11 @@ struct Platform {
     cl_program program = nullptr;
     std::vector<Device> devices;
     int gemm_wg = 8;  // work-items per side of a GEMM work-group (tile = 2·gemm_wg)
+    // GEMM kernel family: false = tiled in local memory, W [n][k] (GPUs, NPUs);
+    // true = column-parallel without barriers, W stored transposed [k][n]
+    // (CPU devices, where a driver runs barriers as serial loops).
+    // RANKFN_OPENCL_GEMM=tiled|columns overrides the choice (tests run both).
+    bool gemm_columns = false;
     std::vector<std::pair<std::string, cl_kernel>> kernels;
     cl_kernel kernel(const char *name, cl_int *err);
 };
@@ -111,6 +116,7 @@ struct rf_weight_s {
     int32_t dtype;
     int32_t device;
     int64_t n, k;
-    cl_mem w;       // W [n][k] as given (f32 / bf16 bits / int8)
+    bool columns;   // stored transposed [k][n] for the column kernels
+    cl_mem w;       // W [n][k] as given (f32 / bf16 bits / int8), or transposed
     cl_mem scales;  // int8: [n] fp32 per-channel scales; else NULL
 };

@@ -5,13 +5,30 @@
 // kernel (kernels/opencl/cl/gemm.cl).
 #include "launch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 namespace rf::ocl {
 namespace {
 
-const char *gemm_kernel(int dtype) { return dtype == RF_BF16 ? "gemm_bf16" : dtype == RF_I8 ? "gemm_i8" : "gemm_f32"; }
+const char *gemm_kernel(int dtype, bool columns) {
+    if (columns) return dtype == RF_BF16 ? "gemm_cols_bf16" : dtype == RF_I8 ? "gemm_cols_i8" : "gemm_cols_f32";
+    return dtype == RF_BF16 ? "gemm_bf16" : dtype == RF_I8 ? "gemm_i8" : "gemm_f32";
+}
+
+// W [n][k] -> Wt [k][np] for the column kernels: np = n rounded up to 16, zero padded.
+std::vector<char> transposed(const void *w, int64_t n, int64_t k, size_t eb) {
+    const size_t np = size_t(n + 15) / 16 * 16;
+    std::vector<char> t(np * size_t(k) * eb, 0);
+    const char *src = static_cast<const char *>(w);
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t l = 0; l < k; ++l)
+            std::memcpy(&t[(size_t(l) * np + size_t(j)) * eb], src + (size_t(j) * size_t(k) + size_t(l)) * eb, eb);
+    return t;
+}
 
 struct Operand {
     KArg arg = a_mem(nullptr);
@@ -21,12 +38,20 @@ struct Operand {
 // Y = act(X·Wᵀ + bias) * mul + res over an [m][n] output: one launch.
 rf_status enqueue_gemm(Launch &l, int64_t m, const Operand &x, const rf_weight_s &w, KArg bias, int act,
                        const Operand &mul, const Operand &res, const Operand &y) {
+    std::initializer_list<KArg> args = {a_i64(m),   a_i64(w.n), a_i64(w.k), x.arg,        a_i64(x.ld),
+                                        a_mem(w.w), a_mem(w.scales), bias,  a_i32(act),   mul.arg,
+                                        a_i64(mul.ld), res.arg,   a_i64(res.ld), y.arg,      a_i64(y.ld)};
+    if (w.columns) {  // a work-item per block of 4 rows x 16 columns; the driver picks the groups
+        // Enough work-groups to occupy every compute unit (~4 each) even for a GEMV.
+        const size_t gx = (size_t(w.n) + 15) / 16, gy = (size_t(m) + 3) / 4;
+        const size_t want = 4 * size_t(std::max(1, l.device().compute_units));
+        size_t lx = std::min<size_t>({16, l.device().max_work_group, std::max<size_t>(1, gx * gy / want)});
+        if (lx > gx) lx = gx;
+        return l.run(gemm_kernel(w.dtype, true), args, gx, lx, gy, 1);
+    }
     const size_t wg = size_t(l.platform().gemm_wg), tile = 2 * wg;
     const size_t groups_n = (size_t(w.n) + tile - 1) / tile, groups_m = (size_t(m) + tile - 1) / tile;
-    return l.run(gemm_kernel(w.dtype),
-                 {a_i64(m), a_i64(w.n), a_i64(w.k), x.arg, a_i64(x.ld), a_mem(w.w), a_mem(w.scales), bias, a_i32(act),
-                  mul.arg, a_i64(mul.ld), res.arg, a_i64(res.ld), y.arg, a_i64(y.ld)},
-                 groups_n * wg, wg, groups_m * wg, wg);
+    return l.run(gemm_kernel(w.dtype, false), args, groups_n * wg, wg, groups_m * wg, wg);
 }
 
 bool overlaps(const void *a, size_t an, const void *b, size_t bn) {
@@ -87,12 +112,14 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
         }
         Platform *p = platform("rf_weight_pack", &st);
         const size_t eb = dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4;
-        const size_t bytes = size_t(n) * size_t(k) * eb;
-        auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, nullptr, nullptr});
+        const size_t bytes = size_t(p->gemm_columns ? (n + 15) / 16 * 16 : n) * size_t(k) * eb;
+        auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, p->gemm_columns, nullptr, nullptr});
+        std::vector<char> t;
+        if (h->columns && bytes) t = transposed(w, n, k, eb);
         cl_int err;
         // COPY_HOST_PTR: the weight is the device's own copy; W may be freed afterwards.
         h->w = clCreateBuffer(p->context, CL_MEM_READ_ONLY | (bytes ? CL_MEM_COPY_HOST_PTR : 0), bytes ? bytes : 4,
-                              bytes ? const_cast<void *>(w) : nullptr, &err);
+                              bytes ? (h->columns ? static_cast<void *>(t.data()) : const_cast<void *>(w)) : nullptr, &err);
         if (err != CL_SUCCESS) return cl_fail("rf_weight_pack", "clCreateBuffer", err);
         if (dtype == RF_I8 && n > 0) {
             h->scales = clCreateBuffer(p->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, size_t(n) * 4,

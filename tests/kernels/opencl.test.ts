@@ -36,6 +36,15 @@ describe.skipIf(!built)("opencl backend", () => {
     expect(out).toMatch(/\b0 fail/);
   }, 300_000);
 
+  // CPU devices (PoCL) get the column-parallel GEMM; GPUs and NPUs the tiled one with local memory.
+  test("the tiled local-memory GEMM kernels (chosen on GPUs) pass the parity suite too", () => {
+    const r = run(["bun", "test", "./tests/kernels/parity.test.ts"], { RANKFN_BACKEND: "opencl", RANKFN_OPENCL_GEMM: "tiled" });
+    const out = r.stdout + r.stderr;
+    if (r.code !== 0) throw new Error(`opencl parity with tiled GEMM failed:\n${out.slice(-4000)}`);
+    expect(out).not.toContain("backend is unavailable");
+    expect(out).toMatch(/\b0 fail/);
+  }, 300_000);
+
   test("opencl:2 partitions the device into two sub-devices that copy between their buffers", () => {
     const r = run(["bun", "tests/kernels/fixtures/opencl-devices.ts"], { RANKFN_DEVICES: "opencl:2" });
     if (r.code !== 0) throw new Error(r.stderr);

@@ -61,3 +61,50 @@ void NAME(long m, long n, long k, GBUF(const float, x), long ldx, GBUF(const WT,
 GEMM_KERNEL(gemm_f32, float, W[j * k + l])
 GEMM_KERNEL(gemm_bf16, ushort, bf16_to_f32(W[j * k + l]))
 GEMM_KERNEL(gemm_i8, char, S[j] * (float)W[j * k + l])
+
+// The same GEMM for CPU-type devices (PoCL): no local memory or barriers, which
+// such drivers run as serial loops. W is stored transposed with its columns
+// padded to a multiple of 16, Wt [k][np], and each work-item computes a block
+// of 4 rows x 16 columns with float16 vectors (one wide weight load feeds 4
+// fma), the register blocking of a CPU microkernel written in OpenCL C.
+#define GEMM_COLS_KERNEL(NAME, WT, LOAD_W16, SCALE16)                                                       \
+__kernel void NAME(long m, long n, long k, GBUF(const float, x), long ldx, GBUF(const WT, w),                \
+                   GBUF(const float, scales), GBUF(const float, bias), int act, GBUF(const float, mul),      \
+                   long ldm, GBUF(const float, res), long ldr, GBUF(float, y), long ldy) {                  \
+    const long j0 = get_global_id(0) * 16, i0 = get_global_id(1) * 4;                                       \
+    const long np = (n + 15) / 16 * 16;                                                                     \
+    if (j0 >= n || i0 >= m) return;                                                                        \
+    __global const float *X = AT(const float, x);                                                           \
+    __global const WT *W = AT(const WT, w) + j0;                                                            \
+    __global const float *S = OPT(const float, scales);                                                     \
+    __global const float *x0 = X + i0 * ldx;                                                                \
+    __global const float *x1 = X + min(i0 + 1, m - 1) * ldx;                                                \
+    __global const float *x2 = X + min(i0 + 2, m - 1) * ldx;                                                \
+    __global const float *x3 = X + min(i0 + 3, m - 1) * ldx;                                                \
+    float16 a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;                                                         \
+    for (long l = 0; l < k; ++l) {                                                                          \
+        const float16 wv = LOAD_W16;                                                                        \
+        a0 = fma((float16)x0[l], wv, a0); a1 = fma((float16)x1[l], wv, a1);                                 \
+        a2 = fma((float16)x2[l], wv, a2); a3 = fma((float16)x3[l], wv, a3);                                 \
+    }                                                                                                       \
+    __global const float *B = OPT(const float, bias);                                                       \
+    __global const float *M = OPT(const float, mul);                                                        \
+    __global const float *R = OPT(const float, res);                                                        \
+    __global float *Y = AT(float, y);                                                                       \
+    float acc[4][16];                                                                                       \
+    vstore16(a0, 0, acc[0]); vstore16(a1, 0, acc[1]); vstore16(a2, 0, acc[2]); vstore16(a3, 0, acc[3]);     \
+    for (int r = 0; r < 4 && i0 + r < m; ++r) {                                                             \
+        const long i = i0 + r;                                                                              \
+        for (int c = 0; c < 16 && j0 + c < n; ++c) {                                                        \
+            const long j = j0 + c;                                                                          \
+            float v = act_apply(act, acc[r][c] * SCALE16 + (B ? B[j] : 0.f));                               \
+            if (M) v *= M[i * ldm + j];                                                                     \
+            if (R) v += R[i * ldr + j];                                                                     \
+            Y[i * ldy + j] = v;                                                                             \
+        }                                                                                                   \
+    }                                                                                                       \
+}
+
+GEMM_COLS_KERNEL(gemm_cols_f32, float, vload16(0, W + l * np), 1.f)
+GEMM_COLS_KERNEL(gemm_cols_bf16, ushort, as_float16(convert_uint16(vload16(0, W + l * np)) << 16), 1.f)
+GEMM_COLS_KERNEL(gemm_cols_i8, char, convert_float16(vload16(0, W + l * np)), S[j])
