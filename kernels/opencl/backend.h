@@ -71,6 +71,7 @@ struct Platform {
     // (CPU devices, where a driver runs barriers as serial loops).
     // RANKFN_OPENCL_GEMM=tiled|columns overrides the choice (tests run both).
     bool gemm_columns = false;
+    bool cpu_device = false;  // CL_DEVICE_TYPE_CPU: each work-group runs as one task
     std::vector<std::pair<std::string, cl_kernel>> kernels;
     cl_kernel kernel(const char *name, cl_int *err);
 };

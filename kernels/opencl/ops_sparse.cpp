@@ -3,6 +3,8 @@
 #include "launch.h"
 #include "ops.h"
 
+#include <algorithm>
+
 namespace rf::ocl {
 
 rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t num_bags) {
@@ -18,6 +20,12 @@ rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t 
     }
     if (l.bind() != RF_OK) return l.status();
     const size_t max_wg = l.device().max_work_group;
+    // GPUs: a work-group per bag. CPU devices run each work-group as a task with a
+    // fixed cost, so there a group takes a share of the bags (~8 groups per compute unit).
+    const bool cpu = l.platform().cpu_device;
+    const int64_t per_group =
+        cpu ? std::max<int64_t>(1, num_bags / (8 * std::max(1, l.device().compute_units))) : 1;
+    const size_t groups = size_t((num_bags + per_group - 1) / per_group);
     for (int t = 0; t < num_jobs; ++t) {
         const BagJob &j = jobs[t];
         if (j.dim == 0) continue;
@@ -26,8 +34,9 @@ rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t 
         if (wg > max_wg) wg = max_wg;
         const Bound &x = b[size_t(t)];
         l.run("embedding_bag", {a_buf(x.table), a_i32(j.table_dtype), a_i64(j.dim), a_buf(x.ids), a_i32(j.id_dtype),
-                                a_buf(x.offsets), a_buf(x.weights), a_i32(j.mode), a_buf(x.out), a_i64(j.ldo)},
-              size_t(num_bags) * wg, wg);
+                                a_buf(x.offsets), a_buf(x.weights), a_i32(j.mode), a_buf(x.out), a_i64(j.ldo),
+                                a_i64(num_bags), a_i32(int32_t(per_group))},
+              groups * wg, wg);
     }
     return l.finish();
 }

@@ -94,10 +94,11 @@ rf_status init(Platform &p, const char *who) {
     // every device accepts (and whose two tiles fit in local memory).
     p.gemm_wg = 16;
     while (p.gemm_wg > 1 && size_t(p.gemm_wg * p.gemm_wg) > min_wg) p.gemm_wg /= 2;
+    p.cpu_device = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
     const char *gemm = std::getenv("RANKFN_OPENCL_GEMM");
     if (gemm && std::strcmp(gemm, "tiled") == 0) p.gemm_columns = false;
     else if (gemm && std::strcmp(gemm, "columns") == 0) p.gemm_columns = true;
-    else p.gemm_columns = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
+    else p.gemm_columns = p.cpu_device;
     return build_program(p, who);
 }
 

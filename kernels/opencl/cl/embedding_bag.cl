@@ -1,6 +1,7 @@
-// Pooled embedding lookup, a work-group per bag (get_group_id(0) = bag b), its
-// work-items striding over the dim columns so each id's row is read once,
-// contiguously, by the whole group:
+// Pooled embedding lookup, a work-group per bag (bags_per_group > 1 on CPU
+// devices, where each work-group is a task with a fixed cost), its work-items
+// striding over the dim columns so each id's row is read once, contiguously,
+// by the whole group:
 //   out[b*ldo + c] = pool_{i in bag b} (weights ? weights[i] : 1) * row(ids[i])[c]
 // Ids were range-checked on the host before the launch. Table dtypes
 // (rf_dtype): 0 f32, 1 f16, 2 bf16, 4 u8q (dim bytes, fp16 scale, fp16 bias).
@@ -19,11 +20,14 @@ inline float table_value(__global const uchar *t, int dtype, long row, long dim,
 }
 
 __kernel void embedding_bag(GBUF(const uchar, table), int table_dtype, long dim, GBUF(const uchar, ids), int id_dtype,
-                            GBUF(const long, offsets), GBUF(const float, weights), int mode, GBUF(float, out), long ldo) {
-    const long b = get_group_id(0);
+                            GBUF(const long, offsets), GBUF(const float, weights), int mode, GBUF(float, out), long ldo,
+                            long num_bags, int bags_per_group) {
     __global const uchar *T = AT(const uchar, table);
     __global const long *O = AT(const long, offsets);
     __global const float *Wt = OPT(const float, weights);
+    const long b0 = get_group_id(0) * bags_per_group;
+    const long b1 = min(b0 + bags_per_group, num_bags);
+    for (long b = b0; b < b1; ++b) {
     __global float *Y = AT(float, out) + b * ldo;
     const long first = O[b], last = O[b + 1];
     for (long c = get_local_id(0); c < dim; c += get_local_size(0)) {
@@ -35,5 +39,6 @@ __kernel void embedding_bag(GBUF(const uchar, table), int table_dtype, long dim,
         }
         if (mode == 1 && last > first) acc /= (float)(last - first);
         Y[c] = acc;
+    }
     }
 }

@@ -11,9 +11,11 @@ __kernel void probe_fma(int iters, GBUF(float, out)) {
     AT(float, out)[g] = t.s0 + t.s1 + t.s2 + t.s3 + t.s4 + t.s5 + t.s6 + t.s7;
 }
 
+// Each work-item reads its own contiguous chunk (the pattern CPU devices prefetch).
 __kernel void probe_read(GBUF(const float4, src), long n4, GBUF(float, out)) {
-    const size_t g = get_global_id(0), stride = get_global_size(0);
+    const size_t g = get_global_id(0), items = get_global_size(0);
+    const long chunk = (n4 + items - 1) / items, end = min(n4, (long)(g + 1) * chunk);
     float4 acc = (float4)(0.f);
-    for (long i = g; i < n4; i += stride) acc += AT(const float4, src)[i];
+    for (long i = g * chunk; i < end; ++i) acc += AT(const float4, src)[i];
     AT(float, out)[g] = acc.x + acc.y + acc.z + acc.w;
 }
