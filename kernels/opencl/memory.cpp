@@ -94,15 +94,17 @@ RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t ki
         RF_CHECK(dst != nullptr && src != nullptr, "rf_memcpy: NULL pointer");
         // Each side is what it is (a device block or host memory), whatever `kind` says,
         // like the CPU backend; the copy is one enqueued command on the stream's queue.
+        Block b;
+        if (!find_block(src, &b) && !find_block(dst, &b)) {  // host to host: after the stream's work
+            if (s) RF_CL("rf_memcpy", clFinish(s->queue));
+            std::memmove(dst, src, size_t(bytes));
+            return RF_OK;
+        }
         Launch l("rf_memcpy", s);
         const size_t n = size_t(bytes);
         int from = l.arg(src, n), to = l.arg(dst, n);
         rf_status st = l.bind();
         if (st != RF_OK) return st;
-        if (kind == RF_COPY_HOST_TO_HOST && !s) {
-            std::memmove(dst, src, n);
-            return RF_OK;
-        }
         st = l.copy(l.mem(from), l.offset(from), l.mem(to), l.offset(to), n);
         if (st != RF_OK) return st;
         return l.finish();

@@ -76,6 +76,7 @@ rf_status init(Platform &p, const char *who) {
     p.context = clCreateContext(nullptr, cl_uint(ids.size()), ids.data(), nullptr, nullptr, &err);
     if (err != CL_SUCCESS) return cl_fail(who, "clCreateContext", err);
     size_t min_wg = SIZE_MAX;
+    int64_t min_local = INT64_MAX;
     for (cl_device_id id : ids) {
         Device d;
         d.id = id;
@@ -88,12 +89,15 @@ rf_status init(Platform &p, const char *who) {
         d.queue = clCreateCommandQueue(p.context, id, 0, &err);
         if (err != CL_SUCCESS) return cl_fail(who, "clCreateCommandQueue", err);
         if (d.max_work_group < min_wg) min_wg = d.max_work_group;
+        if (d.local_memory < min_local) min_local = d.local_memory;
         p.devices.push_back(d);
     }
     // GEMM work-groups are gemm_wg² work-items: the largest of 16, 8, 4, 2, 1
     // every device accepts (and whose two tiles fit in local memory).
+    // (Two tiles of TILE x (TK + 1) floats, TILE = 2·gemm_wg, TK = 16: see cl/gemm.cl.)
+    auto tiles_bytes = [](int wg) { return int64_t(2) * (2 * wg) * (16 + 1) * 4; };
     p.gemm_wg = 16;
-    while (p.gemm_wg > 1 && size_t(p.gemm_wg * p.gemm_wg) > min_wg) p.gemm_wg /= 2;
+    while (p.gemm_wg > 1 && (size_t(p.gemm_wg * p.gemm_wg) > min_wg || tiles_bytes(p.gemm_wg) > min_local)) p.gemm_wg /= 2;
     p.cpu_device = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
     const char *gemm = std::getenv("RANKFN_OPENCL_GEMM");
     if (gemm && std::strcmp(gemm, "tiled") == 0) p.gemm_columns = false;
