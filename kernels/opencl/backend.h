@@ -10,6 +10,13 @@
 // range is wrapped for the op in a temporary USE_HOST_PTR buffer (overlapping
 // ranges, e.g. y aliasing a residual, share one wrapper).
 //
+// Coherence. On a device without host-unified memory (a discrete GPU may keep
+// its own copy of a USE_HOST_PTR buffer) each op publishes its arguments' host
+// bytes before its kernels (map with CL_MAP_WRITE_INVALIDATE_REGION + unmap)
+// and brings them back after (map for reading + unmap), the spec's way of
+// syncing such buffers. RANKFN_OPENCL_COHERENCE=map forces this on unified
+// devices too (tests run it on PoCL).
+//
 // Ordering. A NULL stream is synchronous: the op is enqueued on its device's
 // default in-order queue and waited for before returning (the caller may read
 // or free its arrays). An rf_stream is an in-order queue of its own; ops on it
@@ -72,6 +79,7 @@ struct Platform {
     // RANKFN_OPENCL_GEMM=tiled|columns overrides the choice (tests run both).
     bool gemm_columns = false;
     bool cpu_device = false;  // CL_DEVICE_TYPE_CPU: each work-group runs as one task
+    bool force_map = false;   // RANKFN_OPENCL_COHERENCE=map
     std::vector<std::pair<std::string, cl_kernel>> kernels;
     cl_kernel kernel(const char *name, cl_int *err);
 };

@@ -65,6 +65,26 @@ rf_status Launch::bind() {
         }
         g = h;
     }
+    if (explicit_sync()) return sync_args(CL_MAP_WRITE_INVALIDATE_REGION, false);  // host bytes -> device
+    return RF_OK;
+}
+
+bool Launch::explicit_sync() const {
+    return platform_->force_map || !platform_->devices[size_t(device_)].host_unified;
+}
+
+rf_status Launch::sync_args(cl_map_flags flags, bool blocking) {
+    for (const Arg &a : args_) {
+        if (a.bytes == 0 || !a.mem) continue;
+        cl_int err;
+        cl_event e = nullptr;
+        void *p = clEnqueueMapBuffer(queue(), a.mem, blocking ? CL_TRUE : CL_FALSE, flags, a.offset, a.bytes, 0, nullptr,
+                                     nullptr, &err);
+        if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clEnqueueMapBuffer", err);
+        err = clEnqueueUnmapMemObject(queue(), a.mem, p, 0, nullptr, &e);
+        if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clEnqueueUnmapMemObject", err);
+        track(e);
+    }
     return RF_OK;
 }
 
@@ -133,6 +153,7 @@ rf_status Launch::copy(cl_mem src, size_t src_off, cl_mem dst, size_t dst_off, s
 
 rf_status Launch::finish() {
     if (status_ != RF_OK) return status_;
+    if (explicit_sync() && sync_args(CL_MAP_READ, false) != RF_OK) return status_;  // device -> host bytes
     if (!stream_) {
         if (last_) RF_CL(who_, clWaitForEvents(1, &last_));
         return RF_OK;

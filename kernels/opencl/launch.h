@@ -82,6 +82,9 @@ private:
     cl_event last_ = nullptr;
     cl_command_queue queue() const;
     void track(cl_event e);
+    bool explicit_sync() const;
+    // Map + unmap every argument range (see Coherence in backend.h).
+    rf_status sync_args(cl_map_flags flags, bool blocking);
 };
 
 }  // namespace rf::ocl

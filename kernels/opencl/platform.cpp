@@ -99,6 +99,8 @@ rf_status init(Platform &p, const char *who) {
     p.gemm_wg = 16;
     while (p.gemm_wg > 1 && (size_t(p.gemm_wg * p.gemm_wg) > min_wg || tiles_bytes(p.gemm_wg) > min_local)) p.gemm_wg /= 2;
     p.cpu_device = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
+    const char *coherence = std::getenv("RANKFN_OPENCL_COHERENCE");
+    p.force_map = coherence && std::strcmp(coherence, "map") == 0;
     const char *gemm = std::getenv("RANKFN_OPENCL_GEMM");
     if (gemm && std::strcmp(gemm, "tiled") == 0) p.gemm_columns = false;
     else if (gemm && std::strcmp(gemm, "columns") == 0) p.gemm_columns = true;
