@@ -1,5 +1,5 @@
-// Embedding bags (a work-group per bag, one launch per table, all tables
-// enqueued before one wait), MoE gather / scatter-add, DIN target attention.
+// Embedding bags (a work-group per bag, vector loads when dim % 4 == 0, one
+// launch per table, all tables enqueued before one wait), MoE gather / scatter-add, DIN target attention.
 #include "launch.h"
 #include "ops.h"
 
@@ -29,11 +29,14 @@ rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t 
     for (int t = 0; t < num_jobs; ++t) {
         const BagJob &j = jobs[t];
         if (j.dim == 0) continue;
-        // One work-item per column up to 64 (a multiple of 8 for vector-friendly groups), within device limits.
-        size_t wg = j.dim >= 64 ? 64 : size_t((j.dim + 7) / 8 * 8);
+        // dim % 4 == 0: four columns per work-item with vector loads. A work-item per
+        // (vector) column up to 64, a multiple of 8, within the device's limit.
+        const bool v4 = j.dim % 4 == 0;
+        const int64_t lanes = v4 ? j.dim / 4 : j.dim;
+        size_t wg = lanes >= 64 ? 64 : size_t((lanes + 7) / 8 * 8);
         if (wg > max_wg) wg = max_wg;
         const Bound &x = b[size_t(t)];
-        l.run("embedding_bag", {a_buf(x.table), a_i32(j.table_dtype), a_i64(j.dim), a_buf(x.ids), a_i32(j.id_dtype),
+        l.run(v4 ? "embedding_bag_v4" : "embedding_bag", {a_buf(x.table), a_i32(j.table_dtype), a_i64(j.dim), a_buf(x.ids), a_i32(j.id_dtype),
                                 a_buf(x.offsets), a_buf(x.weights), a_i32(j.mode), a_buf(x.out), a_i64(j.ldo),
                                 a_i64(num_bags), a_i32(int32_t(per_group))},
               groups * wg, wg);
