@@ -61,6 +61,16 @@ test.skipIf(backend !== "cpu")("the cpu backend has one device that describes it
   expect(() => k.deviceInfo(1)).toThrow("rf_device_info: the cpu backend has device 0 only, got 1");
 });
 
+test("sub-devices are asked for before first use; the cpu backend has none to offer", () => {
+  expect(k.deviceCount()).toBeGreaterThanOrEqual(1); // devices set up
+  const sym = k.loadLibrary().symbols;
+  expect(sym.rf_set_device_partitions(0)).toBe(1);
+  expect(String(sym.rf_last_error())).toBe("rf_set_device_partitions: parts = 0 must be >= 1");
+  expect(sym.rf_set_device_partitions(1)).toBe(0);
+  expect(sym.rf_set_device_partitions(2)).toBe(backend === "cpu" ? 3 : 1);
+  expect(String(sym.rf_last_error())).toMatch(backend === "cpu" ? "the cpu backend has one device, asked for 2" : "already set up (1 partition(s)); call it before first use");
+});
+
 test("the thread pool size can be set and read back", () => {
   k.setNumThreads(1);
   expect(k.numThreads()).toBe(1);
