@@ -59,6 +59,7 @@ struct Device {
     cl_command_queue queue = nullptr;  // the default (NULL-stream) queue
     std::string name;
     int64_t total_memory = 0;
+    int64_t max_alloc = 0;  // CL_DEVICE_MAX_MEM_ALLOC_SIZE
     int32_t compute_units = 0;
     size_t max_work_group = 1;
     int64_t local_memory = 0;

@@ -34,7 +34,8 @@ const char *cl_error_name(cl_int err) {
 }
 
 rf_status cl_fail(const char *who, const char *call, cl_int err) {
-    bool memory = err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY || err == CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    bool memory = err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY || err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+                  err == CL_INVALID_BUFFER_SIZE;  // (a buffer above the device's largest allocation)
     return fail(memory ? RF_ERR_OUT_OF_MEMORY : RF_ERR_DEVICE, "%s: %s failed: %s (%d)", who, call, cl_error_name(err),
                 int(err));
 }

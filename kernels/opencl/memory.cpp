@@ -47,6 +47,11 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
         st = check_device("rf_malloc", device, p);
         if (st != RF_OK) return st;
         RF_CHECK(bytes >= 0, "rf_malloc: negative size %lld", (long long)bytes);
+        const int64_t limit = p->devices[size_t(device)].max_alloc;
+        if (limit > 0 && bytes > limit)
+            return rf::fail(RF_ERR_OUT_OF_MEMORY,
+                            "rf_malloc: %lld bytes exceed device %d's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE = %lld)",
+                            (long long)bytes, device, (long long)limit);
         // Page-aligned host memory the driver can use in place (USE_HOST_PTR).
         const size_t align = 4096;
         size_t rounded = (size_t(bytes) + align - 1) & ~(align - 1);

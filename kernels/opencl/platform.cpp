@@ -82,6 +82,7 @@ rf_status init(Platform &p, const char *who) {
         d.id = id;
         d.name = device_string(id, CL_DEVICE_NAME);
         d.total_memory = int64_t(device_value<cl_ulong>(id, CL_DEVICE_GLOBAL_MEM_SIZE));
+        d.max_alloc = int64_t(device_value<cl_ulong>(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE));
         d.compute_units = int32_t(device_value<cl_uint>(id, CL_DEVICE_MAX_COMPUTE_UNITS));
         d.max_work_group = device_value<size_t>(id, CL_DEVICE_MAX_WORK_GROUP_SIZE);
         d.local_memory = int64_t(device_value<cl_ulong>(id, CL_DEVICE_LOCAL_MEM_SIZE));

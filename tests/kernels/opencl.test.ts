@@ -113,6 +113,15 @@ describe.skipIf(!built)("opencl backend", () => {
     }
   }, 120_000);
 
+  test("device memory beyond the device's limits is an out-of-memory status naming the OpenCL limit", () => {
+    const code = `import * as k from "./runtime/ffi";
+      try { new k.DeviceBuffer(0, 2 ** 46); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const r = run(["bun", "-e", code], { RANKFN_BACKEND: "opencl" });
+    const out = JSON.parse(r.stdout);
+    expect(out.code).toBe("out_of_memory");
+    expect(out.message).toMatch(/^rf_malloc: 70368744177664 bytes exceed device 0's largest buffer \(CL_DEVICE_MAX_MEM_ALLOC_SIZE = \d+\)$/);
+  });
+
   test("asking for more sub-devices than the device has is an error naming the limit, then falls back", () => {
     const r = run(["bun", "-e", snippet], { RANKFN_DEVICES: "opencl:64" });
     expect(JSON.parse(r.stdout).backend).toBe("cpu");
