@@ -74,12 +74,13 @@ struct Platform {
     cl_program program = nullptr;
     std::vector<Device> devices;
     int gemm_wg = 8;  // work-items per side of a GEMM work-group (tile = 2·gemm_wg)
-    // GEMM kernel family: false = tiled in local memory, W [n][k] (GPUs, NPUs);
-    // true = column-parallel without barriers, W stored transposed [k][n]
-    // (CPU devices, where a driver runs barriers as serial loops).
-    // RANKFN_OPENCL_GEMM=tiled|columns overrides the choice (tests run both).
-    bool gemm_columns = false;
-    bool cpu_device = false;  // CL_DEVICE_TYPE_CPU: each work-group runs as one task
+    // Kernel family. GPUs / NPUs: work-groups cooperate (tiled GEMM in local
+    // memory, W [n][k]; a work-group per embedding bag). CPU devices, whose
+    // drivers run a work-group as one task and barriers as serial loops, and
+    // vectorise innermost loops: a work-item per register block (GEMM with W
+    // stored transposed [k][n]) or per run of bags (columns innermost).
+    // RANKFN_OPENCL_KERNELS=gpu|cpu overrides the choice (tests run both).
+    bool cpu_kernels = false;
     bool force_map = false;   // RANKFN_OPENCL_COHERENCE=map
     std::vector<std::pair<std::string, cl_kernel>> kernels;
     cl_kernel kernel(const char *name, cl_int *err);

@@ -112,8 +112,8 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
         }
         Platform *p = platform("rf_weight_pack", &st);
         const size_t eb = dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4;
-        const size_t bytes = size_t(p->gemm_columns ? (n + 15) / 16 * 16 : n) * size_t(k) * eb;
-        auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, p->gemm_columns, nullptr, nullptr});
+        const size_t bytes = size_t(p->cpu_kernels ? (n + 15) / 16 * 16 : n) * size_t(k) * eb;
+        auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, p->cpu_kernels, nullptr, nullptr});
         std::vector<char> t;
         if (h->columns && bytes) t = transposed(w, n, k, eb);
         cl_int err;

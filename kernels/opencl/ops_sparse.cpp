@@ -1,5 +1,6 @@
-// Embedding bags (a work-group per bag, vector loads when dim % 4 == 0, one
-// launch per table, all tables enqueued before one wait), MoE gather / scatter-add, DIN target attention.
+// Embedding bags (GPUs: a work-group per bag, vector loads when dim % 4 == 0;
+// CPU devices: a work-item per run of bags; one launch per table, all tables
+// enqueued before one wait), MoE gather / scatter-add, DIN target attention.
 #include "launch.h"
 #include "ops.h"
 
@@ -20,26 +21,30 @@ rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t 
     }
     if (l.bind() != RF_OK) return l.status();
     const size_t max_wg = l.device().max_work_group;
-    // GPUs: a work-group per bag. CPU devices run each work-group as a task with a
-    // fixed cost, so there a group takes a share of the bags (~8 groups per compute unit).
-    const bool cpu = l.platform().cpu_device;
-    const int64_t per_group =
-        cpu ? std::max<int64_t>(1, num_bags / (8 * std::max(1, l.device().compute_units))) : 1;
-    const size_t groups = size_t((num_bags + per_group - 1) / per_group);
+    const bool cpu = l.platform().cpu_kernels;
+    // CPU devices: a work-item per run of bags (~8 per compute unit), columns innermost.
+    const int64_t per_item = std::max<int64_t>(1, num_bags / (8 * std::max(1, l.device().compute_units)));
     for (int t = 0; t < num_jobs; ++t) {
         const BagJob &j = jobs[t];
         if (j.dim == 0) continue;
-        // dim % 4 == 0: four columns per work-item with vector loads. A work-item per
-        // (vector) column up to 64, a multiple of 8, within the device's limit.
+        const Bound &x = b[size_t(t)];
+        if (cpu) {
+            l.run("embedding_bag_rows", {a_buf(x.table), a_i32(j.table_dtype), a_i64(j.dim), a_buf(x.ids), a_i32(j.id_dtype),
+                                         a_buf(x.offsets), a_buf(x.weights), a_i32(j.mode), a_buf(x.out), a_i64(j.ldo),
+                                         a_i64(num_bags), a_i32(int32_t(per_item))},
+                  size_t((num_bags + per_item - 1) / per_item), 1);
+            continue;
+        }
+        // GPUs: a work-group per bag; dim % 4 == 0: four columns per work-item with vector
+        // loads. A work-item per (vector) column up to 64, a multiple of 8, within the limit.
         const bool v4 = j.dim % 4 == 0;
         const int64_t lanes = v4 ? j.dim / 4 : j.dim;
         size_t wg = lanes >= 64 ? 64 : size_t((lanes + 7) / 8 * 8);
         if (wg > max_wg) wg = max_wg;
-        const Bound &x = b[size_t(t)];
         l.run(v4 ? "embedding_bag_v4" : "embedding_bag", {a_buf(x.table), a_i32(j.table_dtype), a_i64(j.dim), a_buf(x.ids), a_i32(j.id_dtype),
                                 a_buf(x.offsets), a_buf(x.weights), a_i32(j.mode), a_buf(x.out), a_i64(j.ldo),
-                                a_i64(num_bags), a_i32(int32_t(per_group))},
-              groups * wg, wg);
+                                a_i64(num_bags), a_i32(1)},
+              size_t(num_bags) * wg, wg);
     }
     return l.finish();
 }

@@ -99,13 +99,12 @@ rf_status init(Platform &p, const char *who) {
     auto tiles_bytes = [](int wg) { return int64_t(2) * (2 * wg) * (16 + 1) * 4; };
     p.gemm_wg = 16;
     while (p.gemm_wg > 1 && (size_t(p.gemm_wg * p.gemm_wg) > min_wg || tiles_bytes(p.gemm_wg) > min_local)) p.gemm_wg /= 2;
-    p.cpu_device = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
     const char *coherence = std::getenv("RANKFN_OPENCL_COHERENCE");
     p.force_map = coherence && std::strcmp(coherence, "map") == 0;
-    const char *gemm = std::getenv("RANKFN_OPENCL_GEMM");
-    if (gemm && std::strcmp(gemm, "tiled") == 0) p.gemm_columns = false;
-    else if (gemm && std::strcmp(gemm, "columns") == 0) p.gemm_columns = true;
-    else p.gemm_columns = p.cpu_device;
+    const char *family = std::getenv("RANKFN_OPENCL_KERNELS");
+    if (family && std::strcmp(family, "gpu") == 0) p.cpu_kernels = false;
+    else if (family && std::strcmp(family, "cpu") == 0) p.cpu_kernels = true;
+    else p.cpu_kernels = device_value<cl_device_type>(ids[0], CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU;
     return build_program(p, who);
 }
 

@@ -36,11 +36,12 @@ describe.skipIf(!built)("opencl backend", () => {
     expect(out).toMatch(/\b0 fail/);
   }, 300_000);
 
-  // CPU devices (PoCL) get the column-parallel GEMM; GPUs and NPUs the tiled one with local
-  // memory, and devices without host-unified memory the explicit map/unmap coherence.
-  test("the GPU paths (tiled local-memory GEMM, explicit host/device coherence) pass the parity and library suites too", () => {
+  // CPU devices (PoCL) get the CPU kernel family; GPUs and NPUs the work-group one (tiled GEMM
+  // in local memory, a work-group per bag), and devices without host-unified memory the
+  // explicit map/unmap coherence.
+  test("the GPU paths (work-group kernels, explicit host/device coherence) pass the parity and library suites too", () => {
     const suites = ["parity", "library"].map((s) => `./tests/kernels/${s}.test.ts`);
-    const r = run(["bun", "test", ...suites], { RANKFN_BACKEND: "opencl", RANKFN_OPENCL_GEMM: "tiled", RANKFN_OPENCL_COHERENCE: "map" });
+    const r = run(["bun", "test", ...suites], { RANKFN_BACKEND: "opencl", RANKFN_OPENCL_KERNELS: "gpu", RANKFN_OPENCL_COHERENCE: "map" });
     const out = r.stdout + r.stderr;
     if (r.code !== 0) throw new Error(`opencl parity with tiled GEMM failed:\n${out.slice(-4000)}`);
     expect(out).not.toContain("backend is unavailable");

@@ -1,7 +1,6 @@
-// Pooled embedding lookup, a work-group per bag (bags_per_group > 1 on CPU
-// devices, where each work-group is a task with a fixed cost), its work-items
-// striding over the dim columns so each id's row is read once, contiguously,
-// by the whole group:
+// Pooled embedding lookup. GPUs: a work-group per bag, its work-items striding
+// over the dim columns so each id's row is read once, contiguously, by the
+// whole group. CPU devices: embedding_bag_rows, below. All compute
 //   out[b*ldo + c] = pool_{i in bag b} (weights ? weights[i] : 1) * row(ids[i])[c]
 // Ids were range-checked on the host before the launch. Table dtypes
 // (rf_dtype): 0 f32, 1 f16, 2 bf16, 4 u8q (dim bytes, fp16 scale, fp16 bias).
@@ -81,5 +80,44 @@ __kernel void embedding_bag_v4(GBUF(const uchar, table), int table_dtype, long d
             if (mode == 1 && last > first) acc /= (float)(last - first);
             vstore4(acc, c4, Y);
         }
+    }
+}
+
+// CPU devices: a work-item per run of bags_per_group bags, accumulating each
+// id's row into the output row with the column loop innermost (the loop a CPU
+// driver vectorises), one loop per table dtype.
+__kernel void embedding_bag_rows(GBUF(const uchar, table), int table_dtype, long dim, GBUF(const uchar, ids),
+                                 int id_dtype, GBUF(const long, offsets), GBUF(const float, weights), int mode,
+                                 GBUF(float, out), long ldo, long num_bags, int bags_per_group) {
+    __global const uchar *T = AT(const uchar, table);
+    __global const long *O = AT(const long, offsets);
+    __global const float *Wt = OPT(const float, weights);
+    const long b0 = get_global_id(0) * bags_per_group;
+    const long b1 = min(b0 + bags_per_group, num_bags);
+    for (long b = b0; b < b1; ++b) {
+        __global float *Y = AT(float, out) + b * ldo;
+        for (long c = 0; c < dim; ++c) Y[c] = 0.f;
+        const long first = O[b], last = O[b + 1];
+        for (long i = first; i < last; ++i) {
+            const long row = id_dtype == 5 ? (long)AT(const int, ids)[i] : AT(const long, ids)[i];
+            const float w = Wt ? Wt[i] : 1.f;
+            if (table_dtype == 0) {
+                __global const float *r = (__global const float *)T + row * dim;
+                for (long c = 0; c < dim; ++c) Y[c] = fma(w, r[c], Y[c]);
+            } else if (table_dtype == 1) {
+                __global const half *r = (__global const half *)T + row * dim;
+                for (long c = 0; c < dim; ++c) Y[c] = fma(w, vload_half(c, r), Y[c]);
+            } else if (table_dtype == 2) {
+                __global const ushort *r = (__global const ushort *)T + row * dim;
+                for (long c = 0; c < dim; ++c) Y[c] = fma(w, bf16_to_f32(r[c]), Y[c]);
+            } else {
+                __global const uchar *r = T + row * (dim + 4);
+                const float scale = f16_to_f32((__global const ushort *)(r + dim));
+                const float bias = f16_to_f32((__global const ushort *)(r + dim + 2));
+                for (long c = 0; c < dim; ++c) Y[c] = fma(w, fma(scale, (float)r[c], bias), Y[c]);
+            }
+        }
+        if (mode == 1 && last > first)
+            for (long c = 0; c < dim; ++c) Y[c] /= (float)(last - first);
     }
 }
