@@ -78,7 +78,7 @@ struct Platform {
     // memory, W [n][k]; a work-group per embedding bag). CPU devices, whose
     // drivers run a work-group as one task and barriers as serial loops, and
     // vectorise innermost loops: a work-item per register block (GEMM with W
-    // stored transposed [k][n]) or per run of bags (columns innermost).
+    // stored as [k][16] panels) or per run of bags (columns innermost).
     // RANKFN_OPENCL_KERNELS=gpu|cpu overrides the choice (tests run both).
     bool cpu_kernels = false;
     bool force_map = false;   // RANKFN_OPENCL_COHERENCE=map
@@ -127,7 +127,7 @@ struct rf_weight_s {
     int32_t dtype;
     int32_t device;
     int64_t n, k;
-    bool columns;   // stored transposed [k][n] for the column kernels
-    cl_mem w;       // W [n][k] as given (f32 / bf16 bits / int8), or transposed
+    bool columns;   // stored as panels of 16 columns for the column kernels (gemm.cpp)
+    cl_mem w;       // W [n][k] as given (f32 / bf16 bits / int8), or as panels
     cl_mem scales;  // int8: [n] fp32 per-channel scales; else NULL
 };

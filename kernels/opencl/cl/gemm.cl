@@ -63,19 +63,21 @@ GEMM_KERNEL(gemm_bf16, ushort, bf16_to_f32(W[j * k + l]))
 GEMM_KERNEL(gemm_i8, char, S[j] * (float)W[j * k + l])
 
 // The same GEMM for CPU-type devices (PoCL): no local memory or barriers, which
-// such drivers run as serial loops. W is stored transposed with its columns
-// padded to a multiple of 16, Wt [k][np], and each work-item computes a block
+// such drivers run as serial loops. W is stored as panels of 16 output columns
+// (the last zero-padded), each panel [k][16] contiguous — so a work-item
+// streams one contiguous panel, not k pages — and each work-item computes a block
 // of 4 rows x 16 columns with float16 vectors (one wide weight load feeds 4
 // fma), the register blocking of a CPU microkernel written in OpenCL C.
+// Dimension 0 runs over row blocks, so the work-items of a group (run one
+// after another by a CPU driver) share one column block of W while it is in cache.
 #define GEMM_COLS_KERNEL(NAME, WT, LOAD_W16, SCALE16)                                                       \
 __kernel void NAME(long m, long n, long k, GBUF(const float, x), long ldx, GBUF(const WT, w),                \
                    GBUF(const float, scales), GBUF(const float, bias), int act, GBUF(const float, mul),      \
                    long ldm, GBUF(const float, res), long ldr, GBUF(float, y), long ldy) {                  \
-    const long j0 = get_global_id(0) * 16, i0 = get_global_id(1) * 4;                                       \
-    const long np = (n + 15) / 16 * 16;                                                                     \
+    const long i0 = get_global_id(0) * 4, j0 = get_global_id(1) * 16;                                       \
     if (j0 >= n || i0 >= m) return;                                                                        \
     __global const float *X = AT(const float, x);                                                           \
-    __global const WT *W = AT(const WT, w) + j0;                                                            \
+    __global const WT *W = AT(const WT, w) + j0 * k;  /* this column block's panel */                     \
     __global const float *S = OPT(const float, scales);                                                     \
     __global const float *x0 = X + i0 * ldx;                                                                \
     __global const float *x1 = X + min(i0 + 1, m - 1) * ldx;                                                \
@@ -105,6 +107,6 @@ __kernel void NAME(long m, long n, long k, GBUF(const float, x), long ldx, GBUF(
     }                                                                                                       \
 }
 
-GEMM_COLS_KERNEL(gemm_cols_f32, float, vload16(0, W + l * np), 1.f)
-GEMM_COLS_KERNEL(gemm_cols_bf16, ushort, as_float16(convert_uint16(vload16(0, W + l * np)) << 16), 1.f)
-GEMM_COLS_KERNEL(gemm_cols_i8, char, convert_float16(vload16(0, W + l * np)), S[j])
+GEMM_COLS_KERNEL(gemm_cols_f32, float, vload16(l, W), 1.f)
+GEMM_COLS_KERNEL(gemm_cols_bf16, ushort, as_float16(convert_uint16(vload16(l, W)) << 16), 1.f)
+GEMM_COLS_KERNEL(gemm_cols_i8, char, convert_float16(vload16(l, W)), S[j])
