@@ -1,6 +1,9 @@
-// `bun run bench kernels [--json] [--quick]`: GEMM (fp32/bf16/int8, 1 and 2
-// threads) against the measured FMA peak and onnxruntime-node; embedding bags
-// (DLRM-v2 multi-hot, fp32/int8) against measured memory bandwidth; FFI cost.
+// `bun run bench kernels [--json] [--quick] [--backend opencl]`: GEMM
+// (fp32/bf16/int8, 1 and 2 threads) against the measured FMA peak and
+// onnxruntime-node; embedding bags (DLRM-v2 multi-hot, fp32/int8) against
+// measured memory bandwidth; FFI cost. With a device backend (--backend
+// opencl) the same figures for that backend, plus a DLRM zoo batch on it vs
+// the cpu backend (two child processes, same code).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng, Zipf } from "../runtime/tensor/random";
@@ -17,26 +20,40 @@ import { progress, time } from "./timing";
 export async function main(args: string[]): Promise<void> {
   const json = args.includes("--json");
   const quick = args.includes("--quick");
+  const backendArg = args.find((a) => a.startsWith("--backend="))?.slice(10) ?? (args.includes("--backend") ? args[args.indexOf("--backend") + 1] : undefined);
+  if (backendArg) process.env.RANKFN_BACKEND = backendArg; // read when the library loads, just below
+  const backend = k.loadLibrary().backend;
+  const onDevice = backend !== "cpu";
   const report = new Report("kernels");
-  const threadCounts = [1, 2];
+  // A device backend decides its own parallelism: one row per figure (ORT at 2 threads beside it).
+  const threadCounts = onDevice ? [2] : [1, 2];
   const rng = new Rng(42);
 
   progress("probing machine limits");
   const peak: Record<string, Record<number, number>> = { f32: {}, bf16: {}, i8: {} };
-  for (const t of threadCounts) for (const dt of ["f32", "bf16", "i8"] as const) peak[dt]![t] = k.probePeakGflops(t, dt);
+  for (const t of threadCounts) for (const dt of ["f32", "bf16", "i8"] as const) peak[dt]![t] = probeOrNaN(() => k.probePeakGflops(t, dt));
   const bandwidth = k.probeMemBandwidth(2);
-  const probes = report.section("machine limits (measured now)");
+  const probes = report.section(onDevice ? `${backend} device limits (measured now on device 0)` : "machine limits (measured now)");
   for (const t of threadCounts) {
-    probes.add({ threads: t, "fp32 GFLOP/s": peak.f32![t]!, "bf16 GFLOP/s": peak.bf16![t]!, "int8 GOP/s": peak.i8![t]!, "read GB/s": t === 2 ? bandwidth : k.probeMemBandwidth(1) });
+    probes.add({ threads: t, "fp32 GFLOP/s": peak.f32![t]!, "bf16 GFLOP/s": na(peak.bf16![t]!), "int8 GOP/s": na(peak.i8![t]!), "read GB/s": t === 2 ? bandwidth : k.probeMemBandwidth(1) });
+  }
+  report.fact("backend", backend);
+  if (onDevice) {
+    report.fact("device", k.deviceInfo(0).name);
+    probes.note(`${backend}: bf16/int8 peaks have no portable instruction to probe (n/a)`);
+    if (/pthread|pocl|cpu/i.test(k.deviceInfo(0).name)) {
+      probes.note("on PoCL the device is this CPU: these figures measure the OpenCL path (its launches, copies and kernels), not accelerator speed");
+    }
   }
   report.fact("isa", k.isa().active);
   report.fact("fp32 peak GFLOP/s (2 threads)", peak.f32![2]!);
   report.fact("read bandwidth GB/s (2 threads)", bandwidth);
 
   await benchGemm(report, rng, peak, threadCounts, quick);
-  benchEmbeddings(report, rng, bandwidth, quick);
+  benchEmbeddings(report, rng, bandwidth, threadCounts, quick);
   for (const m of tableMemory.splice(0)) m.dispose();
   await benchFfi(report);
+  if (onDevice) benchZooVsCpu(report, backend, quick);
   k.setNumThreads(2);
   report.print(json);
 }
@@ -82,7 +99,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
           dtype: dt,
           "GFLOP/s": gflops,
           "% fp32 peak": (100 * gflops) / peak.f32![threads]!,
-          "% own peak": (100 * gflops) / peak[dt]![threads]!,
+          "% own peak": na((100 * gflops) / peak[dt]![threads]!),
           "x fp32": gflops / fp32Gflops,
           "ORT GFLOP/s": ortGflops,
           "x ORT": gflops / ortGflops,
@@ -95,7 +112,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
   for (const w of Object.values(weights)) w.dispose();
 }
 
-function benchEmbeddings(report: Report, rng: Rng, bandwidth: number, quick: boolean) {
+function benchEmbeddings(report: Report, rng: Rng, bandwidth: number, threadCounts: number[], quick: boolean) {
   const dim = 128;
   const batch = 2048;
   // Cap tables so the whole set fits this machine yet is far larger than the L3 cache.
@@ -116,7 +133,7 @@ function benchEmbeddings(report: Report, rng: Rng, bandwidth: number, quick: boo
       });
       const rowBytes = dtype === "f32" ? dim * 4 : dim + 4;
       const bytes = sets[0]!.reduce((a, b) => a + b.ids.data.length, 0) * rowBytes;
-      for (const threads of [1, 2]) {
+      for (const threads of threadCounts) {
         k.setNumThreads(threads);
         progress(`embedding bags ${dtype} ${dist} threads=${threads}`);
         const t0 = Bun.nanoseconds();
@@ -151,6 +168,36 @@ async function benchFfi(report: Report) {
   section.add({ call: "rf_binary, raw symbol", "us/call": run(() => sym.rf_binary(null, 0, 1, 4, ad, 4, ad, 4, yd, 4)) });
   section.add({ call: "binary(), typed wrapper with validation", "us/call": run(() => k.binary({ op: "add", a, b: a, y })) });
 }
+
+/** A DLRM zoo batch on this backend vs the cpu backend, each measured by the same child script. */
+function benchZooVsCpu(report: Report, backend: string, quick: boolean) {
+  const batches = quick ? [1, 512] : [1, 64, 512, 2048];
+  const section = report.section(`DLRM zoo model (fp32, flat rows): ${backend} vs cpu, ms per batch`);
+  section.note("each backend in its own child process (bench/zoo-batch-child.ts); target: the device path costs <= 2x the cpu backend");
+  const measure = (b: string) => {
+    progress(`dlrm batches on ${b}`);
+    const p = Bun.spawnSync(["bun", `${import.meta.dir}/zoo-batch-child.ts`, ...batches.map(String)], { env: { ...process.env, RANKFN_BACKEND: b } });
+    if (p.exitCode !== 0) throw new Error(`zoo-batch-child on ${b} failed:\n${p.stderr}`);
+    return JSON.parse(p.stdout.toString()) as { backend: string; msPerBatch: Record<number, number> };
+  };
+  const dev = measure(backend);
+  const cpu = measure("cpu");
+  for (const batch of batches) {
+    const d = dev.msPerBatch[batch]!;
+    const c = cpu.msPerBatch[batch]!;
+    section.add({ batch, [`${dev.backend} ms`]: d, "cpu ms": c, [`x cpu`]: d / c });
+  }
+}
+
+function probeOrNaN(probe: () => number): number {
+  try {
+    return probe();
+  } catch {
+    return Number.NaN; // a dtype this backend cannot probe
+  }
+}
+
+const na = (v: number): number | string => (Number.isFinite(v) ? v : "n/a");
 
 function packInt8(w: Float32Array, n: number, kk: number): k.PackedWeight {
   const { q, scales } = quantizeInt8PerChannel(w, n, kk);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-// Builds the kernel library: kernels/build/librankfn_cpu.so (always) and, where
-// nvcc exists, the CUDA backend. Run by `bun install` (postinstall); rebuilds
-// only when a source changed (kernels/source-hash.ts).
+// Builds the kernel library: kernels/build/librankfn_cpu.so (always),
+// librankfn_opencl.so where the OpenCL ICD loader and headers exist (required
+// under CI=true) and, where nvcc exists, the CUDA backend. Run by `bun install`
+// (postinstall); rebuilds only when a source changed (kernels/source-hash.ts).
 //
 //   bun kernels/build.ts              build what is stale
 //   bun kernels/build.ts --force      rebuild everything
@@ -9,13 +10,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
+import { buildOpencl } from "./opencl/build";
+import { type Unit, commonFlags, compileAll, cxx, run } from "./toolchain";
 import { kernelSourceHash, kernelsDir } from "./source-hash";
 
 const buildDir = join(kernelsDir, "build");
 const cpuDir = join(kernelsDir, "cpu");
-const cxx = process.env.CXX ?? "g++";
 
-const commonFlags = ["-std=c++20", "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"];
 const isaFlags = {
   base: [],
   avx2: ["-mavx2", "-mfma", "-mf16c"],
@@ -26,11 +27,6 @@ const isaFlags = {
 } as const;
 type Isa = keyof typeof isaFlags;
 
-interface Unit {
-  source: string;
-  object: string;
-  flags: string[];
-}
 
 /** Every compilation unit of the CPU backend, following the naming rules in kernels/cpu/backend.h. */
 export function cpuUnits(objDir: string, optFlags: string[]): Unit[] {
@@ -60,30 +56,6 @@ export function cpuUnits(objDir: string, optFlags: string[]): Unit[] {
     }
   }
   return units;
-}
-
-async function run(cmd: string[], label: string): Promise<void> {
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  if (code !== 0) {
-    throw new Error(`${label} failed (exit ${code}):\n${cmd.join(" ")}\n${out}${err}`);
-  }
-  if (err.trim()) process.stderr.write(err);
-}
-
-/** Compile units with at most `jobs` compilers at once, printing progress. */
-async function compileAll(units: Unit[], jobs: number): Promise<void> {
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < units.length) {
-      const unit = units[next++]!;
-      await run([cxx, ...unit.flags, "-c", unit.source, "-o", unit.object], `compile ${unit.source}`);
-      done++;
-      console.log(`  [${done}/${units.length}] ${unit.source.slice(kernelsDir.length + 1)} -> ${basename(unit.object)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
 }
 
 async function buildCpu(force: boolean): Promise<void> {
@@ -146,6 +118,7 @@ if (import.meta.main) {
       console.log(await buildSanitizer());
     } else {
       await buildCpu(args.has("--force"));
+      await buildOpencl(args.has("--force"));
       await buildCuda();
     }
   } catch (err) {

@@ -113,6 +113,7 @@ const commands: Record<string, Command> = {
       const lib = k.loadLibrary();
       console.log(`library   ${lib.path}`);
       console.log(`backend   ${lib.backend} (ABI ${lib.abiVersion}, sources ${lib.sourceHash})`);
+      if (lib.fallbackReason) console.log(`fallback  ${lib.fallbackReason.split("\n")[0]}`);
       const { active, best } = k.isa();
       console.log(`isa       ${active} (best supported: ${best})`);
       console.log(`threads   ${k.numThreads()}`);
@@ -178,10 +179,27 @@ function remoteOptions(flags: Record<string, string>): RemoteEmbeddingOptions {
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  return ["usage: rankfn <command> [options]", "", ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)].join("\n");
+  return [
+    "usage: rankfn <command> [options] [--devices cpu|opencl|opencl:N]",
+    "",
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "--devices picks the backend (as RANKFN_DEVICES): opencl:2 splits the first OpenCL device into 2 sub-devices",
+  ].join("\n");
 }
 
-const [name, ...rest] = process.argv.slice(2);
+/** Strip `--devices spec` / `--devices=spec` (any command) into RANKFN_DEVICES, read when the library loads. */
+function takeDevices(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--devices") process.env.RANKFN_DEVICES = args[++i] ?? "";
+    else if (args[i]!.startsWith("--devices=")) process.env.RANKFN_DEVICES = args[i]!.slice(10);
+    else out.push(args[i]!);
+  }
+  return out;
+}
+
+const [name, ...rest] = takeDevices(process.argv.slice(2));
 if (!name || name === "help" || name === "--help" || name === "-h") {
   console.log(usage());
 } else if (!commands[name]) {

@@ -48,7 +48,16 @@ void clear_error();
 rf_isa active_isa();
 rf_isa best_isa();
 
-// Call ns::fn(args...) for the active ISA's namespace.
+// Call ns::fn(args...) for the active ISA's namespace. Another backend that
+// reuses these entry points (argument checks included) compiles them with
+// -DRF_DISPATCH_NS=<its namespace>, e.g. kernels/opencl/ with rf::ocl.
+// Entry points name their stream `s`; that backend's functions take it first
+// and declare themselves (force-included header), so the ISA declarations of
+// the op headers are dropped.
+#ifdef RF_DISPATCH_NS
+#define RF_DISPATCH(fn, ...) return ::rf::RF_DISPATCH_NS::fn(s, __VA_ARGS__)
+#define RF_DECLARE_ALL_ISAS(decls)
+#else
 #define RF_DISPATCH(fn, ...)                                      \
     do {                                                          \
         switch (::rf::active_isa()) {                             \
@@ -65,6 +74,7 @@ rf_isa best_isa();
     namespace portable { decls }              \
     namespace avx2 { decls }                  \
     namespace avx512 { decls }
+#endif
 
 // ------------------------------------------------------------------ thread pool
 

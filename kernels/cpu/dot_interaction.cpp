@@ -3,7 +3,7 @@
 
 extern "C" {
 
-RF_API rf_status rf_dot_interaction(rf_stream, int64_t m, int64_t f, int64_t d, const float *x, int64_t ldx,
+RF_API rf_status rf_dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d, const float *x, int64_t ldx,
                                     int32_t concat_dense, int32_t self_interaction, float *out, int64_t ldo) {
     RF_ENTRY({
         RF_CHECK(m >= 0, "rf_dot_interaction: m = %lld is negative", (long long)m);

@@ -3,7 +3,7 @@
 
 extern "C" {
 
-RF_API rf_status rf_binary(rf_stream, int32_t op, int64_t m, int64_t n, const float *a, int64_t lda,
+RF_API rf_status rf_binary(rf_stream s, int32_t op, int64_t m, int64_t n, const float *a, int64_t lda,
                            const float *b, int64_t ldb, float *y, int64_t ldy) {
     RF_ENTRY({
         RF_CHECK(op >= RF_BINARY_ADD && op <= RF_BINARY_MIN, "rf_binary: unknown op %d", op);
@@ -17,7 +17,7 @@ RF_API rf_status rf_binary(rf_stream, int32_t op, int64_t m, int64_t n, const fl
     });
 }
 
-RF_API rf_status rf_activation(rf_stream, int32_t act, int64_t m, int64_t n, const float *x, int64_t ldx,
+RF_API rf_status rf_activation(rf_stream s, int32_t act, int64_t m, int64_t n, const float *x, int64_t ldx,
                                float *y, int64_t ldy) {
     RF_ENTRY({
         RF_CHECK(rf::valid_act(act), "rf_activation: unknown activation %d", act);

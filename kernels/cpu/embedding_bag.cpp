@@ -78,14 +78,16 @@ rf_status check_job(const char *who, const BagJob &j, int64_t num_bags) {
     return RF_OK;
 }
 
-rf_status run_jobs(const BagJob *jobs, int num_jobs, int64_t num_bags) { RF_DISPATCH(embedding_bags, jobs, num_jobs, num_bags); }
+rf_status run_jobs(rf_stream s, const BagJob *jobs, int num_jobs, int64_t num_bags) {
+    RF_DISPATCH(embedding_bags, jobs, num_jobs, num_bags);
+}
 
 }  // namespace
 }  // namespace rf
 
 extern "C" {
 
-RF_API rf_status rf_embedding_bag(rf_stream, const void *table, int32_t table_dtype, int64_t rows, int64_t dim,
+RF_API rf_status rf_embedding_bag(rf_stream s, const void *table, int32_t table_dtype, int64_t rows, int64_t dim,
                                   const void *ids, int32_t id_dtype, int64_t num_ids, const int64_t *offsets,
                                   int64_t num_bags, const float *weights, int32_t mode, float *out, int64_t ldo) {
     RF_ENTRY({
@@ -93,11 +95,11 @@ RF_API rf_status rf_embedding_bag(rf_stream, const void *table, int32_t table_dt
         rf::BagJob job{table, ids, offsets, weights, out, rows, dim, num_ids, ldo, table_dtype, id_dtype, mode};
         rf_status st = rf::check_job("rf_embedding_bag", job, num_bags);
         if (st != RF_OK || num_bags == 0) return st;
-        return rf::run_jobs(&job, 1, num_bags);
+        return rf::run_jobs(s, &job, 1, num_bags);
     });
 }
 
-RF_API rf_status rf_embedding_bags(rf_stream, int32_t num_tables, const rf_bag_table_t *tables, int64_t num_bags) {
+RF_API rf_status rf_embedding_bags(rf_stream s, int32_t num_tables, const rf_bag_table_t *tables, int64_t num_bags) {
     RF_ENTRY({
         RF_CHECK(num_tables >= 0, "rf_embedding_bags: num_tables = %d is negative", num_tables);
         RF_CHECK(num_bags >= 0, "rf_embedding_bags: num_bags = %lld is negative", (long long)num_bags);
@@ -113,7 +115,7 @@ RF_API rf_status rf_embedding_bags(rf_stream, int32_t num_tables, const rf_bag_t
             rf_status st = rf::check_job(who, jobs[t], num_bags);
             if (st != RF_OK) return st;
         }
-        return rf::run_jobs(jobs.data(), num_tables, num_bags);
+        return rf::run_jobs(s, jobs.data(), num_tables, num_bags);
     });
 }
 

@@ -16,7 +16,7 @@ rf_status check_indices(const char *fn, const int32_t *idx, int64_t n, int64_t r
 
 extern "C" {
 
-RF_API rf_status rf_gather_rows(rf_stream, int64_t n, int64_t d, const float *src, int64_t lds, int64_t src_rows,
+RF_API rf_status rf_gather_rows(rf_stream s, int64_t n, int64_t d, const float *src, int64_t lds, int64_t src_rows,
                                 const int32_t *idx, const float *weights, float *dst, int64_t ldd) {
     RF_ENTRY({
         RF_CHECK(n >= 0, "rf_gather_rows: n = %lld is negative", (long long)n);
@@ -34,7 +34,7 @@ RF_API rf_status rf_gather_rows(rf_stream, int64_t n, int64_t d, const float *sr
     });
 }
 
-RF_API rf_status rf_scatter_add_rows(rf_stream, int64_t n, int64_t d, const float *src, int64_t lds, const int32_t *idx,
+RF_API rf_status rf_scatter_add_rows(rf_stream s, int64_t n, int64_t d, const float *src, int64_t lds, const int32_t *idx,
                                      const float *weights, float *dst, int64_t ldd, int64_t dst_rows) {
     RF_ENTRY({
         RF_CHECK(n >= 0, "rf_scatter_add_rows: n = %lld is negative", (long long)n);

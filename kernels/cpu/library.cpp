@@ -118,6 +118,16 @@ RF_API rf_status rf_device_info(int32_t device, rf_device_info_t *info) {
     });
 }
 
+RF_API rf_status rf_set_device_partitions(int32_t parts) {
+    RF_ENTRY({
+        RF_CHECK(parts >= 1, "rf_set_device_partitions: parts = %d must be >= 1", parts);
+        if (parts > 1)
+            return rf::fail(RF_ERR_UNSUPPORTED, "rf_set_device_partitions: the cpu backend has one device, asked for %d",
+                            parts);
+        return RF_OK;
+    });
+}
+
 RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_malloc: out is NULL");

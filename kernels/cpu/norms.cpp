@@ -14,7 +14,7 @@
 
 extern "C" {
 
-RF_API rf_status rf_layer_norm(rf_stream, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma,
+RF_API rf_status rf_layer_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma,
                                const float *beta, float eps, float *y, int64_t ldy) {
     RF_ENTRY({
         RF_CHECK(std::isfinite(eps) && eps >= 0.f, "rf_layer_norm: eps = %g must be finite and >= 0", double(eps));
@@ -23,7 +23,7 @@ RF_API rf_status rf_layer_norm(rf_stream, int64_t m, int64_t n, const float *x, 
     });
 }
 
-RF_API rf_status rf_rms_norm(rf_stream, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma, float eps,
+RF_API rf_status rf_rms_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma, float eps,
                              float *y, int64_t ldy) {
     RF_ENTRY({
         RF_CHECK(std::isfinite(eps) && eps >= 0.f, "rf_rms_norm: eps = %g must be finite and >= 0", double(eps));
@@ -32,7 +32,7 @@ RF_API rf_status rf_rms_norm(rf_stream, int64_t m, int64_t n, const float *x, in
     });
 }
 
-RF_API rf_status rf_softmax(rf_stream, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy) {
+RF_API rf_status rf_softmax(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy) {
     RF_ENTRY({
         RF_CHECK_ROWS("rf_softmax", m, n, x, ldx, y, ldy);
         RF_DISPATCH(softmax, m, n, x, ldx, y, ldy);

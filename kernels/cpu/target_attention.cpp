@@ -2,7 +2,7 @@
 // read) and ISA dispatch.
 #include "target_attention.h"
 
-extern "C" RF_API rf_status rf_target_attention(rf_stream, int64_t n, int64_t T, int64_t d, int64_t h, const float *q,
+extern "C" RF_API rf_status rf_target_attention(rf_stream s, int64_t n, int64_t T, int64_t d, int64_t h, const float *q,
                                                 int64_t ldq, const float *keys, int64_t ldk, const float *mask,
                                                 int64_t ldm, const int32_t *request_of_row, int64_t requests,
                                                 const float *qp, int64_t ldqp, const float *kp, const float *wqk,

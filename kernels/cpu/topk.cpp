@@ -3,7 +3,7 @@
 
 extern "C" {
 
-RF_API rf_status rf_topk(rf_stream, int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, float *values,
+RF_API rf_status rf_topk(rf_stream s, int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, float *values,
                          int32_t *indices, int64_t ldk) {
     RF_ENTRY({
         RF_CHECK(m >= 0, "rf_topk: m = %lld is negative", (long long)m);

@@ -121,6 +121,13 @@ typedef struct {
 RF_API rf_status rf_device_count(int32_t *count);
 RF_API rf_status rf_device_info(int32_t device, rf_device_info_t *info);
 
+/* Expose the first device as `parts` equal sub-devices (OpenCL: clCreateSubDevices
+ * on a device that supports partitioning, e.g. PoCL's CPU), so work can be
+ * placed on each with explicit copies between them. Call before the first call
+ * that touches a device; parts == 1 keeps the devices as found. A backend that
+ * cannot partition returns RF_ERR_UNSUPPORTED for parts > 1 (cpu). */
+RF_API rf_status rf_set_device_partitions(int32_t parts);
+
 /* Threads used by the CPU backend's pool (caller thread included); n >= 1.
  * n is clamped to 256. Safe to call between ops, not during one. */
 RF_API rf_status rf_set_num_threads(int32_t n);

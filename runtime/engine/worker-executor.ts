@@ -76,7 +76,9 @@ export class WorkerExecutor {
   #closed = false;
 
   constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] } = {}) {
-    this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url));
+    // The worker opens the kernel library itself: it gets this thread's environment, so
+    // a backend chosen in code (process.env.RANKFN_BACKEND / RANKFN_DEVICES) is its backend too.
+    this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url), { env: definedEnv() });
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
@@ -154,4 +156,11 @@ export class WorkerExecutor {
 
 function toError(e: { name: string; message: string; code?: string; status?: number }): RankfnError {
   return new RankfnError(e.message, e.code ?? "worker_error", e.status ?? 500);
+}
+
+/** process.env without unset entries (Worker's `env` takes strings only). */
+function definedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
 }

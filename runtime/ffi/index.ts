@@ -1,5 +1,5 @@
 // The typed interface to the kernel library. Import from here, never from bun:ffi.
-export { loadLibrary, libraryPath, declaredSymbols, staleness, isCI, ABI_VERSION } from "./library";
+export { loadLibrary, libraryPath, requestedDevices, declaredSymbols, staleness, isCI, ABI_VERSION } from "./library";
 export { check } from "./native";
 export * from "./device";
 export * from "./activations";

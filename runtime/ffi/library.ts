@@ -1,6 +1,9 @@
-// The only dlopen in rankfn: finds the kernel library, checks it is the build of
-// the current sources, and exposes its symbols (optionally traced with
-// RANKFN_TRACE_FFI=1). Everything else goes through runtime/ffi/kernels.ts.
+// The only dlopen in rankfn: finds the kernel library of the backend asked for
+// (RANKFN_BACKEND, or RANKFN_DEVICES=opencl:2), checks it is the build of the
+// current sources, and exposes its symbols (optionally traced with
+// RANKFN_TRACE_FFI=1). A device backend that cannot run here (library not
+// built, no ICD, no device) falls back to the cpu backend with one log line.
+// Everything else goes through runtime/ffi/index.ts.
 import { CString, dlopen } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +19,8 @@ export interface LoadedLibrary {
   abiVersion: number;
   backend: string;
   sourceHash: string;
+  /** Why the backend asked for was not loaded (the cpu backend was, instead). */
+  fallbackReason?: string;
 }
 
 /** ABI version this binding was written against (RF_ABI_VERSION). */
@@ -23,8 +28,18 @@ export const ABI_VERSION = 1;
 
 let loaded: LoadedLibrary | undefined;
 
+/** The backend and sub-device count asked for: RANKFN_BACKEND, else RANKFN_DEVICES (`cpu`, `opencl`, `opencl:2`). */
+export function requestedDevices(): { backend: string; partitions: number } {
+  const spec = process.env.RANKFN_DEVICES;
+  const m = spec ? /^([a-z]+)(?::(\d+))?$/.exec(spec) : null;
+  if (spec && !m) throw new LibraryError(`RANKFN_DEVICES must look like "opencl:2" or "cpu", got "${spec}"`);
+  const partitions = m?.[2] ? Number(m[2]) : 1;
+  if (partitions < 1) throw new LibraryError(`RANKFN_DEVICES: the device count must be >= 1, got "${spec}"`);
+  return { backend: process.env.RANKFN_BACKEND || m?.[1] || "cpu", partitions };
+}
+
 /** Path of the library for a backend: RANKFN_LIBRARY, else kernels/build/librankfn_<backend>.so. */
-export function libraryPath(backend = process.env.RANKFN_BACKEND ?? "cpu"): string {
+export function libraryPath(backend = requestedDevices().backend): string {
   return process.env.RANKFN_LIBRARY ?? join(kernelsDir, "build", `librankfn_${backend}.so`);
 }
 
@@ -56,11 +71,28 @@ function readLibraryInfo(sym: NativeSymbols): { abiVersion: number; backend: str
 /**
  * Load the kernel library once (lazily). Throws LibraryError with the fix
  * ("run bun install") when it is missing, and when it is stale under CI=true;
- * outside CI a stale build only warns, once.
+ * outside CI a stale build only warns, once. A non-cpu backend that cannot
+ * run here falls back to the cpu backend with one warning line.
  */
 export function loadLibrary(): LoadedLibrary {
   if (loaded) return loaded;
-  const path = libraryPath();
+  const { backend, partitions } = requestedDevices();
+  if (backend === "cpu" || process.env.RANKFN_LIBRARY) {
+    loaded = open(libraryPath(backend), partitions, false);
+    return loaded;
+  }
+  try {
+    loaded = open(libraryPath(backend), partitions, true);
+  } catch (err) {
+    const reason = (err as Error).message;
+    if (reason.startsWith("stale kernel library")) throw err; // a build problem, not a missing device
+    console.warn(`rankfn: the ${backend} backend is unavailable (${reason.replace(/\s*\n\s*/g, " | ")}): using the cpu backend`);
+    loaded = { ...open(libraryPath("cpu"), 1, false), fallbackReason: reason };
+  }
+  return loaded;
+}
+
+function open(path: string, partitions: number, needDevice: boolean): LoadedLibrary {
   if (!existsSync(path)) {
     throw new LibraryError(`rankfn kernel library not found at ${path}: run \`bun install\` (or \`bun run build:kernels\`) to build it`);
   }
@@ -79,9 +111,15 @@ export function loadLibrary(): LoadedLibrary {
     if (problem && isCI()) throw new LibraryError(problem);
     if (problem) console.warn(`rankfn: warning: ${problem}`);
   }
-  const sym = process.env.RANKFN_TRACE_FFI === "1" ? traced(lib.symbols) : lib.symbols;
-  loaded = { path, symbols: sym, ...info };
-  return loaded;
+  const raw = lib.symbols;
+  if (partitions > 1 && raw.rf_set_device_partitions(partitions) !== 0) throw new LibraryError(String(raw.rf_last_error()));
+  if (needDevice) {
+    const count = new Int32Array(1);
+    if (raw.rf_device_count(count) !== 0) throw new LibraryError(String(raw.rf_last_error()));
+    if (count[0] === 0) throw new LibraryError(`${info.backend}: no device`);
+  }
+  const sym = process.env.RANKFN_TRACE_FFI === "1" ? traced(raw) : raw;
+  return { path, symbols: sym, ...info };
 }
 
 /** Under CI a stale or missing library is a failure, never a warning or a skip. */

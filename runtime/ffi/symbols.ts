@@ -13,6 +13,7 @@ export const symbols = {
 
   rf_device_count: fn("ptr"),
   rf_device_info: fn("i32", "ptr"),
+  rf_set_device_partitions: fn("i32"),
   rf_set_num_threads: fn("i32"),
   rf_get_num_threads: fn("ptr"),
   rf_set_isa: fn("i32"),

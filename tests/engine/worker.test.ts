@@ -82,3 +82,19 @@ test("batches travel through shared-memory lanes: concurrent callers of growing 
   inline.dispose();
   model.dispose();
 });
+
+test("the worker opens the kernel library named by the creating thread's environment, even when set in code", async () => {
+  // (How RANKFN_BACKEND=opencl chosen in code reaches a worker-mode model: a worker does not see
+  // process.env assignments unless they are handed over.)
+  const saved = process.env.RANKFN_LIBRARY;
+  process.env.RANKFN_LIBRARY = "/nonexistent/librankfn_elsewhere.so";
+  const model = loadModel(path, { worker: true });
+  if (saved === undefined) delete process.env.RANKFN_LIBRARY;
+  else process.env.RANKFN_LIBRARY = saved;
+  try {
+    const [request] = sampleRequests(built, { count: 1, candidates: 3 });
+    await expect(model.rank(request!)).rejects.toThrow("rankfn kernel library not found at /nonexistent/librankfn_elsewhere.so");
+  } finally {
+    model.dispose();
+  }
+});

@@ -8,6 +8,8 @@ import { kernelSourceHash } from "../../kernels/source-hash";
 import { tensor } from "../../runtime/tensor/tensor";
 
 const repo = join(import.meta.dir, "..", "..");
+// `RANKFN_BACKEND=opencl bun test tests/kernels` runs this file against that backend.
+const backend = process.env.RANKFN_BACKEND ?? "cpu";
 const threadsAtStart = k.numThreads();
 afterAll(() => k.setNumThreads(threadsAtStart));
 
@@ -20,7 +22,7 @@ function runSnippet(code: string, env: Record<string, string> = {}) {
 test("the library reports its ABI version, backend and the hash of the current sources", () => {
   const lib = k.loadLibrary();
   expect(lib.abiVersion).toBe(k.ABI_VERSION);
-  expect(lib.backend).toBe("cpu");
+  expect(lib.backend).toBe(backend);
   expect(lib.sourceHash).toBe(kernelSourceHash());
 });
 
@@ -47,7 +49,8 @@ test("RANKFN_TRACE_FFI=1 logs every native call with its status", () => {
   expect(r.stderr).toMatch(/\[rankfn ffi\] rf_binary\(null, 2, 1, 3, Float32Array\(3\), 3, Float32Array\(3\), 3, Float32Array\(3\), 3\) -> 0 /);
 });
 
-test("the cpu backend has one device that describes itself", () => {
+// (The OpenCL backend's devices: tests/kernels/opencl.test.ts.)
+test.skipIf(backend !== "cpu")("the cpu backend has one device that describes itself", () => {
   expect(k.deviceCount()).toBe(1);
   const info = k.deviceInfo(0);
   expect(info.kind).toBe("cpu");
@@ -56,6 +59,16 @@ test("the cpu backend has one device that describes itself", () => {
   expect(info.computeUnits).toBe(k.numThreads());
   expect(info.totalMemory).toBeGreaterThan(1 << 30);
   expect(() => k.deviceInfo(1)).toThrow("rf_device_info: the cpu backend has device 0 only, got 1");
+});
+
+test("sub-devices are asked for before first use; the cpu backend has none to offer", () => {
+  expect(k.deviceCount()).toBeGreaterThanOrEqual(1); // devices set up
+  const sym = k.loadLibrary().symbols;
+  expect(sym.rf_set_device_partitions(0)).toBe(1);
+  expect(String(sym.rf_last_error())).toBe("rf_set_device_partitions: parts = 0 must be >= 1");
+  expect(sym.rf_set_device_partitions(1)).toBe(0);
+  expect(sym.rf_set_device_partitions(2)).toBe(backend === "cpu" ? 3 : 1);
+  expect(String(sym.rf_last_error())).toMatch(backend === "cpu" ? "the cpu backend has one device, asked for 2" : "already set up (1 partition(s)); call it before first use");
 });
 
 test("the thread pool size can be set and read back", () => {
@@ -92,8 +105,9 @@ test("native objects free once and fail loudly when used after dispose()", () =>
   const w = k.PackedWeight.pack(tensor("f32", [2, 3], new Float32Array([1, 0, 0, 0, 1, 0])));
   const stream = new k.Stream(0);
   const x = tensor("f32", [1, 3], new Float32Array([4, 5, 6]));
-  expect(Array.from(k.gemm({ x, w, stream }).data)).toEqual([4, 5]);
-  stream.sync();
+  const y = k.gemm({ x, w, stream });
+  stream.sync(); // ops on a stream are asynchronous on a device backend
+  expect(Array.from(y.data)).toEqual([4, 5]);
   w.dispose();
   w.dispose();
   stream.dispose();

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { declaredSymbols, libraryPath, loadLibrary } from "../../runtime/ffi";
+import { declaredSymbols, loadLibrary } from "../../runtime/ffi";
 import { kernelsDir } from "../../kernels/source-hash";
 
 function headerSymbols(): string[] {
@@ -18,8 +18,7 @@ test("the TS symbol table declares exactly the functions of rankfn.h", () => {
 });
 
 test("the library exports exactly the functions of rankfn.h", () => {
-  loadLibrary();
-  const nm = Bun.spawnSync(["nm", "-D", "--defined-only", libraryPath()]);
+  const nm = Bun.spawnSync(["nm", "-D", "--defined-only", loadLibrary().path]);
   const exported = new TextDecoder()
     .decode(nm.stdout)
     .split("\n")

@@ -1,7 +1,7 @@
 // The command line: info, inspect (with its quantization accuracy report) and
 // its errors, run as a user would run them.
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeModel, zoo } from "../../sdk";
@@ -22,6 +22,17 @@ test("rankfn info describes the library and its device", () => {
   expect(r.out).toMatch(/^backend   cpu \(ABI 1, sources [0-9a-f]{16}\)$/m);
   expect(r.out).toMatch(/^device 0  cpu \((ref|portable|avx2|avx512)\), \d+ compute units/m);
 });
+
+test.skipIf(!existsSync(join(import.meta.dir, "..", "..", "kernels", "build", "librankfn_opencl.so")))(
+  "rankfn info --devices opencl:2 shows the OpenCL backend's two sub-devices",
+  () => {
+    const r = run("info", "--devices", "opencl:2");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^backend   opencl \(ABI 1, sources [0-9a-f]{16}\)$/m);
+    expect(r.out).toMatch(/^device 0  .+, \d+ compute units/m);
+    expect(r.out).toMatch(/^device 1  .+, \d+ compute units/m);
+  },
+);
 
 test("rankfn inspect lists inputs with their roles, passes, memory plan and int8 accuracy", () => {
   const path = join(dir, "mmoe.safetensors");
