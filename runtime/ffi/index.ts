@@ -6,3 +6,5 @@ export * from "./activations";
 export { PackedWeight, type WeightDType } from "./weights";
 export * from "./dense-ops";
 export * from "./sparse-ops";
+export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
+export { CoreGroupStream, type QueueStats } from "./core-group";
