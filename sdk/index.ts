@@ -5,6 +5,7 @@ import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
 import { Model } from "./model";
+import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -15,6 +16,8 @@ export interface LoadOptions extends CompileOptions {
   worker?: boolean;
   /** ONNX files: the inputs that are per request (the rest are per candidate). */
   context?: string[];
+  /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
+  experts?: ExpertParallelConfig;
 }
 
 /**

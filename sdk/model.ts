@@ -8,6 +8,8 @@ import { WorkerExecutor } from "../runtime/engine/worker-executor";
 import { type RequestSlice, Stager, type StageRequest } from "../runtime/engine/stager";
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { GraphInput } from "../runtime/graph/schema";
+import type { ExpertParallelConfig, MoeStats } from "../runtime/moe/expert-parallel";
+import type { PlacementReport } from "../runtime/moe/placement";
 import { tensor, type Tensor } from "../runtime/tensor/tensor";
 import type { RankRequest, RankResponse } from "./request";
 
@@ -34,6 +36,8 @@ export interface ModelStats {
   rows: number;
   batches: number;
   computeMs: number;
+  /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
+  moe?: MoeStats;
 }
 
 export interface ModelOptions extends CompileOptions {
@@ -47,6 +51,11 @@ export interface ModelOptions extends CompileOptions {
   /** The model file, when loaded from one (a worker maps it itself instead of receiving copies). */
   path?: string;
   threads?: number;
+  /**
+   * Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2", capacityFactor: 1.25,
+   * overflow: "drop", replicate: { threshold: 0.25 }, replanEvery: 100 }` (runtime/moe).
+   */
+  experts?: ExpertParallelConfig;
 }
 
 export class Model {
@@ -65,7 +74,11 @@ export class Model {
     this.#options = options;
     // The inline executor packs weights lazily (on the first batch), so a worker-mode
     // model only pays for it if inspect() asks for a memory plan.
-    this.#executor = new Executor(model, { maxBatch: options.maxBatch });
+    // In worker mode the worker opens the devices: the inline executor only serves inspect().
+    this.#executor = new Executor(model, { maxBatch: options.maxBatch, experts: options.worker ? undefined : options.experts });
+    if (options.worker && options.experts && typeof options.experts.devices !== "string") {
+      throw new Error('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices');
+    }
     this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, options) : undefined;
     this.#stager = new Stager(model.graph);
   }
@@ -148,7 +161,14 @@ export class Model {
 
   /** Counters since load, and the per-op profile under RANKFN_PROFILE=1. */
   stats(): ModelStats & { profile: ReturnType<Executor["profile"]> } {
-    return { ...this.#stats, profile: this.#executor.profile() };
+    const moe = this.#executor.experts?.stats() ?? this.#worker?.moeStats;
+    return { ...this.#stats, profile: this.#executor.profile(), ...(moe ? { moe } : {}) };
+  }
+
+  /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
+  replanExperts(): Record<string, PlacementReport> {
+    if (!this.#executor.experts) throw new Error(`model "${this.name}" does not run expert-parallel (pass { experts } without worker)`);
+    return this.#executor.experts.replan();
   }
 
   /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */

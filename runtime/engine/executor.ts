@@ -11,6 +11,7 @@ import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import type { RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
+import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -50,6 +51,8 @@ export class Executor {
   readonly info: GraphInfo;
   readonly maxBatch: number;
   readonly #packed: WeightCache;
+  /** Devices and expert layers, when mixtures run expert-parallel. */
+  readonly experts: ExpertParallel | undefined;
   readonly #plans = new Map<number, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
   readonly #profile = new Map<number, Float64Array>();
@@ -57,12 +60,13 @@ export class Executor {
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096 }: { maxBatch?: number } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, experts }: { maxBatch?: number; experts?: ExpertParallelConfig } = {}) {
     // Broadcasting context values is required to execute; everything else is optional.
     this.model = insertBroadcast.run(model).model;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
+    this.experts = experts ? new ExpertParallel(experts) : undefined;
   }
 
   /** The plan for batches of up to `rows` rows (power-of-two buckets, at least 16). */
@@ -72,7 +76,7 @@ export class Executor {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
     let plan = this.#plans.get(capacity);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed);
+      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.experts);
       this.#plans.set(capacity, plan);
     }
     return plan;
@@ -159,5 +163,6 @@ export class Executor {
     this.#plans.clear();
     this.#bindings.clear();
     this.#packed.dispose();
+    this.experts?.dispose();
   }
 }

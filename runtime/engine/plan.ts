@@ -17,6 +17,7 @@ import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
 import type { WeightCache } from "./weight-cache";
+import type { ExpertParallel } from "../moe/expert-parallel";
 
 const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps };
 
@@ -35,6 +36,7 @@ export class Plan {
     readonly info: GraphInfo,
     readonly capacity: number,
     packed: WeightCache,
+    experts?: ExpertParallel,
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity));
@@ -85,6 +87,7 @@ export class Plan {
       check: (status, node) => {
         if (status !== 0) throw new KernelError(`node "${node.name}" (${node.op}): ${String(native().rf_last_error())}`, status, node.op);
       },
+      experts,
     };
     this.steps = graph.nodes.map((node) => {
       const build = builders[node.op as keyof typeof builders];

@@ -7,6 +7,7 @@ import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
 import type { InitMessage, WorkerReply } from "./executor-worker";
+import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
 export interface WorkerOutput {
   data: Float32Array;
@@ -20,10 +21,12 @@ export class WorkerExecutor {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: (o: Record<string, Float32Array>) => void; reject: (e: Error) => void }>();
   readonly ready: Promise<{ name: string; width: number; role: "context" | "candidate" }[]>;
+  /** Expert-parallel statistics as of the last batch (when the model runs with `experts`). */
+  moeStats: MoeStats | undefined;
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; experts?: ExpertParallelConfig } = {}) {
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url));
     const init: InitMessage = {
       type: "init",
@@ -38,7 +41,10 @@ export class WorkerExecutor {
         const waiter = this.#pending.get(msg.id);
         if (!waiter) return;
         this.#pending.delete(msg.id);
-        if (msg.type === "result") waiter.resolve(msg.outputs);
+        if (msg.type === "result") {
+          if (msg.moe) this.moeStats = msg.moe;
+          waiter.resolve(msg.outputs);
+        }
         else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
       this.#worker.onerror = (event) => {
