@@ -12,6 +12,7 @@ import { Plan } from "./plan";
 import type { RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
+import { groupExperts } from "../moe/group-experts";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -61,8 +62,10 @@ export class Executor {
   #disposed = false;
 
   constructor(model: BuiltModel, { maxBatch = 4096, experts }: { maxBatch?: number; experts?: ExpertParallelConfig } = {}) {
-    // Broadcasting context values is required to execute; everything else is optional.
-    this.model = insertBroadcast.run(model).model;
+    // Broadcasting context values is required to execute; everything else is optional
+    // (on devices, dense mixture experts are grouped to run expert-parallel).
+    const broadcast = insertBroadcast.run(model).model;
+    this.model = experts ? groupExperts.run(broadcast).model : broadcast;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
     this.#packed = new WeightCache(this.model.graph, this.model.weights);

@@ -13,13 +13,14 @@ import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../com
 import { debugEnabled } from "../compiler/pass";
 import type { PlanContext, RunState, Slot, Step } from "./plan-context";
 import { compositeSteps } from "./steps/composite";
+import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));

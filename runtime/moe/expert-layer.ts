@@ -162,6 +162,71 @@ export class ExpertLayer {
       }
       this.#devices[d]!.submit(list);
     }
+    this.#waitAll();
+    for (let i = 0; i < rows; i++) y.fill(0, i * ldy, i * ldy + this.outWidth);
+    check(native().rf_scatter_add_rows(null, plan.slots, this.outWidth, s.out.ptr, this.outWidth, s.slotRow, s.slotWeight, y, ldy, rows), "rf_scatter_add_rows");
+    this.#record(plan, plan.slots * (this.inWidth + this.outWidth) * 4);
+  }
+
+  /**
+   * Run one batch of a dense mixture's experts: every row through every expert,
+   * expert e reading inputs[e] and writing outputs[e] ([rows, width], stride ld).
+   * A replicated expert's rows are split (contiguously) across its replicas. The
+   * gate-weighted combine is the caller's (the graph's mixture nodes).
+   */
+  runDense(rows: number, inputs: { data: Float32Array; ld: number }[], outputs: { data: Float32Array; ld: number }[]): void {
+    const E = this.experts.length;
+    const s = this.#scratchFor(rows, E, true);
+    const topIdx = this.#denseRouting(rows);
+    const plan = dispatch(
+      { rows, k: E, topIdx, topVals: this.#ones!, replicas: this.#placement.replicas, devices: this.#devices.length, cost: this.#cost, capacity: Infinity, overflow: "drop" },
+      s.slotRow,
+      s.slotWeight,
+    );
+    let moved = 0;
+    for (let d = 0; d < this.#devices.length; d++) {
+      const list = this.#lists[d]!;
+      list.reset();
+      const he = s.he[d]!.ptr as number;
+      for (const seg of plan.segments[d]!) {
+        const r0 = s.slotRow[seg.start]!; // a segment's rows are contiguous: r0 .. r0 + count
+        const input = inputs[seg.expert]!;
+        const output = outputs[seg.expert]!;
+        const layers = this.#packed[d]!.get(seg.expert)!.layers;
+        let src = nativeAddress(input.data) + r0 * input.ld * 4;
+        let ld = input.ld;
+        layers.forEach((l, i) => {
+          const last = i === layers.length - 1;
+          const dst = last ? nativeAddress(output.data) + r0 * output.ld * 4 : i % 2 === 0 ? he : he + s.capacity * this.#hidden * 4;
+          const ldy = last ? output.ld : l.w.n;
+          list.gemm(seg.count, src, ld, l.w.handle as number, l.b.ptr as number, this.experts[seg.expert]![i]!.act, dst, ldy);
+          src = dst;
+          ld = ldy;
+        });
+        moved += seg.count * (layers[0]!.w.k + layers.at(-1)!.w.n) * 4;
+      }
+      this.#devices[d]!.submit(list);
+    }
+    this.#waitAll();
+    this.#record(plan, moved);
+  }
+
+  #ones: Float32Array | undefined;
+  #denseIdx: Int32Array | undefined;
+
+  /** Routing of a dense mixture: row i -> experts 0..E-1, weight 1 (kept across batches). */
+  #denseRouting(rows: number): Int32Array {
+    const E = this.experts.length;
+    if (!this.#denseIdx || this.#denseIdx.length < rows * E) {
+      const cap = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
+      this.#denseIdx = Int32Array.from({ length: cap * E }, (_, i) => i % E);
+      this.#ones = new Float32Array(cap * E).fill(1);
+    }
+    return this.#denseIdx;
+  }
+
+  /** Wait for every device (even after one failed: none may still use the buffers), then throw the first failure. */
+  #waitAll(): void {
     let failure: unknown;
     for (const dev of this.#devices) {
       try {
@@ -174,27 +239,20 @@ export class ExpertLayer {
       this.#failed++;
       throw failure instanceof DeviceError ? new DeviceError(`MoE layer "${this.name}": ${failure.message}`, failure.device) : failure;
     }
-    for (let i = 0; i < rows; i++) y.fill(0, i * ldy, i * ldy + this.outWidth);
-    check(native().rf_scatter_add_rows(null, plan.slots, this.outWidth, s.out.ptr, this.outWidth, s.slotRow, s.slotWeight, y, ldy, rows), "rf_scatter_add_rows");
-    this.#record(plan);
   }
 
-  #record(plan: Dispatch): void {
+  #record(plan: Dispatch, moved: number): void {
     this.#batches++;
     this.#dropped += plan.dropped;
-    let slots = 0;
     for (let e = 0; e < this.experts.length; e++) {
       this.#load[e]! += plan.routed[e]!;
       this.#recent[e]! += plan.routed[e]!;
     }
     plan.segments.forEach((segs, d) => {
-      for (const seg of segs) {
-        this.#deviceRows[d]! += seg.count;
-        slots += seg.count;
-      }
+      for (const seg of segs) this.#deviceRows[d]! += seg.count;
       this.#deviceLoad[d]! += plan.deviceLoad[d]!;
     });
-    this.#bytesMoved += slots * (this.inWidth + this.outWidth) * 4;
+    this.#bytesMoved += moved;
     this.#lastImbalance = imbalance(Array.from(plan.deviceLoad, (l, d) => l / this.#devices[d]!.stats().threads));
     const every = this.options.replanEvery ?? 0;
     if (every > 0 && ++this.#sinceReplan >= every) this.replan();
@@ -250,7 +308,7 @@ export class ExpertLayer {
   }
 
   /** Buffers for batches of up to `capacity` rows (power-of-two buckets), kept across batches. */
-  #scratchFor(rows: number, k: number): Scratch {
+  #scratchFor(rows: number, k: number, dense = false): Scratch {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
     let s = this.#scratch.get(capacity);
     if (s && s.k >= k) return s;
@@ -266,9 +324,9 @@ export class ExpertLayer {
     s = {
       capacity,
       k,
-      xe: this.#devices.map((d) => buf(d.backendDevice, capacity * this.inWidth * 4)),
+      xe: this.#devices.map((d) => buf(d.backendDevice, dense ? 0 : capacity * this.inWidth * 4)),
       he: this.#devices.map((d) => buf(d.backendDevice, 2 * capacity * this.#hidden * 4)),
-      out: buf(0, capacity * k * this.outWidth * 4),
+      out: buf(0, dense ? 0 : capacity * k * this.outWidth * 4),
       slotRow: new Int32Array(slotBuf.view()),
       slotWeight: new Float32Array(weightBuf.view()),
       slotRowPtr: slotBuf.ptr as number,

@@ -27,3 +27,24 @@ export function sparseMoeLayer(node: Node, ctx: PlanContext, inWidth: number, ou
     return new ExpertLayer(node.name, experts, inWidth, outWidth, parallel.devices, parallel.options);
   });
 }
+
+/** The expert layer of an `experts` node (dense mixture experts grouped by group-experts). */
+export function denseExpertsLayer(node: Node, ctx: PlanContext): ExpertLayer {
+  const parallel = ctx.experts;
+  if (!parallel) throw new Error(`node "${node.name}": experts nodes run only expert-parallel (no devices configured)`);
+  return parallel.layer(node.name, () => {
+    const chains = ctx.attrs(node).chains as { input: number; acts: string[] }[];
+    const valueCount = node.inputs.findIndex((i) => ctx.isWeight(i));
+    let at = valueCount;
+    const experts = chains.map((c) =>
+      c.acts.map((act) => {
+        const l = linear(ctx, node.inputs[at]!, node.inputs[at + 1]!, ACT(act));
+        at += 2;
+        return l;
+      }),
+    );
+    const inWidth = experts[0]![0]!.w.shape[1]!;
+    const outWidth = experts[0]!.at(-1)!.w.shape[0]!;
+    return new ExpertLayer(node.name, experts, inWidth, outWidth, parallel.devices, parallel.options);
+  });
+}
