@@ -9,6 +9,7 @@ import { Coalescer, type CoalescerOptions } from "../serving/coalescer";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
 import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
+import { renderMoeMetrics } from "./moe-metrics";
 import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
 
 export interface AppOptions extends RegistryOptions {
@@ -98,7 +99,13 @@ export function createApp(options: AppOptions = {}): RankfnApp {
 
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", (c) => (registry.ready() ? c.text("ready") : c.text("loading", 503)));
-  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", (c) => {
+    const moe = registry.list().flatMap(({ name }) => {
+      const stats = registry.current(name)?.model.stats().moe;
+      return stats ? [{ model: name, moe: stats }] : [];
+    });
+    return c.text(`${metrics.render()}${moe.length ? `\n${renderMoeMetrics(moe)}` : ""}`, 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
 
   app.get("/v1/models", (c) => json(c, { models: registry.list() }));
 
