@@ -79,6 +79,8 @@ export class ExpertLayer {
   readonly #bytes: number[];
   readonly #cost: number[];
   readonly #hidden: number;
+  /** Hidden buffers a chain needs: 1 for two layers, 2 (ping-pong) for more. */
+  readonly #hiddenBuffers: number;
   readonly #packed: Map<number, PackedExpert>[];
   readonly #lists: CommandList[];
   readonly #scratch = new Map<number, Scratch>();
@@ -112,6 +114,7 @@ export class ExpertLayer {
     this.#bytes = experts.map((layers) => layers.reduce((a, l) => a + l.w.data.byteLength + (l.scales?.data.byteLength ?? 0) + l.b.data.byteLength, 0));
     this.#cost = experts.map((layers) => layers.reduce((a, l) => a + l.w.shape[0]! * l.w.shape[1]!, 0));
     this.#hidden = Math.max(...experts.flatMap((layers) => layers.slice(0, -1).map((l) => l.w.shape[0]!)), 1);
+    this.#hiddenBuffers = Math.min(2, Math.max(...experts.map((layers) => layers.length - 1)));
     this.#packed = devices.map(() => new Map());
     this.#lists = devices.map(() => new CommandList());
     this.#recent = new Float64Array(experts.length);
@@ -325,7 +328,7 @@ export class ExpertLayer {
       capacity,
       k,
       xe: this.#devices.map((d) => buf(d.backendDevice, dense ? 0 : capacity * this.inWidth * 4)),
-      he: this.#devices.map((d) => buf(d.backendDevice, 2 * capacity * this.#hidden * 4)),
+      he: this.#devices.map((d) => buf(d.backendDevice, this.#hiddenBuffers * capacity * this.#hidden * 4)),
       out: buf(0, dense ? 0 : capacity * k * this.outWidth * 4),
       slotRow: new Int32Array(slotBuf.view()),
       slotWeight: new Float32Array(weightBuf.view()),
