@@ -37,7 +37,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--devices cpu:2] [--lazy]",
+    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -49,7 +49,7 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = spec.slice(eq + 1);
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "devices"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "expert-devices"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
@@ -62,7 +62,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true, ...(flags.devices ? { experts: { devices: flags.devices } } : {}) },
+        modelOptions: { precision, worker: true, ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
       });
       process.stderr.write(`  … loading ${Object.keys(models).join(", ")}\n`);
       await server.ready;
