@@ -88,6 +88,8 @@ export class ExpertLayer {
   readonly #load: Float64Array;
   readonly #deviceRows: Float64Array;
   readonly #deviceLoad: Float64Array;
+  /** Threads of each device (its relative speed). */
+  readonly #speed: number[];
   #placement!: Placement;
   #report!: PlacementReport;
   #batches = 0;
@@ -115,6 +117,7 @@ export class ExpertLayer {
     this.#cost = experts.map((layers) => layers.reduce((a, l) => a + l.w.shape[0]! * l.w.shape[1]!, 0));
     this.#hidden = Math.max(...experts.flatMap((layers) => layers.slice(0, -1).map((l) => l.w.shape[0]!)), 1);
     this.#hiddenBuffers = Math.min(2, Math.max(...experts.map((layers) => layers.length - 1)));
+    this.#speed = devices.map((d) => d.stats().threads);
     this.#packed = devices.map(() => new Map());
     this.#lists = devices.map(() => new CommandList());
     this.#recent = new Float64Array(experts.length);
@@ -256,7 +259,7 @@ export class ExpertLayer {
       this.#deviceLoad[d]! += plan.deviceLoad[d]!;
     });
     this.#bytesMoved += moved;
-    this.#lastImbalance = imbalance(Array.from(plan.deviceLoad, (l, d) => l / this.#devices[d]!.stats().threads));
+    this.#lastImbalance = imbalance(Array.from(plan.deviceLoad, (l, d) => l / this.#speed[d]!));
     const every = this.options.replanEvery ?? 0;
     if (every > 0 && ++this.#sinceReplan >= every) this.replan();
   }
@@ -275,7 +278,7 @@ export class ExpertLayer {
   #plan(loads: number[], replicate: boolean): { placement: Placement; report: PlacementReport } {
     const input = {
       experts: this.experts.map((_, e) => ({ bytes: this.#bytes[e]!, load: loads[e]! })),
-      devices: this.#devices.map((d) => ({ memoryBytes: d.memoryBytes, speed: d.stats().threads })),
+      devices: this.#devices.map((d, i) => ({ memoryBytes: d.memoryBytes, speed: this.#speed[i]! })),
       replicate: replicate && this.options.replicate ? this.options.replicate : undefined,
     };
     const placement = this.#strategy(input);
@@ -351,7 +354,7 @@ export class ExpertLayer {
       dispatchedBytes: this.#bytesMoved,
       deviceRows: Array.from(this.#deviceRows),
       imbalanceLast: this.#lastImbalance,
-      imbalance: imbalance(Array.from(this.#deviceLoad, (l, d) => l / this.#devices[d]!.stats().threads)),
+      imbalance: imbalance(Array.from(this.#deviceLoad, (l, d) => l / this.#speed[d]!)),
       placement: this.#report,
       replans: this.#replans,
     };

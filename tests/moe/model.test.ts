@@ -3,6 +3,7 @@
 // routing and for gates forced to send every row to one expert; int8 weights
 // too; on a worker as well; and reports its MoE statistics in stats().
 import { afterAll, describe, expect, test } from "bun:test";
+import { DeviceError, openDevices } from "../../runtime/devices";
 import type { BuiltModel } from "../../runtime/graph/builder";
 import { Rng } from "../../runtime/tensor/random";
 import { type Tensor, tensor } from "../../runtime/tensor/tensor";
@@ -77,4 +78,19 @@ test("on a worker: same scores, MoE statistics come back with the batches", asyn
   expect(moe.layers[0]!.batches).toBe(2);
   expect(moe.layers[0]!.replans).toBe(2);
   expect(moe.devices).toHaveLength(2);
+});
+
+test("a device failing a batch fails that request with a 503 DeviceError; the next request scores normally", () => {
+  const built = buildMoe(options);
+  const devices = openDevices("cpu:2");
+  const single = keep(loadModel(built));
+  const parallel = keep(loadModel(built, { experts: { devices } }));
+  const req = request(built, 40, 8);
+  devices[0]!.failNextBatch();
+  expect(() => parallel.rankSync(req)).toThrow(new DeviceError('MoE layer "moe": device cpu:0 failed the batch: command 0 (fail): injected fault', "cpu:0"));
+  expect(relError(parallel.rankSync(req).outputs.ctr!.data, single.rankSync(req).outputs.ctr!.data)).toBeLessThan(1e-5);
+  expect(parallel.stats().moe!.layers[0]!.failedBatches).toBe(1);
+  parallel.dispose(); // devices passed in stay open: the caller owns them
+  expect(devices[0]!.stats().commands).toBeGreaterThan(0);
+  devices.forEach((d) => d.dispose());
 });
