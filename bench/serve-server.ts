@@ -1,5 +1,5 @@
 // Child process of `bench serve`: one server under test, printing its URL.
-//   bun bench/serve-server.ts <off|static|adaptive|ort> <model.safetensors> <model.onnx> <adaptive SLO ms>
+//   bun bench/serve-server.ts <off|static-<delay>ms|adaptive|ort> <model.safetensors> <model.onnx> <adaptive SLO ms>
 // rankfn modes run createApp with that coalescing policy; "ort" is the peer a
 // TypeScript user would write: Hono + onnxruntime-node, one session.run per request.
 import { Hono } from "hono";
@@ -43,13 +43,14 @@ if (mode === "ort") {
   app.onError((err, c) => c.json({ error: { message: err.message } }, 400));
   fetchHandler = app.fetch;
 } else {
-  const policy = mode as "off" | "static" | "adaptive";
+  const policy = mode!.startsWith("static") ? "static" : (mode as "off" | "adaptive");
+  const delayMs = mode!.startsWith("static-") ? Number(mode!.slice(7).replace("ms", "")) : 4;
   const server = createApp({
     models: { dlrm: modelPath! },
     modelRoot: "/",
     modelOptions: { worker: true, maxBatch: 4096 },
     defaultDeadlineMs: 2000,
-    coalescing: { policy, maxBatchRows: 1024, maxQueueDelayUs: 4000, maxQueueRows: 8192, sloP99Ms: policy === "adaptive" ? Number(slo ?? 20) : undefined },
+    coalescing: { policy, maxBatchRows: 1024, maxQueueDelayUs: delayMs * 1000, maxQueueRows: 8192, sloP99Ms: policy === "adaptive" ? Number(slo ?? 20) : undefined },
   });
   await server.ready;
   fetchHandler = server.app.fetch;

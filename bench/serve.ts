@@ -1,7 +1,9 @@
 // `bun run bench serve [--json] [--quick]`: an open-loop load generator (this
 // process) against a server in a child process, sweeping offered load, for
-// coalescing off / static / adaptive and for a Hono + onnxruntime-node
-// per-request server on the same DLRM-v2-shaped model. Latency is measured from
+// coalescing off / static (0.5 ms and 4 ms queue delay) / adaptive and for a
+// Hono + onnxruntime-node per-request server on the same DLRM-v2-shaped model,
+// then whether adaptive holds its SLO where the best static delay does not,
+// and the server's own per-request overhead on a trivial model. Latency is measured from
 // each request's scheduled send time (no coordinated omission). Writes
 // .bench-out/serve.json and .bench-out/serve.svg (p99 latency vs rows/s).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,11 +17,14 @@ import { zoo } from "../sdk/zoo";
 import { dlrmOptions } from "../sdk/zoo/dlrm";
 import { dlrmOnnx } from "./dlrm-onnx";
 import { Report } from "./report";
+import { serverOverhead } from "./serve-overhead";
 import { progress } from "./timing";
 
-type Mode = "off" | "static" | "adaptive" | "ort";
+type Mode = "off" | "static-0.5ms" | "static-4ms" | "adaptive" | "ort";
+const MODES: Mode[] = ["off", "static-0.5ms", "static-4ms", "adaptive", "ort"];
+const STATIC: Mode[] = ["static-0.5ms", "static-4ms"];
 interface Mix { name: string; sloMs: number; rates: number[]; make(rng: Rng): { body: Uint8Array; rows: number } }
-interface Step { mode: Mode; mix: string; offered: number; achieved: number; rowsPerS: number; p50: number; p99: number; p999: number; rejected: number; errors: number }
+interface Step { mode: Mode; mix: string; offered: number; achieved: number; rowsPerS: number; p50: number; p99: number; p999: number; rejected: number; expired: number; errors: number }
 
 const SCALE = 0.0005;
 
@@ -38,26 +43,27 @@ export async function main(args: string[]): Promise<void> {
     writeModel(modelPath, built);
     writeFileSync(onnxPath, dlrmOnnx(built, o));
     const ids = (rng: Rng, rows: number, i: number) => tensor("i64", [rows, o.multiHot[i]!], BigInt64Array.from({ length: rows * o.multiHot[i]! }, () => BigInt(rng.int(o.tableRows[i]!))));
-    const flat = (rng: Rng, rows: number) => {
+    // Clients send their latency budget as the deadline (2× the SLO): the server sheds (503) what it predicts would miss it.
+    const flat = (rng: Rng, rows: number, deadlineMs = 40) => {
       const r: Record<string, unknown> = { dense: encodeTensor(tensor("f32", [rows, 13], rng.floats(rows * 13, 0, 1))) };
       o.multiHot.forEach((_, i) => (r[`cat_${i}`] = encodeTensor(ids(rng, rows, i))));
-      return { body: packr.pack({ rows: r }), rows };
+      return { body: packr.pack({ rows: r, deadline_ms: deadlineMs }), rows };
     };
-    const ranking = (rng: Rng) => {
+    const ranking = (rng: Rng, deadlineMs = 120) => {
       const context: Record<string, unknown> = {};
       const candidates: Record<string, unknown> = { dense: encodeTensor(tensor("f32", [50, 13], rng.floats(50 * 13, 0, 1))) };
       o.multiHot.forEach((_, i) => (i < o.contextFeatures ? (context[`cat_${i}`] = encodeTensor(ids(rng, 1, i))) : (candidates[`cat_${i}`] = encodeTensor(ids(rng, 50, i)))));
-      return { body: packr.pack({ context, candidates }), rows: 50 };
+      return { body: packr.pack({ context, candidates, deadline_ms: deadlineMs }), rows: 50 };
     };
     const mixes: Mix[] = [
-      { name: "small (1-4 rows)", sloMs: 20, rates: quick ? [200, 1000] : [100, 300, 600, 1200, 2400], make: (rng) => flat(rng, 1 + rng.int(4)) },
-      { name: "ranking (1 user x 50)", sloMs: 60, rates: quick ? [20, 80] : [10, 25, 50, 100, 200], make: ranking },
+      { name: "small (1-4 rows)", sloMs: 20, rates: quick ? [200, 1000] : [100, 200, 400, 600, 800, 1200, 1600, 2400, 3200], make: (rng) => flat(rng, 1 + rng.int(4)) },
+      { name: "ranking (1 user x 50)", sloMs: 60, rates: quick ? [20, 80] : [10, 25, 50, 75, 100, 125, 150, 200], make: ranking },
     ];
     const steps: Step[] = [];
     for (const mix of mixes) {
       const rng = new Rng(7);
       const pool = Array.from({ length: 64 }, () => mix.make(rng));
-      for (const mode of ["off", "static", "adaptive", "ort"] as Mode[]) {
+      for (const mode of MODES) {
         progress(`${mix.name}: starting the ${mode} server`);
         const server = Bun.spawn(["bun", join(import.meta.dir, "serve-server.ts"), mode, modelPath, onnxPath, String(mix.sloMs)], { stdout: "pipe", stderr: "inherit" });
         const url = await readUrl(server);
@@ -74,16 +80,26 @@ export async function main(args: string[]): Promise<void> {
         }
       }
       const section = report.section(`${mix.name}: latency from the scheduled send time, ms`);
-      for (const s of steps.filter((x) => x.mix === mix.name)) section.add({ mode: s.mode, "offered req/s": s.offered, "req/s": s.achieved, "rows/s": s.rowsPerS, p50: s.p50, p99: s.p99, p999: s.p999, "503": s.rejected, errors: s.errors });
+      for (const s of steps.filter((x) => x.mix === mix.name)) section.add({ mode: s.mode, "offered req/s": s.offered, "req/s": s.achieved, "rows/s": s.rowsPerS, p50: s.p50, p99: s.p99, p999: s.p999, "503": s.rejected, "504": s.expired, errors: s.errors });
       const best = (mode: Mode) => Math.max(0, ...steps.filter((x) => x.mix === mix.name && x.mode === mode && x.p99 <= mix.sloMs && x.errors === 0).map((x) => x.rowsPerS));
-      for (const mode of ["off", "static", "adaptive", "ort"] as Mode[]) report.fact(`${mix.name}: rows/s at p99 <= ${mix.sloMs} ms, ${mode}`, best(mode));
+      for (const mode of MODES) report.fact(`${mix.name}: rows/s at p99 <= ${mix.sloMs} ms, ${mode}`, best(mode));
+      // Does adaptive hold its SLO where the best static delay breaks it?
+      const slo = report.section(`${mix.name}: adaptive (SLO ${mix.sloMs} ms) against the best static delay at each offered load`);
+      for (const rate of mix.rates) {
+        const at = (mode: Mode) => steps.find((x) => x.mix === mix.name && x.mode === mode && x.offered === rate);
+        const statics = STATIC.map(at).filter((x): x is Step => x !== undefined);
+        const bestStatic = statics.reduce((a, b) => (b.p99 < a.p99 ? b : a), statics[0]!);
+        const a = at("adaptive")!;
+        slo.add({ "offered req/s": rate, "adaptive p99": a.p99, "adaptive rows/s": a.rowsPerS, "best static": bestStatic.mode, "best static p99": bestStatic.p99, "adaptive holds SLO": a.p99 <= mix.sloMs ? "yes" : "no", "best static holds SLO": bestStatic.p99 <= mix.sloMs ? "yes" : "no" });
+      }
       const base = mix.name.startsWith("small") ? best("off") : best("ort");
-      section.note(`rows/s at p99 <= ${mix.sloMs} ms: static ${ratio(best("static"), base)}, adaptive ${ratio(best("adaptive"), base)} of ${mix.name.startsWith("small") ? "coalescing off" : "the onnxruntime-node server"}`);
+      section.note(`rows/s at p99 <= ${mix.sloMs} ms: static 0.5 ms ${ratio(best("static-0.5ms"), base)}, static 4 ms ${ratio(best("static-4ms"), base)}, adaptive ${ratio(best("adaptive"), base)} of ${mix.name.startsWith("small") ? "coalescing off" : "the onnxruntime-node server"}`);
     }
     mkdirSync(".bench-out", { recursive: true });
     writeFileSync(".bench-out/serve.json", JSON.stringify({ steps }, null, 2));
     writeFileSync(".bench-out/serve.svg", chart(steps, mixes));
     report.fact("chart", ".bench-out/serve.svg");
+    await serverOverhead(report, quick);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,6 +126,7 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
   const latencies: number[] = [];
   let rows = 0;
   let rejected = 0;
+  let expired = 0;
   let errors = 0;
   const inflight: Promise<void>[] = [];
   const start = performance.now();
@@ -123,6 +140,7 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
         .then(async (res) => {
           await res.arrayBuffer();
           if (res.status === 503) rejected++;
+          else if (res.status === 504) expired++;
           else if (!res.ok) errors++;
           else {
             latencies.push(performance.now() - at);
@@ -136,13 +154,13 @@ async function sweep(url: string, pool: { body: Uint8Array; rows: number }[], ra
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { achieved: latencies.length / elapsed, rowsPerS: rows / elapsed, p50: q(0.5), p99: q(0.99), p999: q(0.999), rejected, errors };
+  return { achieved: latencies.length / elapsed, rowsPerS: rows / elapsed, p50: q(0.5), p99: q(0.99), p999: q(0.999), rejected, expired, errors };
 }
 
 /** p99 latency (log scale) against rows/s, one polyline per mode, one panel per mix. */
 function chart(steps: Step[], mixes: Mix[]): string {
   const W = 520, H = 320, pad = 50;
-  const colors: Record<Mode, string> = { off: "#999", static: "#1f77b4", adaptive: "#2ca02c", ort: "#d62728" };
+  const colors: Record<Mode, string> = { off: "#999", "static-0.5ms": "#17becf", "static-4ms": "#1f77b4", adaptive: "#2ca02c", ort: "#d62728" };
   const panels = mixes.map((mix, m) => {
     const pts = steps.filter((s) => s.mix === mix.name && Number.isFinite(s.p99));
     const maxX = Math.max(1, ...pts.map((s) => s.rowsPerS));

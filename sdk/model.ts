@@ -105,9 +105,15 @@ export class Model {
   async rankMany(requests: RankRequest[], queueMs: number[] = []): Promise<RankResponse[]> {
     if (!this.#worker) return this.rankManySync(requests, queueMs);
     const t0 = performance.now();
-    const { batch, slices } = this.#stager.stage(requests as StageRequest[]);
-    const out = await this.#worker.run(batch);
-    return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+    // Staged straight into shared memory the worker reads; outputs come back the same way.
+    const lane = this.#worker.acquire();
+    try {
+      const { batch, slices } = this.#stager.stage(requests as StageRequest[], lane);
+      const out = await this.#worker.run(batch, lane);
+      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+    } finally {
+      this.#worker.release(lane);
+    }
   }
 
   /** rank() on the calling thread, without the promise (not in worker mode). */

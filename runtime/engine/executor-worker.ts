@@ -1,7 +1,8 @@
 // Worker entry of WorkerExecutor: loads and compiles the model inside its own
-// thread (opening the kernel library itself), then runs staged batches posted
-// by the main thread and posts the outputs back. Long batches never block the
-// main thread's event loop.
+// thread (opening the kernel library itself), then runs batches the main
+// thread staged into shared-memory lanes and writes the outputs back into the
+// lane. Messages carry only ids and row counts (and a lane's buffers when they
+// grew). Long batches never block the main thread's event loop.
 import { compile, type CompileOptions } from "../compiler/compile";
 import type { BuiltModel } from "../graph/builder";
 import { readModel } from "../model/model-file";
@@ -18,13 +19,16 @@ export type InitMessage = {
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
   options: CompileOptions & { maxBatch?: number; threads?: number; experts?: ExpertParallelConfig };
 };
-export type RunMessage = { type: "run"; id: number; n: number; r: number; requestOfRow: Int32Array; inputs: Record<string, TypedArray> };
+/** One lane's SharedArrayBuffer-backed views. */
+export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; buffers?: LaneBuffers };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
-  | { type: "result"; id: number; outputs: Record<string, Float32Array>; moe?: MoeStats }
+  | { type: "result"; id: number; moe?: MoeStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
+const lanes = new Map<number, LaneBuffers>();
 
 self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
   const msg = event.data;
@@ -41,15 +45,15 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
       self.postMessage({ type: "ready", outputs } satisfies WorkerReply);
       return;
     }
-    const out = executor!.run(msg);
-    const result: Record<string, Float32Array> = {};
+    if (msg.buffers) lanes.set(msg.lane, msg.buffers);
+    const lane = lanes.get(msg.lane)!;
+    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs });
     for (const [name, view] of Object.entries(out)) {
-      // Compact copy of the used rows (the arena is reused by the next batch).
-      const data = new Float32Array(view.rows * view.width);
+      // Compact copy of the used rows into the lane (the arena is reused by the next batch).
+      const data = lane.outputs[name]!;
       for (let i = 0; i < view.rows; i++) data.set(view.data.subarray(i * view.ld, i * view.ld + view.width), i * view.width);
-      result[name] = data;
     }
-    self.postMessage({ type: "result", id, outputs: result, moe: executor!.experts?.stats() } satisfies WorkerReply, Object.values(result).map((a) => a.buffer as ArrayBuffer));
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

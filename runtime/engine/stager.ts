@@ -29,6 +29,12 @@ export class RequestError extends RankfnError {
 
 const width = (input: GraphInput) => input.shape.reduce((a, b) => a * b, 1);
 
+/** Where a batch is staged: a buffer of at least `length` values per input, and the row -> request map. */
+export interface StagingBuffers {
+  input(input: GraphInput, length: number): TypedArray;
+  requestOfRow(length: number): Int32Array;
+}
+
 export class Stager {
   readonly #inputs: GraphInput[];
   readonly #buffers = new Map<string, TypedArray>();
@@ -38,8 +44,12 @@ export class Stager {
     this.#inputs = graph.inputs;
   }
 
-  /** Validate and stage `requests` (prefix of the error: "request i: ..." when several). */
-  stage(requests: StageRequest[]): { batch: StagedBatch; slices: RequestSlice[] } {
+  /**
+   * Validate and stage `requests` (prefix of the error: "request i: ..." when several).
+   * `into` supplies the batch's buffers (e.g. shared memory a worker reads); by default the
+   * stager's own, reused by the next call.
+   */
+  stage(requests: StageRequest[], into?: StagingBuffers): { batch: StagedBatch; slices: RequestSlice[] } {
     const slices: RequestSlice[] = [];
     let n = 0;
     let r = 0;
@@ -51,11 +61,12 @@ export class Stager {
       r += p.contextRows;
       return p;
     });
-    if (this.#requestOfRow.length < n) this.#requestOfRow = new Int32Array(2 ** Math.ceil(Math.log2(n)));
+    if (!into && this.#requestOfRow.length < n) this.#requestOfRow = new Int32Array(2 ** Math.ceil(Math.log2(n)));
+    const requestOfRow = into ? into.requestOfRow(n) : this.#requestOfRow;
     const inputs: Record<string, TypedArray> = {};
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
-      const buf = this.#buffer(input, rows * width(input));
+      const buf = into ? into.input(input, rows * width(input)) : this.#buffer(input, rows * width(input));
       let at = 0;
       plans.forEach((p, i) => {
         const t = p.tensors.get(input.name)!;
@@ -66,9 +77,9 @@ export class Stager {
       inputs[input.name] = buf.subarray(0, rows * width(input));
     }
     slices.forEach((s) => {
-      for (let j = 0; j < s.count; j++) this.#requestOfRow[s.start + j] = s.contextCount === 1 ? s.contextStart : s.contextStart + j;
+      for (let j = 0; j < s.count; j++) requestOfRow[s.start + j] = s.contextCount === 1 ? s.contextStart : s.contextStart + j;
     });
-    return { batch: { n, r, requestOfRow: this.#requestOfRow, inputs }, slices };
+    return { batch: { n, r, requestOfRow, inputs }, slices };
   }
 
   #check(req: StageRequest, where: string): { rows: number; contextRows: number; tensors: Map<string, Tensor> } {

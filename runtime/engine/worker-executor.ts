@@ -1,12 +1,18 @@
 // Runs a model on its own Worker thread: the main thread validates and stages
-// requests, the worker computes. `run()` resolves with compact output copies.
+// requests, the worker computes. Inputs and outputs live in SharedArrayBuffer
+// "lanes" both threads see: the stager writes a batch straight into a lane,
+// the worker reads it and writes the outputs back into the lane, and the only
+// messages are small control records (lane, row counts, batch id). A lane is
+// held by one batch at a time; concurrent callers get their own lanes.
 // Errors thrown in the worker come back as RankfnErrors with their status.
 import type { BuiltModel } from "../graph/builder";
+import type { GraphInput } from "../graph/schema";
 import type { CompileOptions } from "../compiler/compile";
 import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
-import type { InitMessage, WorkerReply } from "./executor-worker";
+import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
+import type { StagingBuffers } from "./stager";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
 export interface WorkerOutput {
@@ -17,10 +23,56 @@ export interface WorkerOutput {
   role: "context" | "candidate";
 }
 
+type OutputSpec = { name: string; width: number; role: "context" | "candidate" };
+
+/** Shared buffers of one in-flight batch; they grow (power of two) and are reused. */
+export class Lane implements StagingBuffers {
+  readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: new Int32Array(new SharedArrayBuffer(64 * 4)), outputs: {} };
+  /** Bumped when a buffer is replaced, so the worker refreshes its views. */
+  version = 0;
+  busy = false;
+
+  constructor(readonly id: number) {}
+
+  input(input: GraphInput, length: number): TypedArray {
+    const have = this.buffers.inputs[input.name];
+    if (have && have.length >= length) return have;
+    const bytes = input.dtype === "i64" ? 8 : 4;
+    const sab = new SharedArrayBuffer(pow2(length) * bytes);
+    const b = input.dtype === "f32" ? new Float32Array(sab) : input.dtype === "i64" ? new BigInt64Array(sab) : new Int32Array(sab);
+    this.buffers.inputs[input.name] = b;
+    this.version++;
+    return b;
+  }
+
+  requestOfRow(length: number): Int32Array {
+    if (this.buffers.requestOfRow.length < length) {
+      this.buffers.requestOfRow = new Int32Array(new SharedArrayBuffer(pow2(length) * 4));
+      this.version++;
+    }
+    return this.buffers.requestOfRow;
+  }
+
+  /** Output buffers big enough for `n` candidate / `r` context rows. */
+  reserveOutputs(specs: OutputSpec[], n: number, r: number): void {
+    for (const o of specs) {
+      const length = (o.role === "candidate" ? n : r) * o.width;
+      if ((this.buffers.outputs[o.name]?.length ?? -1) >= length) continue;
+      this.buffers.outputs[o.name] = new Float32Array(new SharedArrayBuffer(pow2(length) * 4));
+      this.version++;
+    }
+  }
+}
+
+const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(64, n)));
+
 export class WorkerExecutor {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (o: Record<string, Float32Array>) => void; reject: (e: Error) => void }>();
-  readonly ready: Promise<{ name: string; width: number; role: "context" | "candidate" }[]>;
+  readonly #pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  readonly #lanes: Lane[] = [];
+  /** Lane id -> the version the worker last received. */
+  readonly #sent = new Map<number, number>();
+  readonly ready: Promise<OutputSpec[]>;
   /** Expert-parallel statistics as of the last batch (when the model runs with `experts`). */
   moeStats: MoeStats | undefined;
   #nextId = 0;
@@ -43,7 +95,7 @@ export class WorkerExecutor {
         this.#pending.delete(msg.id);
         if (msg.type === "result") {
           if (msg.moe) this.moeStats = msg.moe;
-          waiter.resolve(msg.outputs);
+          waiter.resolve();
         }
         else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
@@ -57,23 +109,38 @@ export class WorkerExecutor {
     this.#worker.postMessage(init);
   }
 
-  /** Run a staged batch on the worker (inputs are copied: the stager reuses its buffers). */
-  async run(batch: StagedBatch): Promise<Record<string, WorkerOutput>> {
+  /** A free lane to stage one batch into (release it once its outputs are read). */
+  acquire(): Lane {
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
-    // Copy before the first await: the stager reuses these buffers for the next request.
-    const inputs: Record<string, TypedArray> = {};
-    for (const [name, data] of Object.entries(batch.inputs)) inputs[name] = data.slice() as TypedArray;
-    const requestOfRow = batch.requestOfRow.slice(0, batch.n);
+    let lane = this.#lanes.find((l) => !l.busy);
+    if (!lane) {
+      lane = new Lane(this.#lanes.length);
+      this.#lanes.push(lane);
+    }
+    lane.busy = true;
+    return lane;
+  }
+
+  release(lane: Lane): void {
+    lane.busy = false;
+  }
+
+  /** Run a batch staged into `lane`; the outputs are views into the lane (valid until it is released). */
+  async run(batch: StagedBatch, lane: Lane): Promise<Record<string, WorkerOutput>> {
     const outputs = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
+    lane.reserveOutputs(outputs, batch.n, batch.r);
     const id = this.#nextId++;
-    const result = await new Promise<Record<string, Float32Array>>((resolve, reject) => {
+    // Buffers are (re)sent only when the lane grew: usually the message is a few numbers.
+    const fresh = this.#sent.get(lane.id) !== lane.version;
+    this.#sent.set(lane.id, lane.version);
+    await new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: "run", id, n: batch.n, r: batch.r, requestOfRow, inputs }, [...Object.values(inputs).map((a) => a.buffer as ArrayBuffer), requestOfRow.buffer as ArrayBuffer]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, buffers: fresh ? lane.buffers : undefined });
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {
-      out[o.name] = { data: result[o.name]!, rows: o.role === "candidate" ? batch.n : batch.r, width: o.width, ld: o.width, role: o.role };
+      out[o.name] = { data: lane.buffers.outputs[o.name]!, rows: o.role === "candidate" ? batch.n : batch.r, width: o.width, ld: o.width, role: o.role };
     }
     return out;
   }
@@ -89,6 +156,5 @@ export class WorkerExecutor {
 }
 
 function toError(e: { name: string; message: string; code?: string; status?: number }): RankfnError {
-  const err = new RankfnError(e.message, e.code ?? "worker_error", e.status ?? 500);
-  return err;
+  return new RankfnError(e.message, e.code ?? "worker_error", e.status ?? 500);
 }

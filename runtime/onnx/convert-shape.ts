@@ -365,7 +365,11 @@ function transpose(imp: Importer, node: OnnxNode): void {
   const v = imp.get(node.input![0]!, node);
   const out = node.output![0]!;
   const perm = imp.intsAttr(node, "perm");
-  if (v.kind === "const") return imp.setConst(out, ...transposeConst(v.t, v.dims, perm ?? v.dims.map((_, i) => v.dims.length - 1 - i)));
+  if (v.kind === "const") {
+    const p = perm ?? v.dims.map((_, i) => v.dims.length - 1 - i);
+    if (p.length !== v.dims.length || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${v.dims.length} axes`);
+    return imp.setConst(out, ...transposeConst(v.t, v.dims, p));
+  }
   if (v.kind === "pairwise") return pairwiseTranspose(imp, node, v, perm, out);
   if (v.kind !== "tensor") imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;

@@ -5,7 +5,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import { RankfnError } from "../errors";
-import { Coalescer, type CoalescerOptions } from "../serving/coalescer";
+import { Coalescer, type CoalescerOptions, checkOptions } from "../serving/coalescer";
+import { createQueueDelayPolicy } from "../serving/coalescing-policy";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
 import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
@@ -23,7 +24,7 @@ export interface AppOptions extends RegistryOptions {
   limits?: Partial<WireLimits>;
   /** Default (and longest) per-request deadline, ms. Default 1000. */
   defaultDeadlineMs?: number;
-  /** Request coalescing per model (default: static, 2048 rows, 2 ms, 16384 queued rows). */
+  /** Request coalescing per model (default: static, 2048 rows, 2 ms, 16384 queued rows, shedLate). */
   coalescing?: Partial<Omit<CoalescerOptions, "defaultDeadlineMs">>;
 }
 
@@ -59,7 +60,10 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const limits: WireLimits = { maxRows: 4096, maxElements: 4 << 20, ...options.limits };
   const maxBody = options.maxBodyBytes ?? 16 << 20;
   const defaultDeadline = options.defaultDeadlineMs ?? 1000;
-  const coalescing: CoalescerOptions = { policy: "static", maxBatchRows: 2048, maxQueueDelayUs: 2000, maxQueueRows: 16384, ...options.coalescing, defaultDeadlineMs: defaultDeadline };
+  const coalescing: CoalescerOptions = { policy: "static", maxBatchRows: 2048, maxQueueDelayUs: 2000, maxQueueRows: 16384, shedLate: true, ...options.coalescing, defaultDeadlineMs: defaultDeadline };
+  // A bad coalescing setting fails here, at start, not as a 500 on the first request.
+  checkOptions(coalescing);
+  createQueueDelayPolicy(coalescing);
   const coalescerFor = (v: ModelVersion) => {
     let co = coalescers.get(v);
     if (!co) {

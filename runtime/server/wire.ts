@@ -28,6 +28,17 @@ export interface WireLimits {
   maxElements: number;
 }
 
+/** A request value for an error message: JSON-like, BigInt-safe, shortened. */
+function show(v: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : ArrayBuffer.isView(x) ? `<${x.byteLength} bytes>` : x)) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 
 /** Decode a request body (msgpack when `contentType` says so, else JSON). */
@@ -59,11 +70,11 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
   if (!rows && !candidates) throw new RequestError("candidates: missing (or send \"rows\")", "missing_field");
   const deadline = raw.deadline_ms;
   if (deadline !== undefined && (typeof deadline !== "number" || !Number.isFinite(deadline) || deadline <= 0)) {
-    throw new RequestError(`deadline_ms: must be a positive number of milliseconds, got ${JSON.stringify(deadline)}`, "bad_deadline");
+    throw new RequestError(`deadline_ms: must be a positive number of milliseconds, got ${show(deadline)}`, "bad_deadline");
   }
   const priority = raw.priority;
   if (priority !== undefined && (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 1000)) {
-    throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${JSON.stringify(priority)}`, "bad_priority");
+    throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${show(priority)}`, "bad_priority");
   }
   const request: RankRequest = rows ? { rows } : { context: context ?? {}, candidates: candidates! };
   return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined };
@@ -79,9 +90,9 @@ function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, l
   }
   if (!isObject(v)) throw new RequestError(`${field}: expected a tensor {dtype, shape, data} or nested arrays`, "bad_tensor");
   const { dtype, shape, data } = v as { dtype?: unknown; shape?: unknown; data?: unknown };
-  if (!isDType(dtype)) throw new RequestError(`${field}.dtype: unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(dtypes).join(", ")})`, "bad_dtype");
+  if (!isDType(dtype)) throw new RequestError(`${field}.dtype: unknown dtype ${show(dtype)} (expected one of ${Object.keys(dtypes).join(", ")})`, "bad_dtype");
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 4) {
-    throw new RequestError(`${field}.shape: expected up to 4 non-negative integers, got ${JSON.stringify(shape)?.slice(0, 80)}`, "bad_shape");
+    throw new RequestError(`${field}.shape: expected up to 4 non-negative integers, got ${show(shape, 80)}`, "bad_shape");
   }
   checkSize(shape as number[], field, limits);
   const count = storageLength(dtype, shape as number[]);
@@ -137,7 +148,7 @@ function fromNumbers(values: unknown[], dtype: DType, field: string): Tensor["da
     values.forEach((x, i) => {
       if (typeof x === "number" && Number.isSafeInteger(x)) out[i] = BigInt(x);
       else if (typeof x === "string" && /^-?\d+$/.test(x)) out[i] = BigInt(x);
-      else throw new RequestError(`${field}[${i}]: expected an integer id, got ${JSON.stringify(x)}`, "bad_value");
+      else throw new RequestError(`${field}[${i}]: expected an integer id, got ${show(x)}`, "bad_value");
     });
     return out;
   }
@@ -146,7 +157,7 @@ function fromNumbers(values: unknown[], dtype: DType, field: string): Tensor["da
   values.forEach((x, i) => {
     // JSON cannot carry NaN/Infinity; strings "NaN"/"Infinity" are accepted so the model's policy decides.
     const n = typeof x === "number" ? x : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
-    if (typeof x !== "number" && Number.isNaN(n) && x !== "NaN") throw new RequestError(`${field}[${i}]: expected a number, got ${JSON.stringify(x)?.slice(0, 40)}`, "bad_value");
+    if (typeof x !== "number" && Number.isNaN(n) && x !== "NaN") throw new RequestError(`${field}[${i}]: expected a number, got ${show(x, 40)}`, "bad_value");
     if (dtype !== "f32" && !Number.isInteger(n)) throw new RequestError(`${field}[${i}]: expected an integer for ${dtype}, got ${x}`, "bad_value");
     out[i] = n;
   });

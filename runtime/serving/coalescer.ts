@@ -28,6 +28,13 @@ export interface CoalescerOptions {
   defaultDeadlineMs: number;
   /** adaptive (required there): target p99 of queue wait + execution. */
   sloP99Ms?: number;
+  /**
+   * Shed load early: reject at submit (503 "overloaded", with Retry-After) a request whose
+   * predicted finish — the running batch, then the rows queued at or above its priority at the
+   * rows/ms recent batches achieved — falls after its deadline, instead of queueing it to a 504.
+   * Needs 8 finished batches before it predicts anything. Default false.
+   */
+  shedLate?: boolean;
   /** Clock in ms (performance.now by default); injectable so tests are deterministic. */
   now?: () => number;
 }
@@ -61,6 +68,8 @@ export interface CoalescerStats {
   failed: number;
   batches: number;
   rejectedFull: number;
+  /** Requests shed at submit because they were predicted to finish after their deadline (shedLate). */
+  rejectedLate: number;
   expired: number;
   cancelled: number;
   queueDepthRows: number;
@@ -84,8 +93,9 @@ export class QueueFullError extends RankfnError {
     message: string,
     /** Estimated time for the queued work to drain. */
     readonly retryAfterMs: number,
+    code: "queue_full" | "overloaded" = "queue_full",
   ) {
-    super(message, "queue_full", 503);
+    super(message, code, 503);
   }
 }
 
@@ -122,12 +132,15 @@ export class Coalescer<Req, Res> {
   #queuedRows = 0;
   #queuedRequests = 0;
   #running = false;
-  #dispatchTimer: ReturnType<typeof setTimeout> | undefined;
+  #dispatchTimer: { cancel(): void } | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   readonly #waits = new SampleWindow(WAIT_WINDOW);
   readonly #executions = new SampleWindow(EXECUTION_WINDOW);
-  readonly #counts = { submitted: 0, executed: 0, failed: 0, batches: 0, rejectedFull: 0, expired: 0, cancelled: 0 };
+  readonly #counts = { submitted: 0, executed: 0, failed: 0, batches: 0, rejectedFull: 0, rejectedLate: 0, expired: 0, cancelled: 0 };
+  /** Rows per ms of recent successful batches (for shedLate). */
+  readonly #rates = new SampleWindow(EXECUTION_WINDOW);
+  #runningSince = 0;
   readonly #batchRequests = HISTOGRAM_BOUNDS.map(() => 0).concat(0);
   readonly #batchRows = HISTOGRAM_BOUNDS.map(() => 0).concat(0);
 
@@ -164,6 +177,13 @@ export class Coalescer<Req, Res> {
     }
     const now = this.#now();
     const deadline = Math.min(this.options.defaultDeadlineMs, deadlineMs ?? Infinity);
+    if (this.options.shedLate) {
+      const predicted = this.#predictFinishMs(rows, priority, now);
+      if (predicted > deadline) {
+        this.#counts.rejectedLate++;
+        return Promise.reject(new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${deadline} ms deadline`, Math.ceil(predicted - deadline), "overloaded"));
+      }
+    }
     const result = new Promise<Res>((resolve, reject) => {
       this.#enqueue({ request, rows, priority, enqueuedAt: now, deadlineAt: now + deadline, resolve, reject, signal });
     });
@@ -265,10 +285,10 @@ export class Coalescer<Req, Res> {
     const dueAt = this.#dueAt(now, earliestDeadline);
     if (dueAt > now) {
       this.#clearDispatchTimer();
-      this.#dispatchTimer = setTimeout(() => {
+      this.#dispatchTimer = wakeAfter(dueAt - now, this.#now, () => {
         this.#dispatchTimer = undefined;
         this.#pump();
-      }, dueAt - now);
+      });
       return;
     }
     this.#clearDispatchTimer();
@@ -331,6 +351,7 @@ export class Coalescer<Req, Res> {
 
   async #run(batch: Entry<Req, Res>[], start: number): Promise<void> {
     this.#running = true;
+    this.#runningSince = start;
     const queueMs = batch.map((entry) => start - entry.enqueuedAt);
     for (const wait of queueMs) this.#waits.push(wait);
     this.#counts.batches++;
@@ -352,6 +373,7 @@ export class Coalescer<Req, Res> {
       }
       const elapsed = this.#now() - start;
       this.#executions.push(elapsed);
+      this.#rates.push(batch.reduce((sum, entry) => sum + entry.rows, 0) / Math.max(elapsed, 0.01));
       this.#policy.recordExecution(elapsed);
       batch.forEach((entry, i) => entry.resolve(results[i]!));
     } finally {
@@ -365,6 +387,16 @@ export class Coalescer<Req, Res> {
     for (const entry of batch) entry.reject(error);
   }
 
+  /** When a request of `rows` at `priority` submitted now would finish (ms from now); 0 until 8 batches have run. */
+  #predictFinishMs(rows: number, priority: number, now: number): number {
+    if (this.#rates.count < 8) return 0;
+    let ahead = rows;
+    for (const [p, bucket] of this.#buckets) if (p >= priority) for (const entry of bucket) ahead += entry.rows;
+    const rate = this.#rates.quantile(0.5);
+    const running = this.#running ? Math.max(0, this.#executions.quantile(0.5) - (now - this.#runningSince)) : 0;
+    return running + this.#policy.delayMs() + ahead / rate;
+  }
+
   /** Time for the queued rows to drain: batches ahead × mean execution, plus the delay; at least 1 ms. */
   #retryAfterMs(): number {
     const batchesAhead = Math.ceil(this.#queuedRows / this.options.maxBatchRows);
@@ -373,9 +405,29 @@ export class Coalescer<Req, Res> {
   }
 
   #clearDispatchTimer(): void {
-    clearTimeout(this.#dispatchTimer);
+    this.#dispatchTimer?.cancel();
     this.#dispatchTimer = undefined;
   }
+}
+
+/**
+ * Call `fn` after `ms`. Timers fire on a 1 ms grid, so a sub-millisecond wait would
+ * become a whole millisecond: those re-check on every event-loop turn instead
+ * (setImmediate runs after pending I/O, so arriving requests still join the batch).
+ */
+function wakeAfter(ms: number, now: () => number, fn: () => void): { cancel(): void } {
+  if (ms >= 1) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  }
+  const until = now() + ms;
+  let handle: ReturnType<typeof setImmediate>;
+  const tick = () => {
+    if (now() >= until) fn();
+    else handle = setImmediate(tick);
+  };
+  handle = setImmediate(tick);
+  return { cancel: () => clearImmediate(handle) };
 }
 
 function bump(counts: number[], value: number): void {
@@ -391,7 +443,8 @@ function expired(): RankfnError {
   return new RankfnError("deadline exceeded while queued", "deadline_exceeded", 504);
 }
 
-function checkOptions(o: CoalescerOptions): void {
+/** Throw a 500 "bad_config" RankfnError naming the first bad option. */
+export function checkOptions(o: CoalescerOptions): void {
   const bad = (what: string) => new RankfnError(`coalescer: ${what}`, "bad_config", 500);
   if (!Number.isInteger(o.maxBatchRows) || o.maxBatchRows < 1) throw bad(`maxBatchRows must be an integer ≥ 1, got ${o.maxBatchRows}`);
   if (!(o.maxQueueDelayUs >= 0) || !Number.isFinite(o.maxQueueDelayUs)) throw bad(`maxQueueDelayUs must be ≥ 0, got ${o.maxQueueDelayUs}`);

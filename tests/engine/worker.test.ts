@@ -64,3 +64,21 @@ test("errors keep their status: validation on the caller's thread, bad ids from 
   model.dispose();
   await expect(model.rank(req!)).rejects.toThrow("model used after dispose()");
 });
+
+test("batches travel through shared-memory lanes: concurrent callers of growing sizes each get their own rows", async () => {
+  const inline = loadModel(path);
+  const model = loadModel(path, { worker: true });
+  // Sizes grow so lanes are reallocated while other batches are in flight.
+  const requests = [3, 90, 1, 700, 17, 2000, 5].map((n, i) => sampleRequests(built, { count: 1, candidates: n, seed: 10 + i })[0]!);
+  const results = await Promise.all(requests.map((r) => model.rank(r)));
+  results.forEach((res, i) => {
+    expect(res.outputs.ctr!.shape).toEqual([requests[i]!.candidates.dense!.shape[0]!, 1]);
+    expect(Array.from(res.outputs.ctr!.data)).toEqual(Array.from(inline.rankSync(requests[i]!).outputs.ctr!.data));
+  });
+  // A caller's result is a copy: later batches reuse the lane without changing it.
+  const kept = Array.from(results[0]!.outputs.ctr!.data);
+  await model.rank(requests[3]!);
+  expect(Array.from(results[0]!.outputs.ctr!.data)).toEqual(kept);
+  inline.dispose();
+  model.dispose();
+});

@@ -159,3 +159,9 @@ test("model management: list, describe, hot swap under load with zero failed req
   await expect(client.rank("dcnv2", request!)).rejects.toThrow(ServerError);
   expect((await fetch(`${url}/readyz`)).status).toBe(200);
 });
+
+test("a bad coalescing setting fails when the app is created, not on the first request", async () => {
+  const { createApp } = await import("../../runtime/server/app");
+  expect(() => createApp({ coalescing: { policy: "adaptive" } })).toThrow("coalescer: the adaptive policy needs sloP99Ms");
+  expect(() => createApp({ coalescing: { maxBatchRows: 0 } })).toThrow("coalescer: maxBatchRows must be an integer ≥ 1, got 0");
+});

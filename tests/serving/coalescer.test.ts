@@ -167,6 +167,47 @@ describe.each(["off", "static", "adaptive"] as const)("coalescer contract: %s", 
     await coalescer.close();
   });
 
+  test("shedLate rejects at submit (503 overloaded) what would finish after its deadline; admitted requests finish; higher priority only counts what is ahead of it", async () => {
+    const { model, coalescer, block } = setup(policy, { shedLate: true, defaultDeadlineMs: 50 });
+    model.execMs = 10; // every batch moves the clock 10 ms: 8 rows / 10 ms
+    for (let i = 0; i < 8; i++) await coalescer.submit(req(100 + i, 8), { rows: 8 }); // learn the rate
+    const fill = async (first: number) => {
+      const outcomes = Array.from({ length: 10 }, (_, i) => {
+        const o: { promise: Promise<Res>; error?: unknown } = { promise: coalescer.submit(req(first + i, 8), { rows: 8 }) };
+        o.promise.catch((e) => (o.error = e));
+        return o;
+      });
+      await Bun.sleep(0);
+      return outcomes;
+    };
+    let held = block();
+    const outcomes = await fill(0);
+    const admitted = outcomes.filter((o) => o.error === undefined).map((o) => o.promise);
+    const rejected = outcomes.filter((o) => o.error !== undefined);
+    // Queued rows only grow, so once one is shed every later one is too.
+    expect(admitted.length).toBeGreaterThanOrEqual(2);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(outcomes.findIndex((o) => o.error !== undefined)).toBe(admitted.length);
+    const shed = rejected[0]!.error;
+    expectRankfnError(shed, 503, "overloaded");
+    expect((shed as QueueFullError).retryAfterMs).toBeGreaterThan(0);
+    expect((shed as Error).message).toMatch(/overloaded: this request would finish in about \d+ ms, after its 50 ms deadline/);
+    held.release();
+    await held.result;
+    for (const p of admitted) expect((await p).rows).toBe(8); // admitted work finishes: none expired
+    expect(coalescer.stats()).toMatchObject({ rejectedLate: rejected.length, expired: 0 });
+    // With the queue full of priority-0 work, a priority-5 request still gets in.
+    held = block();
+    const low = await fill(1000);
+    expect(low.some((o) => o.error !== undefined)).toBe(true);
+    const urgent = coalescer.submit(req(99, 8), { rows: 8, priority: 5 });
+    held.release();
+    await held.result;
+    expect((await urgent).id).toBe(99);
+    await Promise.allSettled(low.map((o) => o.promise));
+    await coalescer.close();
+  });
+
   test("a full queue rejects with 503 queue_full and a retryAfterMs; what was queued still runs", async () => {
     const { model, coalescer, block, advanceAndRelease } = setup(policy, { maxQueueRows: 10 });
     const { result, release } = block(); // running rows do not count against the queue

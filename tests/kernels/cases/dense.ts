@@ -23,9 +23,11 @@ function weight(dtype: "f32" | "bf16" | "i8", n: number, kk: number, rng: Rng): 
 
 function gemmCases(): ParityCase[] {
   const cases: ParityCase[] = [];
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 33, 17], [3, 16, 64], [17, 31, 130], [64, 48, 96], [0, 5, 7], [33, 70, 1]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 33, 17], [3, 16, 64], [17, 31, 130], [64, 48, 96], [0, 5, 7], [33, 70, 1], [29, 70, 1100]];
   for (const dtype of ["f32", "bf16", "i8"] as const) {
     for (const [m, n, kk] of shapes) {
+      // A long k (DLRM-v2 cross and top layers have k = 3456) for fp32/bf16; int8 activation quantisation error on uniform random rows grows past the tolerance there.
+      if (dtype === "i8" && kk > 1024) continue;
       acts.forEach((act, ai) => {
         const rng = new Rng(m * 1000 + n * 10 + kk + ai);
         const withBias = ai % 2 === 0;
