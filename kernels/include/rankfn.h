@@ -11,7 +11,8 @@
  *     a wider buffer (e.g. one table's block of a concatenated feature row);
  *   - ops take an rf_stream; NULL means the backend's default stream. On the
  *     CPU backend an op runs to completion on the library's thread pool before
- *     returning, so rf_stream_sync is a no-op there.
+ *     returning, so rf_stream_sync is a no-op there — except for CPU core-group
+ *     streams (rf_stream_create_pool), whose queued commands run asynchronously.
  * Pseudocode in comments uses 0-based indices and fp32 math unless stated.
  */
 #ifndef RANKFN_H
