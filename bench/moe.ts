@@ -89,8 +89,9 @@ export async function main(args: string[]): Promise<void> {
   balanced.note("rows/s of the expert part (dispatch, expert GEMMs on the devices, combine); gating is separate");
   const routing = balancedRouting(batch, TOP_K, E);
   const figures = new Map<string, LayerRun>();
-  for (const [label, spec] of setups) {
+  for (const [label, spec, threads] of setups) {
     progress(`MoE layer on ${label}`);
+    k.setNumThreads(threads); // the combine runs on the library pool: give it the setup's cores, no more
     const devices = openDevices(spec);
     const layer = new ExpertLayer("moe", weights, D_MODEL, D_MODEL, devices);
     const f = await measure(layer, devices, routing);
@@ -112,6 +113,7 @@ export async function main(args: string[]): Promise<void> {
   const counts = new Array<number>(E).fill(0);
   for (const e of zipf.topIdx) counts[e]!++;
   skewed.note(`rows per expert: ${counts.join(" ")}`);
+  k.setNumThreads(2);
   const devices = openDevices("cpu:2x1");
   const row = (label: string, f: LayerRun, layer: ExpertLayer) =>
     skewed.add({ placement: label, "rows/s": f.rowsPerS, "% of balanced": (100 * f.rowsPerS) / two, "load imbalance": f.loadImbalance, "busy imbalance": f.busyImbalance, replicated: layer.placement.replicas.flatMap((r, e) => (r.length > 1 ? [e] : [])).join(",") || "-" });
