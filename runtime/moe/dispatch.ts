@@ -3,6 +3,7 @@
 // runs one GEMM pair over contiguous slots), with the capacity limit and the
 // overflow policy applied and rows of replicated experts split across their
 // replicas to even out the devices' load. Pure: no native calls.
+import { TensorError } from "../errors";
 
 /** What happens to rows routed to an expert beyond its capacity. */
 export type OverflowPolicy = "drop" | "spill";
@@ -59,7 +60,12 @@ export function dispatch(input: DispatchInput, slotRow: Int32Array, slotWeight: 
   const { rows, k, topIdx, topVals, replicas, devices, cost, capacity, overflow } = input;
   const E = replicas.length;
   const routed = new Int32Array(E);
-  for (let i = 0; i < rows * k; i++) routed[topIdx[i]!]!++;
+  for (let i = 0; i < rows * k; i++) {
+    const e = topIdx[i]!;
+    if (!(e >= 0 && e < E)) throw new TensorError(`dispatch: row ${Math.floor(i / k)} is routed to expert ${e}, the layer has ${E}`);
+    for (let t = i - (i % k); t < i; t++) if (topIdx[t] === e) throw new TensorError(`dispatch: row ${Math.floor(i / k)} is routed to expert ${e} twice`);
+    routed[e]!++;
+  }
   const accepted = new Int32Array(E);
   for (let e = 0; e < E; e++) {
     const limit = overflow === "drop" ? capacity : capacity * replicas[e]!.length;

@@ -92,6 +92,12 @@ describe("dispatch", () => {
     expect(seen.size).toBe(rows * k);
     expect(Math.abs(d.deviceLoad[0]! - d.deviceLoad[1]!)).toBeLessThanOrEqual(Math.max(...d.routed) );
   });
+  test("routing to an unknown expert, or to one expert twice in a row, is an error", () => {
+    const base = { rows: 2, k: 2, topVals: new Float32Array(4), replicas: [[0], [0]], devices: 1, cost: [1, 1], capacity: Infinity, overflow: "drop" as const };
+    const slots = () => [new Int32Array(4), new Float32Array(4)] as const;
+    expect(() => dispatch({ ...base, topIdx: Int32Array.of(0, 1, 1, 2) }, ...slots())).toThrow("dispatch: row 1 is routed to expert 2, the layer has 2");
+    expect(() => dispatch({ ...base, topIdx: Int32Array.of(0, 1, 1, 1) }, ...slots())).toThrow("dispatch: row 1 is routed to expert 1 twice");
+  });
   test("a replicated expert's rows even out the devices' load", () => {
     const rows = 100;
     const topIdx = Int32Array.from({ length: rows }, (_, i) => (i < 80 ? 0 : 1));
