@@ -40,7 +40,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--lazy] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
+    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -52,7 +52,7 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = spec.slice(eq + 1);
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
@@ -65,7 +65,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true, ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}) },
+        modelOptions: { precision, worker: true, ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
       });
       process.stderr.write(`  … loading ${Object.keys(models).join(", ")}\n`);
       await server.ready;

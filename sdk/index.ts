@@ -6,6 +6,7 @@ import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
 import { Model } from "./model";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
+import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -18,6 +19,8 @@ export interface LoadOptions extends CompileOptions {
   context?: string[];
   /** Serve these embedding tables from Redis (hot-row cache → host cache → Redis), e.g. `{ redis: "redis://10.0.0.5:6379", tables: "all" }`. */
   embeddings?: RemoteEmbeddingOptions;
+  /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
+  experts?: ExpertParallelConfig;
 }
 
 /**

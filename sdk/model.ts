@@ -8,6 +8,8 @@ import { WorkerExecutor } from "../runtime/engine/worker-executor";
 import { type RequestSlice, Stager, type StageRequest } from "../runtime/engine/stager";
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { GraphInput } from "../runtime/graph/schema";
+import type { ExpertParallelConfig, MoeStats } from "../runtime/moe/expert-parallel";
+import type { PlacementReport } from "../runtime/moe/placement";
 import { tensor, type Tensor } from "../runtime/tensor/tensor";
 import type { RankRequest, RankResponse } from "./request";
 import { RankfnError } from "../runtime/errors";
@@ -39,6 +41,8 @@ export interface ModelStats {
   rows: number;
   batches: number;
   computeMs: number;
+  /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
+  moe?: MoeStats;
 }
 
 export interface ModelOptions extends CompileOptions {
@@ -54,6 +58,11 @@ export interface ModelOptions extends CompileOptions {
   threads?: number;
   /** Serve some (or all) embedding tables from Redis through the hot-row and host caches. */
   embeddings?: RemoteEmbeddingOptions;
+  /**
+   * Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2", capacityFactor: 1.25,
+   * overflow: "drop", replicate: { threshold: 0.25 }, replanEvery: 100 }` (runtime/moe).
+   */
+  experts?: ExpertParallelConfig;
 }
 
 export class Model {
@@ -75,7 +84,11 @@ export class Model {
     // The inline executor packs weights lazily (on the first batch), so a worker-mode
     // model only pays for it if inspect() asks for a memory plan.
     const remoteTables = options.embeddings ? remoteTableSpecs(built, model, options.embeddings) : [];
-    this.#executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteTables.map((t) => t.name) });
+    // In worker mode the worker opens the devices: the inline executor only serves inspect().
+    this.#executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteTables.map((t) => t.name), experts: options.worker ? undefined : options.experts });
+    if (options.worker && options.experts && typeof options.experts.devices !== "string") {
+      throw new Error('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices');
+    }
     if (options.embeddings) {
       this.#remote = new RemoteEmbeddings(remoteTables, this.name, options.embeddings);
       this.#resolver = new EmbeddingResolver(remoteUses(this.#executor.model.graph, this.#executor.remoteTables), this.#remote);
@@ -187,9 +200,16 @@ export class Model {
     };
   }
 
-  /** Counters since load, the per-op profile under RANKFN_PROFILE=1, and per-tier embedding counters when tables are remote. */
-  stats(): ModelStats & { profile: ReturnType<Executor["profile"]>; embeddings?: RemoteEmbeddingStats } {
-    return { ...this.#stats, profile: this.#executor.profile(), ...(this.#remote ? { embeddings: this.#remote.stats() } : {}) };
+  /** Counters since load, the per-op profile under RANKFN_PROFILE=1, per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
+  stats(): ModelStats & { profile: ReturnType<Executor["profile"]>; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+    const moe = this.#executor.experts?.stats() ?? this.#worker?.moeStats;
+    return { ...this.#stats, profile: this.#executor.profile(), ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+  }
+
+  /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
+  replanExperts(): Record<string, PlacementReport> {
+    if (!this.#executor.experts) throw new Error(`model "${this.name}" does not run expert-parallel (pass { experts } without worker)`);
+    return this.#executor.experts.replan();
   }
 
   /**

@@ -87,6 +87,20 @@ void set_num_threads(int n);
 // thread is already using the pool (concurrent batches never deadlock).
 void parallel_for_raw(int64_t n, void (*task)(void *ctx, int64_t i, int thread), void *ctx);
 
+// Pools owned by streams (CPU core groups, rf_stream_create_pool).
+class Pool;
+// A pool of `threads` threads (its caller included) whose workers pin
+// themselves to cpus[0..num_cpus) (num_cpus == 0: unpinned).
+Pool *pool_create(int threads, const int *cpus, int num_cpus);
+void pool_destroy(Pool *p);
+int pool_size(const Pool *p);
+int pool_pinned_workers(const Pool *p);
+// Pin the calling thread to the pool's cpus; false where the OS refuses.
+bool pin_current_thread(const Pool *p);
+// Route this thread's parallel_for (and num_threads()) to `p` (nullptr: the
+// library's default pool). Returns the previous binding.
+Pool *bind_pool(Pool *p);
+
 template <class F>
 static inline void parallel_for(int64_t n, F &&f) {
     parallel_for_raw(

@@ -1,6 +1,7 @@
 // Library identity, CPU feature detection and ISA selection, and the trivial
 // device half of the ABI on the CPU: one device, host memory, synchronous streams.
 #include "backend.h"
+#include "stream.h"
 
 #include <atomic>
 #include <cstdio>
@@ -59,10 +60,6 @@ rf_isa active_isa() {
 }
 
 }  // namespace rf
-
-struct rf_stream_s {
-    int32_t device;
-};
 
 extern "C" {
 
@@ -168,14 +165,21 @@ RF_API rf_status rf_stream_create(int32_t device, rf_stream *out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_stream_create: out is NULL");
         RF_CHECK(device == 0, "rf_stream_create: the cpu backend has device 0 only, got %d", device);
-        *out = new rf_stream_s{device};
+        *out = new rf_stream_s{device, nullptr};
         return RF_OK;
     });
 }
 
-RF_API rf_status rf_stream_sync(rf_stream) { return RF_OK; }
+RF_API rf_status rf_stream_sync(rf_stream s) {
+    RF_ENTRY({
+        if (s == nullptr || s->queue == nullptr) return RF_OK;
+        return rf::stream_queue_sync(s->queue);
+    });
+}
 
 RF_API rf_status rf_stream_destroy(rf_stream s) {
+    if (s == nullptr) return RF_OK;
+    if (s->queue) rf::stream_queue_destroy(s->queue);
     delete s;
     return RF_OK;
 }

@@ -1,11 +1,18 @@
 // The library's persistent thread pool: workers spin briefly for the next job
-// (ranking batches arrive back to back), then sleep on a futex.
+// (ranking batches arrive back to back), then sleep on a futex. Besides the
+// library's default pool, a stream can own a pool pinned to a core group
+// (rf_stream_create_pool); a thread bound to such a pool (bind_pool) runs its
+// parallel_for there.
 #include "backend.h"
 
 #include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define RF_PAUSE() _mm_pause()
@@ -17,6 +24,20 @@ namespace rf {
 namespace {
 
 constexpr int kMaxThreads = 256;
+
+// Pin the calling thread to `cpus`; false where the OS refuses (or is not Linux).
+bool pin_to(const std::vector<int> &cpus) {
+#if defined(__linux__)
+    if (cpus.empty()) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) CPU_SET(c, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+#else
+    (void)cpus;
+    return false;
+#endif
+}
 constexpr int kSpinIterations = 20000;  // ~100 us of polling before sleeping
 
 // A job's fields are atomics: a worker that wakes late may read the slot of a
@@ -30,15 +51,23 @@ struct Job {
 
 thread_local bool t_in_pool_task = false;
 
+}  // namespace
+
 class Pool {
 public:
     Pool() {
         unsigned hw = std::thread::hardware_concurrency();
         resize(hw == 0 ? 1 : int(hw));
     }
+    // A pool of `n` threads (the caller of run() included) whose workers pin
+    // themselves to `cpus` (empty: unpinned).
+    Pool(int n, std::vector<int> cpus) : cpus_(std::move(cpus)) { resize(n); }
     ~Pool() { stop_workers(); }
 
     int size() const { return size_; }
+    const std::vector<int> &cpus() const { return cpus_; }
+    // Workers that pinned themselves successfully so far.
+    int pinned_workers() const { return pinned_.load(std::memory_order_acquire); }
 
     void resize(int n) {
         std::lock_guard<std::mutex> run(run_mutex_);
@@ -96,6 +125,7 @@ private:
 
     void worker_loop(int thread, uint64_t seen) {
         t_in_pool_task = true;
+        if (!cpus_.empty() && pin_to(cpus_)) pinned_.fetch_add(1, std::memory_order_acq_rel);
         for (;;) {
             uint64_t g;
             int spins = 0;
@@ -122,6 +152,8 @@ private:
     }
 
     int size_ = 1;
+    std::vector<int> cpus_;
+    std::atomic<int> pinned_{0};
     std::mutex run_mutex_;
     std::vector<std::thread> workers_;
     Job jobs_[2];
@@ -131,10 +163,16 @@ private:
     std::atomic<bool> stopping_{false};
 };
 
-Pool &pool() {
+namespace {
+
+Pool &default_pool() {
     static Pool *p = new Pool();  // never destroyed: workers may outlive static teardown order
     return *p;
 }
+
+thread_local Pool *t_bound = nullptr;
+
+Pool &pool() { return t_bound ? *t_bound : default_pool(); }
 
 }  // namespace
 
@@ -143,11 +181,31 @@ int num_threads() { return pool().size(); }
 void set_num_threads(int n) {
     if (n < 1) n = 1;
     if (n > kMaxThreads) n = kMaxThreads;
-    if (n != pool().size()) pool().resize(n);
+    if (n != default_pool().size()) default_pool().resize(n);
 }
 
 void parallel_for_raw(int64_t n, void (*task)(void *, int64_t, int), void *ctx) {
     pool().run(n, task, ctx);
+}
+
+Pool *pool_create(int threads, const int *cpus, int num_cpus) {
+    if (threads < 1) threads = 1;
+    if (threads > kMaxThreads) threads = kMaxThreads;
+    return new Pool(threads, std::vector<int>(cpus, cpus + (num_cpus > 0 ? num_cpus : 0)));
+}
+
+void pool_destroy(Pool *p) { delete p; }
+
+int pool_size(const Pool *p) { return p->size(); }
+
+int pool_pinned_workers(const Pool *p) { return p->pinned_workers(); }
+
+bool pin_current_thread(const Pool *p) { return pin_to(p->cpus()); }
+
+Pool *bind_pool(Pool *p) {
+    Pool *was = t_bound;
+    t_bound = p;
+    return was;
 }
 
 }  // namespace rf

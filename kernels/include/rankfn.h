@@ -11,7 +11,8 @@
  *     a wider buffer (e.g. one table's block of a concatenated feature row);
  *   - ops take an rf_stream; NULL means the backend's default stream. On the
  *     CPU backend an op runs to completion on the library's thread pool before
- *     returning, so rf_stream_sync is a no-op there.
+ *     returning, so rf_stream_sync is a no-op there — except for CPU core-group
+ *     streams (rf_stream_create_pool), whose queued commands run asynchronously.
  * Pseudocode in comments uses 0-based indices and fp32 math unless stated.
  */
 #ifndef RANKFN_H
@@ -147,8 +148,75 @@ RF_API rf_status rf_free(void *p);  /* NULL is a no-op */
 RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t kind, rf_stream s);
 
 RF_API rf_status rf_stream_create(int32_t device, rf_stream *out);
+/* Wait for the work queued on s. A stream with a pool (rf_stream_create_pool)
+ * returns the first failure of its commands since the last sync (message in
+ * rf_last_error) and then accepts work again; other CPU streams: no-op. */
 RF_API rf_status rf_stream_sync(rf_stream s);
-RF_API rf_status rf_stream_destroy(rf_stream s); /* NULL is a no-op */
+RF_API rf_status rf_stream_destroy(rf_stream s); /* NULL is a no-op; waits for queued work */
+
+/* ---------------------------------------------------------------- queued work, CPU core groups */
+
+typedef enum {
+    RF_CMD_GEMM             = 0,
+    RF_CMD_GATHER_ROWS      = 1,
+    RF_CMD_SCATTER_ADD_ROWS = 2,
+    RF_CMD_MEMCPY           = 3,
+    RF_CMD_FAIL             = 4
+} rf_cmd_op;
+
+/* One queued call of an existing op (rf_stream_enqueue). Fields by op:
+ *   RF_CMD_GEMM:             rf_gemm(s, m, a, lda, w, b, arg, c, ldc, d, ldd)
+ *                            x = a, bias = b, act = arg, residual = c, y = d
+ *   RF_CMD_GATHER_ROWS:      rf_gather_rows(s, m, n, a, lda, k, b, c, d, ldd)
+ *                            rows = m, width = n, src = a, src_rows = k, idx = b (int32),
+ *                            weights = c, dst = d
+ *   RF_CMD_SCATTER_ADD_ROWS: rf_scatter_add_rows(s, m, n, a, lda, b, c, d, ldd, k)
+ *                            rows = m, width = n, src = a, idx = b, weights = c, dst = d,
+ *                            dst_rows = k
+ *   RF_CMD_MEMCPY:           rf_memcpy(d, a, m, arg, s)   bytes = m, kind = arg
+ *                            (CPU core groups share host memory: a device-to-device copy)
+ *   RF_CMD_FAIL:             fail with status arg (1..6), message "injected fault" (fault
+ *                            injection, so the runtime's device-failure path is testable)
+ * Fields an op does not name are ignored. */
+typedef struct {
+    int32_t     op;            /* rf_cmd_op */
+    int32_t     arg;
+    int64_t     m, n, k;
+    int64_t     lda, ldc, ldd;
+    const void *a;
+    const void *b;
+    const void *c;
+    void       *d;
+    rf_weight   w;
+} rf_cmd_t;                    /* 96 bytes, no padding */
+
+/* A CPU core group: a stream that owns a pool of `threads` threads (1..256, its
+ * queue thread included) pinned to cpus[0..num_cpus) where the OS allows
+ * (num_cpus == 0: unpinned; each cpu in 0..1023). Commands from
+ * rf_stream_enqueue run on its queue thread, in order, with the parallel loops
+ * of each op on its own pool, so several such streams compute concurrently.
+ * Direct op calls naming it run on the caller's thread like on any CPU stream.
+ * Backends without core groups return RF_ERR_UNSUPPORTED. */
+RF_API rf_status rf_stream_create_pool(int32_t device, int32_t threads, const int32_t *cpus,
+                                       int32_t num_cpus, rf_stream *out);
+
+/* Run n commands in order on s. The caller keeps every buffer a command names
+ * alive and unchanged until rf_stream_sync(s) returns.
+ *   s with a pool: the commands are copied and queued; returns at once; they
+ *     run on s's threads and their failures surface at rf_stream_sync
+ *   other streams, NULL included: they run now, on the calling thread
+ *   for each command i: status = run(cmds[i])
+ *     if status != RF_OK: report "command i (op): <message>" with that status,
+ *       and skip every later command until the next sync
+ * An unknown op is RF_ERR_INVALID_ARG before any command is queued or run. */
+RF_API rf_status rf_stream_enqueue(rf_stream s, const rf_cmd_t *cmds, int32_t n);
+
+/* Counters of s (any out pointer may be NULL): busy_ns = time its queue thread
+ * spent running commands since creation, commands = commands run, threads =
+ * its pool's size (other streams: the library pool's), pinned = 1 when every
+ * thread of its pool is pinned to its cpus, else 0. */
+RF_API rf_status rf_stream_stats(rf_stream s, int64_t *busy_ns, int64_t *commands, int32_t *threads,
+                                 int32_t *pinned);
 
 /* ---------------------------------------------------------------- GEMM */
 

@@ -11,20 +11,21 @@ import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
 import { Executor } from "./executor";
 import type { GatheredRows } from "./plan-context";
+import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
 declare const self: Worker;
 
 export type InitMessage = {
   type: "init";
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
-  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] };
+  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig };
 };
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
-  | { type: "result"; id: number }
+  | { type: "result"; id: number; moe?: MoeStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -37,7 +38,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     if (msg.type === "init") {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
-      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables });
+      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts });
       const outputs = Object.entries(executor.model.graph.outputs).map(([name, v]) => {
         const info = executor!.info.values.get(v)!;
         return { name, width: info.shape.reduce((a, b) => a * b, 1), role: info.role };
@@ -53,7 +54,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
       const data = lane.outputs[name]!;
       for (let i = 0; i < view.rows; i++) data.set(view.data.subarray(i * view.ld, i * view.ld + view.width), i * view.width);
     }
-    self.postMessage({ type: "result", id } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

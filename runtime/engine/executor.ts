@@ -11,6 +11,8 @@ import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import type { GatheredRows, RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
+import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
+import { groupExperts } from "../moe/group-experts";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -53,6 +55,8 @@ export class Executor {
   readonly maxBatch: number;
   readonly remoteTables: ReadonlySet<string>;
   readonly #packed: WeightCache;
+  /** Devices and expert layers, when mixtures run expert-parallel. */
+  readonly experts: ExpertParallel | undefined;
   readonly #plans = new Map<number, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
   readonly #profile = new Map<number, Float64Array>();
@@ -60,13 +64,16 @@ export class Executor {
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [] }: { maxBatch?: number; remoteTables?: readonly string[] } = {}) {
-    // Broadcasting context values is required to execute; everything else is optional.
-    this.model = insertBroadcast.run(model).model;
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig } = {}) {
+    // Broadcasting context values is required to execute; everything else is optional
+    // (on devices, dense mixture experts are grouped to run expert-parallel).
+    const broadcast = insertBroadcast.run(model).model;
+    this.model = experts ? groupExperts.run(broadcast).model : broadcast;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
     this.remoteTables = new Set(remoteTables);
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
+    this.experts = experts ? new ExpertParallel(experts) : undefined;
   }
 
   /** The plan for batches of up to `rows` rows (power-of-two buckets, at least 16). */
@@ -76,7 +83,7 @@ export class Executor {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
     let plan = this.#plans.get(capacity);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables);
+      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables, this.experts);
       this.#plans.set(capacity, plan);
     }
     return plan;
@@ -164,5 +171,6 @@ export class Executor {
     this.#plans.clear();
     this.#bindings.clear();
     this.#packed.dispose();
+    this.experts?.dispose();
   }
 }

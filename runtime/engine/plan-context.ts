@@ -8,6 +8,7 @@ import type { Graph, Node } from "../graph/schema";
 import type { NativeSymbols } from "../ffi/library";
 import type { Tensor } from "../tensor/tensor";
 import type { WeightCache } from "./weight-cache";
+import type { ExpertParallel } from "../moe/expert-parallel";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
 export interface Slot<A extends Float32Array | Int32Array | BigInt64Array = Float32Array> {
@@ -62,6 +63,8 @@ export interface PlanContext {
   scratchI32(key: string, elements: number): Int32Array;
   /** Throw a KernelError naming the node unless status is 0. */
   check(status: number, node: Node): void;
+  /** Devices and expert layers when the model runs its mixtures expert-parallel. */
+  experts?: ExpertParallel;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

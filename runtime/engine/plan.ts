@@ -13,12 +13,14 @@ import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../com
 import { debugEnabled } from "../compiler/pass";
 import type { PlanContext, RunState, Slot, Step } from "./plan-context";
 import { compositeSteps } from "./steps/composite";
+import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
 import type { WeightCache } from "./weight-cache";
+import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));
@@ -36,6 +38,7 @@ export class Plan {
     readonly capacity: number,
     packed: WeightCache,
     remoteTables: ReadonlySet<string> = new Set(),
+    experts?: ExpertParallel,
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity));
@@ -87,6 +90,7 @@ export class Plan {
       check: (status, node) => {
         if (status !== 0) throw new KernelError(`node "${node.name}" (${node.op}): ${String(native().rf_last_error())}`, status, node.op);
       },
+      experts,
     };
     this.steps = graph.nodes.map((node) => {
       const build = builders[node.op as keyof typeof builders];

@@ -13,6 +13,7 @@ import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
 import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
 import type { StagingBuffers } from "./stager";
+import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
 export interface WorkerOutput {
   data: Float32Array;
@@ -72,17 +73,19 @@ export class WorkerExecutor {
   /** Lane id -> the version the worker last received. */
   readonly #sent = new Map<number, number>();
   readonly ready: Promise<OutputSpec[]>;
+  /** Expert-parallel statistics as of the last batch (when the model runs with `experts`). */
+  moeStats: MoeStats | undefined;
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[] } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig } = {}) {
     // The worker opens the kernel library itself: it gets this thread's environment, so
     // a backend chosen in code (process.env.RANKFN_BACKEND / RANKFN_DEVICES) is its backend too.
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url), { env: definedEnv() });
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables },
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
@@ -92,8 +95,10 @@ export class WorkerExecutor {
         const waiter = this.#pending.get(msg.id);
         if (!waiter) return;
         this.#pending.delete(msg.id);
-        if (msg.type === "result") waiter.resolve();
-        else if (msg.type === "error") waiter.reject(toError(msg.error));
+        if (msg.type === "result") {
+          if (msg.moe) this.moeStats = msg.moe;
+          waiter.resolve();
+        } else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
       this.#worker.onerror = (event) => {
         const err = new RankfnError(`model worker failed: ${event.message}`, "worker_failed", 500);

@@ -25,6 +25,12 @@ export const symbols = {
   rf_stream_create: fn("i32", "ptr"),
   rf_stream_sync: fn("ptr"),
   rf_stream_destroy: fn("ptr"),
+  // device, threads, cpus, num_cpus, out
+  rf_stream_create_pool: fn("i32", "i32", "ptr", "i32", "ptr"),
+  // s, cmds, n
+  rf_stream_enqueue: fn("ptr", "ptr", "i32"),
+  // s, busy_ns, commands, threads, pinned
+  rf_stream_stats: fn("ptr", "ptr", "ptr", "ptr", "ptr"),
 
   // device, dtype, n, k, w, scales, out
   rf_weight_pack: fn("i32", "i32", "i64", "i64", "ptr", "ptr", "ptr"),

@@ -344,6 +344,33 @@ export const ops: Record<string, OpDef<any>> = {
       return [{ dtype: "f32", shape: [out] }];
     },
   },
+  /**
+   * Dense experts run expert-parallel (a lowering made only when a model runs on devices,
+   * runtime/moe/group-experts.ts): chain c = linear layers over activation input
+   * `chains[c].input`; output c = the chain's last layer. Inputs: the chains' activation
+   * inputs, then per chain per layer W [n, k], b [n]. Every row runs through every chain.
+   */
+  experts: {
+    attrs: z.object({ chains: z.array(z.object({ input: z.number().int().nonnegative(), acts: z.array(actSchema).min(1) })).min(1) }).strict(),
+    infer: (inputs, a, node) => {
+      const valueCount = inputs.findIndex((i) => i.kind === "weight");
+      if (valueCount <= 0) fail(node, "expects activation inputs before the weights");
+      let at = valueCount;
+      const out = a.chains.map((chain: { input: number; acts: string[] }, c: number) => {
+        if (chain.input >= valueCount) fail(node, `chain ${c} reads input ${chain.input}, there are ${valueCount}`);
+        let w = width(value(node, inputs, chain.input));
+        for (let l = 0; l < chain.acts.length; l++) {
+          const spec = weight(node, inputs, at, [null, w], gemmWeightDTypes);
+          w = spec.shape[0]!;
+          weight(node, inputs, at + 1, [w]);
+          at += 2;
+        }
+        return { dtype: "f32" as const, shape: [w] };
+      });
+      if (at !== inputs.length) fail(node, `expects ${at} inputs, got ${inputs.length}`);
+      return out;
+    },
+  },
 };
 
 export type OpName = keyof typeof ops;

@@ -11,6 +11,7 @@ import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../servi
 import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
+import { renderMoeMetrics } from "./moe-metrics";
 import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
 
 export interface AppOptions extends RegistryOptions {
@@ -109,7 +110,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const stats = registry.current(name)?.model.stats().embeddings;
       return stats ? [{ model: name, stats }] : [];
     });
-    return c.text(metrics.render() + renderEmbeddingMetrics(embeddings), 200, { "Content-Type": "text/plain; version=0.0.4" });
+    const moe = registry.list().flatMap(({ name }) => {
+      const stats = registry.current(name)?.model.stats().moe;
+      return stats ? [{ model: name, moe: stats }] : [];
+    });
+    return c.text(`${metrics.render()}${renderEmbeddingMetrics(embeddings)}${moe.length ? `\n${renderMoeMetrics(moe)}` : ""}`, 200, { "Content-Type": "text/plain; version=0.0.4" });
   });
 
   app.get("/v1/models", (c) => json(c, { models: registry.list() }));

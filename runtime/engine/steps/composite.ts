@@ -5,6 +5,7 @@ import { type Pointer, ptr } from "bun:ffi";
 import type { Node } from "../../graph/schema";
 import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
+import { sparseMoeLayer } from "../../moe/from-graph";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
@@ -141,9 +142,12 @@ const moe: StepBuilder = (node, ctx) => {
   const weightsPtr = ptr(weightsByExpert) as number;
   const counts = new Int32Array(E);
   const starts = new Int32Array(E + 1);
-  const xe = ctx.scratch(`${node.name}.xe`, cap * x.width);
-  const he = ctx.scratch(`${node.name}.he`, cap * hMax);
-  const ye = ctx.scratch(`${node.name}.ye`, cap * y.width);
+  // Expert-parallel: the experts live on devices (runtime/moe); gating stays here.
+  const parallel = sparseMoeLayer(node, ctx, x.width, y.width);
+  const local = (key: string, elements: number) => (parallel ? new Float32Array(0) : ctx.scratch(`${node.name}.${key}`, elements));
+  const xe = local("xe", cap * x.width);
+  const he = local("he", cap * hMax);
+  const ye = local("ye", cap * y.width);
   const actCode = ACT(act);
   const { sym } = ctx;
   return step(node, (s) => {
@@ -151,6 +155,7 @@ const moe: StepBuilder = (node, ctx) => {
     ctx.check(sym.rf_gemm(null, rows, x.data, x.ld, gateW, gateB, 0, null, 0, logits, E), node);
     ctx.check(sym.rf_topk(null, rows, E, K, logits, E, topVals, topIdx, K), node);
     ctx.check(sym.rf_softmax(null, rows, K, topVals, K, topVals, K), node);
+    if (parallel) return parallel.run(rows, K, x.data, x.ld, topIdx, topVals, y.data, y.ld);
     counts.fill(0);
     for (let i = 0; i < rows * K; i++) counts[topIdx[i]!]!++;
     starts[0] = 0;
