@@ -47,6 +47,22 @@ function gemmCases(): ParityCase[] {
       });
     }
   }
+  // int8 over a long k (DLRM-v2 layers have k = 3456: int32 sums over thousands of quads),
+  // on non-negative rows (post-ReLU activations, the common input of a quantised layer).
+  {
+    const rng = new Rng(2100);
+    const { w, values } = weight("i8", 40, 2100, rng);
+    const x = tensor("f32", [13, 2100], rng.floats(13 * 2100, 0, 1));
+    const bias = tensor("f32", [40], rng.floats(40));
+    cases.push({
+      op: "gemm",
+      dtype: "i8",
+      label: "m=13 n=40 k=2100 act=none +bias, x >= 0",
+      tol: tolerance.i8,
+      run: () => [k.gemm({ x, w, bias }).data as Float32Array],
+      expected: () => [ref.gemmRef(x.data as Float32Array, 13, 2100, values, 40, bias.data as Float32Array, "none", null)],
+    });
+  }
   // Strided x / y (column slices of wider buffers) and residual aliasing y.
   {
     const rng = new Rng(7);
