@@ -4,6 +4,7 @@
 // and reports the first failure. Two such streams compute concurrently while
 // the caller (one JS thread) only enqueues and waits.
 #include "backend.h"
+#include "commands.h"
 #include "stream.h"
 
 #include <chrono>
@@ -15,47 +16,6 @@
 #include <thread>
 
 namespace rf {
-namespace {
-
-const char *cmd_name(int32_t op) {
-    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail"};
-    return op >= RF_CMD_GEMM && op <= RF_CMD_FAIL ? names[op] : "unknown";
-}
-
-rf_status run_cmd(const rf_cmd_t &c) {
-    switch (c.op) {
-    case RF_CMD_GEMM:
-        return rf_gemm(nullptr, c.m, static_cast<const float *>(c.a), c.lda, c.w, static_cast<const float *>(c.b), c.arg,
-                       static_cast<const float *>(c.c), c.ldc, static_cast<float *>(c.d), c.ldd);
-    case RF_CMD_GATHER_ROWS:
-        return rf_gather_rows(nullptr, c.m, c.n, static_cast<const float *>(c.a), c.lda, c.k,
-                              static_cast<const int32_t *>(c.b), static_cast<const float *>(c.c), static_cast<float *>(c.d),
-                              c.ldd);
-    case RF_CMD_SCATTER_ADD_ROWS:
-        return rf_scatter_add_rows(nullptr, c.m, c.n, static_cast<const float *>(c.a), c.lda,
-                                   static_cast<const int32_t *>(c.b), static_cast<const float *>(c.c),
-                                   static_cast<float *>(c.d), c.ldd, c.k);
-    case RF_CMD_MEMCPY:
-        return rf_memcpy(c.d, c.a, c.m, c.arg, nullptr);
-    case RF_CMD_FAIL:
-        return fail(c.arg >= RF_ERR_INVALID_ARG && c.arg <= RF_ERR_INTERNAL ? c.arg : RF_ERR_DEVICE, "injected fault");
-    default:
-        return fail(RF_ERR_INVALID_ARG, "unknown command %d", c.op);
-    }
-}
-
-// Run `c` (command `index` since the last sync); on failure, prefix the message.
-rf_status run_reported(const rf_cmd_t &c, int64_t index, std::string *message) {
-    rf_status st = run_cmd(c);
-    if (st != RF_OK) {
-        char buf[1200];
-        std::snprintf(buf, sizeof buf, "command %lld (%s): %s", (long long)index, cmd_name(c.op), rf_last_error());
-        *message = buf;
-    }
-    return st;
-}
-
-}  // namespace
 
 class StreamQueue {
 public:
@@ -126,7 +86,7 @@ private:
             lock.unlock();
             const auto t0 = std::chrono::steady_clock::now();
             std::string message;
-            rf_status st = run_reported(c, index, &message);
+            rf_status st = run_reported(nullptr, c, index, &message);
             const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
             lock.lock();
             running_ = false;
@@ -189,7 +149,7 @@ RF_API rf_status rf_stream_enqueue(rf_stream s, const rf_cmd_t *cmds, int32_t n)
         }
         for (int32_t i = 0; i < n; ++i) {
             std::string message;
-            rf_status st = rf::run_reported(cmds[i], i, &message);
+            rf_status st = rf::run_reported(nullptr, cmds[i], i, &message);
             if (st != RF_OK) return rf::fail(st, "%s", message.c_str());
         }
         return RF_OK;

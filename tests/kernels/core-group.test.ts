@@ -43,8 +43,11 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
   return worst / scale;
 }
 
+// Core groups are a CPU backend feature; the OpenCL backend runs queued commands on its own queue.
+const cpu = k.loadLibrary().backend === "cpu";
+
 describe("queued commands on core groups", () => {
-  test("two groups run GEMMs side by side and match the direct call within 1e-6", () => {
+  test.skipIf(!cpu)("two groups run GEMMs side by side and match the direct call within 1e-6", () => {
     using g0 = new k.CoreGroupStream(1, [0]);
     using g1 = new k.CoreGroupStream(2);
     const y0 = nativeF32(M * N);
@@ -72,7 +75,7 @@ describe("queued commands on core groups", () => {
     if (process.platform === "linux") expect(s0.pinned).toBe(true); // cpu 0 is allowed here
   });
 
-  test("gather -> GEMM -> weighted scatter-add in order equals the same ops called directly", () => {
+  test.skipIf(!cpu)("gather -> GEMM -> weighted scatter-add in order equals the same ops called directly", () => {
     using g = new k.CoreGroupStream(1);
     const rows = [5, 0, 36, 5, 12];
     const idx = nativeI32(rows);
@@ -93,7 +96,7 @@ describe("queued commands on core groups", () => {
     expect(maxRelDiff(out.data, want)).toBeLessThan(1e-6);
   });
 
-  test("a device-to-device copy moves the bytes", () => {
+  test.skipIf(!cpu)("a device-to-device copy moves the bytes", () => {
     using g = new k.CoreGroupStream(1);
     const src = nativeF32(100, (i) => i * 1.5);
     const dst = nativeF32(100);
@@ -104,7 +107,7 @@ describe("queued commands on core groups", () => {
     expect(Array.from(dst.data)).toEqual(Array.from(src.data));
   });
 
-  test("a failing command fails its batch at sync, later commands are skipped, the next batch runs", () => {
+  test.skipIf(!cpu)("a failing command fails its batch at sync, later commands are skipped, the next batch runs", () => {
     using g = new k.CoreGroupStream(1);
     const bad = nativeI32([0, 99]);
     const dst = nativeF32(2 * K);
@@ -150,7 +153,7 @@ describe("queued commands on core groups", () => {
 describe("bad arguments are statuses", () => {
   const sym = () => k.loadLibrary().symbols;
   const out = new BigUint64Array(1);
-  test("rf_stream_create_pool", () => {
+  test.skipIf(!cpu)("rf_stream_create_pool", () => {
     expect(sym().rf_stream_create_pool(0, 0, null, 0, out)).toBe(1);
     expect(String(sym().rf_last_error())).toBe("rf_stream_create_pool: threads = 0 must be in 1..256");
     expect(sym().rf_stream_create_pool(0, 1, Int32Array.of(-1), 1, out)).toBe(1);
@@ -159,7 +162,7 @@ describe("bad arguments are statuses", () => {
     expect(sym().rf_stream_create_pool(1, 1, null, 0, out)).toBe(1);
     expect(sym().rf_stream_create_pool(0, 1, null, 0, null)).toBe(1);
   });
-  test("rf_stream_enqueue and rf_stream_stats", () => {
+  test.skipIf(!cpu)("rf_stream_enqueue and rf_stream_stats", () => {
     using g = new k.CoreGroupStream(1);
     const list = new k.CommandList();
     list.fail();
@@ -173,4 +176,21 @@ describe("bad arguments are statuses", () => {
     g.sync(); // nothing was queued
     expect(g.stats().commands).toBe(0);
   });
+});
+
+test("every backend checks enqueue's arguments the same way; only the cpu backend makes core-group streams", () => {
+  const sym = k.loadLibrary().symbols;
+  const out = new BigUint64Array(1);
+  if (cpu) {
+    expect(sym.rf_stream_create_pool(0, 1, null, 0, out)).toBe(0);
+    expect(sym.rf_stream_destroy(Number(out[0]) as unknown as Pointer)).toBe(0);
+  } else {
+    expect(sym.rf_stream_create_pool(0, 1, null, 0, out)).toBe(3);
+    expect(String(sym.rf_last_error())).toContain("core-group streams are a CPU backend feature");
+  }
+  const bytes = new k.CommandList().bytes.slice(0, 96);
+  new DataView(bytes.buffer).setInt32(0, 9, true);
+  expect(sym.rf_stream_enqueue(null, bytes, 1)).toBe(1);
+  expect(String(sym.rf_last_error())).toBe("rf_stream_enqueue: cmds[0].op = 9 is unknown");
+  expect(sym.rf_stream_stats(null as unknown as Pointer, null, null, null, null)).toBe(1);
 });

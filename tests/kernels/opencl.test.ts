@@ -27,7 +27,7 @@ const snippet = `import * as k from "./runtime/ffi"; import { tensor } from "./r
 describe.skipIf(!built)("opencl backend", () => {
   // Under `RANKFN_BACKEND=opencl bun test tests/kernels` those suites already run on OpenCL.
   test.skipIf(process.env.RANKFN_BACKEND === "opencl")("the parity, bad-input and library suites pass on it unchanged", () => {
-    const suites = ["parity", "bad-input", "library", "symbols"].map((s) => `./tests/kernels/${s}.test.ts`);
+    const suites = ["parity", "bad-input", "library", "symbols", "core-group"].map((s) => `./tests/kernels/${s}.test.ts`);
     const r = run(["bun", "test", ...suites], { RANKFN_BACKEND: "opencl" });
     const out = r.stdout + r.stderr;
     if (r.code !== 0) throw new Error(`opencl suites failed:\n${out.slice(-4000)}`);

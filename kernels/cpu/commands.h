@@ -1,0 +1,49 @@
+// One queued command (rf_cmd_t, rankfn.h) run through the library's own entry
+// points on stream s: shared by the CPU core-group queue (stream_queue.cpp,
+// s = NULL on its queue thread) and the OpenCL backend (its in-order queue).
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "backend.h"
+
+namespace rf {
+
+inline const char *cmd_name(int32_t op) {
+    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail"};
+    return op >= RF_CMD_GEMM && op <= RF_CMD_FAIL ? names[op] : "unknown";
+}
+
+inline rf_status run_cmd(rf_stream s, const rf_cmd_t &c) {
+    switch (c.op) {
+    case RF_CMD_GEMM:
+        return rf_gemm(s, c.m, static_cast<const float *>(c.a), c.lda, c.w, static_cast<const float *>(c.b), c.arg,
+                       static_cast<const float *>(c.c), c.ldc, static_cast<float *>(c.d), c.ldd);
+    case RF_CMD_GATHER_ROWS:
+        return rf_gather_rows(s, c.m, c.n, static_cast<const float *>(c.a), c.lda, c.k, static_cast<const int32_t *>(c.b),
+                              static_cast<const float *>(c.c), static_cast<float *>(c.d), c.ldd);
+    case RF_CMD_SCATTER_ADD_ROWS:
+        return rf_scatter_add_rows(s, c.m, c.n, static_cast<const float *>(c.a), c.lda, static_cast<const int32_t *>(c.b),
+                                   static_cast<const float *>(c.c), static_cast<float *>(c.d), c.ldd, c.k);
+    case RF_CMD_MEMCPY:
+        return rf_memcpy(c.d, c.a, c.m, c.arg, s);
+    case RF_CMD_FAIL:
+        return fail(c.arg >= RF_ERR_INVALID_ARG && c.arg <= RF_ERR_INTERNAL ? c.arg : RF_ERR_DEVICE, "injected fault");
+    default:
+        return fail(RF_ERR_INVALID_ARG, "unknown command %d", c.op);
+    }
+}
+
+// Run `c` (command `index` since the last sync); on failure, `message` is "command i (op): <error>".
+inline rf_status run_reported(rf_stream s, const rf_cmd_t &c, int64_t index, std::string *message) {
+    rf_status st = run_cmd(s, c);
+    if (st != RF_OK) {
+        char buf[1200];
+        std::snprintf(buf, sizeof buf, "command %lld (%s): %s", (long long)index, cmd_name(c.op), rf_last_error());
+        *message = buf;
+    }
+    return st;
+}
+
+}  // namespace rf
