@@ -31,7 +31,8 @@ export interface CoalescerOptions {
   /**
    * Shed load early: reject at submit (503 "overloaded", with Retry-After) a request whose
    * predicted finish — the running batch, then the rows queued at or above its priority at the
-   * rows/ms recent batches achieved — falls after its deadline, instead of queueing it to a 504.
+   * rows/ms recent batches achieved — falls after its deadline (adaptive: after sloP99Ms when
+   * that is sooner, so admitted requests hold the SLO), instead of queueing it to a 504.
    * Needs 8 finished batches before it predicts anything. Default false.
    */
   shedLate?: boolean;
@@ -179,10 +180,13 @@ export class Coalescer<Req, Res> {
     const now = this.#now();
     const deadline = Math.min(this.options.defaultDeadlineMs, deadlineMs ?? Infinity);
     if (this.options.shedLate) {
+      // The adaptive policy sheds to hold its SLO (admission control), the others to meet the deadline.
+      const slo = this.options.policy === "adaptive" && this.options.sloP99Ms !== undefined && this.options.sloP99Ms < deadline;
+      const budget = slo ? this.options.sloP99Ms! : deadline;
       const predicted = this.#predictFinishMs(rows, priority, now);
-      if (predicted > deadline) {
+      if (predicted > budget) {
         this.#counts.rejectedLate++;
-        return Promise.reject(new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${deadline} ms deadline`, Math.ceil(predicted - deadline), "overloaded"));
+        return Promise.reject(new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${budget} ms ${slo ? "SLO" : "deadline"}`, Math.ceil(predicted - budget), "overloaded"));
       }
     }
     const result = new Promise<Res>((resolve, reject) => {

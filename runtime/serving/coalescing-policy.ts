@@ -3,11 +3,14 @@
 //
 //   off       delay 0, one request per batch: every request runs alone, at once.
 //   static    delay = maxQueueDelayUs, always (what Triton's dynamic batcher does).
-//   adaptive  delay = clamp(sloP99Ms − p99(last 64 batch execution times), 0, maxQueueDelayUs)
-//             so a request that waits the whole delay and then lands in a p99-slow batch
-//             still finishes inside the SLO. Slow batches shrink the delay, down to 0 once
-//             execution alone uses the whole SLO; fast ones let it grow back to the bound.
-//             Before any batch has run, p99 counts as 0.
+//   adaptive  delay = clamp(min(sloP99Ms − p99(exec), median(exec) / 4), 0, maxQueueDelayUs)
+//             over the last 64 batch execution times: a request that waits the whole delay
+//             and then lands in a p99-slow batch still finishes inside the SLO (slow batches
+//             shrink the delay, down to 0 once execution alone uses the whole SLO), and it
+//             never waits more than a quarter of a typical batch — while a batch runs the
+//             next one fills by itself, so a longer wait when idle adds latency that the
+//             bigger batch does not buy back (bench serve: on 1–4-row requests a 0.5 ms
+//             delay held p99 where 4 ms did not). Before any batch has run: the bound.
 //             Waiting only pays if company is likely: the gap between submits is tracked as
 //             an EWMA, and when the next arrival is not expected before the delay ends the
 //             batch runs now (a lone request under low load never waits).
@@ -52,7 +55,7 @@ const ARRIVAL_EWMA_ALPHA = 0.2;
  * @example
  * const policy = createQueueDelayPolicy({ policy: "adaptive", maxQueueDelayUs: 2000, sloP99Ms: 20 });
  * policy.recordExecution(15);
- * policy.delayMs(); // 2: at most maxQueueDelayUs, and 20 − 15 would allow 5
+ * policy.delayMs(); // 2: at most maxQueueDelayUs (20 − 15 would allow 5, a quarter batch 3.75)
  */
 export function createQueueDelayPolicy(options: QueueDelayPolicyOptions): QueueDelayPolicy {
   const maxDelayMs = options.maxQueueDelayUs / 1000;
@@ -84,7 +87,7 @@ class FixedDelay implements QueueDelayPolicy {
   recordExecution(): void {}
 }
 
-/** "adaptive": delay = clamp(slo − p99(execution), 0, max), and no waiting when arrivals are sparse. */
+/** "adaptive": delay = clamp(min(slo − p99(exec), median(exec) / 4), 0, max), and no waiting when arrivals are sparse. */
 class AdaptiveDelay implements QueueDelayPolicy {
   readonly name = "adaptive";
   readonly maxBatchRequests = Infinity;
@@ -122,7 +125,10 @@ class AdaptiveDelay implements QueueDelayPolicy {
   }
 
   #tune(): number {
-    return Math.min(this.maxDelayMs, Math.max(0, this.sloMs - this.#executions.quantile(0.99)));
+    if (this.#executions.count === 0) return this.maxDelayMs;
+    const sloMargin = this.sloMs - this.#executions.quantile(0.99);
+    const quarterBatch = this.#executions.quantile(0.5) / 4;
+    return Math.min(this.maxDelayMs, Math.max(0, Math.min(sloMargin, quarterBatch)));
   }
 }
 

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { RankfnError } from "../../runtime/errors";
 import { Coalescer, QueueFullError, type CoalescerOptions, type CoalescingPolicy } from "../../runtime/serving/coalescer";
+import { createQueueDelayPolicy } from "../../runtime/serving/coalescing-policy";
 
 interface Req {
   id: number;
@@ -168,7 +169,7 @@ describe.each(["off", "static", "adaptive"] as const)("coalescer contract: %s", 
   });
 
   test("shedLate rejects at submit (503 overloaded) what would finish after its deadline; admitted requests finish; higher priority only counts what is ahead of it", async () => {
-    const { model, coalescer, block } = setup(policy, { shedLate: true, defaultDeadlineMs: 50 });
+    const { model, coalescer, block } = setup(policy, { shedLate: true, defaultDeadlineMs: 50, sloP99Ms: 40 });
     model.execMs = 10; // every batch moves the clock 10 ms: 8 rows / 10 ms
     for (let i = 0; i < 8; i++) await coalescer.submit(req(100 + i, 8), { rows: 8 }); // learn the rate
     const fill = async (first: number) => {
@@ -191,7 +192,8 @@ describe.each(["off", "static", "adaptive"] as const)("coalescer contract: %s", 
     const shed = rejected[0]!.error;
     expectRankfnError(shed, 503, "overloaded");
     expect((shed as QueueFullError).retryAfterMs).toBeGreaterThan(0);
-    expect((shed as Error).message).toMatch(/overloaded: this request would finish in about \d+ ms, after its 50 ms deadline/);
+    // adaptive holds its SLO (40 ms here), the other policies the deadline (50 ms)
+    expect((shed as Error).message).toMatch(policy === "adaptive" ? /overloaded: this request would finish in about \d+ ms, after its 40 ms SLO/ : /overloaded: this request would finish in about \d+ ms, after its 50 ms deadline/);
     held.release();
     await held.result;
     for (const p of admitted) expect((await p).rows).toBe(8); // admitted work finishes: none expired
@@ -386,12 +388,22 @@ describe("policy adaptive", () => {
       return coalescer.stats().queueDelayUs;
     };
     expect(coalescer.stats().queueDelayUs).toBe(10_000); // nothing measured: the bound
-    expect(await batchTaking(2)).toBe(10_000); // 20 - 2 > 10: the bound
-    expect(await batchTaking(15)).toBe(5_000); // 20 - 15
+    expect(await batchTaking(16)).toBe(4_000); // 20 − 16
     expect(await batchTaking(30)).toBe(0); // execution alone breaks the SLO
     expect(coalescer.stats().executionP99Ms).toBe(30);
-    for (let i = 0; i < 64; i++) await batchTaking(4); // the slow batches leave the window
-    expect(coalescer.stats().queueDelayUs).toBe(10_000);
+    for (let i = 0; i < 64; i++) await batchTaking(12); // the slow batches leave the window
+    expect(coalescer.stats().queueDelayUs).toBe(3_000); // a quarter of a 12 ms batch (20 − 12 would allow 8)
+    await coalescer.close();
+  });
+
+  test("the delay never exceeds a quarter of a typical batch, nor the bound", async () => {
+    const { model, coalescer } = setup("adaptive", { maxQueueDelayUs: 10_000, sloP99Ms: 1000 });
+    model.execMs = 2;
+    await coalescer.submit(req(0, 8), { rows: 8 });
+    expect(coalescer.stats().queueDelayUs).toBe(500); // 2 ms / 4, though the SLO leaves 998 ms
+    model.execMs = 100;
+    for (let i = 0; i < 3; i++) await coalescer.submit(req(i + 1, 8), { rows: 8 });
+    expect(coalescer.stats().queueDelayUs).toBe(10_000); // 100 ms / 4 = 25 ms: capped by the bound
     await coalescer.close();
   });
 
@@ -407,7 +419,8 @@ describe("policy adaptive", () => {
   });
 
   test("under low load it does not wait for company that is not coming", async () => {
-    const { model, coalescer, clock } = setup("adaptive", { maxQueueDelayUs: 5000 });
+    const { model, coalescer, clock } = setup("adaptive", { maxQueueDelayUs: 5000, sloP99Ms: 100 });
+    model.execMs = 40; // a quarter batch (10 ms) and the SLO margin (60 ms) both exceed the bound
     const first = coalescer.submit(req(1), { rows: 1 }); // no arrivals seen yet: run now
     expect(model.batches.length).toBe(1);
     await first;
@@ -419,17 +432,15 @@ describe("policy adaptive", () => {
     await coalescer.close();
   });
 
-  test("under a burst it waits for company and merges", async () => {
-    const { model, coalescer, clock } = setup("adaptive", { maxQueueDelayUs: 5000 });
-    await coalescer.submit(req(0), { rows: 1 }); // the first arrival runs at once
-    const burst = [1, 2, 3, 4].map((id) => {
-      clock.t += 0.1; // arrivals every 0.1 ms: company is expected well within the delay
-      return coalescer.submit(req(id), { rows: 1 });
-    });
-    expect(model.batches.length).toBe(1); // waiting, not running
-    clock.t += 5;
-    await Promise.all(burst);
-    expect(model.batches.slice(1).map((b) => b.map((r) => r.id))).toEqual([[1, 2, 3, 4]]);
-    await coalescer.close();
+  test("under a burst it waits for company: arrivals expected within the delay", () => {
+    const policy = createQueueDelayPolicy({ policy: "adaptive", maxQueueDelayUs: 5000, sloP99Ms: 100 });
+    policy.recordExecution(40); // a quarter batch 10 ms, SLO margin 60 ms: the 5 ms bound
+    expect(policy.delayMs()).toBe(5);
+    let t = 1000;
+    for (let i = 0; i < 4; i++) policy.recordArrival((t += 0.1)); // arrivals every 0.1 ms
+    expect(policy.expectsArrivalBy(t + 5)).toBe(true); // worth waiting: company is due long before the delay ends
+    t += 1000; // then a second of silence
+    policy.recordArrival(t);
+    expect(policy.expectsArrivalBy(t + 5)).toBe(false); // the next arrival is not expected within the delay
   });
 });
