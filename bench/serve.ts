@@ -31,7 +31,7 @@ const SCALE = 0.0005;
 export async function main(args: string[]): Promise<void> {
   const json = args.includes("--json");
   const quick = args.includes("--quick");
-  const seconds = quick ? 1 : 2;
+  const seconds = quick ? 1 : 4; // p99 over a few hundred requests per step at the low rates
   const dir = mkdtempSync(join(tmpdir(), "rankfn-serve-bench-"));
   const report = new Report("serve");
   try {
