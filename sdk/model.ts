@@ -114,6 +114,31 @@ export class Model {
   }
 
   /**
+   * Build and run the plan of every batch-size bucket up to `maxRows` (default: the model's
+   * maxBatch) once, on zero-valued rows, so no request pays for packing weights, planning
+   * memory or a first (JIT) run — what a server does before it reports ready. Models with
+   * remote embedding tables skip it (warming would fetch rows from Redis), and so do models
+   * running experts on devices (zero rows all route to one expert and would skew the routing
+   * statistics that drive expert placement). Returns the buckets run.
+   */
+  async warm(maxRows = this.#executor.maxBatch): Promise<number[]> {
+    if (this.#resolver || this.#options.experts) return [];
+    const buckets: number[] = [];
+    for (let cap = 16; ; cap *= 2) {
+      buckets.push(Math.min(cap, maxRows, this.#executor.maxBatch));
+      if (cap >= maxRows || cap >= this.#executor.maxBatch) break;
+    }
+    for (const rows of buckets) {
+      const request = { rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, rows)])) };
+      if (this.#worker) await this.rankMany([request]);
+      else this.rankManySync([request]);
+    }
+    // Warm-up batches are not traffic.
+    Object.assign(this.#stats, { requests: 0, rows: 0, batches: 0, computeMs: 0 });
+    return buckets;
+  }
+
+  /**
    * Score one request: `{ context, candidates }` (one user × N items) or `{ rows }` (flat).
    * @example const { outputs } = await model.rank({ context: { user: u }, candidates: { item: items } });
    */
@@ -265,4 +290,13 @@ function remoteTableSpecs(built: BuiltModel, compiled: BuiltModel, options: Remo
     if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
     return { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
   });
+}
+
+/** `rows` rows of zeros for an input (id 0 is in every table). */
+function zeroRows(input: GraphInput, rows: number): Tensor {
+  const width = input.shape.reduce((a, b) => a * b, 1);
+  const n = rows * width;
+  if (input.dtype === "f32") return tensor("f32", [rows, width], new Float32Array(n));
+  if (input.dtype === "i64") return tensor("i64", [rows, width], new BigInt64Array(n));
+  return tensor("i32", [rows, width], new Int32Array(n));
 }

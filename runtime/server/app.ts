@@ -46,6 +46,8 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   // One coalescer per model version: a hot swap drains the old one while the new one fills.
   const coalescers = new Map<ModelVersion, Coalescer<RankRequest, RankResponse>>();
   const registry = new ModelRegistry({
+    // Every version is warmed up to the largest batch the coalescer forms before it serves.
+    warmRows: options.coalescing?.maxBatchRows ?? 2048,
     ...options,
     onDispose: (v) => {
       void coalescers.get(v)?.close();

@@ -39,6 +39,8 @@ export interface RegistryOptions {
   embeddings?: Record<string, RemoteEmbeddingOptions>;
   /** Unload a model unused for this long (ms); 0 = never. */
   idleUnloadMs?: number;
+  /** Before a version serves (and /readyz counts it), run its batch buckets up to this many rows once; 0 = no warm-up. Default 0. */
+  warmRows?: number;
   onLoad?: (v: ModelVersion) => void;
   /** Called once a retired version has finished its last request and been disposed. */
   onDispose?: (v: ModelVersion) => void;
@@ -92,6 +94,7 @@ export class ModelRegistry {
       const embeddings = this.options.embeddings?.[name] ?? this.options.modelOptions?.embeddings;
       const model = new Model(readModel(s.path), { ...this.options.modelOptions, ...(embeddings ? { embeddings } : {}), path: s.path });
       await model.ready();
+      if (this.options.warmRows) await model.warm(this.options.warmRows);
       const v: ModelVersion = { name, version: ++s.versions, path: s.path, model, loadedAt: Date.now(), coldStartMs: performance.now() - t0, inflight: 0, retired: false, firstServed: false };
       const old = s.current;
       s.current = v;

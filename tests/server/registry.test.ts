@@ -58,3 +58,19 @@ test("loading refuses bad files and paths without disturbing the current version
   expect(() => registry.register("bad/name", "mmoe.safetensors")).toThrow("must be 1-64 letters");
   await registry.close();
 });
+
+test("a version is warmed before it serves: every batch bucket up to warmRows is planned and run once, and stats start at zero", async () => {
+  const registry = new ModelRegistry({ modelRoot: root, warmRows: 100 });
+  const v = await registry.load("mmoe", "mmoe.safetensors");
+  // Buckets 16, 32, 64 and 128 (the last holding up to 100 rows) exist before the first request.
+  expect(v.model.inspect().memoryPlan.map((p) => p.capacity)).toEqual([16, 32, 64, 128]);
+  expect(v.model.stats()).toMatchObject({ requests: 0, rows: 0, batches: 0 });
+  // Warm-up ran zero rows: real requests still score exactly like a fresh model.
+  const [req] = sampleRequests(built, { count: 1, candidates: 5, seed: 9 });
+  const fresh = (await import("../../sdk")).loadModel(built);
+  const got = (await v.model.rank(req!)).outputs;
+  const want = fresh.rankSync(req!).outputs;
+  for (const name of Object.keys(want)) expect(Array.from(got[name]!.data)).toEqual(Array.from(want[name]!.data));
+  fresh.dispose();
+  await registry.close();
+});
