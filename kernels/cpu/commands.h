@@ -46,4 +46,25 @@ inline rf_status run_reported(rf_stream s, const rf_cmd_t &c, int64_t index, std
     return st;
 }
 
+// rf_stream_enqueue's argument checks (n >= 0, cmds given when n > 0, every op known), before anything runs.
+inline rf_status check_cmds(const rf_cmd_t *cmds, int32_t n) {
+    RF_CHECK(n >= 0, "rf_stream_enqueue: n = %d is negative", n);
+    if (n == 0) return RF_OK;
+    RF_CHECK(cmds != nullptr, "rf_stream_enqueue: cmds is NULL");
+    for (int32_t i = 0; i < n; ++i)
+        RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_FAIL, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i,
+                 cmds[i].op);
+    return RF_OK;
+}
+
+// Run n commands now, in order, on stream s; the first failure stops them and is reported as "command i (op): ...".
+inline rf_status run_now(rf_stream s, const rf_cmd_t *cmds, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) {
+        std::string message;
+        rf_status st = run_reported(s, cmds[i], i, &message);
+        if (st != RF_OK) return fail(st, "%s", message.c_str());
+    }
+    return RF_OK;
+}
+
 }  // namespace rf

@@ -158,3 +158,26 @@ inline void with_rows(int rows, F &&f) {
         if constexpr (MR > 1) with_rows<MR - 1>(rows, f);
     }
 }
+
+// The fp32 tile of the including ISA file: out[r][c] = Σ_l A[l·MR + r] · B[l·32 + c] for
+// r < R, l < k (A a packed X tile, B a weight panel as fp32 [k][32]).
+template <int R>
+inline void tile_f32(const float *A, const float *B, int64_t k, float *out);
+
+// The kernel traits of the paths without native bf16/int8 math (AVX2, portable): X packed
+// as fp32 MR-row tiles, weight panels as fp32 (dequantised per panel when stored bf16/int8),
+// and the file's tile_f32.
+template <int kRows>
+struct F32PanelKernel {
+    static constexpr int MR = kRows, MB_TILES = 16;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return (size_t(w.k) * kRows * sizeof(float) + 63) & ~size_t(63); }
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *) {
+        pack_a_f32<kRows>(x, ldx, rows, w.k, static_cast<float *>(dst));
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return panel_f32(w, p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t, const float *, float *out) {
+        with_rows<kRows>(rows, [&](auto R) {
+            tile_f32<decltype(R)::value>(static_cast<const float *>(a), static_cast<const float *>(b), w.k, out);
+        });
+    }
+};

@@ -33,25 +33,8 @@ inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
         for (int c = 0; c < kNR; ++c) out[r * kNR + c] = acc[r][c];
 }
 
-struct Kernel {
-    static constexpr int MR = kMR, MB_TILES = 16;
-    static size_t a_tile_bytes(const rf_weight_s &w) {
-        return (size_t(w.k) * kMR * sizeof(float) + 63) & ~size_t(63);
-    }
-    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *) {
-        pack_a_f32<kMR>(x, ldx, rows, w.k, static_cast<float *>(dst));
-    }
-    static const void *panel(const rf_weight_s &w, int64_t p) { return panel_f32(w, p); }
-    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t, const float *,
-                     float *out) {
-        with_rows<kMR>(rows, [&](auto R) {
-            tile_f32<decltype(R)::value>(static_cast<const float *>(a), static_cast<const float *>(b), w.k, out);
-        });
-    }
-};
-
 }  // namespace
 
-rf_status gemm(const GemmArgs &a) { return drive<Kernel>(a); }
+rf_status gemm(const GemmArgs &a) { return drive<F32PanelKernel<kMR>>(a); }
 
 }  // namespace rf::portable

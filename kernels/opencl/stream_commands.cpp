@@ -18,17 +18,8 @@ RF_API rf_status rf_stream_create_pool(int32_t device, int32_t threads, const in
 
 RF_API rf_status rf_stream_enqueue(rf_stream s, const rf_cmd_t *cmds, int32_t n) {
     RF_ENTRY({
-        RF_CHECK(n >= 0, "rf_stream_enqueue: n = %d is negative", n);
-        if (n == 0) return RF_OK;
-        RF_CHECK(cmds != nullptr, "rf_stream_enqueue: cmds is NULL");
-        for (int32_t i = 0; i < n; ++i)
-            RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_FAIL, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i, cmds[i].op);
-        for (int32_t i = 0; i < n; ++i) {
-            std::string message;
-            rf_status st = rf::run_reported(s, cmds[i], i, &message);
-            if (st != RF_OK) return rf::fail(st, "%s", message.c_str());
-        }
-        return RF_OK;
+        if (rf_status st = rf::check_cmds(cmds, n); st != RF_OK || n == 0) return st;
+        return rf::run_now(s, cmds, n);
     });
 }
 
