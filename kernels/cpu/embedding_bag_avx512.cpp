@@ -20,14 +20,11 @@
 namespace rf::avx512 {
 namespace {
 
-constexpr int64_t kPrefetchAhead = 10;   // ids
-constexpr int64_t kMaxPrefetchBytes = 2048;
+constexpr int kBagLanes = 16;
+using BagTail = __mmask16;
+inline BagTail bag_tail(int columns) { return __mmask16((1u << columns) - 1u); }
 
-inline void prefetch_row(const uint8_t *row, int64_t bytes) {
-    if (bytes > kMaxPrefetchBytes) bytes = kMaxPrefetchBytes;
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char *>(row + o), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char *>(row + bytes - 1), _MM_HINT_T0);
-}
+#include "embedding_bag_blocks.h"
 
 template <int DT>
 inline __m512 load16(const uint8_t *row, int64_t c, __mmask16 m, __m512 scale, __m512 bias) {
@@ -73,37 +70,6 @@ void bag_block(const BagJob &j, const uint8_t *table, int64_t row_bytes, const I
     }
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + c0 + 16 * v, v == NV - 1 ? tail : __mmask16(0xffff), acc[v]);
-}
-
-template <int DT, class IT>
-void run_task(const BagJob &j, int64_t b0, int64_t b1) {
-    const uint8_t *table = static_cast<const uint8_t *>(j.table);
-    const IT *ids = static_cast<const IT *>(j.ids);
-    const int64_t row_bytes = bag_row_bytes(DT, j.dim);
-    const int64_t pf_begin = j.offsets[b0], pf_end = j.offsets[b1];
-    if (j.dim == 0) return;
-    for (int64_t i = pf_begin; i < pf_end && i < pf_begin + kPrefetchAhead; ++i)
-        prefetch_row(table + int64_t(ids[i]) * row_bytes, row_bytes);
-    for (int64_t b = b0; b < b1; ++b) {
-        const int64_t s = j.offsets[b], e = j.offsets[b + 1];
-        float *out = j.out + b * j.ldo;
-        for (int64_t c0 = 0; c0 < j.dim; c0 += 128) {
-            int64_t width = j.dim - c0 < 128 ? j.dim - c0 : 128;
-            int nv = int((width + 15) / 16);
-            __mmask16 tail = __mmask16((1u << (width - 16 * (nv - 1))) - 1u);
-            bool pf = c0 == 0;
-            switch (nv) {
-            case 1: bag_block<DT, IT, 1>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 2: bag_block<DT, IT, 2>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 3: bag_block<DT, IT, 3>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 4: bag_block<DT, IT, 4>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 5: bag_block<DT, IT, 5>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 6: bag_block<DT, IT, 6>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            case 7: bag_block<DT, IT, 7>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            default: bag_block<DT, IT, 8>(j, table, row_bytes, ids, s, e, pf_end, pf, c0, tail, out); break;
-            }
-        }
-    }
 }
 
 #include "embedding_bag_driver.h"
