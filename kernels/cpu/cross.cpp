@@ -2,34 +2,16 @@
 // "x0 * t + x" epilogue (mul = x0, residual = x). Low rank runs V·x into a
 // per-thread intermediate [m][r] buffer (grow-only, reused across calls).
 #include "gemm.h"
+#include "gemm_checks.h"
 
 extern "C" {
 
 RF_API rf_status rf_cross_layer(rf_stream, int64_t m, const float *x0, int64_t ldx0, const float *x, int64_t ldx,
                                 rf_weight w, rf_weight u, const float *bias, float *y, int64_t ldy) {
     RF_ENTRY({
-        RF_CHECK(w != nullptr, "rf_cross_layer: weight w is NULL");
-        RF_CHECK(m >= 0, "rf_cross_layer: negative m = %lld", (long long)m);
-        int64_t d, r = 0;
-        if (u == nullptr) {
-            d = w->n;
-            RF_CHECK(w->k == d, "rf_cross_layer: full rank w must be square [d][d], got [%lld][%lld]",
-                     (long long)w->n, (long long)w->k);
-        } else {
-            d = w->k;
-            r = w->n;
-            RF_CHECK(u->n == d && u->k == r,
-                     "rf_cross_layer: low rank needs w = V [r][d] and u = U [d][r]; got V [%lld][%lld], so U must be "
-                     "[%lld][%lld], got [%lld][%lld]",
-                     (long long)w->n, (long long)w->k, (long long)d, (long long)r, (long long)u->n, (long long)u->k);
-        }
-        if (m == 0 || d == 0) return RF_OK;
-        RF_CHECK(x0 && x && y, "rf_cross_layer: NULL pointer (x0, x and y are required)");
-        RF_CHECK(ldx0 >= d && ldx >= d && ldy >= d,
-                 "rf_cross_layer: leading dimensions (ldx0 %lld, ldx %lld, ldy %lld) must be >= d = %lld",
-                 (long long)ldx0, (long long)ldx, (long long)ldy, (long long)d);
-        RF_CHECK(y != x || ldy == ldx, "rf_cross_layer: y aliases x, so ldy (%lld) must equal ldx (%lld)",
-                 (long long)ldy, (long long)ldx);
+        int64_t d = 0, r = 0;
+        bool empty = false;
+        if (rf_status bad = rf::check_cross(w, u, m, x0, ldx0, x, ldx, y, ldy, &d, &r, &empty); bad != RF_OK || empty) return bad;
         if (u == nullptr) {
             rf::GemmArgs a{m, x, ldx, w, bias, RF_ACT_NONE, x0, ldx0, x, ldx, y, ldy};
             return rf::run_gemm(a);

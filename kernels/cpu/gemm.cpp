@@ -1,6 +1,7 @@
 // rf_weight_pack / rf_weight_shape / rf_weight_free / rf_gemm: argument checks,
 // weight packing (layout described in gemm.h) and ISA dispatch.
 #include "gemm.h"
+#include "gemm_checks.h"
 
 #include <cmath>
 #include <memory>
@@ -55,26 +56,7 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
         RF_CHECK(out != nullptr, "rf_weight_pack: out is NULL");
         *out = nullptr;
         RF_CHECK(device == 0, "rf_weight_pack: the cpu backend has device 0 only, got %d", device);
-        if (dtype == RF_F16 || dtype == RF_U8Q || dtype == RF_I32 || dtype == RF_I64)
-            return rf::fail(RF_ERR_UNSUPPORTED,
-                            "rf_weight_pack: dtype %d is not a GEMM weight dtype (use RF_F32, RF_BF16 or RF_I8)", dtype);
-        RF_CHECK(dtype == RF_F32 || dtype == RF_BF16 || dtype == RF_I8,
-                 "rf_weight_pack: unknown dtype %d (use RF_F32=0, RF_BF16=2 or RF_I8=3)", dtype);
-        RF_CHECK(n >= 0 && k >= 0, "rf_weight_pack: negative shape [n=%lld, k=%lld]", (long long)n, (long long)k);
-        RF_CHECK(n <= (int64_t(1) << 31) && k <= (int64_t(1) << 31) && n * k <= (int64_t(1) << 38),
-                 "rf_weight_pack: shape [n=%lld, k=%lld] is too large", (long long)n, (long long)k);
-        RF_CHECK(w != nullptr || n * k == 0, "rf_weight_pack: w is NULL for a [%lld][%lld] weight", (long long)n,
-                 (long long)k);
-        if (dtype == RF_I8) {
-            RF_CHECK(scales != nullptr || n == 0,
-                     "rf_weight_pack: int8 weights need scales[n] (per-output-channel fp32 scales), got NULL");
-            for (int64_t j = 0; j < n; ++j)
-                RF_CHECK(std::isfinite(scales[j]), "rf_weight_pack: scales[%lld] = %g is not finite", (long long)j,
-                         double(scales[j]));
-        } else {
-            RF_CHECK(scales == nullptr, "rf_weight_pack: scales must be NULL unless dtype is RF_I8 (got dtype %d)",
-                     dtype);
-        }
+        if (rf_status bad = rf::check_weight_pack(dtype, n, k, w, scales); bad != RF_OK) return bad;
         auto h = std::make_unique<rf_weight_s>();
         h->dtype = dtype;
         h->n = n;
@@ -106,21 +88,8 @@ RF_API rf_status rf_weight_free(rf_weight w) {
 RF_API rf_status rf_gemm(rf_stream, int64_t m, const float *x, int64_t ldx, rf_weight w, const float *bias,
                          int32_t act, const float *residual, int64_t ldr, float *y, int64_t ldy) {
     RF_ENTRY({
-        RF_CHECK(w != nullptr, "rf_gemm: weight handle is NULL (pack it with rf_weight_pack)");
-        RF_CHECK(rf::valid_act(act), "rf_gemm: unknown activation %d", act);
-        RF_CHECK(m >= 0, "rf_gemm: negative m = %lld", (long long)m);
-        const int64_t n = w->n, k = w->k;
-        if (m == 0 || n == 0) return RF_OK;
-        RF_CHECK(y != nullptr, "rf_gemm: y is NULL");
-        RF_CHECK(x != nullptr || k == 0, "rf_gemm: x is NULL");
-        RF_CHECK(ldx >= k, "rf_gemm: ldx = %lld must be >= k = %lld", (long long)ldx, (long long)k);
-        RF_CHECK(ldy >= n, "rf_gemm: ldy = %lld must be >= n = %lld", (long long)ldy, (long long)n);
-        if (residual) {
-            RF_CHECK(ldr >= n, "rf_gemm: ldr = %lld must be >= n = %lld", (long long)ldr, (long long)n);
-            RF_CHECK(residual != y || ldr == ldy,
-                     "rf_gemm: residual aliases y, so ldr (%lld) must equal ldy (%lld)", (long long)ldr,
-                     (long long)ldy);
-        }
+        bool empty = false;
+        if (rf_status bad = rf::check_gemm(w, m, x, ldx, act, residual, ldr, y, ldy, &empty); bad != RF_OK || empty) return bad;
         rf::GemmArgs a{m, x, ldx, w, bias, act, nullptr, 0, residual, ldr, y, ldy};
         return rf::run_gemm(a);
     });

@@ -4,6 +4,7 @@
 // in its own dtype (plus fp32 scales for int8) and is widened inside the tiled
 // kernel (kernels/opencl/cl/gemm.cl).
 #include "launch.h"
+#include "../cpu/gemm_checks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -93,26 +94,7 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
         *out = nullptr;
         rf_status st = check_device("rf_weight_pack", device);
         if (st != RF_OK) return st;
-        if (dtype == RF_F16 || dtype == RF_U8Q || dtype == RF_I32 || dtype == RF_I64)
-            return rf::fail(RF_ERR_UNSUPPORTED,
-                            "rf_weight_pack: dtype %d is not a GEMM weight dtype (use RF_F32, RF_BF16 or RF_I8)", dtype);
-        RF_CHECK(dtype == RF_F32 || dtype == RF_BF16 || dtype == RF_I8,
-                 "rf_weight_pack: unknown dtype %d (use RF_F32=0, RF_BF16=2 or RF_I8=3)", dtype);
-        RF_CHECK(n >= 0 && k >= 0, "rf_weight_pack: negative shape [n=%lld, k=%lld]", (long long)n, (long long)k);
-        RF_CHECK(n <= (int64_t(1) << 31) && k <= (int64_t(1) << 31) && n * k <= (int64_t(1) << 38),
-                 "rf_weight_pack: shape [n=%lld, k=%lld] is too large", (long long)n, (long long)k);
-        RF_CHECK(w != nullptr || n * k == 0, "rf_weight_pack: w is NULL for a [%lld][%lld] weight", (long long)n,
-                 (long long)k);
-        if (dtype == RF_I8) {
-            RF_CHECK(scales != nullptr || n == 0,
-                     "rf_weight_pack: int8 weights need scales[n] (per-output-channel fp32 scales), got NULL");
-            for (int64_t j = 0; j < n; ++j)
-                RF_CHECK(std::isfinite(scales[j]), "rf_weight_pack: scales[%lld] = %g is not finite", (long long)j,
-                         double(scales[j]));
-        } else {
-            RF_CHECK(scales == nullptr, "rf_weight_pack: scales must be NULL unless dtype is RF_I8 (got dtype %d)",
-                     dtype);
-        }
+        if (rf_status bad = rf::check_weight_pack(dtype, n, k, w, scales); bad != RF_OK) return bad;
         Platform *p = platform("rf_weight_pack", &st);
         const size_t eb = dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4;
         const size_t bytes = size_t(p->cpu_kernels ? (n + 15) / 16 * 16 : n) * size_t(k) * eb;
@@ -158,21 +140,9 @@ RF_API rf_status rf_weight_free(rf_weight w) {
 RF_API rf_status rf_gemm(rf_stream s, int64_t m, const float *x, int64_t ldx, rf_weight w, const float *bias,
                          int32_t act, const float *residual, int64_t ldr, float *y, int64_t ldy) {
     RF_ENTRY({
-        RF_CHECK(w != nullptr, "rf_gemm: weight handle is NULL (pack it with rf_weight_pack)");
-        RF_CHECK(rf::valid_act(act), "rf_gemm: unknown activation %d", act);
-        RF_CHECK(m >= 0, "rf_gemm: negative m = %lld", (long long)m);
+        bool empty = false;
+        if (rf_status bad = rf::check_gemm(w, m, x, ldx, act, residual, ldr, y, ldy, &empty); bad != RF_OK || empty) return bad;
         const int64_t n = w->n, k = w->k;
-        if (m == 0 || n == 0) return RF_OK;
-        RF_CHECK(y != nullptr, "rf_gemm: y is NULL");
-        RF_CHECK(x != nullptr || k == 0, "rf_gemm: x is NULL");
-        RF_CHECK(ldx >= k, "rf_gemm: ldx = %lld must be >= k = %lld", (long long)ldx, (long long)k);
-        RF_CHECK(ldy >= n, "rf_gemm: ldy = %lld must be >= n = %lld", (long long)ldy, (long long)n);
-        if (residual) {
-            RF_CHECK(ldr >= n, "rf_gemm: ldr = %lld must be >= n = %lld", (long long)ldr, (long long)n);
-            RF_CHECK(residual != y || ldr == ldy,
-                     "rf_gemm: residual aliases y, so ldr (%lld) must equal ldy (%lld)", (long long)ldr,
-                     (long long)ldy);
-        }
         const size_t xn = span_bytes(m, k, ldx, 4), yn = span_bytes(m, n, ldy, 4);
         Launch l("rf_gemm", s);
         int bx = l.arg(x, xn), bb = l.arg(bias, size_t(n) * 4), br = l.arg(residual, span_bytes(m, n, ldr, 4)),
@@ -196,28 +166,9 @@ RF_API rf_status rf_gemm(rf_stream s, int64_t m, const float *x, int64_t ldx, rf
 RF_API rf_status rf_cross_layer(rf_stream s, int64_t m, const float *x0, int64_t ldx0, const float *x, int64_t ldx,
                                 rf_weight w, rf_weight u, const float *bias, float *y, int64_t ldy) {
     RF_ENTRY({
-        RF_CHECK(w != nullptr, "rf_cross_layer: weight w is NULL");
-        RF_CHECK(m >= 0, "rf_cross_layer: negative m = %lld", (long long)m);
-        int64_t d, r = 0;
-        if (u == nullptr) {
-            d = w->n;
-            RF_CHECK(w->k == d, "rf_cross_layer: full rank w must be square [d][d], got [%lld][%lld]",
-                     (long long)w->n, (long long)w->k);
-        } else {
-            d = w->k;
-            r = w->n;
-            RF_CHECK(u->n == d && u->k == r,
-                     "rf_cross_layer: low rank needs w = V [r][d] and u = U [d][r]; got V [%lld][%lld], so U must be "
-                     "[%lld][%lld], got [%lld][%lld]",
-                     (long long)w->n, (long long)w->k, (long long)d, (long long)r, (long long)u->n, (long long)u->k);
-        }
-        if (m == 0 || d == 0) return RF_OK;
-        RF_CHECK(x0 && x && y, "rf_cross_layer: NULL pointer (x0, x and y are required)");
-        RF_CHECK(ldx0 >= d && ldx >= d && ldy >= d,
-                 "rf_cross_layer: leading dimensions (ldx0 %lld, ldx %lld, ldy %lld) must be >= d = %lld",
-                 (long long)ldx0, (long long)ldx, (long long)ldy, (long long)d);
-        RF_CHECK(y != x || ldy == ldx, "rf_cross_layer: y aliases x, so ldy (%lld) must equal ldx (%lld)",
-                 (long long)ldy, (long long)ldx);
+        int64_t d = 0, r = 0;
+        bool empty = false;
+        if (rf_status bad = rf::check_cross(w, u, m, x0, ldx0, x, ldx, y, ldy, &d, &r, &empty); bad != RF_OK || empty) return bad;
         const size_t xn = span_bytes(m, d, ldx, 4), yn = span_bytes(m, d, ldy, 4);
         Launch l("rf_cross_layer", s);
         int b0 = l.arg(x0, span_bytes(m, d, ldx0, 4)), bx = l.arg(x, xn), bb = l.arg(bias, size_t(d) * 4),
