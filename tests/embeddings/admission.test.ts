@@ -1,15 +1,13 @@
 // The hot cache's admission rule: a batch that misses more distinct rows than
 // the cache holds must not flush the rows every batch uses (LRU thrash). At
 // most an eighth of the cache is admitted per batch, most used rows first.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { loadModel } from "../../sdk";
 import { cacheSetBytes } from "../../runtime/ffi/emb-cache";
 import { sampleRequests } from "../../sdk/sample-requests";
-import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
-import { pushTables } from "../../runtime/embeddings/push";
 import type { RankingRequest } from "../../sdk/request";
 import { smallDlrm } from "./fixtures/models";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 const dlrm = smallDlrm();
 
@@ -22,14 +20,7 @@ function withIds(ids: number[], seed: number): RankingRequest {
 }
 
 describeRedis("hot cache admission", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
-    await pushTables(dlrm, store, { tables: ["emb_4.table"] });
-    store.close();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis([{ prefix: "rankfn:dlrm", model: dlrm, tables: ["emb_4.table"] }]);
 
   test("one batch of a thousand cold ids does not evict the hot rows", async () => {
     // 25 sets x 8 ways of 16-float rows: 200 rows.

@@ -1,7 +1,7 @@
 // `rankfn embeddings push` and `rankfn serve --redis` run as a user runs them: rows land in Redis byte for
 // byte with their metadata, and a model loaded with remote tables from that
 // Redis ranks exactly like the local file.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,7 @@ import { loadModel, writeModel } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
 import { sampleRequests } from "../../sdk/sample-requests";
 import { smallDlrm } from "./fixtures/models";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 const dir = mkdtempSync(join(tmpdir(), "rankfn-emb-cli-"));
 const cli = join(import.meta.dir, "..", "..", "sdk", "cli.ts");
@@ -30,11 +30,7 @@ test("rankfn embeddings push explains its usage", () => {
 });
 
 describeRedis("the command line with Redis", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis();
 
   test("uploads every table with a progress bar; the pushed tables serve exactly", async () => {
     const r = run("embeddings", "push", path, "--redis", redis.url);

@@ -3,30 +3,22 @@
 // into the deadline), rows in the hot cache keep serving while Redis is down,
 // "default" scores with zeros or the table's mean row and flags the response
 // degraded, and everything recovers on its own once Redis is back.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { loadModel } from "../../sdk";
 import { sampleRequests } from "../../sdk/sample-requests";
-import { RedisEmbeddingStore, type TableMeta } from "../../runtime/embeddings/redis-store";
-import { pushTables } from "../../runtime/embeddings/push";
+import type { TableMeta } from "../../runtime/embeddings/redis-store";
 import type { RankingRequest } from "../../sdk/request";
 import type { RemoteEmbeddingOptions } from "../../runtime/embeddings/remote-tables";
 import { smallDlrm, withRows } from "./fixtures/models";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 const dlrm = smallDlrm();
 const requests = sampleRequests(dlrm, { count: 4, candidates: 16, seed: 11 }) as RankingRequest[];
 const ctr = async (m: ReturnType<typeof loadModel>, r: RankingRequest) => (await m.rank(r)).outputs.ctr!.data;
 
 describeRedis("remote tier faults", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
-    await pushTables(dlrm, store);
-    store.close();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis([{ prefix: "rankfn:dlrm", model: dlrm }]);
   const remote = (o: Partial<RemoteEmbeddingOptions>) => loadModel(dlrm, { embeddings: { redis: redis.url, tables: "all", timeoutMs: 300, ...o } });
 
   test('"fail": 503 while Redis is down, cached rows keep serving, recovery when it returns', async () => {

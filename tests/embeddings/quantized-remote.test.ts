@@ -1,21 +1,17 @@
 // Tables stored quantized in the model file (fp16, int8 row-wise) travel to
 // Redis as stored and come back dequantized through the hot cache: the scores
 // equal the local model's, which dequantizes the same rows inside its kernels.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { loadModel } from "../../sdk";
 import { compile } from "../../runtime/compiler/compile";
 import { sampleRequests } from "../../sdk/sample-requests";
 import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
 import { smallDlrm } from "./fixtures/models";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 describeRedis("quantized remote tables", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis();
 
   for (const tables of ["f16", "u8q"] as const) {
     test(`${tables} tables: remote scores equal local scores`, async () => {

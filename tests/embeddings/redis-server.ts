@@ -2,12 +2,15 @@
 // directory (append-only file, so a killed and restarted server keeps its rows),
 // stopped by the test that started it. Where redis-server is missing the Redis
 // suites skip with a message — except under CI=true, where that is a failure.
-import { describe, test } from "bun:test";
+import { afterAll, beforeAll, describe, test } from "bun:test";
 import { RedisClient } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pushTables } from "../../runtime/embeddings/push";
+import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { isCI } from "../../runtime/ffi";
+import type { BuiltModel } from "../../runtime/graph/builder";
 
 export const redisServerPath = Bun.which("redis-server");
 
@@ -32,8 +35,8 @@ function freePort(): number {
 }
 
 export class RedisProcess {
-  readonly dir = mkdtempSync(join(tmpdir(), "rankfn-redis-"));
   readonly port = freePort();
+  #dir: string | undefined;
   #proc: ReturnType<typeof Bun.spawn> | undefined;
 
   constructor(readonly extraArgs: string[] = []) {}
@@ -44,7 +47,8 @@ export class RedisProcess {
 
   /** Start (or restart) the server and wait until it answers. */
   async start(): Promise<void> {
-    this.#proc = Bun.spawn([redisServerPath!, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", ...this.extraArgs], { stdout: "ignore", stderr: "pipe" });
+    this.#dir ??= mkdtempSync(join(tmpdir(), "rankfn-redis-"));
+    this.#proc = Bun.spawn([redisServerPath!, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.#dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", ...this.extraArgs], { stdout: "ignore", stderr: "pipe" });
     for (let i = 0; i < 200; i++) {
       const c = new RedisClient(this.url, { connectionTimeout: 200, autoReconnect: false, enableOfflineQueue: false });
       try {
@@ -71,7 +75,7 @@ export class RedisProcess {
 
   async stop(): Promise<void> {
     await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
   }
 }
 
@@ -79,6 +83,24 @@ export async function startRedis(): Promise<RedisProcess> {
   const r = new RedisProcess();
   await r.start();
   return r;
+}
+
+/**
+ * The enclosing suite's redis-server: started before its tests with each model's
+ * tables pushed under its prefix (all tables, or the listed ones), stopped after them.
+ */
+export function suiteRedis(pushes: { prefix: string; model: BuiltModel; tables?: string[] }[] = []): RedisProcess {
+  const redis = new RedisProcess();
+  beforeAll(async () => {
+    await redis.start();
+    for (const { prefix, model, tables } of pushes) {
+      const store = new RedisEmbeddingStore({ url: redis.url, prefix });
+      await pushTables(model, store, tables ? { tables } : undefined);
+      store.close();
+    }
+  });
+  afterAll(() => redis.stop());
+  return redis;
 }
 
 /** A Redis Cluster of `n` masters on loopback (slots split evenly), ready when every node reports cluster_state:ok. */

@@ -2,15 +2,13 @@
 // no cache at all) gives exactly the scores of the all-local model: fused
 // multi-table bags with padding (DLRM), sequence lookups and a table shared by
 // two ops (DIN), inline and on a worker thread.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { loadModel, zoo } from "../../sdk";
 import type { BuiltModel } from "../../runtime/graph/builder";
 import { sampleRequests } from "../../sdk/sample-requests";
-import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
-import { pushTables } from "../../runtime/embeddings/push";
 import { embeddingTables } from "../../runtime/embeddings/resolver";
 import type { RankRequest } from "../../sdk/request";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 const dlrm = zoo.dlrm.build({ scale: 0.00002, multiHot: [3, 1, 4, 2, 5], contextFeatures: 2, bottomMlp: [32, 16], topMlp: [32, 1], crossLayers: 1, crossRank: 8, embeddingDim: 16, tableRows: [500, 40, 900, 70, 1200] });
 const din = zoo.din.build({ scale: 0.001 });
@@ -23,17 +21,10 @@ async function scores(model: ReturnType<typeof loadModel>, requests: RankRequest
 }
 
 describeRedis("remote embedding tables", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
-    await pushTables(dlrm, store);
-    store.close();
-    const store2 = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:din" });
-    await pushTables(din, store2);
-    store2.close();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis([
+    { prefix: "rankfn:dlrm", model: dlrm },
+    { prefix: "rankfn:din", model: din },
+  ]);
 
   const cases: [string, BuiltModel, Record<string, unknown>][] = [
     ["dlrm, all tables, hot + host caches", dlrm, { tables: "all" }],

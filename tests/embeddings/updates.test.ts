@@ -2,15 +2,13 @@
 // running model (same tables in Redis) over pub/sub; its next batch scores with
 // the new row — exactly the scores of a local model holding that row — with no
 // restart and no failed request.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { loadModel, updateEmbeddingRows } from "../../sdk";
 import { sampleRequests } from "../../sdk/sample-requests";
-import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
-import { pushTables } from "../../runtime/embeddings/push";
 import type { RankingRequest } from "../../sdk/request";
 import { smallDlrm, withRows } from "./fixtures/models";
-import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
+import { describeRedis, suiteRedis } from "./redis-server";
 
 const dlrm = smallDlrm();
 const score = async (m: ReturnType<typeof loadModel>, r: RankingRequest) => (await m.rank(r)).outputs.ctr!.data;
@@ -21,14 +19,7 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describeRedis("online embedding updates", () => {
-  let redis: RedisProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-    const store = new RedisEmbeddingStore({ url: redis.url, prefix: "rankfn:dlrm" });
-    await pushTables(dlrm, store);
-    store.close();
-  });
-  afterAll(() => redis?.stop());
+  const redis = suiteRedis([{ prefix: "rankfn:dlrm", model: dlrm }]);
 
   test("an update through one model is seen by another running model without a restart", async () => {
     const options = { embeddings: { redis: redis.url, tables: "all" as const } };
