@@ -5,6 +5,7 @@
 import type { Pointer } from "bun:ffi";
 import { KernelError, RankfnError } from "../errors";
 import { type CommandList, CommandList as List } from "../ffi/commands";
+import { type QueueStats, queueStats } from "../ffi/core-group";
 import { NativeResource, check, native } from "../ffi/native";
 
 export type DeviceKind = "cpu" | "cuda" | "opencl";
@@ -90,9 +91,8 @@ export class Device extends NativeResource {
   }
 
   /** Time the device's threads spent computing since it was opened, and its pool. */
-  stats(): { busyMs: number; commands: number; threads: number; pinned: boolean } {
-    check(native().rf_stream_stats(this.handle, this.#counters.subarray(0, 1), this.#counters.subarray(1, 2), this.#ints.subarray(0, 1), this.#ints.subarray(1, 2)), "rf_stream_stats");
-    return { busyMs: Number(this.#counters[0]) / 1e6, commands: Number(this.#counters[1]), threads: this.#ints[0]!, pinned: this.#ints[1] === 1 };
+  stats(): QueueStats {
+    return queueStats(this.handle, this.#counters, this.#ints);
   }
 
   describe(): DeviceDescription {

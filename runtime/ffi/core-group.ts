@@ -15,6 +15,12 @@ export interface QueueStats {
   pinned: boolean;
 }
 
+/** rf_stream_stats of `handle`, read through the caller's (reused) out arrays. */
+export function queueStats(handle: Pointer, i64: BigInt64Array, i32: Int32Array): QueueStats {
+  check(native().rf_stream_stats(handle, i64.subarray(0, 1), i64.subarray(1, 2), i32.subarray(0, 1), i32.subarray(1, 2)), "rf_stream_stats");
+  return { busyMs: Number(i64[0]) / 1e6, commands: Number(i64[1]), threads: i32[0]!, pinned: i32[1] === 1 };
+}
+
 export class CoreGroupStream extends NativeResource {
   protected readonly kind = "CoreGroupStream";
   readonly #handle: Pointer;
@@ -47,8 +53,7 @@ export class CoreGroupStream extends NativeResource {
   }
 
   stats(): QueueStats {
-    check(native().rf_stream_stats(this.handle, this.#i64.subarray(0, 1), this.#i64.subarray(1, 2), this.#i32.subarray(0, 1), this.#i32.subarray(1, 2)), "rf_stream_stats");
-    return { busyMs: Number(this.#i64[0]) / 1e6, commands: Number(this.#i64[1]), threads: this.#i32[0]!, pinned: this.#i32[1] === 1 };
+    return queueStats(this.handle, this.#i64, this.#i32);
   }
 
   protected release(): void {
