@@ -131,6 +131,8 @@ export class Coalescer<Req, Res> {
   readonly #buckets = new Map<number, Entry<Req, Res>[]>();
   #priorities: number[] = [];
   #queuedRows = 0;
+  /** Queued rows per priority (what a request of that priority or lower waits behind). */
+  readonly #rowsByPriority = new Map<number, number>();
   #queuedRequests = 0;
   #running = false;
   #dispatchTimer: { cancel(): void } | undefined;
@@ -236,6 +238,7 @@ export class Coalescer<Req, Res> {
     }
     bucket.push(entry);
     this.#queuedRows += entry.rows;
+    this.#rowsByPriority.set(entry.priority, (this.#rowsByPriority.get(entry.priority) ?? 0) + entry.rows);
     this.#queuedRequests++;
     if (entry.signal) {
       entry.onAbort = () => this.#drop(entry, cancelled(), "cancelled");
@@ -272,6 +275,9 @@ export class Coalescer<Req, Res> {
 
   #leaveQueue(entry: Entry<Req, Res>): void {
     this.#queuedRows -= entry.rows;
+    const left = this.#rowsByPriority.get(entry.priority)! - entry.rows;
+    if (left > 0) this.#rowsByPriority.set(entry.priority, left);
+    else this.#rowsByPriority.delete(entry.priority);
     this.#queuedRequests--;
     clearTimeout(entry.deadlineTimer);
     if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
@@ -397,7 +403,7 @@ export class Coalescer<Req, Res> {
   #predictFinishMs(rows: number, priority: number, now: number): number {
     if (this.#rates.count < 8) return 0;
     let ahead = rows;
-    for (const [p, bucket] of this.#buckets) if (p >= priority) for (const entry of bucket) ahead += entry.rows;
+    for (const [p, queued] of this.#rowsByPriority) if (p >= priority) ahead += queued;
     const rate = this.#rates.quantile(0.5);
     const running = this.#running ? Math.max(0, this.#executions.quantile(0.5) - (now - this.#runningSince)) : 0;
     return running + this.#policy.delayMs() + ahead / rate;
