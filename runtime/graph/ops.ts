@@ -190,13 +190,16 @@ export const ops: Record<string, OpDef<any>> = {
       return [{ dtype: "f32", shape: [attrs.columns.length] }];
     },
   },
-  /** The k largest values of each row in descending order (ties: lower index first), or their indices (i32). */
+  /** The k largest values of each row in descending order (ties: lower index first), and their indices (i32). */
   top_k: {
-    attrs: z.object({ k: z.number().int().positive(), output: z.enum(["values", "indices"]).default("values") }).strict(),
+    attrs: z.object({ k: z.number().int().positive() }).strict(),
     infer: (inputs, attrs, node) => {
       const x = value(node, inputs, 0);
       if (attrs.k > width(x)) fail(node, `k = ${attrs.k} exceeds the row's ${width(x)} elements`);
-      return [{ dtype: attrs.output === "values" ? "f32" : "i32", shape: [attrs.k] }];
+      return [
+        { dtype: "f32", shape: [attrs.k] },
+        { dtype: "i32", shape: [attrs.k] },
+      ];
     },
   },
   /** out[j] = x[idx[j]] per row (ONNX GatherElements over the feature axis); an index outside the row fails the request. */

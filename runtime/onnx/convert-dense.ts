@@ -137,7 +137,6 @@ function unary(imp: Importer, node: OnnxNode): void {
 /** x·0.5·(1 + Erf(x/√2)) in any of the orders exporters write it -> gelu(x). */
 function erf(imp: Importer, node: OnnxNode): void {
   const notGelu: (why: string) => never = (why) => imp.fail(node, `Erf is supported only inside the GELU pattern x·0.5·(1 + Erf(x/√2)): ${why}`);
-  const producer = (name: string) => (imp.g.node ?? []).find((n) => n.output?.includes(name));
   const only = (name: string) => {
     const users = imp.users(name);
     return users.length === 1 ? users[0]! : undefined;
@@ -149,7 +148,7 @@ function erf(imp: Importer, node: OnnxNode): void {
   const otherOf = (n: OnnxNode, name: string) => (n.input![0] === name ? n.input![1]! : n.input![0]!);
   const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) < 1e-4 * Math.abs(want);
   // Erf's input: x / √2 or x · (1/√2).
-  const scaled = producer(node.input![0]!);
+  const scaled = imp.producer(node.input![0]!);
   if (!scaled || (scaled.opType !== "Div" && scaled.opType !== "Mul")) notGelu("its input is not x/√2");
   const x = scaled.opType === "Div" ? scaled.input![0]! : imp.constant(scaled.input![0]!) ? scaled.input![1]! : scaled.input![0]!;
   const k = scalarOf(otherOf(scaled, x));
@@ -165,7 +164,7 @@ function erf(imp: Importer, node: OnnxNode): void {
     if (!half || half.opType !== "Mul" || !near(scalarOf(otherOf(half, times.output![0]!)), 0.5)) notGelu("x·(1 + Erf) is not multiplied by 0.5");
     last = half;
   } else {
-    const halfX = producer(factor);
+    const halfX = imp.producer(factor);
     if (!halfX || halfX.opType !== "Mul" || !halfX.input!.includes(x) || !near(scalarOf(otherOf(halfX, x)), 0.5)) notGelu("(1 + Erf) is not multiplied by 0.5·x");
   }
   for (const n of new Set([plus, times, last])) imp.consumed.add(n);
@@ -272,9 +271,9 @@ function topK(imp: Importer, node: OnnxNode): void {
   if (axis !== x.dims.length || x.dims.length !== 1) imp.fail(node, "only TopK over the last axis of [N, n] is supported");
   if (imp.intAttr(node, "largest", 1) !== 1) imp.fail(node, "only largest=1 is supported");
   if (!(k[0]! >= 1 && k[0]! <= x.dims[0]!)) imp.fail(node, `K=${k[0]} is outside [1, ${x.dims[0]}]`);
-  const [values, indices] = node.output ?? [];
-  if (values && imp.users(values).length + (imp.g.output ?? []).filter((o) => o.name === values).length > 0) imp.emit("top_k", [x.value], values, [k[0]!], { k: k[0]!, output: "values" }, node);
-  if (indices) imp.emit("top_k", [x.value], indices, [k[0]!], { k: k[0]!, output: "indices" }, node, "i32");
+  const [values = "", indices = ""] = node.output ?? [];
+  // One node computes both (ONNX names an unused output "" or leaves it off).
+  imp.emitOutputs("top_k", [x.value], [{ name: values, dims: [k[0]!], dtype: "f32" }, { name: indices, dims: [k[0]!], dtype: "i32" }], { k: k[0]! }, node);
 }
 
 function gatherElements(imp: Importer, node: OnnxNode): void {

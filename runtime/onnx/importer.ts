@@ -63,6 +63,7 @@ export class Importer {
   readonly inputs: GraphInput[] = [];
   readonly consumed = new Set<OnnxNode>();
   readonly consumers = new Map<string, OnnxNode[]>();
+  readonly producers = new Map<string, OnnxNode>();
   /** Pattern -> how many times it fired (reported under RANKFN_DEBUG=1 and in inspect()). */
   readonly patterns = new Map<string, number>();
   readonly nodeNames = new Set<string>();
@@ -88,7 +89,15 @@ export class Importer {
       this.options.onProgress?.((done += sizes[i]!), total);
     });
     if (inits.length === 0) this.options.onProgress?.(0, 0);
-    for (const node of this.g.node ?? []) for (const i of node.input ?? []) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), node]);
+    for (const node of this.g.node ?? []) {
+      for (const i of node.input ?? []) {
+        if (!i) continue;
+        const list = this.consumers.get(i);
+        if (list) list.push(node);
+        else this.consumers.set(i, [node]);
+      }
+      for (const o of node.output ?? []) this.producers.set(o, node);
+    }
     const context = new Set(this.options.context ?? []);
     for (const input of this.g.input ?? []) {
       if (this.vals.has(input.name!)) continue;
@@ -182,12 +191,21 @@ export class Importer {
 
   /** Emit a rankfn node producing ONNX value `out` (per-row dims `dims`). */
   emit(op: string, inputs: string[], out: string, dims: number[], attrs: Record<string, unknown> = {}, node?: OnnxNode, dtype: "f32" | "i32" | "i64" = "f32"): void {
+    this.emitOutputs(op, inputs, [{ name: out, dims, dtype }], attrs, node);
+  }
+
+  /** Emit a rankfn node with several outputs, each an ONNX value (an unnamed one gets a fresh name). */
+  emitOutputs(op: string, inputs: string[], outs: { name: string; dims: number[]; dtype: "f32" | "i32" | "i64" }[], attrs: Record<string, unknown> = {}, node?: OnnxNode): void {
     let name = node?.name || `${op}_${this.nodes.length}`;
     if (this.nodeNames.has(name)) name = `${name}:${this.counter++}`;
     this.nodeNames.add(name);
-    const value = this.vals.has(out) || this.weights.has(out) ? `${out}:${this.counter++}` : out;
-    this.nodes.push({ name, op, inputs, outputs: [value], attrs });
-    this.vals.set(out, { kind: "tensor", value, dims, dtype });
+    const values = outs.map((o) => {
+      const onnxName = o.name || `${name}:out${this.counter++}`;
+      const value = this.vals.has(onnxName) || this.weights.has(onnxName) ? `${onnxName}:${this.counter++}` : onnxName;
+      this.vals.set(onnxName, { kind: "tensor", value, dims: o.dims, dtype: o.dtype });
+      return value;
+    });
+    this.nodes.push({ name, op, inputs, outputs: values, attrs });
   }
 
   /** Emit an intermediate node (no ONNX name); returns its rankfn value. */
@@ -230,6 +248,11 @@ export class Importer {
   /** Consumers of an ONNX value (nodes of the main graph). */
   users(name: string): OnnxNode[] {
     return this.consumers.get(name) ?? [];
+  }
+
+  /** The main-graph node that produces an ONNX value. */
+  producer(name: string): OnnxNode | undefined {
+    return this.producers.get(name);
   }
 
   fail(node: OnnxNode, message: string): never {

@@ -1,5 +1,5 @@
 // Steps of the ops that pick elements of a row: select (constant columns),
-// top_k (values or indices, through rf_topk) and gather_elements (per-row
+// top_k (values and indices, through rf_topk) and gather_elements (per-row
 // indices, each checked against the row before it is read).
 import type { Node } from "../../graph/schema";
 import { KernelError } from "../../errors";
@@ -26,19 +26,18 @@ const select: StepBuilder = (node, ctx) => {
 };
 
 const topK: StepBuilder = (node, ctx) => {
-  const { k, output } = ctx.attrs(node);
+  const { k } = ctx.attrs(node);
   const x = ctx.slot(node.inputs[0]!);
-  // rf_topk writes values and indices with one stride (k): a values output living inside a
-  // wider row (concat written in place) is copied out of the plan's scratch.
-  const values = output === "values" ? ctx.slot(node.outputs[0]!) : null;
-  const indices = output === "indices" ? (ctx.idSlot(node.outputs[0]!).data as Int32Array) : ctx.scratchI32(`${node.name}.indices`, ctx.capacity * k);
-  const direct = values !== null && values.ld === k;
+  // rf_topk writes values and indices with one stride (k): values living inside a wider row
+  // (a concat written in place) are copied out of the plan's scratch.
+  const values = ctx.slot(node.outputs[0]!);
+  const indices = ctx.idSlot(node.outputs[1]!).data as Int32Array;
+  const direct = values.ld === k;
   const valuesOut = direct ? values.data : ctx.scratch(`${node.name}.values`, ctx.capacity * k);
-  const role = ctx.values.get(node.outputs[0]!)!.role;
   return step(node, (s) => {
-    const rows = role === "candidate" ? s.n : s.r;
+    const rows = rowsOf(values, s);
     ctx.check(ctx.sym.rf_topk(null, rows, x.width, k, x.data, x.ld, valuesOut, indices, k), node);
-    if (values && !direct) for (let b = 0; b < rows; b++) values.data.set(valuesOut.subarray(b * k, b * k + k), b * values.ld);
+    if (!direct) for (let b = 0; b < rows; b++) values.data.set(valuesOut.subarray(b * k, b * k + k), b * values.ld);
   });
 };
 
