@@ -35,10 +35,34 @@ export interface StagingBuffers {
   requestOfRow(length: number): Int32Array;
 }
 
+/** A typed array for `length` values of `dtype` (capacity: a power of two, at least 64), on shared memory when `shared`. */
+export function rowBuffer(dtype: GraphInput["dtype"], length: number, shared = false): TypedArray {
+  const capacity = 2 ** Math.ceil(Math.log2(Math.max(64, length)));
+  const bytes = capacity * (dtype === "i64" ? 8 : 4);
+  const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  return dtype === "f32" ? new Float32Array(buf) : dtype === "i64" ? new BigInt64Array(buf) : new Int32Array(buf);
+}
+
+/** The stager's own buffers: grow-only, reused by the next call. */
+class ReusedBuffers implements StagingBuffers {
+  readonly #inputs = new Map<string, TypedArray>();
+  #requestOfRow = rowBuffer("i32", 64) as Int32Array;
+
+  input(input: GraphInput, length: number): TypedArray {
+    let b = this.#inputs.get(input.name);
+    if (!b || b.length < length) this.#inputs.set(input.name, (b = rowBuffer(input.dtype, length)));
+    return b;
+  }
+
+  requestOfRow(length: number): Int32Array {
+    if (this.#requestOfRow.length < length) this.#requestOfRow = rowBuffer("i32", length) as Int32Array;
+    return this.#requestOfRow;
+  }
+}
+
 export class Stager {
   readonly #inputs: GraphInput[];
-  readonly #buffers = new Map<string, TypedArray>();
-  #requestOfRow = new Int32Array(64);
+  readonly #own = new ReusedBuffers();
 
   constructor(graph: Graph) {
     this.#inputs = graph.inputs;
@@ -49,7 +73,7 @@ export class Stager {
    * `into` supplies the batch's buffers (e.g. shared memory a worker reads); by default the
    * stager's own, reused by the next call.
    */
-  stage(requests: StageRequest[], into?: StagingBuffers): { batch: StagedBatch; slices: RequestSlice[] } {
+  stage(requests: StageRequest[], into: StagingBuffers = this.#own): { batch: StagedBatch; slices: RequestSlice[] } {
     const slices: RequestSlice[] = [];
     let n = 0;
     let r = 0;
@@ -61,12 +85,11 @@ export class Stager {
       r += p.contextRows;
       return p;
     });
-    if (!into && this.#requestOfRow.length < n) this.#requestOfRow = new Int32Array(2 ** Math.ceil(Math.log2(n)));
-    const requestOfRow = into ? into.requestOfRow(n) : this.#requestOfRow;
+    const requestOfRow = into.requestOfRow(n);
     const inputs: Record<string, TypedArray> = {};
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
-      const buf = into ? into.input(input, rows * width(input)) : this.#buffer(input, rows * width(input));
+      const buf = into.input(input, rows * width(input));
       let at = 0;
       plans.forEach((p, i) => {
         const t = p.tensors.get(input.name)!;
@@ -135,16 +158,6 @@ export class Stager {
       }
     }
     return { rows, contextRows, tensors };
-  }
-
-  #buffer(input: GraphInput, length: number): TypedArray {
-    let b = this.#buffers.get(input.name);
-    if (!b || b.length < length) {
-      const capacity = 2 ** Math.ceil(Math.log2(Math.max(64, length)));
-      b = input.dtype === "f32" ? new Float32Array(capacity) : input.dtype === "i64" ? new BigInt64Array(capacity) : new Int32Array(capacity);
-      this.#buffers.set(input.name, b);
-    }
-    return b;
   }
 }
 

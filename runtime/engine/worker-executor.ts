@@ -12,7 +12,7 @@ import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
 import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
-import type { StagingBuffers } from "./stager";
+import { type StagingBuffers, rowBuffer } from "./stager";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
 export interface WorkerOutput {
@@ -27,7 +27,7 @@ type OutputSpec = { name: string; width: number; role: "context" | "candidate" }
 
 /** Shared buffers of one in-flight batch; they grow (power of two) and are reused. */
 export class Lane implements StagingBuffers {
-  readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: new Int32Array(new SharedArrayBuffer(64 * 4)), outputs: {} };
+  readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: rowBuffer("i32", 64, true) as Int32Array, outputs: {} };
   /** Bumped when a buffer is replaced, so the worker refreshes its views. */
   version = 0;
   busy = false;
@@ -37,9 +37,7 @@ export class Lane implements StagingBuffers {
   input(input: GraphInput, length: number): TypedArray {
     const have = this.buffers.inputs[input.name];
     if (have && have.length >= length) return have;
-    const bytes = input.dtype === "i64" ? 8 : 4;
-    const sab = new SharedArrayBuffer(pow2(length) * bytes);
-    const b = input.dtype === "f32" ? new Float32Array(sab) : input.dtype === "i64" ? new BigInt64Array(sab) : new Int32Array(sab);
+    const b = rowBuffer(input.dtype, length, true);
     this.buffers.inputs[input.name] = b;
     this.version++;
     return b;
@@ -47,7 +45,7 @@ export class Lane implements StagingBuffers {
 
   requestOfRow(length: number): Int32Array {
     if (this.buffers.requestOfRow.length < length) {
-      this.buffers.requestOfRow = new Int32Array(new SharedArrayBuffer(pow2(length) * 4));
+      this.buffers.requestOfRow = rowBuffer("i32", length, true) as Int32Array;
       this.version++;
     }
     return this.buffers.requestOfRow;
@@ -58,13 +56,12 @@ export class Lane implements StagingBuffers {
     for (const o of specs) {
       const length = (o.role === "candidate" ? n : r) * o.width;
       if ((this.buffers.outputs[o.name]?.length ?? -1) >= length) continue;
-      this.buffers.outputs[o.name] = new Float32Array(new SharedArrayBuffer(pow2(length) * 4));
+      this.buffers.outputs[o.name] = rowBuffer("f32", length, true) as Float32Array;
       this.version++;
     }
   }
 }
 
-const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(64, n)));
 
 export class WorkerExecutor {
   readonly #worker: Worker;
