@@ -47,7 +47,7 @@ test("the event loop keeps running while the worker computes a long batch", asyn
   model.dispose();
 });
 
-test("errors keep their status: validation on the caller's thread, bad ids from the worker", async () => {
+test("errors keep their status: validation (ids included) on the caller's thread, before anything reaches the worker", async () => {
   const model = loadModel(path, { worker: true });
   const [req] = sampleRequests(built, { count: 1, candidates: 4 });
   await expect(model.rank({ context: req!.context, candidates: { ...req!.candidates, extra: req!.candidates.dense! } })).rejects.toThrow("candidates.extra: unknown feature");
@@ -59,7 +59,8 @@ test("errors keep their status: validation on the caller's thread, bad ids from 
   } catch (err) {
     expect(err).toBeInstanceOf(RankfnError);
     expect((err as RankfnError).status).toBe(400);
-    expect((err as Error).message).toContain('input "cat_3"');
+    expect((err as RankfnError).code).toBe("id_out_of_range");
+    expect((err as Error).message).toContain("candidates.cat_3: id 1099511627776 at row 0, position 0 is outside table");
   }
   model.dispose();
   await expect(model.rank(req!)).rejects.toThrow("model used after dispose()");
