@@ -13,7 +13,7 @@ import { describe, test } from "bun:test";
 import { isCI } from "../../../runtime/ffi";
 
 const scriptDir = import.meta.dir;
-const scripts = ["models.py", "architectures.py"].map((f) => join(scriptDir, f));
+const scripts = ["models.py", "architectures.py", "sequences.py"].map((f) => join(scriptDir, f));
 
 export type ExportedTensor =
   | { name: string; dtype: "f32"; shape: number[]; data: Float32Array }

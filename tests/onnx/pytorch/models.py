@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # The PyTorch oracle for rankfn's ONNX importer: builds every architecture of
-# architectures.py (seeded, eval mode), exports it with torch.onnx.export at
+# architectures.py and sequences.py (seeded, eval mode), exports it with torch.onnx.export at
 # opsets 14 and 17 with a dynamic batch axis, runs PyTorch on one fixed batch,
 # and writes a manifest the bun tests read (tests/onnx/pytorch/exports.ts).
 #
@@ -28,8 +28,10 @@ import onnx
 import torch
 import torch.nn as nn
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import architectures as A  # noqa: E402
+import sequences as S  # noqa: E402
 
 BATCH = 5
 OPSETS = (14, 17)
@@ -108,18 +110,18 @@ def specs():
         [("user_id", x.ids(300, 1)), ("user_dense", x.dense(4)), ("hist", x.ids(1000, 10)), ("item_id", x.ids(1000, 1)), ("item_cate", x.ids(40, 1))],
         ["similarity"], fusions=[r"embedding_bag\(gather\)", FUSE_LINEAR])
     x = Inputs(9)
-    add("din", A.DIN, [("user_id", x.user(x.ids(200, 1))), ("hist", x.user(x.history(1000, HIST))), ("target_item", x.ids(1000, 1, low=1))],
+    add("din", S.DIN, [("user_id", x.user(x.ids(200, 1))), ("hist", x.user(x.history(1000, HIST))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "hist"], emb_scale=1.0, linear_gain=1.5)
     x = Inputs(10)
-    add("dien", A.DIEN, [("user_id", x.user(x.ids(200, 1))), ("hist", x.user(x.history(1000, HIST))), ("target_item", x.ids(1000, 1, low=1))],
+    add("dien", S.DIEN, [("user_id", x.user(x.ids(200, 1))), ("hist", x.user(x.history(1000, HIST))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "hist"], emb_scale=1.0, linear_gain=1.5)
     x = Inputs(11)
-    add("bst", A.BST,
+    add("bst", S.BST,
         [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
         emb_scale=1.0, linear_gain=1.5)
     x = Inputs(12)
-    add("sasrec", A.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"])
+    add("sasrec", S.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"])
     x = Inputs(13)
     add("mmoe", A.MMoE, [("dense", x.dense(10)), ("ids", x.columns([100, 200, 300]))], ["ctr", "cvr"],
         fusions=[r"mixture\(E=4\) \(×2\)", FUSE_LINEAR], emb_scale=1.0, linear_gain=2.0)
@@ -127,7 +129,7 @@ def specs():
     add("ple", A.PLE, [("dense", x.dense(6)), ("ids", x.columns([150, 250]))], ["ctr", "cvr"], fusions=[r"mixture\(E=4\)", FUSE_LINEAR],
         emb_scale=1.0, linear_gain=2.0)
     x = Inputs(15)
-    add("youtube_dnn", A.YouTubeDNN,
+    add("youtube_dnn", S.YouTubeDNN,
         [("watch_hist", x.user(x.ids(1000, 10))), ("search_tokens", x.user(x.ids(500, 6))), ("user_dense", x.user(x.dense(4))),
          ("video_id", x.ids(1000, 1)), ("video_cate", x.ids(50, 1))],
         ["ctr"], context=["watch_hist", "search_tokens", "user_dense"], emb_scale=1.0,
