@@ -221,27 +221,33 @@ export class Importer {
 
   // ------------------------------------------------------------------ attributes
 
-  attr(node: OnnxNode, name: string): onnx.IAttributeProto | undefined {
-    return (node.attribute ?? []).find((a) => a.name === name);
+  /** The named attribute; with `type`, one of another declared type fails (an unset type, from old exporters, is trusted). */
+  attr(node: OnnxNode, name: string, type?: onnx.AttributeProto.AttributeType): onnx.IAttributeProto | undefined {
+    const a = (node.attribute ?? []).find((x) => x.name === name);
+    if (a && type !== undefined && a.type && a.type !== type) {
+      const names = onnx.AttributeProto.AttributeType as unknown as Record<number, string>;
+      this.fail(node, `attribute "${name}" is of type ${names[a.type] ?? a.type}, expected ${names[type]}`);
+    }
+    return a;
   }
 
   intAttr(node: OnnxNode, name: string, fallback: number): number {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.INT);
     return a ? num(a.i) : fallback;
   }
 
   floatAttr(node: OnnxNode, name: string, fallback: number): number {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.FLOAT);
     return a ? (a.f ?? fallback) : fallback;
   }
 
   intsAttr(node: OnnxNode, name: string): number[] | undefined {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.INTS);
     return a ? (a.ints ?? []).map(num) : undefined;
   }
 
   stringAttr(node: OnnxNode, name: string, fallback: string): string {
-    const s = this.attr(node, name)?.s;
+    const s = this.attr(node, name, onnx.AttributeProto.AttributeType.STRING)?.s;
     return s && s.length ? new TextDecoder().decode(s) : fallback;
   }
 
