@@ -55,6 +55,9 @@ export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): 
 
 export type OnnxNode = onnx.INodeProto;
 
+/** Values per row an input may have (2^24: 64 MB of f32 per candidate). */
+const MAX_ROW_VALUES = 2 ** 24;
+
 /** The conversion state every converter works on. */
 export class Importer {
   readonly vals = new Map<string, Val>();
@@ -142,6 +145,8 @@ export class Importer {
     if ((t!.shape?.dim ?? []).length < 1) throw new OnnxError(`input "${v.name}": expected [batch, ...] with the batch first, got a scalar`);
     if (dims.some((d) => !(d > 0))) throw new OnnxError(`input "${v.name}": every dimension after the batch must be a fixed number`);
     const width = dims.reduce((a, b) => a * b, 1);
+    // A row that wide is a corrupt shape, not a feature: refuse it before anything is sized by it.
+    if (width > MAX_ROW_VALUES) throw new OnnxError(`input "${v.name}": [batch, ${dims.join(", ")}] is ${width} values per row, more than rankfn takes (${MAX_ROW_VALUES})`);
     this.vals.set(v.name!, { kind: "tensor", value: v.name!, dims, dtype });
     return { name: v.name!, dtype, shape: [width], role: isContext ? "context" : "candidate" };
   }
