@@ -109,6 +109,8 @@ export class Importer {
     for (const c of context) if (!this.inputs.some((i) => i.name === c)) throw new OnnxError(`context input "${c}" is not an input of the graph (inputs: ${this.inputs.map((i) => i.name).join(", ")})`);
     (this.g.node ?? []).forEach((node) => {
       if (this.consumed.has(node)) return;
+      // A custom-domain op only shares its name with the ONNX one; converting it as that would be a silent lie.
+      if (node.domain && node.domain !== "ai.onnx") this.fail(node, `operator of domain "${node.domain}" is not supported (only the default ONNX domain)`);
       const convert = converters[node.opType ?? ""];
       if (!convert) this.fail(node, `unsupported operator (supported: ${supportedOps.join(", ")})`);
       convert(this, node);
