@@ -380,6 +380,7 @@ function transpose(imp: Importer, node: OnnxNode): void {
   if (v.kind !== "tensor") imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  if (p.length !== rank || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${rank} axes of [N, ${v.dims.join(", ")}]`);
   if (p.every((x, i) => x === i)) return imp.set(out, v);
   if (rank === 3 && p.join() === "0,2,1") {
     if (v.dims[0] === 1 || v.dims[1] === 1) return alias(imp, out, v, [v.dims[1]!, v.dims[0]!]);
