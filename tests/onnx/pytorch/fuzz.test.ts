@@ -130,6 +130,36 @@ const mutations: Record<string, Mutation> = {
 const NAMED = /node "[^"]*" \(|initializer "|input "|output "|not an ONNX model|opset \d+ is not supported|has no graph/;
 
 describePytorch("mutated PyTorch exports", (manifest) => {
+  test("the mutants that once got past validation now fail naming the node or input", () => {
+    const base = manifest.models.find((m) => m.name === "youtube_dnn" && m.opset === 17)!;
+    const refusal = (edit: (m: onnx.ModelProto) => void): string => {
+      const model = onnx.ModelProto.decode(readFileSync(base.path));
+      edit(model);
+      try {
+        importOnnx(onnx.ModelProto.encode(model).finish());
+      } catch (err) {
+        if (err instanceof RankfnError) return err.message;
+        throw err;
+      }
+      throw new Error("imported");
+    };
+    const node = (m: onnx.ModelProto, op: string) => nodesOf(m).find((n) => n.opType === op)!;
+    // Was a TypeError (the Constant's tensor read from a FLOAT attribute).
+    expect(refusal((m) => Object.assign(node(m, "Constant").attribute![0]!, { type: AT.FLOAT, f: 1.5, t: null }))).toMatch(/^node "\/Constant[^"]*" \(Constant\): attribute "value" is of type FLOAT, expected TENSOR$/);
+    // Was imported, then ran out of memory sizing a 2^31-wide row.
+    expect(refusal((m) => Object.assign(m.graph!.input![1]!.type!.tensorType!.shape!.dim![1]!, { dimValue: 2 ** 31, dimParam: "" }))).toBe(
+      'input "search_tokens": [batch, 2147483648] is 2147483648 values per row, more than rankfn takes (16777216)',
+    );
+    // Was converted as the ONNX Gemm.
+    expect(refusal((m) => (node(m, "Gemm").domain = "com.example.custom"))).toMatch(/\(Gemm\): operator of domain "com.example.custom" is not supported/);
+    // Was taken as the identity.
+    expect(refusal((m) => {
+      const gemm = node(m, "Gemm");
+      nodesOf(m).splice(nodesOf(m).indexOf(gemm), 0, onnx.NodeProto.create({ opType: "Transpose", name: "t", input: [gemm.input![0]!], output: ["t_out"], attribute: [{ name: "perm", type: AT.INTS, ints: [] }] }));
+      gemm.input![0] = "t_out";
+    })).toMatch(/^node "t" \(Transpose\): perm \[\] is not a permutation of the 2 axes of \[N, 60\]$/);
+  });
+
   // Every other trial mutates youtube_dnn, the export that imports today, so mutants get as far as
   // ranking; the rest fail today where the importer stops, but reach further as it learns ops.
   const bases = ["youtube_dnn", "dlrm", "youtube_dnn", "dcn_v2", "youtube_dnn", "mmoe", "youtube_dnn", "din", "youtube_dnn", "sasrec", "youtube_dnn", "wide_deep", "youtube_dnn", "two_tower"];
