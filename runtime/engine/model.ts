@@ -7,8 +7,8 @@
 // the batch (a computed id out of range, a remote tier rejecting its rows)
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
-import { describePlan } from "../compiler/plan-memory";
-import { Executor } from "./executor";
+import { Executor, type ProfileLine } from "./executor";
+import { type ModelInspection, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
 import { type RequestSlice, Stager } from "./stager";
 import { RequestValidator, type ValidRequest } from "./validate";
@@ -24,23 +24,7 @@ import { EmbeddingResolver, embeddingTables, remoteUses } from "../embeddings/re
 import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../embeddings/remote-tables";
 import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 
-export interface TensorInfo {
-  name: string;
-  dtype: string;
-  /** The batch dimension first, written as -1. */
-  shape: number[];
-  role: "context" | "candidate";
-}
-
-export interface ModelInspection {
-  name: string;
-  inputs: TensorInfo[];
-  outputs: TensorInfo[];
-  params: { count: number; bytes: number; byDtype: Record<string, number> };
-  precision: { weights: string; tables: string };
-  compiler: string[];
-  memoryPlan: { capacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
-}
+export type { ModelInspection, TensorInfo } from "./inspection";
 
 export interface ModelStats {
   requests: number;
@@ -73,37 +57,51 @@ export interface ModelOptions extends CompileOptions {
 
 export class Model {
   readonly name: string;
-  readonly #executor: Executor;
+  /** Inline mode: the compiled model's executor and the compiler's summaries. In worker mode the worker compiles (once). */
+  readonly #inline: { executor: Executor; summaries: string[] } | undefined;
   readonly #worker: WorkerExecutor | undefined;
+  readonly #graphInputs: GraphInput[];
   readonly #stager: Stager;
   readonly #validator: RequestValidator;
+  readonly #ready: Promise<void>;
   #disposed = false;
-  readonly #summaries: string[];
   readonly #options: ModelOptions;
   readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
   readonly #remote: RemoteEmbeddings | undefined;
-  readonly #resolver: EmbeddingResolver | undefined;
+  #resolver: EmbeddingResolver | undefined;
 
   constructor(built: BuiltModel, options: ModelOptions = {}) {
-    const { model, summaries } = compile(built, options);
     this.name = built.graph.name;
-    this.#summaries = summaries;
     this.#options = options;
-    // The inline executor packs weights lazily (on the first batch), so a worker-mode
-    // model only pays for it if inspect() asks for a memory plan.
-    const remoteTables = options.embeddings ? remoteTableSpecs(built, model, options.embeddings) : [];
-    // In worker mode the worker opens the devices: the inline executor only serves inspect().
-    this.#executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteTables.map((t) => t.name), experts: options.worker ? undefined : options.experts });
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
-      throw new Error('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices');
+      throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
     }
-    if (options.embeddings) {
-      this.#remote = new RemoteEmbeddings(remoteTables, this.name, options.embeddings);
-      this.#resolver = new EmbeddingResolver(remoteUses(this.#executor.model.graph, this.#executor.remoteTables), this.#remote);
+    const remoteTables = options.embeddings ? remoteTableSpecs(built, options.embeddings) : [];
+    const remoteNames = remoteTables.map((t) => t.name);
+    if (options.embeddings) this.#remote = new RemoteEmbeddings(remoteTables, this.name, options.embeddings);
+    // Validation and staging need only the inputs and the tables' row counts, which compiling
+    // keeps: in worker mode the caller's thread never compiles.
+    let graph = built.graph;
+    if (options.worker) {
+      const worker = new WorkerExecutor(options.path ?? built, { ...options, remoteTables: remoteNames });
+      this.#worker = worker;
+      // Remote rows are gathered for the worker's compiled graph (its fused embedding ops).
+      this.#ready = worker.ready.then(({ graph: compiled }) => {
+        if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(compiled, new Set(remoteNames)), this.#remote);
+      });
+      this.#ready.catch(() => undefined);
+    } else {
+      const { model, summaries } = compile(built, options);
+      // Packs weights lazily, on the first batch of each bucket.
+      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts });
+      this.#inline = { executor, summaries };
+      if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(executor.model.graph, executor.remoteTables), this.#remote);
+      graph = model.graph;
+      this.#ready = Promise.resolve();
     }
-    this.#worker = options.worker ? new WorkerExecutor(options.path ?? built, { ...options, remoteTables: remoteTables.map((t) => t.name) }) : undefined;
-    this.#stager = new Stager(model.graph);
-    this.#validator = new RequestValidator(model.graph);
+    this.#graphInputs = graph.inputs;
+    this.#stager = new Stager(graph);
+    this.#validator = new RequestValidator(graph);
   }
 
   /** Names of the tables served by the remote tier (empty when all are local). */
@@ -113,12 +111,12 @@ export class Model {
 
   /** The model's inputs (names, dtypes, per-row shapes, roles): what a request must carry. */
   get graphInputs(): GraphInput[] {
-    return this.#executor.model.graph.inputs;
+    return this.#graphInputs;
   }
 
   /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
   async ready(): Promise<void> {
-    if (this.#worker) await this.#worker.ready;
+    await this.#ready;
     await this.#remote?.ready();
   }
 
@@ -130,12 +128,13 @@ export class Model {
    * running experts on devices (zero rows all route to one expert and would skew the routing
    * statistics that drive expert placement). Returns the buckets run.
    */
-  async warm(maxRows = this.#executor.maxBatch): Promise<number[]> {
+  async warm(maxRows = this.#maxBatch): Promise<number[]> {
+    await this.#ready;
     if (this.#resolver || this.#options.experts) return [];
     const buckets: number[] = [];
     for (let cap = 16; ; cap *= 2) {
-      buckets.push(Math.min(cap, maxRows, this.#executor.maxBatch));
-      if (cap >= maxRows || cap >= this.#executor.maxBatch) break;
+      buckets.push(Math.min(cap, maxRows, this.#maxBatch));
+      if (cap >= maxRows || cap >= this.#maxBatch) break;
     }
     for (const rows of buckets) {
       const request = { rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, rows)])) };
@@ -192,6 +191,7 @@ export class Model {
    */
   async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<(RankResponse | RankfnError)[]> {
     if (!this.#worker && !this.#resolver) return this.runSync(requests, queueMs);
+    await this.#ready;
     try {
       return await this.#runBatch(requests, queueMs, timeoutMs);
     } catch (err) {
@@ -228,7 +228,7 @@ export class Model {
   #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
     const t0 = performance.now();
     const { batch, slices } = this.#stager.stage(requests);
-    const out = this.#executor.run(batch);
+    const out = this.#inline!.executor.run(batch);
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
@@ -249,7 +249,7 @@ export class Model {
         batch.gathered = gathered.rows;
         degraded = gathered.defaulted > 0;
       }
-      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#executor.run(batch);
+      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#inline!.executor.run(batch);
       return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, degraded);
     } finally {
       if (lane) this.#worker!.release(lane);
@@ -264,44 +264,33 @@ export class Model {
     return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs }, ...(degraded ? { degraded } : {}) }));
   }
 
+  /**
+   * Inputs and outputs with roles, parameters, precision, compiler passes and memory plans —
+   * in worker mode as the worker compiled and planned them (after ready()).
+   */
   inspect(): ModelInspection {
-    const { graph, weights } = this.#executor.model;
-    const byDtype: Record<string, number> = {};
-    let count = 0;
-    let bytes = 0;
-    for (const t of weights.values()) {
-      const n = t.dtype === "u8q" ? t.shape[0]! * t.shape[1]! : t.shape.reduce((a, b) => a * b, 1);
-      count += n;
-      bytes += t.data.byteLength;
-      byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + n;
-    }
-    if (this.#executor.memory().length === 0) this.#executor.plan(64);
-    const values = this.#executor.info.values;
-    const info = (name: string, value: string): TensorInfo => {
-      const v = values.get(value)!;
-      return { name, dtype: v.dtype, shape: [-1, ...v.shape], role: v.role };
-    };
-    return {
-      name: this.name,
-      inputs: graph.inputs.map((i) => info(i.name, i.name)),
-      outputs: Object.entries(graph.outputs).map(([name, v]) => info(name, v)),
-      params: { count, bytes, byDtype },
-      precision: { weights: this.#options.precision ?? "f32", tables: this.#options.tables ?? "f32" },
-      compiler: this.#summaries,
-      memoryPlan: this.#executor.memory().map((m) => ({ capacity: m.capacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
-    };
+    if (this.#inline) return inspectExecutor(this.#inline.executor, this.#inline.summaries, this.#options);
+    const inspection = this.#worker!.inspection;
+    if (!inspection) throw new RankfnError(`model "${this.name}" is still loading on its worker: await model.ready() before inspect()`, "not_ready", 503);
+    return inspection;
   }
 
-  /** Counters since load, the per-op profile under RANKFN_PROFILE=1, per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
-  stats(): ModelStats & { profile: ReturnType<Executor["profile"]>; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
-    const moe = this.#executor.experts?.stats() ?? this.#worker?.moeStats;
-    return { ...this.#stats, profile: this.#executor.profile(), ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+  /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+    const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
+    const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
+    return { ...this.#stats, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
   replanExperts(): Record<string, PlacementReport> {
-    if (!this.#executor.experts) throw new Error(`model "${this.name}" does not run expert-parallel (pass { experts } without worker)`);
-    return this.#executor.experts.replan();
+    const experts = this.#inline?.executor.experts;
+    if (!experts) throw new RankfnError(`model "${this.name}" does not run expert-parallel inline (pass { experts } without worker)`, "no_experts", 400);
+    return experts.replan();
+  }
+
+  get #maxBatch(): number {
+    return this.#inline?.executor.maxBatch ?? this.#options.maxBatch ?? 4096;
   }
 
   /**
@@ -318,7 +307,7 @@ export class Model {
   /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
   dispose(): void {
     this.#disposed = true;
-    this.#executor.dispose();
+    this.#inline?.executor.dispose();
     this.#worker?.dispose();
     this.#remote?.dispose();
   }
@@ -365,8 +354,8 @@ function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArr
 }
 
 /** The tables named remote, with their shape and row encoding from the model file. */
-function remoteTableSpecs(built: BuiltModel, compiled: BuiltModel, options: RemoteEmbeddingOptions): TableSpec[] {
-  const all = embeddingTables(compiled.graph);
+function remoteTableSpecs(built: BuiltModel, options: RemoteEmbeddingOptions): TableSpec[] {
+  const all = embeddingTables(built.graph);
   const names = options.tables === "all" ? all : options.tables;
   return names.map((name) => {
     if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
