@@ -12,9 +12,10 @@ import type { RankRequest, RankResponse } from "../../sdk/request";
 import { ServerMetrics } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
-import { type WireLimits, decodeRequest, encodeResponse, packr } from "./wire";
-import { chooseFormat, mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
+import { type WireLimits, decodeRequest, encodeResponse } from "./wire";
+import { mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
 import { readBody } from "./body";
+import { errorResponse } from "./error-response";
 
 export interface AppOptions extends RegistryOptions {
   /** name -> model file path (any path: the model root confines PUT only; relative ones resolve against it), loaded at start (or lazily with `lazy`). */
@@ -87,20 +88,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   };
   const app = new Hono();
 
-  app.onError((err, c) => {
-    const known = err instanceof RankfnError;
-    if (!known) console.error(`rankfn server: ${(err as Error).stack ?? err}`);
-    const error = known ? { code: err.code, message: err.message } : { code: "internal", message: "internal server error" };
-    const headers: Record<string, string> = { ...(err as { headers?: Record<string, string> }).headers };
-    const retry = (err as RankfnError & { retryAfterMs?: number }).retryAfterMs;
-    if (known && err.status === 503) headers["Retry-After"] = String(Math.max(1, Math.ceil((retry ?? 1000) / 1000)));
-    // Error bodies are JSON (what curl, a browser or a log reader can show) unless a rank request's
-    // Accept prefers msgpack over JSON (e.g. `Accept: application/msgpack`, as RankingClient sends).
-    const format = RANK_PATH.test(c.req.path) ? (chooseFormat(c.req.header("accept"), "json") ?? "json") : "json";
-    const status = (known ? err.status : 500) as never;
-    if (format === "msgpack") return c.body(packr.pack({ error }) as never, status, { ...headers, "Content-Type": mediaTypes.msgpack, Vary: "Accept" });
-    return c.json({ error }, status, headers);
-  });
+  app.onError(errorResponse);
 
   app.use("/v1/*", async function apiKey(c, next) {
     if (!options.apiKey) return next();
@@ -201,8 +189,6 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   };
   return { app, registry, metrics, ready, close };
 }
-
-const RANK_PATH = /^\/v1\/models\/[^/]+\/rank$/;
 
 /** Rows a request scores (what the coalescer counts against its batch and queue bounds). */
 function requestRows(request: RankRequest): number {

@@ -16,17 +16,23 @@ interface MediaRange {
   q: number;
 }
 
-/** Parse an Accept header into media ranges (malformed entries are skipped, as RFC 9110 lets a server do). */
+/**
+ * Parse an Accept header into media ranges. Malformed entries are skipped, as RFC 9110 lets a
+ * server do, but two common deviations are read the way their senders mean them: Java's default
+ * `*; q=.2` (a bare `*` for `*\/*`, a q-value without its leading 0).
+ */
 export function parseAccept(header: string): MediaRange[] {
   const ranges: MediaRange[] = [];
   for (const part of header.split(",")) {
-    const [range = "", ...params] = part.split(";").map((s) => s.trim());
+    const [first = "", ...params] = part.split(";").map((s) => s.trim());
+    const range = first === "*" ? "*/*" : first;
     const slash = range.indexOf("/");
     if (slash <= 0 || slash === range.length - 1) continue;
     let q = 1;
     for (const p of params) {
-      const [k, v] = p.split("=").map((s) => s.trim());
-      if (k?.toLowerCase() === "q") q = /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(v ?? "") ? Number(v) : Number.NaN;
+      const [k, v = ""] = p.split("=").map((s) => s.trim());
+      if (k?.toLowerCase() !== "q") continue;
+      q = /^(\d+(\.\d*)?|\.\d+)$/.test(v) && Number(v) <= 1 ? Number(v) : Number.NaN;
     }
     if (Number.isNaN(q)) continue;
     ranges.push({ type: range.slice(0, slash).toLowerCase(), subtype: range.slice(slash + 1).toLowerCase(), q });

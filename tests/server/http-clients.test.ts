@@ -69,6 +69,13 @@ describe("content negotiation", () => {
     expect(chooseFormat("application/json;q=0, application/msgpack;q=0", "json")).toBeNull();
     // Malformed q-values drop their entry; an Accept of nothing usable counts as absent.
     expect(chooseFormat("application/json;q=2", "msgpack")).toBe("msgpack");
+    expect(chooseFormat("application/json;q=abc, application/msgpack;q=0.5", "json")).toBe("msgpack");
+    // Java's HttpURLConnection default (a bare "*" and ".2" for 0.2) accepts anything at q 0.2.
+    const java = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2";
+    expect(chooseFormat(java, "msgpack")).toBe("msgpack");
+    expect(chooseFormat(java, "json")).toBe("json");
+    // Go's net/http sends no Accept at all: the request's format.
+    expect(chooseFormat(undefined, "json")).toBe("json");
   });
 
   test.skipIf(!python)("Python urllib + msgpack with Accept: */* gets msgpack, with exactly the in-process scores", async () => {
