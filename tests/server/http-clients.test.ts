@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { deflateSync, gzipSync } from "node:zlib";
 import { Packr } from "msgpackr";
 import { type LoopbackServer, startServer } from "./loopback";
 import { findPython, pythonRank, pythonRequest } from "./python-client";
@@ -149,6 +149,29 @@ describe("compressed bodies", () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toStartWith("body: not valid gzip data");
     // Still serving.
     expect((await post(new Uint8Array(gzipSync(msgpackBody())), "gzip")).status).toBe(200);
+  });
+
+  test("chunked uploads (no Content-Length) are bounded while streaming; a deflate body whose first chunk is one byte still decodes", async () => {
+    const chunked = (chunks: Uint8Array[], headers: Record<string, string>) =>
+      fetch(`${served.url}/v1/models/m/rank`, {
+        method: "POST",
+        body: new ReadableStream<Uint8Array>({
+          pull(controller) {
+            const next = chunks.shift();
+            if (next) controller.enqueue(next);
+            else controller.close();
+          },
+        }),
+        headers: { "Content-Type": "application/msgpack", ...headers },
+      });
+    const big = Array.from({ length: 20 }, () => new Uint8Array(64 << 10));
+    const tooBig = await chunked(big, {});
+    expect(tooBig.status).toBe(413);
+    expect(((await tooBig.json()) as { error: { message: string } }).error.message).toBe(`body exceeds the limit of ${LIMIT} bytes`);
+    const zlib = new Uint8Array(deflateSync(msgpackBody()));
+    const res = await chunked([zlib.subarray(0, 1), zlib.subarray(1, 7), zlib.subarray(7)], { "Content-Encoding": "deflate" });
+    expect(res.status).toBe(200);
+    expect(scores((packr.unpack(new Uint8Array(await res.arrayBuffer())) as { outputs: { ctr: { data: Uint8Array } } }).outputs.ctr.data)).toEqual(want);
   });
 
   test("a zip bomb under the compressed limit gets 413 on its decompressed size, without being inflated whole", async () => {
