@@ -36,7 +36,7 @@ const tooLarge = (limit: number, what: string) => new RankfnError(`${what} excee
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
   const codings = parseContentEncoding(req.headers.get("content-encoding") ?? undefined);
   const length = Number(req.headers.get("content-length") ?? 0);
-  // Compressed bytes never exceed what they inflate to for real data: a larger upload is refused before it is read.
+  // Refused before it is read: a compressed upload over the limit could only inflate to less if it were incompressible.
   if (length > maxBytes) throw tooLarge(maxBytes, `body of ${length} bytes`);
   if (!req.body) return new Uint8Array(0);
   // The hot path: an uncompressed body of declared length is read natively in one piece.
