@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoopbackServer, startServer } from "./loopback";
+import { hasPromtool, promtool } from "./promtool";
 import { writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
 import { sampleRequests } from "../../sdk/sample-requests";
@@ -13,7 +14,6 @@ import { sampleRequests } from "../../sdk/sample-requests";
 const dir = mkdtempSync(join(tmpdir(), "rankfn-metrics-"));
 const built = zoo.dcnv2.build({ scale: 0.001, seed: 4 });
 writeModel(join(dir, "m.safetensors"), built);
-const hasPromtool = Bun.spawnSync(["sh", "-c", "command -v promtool"]).exitCode === 0;
 let served: LoopbackServer;
 
 beforeAll(async () => {
@@ -28,13 +28,6 @@ const rankJson = (model: string) => fetch(`${served.url}/v1/models/${model}/rank
 
 /** The model label values on every sample line. */
 const modelLabels = (text: string) => new Set([...text.matchAll(/model="([^"]*)"/g)].map((m) => m[1]));
-
-/** `promtool check metrics` on `text`: exit code and what it printed. */
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const p = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = [await new Response(p.stdout).text(), await new Response(p.stderr).text(), await p.exited];
-  return { code, output: `${out}${err}`.trim() };
-}
 
 test("unknown model names share one label value; a deleted model's series disappear; promtool finds nothing to warn about", async () => {
   const client = new RankingClient({ url: served.url });
