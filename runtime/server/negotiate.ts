@@ -1,8 +1,8 @@
 // Content negotiation of the rank endpoint's response format (RFC 9110 §12.5.1):
 // the Accept header's media ranges, wildcards and q-values decide between
-// msgpack and JSON. Most clients (curl, Python requests, Go, Java) send
-// `Accept: */*`, which must not turn a msgpack request into a JSON answer:
-// on a tie the request's own format wins.
+// msgpack and JSON. curl and Python requests send `Accept: */*`, Java adds `*/*`
+// at q=.2 to its default list, Go sends none: none of these may turn a msgpack
+// request into a JSON answer, so on a tie the request's own format wins.
 import { RankfnError } from "../errors";
 
 export type WireFormat = "msgpack" | "json";
