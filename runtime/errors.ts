@@ -15,6 +15,14 @@ export class RankfnError extends Error {
   }
 }
 
+/** A request field is malformed: 400, naming the field. */
+export class RequestError extends RankfnError {
+  override readonly name: string = "RequestError";
+  constructor(message: string, code = "bad_request") {
+    super(message, code, 400);
+  }
+}
+
 /** A tensor (or a request field) has the wrong shape, dtype or length. */
 export class TensorError extends RankfnError {
   override readonly name = "TensorError";

@@ -46,7 +46,7 @@ export { writeModel, readModel } from "../runtime/model/model-file";
 export { tensor } from "../runtime/tensor/tensor";
 export type { Tensor } from "../runtime/tensor/tensor";
 export { RankfnError, TensorError, KernelError } from "../runtime/errors";
-export { RequestError } from "../runtime/engine/stager";
+export { RequestError } from "../runtime/errors";
 export { zoo, zooNames } from "./zoo";
 export { updateEmbeddingRows, type RowUpdate } from "../runtime/embeddings/update-rows";
 export { pushTables, type PushOptions } from "../runtime/embeddings/push";

@@ -159,7 +159,7 @@ export class RemoteEmbeddings {
    */
   async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number, uses?: Int32Array): Promise<number> {
     const t = this.#tables.get(name);
-    if (!t) throw new Error(`"${name}" is not a remote table`);
+    if (!t) throw new RankfnError(`"${name}" is not a remote table of this model (its remote tables: ${[...this.#tables.keys()].join(", ")})`, "unknown_table", 404);
     const positions = missPositions(t, ids, n, out);
     if (positions.size === 0) return 0;
     // Rows read before an update lands must not be cached after it (see applyUpdate).

@@ -47,7 +47,7 @@ export function remoteUses(graph: Graph, remote: ReadonlySet<string>): RemoteUse
   const add = (node: string, index: number, input: string, table: string, idPolicy: unknown) => {
     if (!remote.has(table)) return;
     const spec = graph.inputs.find((i) => i.name === input);
-    if (!spec) throw new Error(`node "${node}": ids "${input}" of remote table "${table}" are not a graph input`);
+    if (!spec) throw new RankfnError(`node "${node}": ids "${input}" of remote table "${table}" are computed in the graph; a remote table must be indexed by a model input`, "unsupported_remote_table", 400);
     const [rows, dim] = graph.weights[table]!.shape as [number, number];
     uses.push({ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo: idPolicy === "modulo", rows, dim });
   };

@@ -3,6 +3,7 @@
 // f32/f16/bf16 little-endian values, or u8q (dim bytes, fp16 scale, fp16 bias) —
 // so a remote row is bit-identical to the local one. Decoding matches the
 // kernels' conversion (fp32 math, no fused multiply-add).
+import { RankfnError } from "../errors";
 import { f16ToF32, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
 import type { RowDType } from "../ffi/emb-cache";
 
@@ -17,7 +18,7 @@ export function rowBytes(dtype: RowDType, dim: number): number {
 
 /** fp32 rows [n, dim] in the table's encoding (u8q: row-wise quantized). */
 export function encodeRows(rows: Float32Array, n: number, dim: number, dtype: RowDType): Uint8Array {
-  if (rows.length !== n * dim) throw new Error(`encodeRows: ${rows.length} values for ${n} rows of dim ${dim}`);
+  if (rows.length !== n * dim) throw new RankfnError(`rows: ${rows.length} values for ${n} rows of dim ${dim} (expected ${n * dim})`, "length_mismatch", 400);
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   switch (dtype) {
     case "f32": return bytes(rows.slice());

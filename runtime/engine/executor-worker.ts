@@ -1,15 +1,20 @@
 // Worker entry of WorkerExecutor: loads and compiles the model inside its own
-// thread (opening the kernel library itself), then runs batches the main
-// thread staged into shared-memory lanes and writes the outputs back into the
-// lane. Messages carry only ids and row counts (and a lane's buffers when they
-// grew). Long batches never block the main thread's event loop.
+// thread (opening the kernel library itself) — the only compile in worker
+// mode — then runs batches the main thread staged into shared-memory lanes and
+// writes the outputs back into the lane. Messages carry only ids and row counts
+// (and a lane's buffers when they grew); the compiled graph and the inspection
+// go to the main thread once at start, an updated inspection when a new plan
+// appears, and the per-op profile under RANKFN_PROFILE=1. Long batches never
+// block the main thread's event loop.
 import { compile, type CompileOptions } from "../compiler/compile";
 import type { BuiltModel } from "../graph/builder";
 import { readModel } from "../model/model-file";
 import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
-import { Executor } from "./executor";
+import { Executor, type ProfileLine } from "./executor";
+import { type ModelInspection, inspectExecutor } from "./inspection";
+import type { Graph } from "../graph/schema";
 import type { GatheredRows } from "./plan-context";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
@@ -25,11 +30,16 @@ export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: In
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
-  | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[] }
-  | { type: "result"; id: number; moe?: MoeStats }
+  | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[] }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
+let describe: () => ModelInspection = () => {
+  throw new Error("not initialised");
+};
+let plansSent = 0;
+const profiling = process.env.RANKFN_PROFILE === "1";
 const lanes = new Map<number, LaneBuffers>();
 
 self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
@@ -39,12 +49,18 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     if (msg.type === "init") {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
-      executor = new Executor(compile(built, msg.options).model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts });
+      const compiled = compile(built, msg.options);
+      const exec = new Executor(compiled.model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts });
+      executor = exec;
+      describe = () => inspectExecutor(exec, compiled.summaries, msg.options);
+      const inspection = describe();
+      plansSent = exec.memory().length;
       const outputs = Object.entries(executor.model.graph.outputs).map(([name, v]) => {
         const info = executor!.info.values.get(v)!;
         return { name, width: info.shape.reduce((a, b) => a * b, 1), role: info.role };
       });
-      self.postMessage({ type: "ready", outputs } satisfies WorkerReply);
+      // The compiled graph without its weights: what the main thread needs to gather remote rows.
+      self.postMessage({ type: "ready", outputs, graph: exec.model.graph, inspection } satisfies WorkerReply);
       return;
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
@@ -55,7 +71,10 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
       const data = lane.outputs[name]!;
       for (let i = 0; i < view.rows; i++) data.set(view.data.subarray(i * view.ld, i * view.ld + view.width), i * view.width);
     }
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats() } satisfies WorkerReply);
+    const plans = executor!.memory().length;
+    const inspection = plans !== plansSent ? describe() : undefined;
+    plansSent = plans;
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

@@ -1,14 +1,12 @@
-// Turns validated requests into one staged batch: checks every feature
-// (name, role, dtype, shape, finiteness) before anything reaches native code,
-// concatenates the rows of several requests, and records which rows belong to
-// which request so outputs can be sliced back. Buffers grow once and are reused.
-import { RankfnError } from "../errors";
+// Turns validated requests (validate.ts) into one staged batch: concatenates
+// the rows of several requests, converting ids between i32 and i64 where the
+// request and the model differ, and records which rows belong to which
+// request so outputs can be sliced back. Buffers grow once and are reused.
 import type { Graph, GraphInput } from "../graph/schema";
 import type { TypedArray } from "../tensor/dtype";
-import { type Tensor, validateTensor } from "../tensor/tensor";
+import type { Tensor } from "../tensor/tensor";
 import type { StagedBatch } from "./executor";
-
-export type StageRequest = { rows: Record<string, Tensor> } | { context?: Record<string, Tensor>; candidates: Record<string, Tensor> };
+import type { ValidRequest } from "./validate";
 
 export interface RequestSlice {
   /** First candidate row of the request in the batch, and its row count. */
@@ -17,14 +15,6 @@ export interface RequestSlice {
   /** First context row of the request, and its count (1 for ranking requests, count for flat). */
   contextStart: number;
   contextCount: number;
-}
-
-/** A request field is malformed: 400, naming the field. */
-export class RequestError extends RankfnError {
-  override readonly name = "RequestError";
-  constructor(message: string, code = "bad_request") {
-    super(message, code, 400);
-  }
 }
 
 const width = (input: GraphInput) => input.shape.reduce((a, b) => a * b, 1);
@@ -69,30 +59,27 @@ export class Stager {
   }
 
   /**
-   * Validate and stage `requests` (prefix of the error: "request i: ..." when several).
+   * Stage validated requests into one batch (nothing here can fail for a request's input).
    * `into` supplies the batch's buffers (e.g. shared memory a worker reads); by default the
    * stager's own, reused by the next call.
    */
-  stage(requests: StageRequest[], into: StagingBuffers = this.#own): { batch: StagedBatch; slices: RequestSlice[] } {
+  stage(requests: readonly ValidRequest[], into: StagingBuffers = this.#own): { batch: StagedBatch; slices: RequestSlice[] } {
     const slices: RequestSlice[] = [];
     let n = 0;
     let r = 0;
-    const plans = requests.map((req, i) => {
-      const where = requests.length > 1 ? `request ${i}: ` : "";
-      const p = this.#check(req, where);
-      slices.push({ start: n, count: p.rows, contextStart: r, contextCount: p.contextRows });
-      n += p.rows;
-      r += p.contextRows;
-      return p;
-    });
+    for (const req of requests) {
+      slices.push({ start: n, count: req.rows, contextStart: r, contextCount: req.contextRows });
+      n += req.rows;
+      r += req.contextRows;
+    }
     const requestOfRow = into.requestOfRow(n);
     const inputs: Record<string, TypedArray> = {};
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
       const buf = into.input(input, rows * width(input));
       let at = 0;
-      plans.forEach((p, i) => {
-        const t = p.tensors.get(input.name)!;
+      requests.forEach((req, i) => {
+        const t = req.tensors.get(input.name)!;
         const count = (input.role === "candidate" ? slices[i]!.count : slices[i]!.contextCount) * width(input);
         copyInto(buf, at, t, count, input);
         at += count;
@@ -103,69 +90,6 @@ export class Stager {
       for (let j = 0; j < s.count; j++) requestOfRow[s.start + j] = s.contextCount === 1 ? s.contextStart : s.contextStart + j;
     });
     return { batch: { n, r, requestOfRow, inputs }, slices };
-  }
-
-  #check(req: StageRequest, where: string): { rows: number; contextRows: number; tensors: Map<string, Tensor> } {
-    if (typeof req !== "object" || req === null) throw new RequestError(`${where}request must be an object with "rows" or "candidates"`);
-    const flat = "rows" in req;
-    const groups: [string, Record<string, Tensor> | undefined][] = flat ? [["rows", req.rows]] : [["context", req.context], ["candidates", req.candidates]];
-    const tensors = new Map<string, Tensor>();
-    const known = new Set(this.#inputs.map((i) => i.name));
-    for (const [group, feats] of groups) {
-      if (feats === undefined) continue;
-      if (typeof feats !== "object" || feats === null) throw new RequestError(`${where}${group} must be an object of tensors`);
-      for (const [name, t] of Object.entries(feats)) {
-        if (!known.has(name)) throw new RequestError(`${where}${group}.${name}: unknown feature (the model's inputs are ${[...known].join(", ")})`, "unknown_feature");
-        validateTensorAt(t, `${where}${group}.${name}`);
-        tensors.set(name, t);
-      }
-    }
-    let rows = -1;
-    let contextRows = flat ? -1 : 1;
-    for (const input of this.#inputs) {
-      const group = flat ? "rows" : input.role === "context" ? "context" : "candidates";
-      const t = (flat ? req.rows : input.role === "context" ? req.context : req.candidates)?.[input.name];
-      if (!t) {
-        const misplaced = !flat && (input.role === "context" ? req.candidates?.[input.name] : req.context?.[input.name]);
-        throw new RequestError(`${where}${group}.${input.name}: missing ${misplaced ? `(it is a ${input.role} feature: put it in "${group}")` : "feature"}`, "missing_feature");
-      }
-      const field = `${where}${group}.${input.name}`;
-      const w = width(input);
-      const okShape = (t.shape.length === 2 && t.shape[1] === w) || (t.shape.length === 1 && w === 1);
-      if (!okShape) throw new RequestError(`${field}: expected shape [rows, ${w}]${w === 1 ? " or [rows]" : ""}, got [${t.shape.join(", ")}]`, "bad_shape");
-      const okDtype = input.dtype === "f32" ? t.dtype === "f32" : t.dtype === "i32" || t.dtype === "i64";
-      if (!okDtype) throw new RequestError(`${field}: expected dtype ${input.dtype === "f32" ? "f32" : "i32 or i64"}, got ${t.dtype}`, "bad_dtype");
-      const count = t.shape[0]!;
-      if (!flat && input.role === "context") {
-        if (count !== 1) throw new RequestError(`${field}: context features have exactly 1 row, got ${count}`, "bad_shape");
-        continue;
-      }
-      if (rows >= 0 && count !== rows) throw new RequestError(`${field}: has ${count} rows, other features have ${rows}`, "row_mismatch");
-      rows = count;
-    }
-    if (rows < 0) rows = flat ? Number(tensors.values().next().value?.shape[0] ?? 0) : 0;
-    if (rows === 0) throw new RequestError(`${where}${flat ? "rows" : "candidates"}: empty — nothing to score`, "empty_request");
-    if (flat) contextRows = rows;
-    for (const input of this.#inputs) {
-      if (input.dtype !== "f32" || input.nonFinite === "zero") continue;
-      const t = tensors.get(input.name)!;
-      const data = t.data as Float32Array;
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!)) {
-          const group = flat ? "rows" : input.role === "context" ? "context" : "candidates";
-          throw new RequestError(`${where}${group}.${input.name}: row ${Math.floor(i / width(input))} has a non-finite value (${data[i]}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
-        }
-      }
-    }
-    return { rows, contextRows, tensors };
-  }
-}
-
-function validateTensorAt(t: unknown, field: string): asserts t is Tensor {
-  try {
-    validateTensor(t, field);
-  } catch (err) {
-    throw new RequestError((err as Error).message, "bad_tensor");
   }
 }
 
@@ -182,12 +106,8 @@ function copyInto(dst: TypedArray, at: number, t: Tensor, count: number, input: 
   }
   if (dst instanceof Int32Array && src instanceof BigInt64Array) {
     const s32 = new Int32Array(src.buffer, src.byteOffset, count * 2);
-    for (let i = 0; i < count; i++) {
-      const hi = s32[2 * i + 1]!;
-      const lo = s32[2 * i]!;
-      if (!((hi === 0 && lo >= 0) || (hi === -1 && lo < 0))) throw new RequestError(`${input.name}: id ${src[i]} does not fit the model's i32 ids`, "id_out_of_range");
-      dst[at + i] = lo;
-    }
+    // validate() proved every id fits in 32 bits.
+    for (let i = 0; i < count; i++) dst[at + i] = s32[2 * i]!;
     return;
   }
   (dst as Float32Array).set(src.subarray(0, count) as Float32Array, at);

@@ -12,6 +12,9 @@ import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
 import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
+import type { ProfileLine } from "./executor";
+import type { ModelInspection } from "./inspection";
+import type { Graph } from "../graph/schema";
 import { type StagingBuffers, rowBuffer } from "./stager";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
 
@@ -63,15 +66,26 @@ export class Lane implements StagingBuffers {
 }
 
 
+/** What the worker reports once it has compiled the model. */
+export interface WorkerModelInfo {
+  outputs: OutputSpec[];
+  /** The compiled graph (no weights). */
+  graph: Graph;
+}
+
 export class WorkerExecutor {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   readonly #lanes: Lane[] = [];
   /** Lane id -> the version the worker last received. */
   readonly #sent = new Map<number, number>();
-  readonly ready: Promise<OutputSpec[]>;
+  readonly ready: Promise<WorkerModelInfo>;
   /** Expert-parallel statistics as of the last batch (when the model runs with `experts`). */
   moeStats: MoeStats | undefined;
+  /** The worker's inspection of its compiled model and plans (set once ready). */
+  inspection: ModelInspection | undefined;
+  /** The worker's per-op profile as of the last batch (under RANKFN_PROFILE=1). */
+  profile: ProfileLine[] = [];
   #nextId = 0;
   #closed = false;
 
@@ -87,13 +101,18 @@ export class WorkerExecutor {
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const msg = event.data;
-        if (msg.type === "ready") return resolve(msg.outputs);
+        if (msg.type === "ready") {
+          this.inspection = msg.inspection;
+          return resolve({ outputs: msg.outputs, graph: msg.graph });
+        }
         if (msg.type === "error" && msg.id < 0) return reject(toError(msg.error));
         const waiter = this.#pending.get(msg.id);
         if (!waiter) return;
         this.#pending.delete(msg.id);
         if (msg.type === "result") {
           if (msg.moe) this.moeStats = msg.moe;
+          if (msg.inspection) this.inspection = msg.inspection;
+          if (msg.profile) this.profile = msg.profile;
           waiter.resolve();
         } else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
@@ -125,7 +144,7 @@ export class WorkerExecutor {
 
   /** Run a batch staged into `lane` (on the plan of at least `capacity` rows); the outputs are views into the lane (valid until it is released). */
   async run(batch: StagedBatch, lane: Lane, capacity?: number): Promise<Record<string, WorkerOutput>> {
-    const outputs = await this.ready;
+    const { outputs } = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
     lane.reserveOutputs(outputs, batch.n, batch.r);
     const id = this.#nextId++;

@@ -6,7 +6,7 @@ import { Rng } from "../tensor/random";
 import { type Tensor, tensor } from "../tensor/tensor";
 import type { Activation } from "../ffi/activations";
 import { inferGraph } from "./infer";
-import { type Graph, type GraphInput, type Node, type Role, parseGraph } from "./schema";
+import { type Graph, type GraphInput, type Node, type Role, GraphError, parseGraph } from "./schema";
 
 export interface BuiltModel {
   graph: Graph;
@@ -39,7 +39,7 @@ export class GraphBuilder {
   /** Per-row width of a value built so far. */
   width(v: string): number {
     const w = this.#widths.get(v);
-    if (w === undefined) throw new Error(`GraphBuilder: unknown value "${v}"`);
+    if (w === undefined) throw new GraphError(`GraphBuilder: unknown value "${v}"`);
     return w;
   }
 
@@ -51,7 +51,7 @@ export class GraphBuilder {
 
   /** A weight with given values. */
   weight(name: string, t: Tensor): string {
-    if (this.#weights.has(name)) throw new Error(`GraphBuilder: weight "${name}" defined twice`);
+    if (this.#weights.has(name)) throw new GraphError(`GraphBuilder: weight "${name}" defined twice`);
     this.#weights.set(name, t);
     return name;
   }

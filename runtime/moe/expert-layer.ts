@@ -5,6 +5,7 @@
 // and the results are combined with their gate weights in original row order.
 // Routing statistics re-plan the placement (and hot-expert replicas) between
 // batches, without stopping.
+import { RankfnError } from "../errors";
 import { type Pointer, ptr } from "bun:ffi";
 import type { Device } from "../devices/device";
 import { DeviceError } from "../devices/device";
@@ -108,11 +109,11 @@ export class ExpertLayer {
     devices: Device[],
     readonly options: ExpertParallelOptions = {},
   ) {
-    if (devices.length === 0) throw new Error(`expert layer "${name}": no devices`);
+    if (devices.length === 0) throw new RankfnError(`expert layer "${name}": no devices`, "bad_option", 400);
     this.#devices = devices;
     const p = options.placement ?? "greedy";
     this.#strategy = typeof p === "string" ? placementStrategies[p]! : p;
-    if (!this.#strategy) throw new Error(`expert layer "${name}": unknown placement ${JSON.stringify(p)} (known: ${Object.keys(placementStrategies).join(", ")})`);
+    if (!this.#strategy) throw new RankfnError(`expert layer "${name}": unknown placement ${JSON.stringify(p)} (known: ${Object.keys(placementStrategies).join(", ")})`, "bad_option", 400);
     this.#bytes = experts.map((layers) => layers.reduce((a, l) => a + l.w.data.byteLength + (l.scales?.data.byteLength ?? 0) + l.b.data.byteLength, 0));
     this.#cost = experts.map((layers) => layers.reduce((a, l) => a + l.w.shape[0]! * l.w.shape[1]!, 0));
     this.#hidden = Math.max(...experts.flatMap((layers) => layers.slice(0, -1).map((l) => l.w.shape[0]!)), 1);

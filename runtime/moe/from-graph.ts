@@ -1,7 +1,7 @@
 // Expert layers read from graph nodes: the experts of a sparse `moe` node
 // (W1 → act → W2 per expert) as chains of linear layers, with quantized
 // weights' scales, ready for an ExpertLayer.
-import type { Node } from "../graph/schema";
+import { GraphError, type Node } from "../graph/schema";
 import type { PlanContext } from "../engine/plan-context";
 import { activations } from "../ffi/activations";
 import type { Tensor } from "../tensor/tensor";
@@ -31,7 +31,7 @@ export function sparseMoeLayer(node: Node, ctx: PlanContext, inWidth: number, ou
 /** The expert layer of an `experts` node (dense mixture experts grouped by group-experts). */
 export function denseExpertsLayer(node: Node, ctx: PlanContext): ExpertLayer {
   const parallel = ctx.experts;
-  if (!parallel) throw new Error(`node "${node.name}": experts nodes run only expert-parallel (no devices configured)`);
+  if (!parallel) throw new GraphError(`node "${node.name}": experts nodes run only expert-parallel (no devices configured)`);
   return parallel.layer(node.name, () => {
     const chains = ctx.attrs(node).chains as { input: number; acts: string[] }[];
     const valueCount = node.inputs.findIndex((i) => ctx.isWeight(i));

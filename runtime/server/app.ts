@@ -8,7 +8,8 @@ import { RankfnError } from "../errors";
 import { Coalescer, type CoalescerOptions, checkOptions } from "../serving/coalescer";
 import { createQueueDelayPolicy } from "../serving/coalescing-policy";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
-import type { RankRequest, RankResponse } from "../../sdk/request";
+import type { RankResponse } from "../engine/request";
+import type { ValidRequest } from "../engine/validate";
 import { ServerMetrics } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
@@ -47,7 +48,7 @@ const json = (c: Context, body: unknown, status = 200) => c.json(body as never, 
 export function createApp(options: AppOptions = {}): RankfnApp {
   const metrics = new ServerMetrics();
   // One coalescer per model version: a hot swap drains the old one while the new one fills.
-  const coalescers = new Map<ModelVersion, Coalescer<RankRequest, RankResponse>>();
+  const coalescers = new Map<ModelVersion, Coalescer<ValidRequest, RankResponse | RankfnError>>();
   const registry = new ModelRegistry({
     // Every version is warmed up to the largest batch the coalescer forms before it serves.
     warmRows: options.coalescing?.maxBatchRows ?? 2048,
@@ -73,10 +74,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const coalescerFor = (v: ModelVersion) => {
     let co = coalescers.get(v);
     if (!co) {
-      co = new Coalescer<RankRequest, RankResponse>(async (requests, queueMs, budgetMs) => {
-        // A remote embedding fetch never outlives the batch's earliest deadline.
-        const res = await v.model.rankMany(requests, queueMs, { timeoutMs: budgetMs });
-        const rows = res.reduce((a, r) => a + (Object.values(r.outputs)[0]?.shape[0] ?? 0), 0);
+      co = new Coalescer<ValidRequest, RankResponse | RankfnError>(async (requests, queueMs, budgetMs) => {
+        // A remote embedding fetch never outlives the batch's earliest deadline. A request
+        // whose own input still fails the batch gets its error in its slot; the others are scored.
+        const res = await v.model.run(requests, queueMs, { timeoutMs: budgetMs });
+        const rows = requests.reduce((a, r, i) => a + (res[i] instanceof RankfnError ? 0 : r.rows), 0);
         metrics.batchRows.observe(rows, { model: v.name });
         metrics.rows.inc({ model: v.name }, rows);
         for (const q of queueMs) metrics.queueDelay.observe(q / 1000, { model: v.name });
@@ -152,8 +154,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const v = await registry.acquire(name);
       try {
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
+        // Checked alone against the model before it is queued: a bad request never joins a batch.
+        const valid = v.model.validate(wire.request);
         const co = coalescerFor(v);
-        const res = await co.submit(wire.request, { rows: requestRows(wire.request), priority: wire.priority, deadlineMs: wire.deadlineMs, signal: c.req.raw.signal });
+        const res = await co.submit(valid, { rows: valid.rows, priority: wire.priority, deadlineMs: wire.deadlineMs, signal: c.req.raw.signal });
+        if (res instanceof RankfnError) throw res;
         metrics.queueDepth.set({ model: name }, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
@@ -188,13 +193,6 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     await registry.close();
   };
   return { app, registry, metrics, ready, close };
-}
-
-/** Rows a request scores (what the coalescer counts against its batch and queue bounds). */
-function requestRows(request: RankRequest): number {
-  const group = "rows" in request ? request.rows : request.candidates;
-  const first = Object.values(group)[0];
-  return Math.max(1, first?.shape[0] ?? 1);
 }
 
 function firstResponse(v: ModelVersion): boolean {

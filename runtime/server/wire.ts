@@ -9,8 +9,8 @@ import { Packr } from "msgpackr";
 import type { GraphInput } from "../graph/schema";
 import { type ArrayOfDType, type DType, dtypes, isDType, storageLength } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
-import { RequestError } from "../engine/stager";
-import type { RankRequest } from "../../sdk/request";
+import { RequestError } from "../errors";
+import type { RankRequest } from "../engine/request";
 
 export const MSGPACK = "application/msgpack";
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });

@@ -4,7 +4,7 @@
 // registered lazily (loaded on first use) and unloaded when idle.
 import { isAbsolute, relative, resolve } from "node:path";
 import { RankfnError } from "../errors";
-import { Model, type ModelOptions } from "../../sdk/model";
+import { Model, type ModelOptions } from "../engine/model";
 import { readModel } from "../model/model-file";
 import type { RemoteEmbeddingOptions } from "../embeddings/remote-tables";
 

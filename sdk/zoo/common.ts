@@ -4,6 +4,12 @@
 // reference in tests/zoo/reference.ts looks weights up by these names).
 import type { GraphBuilder } from "../../runtime/graph/builder";
 import type { Activation } from "../../runtime/ffi/activations";
+import { RankfnError } from "../../runtime/errors";
+
+/** A zoo builder option is out of range or unknown: the caller's mistake (400). */
+export function badOption(message: string): RankfnError {
+  return new RankfnError(message, "bad_option", 400);
+}
 
 export interface CommonOptions {
   /** Seed of the weight generator: the same seed gives the same weights. */
@@ -14,14 +20,14 @@ export interface CommonOptions {
 
 /** Table rows scaled by `scale`, at least 1 each. */
 export function scaleRows(rows: readonly number[], scale: number): number[] {
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`zoo: scale must be a positive number, got ${scale}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw badOption(`zoo: scale must be a positive number, got ${scale}`);
   return rows.map((r) => Math.max(1, Math.round(r * scale)));
 }
 
 /** Merge user options over defaults, refusing unknown keys (typos would silently be ignored otherwise). */
 export function resolve<T extends object>(what: string, defaults: T, options: Partial<T> = {}): T {
   for (const key of Object.keys(options)) {
-    if (!Object.hasOwn(defaults, key)) throw new Error(`zoo ${what}: unknown option "${key}" (known: ${Object.keys(defaults).join(", ")})`);
+    if (!Object.hasOwn(defaults, key)) throw badOption(`zoo ${what}: unknown option "${key}" (known: ${Object.keys(defaults).join(", ")})`);
   }
   const out = { ...defaults };
   for (const [k, v] of Object.entries(options)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
@@ -82,7 +88,7 @@ export function sigmoidOfSum(b: GraphBuilder, logits: string[], output: string):
 export function checkSizes(what: string, sizes: Record<string, number | readonly number[]>): void {
   for (const [k, v] of Object.entries(sizes)) {
     const list = typeof v === "number" ? [v] : v;
-    if (!list.every((n) => Number.isSafeInteger(n) && n > 0)) throw new Error(`zoo ${what}: ${k} must be positive integers, got ${JSON.stringify(v)}`);
+    if (!list.every((n) => Number.isSafeInteger(n) && n > 0)) throw badOption(`zoo ${what}: ${k} must be positive integers, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -108,8 +114,8 @@ export const featureDefaults: FeatureOptions = {
 
 export function checkFeatures(what: string, o: FeatureOptions): void {
   checkSizes(what, { denseFeatures: o.denseFeatures, embeddingDim: o.embeddingDim, tableRows: o.tableRows, multiHot: o.multiHot });
-  if (o.tableRows.length !== o.multiHot.length) throw new Error(`zoo ${what}: tableRows and multiHot must have one entry per sparse feature`);
-  if (!(o.contextFeatures >= 0 && o.contextFeatures <= o.multiHot.length)) throw new Error(`zoo ${what}: contextFeatures must be in 0..${o.multiHot.length}`);
+  if (o.tableRows.length !== o.multiHot.length) throw badOption(`zoo ${what}: tableRows and multiHot must have one entry per sparse feature`);
+  if (!(o.contextFeatures >= 0 && o.contextFeatures <= o.multiHot.length)) throw badOption(`zoo ${what}: contextFeatures must be in 0..${o.multiHot.length}`);
 }
 
 /**

@@ -8,7 +8,7 @@
 // Weights: emb_i.table; cross_l.{W [w, w], bias [w]}; deep.{i}.{weight,bias};
 // head.{weight,bias}. Output "ctr".
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sparseInput } from "./common";
+import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sparseInput, badOption } from "./common";
 
 export interface Dcnv2Options extends CommonOptions {
   denseFeatures: number;
@@ -39,8 +39,8 @@ export const dcnv2Defaults: Dcnv2Options = {
 export function dcnv2Options(options: Partial<Dcnv2Options> = {}): Dcnv2Options & { rows: number[] } {
   const o = resolve("dcnv2", dcnv2Defaults, options);
   checkSizes("dcnv2", { denseFeatures: o.denseFeatures, embeddingDim: o.embeddingDim, tableRows: o.tableRows, multiHot: o.multiHot, crossLayers: o.crossLayers, deepMlp: o.deepMlp });
-  if (o.tableRows.length !== o.multiHot.length) throw new Error("zoo dcnv2: tableRows and multiHot must have one entry per sparse feature");
-  if (o.structure !== "stacked" && o.structure !== "parallel") throw new Error(`zoo dcnv2: structure must be "stacked" or "parallel"`);
+  if (o.tableRows.length !== o.multiHot.length) throw badOption("zoo dcnv2: tableRows and multiHot must have one entry per sparse feature");
+  if (o.structure !== "stacked" && o.structure !== "parallel") throw badOption(`zoo dcnv2: structure must be "stacked" or "parallel"`);
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 

@@ -10,7 +10,7 @@
 // emb_i.table [rows_i, dim]; deep.{i}.{weight,bias} (last layer outputs 1).
 // Output "ctr" = sigmoid(first + fm + deep).
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sigmoidOfSum, sparseInput } from "./common";
+import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sigmoidOfSum, sparseInput, badOption } from "./common";
 
 export interface DeepfmOptions extends CommonOptions {
   denseFeatures: number;
@@ -35,7 +35,7 @@ export const deepfmDefaults: DeepfmOptions = {
 export function deepfmOptions(options: Partial<DeepfmOptions> = {}): DeepfmOptions & { rows: number[] } {
   const o = resolve("deepfm", deepfmDefaults, options);
   checkSizes("deepfm", { denseFeatures: o.denseFeatures, embeddingDim: o.embeddingDim, tableRows: o.tableRows, multiHot: o.multiHot, deepMlp: o.deepMlp });
-  if (o.tableRows.length !== o.multiHot.length) throw new Error("zoo deepfm: tableRows and multiHot must have one entry per field");
+  if (o.tableRows.length !== o.multiHot.length) throw badOption("zoo deepfm: tableRows and multiHot must have one entry per field");
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 

@@ -14,7 +14,7 @@
 // W2 [1, h], b2 [1]}; mlp.{i}.{weight,bias}. Output "ctr".
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
 import type { Activation } from "../../runtime/ffi/activations";
-import { type CommonOptions, bag, bagShared, checkSizes, mlp, resolve, scaleRows, sparseInput } from "./common";
+import { type CommonOptions, bag, bagShared, checkSizes, mlp, resolve, scaleRows, sparseInput, badOption } from "./common";
 
 export interface DinOptions extends CommonOptions {
   embeddingDim: number;
@@ -44,7 +44,7 @@ export const dinDefaults: DinOptions = {
 export function dinOptions(options: Partial<DinOptions> = {}): DinOptions & { itemTableRows: number; userTableRows: number[] } {
   const o = resolve("din", dinDefaults, options);
   checkSizes("din", { embeddingDim: o.embeddingDim, itemRows: o.itemRows, userRows: o.userRows, sequenceLength: o.sequenceLength, attentionHidden: o.attentionHidden, mlp: o.mlp });
-  if (o.mlp.at(-1) !== 1) throw new Error("zoo din: the MLP must end with 1 output");
+  if (o.mlp.at(-1) !== 1) throw badOption("zoo din: the MLP must end with 1 output");
   return { ...o, itemTableRows: scaleRows([o.itemRows], o.scale)[0]!, userTableRows: scaleRows(o.userRows, o.scale) };
 }
 

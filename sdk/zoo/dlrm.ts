@@ -9,7 +9,7 @@
 // cross_l.{V [r, 3456], U [3456, r], bias [3456]}; top.{0..4}.{weight,bias}.
 // Output "ctr" [1].
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, bag, checkSizes, mlp, resolve, sparseInput } from "./common";
+import { type CommonOptions, bag, checkSizes, mlp, resolve, sparseInput, badOption } from "./common";
 import { DLRM_V2, scaledTableRows } from "./dlrm-v2-shape";
 
 export interface DlrmOptions extends CommonOptions {
@@ -46,10 +46,10 @@ export function dlrmOptions(options: Partial<DlrmOptions> = {}): DlrmOptions & {
   const o = resolve("dlrm", dlrmDefaults, options);
   const tableRows = o.tableRows ?? (o.multiHot.length === DLRM_V2.multiHot.length ? scaledTableRows(o.scale) : o.multiHot.map(() => Math.max(1, Math.round(1_000_000 * o.scale))));
   checkSizes("dlrm", { denseFeatures: o.denseFeatures, embeddingDim: o.embeddingDim, multiHot: o.multiHot, tableRows, bottomMlp: o.bottomMlp, crossLayers: o.crossLayers, crossRank: o.crossRank, topMlp: o.topMlp });
-  if (tableRows.length !== o.multiHot.length) throw new Error(`zoo dlrm: ${tableRows.length} table sizes for ${o.multiHot.length} sparse features`);
-  if (o.bottomMlp.at(-1) !== o.embeddingDim) throw new Error(`zoo dlrm: the bottom MLP must end at the embedding dim ${o.embeddingDim}, got ${o.bottomMlp.at(-1)}`);
-  if (o.topMlp.at(-1) !== 1) throw new Error("zoo dlrm: the top MLP must end with 1 output");
-  if (o.contextFeatures < 0 || o.contextFeatures > o.multiHot.length) throw new Error(`zoo dlrm: contextFeatures must be in 0..${o.multiHot.length}`);
+  if (tableRows.length !== o.multiHot.length) throw badOption(`zoo dlrm: ${tableRows.length} table sizes for ${o.multiHot.length} sparse features`);
+  if (o.bottomMlp.at(-1) !== o.embeddingDim) throw badOption(`zoo dlrm: the bottom MLP must end at the embedding dim ${o.embeddingDim}, got ${o.bottomMlp.at(-1)}`);
+  if (o.topMlp.at(-1) !== 1) throw badOption("zoo dlrm: the top MLP must end with 1 output");
+  if (o.contextFeatures < 0 || o.contextFeatures > o.multiHot.length) throw badOption(`zoo dlrm: contextFeatures must be in 0..${o.multiHot.length}`);
   return { ...o, tableRows };
 }
 

@@ -6,7 +6,7 @@
 // Weights: emb_i.table; expert_e.{i}.{weight,bias}; gate_<task>.{weight [E, w], bias [E]};
 // tower_<task>.{i}.{weight,bias} (last outputs 1). Outputs: one per task ("ctr", "cvr").
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, type FeatureOptions, checkFeatures, checkSizes, featureDefaults, featureInputs, gate, mixture, mlp, resolve, scaleRows } from "./common";
+import { type CommonOptions, type FeatureOptions, checkFeatures, checkSizes, featureDefaults, featureInputs, gate, mixture, mlp, resolve, scaleRows, badOption } from "./common";
 
 export interface MmoeOptions extends CommonOptions, FeatureOptions {
   experts: number;
@@ -29,8 +29,8 @@ export function mmoeOptions(options: Partial<MmoeOptions> = {}): MmoeOptions & {
   const o = resolve("mmoe", mmoeDefaults, options);
   checkFeatures("mmoe", o);
   checkSizes("mmoe", { experts: o.experts, expertMlp: o.expertMlp, towerMlp: o.towerMlp });
-  if (o.towerMlp.at(-1) !== 1) throw new Error("zoo mmoe: towers must end with 1 output");
-  if (o.tasks.length === 0 || new Set(o.tasks).size !== o.tasks.length) throw new Error("zoo mmoe: tasks must be distinct names");
+  if (o.towerMlp.at(-1) !== 1) throw badOption("zoo mmoe: towers must end with 1 output");
+  if (o.tasks.length === 0 || new Set(o.tasks).size !== o.tasks.length) throw badOption("zoo mmoe: tasks must be distinct names");
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 

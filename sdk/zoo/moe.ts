@@ -11,7 +11,7 @@ import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
 import { Rng } from "../../runtime/tensor/random";
 import { tensor } from "../../runtime/tensor/tensor";
 import type { Activation } from "../../runtime/ffi/activations";
-import { type CommonOptions, type FeatureOptions, add, checkFeatures, checkSizes, dense, featureDefaults, featureInputs, mlp, resolve, scaleRows } from "./common";
+import { type CommonOptions, type FeatureOptions, add, checkFeatures, checkSizes, dense, featureDefaults, featureInputs, mlp, resolve, scaleRows, badOption } from "./common";
 
 export interface MoeOptions extends CommonOptions, FeatureOptions {
   dModel: number;
@@ -38,8 +38,8 @@ export function moeOptions(options: Partial<MoeOptions> = {}): MoeOptions & { ro
   const o = resolve("moe", moeDefaults, options);
   checkFeatures("moe", o);
   checkSizes("moe", { dModel: o.dModel, experts: o.experts, topK: o.topK, expertHidden: o.expertHidden, topMlp: o.topMlp });
-  if (o.topK > o.experts) throw new Error(`zoo moe: topK ${o.topK} exceeds the ${o.experts} experts`);
-  if (o.topMlp.at(-1) !== 1) throw new Error("zoo moe: the top MLP must end with 1 output");
+  if (o.topK > o.experts) throw badOption(`zoo moe: topK ${o.topK} exceeds the ${o.experts} experts`);
+  if (o.topMlp.at(-1) !== 1) throw badOption("zoo moe: the top MLP must end with 1 output");
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 

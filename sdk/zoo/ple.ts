@@ -14,7 +14,7 @@
 // ple_l.gate_shared.{weight,bias} (tasks × taskExperts + sharedExperts entries, in
 // task order, then shared; not in the last layer); tower_<task>.{i}.{weight,bias}.
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, type FeatureOptions, checkFeatures, checkSizes, featureDefaults, featureInputs, gate, mixture, mlp, resolve, scaleRows } from "./common";
+import { type CommonOptions, type FeatureOptions, checkFeatures, checkSizes, featureDefaults, featureInputs, gate, mixture, mlp, resolve, scaleRows, badOption } from "./common";
 
 export interface PleOptions extends CommonOptions, FeatureOptions {
   layers: number;
@@ -41,8 +41,8 @@ export function pleOptions(options: Partial<PleOptions> = {}): PleOptions & { ro
   const o = resolve("ple", pleDefaults, options);
   checkFeatures("ple", o);
   checkSizes("ple", { layers: o.layers, sharedExperts: o.sharedExperts, taskExperts: o.taskExperts, expertMlp: o.expertMlp, towerMlp: o.towerMlp });
-  if (o.towerMlp.at(-1) !== 1) throw new Error("zoo ple: towers must end with 1 output");
-  if (o.tasks.length === 0 || new Set(o.tasks).size !== o.tasks.length || o.tasks.includes("shared")) throw new Error('zoo ple: tasks must be distinct names other than "shared"');
+  if (o.towerMlp.at(-1) !== 1) throw badOption("zoo ple: towers must end with 1 output");
+  if (o.tasks.length === 0 || new Set(o.tasks).size !== o.tasks.length || o.tasks.includes("shared")) throw badOption('zoo ple: tasks must be distinct names other than "shared"');
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 

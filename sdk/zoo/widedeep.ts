@@ -10,7 +10,7 @@
 // wide_dense.{weight [1, n], bias [1]}; emb_i.table [rows_i, dim];
 // deep.{i}.{weight,bias} (last outputs 1). Output "ctr".
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
-import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sigmoidOfSum, sparseInput } from "./common";
+import { type CommonOptions, bag, checkSizes, dense, mlp, resolve, scaleRows, sigmoidOfSum, sparseInput, badOption } from "./common";
 
 export interface WidedeepOptions extends CommonOptions {
   denseFeatures: number;
@@ -39,7 +39,7 @@ export function widedeepOptions(options: Partial<WidedeepOptions> = {}): Widedee
   const o = resolve("widedeep", widedeepDefaults, options);
   checkSizes("widedeep", { denseFeatures: o.denseFeatures, embeddingDim: o.embeddingDim, tableRows: o.tableRows, multiHot: o.multiHot, deepMlp: o.deepMlp });
   if (o.crossRows.length > 0) checkSizes("widedeep", { crossRows: o.crossRows });
-  if (o.tableRows.length !== o.multiHot.length) throw new Error("zoo widedeep: tableRows and multiHot must have one entry per sparse feature");
+  if (o.tableRows.length !== o.multiHot.length) throw badOption("zoo widedeep: tableRows and multiHot must have one entry per sparse feature");
   return { ...o, rows: scaleRows(o.tableRows, o.scale), crossTableRows: scaleRows(o.crossRows, o.scale) };
 }
 

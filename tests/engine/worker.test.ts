@@ -47,7 +47,7 @@ test("the event loop keeps running while the worker computes a long batch", asyn
   model.dispose();
 });
 
-test("errors keep their status: validation on the caller's thread, bad ids from the worker", async () => {
+test("errors keep their status: validation (ids included) on the caller's thread, before anything reaches the worker", async () => {
   const model = loadModel(path, { worker: true });
   const [req] = sampleRequests(built, { count: 1, candidates: 4 });
   await expect(model.rank({ context: req!.context, candidates: { ...req!.candidates, extra: req!.candidates.dense! } })).rejects.toThrow("candidates.extra: unknown feature");
@@ -59,7 +59,8 @@ test("errors keep their status: validation on the caller's thread, bad ids from 
   } catch (err) {
     expect(err).toBeInstanceOf(RankfnError);
     expect((err as RankfnError).status).toBe(400);
-    expect((err as Error).message).toContain('input "cat_3"');
+    expect((err as RankfnError).code).toBe("id_out_of_range");
+    expect((err as Error).message).toContain("candidates.cat_3: id 1099511627776 at row 0, position 0 is outside table");
   }
   model.dispose();
   await expect(model.rank(req!)).rejects.toThrow("model used after dispose()");
@@ -97,4 +98,28 @@ test("the worker opens the kernel library named by the creating thread's environ
   } finally {
     model.dispose();
   }
+});
+
+test("the worker compiles the model once: inspect() shows the worker's passes and plans, stats() its per-op profile", async () => {
+  const before = process.env.RANKFN_PROFILE;
+  process.env.RANKFN_PROFILE = "1"; // the worker takes this thread's environment when it starts
+  const model = loadModel(path, { worker: true, precision: "int8" });
+  process.env.RANKFN_PROFILE = before;
+  // Nothing was compiled on this thread: until the worker reports, there is nothing to inspect.
+  expect(() => model.inspect()).toThrow("still loading on its worker");
+  await model.ready();
+  const inline = loadModel(path, { precision: "int8" }).inspect();
+  const first = model.inspect();
+  expect(first.compiler).toEqual(inline.compiler);
+  expect(first.params).toEqual(inline.params);
+  expect(first.precision).toEqual({ weights: "int8", tables: "f32" });
+  expect(first.memoryPlan.map((m) => m.capacity)).toEqual([64]);
+  await model.rank(sampleRequests(built, { count: 1, candidates: 200, seed: 5 })[0]!);
+  // The 256-row bucket the worker planned for that batch is reported back.
+  expect(model.inspect().memoryPlan.map((m) => m.capacity).sort((a, b) => a - b)).toEqual([64, 256]);
+  const profile = model.stats().profile;
+  expect(profile.length).toBeGreaterThan(3);
+  expect(profile.map((p) => p.op)).toContain("linear");
+  expect(profile.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 5);
+  model.dispose();
 });

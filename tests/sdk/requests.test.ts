@@ -66,7 +66,7 @@ describe("every malformed field is named", () => {
 
 describe("ids outside a table follow the model's declared policy", () => {
   test('"error": a 400 naming the input and the id', async () => {
-    await rejects(strict.rank({ ...good(), candidates: { price: price(2), item: item(1n, 10n, 3n, -1n) } }), "id_out_of_range", 'input "item"');
+    await rejects(strict.rank({ ...good(), candidates: { price: price(2), item: item(1n, 10n, 3n, -1n) } }), "id_out_of_range", 'candidates.item: id 10 at row 0, position 1 is outside table "item.table" (10 rows)');
   });
   test('"modulo": folded into the table (id 13 scores as id 3, -7 as 3)', async () => {
     const folded = await hashing.rank({ ...good(), candidates: { price: price(2), item: item(13n, -7n, 3n, -1n) } });

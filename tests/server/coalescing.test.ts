@@ -23,6 +23,8 @@ beforeAll(async () => {
     models: { small: "small.safetensors", slow: "slow.safetensors" },
     modelRoot: root,
     modelOptions: { worker: true },
+    // Long enough that the backlog never expires on a loaded machine; the late request sets its own 1 ms.
+    defaultDeadlineMs: 30_000,
     coalescing: { policy: "static", maxBatchRows: 512, maxQueueDelayUs: 3000, maxQueueRows: 600 },
   });
   url = served.url;

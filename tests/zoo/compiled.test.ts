@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { Executor } from "../../runtime/engine/executor";
 import { Stager } from "../../runtime/engine/stager";
+import { RequestValidator } from "../../runtime/engine/validate";
 import { Rng } from "../../runtime/tensor/random";
 import type { Tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
@@ -29,6 +30,7 @@ describe.each(zooNames as ZooName[])("%s", (name) => {
   const exec = new Executor(compiled.model);
   executors.push(exec);
   const stager = new Stager(compiled.model.graph);
+  const validator = new RequestValidator(compiled.model.graph);
   const rng = new Rng(100 + zooNames.indexOf(name));
   const req = makeRequest(name, 9, rng);
   const tensors = requestTensors(built.graph, req);
@@ -38,7 +40,7 @@ describe.each(zooNames as ZooName[])("%s", (name) => {
     const context: Record<string, Tensor> = {};
     const candidates: Record<string, Tensor> = {};
     for (const input of built.graph.inputs) (input.role === "context" ? context : candidates)[input.name] = tensors[input.name]!;
-    const { batch } = stager.stage([{ context, candidates }]);
+    const { batch } = stager.stage([validator.validate({ context, candidates })]);
     const out = exec.run(batch);
     for (const [output, values] of Object.entries(want)) {
       const got = out[output]!;
@@ -60,7 +62,7 @@ describe.each(zooNames as ZooName[])("%s", (name) => {
         rows[input.name] = { dtype: t.dtype, shape: [req.rows, w], data };
       }
     }
-    const { batch } = stager.stage([{ rows }]);
+    const { batch } = stager.stage([validator.validate({ rows })]);
     const out = exec.run(batch);
     for (const [output, values] of Object.entries(want)) {
       const got = out[output]!;

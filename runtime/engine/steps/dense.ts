@@ -1,7 +1,7 @@
 // Steps of the dense ops: GEMMs (linear, matmul), DCN cross, interaction,
 // norms, softmax, elementwise, concat and slice. All arguments are resolved
 // when the plan is built; a run is one or two native calls.
-import type { Node } from "../../graph/schema";
+import { GraphError, type Node } from "../../graph/schema";
 import { activations, binaryOps } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { type PlanContext, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
@@ -59,7 +59,7 @@ const cross: StepBuilder = (node, ctx) => {
 function binary(node: Node, ctx: PlanContext): Step {
   let [aName, bName] = node.inputs as [string, string];
   if (ctx.isWeight(aName) && !ctx.isWeight(bName)) {
-    if (node.op !== "add" && node.op !== "mul") throw new Error(`node "${node.name}": ${node.op} with a weight as first operand is not supported`);
+    if (node.op !== "add" && node.op !== "mul") throw new GraphError(`node "${node.name}": ${node.op} with a weight as first operand is not supported`);
     [aName, bName] = [bName, aName];
   }
   const a = ctx.slot(aName);

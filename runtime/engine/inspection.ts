@@ -1,0 +1,56 @@
+// What inspect() reports about a compiled model: its inputs and outputs with
+// roles, parameter counts by dtype, precision, the compiler's pass summaries
+// and the memory plans built so far. Computed where the model was compiled:
+// on the calling thread inline, in the worker in worker mode (the worker sends
+// it to the main thread whenever a new plan appears).
+import { describePlan } from "../compiler/plan-memory";
+import type { Executor, ProfileLine } from "./executor";
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  /** The batch dimension first, written as -1. */
+  shape: number[];
+  role: "context" | "candidate";
+}
+
+export interface ModelInspection {
+  name: string;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  params: { count: number; bytes: number; byDtype: Record<string, number> };
+  precision: { weights: string; tables: string };
+  compiler: string[];
+  memoryPlan: { capacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
+}
+
+export type { ProfileLine };
+
+/** Describe the model an executor runs; plans the 64-row bucket first when no plan exists yet (so a memory plan is shown). */
+export function inspectExecutor(executor: Executor, compiler: string[], options: { precision?: string; tables?: string }): ModelInspection {
+  const { graph, weights } = executor.model;
+  const byDtype: Record<string, number> = {};
+  let count = 0;
+  let bytes = 0;
+  for (const t of weights.values()) {
+    const n = t.dtype === "u8q" ? t.shape[0]! * t.shape[1]! : t.shape.reduce((a, b) => a * b, 1);
+    count += n;
+    bytes += t.data.byteLength;
+    byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + n;
+  }
+  if (executor.memory().length === 0) executor.plan(Math.min(64, executor.maxBatch));
+  const values = executor.info.values;
+  const info = (name: string, value: string): TensorInfo => {
+    const v = values.get(value)!;
+    return { name, dtype: v.dtype, shape: [-1, ...v.shape], role: v.role };
+  };
+  return {
+    name: graph.name,
+    inputs: graph.inputs.map((i) => info(i.name, i.name)),
+    outputs: Object.entries(graph.outputs).map(([name, v]) => info(name, v)),
+    params: { count, bytes, byDtype },
+    precision: { weights: options.precision ?? "f32", tables: options.tables ?? "f32" },
+    compiler,
+    memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
+  };
+}

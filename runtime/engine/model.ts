@@ -1,0 +1,375 @@
+// The model as the engine runs it: a compiled graph, its executor (inline or
+// on a Worker), its request validator and stager, and the remote embedding
+// tier. The request pipeline is two calls: validate() checks ONE request
+// against the model's inputs (a bad request is answered alone and never joins
+// a batch), run() stages validated requests, gathers remote rows, executes and
+// slices the outputs back per request — a request whose own input still fails
+// the batch (a computed id out of range, a remote tier rejecting its rows)
+// fails alone. The SDK's rank() and the server both go through these calls.
+import { compile, type CompileOptions } from "../compiler/compile";
+import { Executor, type ProfileLine } from "./executor";
+import { type ModelInspection, inspectExecutor } from "./inspection";
+import { WorkerExecutor } from "./worker-executor";
+import { type RequestSlice, Stager } from "./stager";
+import { RequestValidator, type ValidRequest } from "./validate";
+import type { BuiltModel } from "../graph/builder";
+import type { GraphInput } from "../graph/schema";
+import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
+import type { PlacementReport } from "../moe/placement";
+import { tensor, type Tensor } from "../tensor/tensor";
+import type { RankRequest, RankResponse } from "./request";
+import { RankfnError } from "../errors";
+import type { TypedArray } from "../tensor/dtype";
+import { EmbeddingResolver, embeddingTables, remoteUses } from "../embeddings/resolver";
+import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../embeddings/remote-tables";
+import { rowDTypes, type RowDType } from "../embeddings/row-codec";
+
+export type { ModelInspection, TensorInfo } from "./inspection";
+
+export interface ModelStats {
+  requests: number;
+  rows: number;
+  batches: number;
+  computeMs: number;
+  /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
+  moe?: MoeStats;
+}
+
+export interface ModelOptions extends CompileOptions {
+  maxBatch?: number;
+  /**
+   * Run batches on a dedicated Worker thread, so a long batch never blocks this
+   * thread's event loop (what a server wants). Default false: run on the calling
+   * thread (lowest latency in-process).
+   */
+  worker?: boolean;
+  /** The model file, when loaded from one (a worker maps it itself instead of receiving copies). */
+  path?: string;
+  threads?: number;
+  /** Serve some (or all) embedding tables from Redis through the hot-row and host caches. */
+  embeddings?: RemoteEmbeddingOptions;
+  /**
+   * Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2", capacityFactor: 1.25,
+   * overflow: "drop", replicate: { threshold: 0.25 }, replanEvery: 100 }` (runtime/moe).
+   */
+  experts?: ExpertParallelConfig;
+}
+
+export class Model {
+  readonly name: string;
+  /** Inline mode: the compiled model's executor and the compiler's summaries. In worker mode the worker compiles (once). */
+  readonly #inline: { executor: Executor; summaries: string[] } | undefined;
+  readonly #worker: WorkerExecutor | undefined;
+  readonly #graphInputs: GraphInput[];
+  readonly #stager: Stager;
+  readonly #validator: RequestValidator;
+  readonly #ready: Promise<void>;
+  #disposed = false;
+  readonly #options: ModelOptions;
+  readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  readonly #remote: RemoteEmbeddings | undefined;
+  #resolver: EmbeddingResolver | undefined;
+
+  constructor(built: BuiltModel, options: ModelOptions = {}) {
+    this.name = built.graph.name;
+    this.#options = options;
+    if (options.worker && options.experts && typeof options.experts.devices !== "string") {
+      throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
+    }
+    const remoteTables = options.embeddings ? remoteTableSpecs(built, options.embeddings) : [];
+    const remoteNames = remoteTables.map((t) => t.name);
+    if (options.embeddings) this.#remote = new RemoteEmbeddings(remoteTables, this.name, options.embeddings);
+    // Validation and staging need only the inputs and the tables' row counts, which compiling
+    // keeps: in worker mode the caller's thread never compiles.
+    let graph = built.graph;
+    if (options.worker) {
+      const worker = new WorkerExecutor(options.path ?? built, { ...options, remoteTables: remoteNames });
+      this.#worker = worker;
+      // Remote rows are gathered for the worker's compiled graph (its fused embedding ops).
+      this.#ready = worker.ready.then(({ graph: compiled }) => {
+        if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(compiled, new Set(remoteNames)), this.#remote);
+      });
+      this.#ready.catch(() => undefined);
+    } else {
+      const { model, summaries } = compile(built, options);
+      // Packs weights lazily, on the first batch of each bucket.
+      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts });
+      this.#inline = { executor, summaries };
+      if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(executor.model.graph, executor.remoteTables), this.#remote);
+      graph = model.graph;
+      this.#ready = Promise.resolve();
+    }
+    this.#graphInputs = graph.inputs;
+    this.#stager = new Stager(graph);
+    this.#validator = new RequestValidator(graph);
+  }
+
+  /** Names of the tables served by the remote tier (empty when all are local). */
+  get remoteTables(): string[] {
+    return this.#remote?.tableNames ?? [];
+  }
+
+  /** The model's inputs (names, dtypes, per-row shapes, roles): what a request must carry. */
+  get graphInputs(): GraphInput[] {
+    return this.#graphInputs;
+  }
+
+  /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
+  async ready(): Promise<void> {
+    await this.#ready;
+    await this.#remote?.ready();
+  }
+
+  /**
+   * Build and run the plan of every batch-size bucket up to `maxRows` (default: the model's
+   * maxBatch) once, on zero-valued rows, so no request pays for packing weights, planning
+   * memory or a first (JIT) run — what a server does before it reports ready. Models with
+   * remote embedding tables skip it (warming would fetch rows from Redis), and so do models
+   * running experts on devices (zero rows all route to one expert and would skew the routing
+   * statistics that drive expert placement). Returns the buckets run.
+   */
+  async warm(maxRows = this.#maxBatch): Promise<number[]> {
+    await this.#ready;
+    if (this.#resolver || this.#options.experts) return [];
+    const buckets: number[] = [];
+    for (let cap = 16; ; cap *= 2) {
+      buckets.push(Math.min(cap, maxRows, this.#maxBatch));
+      if (cap >= maxRows || cap >= this.#maxBatch) break;
+    }
+    for (const rows of buckets) {
+      const request = { rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, rows)])) };
+      const valid = [this.validate(request)];
+      if (this.#worker) await this.run(valid);
+      else this.runSync(valid);
+    }
+    // Warm-up batches are not traffic.
+    Object.assign(this.#stats, { requests: 0, rows: 0, batches: 0, computeMs: 0 });
+    return buckets;
+  }
+
+  /**
+   * Check one request against the model's inputs (features, roles, dtypes, shapes, finite
+   * values, ids within their tables); throws a RequestError (400) naming the field.
+   * `where` prefixes the message (e.g. "request 2: ").
+   */
+  validate(request: unknown, where = ""): ValidRequest {
+    if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
+    return this.#validator.validate(request, where);
+  }
+
+  /**
+   * Score one request: `{ context, candidates }` (one user × N items) or `{ rows }` (flat).
+   * @example const { outputs } = await model.rank({ context: { user: u }, candidates: { item: items } });
+   */
+  async rank(request: RankRequest): Promise<RankResponse> {
+    return (await this.rankMany([request]))[0]!;
+  }
+
+  /**
+   * Score several requests as one batch; throws the first request's error if any fails
+   * (the others are still scored). `timeoutMs` caps the wait for remote embedding rows
+   * below the model's own `embeddings.timeoutMs`.
+   */
+  async rankMany(requests: RankRequest[], queueMs: number[] = [], options: { timeoutMs?: number } = {}): Promise<RankResponse[]> {
+    return firstFailure(await this.run(this.#validateAll(requests), queueMs, options));
+  }
+
+  /** rank() on the calling thread, without the promise (not in worker mode, nor with remote tables). */
+  rankSync(request: RankRequest): RankResponse {
+    return this.rankManySync([request])[0]!;
+  }
+
+  /** rankMany() on the calling thread. */
+  rankManySync(requests: RankRequest[], queueMs: number[] = []): RankResponse[] {
+    return firstFailure(this.runSync(this.#validateAll(requests), queueMs));
+  }
+
+  /**
+   * Run validated requests as one batch: one result per request, in order — its response,
+   * or the RankfnError that failed it alone. An error that is not any one request's (a
+   * device failing, the remote tier down under the "fail" policy) rejects the whole call.
+   */
+  async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<(RankResponse | RankfnError)[]> {
+    if (!this.#worker && !this.#resolver) return this.runSync(requests, queueMs);
+    await this.#ready;
+    try {
+      return await this.#runBatch(requests, queueMs, timeoutMs);
+    } catch (err) {
+      if (requests.length === 1 || !isRequestFault(err)) throw err;
+      // One request's input failed the batch: run each alone, so only that one fails.
+      const out: (RankResponse | RankfnError)[] = [];
+      for (let i = 0; i < requests.length; i++) out.push(await this.#runBatch([requests[i]!], [queueMs[i] ?? 0], timeoutMs).then((r) => r[0]!, requestFault));
+      return out;
+    }
+  }
+
+  /** run() on the calling thread (not in worker mode, nor with remote tables). */
+  runSync(requests: readonly ValidRequest[], queueMs: number[] = []): (RankResponse | RankfnError)[] {
+    if (this.#resolver) throw new RankfnError(`model "${this.name}" reads embedding tables from Redis: use rank() / rankMany() (async)`, "remote_tables_async", 400);
+    if (this.#worker) throw new RankfnError(`model "${this.name}" computes on a worker: use rank() / rankMany() (async)`, "worker_async", 400);
+    try {
+      return this.#runInline(requests, queueMs);
+    } catch (err) {
+      if (requests.length === 1 || !isRequestFault(err)) throw err;
+      return requests.map((request, i) => {
+        try {
+          return this.#runInline([request], [queueMs[i] ?? 0])[0]!;
+        } catch (e) {
+          return requestFault(e);
+        }
+      });
+    }
+  }
+
+  #validateAll(requests: RankRequest[]): ValidRequest[] {
+    return requests.map((request, i) => this.validate(request, requests.length > 1 ? `request ${i}: ` : ""));
+  }
+
+  #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
+    const t0 = performance.now();
+    const { batch, slices } = this.#stager.stage(requests);
+    const out = this.#inline!.executor.run(batch);
+    return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+  }
+
+  async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined): Promise<RankResponse[]> {
+    const t0 = performance.now();
+    // Worker mode: staged straight into a shared-memory lane the worker reads; outputs come back the same way.
+    const lane = this.#worker?.acquire();
+    try {
+      const staged = this.#stager.stage(requests, lane);
+      const { slices } = staged;
+      let batch = staged.batch;
+      let degraded = false;
+      if (this.#resolver) {
+        // The stager's own buffers are reused by the next call: copy them before awaiting the remote tier (a lane is this batch's alone).
+        if (!lane) batch = { ...batch, inputs: copyInputs(batch.inputs), requestOfRow: batch.requestOfRow.slice(0, Math.max(1, batch.n)) };
+        const limit = this.#remote!.options.timeoutMs;
+        const gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
+        batch.gathered = gathered.rows;
+        degraded = gathered.defaulted > 0;
+      }
+      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#inline!.executor.run(batch);
+      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, degraded);
+    } finally {
+      if (lane) this.#worker!.release(lane);
+    }
+  }
+
+  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
+    this.#stats.requests += slices.length;
+    this.#stats.rows += rows;
+    this.#stats.batches += 1;
+    this.#stats.computeMs += computeMs;
+    return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs }, ...(degraded ? { degraded } : {}) }));
+  }
+
+  /**
+   * Inputs and outputs with roles, parameters, precision, compiler passes and memory plans —
+   * in worker mode as the worker compiled and planned them (after ready()).
+   */
+  inspect(): ModelInspection {
+    if (this.#inline) return inspectExecutor(this.#inline.executor, this.#inline.summaries, this.#options);
+    const inspection = this.#worker!.inspection;
+    if (!inspection) throw new RankfnError(`model "${this.name}" is still loading on its worker: await model.ready() before inspect()`, "not_ready", 503);
+    return inspection;
+  }
+
+  /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+    const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
+    const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
+    return { ...this.#stats, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+  }
+
+  /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
+  replanExperts(): Record<string, PlacementReport> {
+    const experts = this.#inline?.executor.experts;
+    if (!experts) throw new RankfnError(`model "${this.name}" does not run expert-parallel inline (pass { experts } without worker)`, "no_experts", 400);
+    return experts.replan();
+  }
+
+  get #maxBatch(): number {
+    return this.#inline?.executor.maxBatch ?? this.#options.maxBatch ?? 4096;
+  }
+
+  /**
+   * Replace rows of a remote embedding table: written to Redis and announced,
+   * so this model and every server following the same tables use them from the
+   * next batch on, without a restart.
+   * @example await model.updateEmbeddings("emb_0.table", [12], new Float32Array(128).fill(0.5));
+   */
+  async updateEmbeddings(table: string, ids: number[], rows: Float32Array): Promise<void> {
+    if (!this.#remote) throw new RankfnError(`model "${this.name}" has no remote embedding tables (load it with the embeddings option)`, "no_remote_tables", 400);
+    await this.#remote.update(table, ids, rows);
+  }
+
+  /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#inline?.executor.dispose();
+    this.#worker?.dispose();
+    this.#remote?.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** A failure caused by one request's own input (a 4xx), which must not fail the others in its batch. */
+function isRequestFault(err: unknown): err is RankfnError {
+  return err instanceof RankfnError && err.status >= 400 && err.status < 500;
+}
+
+function requestFault(err: unknown): RankfnError {
+  if (isRequestFault(err)) return err;
+  throw err;
+}
+
+function firstFailure(results: (RankResponse | RankfnError)[]): RankResponse[] {
+  const failed = results.find((r) => r instanceof RankfnError);
+  if (failed) throw failed;
+  return results as RankResponse[];
+}
+
+type OutputRows = { data: Float32Array; width: number; ld: number; role: "context" | "candidate" };
+
+function sliceOutputs(out: Record<string, OutputRows>, slice: RequestSlice): Record<string, Tensor<"f32">> {
+  const result: Record<string, Tensor<"f32">> = {};
+  for (const [name, view] of Object.entries(out)) {
+    const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];
+    const data = new Float32Array(count * view.width);
+    for (let i = 0; i < count; i++) data.set(view.data.subarray((start + i) * view.ld, (start + i) * view.ld + view.width), i * view.width);
+    result[name] = tensor("f32", [count, view.width], data);
+  }
+  return result;
+}
+
+
+function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArray> {
+  const out: Record<string, TypedArray> = {};
+  for (const [name, data] of Object.entries(inputs)) out[name] = data.slice() as TypedArray;
+  return out;
+}
+
+/** The tables named remote, with their shape and row encoding from the model file. */
+function remoteTableSpecs(built: BuiltModel, options: RemoteEmbeddingOptions): TableSpec[] {
+  const all = embeddingTables(built.graph);
+  const names = options.tables === "all" ? all : options.tables;
+  return names.map((name) => {
+    if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
+    const t = built.weights.get(name)!;
+    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
+    return { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
+  });
+}
+
+/** `rows` rows of zeros for an input (id 0 is in every table). */
+function zeroRows(input: GraphInput, rows: number): Tensor {
+  const width = input.shape.reduce((a, b) => a * b, 1);
+  const n = rows * width;
+  if (input.dtype === "f32") return tensor("f32", [rows, width], new Float32Array(n));
+  if (input.dtype === "i64") return tensor("i64", [rows, width], new BigInt64Array(n));
+  return tensor("i32", [rows, width], new Int32Array(n));
+}

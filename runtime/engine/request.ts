@@ -1,0 +1,28 @@
+// The request and response types of the engine (and so of the public API):
+// tensors are { dtype, shape, data } with the batch as the first dimension. A
+// flat request scores rows; a ranking request scores one context (user, query,
+// page) against N candidates. What a request must hold is checked by
+// validate.ts against the model's inputs, one request at a time.
+import type { Tensor } from "../tensor/tensor";
+
+/** { rows: { feature: Tensor } }: every tensor has one row per item. */
+export interface FlatRequest {
+  rows: Record<string, Tensor>;
+}
+
+/** { context: { feature: 1-row Tensor }, candidates: { feature: N-row Tensor } }. */
+export interface RankingRequest {
+  context?: Record<string, Tensor>;
+  candidates: Record<string, Tensor>;
+}
+
+export type RankRequest = RankingRequest | FlatRequest;
+
+export interface RankResponse {
+  /** One tensor per model output (e.g. ctr, cvr): [N, width] for candidate outputs, [1, width] for context outputs. */
+  outputs: Record<string, Tensor<"f32">>;
+  model: string;
+  timing: { queueMs: number; computeMs: number };
+  /** Set when a remote embedding tier failed and default rows were scored (fault policy "default"). */
+  degraded?: boolean;
+}

@@ -1,0 +1,174 @@
+// Validation of ONE request against a model's inputs, before it may join a
+// batch: feature names, roles, dtypes, shapes, row counts, finiteness, and the
+// ids of every embedding table read under the "error" id policy. What passes is
+// a ValidRequest (a different type from an unchecked request), so a batch is
+// only ever formed from requests that cannot fail it for their own input.
+import { RequestError } from "../errors";
+import type { Graph, GraphInput } from "../graph/schema";
+import { inferGraph } from "../graph/infer";
+import { type Tensor, validateTensor } from "../tensor/tensor";
+import type { RankRequest } from "./request";
+
+declare const checked: unique symbol;
+
+/** A request that passed validate(): its tensors by input name and its row counts. */
+export interface ValidRequest {
+  readonly [checked]: true;
+  /** Candidate rows (flat requests: rows). */
+  readonly rows: number;
+  /** Context rows: 1 for a ranking request, `rows` for a flat one. */
+  readonly contextRows: number;
+  /** Every graph input's tensor. */
+  readonly tensors: ReadonlyMap<string, Tensor>;
+  /** The request as the caller sent it. */
+  readonly request: RankRequest;
+}
+
+/** The largest id (exclusive) each id input may carry: the smallest table it indexes under the "error" policy. */
+export function idBounds(graph: Graph): Map<string, { rows: number; table: string }> {
+  const { attrs } = inferGraph(graph);
+  const inputs = new Set(graph.inputs.map((i) => i.name));
+  const bounds = new Map<string, { rows: number; table: string }>();
+  const add = (ids: string, table: string, policy: unknown) => {
+    if (!inputs.has(ids) || policy === "modulo") return;
+    const rows = graph.weights[table]?.shape[0];
+    if (rows === undefined) return;
+    const have = bounds.get(ids);
+    if (!have || rows < have.rows) bounds.set(ids, { rows, table });
+  };
+  for (const node of graph.nodes) {
+    const a = attrs.get(node.name) ?? {};
+    if (node.op === "embedding_bag" || node.op === "embedding_sequence") add(node.inputs[0]!, node.inputs[1]!, a.idPolicy);
+    if (node.op === "embedding_bags") {
+      const t = node.inputs.length / 2;
+      for (let i = 0; i < t; i++) add(node.inputs[i]!, node.inputs[t + i]!, (a.idPolicies as unknown[] | undefined)?.[i]);
+    }
+  }
+  return bounds;
+}
+
+const width = (input: GraphInput) => input.shape.reduce((a, b) => a * b, 1);
+
+/** Checks requests against one model's inputs. */
+export class RequestValidator {
+  readonly #inputs: GraphInput[];
+  readonly #known: Set<string>;
+  readonly #bounds: Map<string, { rows: number; table: string }>;
+
+  constructor(graph: Graph) {
+    this.#inputs = graph.inputs;
+    this.#known = new Set(graph.inputs.map((i) => i.name));
+    this.#bounds = idBounds(graph);
+  }
+
+  /**
+   * Validate one request; throws a RequestError (400) naming the field, prefixed with `where`
+   * (e.g. "request 2: ") when given.
+   * @example const valid = validator.validate({ rows: { dense, sparse } });
+   */
+  validate(req: unknown, where = ""): ValidRequest {
+    if (typeof req !== "object" || req === null) throw new RequestError(`${where}request must be an object with "rows" or "candidates"`);
+    const r = req as Record<string, unknown>;
+    const flat = "rows" in r;
+    if (!flat && !("candidates" in r)) throw new RequestError(`${where}request must have "rows" or "candidates"`, "missing_field");
+    const groups: [string, unknown][] = flat ? [["rows", r.rows]] : [["context", r.context], ["candidates", r.candidates]];
+    const tensors = new Map<string, Tensor>();
+    const groupOf = new Map<string, string>();
+    for (const [group, feats] of groups) {
+      if (feats === undefined) continue;
+      if (typeof feats !== "object" || feats === null || Array.isArray(feats)) throw new RequestError(`${where}${group} must be an object of tensors`);
+      for (const [name, t] of Object.entries(feats)) {
+        if (!this.#known.has(name)) throw new RequestError(`${where}${group}.${name}: unknown feature (the model's inputs are ${[...this.#known].join(", ")})`, "unknown_feature");
+        tensorAt(t, `${where}${group}.${name}`);
+        tensors.set(name, t);
+        groupOf.set(name, group);
+      }
+    }
+    let rows = -1;
+    for (const input of this.#inputs) {
+      const group = flat ? "rows" : input.role === "context" ? "context" : "candidates";
+      const t = tensors.get(input.name);
+      const field = `${where}${group}.${input.name}`;
+      if (!t || groupOf.get(input.name) !== group) {
+        const misplaced = t !== undefined;
+        throw new RequestError(`${field}: missing ${misplaced ? `(it is a ${input.role} feature: put it in "${group}")` : "feature"}`, "missing_feature");
+      }
+      const w = width(input);
+      const okShape = (t.shape.length === 2 && t.shape[1] === w) || (t.shape.length === 1 && w === 1);
+      if (!okShape) throw new RequestError(`${field}: expected shape [rows, ${w}]${w === 1 ? " or [rows]" : ""}, got [${t.shape.join(", ")}]`, "bad_shape");
+      if (t.strides !== undefined) throw new RequestError(`${field}: strided tensors are not accepted in requests (send contiguous data)`, "bad_strides");
+      const okDtype = input.dtype === "f32" ? t.dtype === "f32" : t.dtype === "i32" || t.dtype === "i64";
+      if (!okDtype) throw new RequestError(`${field}: expected dtype ${input.dtype === "f32" ? "f32" : "i32 or i64"}, got ${t.dtype}`, "bad_dtype");
+      const count = t.shape[0]!;
+      if (!flat && input.role === "context") {
+        if (count !== 1) throw new RequestError(`${field}: context features have exactly 1 row, got ${count}`, "bad_shape");
+        continue;
+      }
+      if (rows >= 0 && count !== rows) throw new RequestError(`${field}: has ${count} rows, other features have ${rows}`, "row_mismatch");
+      rows = count;
+    }
+    if (rows < 0) rows = flat ? Number(tensors.values().next().value?.shape[0] ?? 0) : 0;
+    if (rows === 0) throw new RequestError(`${where}${flat ? "rows" : "candidates"}: empty — nothing to score`, "empty_request");
+    for (const input of this.#inputs) {
+      const t = tensors.get(input.name)!;
+      const field = `${where}${groupOf.get(input.name)}.${input.name}`;
+      if (input.dtype === "f32") {
+        if (input.nonFinite !== "zero") checkFinite(t.data as Float32Array, field, width(input));
+      } else {
+        checkIds(t, input, field, this.#bounds.get(input.name));
+      }
+    }
+    return { rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest } as unknown as ValidRequest;
+  }
+}
+
+function tensorAt(t: unknown, field: string): asserts t is Tensor {
+  try {
+    validateTensor(t, field);
+  } catch (err) {
+    throw new RequestError((err as Error).message, "bad_tensor");
+  }
+}
+
+function checkFinite(data: Float32Array, field: string, w: number): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new RequestError(`${field}: row ${Math.floor(i / w)} has a non-finite value (${data[i]}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
+    }
+  }
+}
+
+/**
+ * Every id fits the model's id dtype and, where the input indexes a table under the
+ * "error" policy, lies in [0, rows) or is the input's padding id. i64 ids are read as
+ * (lo, hi) int32 pairs: no BigInt per id.
+ */
+function checkIds(t: Tensor, input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
+  const w = width(input);
+  const pad = input.padding;
+  const fail = (i: number, id: bigint | number, why: string) => {
+    throw new RequestError(`${field}: id ${id} at row ${Math.floor(i / w)}, position ${i % w} ${why}`, "id_out_of_range");
+  };
+  if (t.dtype === "i64") {
+    const v = t.data as BigInt64Array;
+    const s32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+    const padLo = pad === undefined ? 0 : pad | 0;
+    const padHi = pad === undefined ? 0 : pad < 0 ? -1 : 0;
+    for (let i = 0; i < v.length; i++) {
+      const lo = s32[2 * i]!;
+      const hi = s32[2 * i + 1]!;
+      if (pad !== undefined && lo === padLo && hi === padHi) continue;
+      const fits32 = (hi === 0 && lo >= 0) || (hi === -1 && lo < 0);
+      if (!fits32 && (input.dtype === "i32" || bound)) fail(i, v[i]!, input.dtype === "i32" ? "does not fit the model's i32 ids" : `is outside table "${bound!.table}" (${bound!.rows} rows)`);
+      if (bound && (lo < 0 || lo >= bound.rows)) fail(i, v[i]!, `is outside table "${bound.table}" (${bound.rows} rows)`);
+    }
+    return;
+  }
+  if (!bound) return;
+  const v = t.data as Int32Array;
+  for (let i = 0; i < v.length; i++) {
+    const id = v[i]!;
+    if (id === pad) continue;
+    if (id < 0 || id >= bound.rows) fail(i, id, `is outside table "${bound.table}" (${bound.rows} rows)`);
+  }
+}
