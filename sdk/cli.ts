@@ -11,6 +11,7 @@ import { compile } from "../runtime/compiler/compile";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
 import { embeddingsCommand } from "./cli-embeddings";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
+import { resolve } from "node:path";
 
 interface Command {
   summary: string;
@@ -49,7 +50,8 @@ const commands: Record<string, Command> = {
           const spec = args[i]!.includes("=") && args[i]!.startsWith("--model=") ? args[i]!.slice(8) : args[++i];
           const eq = spec?.indexOf("=") ?? -1;
           if (!spec || eq <= 0) throw new Error(`--model needs name=path, got "${spec ?? ""}"`);
-          models[spec.slice(0, eq)] = spec.slice(eq + 1);
+          // The operator's paths load from anywhere (relative to the working directory); --model-root confines PUT only.
+          models[spec.slice(0, eq)] = resolve(spec.slice(eq + 1));
         } else rest.push(args[i]!);
       }
       const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices"]);
@@ -60,6 +62,7 @@ const commands: Record<string, Command> = {
       const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
       if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
       const { createApp } = await import("../runtime/server/app");
+      const t0 = performance.now();
       const server = createApp({
         models,
         lazy: rest.includes("--lazy"),
@@ -67,10 +70,11 @@ const commands: Record<string, Command> = {
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
         modelOptions: { precision, worker: true, ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
       });
-      process.stderr.write(`  … loading ${Object.keys(models).join(", ")}\n`);
-      await server.ready;
+      // Listen before the models load: /healthz answers at once (a liveness probe never kills a model
+      // mid-warm-up), /readyz says 503 with what is still loading until every model serves.
       const http = Bun.serve({ port, hostname: flags.host ?? "127.0.0.1", fetch: server.app.fetch });
-      console.log(`rankfn serving ${Object.keys(models).join(", ")} on http://${http.hostname}:${http.port}`);
+      const names = Object.keys(models).join(", ");
+      console.log(`rankfn listening on http://${http.hostname}:${http.port} (${rest.includes("--lazy") ? "models load on first use" : `loading ${names}`})`);
       const stop = async () => {
         http.stop();
         await server.close();
@@ -78,6 +82,14 @@ const commands: Record<string, Command> = {
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      try {
+        await server.ready;
+      } catch (err) {
+        http.stop(true);
+        await server.close();
+        throw err;
+      }
+      console.log(`rankfn serving ${names} on http://${http.hostname}:${http.port} (ready in ${((performance.now() - t0) / 1000).toFixed(2)} s)`);
     },
   },
   inspect: {

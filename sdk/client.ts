@@ -84,7 +84,17 @@ export class RankingClient {
 }
 
 async function readError(res: Response): Promise<ServerError> {
-  const text = await res.text();
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  // Asked for msgpack only, the server answers errors in msgpack too.
+  if ((res.headers.get("content-type") ?? "").includes(MSGPACK)) {
+    try {
+      const { error } = packr.unpack(bytes) as { error: { code: string; message: string } };
+      return new ServerError(error.message, error.code, res.status);
+    } catch {
+      return new ServerError(res.statusText, "http_error", res.status);
+    }
+  }
+  const text = new TextDecoder().decode(bytes);
   try {
     const { error } = JSON.parse(text) as { error: { code: string; message: string } };
     return new ServerError(error.message, error.code, res.status);

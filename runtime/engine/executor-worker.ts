@@ -27,7 +27,8 @@ export type InitMessage = {
 };
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
+/** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection }
   | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[] }
@@ -64,7 +65,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
     const lane = lanes.get(msg.lane)!;
-    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, gathered: msg.gathered });
+    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, gathered: msg.gathered }, msg.capacity);
     for (const [name, view] of Object.entries(out)) {
       // Compact copy of the used rows into the lane (the arena is reused by the next batch).
       const data = lane.outputs[name]!;

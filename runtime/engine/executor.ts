@@ -92,10 +92,11 @@ export class Executor {
   /**
    * Run a staged batch. Allocation-free after a bucket's first batch: the input
    * slots and the returned output views belong to the plan and are reused (the
-   * views are valid until the next run).
+   * views are valid until the next run). `minCapacity` picks the plan of at least that many rows.
    */
-  run(batch: StagedBatch): Record<string, OutputView> {
-    const plan = this.plan(Math.max(batch.n, batch.r));
+  run(batch: StagedBatch, minCapacity = 0): Record<string, OutputView> {
+    // `minCapacity` runs a small batch on a larger bucket's plan: warming plans a bucket without a full-size run.
+    const plan = this.plan(Math.max(batch.n, batch.r, minCapacity));
     const bound = this.#bind(plan);
     for (let i = 0; i < bound.inputs.length; i++) {
       const input = bound.inputs[i]!;

@@ -121,12 +121,13 @@ export class Model {
   }
 
   /**
-   * Build and run the plan of every batch-size bucket up to `maxRows` (default: the model's
-   * maxBatch) once, on zero-valued rows, so no request pays for packing weights, planning
-   * memory or a first (JIT) run — what a server does before it reports ready. Models with
-   * remote embedding tables skip it (warming would fetch rows from Redis), and so do models
-   * running experts on devices (zero rows all route to one expert and would skew the routing
-   * statistics that drive expert placement). Returns the buckets run.
+   * Build the plan of every batch-size bucket up to `maxRows` (default: the model's maxBatch) and
+   * run each once on one zero-valued row, so no request pays for packing weights, planning
+   * memory or a first (JIT) run — what a server does before it reports ready. A bucket is planned
+   * at its full size but never run full-size: warming costs planning plus one small run per bucket.
+   * Models with remote embedding tables skip it (warming would fetch rows from Redis), and so do
+   * models running experts on devices (zero rows all route to one expert and would skew the
+   * routing statistics that drive expert placement). Returns the buckets planned.
    */
   async warm(maxRows = this.#maxBatch): Promise<number[]> {
     await this.#ready;
@@ -136,14 +137,17 @@ export class Model {
       buckets.push(Math.min(cap, maxRows, this.#maxBatch));
       if (cap >= maxRows || cap >= this.#maxBatch) break;
     }
+    const valid = [this.validate({ rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, 1)])) })];
     for (const rows of buckets) {
-      const request = { rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, rows)])) };
-      const valid = [this.validate(request)];
-      if (this.#worker) await this.run(valid);
-      else this.runSync(valid);
+      const lane = this.#worker?.acquire();
+      try {
+        const { batch } = this.#stager.stage(valid, lane);
+        if (this.#worker) await this.#worker.run(batch, lane!, rows);
+        else this.#inline!.executor.run(batch, rows);
+      } finally {
+        if (lane) this.#worker!.release(lane);
+      }
     }
-    // Warm-up batches are not traffic.
-    Object.assign(this.#stats, { requests: 0, rows: 0, batches: 0, computeMs: 0 });
     return buckets;
   }
 

@@ -142,8 +142,8 @@ export class WorkerExecutor {
     lane.busy = false;
   }
 
-  /** Run a batch staged into `lane`; the outputs are views into the lane (valid until it is released). */
-  async run(batch: StagedBatch, lane: Lane): Promise<Record<string, WorkerOutput>> {
+  /** Run a batch staged into `lane` (on the plan of at least `capacity` rows); the outputs are views into the lane (valid until it is released). */
+  async run(batch: StagedBatch, lane: Lane, capacity?: number): Promise<Record<string, WorkerOutput>> {
     const { outputs } = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
     lane.reserveOutputs(outputs, batch.n, batch.r);
@@ -156,7 +156,7 @@ export class WorkerExecutor {
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const gathered = batch.gathered;
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

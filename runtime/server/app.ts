@@ -13,10 +13,13 @@ import type { ValidRequest } from "../engine/validate";
 import { ServerMetrics } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
-import { MSGPACK, type WireLimits, decodeRequest, encodeResponse } from "./wire";
+import { type WireLimits, decodeRequest, encodeResponse } from "./wire";
+import { mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
+import { readBody } from "./body";
+import { errorResponse } from "./error-response";
 
 export interface AppOptions extends RegistryOptions {
-  /** name -> model file path, loaded at start (or lazily with `lazy`). */
+  /** name -> model file path (any path: the model root confines PUT only; relative ones resolve against it), loaded at start (or lazily with `lazy`). */
   models?: Record<string, string>;
   lazy?: boolean;
   /** Required in `Authorization: Bearer <key>` or `x-api-key` when set. */
@@ -34,7 +37,7 @@ export interface RankfnApp {
   app: Hono;
   registry: ModelRegistry;
   metrics: ServerMetrics;
-  /** Resolves when the initial models are loaded. */
+  /** Resolves when the initial models are loaded and warm (the app answers /healthz and /readyz before). */
   ready: Promise<void>;
   close(): Promise<void>;
 }
@@ -87,16 +90,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   };
   const app = new Hono();
 
-  app.onError((err, c) => {
-    if (err instanceof RankfnError) {
-      const headers: Record<string, string> = {};
-      const retry = (err as RankfnError & { retryAfterMs?: number }).retryAfterMs;
-      if (err.status === 503) headers["Retry-After"] = String(Math.max(1, Math.ceil((retry ?? 1000) / 1000)));
-      return c.json({ error: { code: err.code, message: err.message } }, err.status as never, headers);
-    }
-    console.error(`rankfn server: ${(err as Error).stack ?? err}`);
-    return c.json({ error: { code: "internal", message: "internal server error" } }, 500);
-  });
+  app.onError(errorResponse);
 
   app.use("/v1/*", async function apiKey(c, next) {
     if (!options.apiKey) return next();
@@ -108,7 +102,8 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   });
 
   app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", (c) => (registry.ready() ? c.text("ready") : c.text("loading", 503)));
+  // Liveness never waits for models; readiness lists each model's state until every one serves.
+  app.get("/readyz", (c) => json(c, { ready: registry.ready(), models: registry.states() }, registry.ready() ? 200 : 503));
   app.get("/metrics", (c) => {
     const embeddings = registry.list().flatMap(({ name }) => {
       const stats = registry.current(name)?.model.stats().embeddings;
@@ -143,6 +138,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   app.delete("/v1/models/:name", async (c) => {
     const removed = await registry.remove(c.req.param("name"));
     if (!removed) throw new RankfnError(`model "${c.req.param("name")}" is not loaded`, "model_not_found", 404);
+    metrics.dropModel(c.req.param("name"));
     return c.body(null, 204);
   });
 
@@ -151,13 +147,12 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     const name = c.req.param("name");
     let status = 200;
     try {
-      const length = Number(c.req.header("content-length") ?? 0);
-      if (length > maxBody) throw new RankfnError(`body of ${length} bytes exceeds the limit of ${maxBody}`, "body_too_large", 413);
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      if (body.byteLength > maxBody) throw new RankfnError(`body of ${body.byteLength} bytes exceeds the limit of ${maxBody}`, "body_too_large", 413);
+      const contentType = c.req.header("content-type");
+      // 406 before reading a body we could not answer.
+      const format = negotiateFormat(c.req.header("accept"), requestFormat(contentType));
+      const body = await readBody(c.req.raw, maxBody);
       const v = await registry.acquire(name);
       try {
-        const contentType = c.req.header("content-type");
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
         // Checked alone against the model before it is queued: a bad request never joins a batch.
         const valid = v.model.validate(wire.request);
@@ -168,9 +163,9 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
           { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}) },
-          (c.req.header("accept") ?? contentType ?? "").includes(MSGPACK),
+          format === "msgpack",
         );
-        return typeof payload === "string" ? c.body(payload, 200, { "Content-Type": "application/json" }) : c.body(payload as never, 200, { "Content-Type": MSGPACK });
+        return c.body(payload as never, 200, { "Content-Type": mediaTypes[format], Vary: "Accept" });
       } finally {
         registry.release(v);
       }
@@ -178,18 +173,21 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       status = err instanceof RankfnError ? err.status : 500;
       throw err;
     } finally {
-      metrics.requests.inc({ model: name, status: String(status) });
-      metrics.latency.observe((performance.now() - t0) / 1000, { model: name });
+      // Only names of models that exist become label values: unknown names share model="".
+      const model = registry.has(name) ? name : "";
+      metrics.requests.inc({ model, status: String(status) });
+      metrics.latency.observe((performance.now() - t0) / 1000, { model });
     }
   });
 
+  // The operator's own paths are trusted (any path). Every model is registered and its load under
+  // way when createApp returns, so /readyz lists them from the first moment; the loads themselves
+  // start on a later turn (registry.load), so a server started right after is already listening.
   const initial = Object.entries(options.models ?? {});
-  const ready = (async () => {
-    for (const [name, path] of initial) {
-      if (options.lazy) registry.register(name, path);
-      else await registry.load(name, path);
-    }
-  })();
+  for (const [name, path] of initial) registry.register(name, path, { trusted: true });
+  const ready = options.lazy ? Promise.resolve() : Promise.all(initial.map(([name]) => registry.load(name))).then(() => undefined);
+  // A failed start-up load shows in /readyz (and rejects `ready` for whoever awaits it), never as an unhandled rejection.
+  ready.catch(() => undefined);
   const close = async () => {
     await Promise.all([...coalescers.values()].map((co) => co.close()));
     await registry.close();

@@ -63,7 +63,7 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     family("rankfn_embedding_table_fetch_seconds_total", "counter", "Time spent in those fetches (divide by the fetches for the mean latency).", tableSeconds),
     family("rankfn_embedding_defaulted_rows_total", "counter", "Rows scored with the default row because Redis failed.", defaulted),
     family("rankfn_embedding_remote_fetches_total", "counter", "Pipelined Redis fetches.", perModel.fetches!),
-    family("rankfn_embedding_remote_seconds_sum", "counter", "Total time of Redis fetches.", perModel.latencySum!),
+    family("rankfn_embedding_remote_seconds_total", "counter", "Total time of Redis fetches (divide by the fetches for the mean latency).", perModel.latencySum!),
     family("rankfn_embedding_remote_seconds_max", "gauge", "Slowest Redis fetch since load.", perModel.latencyMax!),
     family("rankfn_embedding_remote_failures_total", "counter", "Failed Redis fetches by kind (error, timeout).", perModel.errors!),
     family("rankfn_embedding_degraded_batches_total", "counter", "Batches scored with default rows.", perModel.degraded!),

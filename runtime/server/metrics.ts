@@ -1,9 +1,14 @@
 // Prometheus text-format metrics: counters and histograms with labels, kept in
-// memory and rendered on GET /metrics.
+// memory and rendered on GET /metrics. Series are labelled only with names of
+// models that exist (the app counts requests to unknown names under model=""),
+// and a removed model's series are dropped, so clients cannot grow the label set.
 
 type Labels = Record<string, string>;
 
 const key = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",");
+
+/** Does a series key carry model="<name>"? */
+const ofModel = (k: string, model: string) => k.split(",").includes(key({ model }));
 
 class Counter {
   readonly #values = new Map<string, number>();
@@ -19,6 +24,10 @@ class Counter {
   }
   set(labels: Labels, value: number): void {
     this.#values.set(key(labels), value);
+  }
+  /** Forget every series of `model`. */
+  drop(model: string): void {
+    for (const k of [...this.#values.keys()]) if (ofModel(k, model)) this.#values.delete(k);
   }
 }
 
@@ -37,6 +46,10 @@ class Histogram {
     });
     s.sum += value;
     s.count++;
+  }
+  /** Forget every series of `model`. */
+  drop(model: string): void {
+    for (const k of [...this.#series.keys()]) if (ofModel(k, model)) this.#series.delete(k);
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
@@ -61,6 +74,11 @@ export class ServerMetrics {
   readonly coldStarts = new Counter("rankfn_cold_starts_total", "Model loads, by model.");
   readonly coldStartSeconds = new Histogram("rankfn_cold_start_seconds", "Time to load and compile a model.", [0.01, 0.05, 0.1, 0.3, 1, 3, 10]);
   readonly queueDepth = new Counter("rankfn_queue_depth_rows", "Rows waiting to be batched, by model (gauge).");
+
+  /** Forget every series of a removed model (a later model of the same name starts from zero). */
+  dropModel(model: string): void {
+    for (const m of [this.requests, this.latency, this.batchRows, this.queueDelay, this.rows, this.coldStarts, this.coldStartSeconds, this.queueDepth]) m.drop(model);
+  }
 
   render(): string {
     return [

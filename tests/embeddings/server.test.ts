@@ -15,6 +15,7 @@ import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
 import type { RankingRequest } from "../../sdk/request";
 import { type LoopbackServer, startServer } from "../server/loopback";
+import { hasPromtool, promtool } from "../server/promtool";
 import { smallDlrm } from "./fixtures/models";
 import { type RedisProcess, describeRedis, startRedis } from "./redis-server";
 
@@ -86,6 +87,8 @@ describeRedis("remote tables behind the server", () => {
     expect(metrics).toMatch(/^rankfn_embedding_failed_batches_total\{model="strict"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_redis_connected\{model="strict"\} 1$/m);
     expect(metrics).toMatch(/^rankfn_embedding_remote_failures_total\{model="strict",kind="error"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^rankfn_embedding_remote_seconds_total\{model="strict"\} \d/m);
+    if (hasPromtool) expect(await promtool(metrics)).toEqual({ code: 0, output: "" });
   }, 30_000);
 
   test("a slow Redis cannot hold a request past its own deadline, even under a longer model timeout", async () => {

@@ -1,16 +1,17 @@
 // The command line: info, inspect (with its quantization accuracy report) and
 // its errors, run as a user would run them.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeModel, zoo } from "../../sdk";
+import { loadModel, writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
-import { sampleRequests } from "../../sdk/sample-requests";
+import { findPython, pythonRank, pythonRequest } from "../server/python-client";
 
 const dir = mkdtempSync(join(tmpdir(), "rankfn-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cli = join(import.meta.dir, "..", "..", "sdk", "cli.ts");
+const python = findPython();
 const run = (...args: string[]) => {
   const p = Bun.spawnSync([process.execPath, cli, ...args]);
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
@@ -57,24 +58,71 @@ test("rankfn refuses unknown commands, options and bad files with a message", ()
   expect(opt.err).toContain('--precision must be f32, bf16 or int8, got "fp8"');
 });
 
-test("rankfn serve answers health checks and rank requests, and stops on SIGTERM", async () => {
-  const path = join(dir, "serve.safetensors");
+/** A port nothing listens on right now (bound once by the OS, then released). */
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
+test("rankfn serve --model name=/abs/path (outside the working directory): healthz from the start, readyz, a Python client's rank, SIGTERM", async () => {
+  const models = join(dir, "models");
+  const cwd = join(dir, "cwd");
+  mkdirSync(models, { recursive: true });
+  mkdirSync(cwd, { recursive: true });
+  const path = join(models, "serve.safetensors");
   const built = zoo.dcnv2.build({ scale: 0.001, seed: 2 });
   writeModel(path, built);
-  const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `ctr=${path}`, "--port", "0", "--model-root", dir], { stdout: "pipe", stderr: "pipe" });
-  const reader = proc.stdout.getReader();
-  let out = "";
-  while (!/on http:\/\/[\d.]+:\d+/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited: ${await new Response(proc.stderr).text()}`);
-    out += new TextDecoder().decode(value);
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // No --model-root: it defaults to the working directory, which must not confine the operator's own --model path.
+  const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `ctr=${path}`, "--port", String(port)], { cwd, stdout: "pipe", stderr: "pipe" });
+  const stdout = new Response(proc.stdout).text();
+  try {
+    const get = (p: string) => fetch(`${url}${p}`).catch(() => undefined);
+    // Poll from the moment of spawn: connection refused until bun is up, then healthz 200 (never later than readyz).
+    let healthy = false;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`serve exited ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
+      const health = await get("/healthz");
+      if (health) {
+        expect(health.status).toBe(200);
+        healthy = true;
+      }
+      const ready = healthy ? await get("/readyz") : undefined;
+      if (ready?.status === 200) break;
+      if (ready) expect(ready.status).toBe(503);
+      await Bun.sleep(20);
+    }
+    const readiness = (await (await fetch(`${url}/readyz`)).json()) as { ready: boolean; models: { name: string; state: string }[] };
+    expect(readiness).toEqual({ ready: true, models: [{ name: "ctr", state: "ready" }] });
+    const model = loadModel(built);
+    const want = Array.from(model.rankSync(pythonRequest(model.graphInputs, 4)).outputs.ctr!.data);
+    model.dispose();
+    if (python) {
+      // A gzip-compressed msgpack request with Accept: */*, as Python users send it.
+      const res = await pythonRank(python, url, "ctr", ["--encoding", "gzip", "--accept", "*/*"]);
+      expect(res.status).toBe(200);
+      expect(res.content_type).toBe("application/msgpack");
+      expect((res.body.outputs!.ctr as { data: number[] }).data).toEqual(want);
+    } else {
+      const res = await new RankingClient({ url }).rank("ctr", pythonRequest(built.graph.inputs, 4));
+      expect(Array.from(res.outputs.ctr!.data)).toEqual(want);
+    }
+  } finally {
+    proc.kill("SIGTERM");
   }
-  const url = out.match(/on (http:\/\/[\d.]+:\d+)/)![1]!;
-  expect(await (await fetch(`${url}/healthz`)).text()).toBe("ok");
-  expect((await fetch(`${url}/readyz`)).status).toBe(200);
-  const [req] = sampleRequests(built, { count: 1, candidates: 3 });
-  const res = await new RankingClient({ url }).rank("ctr", req!);
-  expect(res.outputs.ctr!.shape).toEqual([3, 1]);
-  proc.kill("SIGTERM");
   expect(await proc.exited).toBe(0);
+  const out = await stdout;
+  expect(out).toContain(`rankfn listening on ${url} (loading ctr)`);
+  expect(out).toMatch(/^rankfn serving ctr on http:\/\/127\.0\.0\.1:\d+ \(ready in \d+\.\d\d s\)$/m);
+  expect(out.indexOf("listening")).toBeLessThan(out.indexOf("serving"));
+});
+
+test("rankfn serve exits 1 naming the file when a model cannot load", async () => {
+  writeFileSync(join(dir, "broken.safetensors"), "not a model");
+  const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `b=${join(dir, "broken.safetensors")}`, "--port", "0"], { stdout: "pipe", stderr: "pipe" });
+  expect(await proc.exited).toBe(1);
+  expect(await new Response(proc.stderr).text()).toContain("broken.safetensors");
 });

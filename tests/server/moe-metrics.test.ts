@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoopbackServer, startServer } from "./loopback";
+import { hasPromtool, promtool } from "./promtool";
 import { writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
 import { sampleRequests } from "../../sdk/sample-requests";
@@ -40,4 +41,5 @@ test("/metrics reports expert load, device busy time, imbalance and dispatched b
   expect(ratio).toBeLessThanOrEqual(2);
   expect(value(/^rankfn_moe_failed_batches_total\{model="moe",layer="moe"\} (\S+)$/gm)).toEqual([0]);
   expect(text).toContain("# TYPE rankfn_moe_expert_rows_total counter");
+  if (hasPromtool) expect(await promtool(text)).toEqual({ code: 0, output: "" });
 });

@@ -59,7 +59,7 @@ test("loading refuses bad files and paths without disturbing the current version
   await registry.close();
 });
 
-test("a version is warmed before it serves: every batch bucket up to warmRows is planned and run once, and stats start at zero", async () => {
+test("a version is warmed before it serves: every batch bucket up to warmRows is planned at full size and run once on one row, and stats start at zero", async () => {
   const registry = new ModelRegistry({ modelRoot: root, warmRows: 100 });
   const v = await registry.load("mmoe", "mmoe.safetensors");
   // Buckets 16, 32, 64 and 128 (the last holding up to 100 rows) exist before the first request.
