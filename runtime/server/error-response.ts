@@ -1,7 +1,10 @@
 // The server's one onError handler: a RankfnError becomes its HTTP status with
 // `{ error: { code, message } }` (503s with Retry-After, 415s with
-// Accept-Encoding); anything else is logged and answered as a generic 500.
+// Accept-Encoding). A failure of ours — any other error, or a RankfnError with a
+// 500 status — is logged with an error id, and the 500 carries the same id, so
+// an operator can find the stack behind a client's report.
 import type { Context } from "hono";
+import { randomBytes } from "node:crypto";
 import { RankfnError } from "../errors";
 import { UnsupportedEncodingError } from "./body";
 import { chooseFormat, mediaTypes } from "./negotiate";
@@ -12,8 +15,10 @@ const RANK_PATH = /^\/v1\/models\/[^/]+\/rank$/;
 /** The response for an error thrown while handling `c`'s request. */
 export function errorResponse(err: Error, c: Context): Response {
   const known = err instanceof RankfnError;
-  if (!known) console.error(`rankfn server: ${err.stack ?? err}`);
-  const error = known ? { code: err.code, message: err.message } : { code: "internal", message: "internal server error" };
+  const internal = !known || err.status === 500;
+  const id = internal ? randomBytes(6).toString("hex") : undefined;
+  if (internal) console.error(`rankfn server: error ${id} on ${c.req.method} ${c.req.path}: ${err.stack ?? err}`);
+  const error = !known ? { code: "internal", message: `internal server error (error id ${id})`, id } : { code: err.code, message: err.message, ...(id ? { id } : {}) };
   const headers: Record<string, string> = err instanceof UnsupportedEncodingError ? { ...err.headers } : {};
   const retry = (err as RankfnError & { retryAfterMs?: number }).retryAfterMs;
   if (known && err.status === 503) headers["Retry-After"] = String(Math.max(1, Math.ceil((retry ?? 1000) / 1000)));
