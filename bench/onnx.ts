@@ -4,7 +4,9 @@
 // and by rankfn imported from the file (fp32, bf16, int8; 2 threads), at
 // batch 1, 64, 512 and 2048. Prints samples/s, each rankfn precision as a
 // ratio to onnxruntime-node fp32, achieved GFLOP/s as % of the fp32 peak
-// measured in this run, and NDCG@10 of bf16/int8 against rankfn fp32.
+// measured in this run, and NDCG@10 of bf16/int8 against rankfn fp32. Then the
+// real PyTorch exports of tests/onnx/pytorch/ (bench/onnx-pytorch.ts);
+// `--pytorch` runs only those.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +23,7 @@ import { dlrmOnnx } from "./dlrm-onnx";
 import { type OnnxBenchModel, dcnV2Onnx, mmoeOnnx } from "./onnx-models";
 import { Report } from "./report";
 import { progress, time } from "./timing";
+import { pytorchSuite } from "./onnx-pytorch";
 
 function dlrmV2(): OnnxBenchModel {
   const o = dlrmOptions({});
@@ -64,7 +67,8 @@ export async function main(args: string[]): Promise<void> {
     section.note("× ORT = rankfn samples/s ÷ onnxruntime-node fp32 samples/s at that batch; % peak = rankfn fp32 GFLOP/s ÷ fp32 peak");
     const accuracy = report.section("quantization accuracy of the imported models (rankfn bf16/int8 vs rankfn fp32)");
     accuracy.note("NDCG@10 of each request's 200 candidates ranked by the quantized model against the fp32 order; context inputs as listed per model in bench/onnx-models.ts");
-    for (const make of [dlrmV2, dcnV2Onnx, mmoeOnnx]) {
+    // --pytorch: only the real-export sections.
+    for (const make of args.includes("--pytorch") ? [] : [dlrmV2, dcnV2Onnx, mmoeOnnx]) {
       progress(`writing ${make.name}`);
       const m = make();
       const path = join(dir, `${m.name}.onnx`);
@@ -100,6 +104,7 @@ export async function main(args: string[]): Promise<void> {
         for (const [output, ndcg] of Object.entries(r.ndcg10)) accuracy.add({ model: m.name, precision, output, "NDCG@10": ndcg.toFixed(5), "max |Δ| (all outputs)": r.maxAbsDelta.toExponential(2) });
       }
     }
+    await pytorchSuite(report, quick);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
