@@ -1,0 +1,119 @@
+// When would a request finish? The estimate behind the coalescer's admission control
+// (shedLate): batch execution time ≈ overheadMs + perRowMs × rows, fitted to the last
+// 64 finished batches, applied to the batches that will run before and with the request.
+//
+// Why not rows/ms of recent batches (what it used to be): a batch has a fixed cost
+// (dispatch, the worker round trip, kernel launches) besides its per-row work, and under
+// light load batches are small, so their rows/ms is mostly that fixed cost and
+// underestimates a full batch many times over. The coalescer then shed a queue it could
+// have served in one batch — and a shed request runs no batch, so the estimate never got a
+// new sample and never recovered: everything was shed from then on (bench serve: adaptive
+// served 0 of 1,200 req/s that "off" served).
+//
+// The fit is robust (Theil–Sen: the median of the slopes between pairs of batches of
+// different sizes, then the median intercept), so a few slow batches — a GC pause, a first
+// batch that builds its plan — do not move it. When every batch had the same rows (light
+// load under "off"; saturation, where every batch is full) the slope is unknown and taken as
+// 0: the estimate then counts batches at their median cost, which is right for the batches
+// that load forms; a bigger batch that turns out to cost more is measured as soon as it
+// runs, and the fit follows. Wherever it is unsure it errs toward admitting: an
+// over-admitted request at worst expires in the queue (504, never executed), while
+// over-shedding starves the estimate of the samples that would correct it.
+
+/** How many recent batches the fit looks at. */
+const COST_WINDOW = 64;
+/** Batches that must have finished before anything is predicted. */
+export const MIN_BATCHES_TO_PREDICT = 8;
+
+/** What is ahead of a request when it arrives. */
+export interface WorkAhead {
+  /** Rows queued at or above its priority (batched before it). */
+  rows: number;
+  /** Requests queued at or above its priority. */
+  requests: number;
+  /** The batch running now (its rows, how long it has run), if any. */
+  running?: { rows: number; elapsedMs: number };
+  /** How long the next batch still waits for its queue delay (0 while a batch runs: the next forms when it ends). */
+  delayLeftMs: number;
+}
+
+/** How the coalescer cuts batches: at most this many rows, and this many requests (1 for "off"). */
+export interface BatchLimits {
+  maxBatchRows: number;
+  maxBatchRequests: number;
+}
+
+/** A fitted batch cost: overheadMs + perRowMs × rows. */
+export interface BatchCost {
+  overheadMs: number;
+  perRowMs: number;
+}
+
+/** Learns batch cost from finished batches; predicts a request's finish. */
+export class FinishEstimator {
+  readonly #rows = new Float64Array(COST_WINDOW);
+  readonly #ms = new Float64Array(COST_WINDOW);
+  #count = 0;
+  #next = 0;
+  #fit: BatchCost | undefined;
+
+  /** Batches recorded so far (capped at the window). */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** A batch of `rows` ran for `ms`. */
+  record(rows: number, ms: number): void {
+    this.#rows[this.#next] = rows;
+    this.#ms[this.#next] = ms;
+    this.#next = (this.#next + 1) % COST_WINDOW;
+    this.#count = Math.min(COST_WINDOW, this.#count + 1);
+    this.#fit = undefined; // refitted on the next prediction, at most once per batch
+  }
+
+  /** The current fit; undefined before MIN_BATCHES_TO_PREDICT batches. */
+  cost(): BatchCost | undefined {
+    if (this.#count < MIN_BATCHES_TO_PREDICT) return undefined;
+    this.#fit ??= theilSen(this.#rows.subarray(0, this.#count), this.#ms.subarray(0, this.#count));
+    return this.#fit;
+  }
+
+  /**
+   * Ms from now until a request of `rows` behind `ahead` finishes: what the running batch has
+   * left, the delay the next batch still waits, then the batches the queued rows ahead and its
+   * own form (cut by `limits`). Undefined until MIN_BATCHES_TO_PREDICT batches have run.
+   */
+  predictMs(rows: number, ahead: WorkAhead, limits: BatchLimits): number | undefined {
+    const cost = this.cost();
+    if (!cost) return undefined;
+    const batchMs = (r: number) => cost.overheadMs + cost.perRowMs * r;
+    // A batch that has run past its estimate is taken to end now: how late it is says nothing of how much later.
+    const running = ahead.running ? Math.max(0, batchMs(ahead.running.rows) - ahead.running.elapsedMs) : 0;
+    const totalRows = ahead.rows + rows;
+    const batches = Math.max(Math.ceil(totalRows / limits.maxBatchRows), Math.ceil((ahead.requests + 1) / limits.maxBatchRequests));
+    return running + ahead.delayLeftMs + batches * cost.overheadMs + cost.perRowMs * totalRows;
+  }
+}
+
+/** Theil–Sen fit of ms ≈ overhead + perRow × rows (both ≥ 0); slope 0 when every batch had the same rows. */
+function theilSen(rows: Float64Array, ms: Float64Array): BatchCost {
+  const n = rows.length;
+  const slopes = new Float64Array((n * (n - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const dr = rows[j]! - rows[i]!;
+      if (dr !== 0) slopes[k++] = (ms[j]! - ms[i]!) / dr;
+    }
+  }
+  const perRowMs = k === 0 ? 0 : Math.max(0, median(slopes.subarray(0, k)));
+  const intercepts = new Float64Array(n);
+  for (let i = 0; i < n; i++) intercepts[i] = ms[i]! - perRowMs * rows[i]!;
+  return { overheadMs: Math.max(0, median(intercepts)), perRowMs };
+}
+
+function median(values: Float64Array): number {
+  const sorted = Float64Array.from(values).sort();
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
