@@ -209,6 +209,7 @@ export class Coalescer<Req, Res> {
     }
     const now = this.#now();
     const deadline = Math.min(this.options.defaultDeadlineMs, deadlineMs ?? Infinity);
+    this.#estimator.recordArrival(now, rows);
     const late = this.options.shedLate ? this.#late(rows, priority, deadline, now) : undefined;
     if (late) {
       this.#counts.rejectedLate++;

@@ -19,11 +19,24 @@
 // runs, and the fit follows. Wherever it is unsure it errs toward admitting: an
 // over-admitted request at worst expires in the queue (504, never executed), while
 // over-shedding starves the estimate of the samples that would correct it.
+//
+// Under overload every admitted request is one the estimate put just inside its budget,
+// so an estimate that is right on average would let half of them finish late. The
+// prediction is therefore the expected finish plus two standard deviations of the sum of
+// the batches ahead (per-batch spread from the fit's residuals, times √batches): a finish
+// that about 97% of admitted requests beat when batch times vary independently. Batches
+// are cut before a request would overflow maxBatchRows, so a full batch holds about half a
+// request less than the bound (and at least one request): the batches ahead are counted at
+// that fill. And the
+// request's own batch also holds what arrives before it starts (at the recent arrival
+// rate, up to that fill): under overload it runs full, not with the request as its last row.
 
 /** How many recent batches the fit looks at. */
 const COST_WINDOW = 64;
 /** Batches that must have finished before anything is predicted. */
 export const MIN_BATCHES_TO_PREDICT = 8;
+/** Weight of the newest submit in the arrival-rate EWMAs. */
+const ARRIVAL_ALPHA = 0.1;
 
 /** What is ahead of a request when it arrives. */
 export interface WorkAhead {
@@ -43,10 +56,12 @@ export interface BatchLimits {
   maxBatchRequests: number;
 }
 
-/** A fitted batch cost: overheadMs + perRowMs × rows. */
+/** A fitted batch cost: overheadMs + perRowMs × rows, give or take spreadMs. */
 export interface BatchCost {
   overheadMs: number;
   perRowMs: number;
+  /** Standard deviation of one batch's time around the fit (from the median absolute residual). */
+  spreadMs: number;
 }
 
 /** Learns batch cost from finished batches; predicts a request's finish. */
@@ -56,6 +71,9 @@ export class FinishEstimator {
   #count = 0;
   #next = 0;
   #fit: BatchCost | undefined;
+  #lastArrival: number | undefined;
+  #gapMs = 0;
+  #arrivalRows = 0;
 
   /** Batches recorded so far (capped at the window). */
   get count(): number {
@@ -71,6 +89,21 @@ export class FinishEstimator {
     this.#fit = undefined; // refitted on the next prediction, at most once per batch
   }
 
+  /** A request of `rows` was submitted at `time` (ms), admitted or not. */
+  recordArrival(time: number, rows: number): void {
+    if (this.#lastArrival === undefined) this.#arrivalRows = rows;
+    else {
+      this.#gapMs += ARRIVAL_ALPHA * (Math.max(0, time - this.#lastArrival) - this.#gapMs);
+      this.#arrivalRows += ARRIVAL_ALPHA * (rows - this.#arrivalRows);
+    }
+    this.#lastArrival = time;
+  }
+
+  /** Rows submitted per ms lately (Infinity while submits come faster than the clock ticks). */
+  get arrivalRowsPerMs(): number {
+    return this.#lastArrival === undefined ? 0 : this.#arrivalRows / this.#gapMs;
+  }
+
   /** The current fit; undefined before MIN_BATCHES_TO_PREDICT batches. */
   cost(): BatchCost | undefined {
     if (this.#count < MIN_BATCHES_TO_PREDICT) return undefined;
@@ -79,9 +112,11 @@ export class FinishEstimator {
   }
 
   /**
-   * Ms from now until a request of `rows` behind `ahead` finishes: what the running batch has
-   * left, the delay the next batch still waits, then the batches the queued rows ahead and its
-   * own form (cut by `limits`). Undefined until MIN_BATCHES_TO_PREDICT batches have run.
+   * Ms from now by which a request of `rows` behind `ahead` finishes (with ~97% confidence):
+   * what the running batch has left, the delay the next batch still waits, the batches the
+   * queued rows ahead form (cut by `limits`), then its own batch with what arrives before it
+   * starts, plus two standard deviations of the sum. Undefined until MIN_BATCHES_TO_PREDICT
+   * batches have run.
    */
   predictMs(rows: number, ahead: WorkAhead, limits: BatchLimits): number | undefined {
     const cost = this.cost();
@@ -90,8 +125,18 @@ export class FinishEstimator {
     // A batch that has run past its estimate is taken to end now: how late it is says nothing of how much later.
     const running = ahead.running ? Math.max(0, batchMs(ahead.running.rows) - ahead.running.elapsedMs) : 0;
     const totalRows = ahead.rows + rows;
-    const batches = Math.max(Math.ceil(totalRows / limits.maxBatchRows), Math.ceil((ahead.requests + 1) / limits.maxBatchRequests));
-    return running + ahead.delayLeftMs + batches * cost.overheadMs + cost.perRowMs * totalRows;
+    const requests = ahead.requests + 1;
+    const alone = limits.maxBatchRequests === 1; // "off": one request per batch, nothing joins it
+    const meanRows = totalRows / requests;
+    // The bound less half a request, and at least one request (a batch never splits one).
+    const fill = alone ? rows : Math.max(1, meanRows, limits.maxBatchRows - meanRows / 2);
+    const batches = alone ? requests : Math.max(1, Math.ceil(totalRows / fill));
+    const ownSoFar = alone ? rows : Math.max(rows, totalRows - (batches - 1) * fill);
+    const startsIn = running + ahead.delayLeftMs + (batches - 1) * cost.overheadMs + cost.perRowMs * (totalRows - ownSoFar);
+    const joining = alone || startsIn === 0 ? 0 : this.arrivalRowsPerMs * startsIn;
+    const ownRows = Math.min(Math.max(fill, ownSoFar), ownSoFar + joining);
+    const margin = 2 * cost.spreadMs * Math.sqrt(batches + (ahead.running ? 1 : 0));
+    return startsIn + batchMs(ownRows) + margin;
   }
 }
 
@@ -109,7 +154,9 @@ function theilSen(rows: Float64Array, ms: Float64Array): BatchCost {
   const perRowMs = k === 0 ? 0 : Math.max(0, median(slopes.subarray(0, k)));
   const intercepts = new Float64Array(n);
   for (let i = 0; i < n; i++) intercepts[i] = ms[i]! - perRowMs * rows[i]!;
-  return { overheadMs: Math.max(0, median(intercepts)), perRowMs };
+  const overheadMs = Math.max(0, median(intercepts));
+  const residuals = intercepts.map((intercept) => Math.abs(intercept - overheadMs));
+  return { overheadMs, perRowMs, spreadMs: 1.4826 * median(residuals) }; // MAD → σ for normal noise
 }
 
 function median(values: Float64Array): number {
