@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 
 const available = readdirSync(import.meta.dir)
-  .filter((f) => f.endsWith(".ts") && !["run.ts", "report.ts", "timing.ts", "onnx-gemm.ts", "cold-start-child.ts", "serve-server.ts", "dlrm-onnx.ts", "onnx-graph.ts", "onnx-models.ts", "serve-overhead.ts", "zipf.ts", "zoo-batch-child.ts"].includes(f))
+  .filter((f) => f.endsWith(".ts") && !["run.ts", "report.ts", "timing.ts", "onnx-gemm.ts", "cold-start-child.ts", "serve-server.ts", "dlrm-onnx.ts", "onnx-graph.ts", "onnx-models.ts", "serve-overhead.ts", "serve-load.ts", "zipf.ts", "zoo-batch-child.ts"].includes(f))
   .map((f) => f.slice(0, -3));
 
 const [what, ...rest] = process.argv.slice(2);
