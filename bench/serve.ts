@@ -86,7 +86,7 @@ export async function main(args: string[]): Promise<void> {
       // 5 in 100 malformed, spread out and cycling through the kinds.
       const badRng = new Rng(8);
       const dirtyPool = Array.from({ length: 100 }, (_, i) => mix.make(badRng, i % 20 === 10 ? MALFORMED[Math.floor(i / 20) % MALFORMED.length] : undefined));
-      const dirtyRates = quick ? mix.rates : mix.rates.filter((_, i) => i % 2 === 0);
+      const dirtyRates = quick ? mix.rates.slice(0, 1) : mix.rates.filter((_, i) => i % 2 === 0);
       const goodMs = 2 * mix.sloMs; // the clients' deadline
       for (const mode of MODES) {
         progress(`${mix.name}: starting the ${mode} server`);

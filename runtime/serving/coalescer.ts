@@ -15,6 +15,7 @@
 import { RankfnError } from "../errors";
 import { createQueueDelayPolicy, EXECUTION_WINDOW, SampleWindow, type CoalescingPolicy, type QueueDelayPolicy } from "./coalescing-policy";
 import { FinishEstimator, type WorkAhead } from "./finish-estimate";
+import { wakeAfter } from "./wake-after";
 
 export type { CoalescingPolicy } from "./coalescing-policy";
 
@@ -415,7 +416,7 @@ export class Coalescer<Req, Res> {
       }
       const elapsed = this.#now() - start;
       this.#executions.push(elapsed);
-      this.#estimator.record(rows, elapsed); // requests that failed alone were still staged and scored with the rest
+      this.#estimator.record(rows, elapsed); // the rows of requests that failed alone count too: they were part of the batch
       this.#policy.recordExecution(elapsed);
       batch.forEach((entry, i) => {
         const result = results[i]!;
@@ -466,26 +467,6 @@ export class Coalescer<Req, Res> {
     this.#cancelDispatch?.();
     this.#cancelDispatch = undefined;
   }
-}
-
-/**
- * Call `fn` after `ms`. Timers fire on a 1 ms grid, so a sub-millisecond wait would
- * become a whole millisecond: those re-check on every event-loop turn instead
- * (setImmediate runs after pending I/O, so arriving requests still join the batch).
- */
-function wakeAfter(ms: number, now: () => number, fn: () => void): () => void {
-  if (ms >= 1) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  }
-  const until = now() + ms;
-  let handle: ReturnType<typeof setImmediate>;
-  const tick = () => {
-    if (now() >= until) fn();
-    else handle = setImmediate(tick);
-  };
-  handle = setImmediate(tick);
-  return () => clearImmediate(handle);
 }
 
 function bump(counts: number[], value: number): void {

@@ -72,7 +72,8 @@ export class FinishEstimator {
   #next = 0;
   #fit: BatchCost | undefined;
   #lastArrival: number | undefined;
-  #gapMs = 0;
+  /** EWMAs of the gap between submits (undefined until two) and of their rows. */
+  #gapMs: number | undefined;
   #arrivalRows = 0;
 
   /** Batches recorded so far (capped at the window). */
@@ -93,15 +94,16 @@ export class FinishEstimator {
   recordArrival(time: number, rows: number): void {
     if (this.#lastArrival === undefined) this.#arrivalRows = rows;
     else {
-      this.#gapMs += ARRIVAL_ALPHA * (Math.max(0, time - this.#lastArrival) - this.#gapMs);
+      const gap = Math.max(0, time - this.#lastArrival);
+      this.#gapMs = this.#gapMs === undefined ? gap : this.#gapMs + ARRIVAL_ALPHA * (gap - this.#gapMs);
       this.#arrivalRows += ARRIVAL_ALPHA * (rows - this.#arrivalRows);
     }
     this.#lastArrival = time;
   }
 
-  /** Rows submitted per ms lately (Infinity while submits come faster than the clock ticks). */
+  /** Rows submitted per ms lately: 0 before two submits, Infinity while they come faster than the clock ticks. */
   get arrivalRowsPerMs(): number {
-    return this.#lastArrival === undefined ? 0 : this.#arrivalRows / this.#gapMs;
+    return this.#gapMs === undefined ? 0 : this.#arrivalRows / this.#gapMs;
   }
 
   /** The current fit; undefined before MIN_BATCHES_TO_PREDICT batches. */
