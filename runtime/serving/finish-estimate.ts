@@ -10,7 +10,7 @@
 // new sample and never recovered: everything was shed from then on (bench serve: adaptive
 // served 0 of 1,200 req/s that "off" served).
 //
-// The fit is robust (Theil–Sen: the median of the slopes between pairs of batches of
+// The fit is robust (Theil–Sen style: the median of the slopes between pairs of batches of
 // different sizes, then the median intercept), so a few slow batches — a GC pause, a first
 // batch that builds its plan — do not move it. When every batch had the same rows (light
 // load under "off"; saturation, where every batch is full) the slope is unknown and taken as
@@ -142,16 +142,23 @@ export class FinishEstimator {
   }
 }
 
-/** Theil–Sen fit of ms ≈ overhead + perRow × rows (both ≥ 0); slope 0 when every batch had the same rows. */
+/**
+ * Theil–Sen-style fit of ms ≈ overhead + perRow × rows (both ≥ 0): the median slope between
+ * each batch and the one half the window further in rows order (pairs of equal rows skipped;
+ * slope 0 when every batch had the same rows), then the median intercept. O(n log n), so it
+ * can refit after every batch; it shrugs off up to about a quarter of the batches being outliers.
+ */
 function theilSen(rows: Float64Array, ms: Float64Array): BatchCost {
   const n = rows.length;
-  const slopes = new Float64Array((n * (n - 1)) / 2);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a]! - rows[b]!);
+  const half = n >> 1;
+  const slopes = new Float64Array(half);
   let k = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const dr = rows[j]! - rows[i]!;
-      if (dr !== 0) slopes[k++] = (ms[j]! - ms[i]!) / dr;
-    }
+  for (let i = 0; i < half; i++) {
+    const lo = order[i]!;
+    const hi = order[i + half]!;
+    const dr = rows[hi]! - rows[lo]!;
+    if (dr !== 0) slopes[k++] = (ms[hi]! - ms[lo]!) / dr;
   }
   const perRowMs = k === 0 ? 0 : Math.max(0, median(slopes.subarray(0, k)));
   const intercepts = new Float64Array(n);
