@@ -113,6 +113,12 @@ export class FinishEstimator {
     return this.#fit;
   }
 
+  /** Expected ms for a batch of `rows` alone; undefined until MIN_BATCHES_TO_PREDICT batches have run. */
+  batchMs(rows: number): number | undefined {
+    const cost = this.cost();
+    return cost && cost.overheadMs + cost.perRowMs * rows;
+  }
+
   /**
    * Ms from now by which a request of `rows` behind `ahead` finishes (with ~97% confidence):
    * what the running batch has left, the delay the next batch still waits, the batches the

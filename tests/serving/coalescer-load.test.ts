@@ -54,7 +54,7 @@ const budgetOf = (policy: CoalescingPolicy) => (policy === "adaptive" ? SLO_MS :
  * Offer Poisson traffic of 1–4-row requests at `ratePerMs` for `duration` ms and let it drain.
  * `shed: false` with an endless deadline measures capacity. Goodput counts what finishes in [from, to].
  */
-async function simulate(policy: CoalescingPolicy, ratePerMs: number, { cost = normalCost, shed = true, seed = 1, from = WARM_UP_MS, to = DURATION_MS, duration = DURATION_MS } = {}): Promise<LoadRun> {
+async function simulate(policy: CoalescingPolicy, ratePerMs: number, { cost = normalCost, shed = true, seed = 1, from = WARM_UP_MS, to = DURATION_MS, duration = DURATION_MS, slo = SLO_MS } = {}): Promise<LoadRun> {
   const time = new VirtualTime();
   const rng = new Rng(seed);
   const execute = (requests: Req[]) =>
@@ -68,12 +68,13 @@ async function simulate(policy: CoalescingPolicy, ratePerMs: number, { cost = no
     maxQueueDelayUs: 1000,
     maxQueueRows: 1 << 20, // shedLate, not the queue bound, is under test
     defaultDeadlineMs: shed ? DEADLINE_MS : 1e9,
-    sloP99Ms: SLO_MS,
+    sloP99Ms: slo,
     shedLate: shed,
     now: time.now,
     schedule: time.schedule,
   });
-  const budget = shed ? budgetOf(policy) : Infinity;
+  // An SLO below any batch's cost is no budget for adaptive (coalescer.ts): it holds the deadline then.
+  const budget = !shed ? Infinity : slo < OVERHEAD_MS ? DEADLINE_MS : budgetOf(policy);
   const run: LoadRun = { offered: 0, good: 0, goodputPerMs: 0, late: 0, shed: 0, queueFull: 0, expired: 0, p99: 0 };
   const latencies: number[] = [];
   let inWindow = 0;
@@ -171,6 +172,13 @@ describe.each(["off", "static", "adaptive"] as const)("coalescer load contract: 
     expect(after.goodputPerMs).toBeGreaterThanOrEqual(0.9 * capacity);
     expect(after.late + after.expired).toBeLessThanOrEqual(LATE_SHARE * (after.offered - after.shed));
   });
+});
+
+test("adaptive with an SLO that no batch can meet holds the deadline instead of shedding all but the idle", async () => {
+  const capacity = await capacityOf("adaptive");
+  const run = await simulate("adaptive", 2 * capacity, { slo: 1 }); // every batch takes over 2 ms
+  expect(run.goodputPerMs).toBeGreaterThanOrEqual(0.9 * capacity); // good: within the 40 ms deadline
+  expect(run.late + run.expired).toBeLessThanOrEqual(LATE_SHARE * (run.offered - run.shed));
 });
 
 test("adaptive never sheds at a load that off serves within the SLO", async () => {
