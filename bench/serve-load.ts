@@ -25,6 +25,8 @@ export interface StepResult {
   p999: number;
   /** Valid requests answered 503 (shed or queue full), 504, and anything else. */
   rejected: number;
+  /** Of `rejected`, those shed by admission control (503 "overloaded", not "queue_full"). */
+  overloaded: number;
   expired: number;
   errors: number;
   /** Valid requests answered 200 / valid requests sent. */
@@ -43,6 +45,7 @@ export async function sweep(url: string, pool: PoolEntry[], rate: number, second
   let rows = 0;
   let good = 0;
   let rejected = 0;
+  let overloaded = 0;
   let expired = 0;
   let errors = 0;
   let validSent = 0;
@@ -60,13 +63,15 @@ export async function sweep(url: string, pool: PoolEntry[], rate: number, second
     inflight.push(
       fetch(`${url}/v1/models/dlrm/rank`, { method: "POST", body: req.body, headers: { "Content-Type": MSGPACK, Accept: MSGPACK } })
         .then(async (res) => {
-          await res.arrayBuffer();
+          const body = await res.arrayBuffer();
           if (req.malformed) {
             if (res.status >= 400 && res.status < 500) malformed4xx++;
             return;
           }
-          if (res.status === 503) rejected++;
-          else if (res.status === 504) expired++;
+          if (res.status === 503) {
+            rejected++;
+            if (new TextDecoder().decode(body).includes('"overloaded"')) overloaded++;
+          } else if (res.status === 504) expired++;
           else if (!res.ok) errors++;
           else {
             const latency = performance.now() - at;
@@ -91,6 +96,7 @@ export async function sweep(url: string, pool: PoolEntry[], rate: number, second
     p99: q(0.99),
     p999: q(0.999),
     rejected,
+    overloaded,
     expired,
     errors,
     validOk: validSent > 0 ? latencies.length / validSent : NaN,

@@ -172,7 +172,7 @@ function overloadSection(report: Report, mix: Mix, clean: Step[], overload: Step
     const mine = clean.filter((x) => x.mode === o.mode);
     const sat = Math.max(...mine.map((x) => x.achieved));
     const saturated = mine.some((x) => x.achieved < 0.9 * x.offered || x.rejected > 0);
-    section.add({ mode: o.mode, "saturation req/s": sat, "saturated in sweep": saturated ? "yes" : "no", "offered req/s": o.offered, "sent req/s": o.sentPerS, "served req/s": o.achieved, "goodput req/s": o.goodPerS, "goodput % of saturation": sat > 0 ? (100 * o.goodPerS) / sat : NaN, p99: o.p99, "503": o.rejected, "504": o.expired, errors: o.errors });
+    section.add({ mode: o.mode, "saturation req/s": sat, "saturated in sweep": saturated ? "yes" : "no", "offered req/s": o.offered, "sent req/s": o.sentPerS, "served req/s": o.achieved, "goodput req/s": o.goodPerS, "goodput % of saturation": sat > 0 ? (100 * o.goodPerS) / sat : NaN, p99: o.p99, "503": o.rejected, "503 shed": o.overloaded, "504": o.expired, errors: o.errors });
     report.fact(`${mix.name}: goodput at 2x saturation, % of saturation, ${o.mode}`, sat > 0 ? Math.round((100 * o.goodPerS) / sat) : NaN);
   }
   section.note(`goodput: answered 200 within the clients' ${2 * mix.sloMs} ms deadline; "saturated in sweep: no" means the sweep never overloaded that policy, so 2x its best is a lower bound on overload; "sent req/s" below "offered" means the load generator fell behind`);
