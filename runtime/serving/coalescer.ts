@@ -38,9 +38,9 @@ export interface CoalescerOptions {
    * predicted finish — what the running batch has left, then the batches that the rows queued
    * at or above its priority and its own form, at a cost of overhead + per-row time fitted to
    * recent batches (finish-estimate.ts) — falls after its deadline (adaptive: after sloP99Ms
-   * when that is sooner, so admitted requests hold the SLO — unless a batch of the request alone
-   * is expected to take longer than the SLO, which no admission can fix), instead of queueing it
-   * to a 504.
+   * when that is sooner, so admitted requests hold the SLO — unless the SLO is below 1.5 batches
+   * of the request alone, which it could hold only by admitting what finds the server idle),
+   * instead of queueing it to a 504.
    * A request with nothing running or queued ahead of it is never shed: it starts at once, so
    * shedding it frees nothing, and running it is what keeps the estimate current.
    * Needs 8 finished batches before it predicts anything. Default false.
@@ -451,10 +451,11 @@ export class Coalescer<Req, Res> {
     if (this.#running) ahead.running = { rows: this.#runningRows, elapsedMs: now - this.#runningSince };
     else ahead.delayLeftMs = Math.max(0, this.#dueAt(now, Infinity) - now);
     const predicted = this.#estimator.predictMs(rows, ahead, { maxBatchRows: this.options.maxBatchRows, maxBatchRequests: this.#policy.maxBatchRequests });
-    // The adaptive policy sheds to hold its SLO (admission control), the others to meet the deadline. An SLO
-    // that the request's batch alone would miss is no budget (it would shed all but what finds the server idle).
+    // The adaptive policy sheds to hold its SLO (admission control), the others to meet the deadline. An SLO below
+    // 1.5 batches of the request alone (what one arriving while a batch runs needs, on average) is no budget: holding
+    // it would admit only what finds the server idle, one request per batch, and the batching would collapse.
     const sloMs = this.options.policy === "adaptive" ? this.options.sloP99Ms : undefined;
-    const slo = sloMs !== undefined && sloMs < deadline && !((this.#estimator.batchMs(rows) ?? 0) > sloMs);
+    const slo = sloMs !== undefined && sloMs < deadline && !(1.5 * (this.#estimator.batchMs(rows) ?? 0) > sloMs);
     const budget = slo ? sloMs : deadline;
     if (predicted === undefined || predicted <= budget) return undefined;
     return new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${budget} ms ${slo ? "SLO" : "deadline"}`, Math.ceil(predicted - budget), "overloaded");

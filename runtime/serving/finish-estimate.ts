@@ -7,16 +7,17 @@
 // light load batches are small, so their rows/ms is mostly that fixed cost and
 // underestimates a full batch many times over. The coalescer then shed a queue it could
 // have served in one batch — and a shed request runs no batch, so the estimate never got a
-// new sample and never recovered: everything was shed from then on (bench serve: adaptive
-// served 0 of 1,200 req/s that "off" served).
+// new sample and never recovered: everything was shed from then on (bench serve on an AVX2
+// machine: adaptive served nothing from 1,200 req/s up).
 //
 // The fit is robust (Theil–Sen style: the median of the slopes between pairs of batches of
 // different sizes, then the median intercept), so a few slow batches — a GC pause, a first
 // batch that builds its plan — do not move it. When every batch had the same rows (light
 // load under "off"; saturation, where every batch is full) the slope is unknown and taken as
-// 0: the estimate then counts batches at their median cost, which is right for the batches
-// that load forms; a bigger batch that turns out to cost more is measured as soon as it
-// runs, and the fit follows. Wherever it is unsure it errs toward admitting: an
+// 0 — and so is a slope within three standard errors of 0, which is noise, not per-row cost
+// (1–4-row batches on a busy machine): the estimate then counts batches at their median
+// cost, which is right for the batches that load forms; a bigger batch that turns out to
+// cost more is measured as soon as it runs, and the fit follows. Wherever it is unsure it errs toward admitting: an
 // over-admitted request at worst expires in the queue (504, never executed), while
 // over-shedding starves the estimate of the samples that would correct it.
 //
@@ -166,9 +167,18 @@ function theilSen(rows: Float64Array, ms: Float64Array): BatchCost {
     const dr = rows[hi]! - rows[lo]!;
     if (dr !== 0) slopes[k++] = (ms[hi]! - ms[lo]!) / dr;
   }
-  const perRowMs = k === 0 ? 0 : Math.max(0, median(slopes.subarray(0, k)));
-  const intercepts = new Float64Array(n);
-  for (let i = 0; i < n; i++) intercepts[i] = ms[i]! - perRowMs * rows[i]!;
+  if (k === 0) return withSlope(rows, ms, 0);
+  const pairs = slopes.subarray(0, k);
+  const slope = median(pairs);
+  // Standard error of a median: 1.2533 σ / √k, σ from the slopes' own MAD. A slope within three of them of 0
+  // is noise (small batches on a busy machine), taken as 0 rather than extrapolated to bigger batches.
+  const stdError = (1.2533 * 1.4826 * median(pairs.map((p) => Math.abs(p - slope)))) / Math.sqrt(k);
+  return withSlope(rows, ms, slope > 3 * stdError ? slope : 0);
+}
+
+/** The median intercept and the residual spread for a given slope. */
+function withSlope(rows: Float64Array, ms: Float64Array, perRowMs: number): BatchCost {
+  const intercepts = ms.map((m, i) => m - perRowMs * rows[i]!);
   const overheadMs = Math.max(0, median(intercepts));
   const residuals = intercepts.map((intercept) => Math.abs(intercept - overheadMs));
   return { overheadMs, perRowMs, spreadMs: 1.4826 * median(residuals) }; // MAD → σ for normal noise

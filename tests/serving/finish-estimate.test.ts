@@ -3,6 +3,7 @@
 // queue into a finish time the way the coalescer will cut it into batches.
 import { expect, test } from "bun:test";
 import { FinishEstimator, MIN_BATCHES_TO_PREDICT } from "../../runtime/serving/finish-estimate";
+import { Rng } from "../../runtime/tensor/random";
 
 const limits = { maxBatchRows: 32, maxBatchRequests: Infinity };
 const idle = { rows: 0, requests: 0, delayLeftMs: 0 };
@@ -24,6 +25,18 @@ test("batches that all had the same rows give slope 0 and their median cost as t
   const estimator = new FinishEstimator();
   for (let i = 0; i < 20; i++) estimator.record(8, i === 3 ? 100 : 10);
   expect(estimator.cost()).toMatchObject({ overheadMs: 10, perRowMs: 0 });
+});
+
+test("a slope the noise cannot tell from 0 is taken as 0, not extrapolated to bigger batches", () => {
+  const estimator = new FinishEstimator();
+  const rng = new Rng(3);
+  // 1–4-row batches of 18 ms ± 3 ms (a busy machine) and no per-row cost to speak of.
+  for (let i = 0; i < 64; i++) estimator.record(1 + (i % 4), 18 + 0.01 * (1 + (i % 4)) + 3 * rng.normal());
+  const cost = estimator.cost()!;
+  expect(cost.perRowMs).toBe(0);
+  expect(cost.overheadMs).toBeGreaterThan(17);
+  expect(cost.overheadMs).toBeLessThan(21);
+  expect(cost.spreadMs).toBeGreaterThan(2); // the noise is in the margin instead
 });
 
 test("a queue is predicted as the batches it will be cut into, behind what the running batch has left", () => {
