@@ -3,8 +3,10 @@
 // .schedule) against an execute whose batches cost a known 2 ms + 0.05 ms per row
 // (±10% seeded jitter), so goodput and rejection counts are exact and never depend on
 // the machine. Capacity is measured, not assumed: the same model with an endless queue
-// and no shedding. Then offered loads below, at and at 2× that capacity, and batches
-// that go slow for a while (the estimate must recover even when everything is shed).
+// and no shedding. Then offered loads below, at and at 2× that capacity, slow first
+// batches and a long slowdown (the estimate must recover once batches are fast again),
+// an adaptive SLO that only an idle server could hold, and adaptive against off at
+// loads off serves within the SLO.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { Coalescer, type CoalescingPolicy } from "../../runtime/serving/coalescer";
 import { Rng } from "../../runtime/tensor/random";
