@@ -105,7 +105,7 @@ export async function main(args: string[]): Promise<void> {
           for (const rate of mix.rates) clean.push(await step("clean", rate, pool));
           if (RANKFN.includes(mode)) {
             for (const rate of dirtyRates) await step("5% malformed", rate, dirtyPool);
-            // Twice the most this policy served in the sweep (where the sweep did not saturate it, not an overload: see "saturated").
+            // Twice the most this policy served in the sweep; where the sweep never saturated it, that is no overload (the table says so).
             await step("2x overload", Math.max(mix.rates[0]!, 2 * Math.max(...clean.map((s) => s.achieved))), pool);
           }
         } finally {
@@ -116,7 +116,8 @@ export async function main(args: string[]): Promise<void> {
       const mixSteps = (variant: Variant) => steps.filter((x) => x.mix === mix.name && x.variant === variant);
       const section = report.section(`${mix.name}: latency from the scheduled send time, ms`);
       for (const s of mixSteps("clean")) section.add({ mode: s.mode, "offered req/s": s.offered, "req/s": s.achieved, "rows/s": s.rowsPerS, p50: s.p50, p99: s.p99, p999: s.p999, "503": s.rejected, "504": s.expired, errors: s.errors });
-      const bestOf = (variant: Variant, mode: Mode) => Math.max(0, ...mixSteps(variant).filter((x) => x.mode === mode && x.p99 <= mix.sloMs && x.errors === 0).map((x) => x.rowsPerS));
+      // With malformed requests mixed in, valid ones failed alongside them are the finding, not a reason to drop the step.
+      const bestOf = (variant: Variant, mode: Mode) => Math.max(0, ...mixSteps(variant).filter((x) => x.mode === mode && x.p99 <= mix.sloMs && (x.errors === 0 || variant === "5% malformed")).map((x) => x.rowsPerS));
       const best = (mode: Mode) => bestOf("clean", mode);
       for (const mode of MODES) report.fact(`${mix.name}: rows/s at p99 <= ${mix.sloMs} ms, ${mode}`, best(mode));
       // Does adaptive hold its SLO where the best static delay breaks it?
