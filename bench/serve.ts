@@ -139,7 +139,7 @@ export async function main(args: string[]): Promise<void> {
       single.add({ mix: a.mix, "alone p50": a.p50, "alone p99": a.p99, "SLO (adaptive)": a.sloMs, "client deadline": 2 * a.sloMs, "SLO reachable": a.p99 <= a.sloMs ? "yes" : "no" });
       report.fact(`${a.mix}: single-request p99 ms (SLO ${a.sloMs})`, a.p99);
     }
-    single.note("an SLO below a model's latency alone cannot be held at any load: shedding then admits only what finds the server idle");
+    single.note("an SLO below a model's latency alone cannot be held at any load; adaptive admits against the clients' deadline instead once its SLO is under 1.5 batch times");
     mkdirSync(".bench-out", { recursive: true });
     writeFileSync(".bench-out/serve.json", JSON.stringify({ steps }, null, 2));
     writeFileSync(".bench-out/serve.svg", chart(steps.filter((s) => s.variant === "clean"), mixes));
