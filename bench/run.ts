@@ -3,8 +3,27 @@
 // print figures and ratios measured in the same run; they never pass or fail on time.
 import { readdirSync } from "node:fs";
 
+/** Modules of the benchmarks (children, model builders, shared pieces), not benchmarks themselves. */
+const HELPERS = new Set([
+  "cold-start-child.ts",
+  "dlrm-onnx.ts",
+  "onnx-gemm.ts",
+  "onnx-graph.ts",
+  "onnx-models.ts",
+  "onnx-pytorch.ts",
+  "report.ts",
+  "run.ts",
+  "serve-load.ts",
+  "serve-overhead.ts",
+  "serve-server.ts",
+  "swap-server.ts",
+  "timing.ts",
+  "zipf.ts",
+  "zoo-batch-child.ts",
+]);
+
 const available = readdirSync(import.meta.dir)
-  .filter((f) => f.endsWith(".ts") && !["run.ts", "report.ts", "timing.ts", "onnx-gemm.ts", "cold-start-child.ts", "serve-server.ts", "swap-server.ts", "dlrm-onnx.ts", "onnx-graph.ts", "onnx-models.ts", "onnx-pytorch.ts", "serve-overhead.ts", "zipf.ts", "zoo-batch-child.ts"].includes(f))
+  .filter((f) => f.endsWith(".ts") && !HELPERS.has(f))
   .map((f) => f.slice(0, -3));
 
 const [what, ...rest] = process.argv.slice(2);

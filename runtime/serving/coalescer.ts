@@ -8,9 +8,14 @@
 // exceeding maxBatchRows (a lone request larger than that still runs, alone).
 // Around that: a bounded queue (503 queue_full + retryAfterMs), per-request deadlines
 // (expired requests are dropped before execution: 504), cancellation through an
-// AbortSignal (499, never executed), and close(), which drains what is queued.
+// AbortSignal (499, never executed), admission control (shedLate: 503 overloaded for
+// what would finish too late, estimated in finish-estimate.ts), and close(), which
+// drains what is queued. A batch fails as a whole only when execute throws; execute
+// can fail one request alone by putting an Error in its slot.
 import { RankfnError } from "../errors";
 import { createQueueDelayPolicy, EXECUTION_WINDOW, SampleWindow, type CoalescingPolicy, type QueueDelayPolicy } from "./coalescing-policy";
+import { FinishEstimator, type WorkAhead } from "./finish-estimate";
+import { wakeAfter } from "./wake-after";
 
 export type { CoalescingPolicy } from "./coalescing-policy";
 
@@ -30,14 +35,25 @@ export interface CoalescerOptions {
   sloP99Ms?: number;
   /**
    * Shed load early: reject at submit (503 "overloaded", with Retry-After) a request whose
-   * predicted finish — the running batch, then the rows queued at or above its priority at the
-   * rows/ms recent batches achieved — falls after its deadline (adaptive: after sloP99Ms when
-   * that is sooner, so admitted requests hold the SLO), instead of queueing it to a 504.
+   * predicted finish — what the running batch has left, then the batches that the rows queued
+   * at or above its priority and its own form, at a cost of overhead + per-row time fitted to
+   * recent batches (finish-estimate.ts) — falls after its deadline (adaptive: after sloP99Ms
+   * when that is sooner, so admitted requests hold the SLO — unless the SLO is below 1.5 batches
+   * of the request alone, which it could hold only by admitting what finds the server idle),
+   * instead of queueing it to a 504.
+   * A request with nothing running or queued ahead of it is never shed: it starts at once, so
+   * shedding it frees nothing, and running it is what keeps the estimate current.
    * Needs 8 finished batches before it predicts anything. Default false.
    */
   shedLate?: boolean;
   /** Clock in ms (performance.now by default); injectable so tests are deterministic. */
   now?: () => number;
+  /**
+   * Run `fn` once `ms` have passed on the `now` clock; returns a cancel function. By default
+   * setTimeout, with sub-millisecond waits re-checked on event-loop turns. Injected together
+   * with `now`, a test drives time itself.
+   */
+  schedule?: (fn: () => void, ms: number) => () => void;
 }
 
 /** Per-request options of Coalescer.submit. */
@@ -65,8 +81,10 @@ export interface CoalescerStats {
   submitted: number;
   /** Requests passed to execute. */
   executed: number;
-  /** Executed requests whose batch failed. */
+  /** Executed requests that failed: their whole batch (execute threw, or returned the wrong count), or alone. */
   failed: number;
+  /** Of `failed`, those execute failed alone (an Error in their result slot) while their batch succeeded. */
+  failedIndividually: number;
   batches: number;
   rejectedFull: number;
   /** Requests shed at submit because they were predicted to finish after their deadline (shedLate). */
@@ -113,7 +131,7 @@ interface Entry<Req, Res> {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort?: () => void;
-  deadlineTimer?: ReturnType<typeof setTimeout>;
+  cancelDeadline?: () => void;
 }
 
 /**
@@ -127,37 +145,50 @@ interface Entry<Req, Res> {
 export class Coalescer<Req, Res> {
   readonly #policy: QueueDelayPolicy;
   readonly #now: () => number;
+  readonly #schedule: (fn: () => void, ms: number) => () => void;
   /** Priority → FIFO of waiting entries; #priorities lists the keys, highest first. */
   readonly #buckets = new Map<number, Entry<Req, Res>[]>();
   #priorities: number[] = [];
   #queuedRows = 0;
-  /** Queued rows per priority (what a request of that priority or lower waits behind). */
-  readonly #rowsByPriority = new Map<number, number>();
+  /** Queued rows and requests per priority (what a request of that priority or lower waits behind). */
+  readonly #queuedByPriority = new Map<number, { rows: number; requests: number }>();
   #queuedRequests = 0;
   #running = false;
-  #dispatchTimer: { cancel(): void } | undefined;
+  #cancelDispatch: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   readonly #waits = new SampleWindow(WAIT_WINDOW);
   readonly #executions = new SampleWindow(EXECUTION_WINDOW);
-  readonly #counts = { submitted: 0, executed: 0, failed: 0, batches: 0, rejectedFull: 0, rejectedLate: 0, expired: 0, cancelled: 0 };
-  /** Rows per ms of recent successful batches (for shedLate). */
-  readonly #rates = new SampleWindow(EXECUTION_WINDOW);
+  readonly #counts = { submitted: 0, executed: 0, failed: 0, failedIndividually: 0, batches: 0, rejectedFull: 0, rejectedLate: 0, expired: 0, cancelled: 0 };
+  /** Batch cost learned from recent batches that ran (for shedLate). */
+  readonly #estimator = new FinishEstimator();
   #runningSince = 0;
+  #runningRows = 0;
   readonly #batchRequests = HISTOGRAM_BOUNDS.map(() => 0).concat(0);
   readonly #batchRows = HISTOGRAM_BOUNDS.map(() => 0).concat(0);
 
   private readonly options: CoalescerOptions;
 
+  /**
+   * @param execute Runs one batch: `requests` in batch order, `queueMs[i]` how long request i
+   * waited, `budgetMs` the time left until the batch's earliest deadline (a cap for I/O it
+   * waits on). It resolves with one slot per request, in the same order: a result, or an
+   * `Error` instance (normally a RankfnError) when that request alone failed (a bad input
+   * found while staging it, say) — the coalescer rejects only that request with it, resolves
+   * the others, and counts it in stats().failedIndividually. Throwing (or resolving with the
+   * wrong number of slots) fails every request of the batch. Either way the coalescer keeps
+   * serving.
+   */
   constructor(
-    /** Runs one batch; `budgetMs` is the time left until the batch's earliest deadline (for I/O it waits on). */
-    private readonly execute: (requests: Req[], queueMs: number[], budgetMs: number) => Promise<Res[]>,
+    private readonly execute: (requests: Req[], queueMs: number[], budgetMs: number) => Promise<Array<Res | Error>>,
     options: CoalescerOptions,
   ) {
     checkOptions(options);
     this.options = { ...options }; // later edits to the caller's object change nothing
     this.#policy = createQueueDelayPolicy(options);
-    this.#now = options.now ?? (() => performance.now());
+    const now = options.now ?? (() => performance.now());
+    this.#now = now;
+    this.#schedule = options.schedule ?? ((fn, ms) => wakeAfter(ms, now, fn));
   }
 
   /** Queue `request`; resolves with its own result, or rejects with a RankfnError (or execute's error). */
@@ -181,15 +212,11 @@ export class Coalescer<Req, Res> {
     }
     const now = this.#now();
     const deadline = Math.min(this.options.defaultDeadlineMs, deadlineMs ?? Infinity);
-    if (this.options.shedLate) {
-      // The adaptive policy sheds to hold its SLO (admission control), the others to meet the deadline.
-      const slo = this.options.policy === "adaptive" && this.options.sloP99Ms !== undefined && this.options.sloP99Ms < deadline;
-      const budget = slo ? this.options.sloP99Ms! : deadline;
-      const predicted = this.#predictFinishMs(rows, priority, now);
-      if (predicted > budget) {
-        this.#counts.rejectedLate++;
-        return Promise.reject(new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${budget} ms ${slo ? "SLO" : "deadline"}`, Math.ceil(predicted - budget), "overloaded"));
-      }
+    this.#estimator.recordArrival(now, rows);
+    const late = this.options.shedLate ? this.#late(rows, priority, deadline, now) : undefined;
+    if (late) {
+      this.#counts.rejectedLate++;
+      return Promise.reject(late);
     }
     const result = new Promise<Res>((resolve, reject) => {
       this.#enqueue({ request, rows, priority, enqueuedAt: now, deadlineAt: now + deadline, resolve, reject, signal });
@@ -238,7 +265,11 @@ export class Coalescer<Req, Res> {
     }
     bucket.push(entry);
     this.#queuedRows += entry.rows;
-    this.#rowsByPriority.set(entry.priority, (this.#rowsByPriority.get(entry.priority) ?? 0) + entry.rows);
+    const queued = this.#queuedByPriority.get(entry.priority);
+    if (queued) {
+      queued.rows += entry.rows;
+      queued.requests++;
+    } else this.#queuedByPriority.set(entry.priority, { rows: entry.rows, requests: 1 });
     this.#queuedRequests++;
     if (entry.signal) {
       entry.onAbort = () => this.#drop(entry, cancelled(), "cancelled");
@@ -252,7 +283,7 @@ export class Coalescer<Req, Res> {
     const left = entry.deadlineAt - this.#now();
     if (left <= 0) return this.#drop(entry, expired(), "expired");
     // Re-checked against the (possibly injected) clock when it fires.
-    entry.deadlineTimer = setTimeout(() => this.#armDeadline(entry), left);
+    entry.cancelDeadline = this.#schedule(() => this.#armDeadline(entry), left);
   }
 
   /** Remove a still-queued entry and reject it (cancelled or expired). */
@@ -275,11 +306,11 @@ export class Coalescer<Req, Res> {
 
   #leaveQueue(entry: Entry<Req, Res>): void {
     this.#queuedRows -= entry.rows;
-    const left = this.#rowsByPriority.get(entry.priority)! - entry.rows;
-    if (left > 0) this.#rowsByPriority.set(entry.priority, left);
-    else this.#rowsByPriority.delete(entry.priority);
+    const queued = this.#queuedByPriority.get(entry.priority)!;
+    queued.rows -= entry.rows;
+    if (--queued.requests === 0) this.#queuedByPriority.delete(entry.priority);
     this.#queuedRequests--;
-    clearTimeout(entry.deadlineTimer);
+    entry.cancelDeadline?.();
     if (entry.onAbort) entry.signal?.removeEventListener("abort", entry.onAbort);
   }
 
@@ -296,10 +327,10 @@ export class Coalescer<Req, Res> {
     const dueAt = this.#dueAt(now, earliestDeadline);
     if (dueAt > now) {
       this.#clearDispatchTimer();
-      this.#dispatchTimer = wakeAfter(dueAt - now, this.#now, () => {
-        this.#dispatchTimer = undefined;
+      this.#cancelDispatch = this.#schedule(() => {
+        this.#cancelDispatch = undefined;
         this.#pump();
-      });
+      }, dueAt - now);
       return;
     }
     this.#clearDispatchTimer();
@@ -363,14 +394,16 @@ export class Coalescer<Req, Res> {
   async #run(batch: Entry<Req, Res>[], start: number): Promise<void> {
     this.#running = true;
     this.#runningSince = start;
+    const rows = batch.reduce((sum, entry) => sum + entry.rows, 0);
+    this.#runningRows = rows;
     const queueMs = batch.map((entry) => start - entry.enqueuedAt);
     for (const wait of queueMs) this.#waits.push(wait);
     this.#counts.batches++;
     this.#counts.executed += batch.length;
     bump(this.#batchRequests, batch.length);
-    bump(this.#batchRows, batch.reduce((sum, entry) => sum + entry.rows, 0));
+    bump(this.#batchRows, rows);
     try {
-      let results: Res[];
+      let results: Array<Res | Error>;
       try {
         const budgetMs = Math.min(...batch.map((entry) => entry.deadlineAt)) - start;
         results = await this.execute(batch.map((entry) => entry.request), queueMs, budgetMs);
@@ -385,9 +418,15 @@ export class Coalescer<Req, Res> {
       }
       const elapsed = this.#now() - start;
       this.#executions.push(elapsed);
-      this.#rates.push(batch.reduce((sum, entry) => sum + entry.rows, 0) / Math.max(elapsed, 0.01));
+      this.#estimator.record(rows, elapsed); // the rows of requests that failed alone count too: they were part of the batch
       this.#policy.recordExecution(elapsed);
-      batch.forEach((entry, i) => entry.resolve(results[i]!));
+      batch.forEach((entry, i) => {
+        const result = results[i]!;
+        if (!(result instanceof Error)) return entry.resolve(result);
+        this.#counts.failed++;
+        this.#counts.failedIndividually++;
+        entry.reject(result);
+      });
     } finally {
       this.#running = false;
       this.#pump();
@@ -399,14 +438,27 @@ export class Coalescer<Req, Res> {
     for (const entry of batch) entry.reject(error);
   }
 
-  /** When a request of `rows` at `priority` submitted now would finish (ms from now); 0 until 8 batches have run. */
-  #predictFinishMs(rows: number, priority: number, now: number): number {
-    if (this.#rates.count < 8) return 0;
-    let ahead = rows;
-    for (const [p, queued] of this.#rowsByPriority) if (p >= priority) ahead += queued;
-    const rate = this.#rates.quantile(0.5);
-    const running = this.#running ? Math.max(0, this.#executions.quantile(0.5) - (now - this.#runningSince)) : 0;
-    return running + this.#policy.delayMs() + ahead / rate;
+  /** The 503 "overloaded" for a request predicted to finish after its budget; undefined to admit it. */
+  #late(rows: number, priority: number, deadline: number, now: number): QueueFullError | undefined {
+    const ahead: WorkAhead = { rows: 0, requests: 0, delayLeftMs: 0 };
+    for (const [p, queued] of this.#queuedByPriority) {
+      if (p < priority) continue;
+      ahead.rows += queued.rows;
+      ahead.requests += queued.requests;
+    }
+    // Nothing ahead: it starts at once, so shedding it frees nothing, and running it is what refreshes the estimate.
+    if (!this.#running && ahead.requests === 0) return undefined;
+    if (this.#running) ahead.running = { rows: this.#runningRows, elapsedMs: now - this.#runningSince };
+    else ahead.delayLeftMs = Math.max(0, this.#dueAt(now, Infinity) - now);
+    const predicted = this.#estimator.predictMs(rows, ahead, { maxBatchRows: this.options.maxBatchRows, maxBatchRequests: this.#policy.maxBatchRequests });
+    // The adaptive policy sheds to hold its SLO (admission control), the others to meet the deadline. An SLO below
+    // 1.5 batches of the request alone (what one arriving while a batch runs needs, on average) is no budget: holding
+    // it would admit only what finds the server idle, one request per batch, and the batching would collapse.
+    const sloMs = this.options.policy === "adaptive" ? this.options.sloP99Ms : undefined;
+    const slo = sloMs !== undefined && sloMs < deadline && !(1.5 * (this.#estimator.batchMs(rows) ?? 0) > sloMs);
+    const budget = slo ? sloMs : deadline;
+    if (predicted === undefined || predicted <= budget) return undefined;
+    return new QueueFullError(`overloaded: this request would finish in about ${Math.ceil(predicted)} ms, after its ${budget} ms ${slo ? "SLO" : "deadline"}`, Math.ceil(predicted - budget), "overloaded");
   }
 
   /** Time for the queued rows to drain: batches ahead × mean execution, plus the delay; at least 1 ms. */
@@ -417,29 +469,9 @@ export class Coalescer<Req, Res> {
   }
 
   #clearDispatchTimer(): void {
-    this.#dispatchTimer?.cancel();
-    this.#dispatchTimer = undefined;
+    this.#cancelDispatch?.();
+    this.#cancelDispatch = undefined;
   }
-}
-
-/**
- * Call `fn` after `ms`. Timers fire on a 1 ms grid, so a sub-millisecond wait would
- * become a whole millisecond: those re-check on every event-loop turn instead
- * (setImmediate runs after pending I/O, so arriving requests still join the batch).
- */
-function wakeAfter(ms: number, now: () => number, fn: () => void): { cancel(): void } {
-  if (ms >= 1) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  }
-  const until = now() + ms;
-  let handle: ReturnType<typeof setImmediate>;
-  const tick = () => {
-    if (now() >= until) fn();
-    else handle = setImmediate(tick);
-  };
-  handle = setImmediate(tick);
-  return { cancel: () => clearImmediate(handle) };
 }
 
 function bump(counts: number[], value: number): void {

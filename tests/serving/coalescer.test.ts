@@ -15,6 +15,8 @@ interface Req {
   fail?: boolean;
   /** execute returns one result too few for a batch holding this request. */
   short?: boolean;
+  /** execute fails this request alone: a RankfnError in its result slot. */
+  bad?: boolean;
 }
 interface Res {
   id: number;
@@ -43,13 +45,13 @@ class FakeModel {
     return () => release();
   }
 
-  readonly execute = async (requests: Req[], queueMs: number[]): Promise<Res[]> => {
+  readonly execute = async (requests: Req[], queueMs: number[]): Promise<Array<Res | Error>> => {
     this.batches.push(requests);
     this.queueMs.push(queueMs);
     await (this.#holds.shift() ?? Promise.resolve());
     if (this.clock) this.clock.t += this.execMs;
     if (requests.some((r) => r.fail)) throw new Error("model exploded");
-    const results = requests.map((r) => ({ id: r.id, rows: r.rows }));
+    const results = requests.map((r) => (r.bad ? new RankfnError(`request ${r.id}: feature "cat_3" is missing`, "missing_feature", 400) : { id: r.id, rows: r.rows }));
     return requests.some((r) => r.short) ? results.slice(1) : results;
   };
 
@@ -282,6 +284,45 @@ describe.each(["off", "static", "adaptive"] as const)("coalescer contract: %s", 
     expect(coalescer.stats()).toMatchObject({ failed: 1, executed: 2, batches: 2 });
     await coalescer.close();
     expect(model.batches.length).toBe(2);
+  });
+
+  test("an Error in a request's result slot rejects that request alone; the rest of its batch resolves", async () => {
+    const { clock, model, coalescer, block, advanceAndRelease } = setup(policy);
+    const { result, release } = block();
+    const ids = [1, 2, 3, 4, 5];
+    const queued = ids.map((id) => {
+      const promise = coalescer.submit(req(id, 1, { bad: id === 3 }), { rows: 1 });
+      return id === 3 ? rejection(promise) : promise;
+    });
+    advanceAndRelease(release);
+    const [r1, r2, bad, r4, r5] = await Promise.all(queued);
+    expect([r1, r2, r4, r5]).toEqual([1, 2, 4, 5].map((id) => ({ id, rows: 1 })));
+    expectRankfnError(bad, 400, "missing_feature");
+    expect((bad as Error).message).toBe('request 3: feature "cat_3" is missing'); // execute's own error, not a batch-wide one
+    await result;
+    expect(model.executedIds().sort((a, b) => a - b)).toEqual([-1, 1, 2, 3, 4, 5]);
+    // off ran 3 alone; static and adaptive ran it with the others: either way only it failed
+    if (policy !== "off") expect(model.batches.some((b) => b.length > 1 && b.some((r) => r.id === 3))).toBe(true);
+    expect(coalescer.stats()).toMatchObject({ executed: 6, failed: 1, failedIndividually: 1 });
+    const next = coalescer.submit(req(6), { rows: 1 }); // and the coalescer keeps serving
+    clock.t += 10; // past static's queue delay
+    expect(await next).toEqual({ id: 6, rows: 1 });
+    await coalescer.close();
+  });
+
+  test("a thrown error still fails the whole batch, and counts as no individual failure", async () => {
+    const { coalescer, block, advanceAndRelease } = setup(policy);
+    const { result, release } = block();
+    const settled = [1, 2, 3].map((id) => coalescer.submit(req(id, 1, { fail: id === 2 }), { rows: 1 }).then(() => undefined, (error: unknown) => error));
+    advanceAndRelease(release);
+    await result;
+    const errors = await Promise.all(settled);
+    const failedIds = [1, 2, 3].filter((_, i) => errors[i] !== undefined);
+    // off runs 1, 2 and 3 apart, so only 2's own batch throws; the other policies run them as one batch
+    expect(failedIds).toEqual(policy === "off" ? [2] : [1, 2, 3]);
+    for (const error of errors) if (error !== undefined) expect((error as Error).message).toBe("model exploded");
+    expect(coalescer.stats()).toMatchObject({ failed: failedIds.length, failedIndividually: 0 });
+    await coalescer.close();
   });
 
   test("execute returning the wrong number of results rejects that batch with 500", async () => {
