@@ -157,7 +157,12 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         // Checked alone against the model before it is queued: a bad request never joins a batch.
         const valid = v.model.validate(wire.request);
         const co = coalescerFor(v);
-        const res = await co.submit(valid, { rows: valid.rows, priority: wire.priority, deadlineMs: wire.deadlineMs, signal: c.req.raw.signal });
+        // The deadline runs from when the request arrived: reading, decoding and validating it
+        // (slow on a saturated CPU) is part of its budget, so shedding sees the time really left.
+        const spent = performance.now() - t0;
+        const left = Math.min(defaultDeadline, wire.deadlineMs ?? Infinity) - spent;
+        if (left <= 0) throw new RankfnError(`deadline exceeded before the request was queued (reading and checking it took ${spent.toFixed(1)} ms)`, "deadline_exceeded", 504);
+        const res = await co.submit(valid, { rows: valid.rows, priority: wire.priority, deadlineMs: left, signal: c.req.raw.signal });
         if (res instanceof RankfnError) throw res;
         metrics.queueDepth.set({ model: name }, co.queueDepthRows);
         const coldStart = firstResponse(v);

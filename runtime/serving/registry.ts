@@ -206,9 +206,13 @@ export class ModelRegistry {
     return this.#slots.get(name)?.current;
   }
 
-  /** Every registered model is loaded. */
+  /**
+   * The server can take traffic: every model serves, or loads on its first request (registered
+   * lazily or unloaded when idle — a load a request started counts too). A start-up or PUT load
+   * still running, or a failed one with no version serving, makes it not ready.
+   */
   ready(): boolean {
-    return [...this.#slots.values()].every((s) => s.current !== undefined);
+    return [...this.#slots.values()].every((s) => s.current !== undefined || (s.loading ? s.onDemand : s.error === undefined));
   }
 
   async close(): Promise<void> {
