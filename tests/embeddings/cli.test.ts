@@ -50,7 +50,7 @@ describeRedis("the command line with Redis", () => {
   }, 30_000);
 
   test("rankfn serve --redis serves remote tables with the chosen fault policy", async () => {
-    const proc = Bun.spawn([process.execPath, cli, "serve", "--model", "ctr=dlrm.safetensors", "--model-root", dir, "--port", "0", "--redis", redis.url, "--on-redis-failure", "default", "--default-row", "mean"], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `ctr=${path}`, "--model-root", dir, "--port", "0", "--redis", redis.url, "--on-redis-failure", "default", "--default-row", "mean"], { stdout: "pipe", stderr: "pipe" });
     try {
       const reader = proc.stdout.getReader();
       let text = "";
