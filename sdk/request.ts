@@ -10,7 +10,7 @@ const typedArray = z.custom<TypedArray>((v) => ArrayBuffer.isView(v) && !(v inst
 
 /** A tensor on the API and the wire: the batch is the first dimension. Deep checks (length, dtype vs storage) follow in the stager. */
 export const tensorSchema = z.object({
-  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "i32", "i64"]),
+  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "i32", "i64", "bool"]),
   shape: z.array(z.number().int().nonnegative()),
   data: typedArray,
   strides: z.array(z.number().int().nonnegative()).optional(),

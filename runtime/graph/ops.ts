@@ -4,6 +4,8 @@
 import { z } from "zod";
 import type { DType } from "../tensor/dtype";
 import { type Node, type WeightSpec, GraphError } from "./schema";
+import { tensorLayoutOps } from "./tensor-layout-ops";
+import { tensorMathOps } from "./tensor-math-ops";
 
 export interface ValueType {
   dtype: DType;
@@ -161,7 +163,7 @@ export const ops: Record<string, OpDef<any>> = {
   /** A context value (one row per request) repeated for each of the request's candidates. */
   broadcast: {
     attrs: noAttrs,
-    infer: (inputs, _a, node) => [value(node, inputs, 0, ["f32", "i32", "i64"])],
+    infer: (inputs, _a, node) => [value(node, inputs, 0, ["f32", "i32", "i64", "bool"])],
   },
   /** Per-row concatenation along the last dimension. */
   concat: {
@@ -374,6 +376,9 @@ export const ops: Record<string, OpDef<any>> = {
       return out;
     },
   },
+  // The general tensor ops every imported ONNX op runs on (fusions rewrite them into the ops above).
+  ...tensorMathOps,
+  ...tensorLayoutOps,
 };
 
 export type OpName = keyof typeof ops;
