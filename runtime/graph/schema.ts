@@ -12,7 +12,7 @@ const rowShape = z.array(z.number().int().nonnegative()).max(7);
 
 export const inputSchema = z.object({
   name: z.string().min(1),
-  dtype: z.enum(["f32", "i32", "i64"]),
+  dtype: z.enum(["f32", "i32", "i64", "bool"]),
   /** Per-row shape: [13] for 13 dense features, [L] for up to L ids of a sparse feature. */
   shape: rowShape.min(1),
   /** context: one row per request (user, query, page); candidate: one row per item scored. */

@@ -17,11 +17,13 @@ import { basename, dirname } from "node:path";
 import { onnx } from "onnx-proto";
 import type { BuiltModel } from "../graph/builder";
 import { inferGraph } from "../graph/infer";
+import { type OpInput, type ValueType, ops } from "../graph/ops";
 import { type Graph, type GraphInput, type Node, parseGraph } from "../graph/schema";
 import type { Tensor } from "../tensor/tensor";
 import { converters, supportedOps } from "./converters";
+import { materialize } from "./general";
 import { ONNX, OnnxError, initializerTensor, num } from "./tensors";
-import type { Val } from "./values";
+import type { RowDType, Val } from "./values";
 
 export { supportedOps };
 
@@ -67,6 +69,10 @@ export class Importer {
   /** Pattern -> how many times it fired (reported under RANKFN_DEBUG=1 and in inspect()). */
   readonly patterns = new Map<string, number>();
   readonly nodeNames = new Set<string>();
+  /** The IR type of every rankfn value emitted so far (inferred as each node is emitted). */
+  readonly types = new Map<string, ValueType>();
+  /** Reshapes already emitted to give a value the dims its ONNX consumers see: "value|dims" -> view. */
+  readonly views = new Map<string, string>();
   counter = 0;
 
   constructor(
@@ -136,13 +142,14 @@ export class Importer {
   graphInput(v: onnx.IValueInfoProto, isContext: boolean): GraphInput {
     const t = v.type?.tensorType;
     const elem = t?.elemType ?? 0;
-    const dtype = elem === ONNX.FLOAT ? "f32" : elem === ONNX.INT64 ? "i64" : elem === ONNX.INT32 ? "i32" : undefined;
-    if (!dtype) throw new OnnxError(`input "${v.name}": element type ${elem} is not supported (float, int32, int64)`);
+    const dtype = elem === ONNX.FLOAT ? "f32" : elem === ONNX.INT64 ? "i64" : elem === ONNX.INT32 ? "i32" : elem === ONNX.BOOL ? "bool" : undefined;
+    if (!dtype) throw new OnnxError(`input "${v.name}": element type ${elem} is not supported (float, int32, int64, bool)`);
     const dims = (t!.shape?.dim ?? []).slice(1).map((d) => num(d.dimValue));
     if ((t!.shape?.dim ?? []).length < 1) throw new OnnxError(`input "${v.name}": expected [batch, ...] with the batch first, got a scalar`);
     if (dims.some((d) => !(d > 0))) throw new OnnxError(`input "${v.name}": every dimension after the batch must be a fixed number`);
     const width = dims.reduce((a, b) => a * b, 1);
     this.vals.set(v.name!, { kind: "tensor", value: v.name!, dims, dtype });
+    this.types.set(v.name!, { dtype, shape: [width] });
     return { name: v.name!, dtype, shape: [width], role: isContext ? "context" : "candidate" };
   }
 
@@ -164,8 +171,9 @@ export class Importer {
 
   /** A per-row tensor; lazy pattern values explain what they can feed instead. */
   tensor(name: string, node: OnnxNode, dtypes: string[] = ["f32"]): Extract<Val, { kind: "tensor" }> {
-    const v = this.get(name, node);
-    if (v.kind !== "tensor") this.fail(node, `input "${name}" ${describe(v)} where a per-row tensor is expected`);
+    const raw = this.get(name, node);
+    if (raw.kind === "const" || raw.kind === "sym") this.fail(node, `input "${name}" ${describe(raw)} where a per-row tensor is expected`);
+    const v = materialize(this, name, node);
     if (!dtypes.includes(v.dtype)) this.fail(node, `input "${name}" holds ${v.dtype} values, expected ${dtypes.join(" or ")}`);
     return v;
   }
@@ -190,12 +198,12 @@ export class Importer {
   }
 
   /** Emit a rankfn node producing ONNX value `out` (per-row dims `dims`). */
-  emit(op: string, inputs: string[], out: string, dims: number[], attrs: Record<string, unknown> = {}, node?: OnnxNode, dtype: "f32" | "i32" | "i64" = "f32"): void {
+  emit(op: string, inputs: string[], out: string, dims: number[], attrs: Record<string, unknown> = {}, node?: OnnxNode, dtype: RowDType = "f32"): void {
     this.emitOutputs(op, inputs, [{ name: out, dims, dtype }], attrs, node);
   }
 
   /** Emit a rankfn node with several outputs, each an ONNX value (an unnamed one gets a fresh name). */
-  emitOutputs(op: string, inputs: string[], outs: { name: string; dims: number[]; dtype: "f32" | "i32" | "i64" }[], attrs: Record<string, unknown> = {}, node?: OnnxNode): void {
+  emitOutputs(op: string, inputs: string[], outs: { name: string; dims: number[]; dtype: RowDType }[], attrs: Record<string, unknown> = {}, node?: OnnxNode): string[] {
     let name = node?.name || `${op}_${this.nodes.length}`;
     if (this.nodeNames.has(name)) name = `${name}:${this.counter++}`;
     this.nodeNames.add(name);
@@ -205,7 +213,24 @@ export class Importer {
       this.vals.set(onnxName, { kind: "tensor", value, dims: o.dims, dtype: o.dtype });
       return value;
     });
-    this.nodes.push({ name, op, inputs, outputs: values, attrs });
+    const made = { name, op, inputs, outputs: values, attrs };
+    this.inferTypes(made).forEach((t, i) => this.types.set(values[i]!, t));
+    this.nodes.push(made);
+    return values;
+  }
+
+  /** IR types of a node's outputs from its op's shape inference (a GraphError names the node). */
+  inferTypes(node: Node): ValueType[] {
+    const def = ops[node.op];
+    if (!def) throw new OnnxError(`internal: op "${node.op}" is not in the graph IR`);
+    const inputs = node.inputs.map((name): OpInput => {
+      const w = this.weights.get(name);
+      if (w) return { kind: "weight", name, spec: { dtype: w.dtype, shape: w.shape } };
+      const t = this.types.get(name);
+      if (!t) throw new OnnxError(`internal: value "${name}" read by "${node.name}" has no type`);
+      return { kind: "value", name, type: t };
+    });
+    return def.infer(inputs, def.attrs.parse(node.attrs), node);
   }
 
   /** Emit an intermediate node (no ONNX name); returns its rankfn value. */

@@ -5,7 +5,7 @@
 import type { Tensor } from "../tensor/tensor";
 import type { SymVec } from "./symbolic";
 
-export type RowDType = "f32" | "i32" | "i64";
+export type RowDType = "f32" | "i32" | "i64" | "bool";
 
 export type TensorVal = {
   kind: "tensor";

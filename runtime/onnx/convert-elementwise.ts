@@ -1,0 +1,119 @@
+// Elementwise ONNX ops on the general tensor ops, with ONNX semantics: numpy
+// broadcasting between activations and constants, integer and bool
+// arithmetic (ids computed on), comparisons and logic, Where with a runtime
+// condition, Clip, Pow and Cast. Shape arithmetic (integers known when the
+// model loads) still folds symbolically (convert-shape.ts).
+import type { BinaryNdOp, UnaryNdOp } from "../ffi/tensor-op-codes";
+import { tensor } from "../tensor/tensor";
+import { type Converter, intVec, setInts } from "./convert-shape";
+import { generalOut, operand, operandDType } from "./general";
+import type { Importer, OnnxNode } from "./importer";
+import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
+import { ONNX } from "./tensors";
+
+const binaryOps: Record<string, BinaryNdOp> = {
+  Add: "add", Sub: "sub", Mul: "mul", Div: "div", Pow: "pow", Max: "max", Min: "min",
+  Equal: "eq", Less: "lt", LessOrEqual: "le", Greater: "gt", GreaterOrEqual: "ge", And: "and", Or: "or", Xor: "xor",
+};
+
+const symOps: Record<string, (a: Sym, b: Sym) => Sym | undefined> = { Add: symAdd, Sub: symSub, Mul: symMul, Div: symDiv };
+
+/** A binary op (Max/Min take any number of inputs: folded left to right). */
+export function binaryGeneral(imp: Importer, node: OnnxNode): void {
+  const type = node.opType!;
+  const ins = (node.input ?? []).filter(Boolean);
+  if (ins.length === 2 && symOps[type]) {
+    const [ia, ib] = ins.map((n) => intVec(imp, n));
+    if (ia && ib && (ia.vec !== undefined)) {
+      const vec = elementwise(ia.vec, ib.vec, symOps[type]!);
+      if (vec) return setInts(imp, node.output![0]!, vec, ia.scalar && ib.scalar);
+    }
+  }
+  if (ins.every((n) => imp.constant(n))) imp.fail(node, "an operation on constants only (fold it in the exporter: torch.onnx.export(do_constant_folding=True))");
+  if (type === "Mod") return modulo(imp, node, ins);
+  const op = binaryOps[type];
+  if (!op) imp.fail(node, `no general form of ${type}`);
+  if (ins.length === 1) return imp.set(node.output![0]!, imp.get(ins[0]!, node));
+  let acc = operand(imp, ins[0]!, node);
+  for (let i = 1; i < ins.length; i++) {
+    const last = i === ins.length - 1;
+    const b = operand(imp, ins[i]!, node);
+    const t = last ? generalOut(imp, node, "binary", [acc, b], { op }) : generalOut(imp, { ...node, output: [`${node.output![0]}:partial${i}`] }, "binary", [acc, b], { op });
+    acc = t.value;
+  }
+}
+
+function modulo(imp: Importer, node: OnnxNode, ins: string[]): void {
+  const fmod = imp.intAttr(node, "fmod", 0) === 1;
+  generalOut(imp, node, "binary", ins.map((n) => operand(imp, n, node)), { op: fmod ? "fmod" : "mod" });
+}
+
+const unaryOps: Record<string, UnaryNdOp> = {
+  Neg: "neg", Abs: "abs", Sqrt: "sqrt", Exp: "exp", Log: "log", Erf: "erf", Relu: "relu", Sigmoid: "sigmoid", Tanh: "tanh",
+  Not: "not", Reciprocal: "reciprocal", Floor: "floor", Ceil: "ceil", Sign: "sign", Sin: "sin", Cos: "cos", Round: "round",
+  IsNaN: "isnan", Softplus: "softplus", Gelu: "gelu",
+};
+
+export function unaryGeneral(imp: Importer, node: OnnxNode): void {
+  const type = node.opType!;
+  const x = operand(imp, node.input![0]!, node);
+  if (type === "Gelu" && imp.stringAttr(node, "approximate", "none") !== "none") imp.fail(node, 'only approximate="none" (erf) is supported');
+  if (type === "LeakyRelu") return void generalOut(imp, node, "unary", [x], { op: "leaky_relu", alpha: imp.floatAttr(node, "alpha", 0.01) });
+  if (type === "HardSigmoid") return void generalOut(imp, node, "unary", [x], { op: "hardsigmoid", alpha: imp.floatAttr(node, "alpha", 0.2), beta: imp.floatAttr(node, "beta", 0.5) });
+  if (type === "Selu" || type === "Elu") imp.fail(node, `${type} is not supported`);
+  const op = unaryOps[type];
+  if (!op) imp.fail(node, `no general form of ${type}`);
+  generalOut(imp, node, "unary", [x], { op });
+}
+
+const F32_MAX = 3.4028234663852886e38;
+
+/** Clip(x, min, max) with constant bounds (absent: unbounded). */
+export function clip(imp: Importer, node: OnnxNode): void {
+  const bound = (i: number, fallback: number) => {
+    const name = node.input?.[i];
+    if (!name) return fallback;
+    const c = imp.constant(name);
+    if (!c || c.t.data.length !== 1) imp.fail(node, `bound "${name}" must be a scalar constant`);
+    return Number(c.t.data[0]!);
+  };
+  const x = operand(imp, node.input![0]!, node);
+  generalOut(imp, node, "unary", [x], { op: "clip", alpha: bound(1, -F32_MAX), beta: bound(2, F32_MAX) });
+}
+
+export function whereGeneral(imp: Importer, node: OnnxNode): void {
+  const [c, a, b] = node.input as [string, string, string];
+  generalOut(imp, node, "where", [operand(imp, c, node), operand(imp, a, node), operand(imp, b, node)]);
+}
+
+const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
+
+/** Cast of an activation (a constant or shape value is cast when the model loads: convert-shape.ts). */
+export function castGeneral(imp: Importer, node: OnnxNode): void {
+  const to = castTo[imp.intAttr(node, "to", 0)];
+  if (!to) imp.fail(node, `cast to type ${imp.intAttr(node, "to", 0)} is not supported (float, int32, int64, bool)`);
+  const name = node.input![0]!;
+  const c = imp.constant(name);
+  if (c) {
+    const data = Array.from(c.t.data as ArrayLike<number | bigint>, Number);
+    const t =
+      to === "f32" ? tensor("f32", c.t.shape, Float32Array.from(data))
+      : to === "bool" ? tensor("bool", c.t.shape, Uint8Array.from(data, (x) => (x ? 1 : 0)))
+      : to === "i32" ? tensor("i32", c.t.shape, Int32Array.from(data, Math.trunc))
+      : tensor("i64", c.t.shape, BigInt64Array.from(data, (x) => BigInt(Math.trunc(x))));
+    return imp.setConst(node.output![0]!, t, c.dims);
+  }
+  if (operandDType(imp, name, node) === to) return imp.set(node.output![0]!, imp.get(name, node));
+  generalOut(imp, node, "cast", [operand(imp, name, node)], { to });
+}
+
+export const elementwiseConverters: Record<string, Converter> = {
+  ...Object.fromEntries(Object.keys(binaryOps).map((op) => [op, binaryGeneral])),
+  Mod: binaryGeneral,
+  ...Object.fromEntries(Object.keys(unaryOps).map((op) => [op, unaryGeneral])),
+  LeakyRelu: unaryGeneral,
+  HardSigmoid: unaryGeneral,
+  Clip: clip,
+  Where: whereGeneral,
+  Cast: castGeneral,
+};
