@@ -1,0 +1,116 @@
+// Test fixture: the PyTorch exports of tests/onnx/pytorch/models.py. Finds a
+// python3 that has torch and onnx (the Debian python3-torch installs for
+// /usr/bin/python3, which is often not the first python3 on PATH), runs the
+// script once into a folder under the OS temp dir keyed by the scripts' hash
+// (so later runs reuse it), and returns the manifest with the inputs and
+// PyTorch's outputs decoded. Where no such python exists the suites skip with
+// a message — except under CI=true, where that is a failure.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "bun:test";
+import { isCI } from "../../../runtime/ffi";
+
+const scriptDir = import.meta.dir;
+const scripts = ["models.py", "architectures.py", "sequences.py"].map((f) => join(scriptDir, f));
+
+export type ExportedTensor =
+  | { name: string; dtype: "f32"; shape: number[]; data: Float32Array }
+  | { name: string; dtype: "i64"; shape: number[]; data: BigInt64Array };
+
+/** One model exported at one opset, with its fixed batch and what PyTorch computed for it. */
+export interface PytorchExport {
+  name: string;
+  opset: number;
+  /** Absolute path of the .onnx file. */
+  path: string;
+  /** Inputs named in metadata_props["rankfn.context"] (the same row repeated over the batch). */
+  context: string[];
+  /** Regexes rankfn's inspect().compiler must match once the model imports. */
+  fusions: string[];
+  inputs: ExportedTensor[];
+  outputs: ExportedTensor[];
+}
+
+export interface PytorchManifest {
+  torch: string;
+  onnx: string;
+  batch: number;
+  models: PytorchExport[];
+}
+
+type RawTensor = { name: string; dtype: "f32" | "i64"; shape: number[]; data: string };
+type RawExport = Omit<PytorchExport, "inputs" | "outputs"> & { inputs: RawTensor[]; outputs: RawTensor[] };
+
+const PYTHONS = ["/usr/bin/python3", "python3", "python"];
+
+/** The first candidate python that imports torch and onnx, or why none does. */
+export function findTorchPython(): { python: string } | { missing: string } {
+  const tried: string[] = [];
+  for (const candidate of PYTHONS) {
+    const exe = candidate.startsWith("/") ? (existsSync(candidate) ? candidate : null) : Bun.which(candidate);
+    if (!exe) {
+      tried.push(`${candidate}: not found`);
+      continue;
+    }
+    const probe = Bun.spawnSync([exe, "-c", "import torch, onnx"], { stdout: "ignore", stderr: "pipe" });
+    if (probe.exitCode === 0) return { python: exe };
+    const last = probe.stderr.toString().trim().split("\n").at(-1) ?? `exit ${probe.exitCode}`;
+    tried.push(`${exe}: ${last}`);
+  }
+  return { missing: `no python with torch and onnx (${tried.join("; ")}); apt-get install python3-torch python3-onnx` };
+}
+
+function decode(t: RawTensor): ExportedTensor {
+  const bytes = Buffer.from(t.data, "base64");
+  // Copy into a fresh, aligned buffer: a Buffer slice may start at any offset.
+  const buf = new Uint8Array(bytes.byteLength);
+  buf.set(bytes);
+  if (t.dtype === "f32") return { name: t.name, dtype: "f32", shape: t.shape, data: new Float32Array(buf.buffer) };
+  return { name: t.name, dtype: "i64", shape: t.shape, data: new BigInt64Array(buf.buffer) };
+}
+
+let cached: PytorchManifest | undefined;
+
+/** Export every model (once per script version) and return the manifest; throws if the script fails. */
+export function pytorchExports(python: string): PytorchManifest {
+  if (cached) return cached;
+  const hash = createHash("sha256");
+  for (const s of scripts) hash.update(readFileSync(s));
+  const dir = join(tmpdir(), `rankfn-pytorch-exports-${hash.digest("hex").slice(0, 16)}`);
+  if (!existsSync(join(dir, "manifest.json"))) {
+    // Export into a fresh folder and rename it into place, so a concurrent run never sees half a folder.
+    const work = mkdtempSync(join(tmpdir(), "rankfn-pytorch-exporting-"));
+    const run = Bun.spawnSync([python, "-W", "ignore", join(scriptDir, "models.py"), work], { stdout: "pipe", stderr: "pipe" });
+    if (run.exitCode !== 0) {
+      rmSync(work, { recursive: true, force: true });
+      throw new Error(`${python} ${join(scriptDir, "models.py")} failed (exit ${run.exitCode}):\n${run.stderr.toString().slice(-4000)}`);
+    }
+    try {
+      renameSync(work, dir);
+    } catch {
+      rmSync(work, { recursive: true, force: true }); // another run got there first
+    }
+  }
+  const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Omit<PytorchManifest, "models"> & { models: RawExport[] };
+  cached = { ...raw, models: raw.models.map((m) => ({ ...m, path: join(dir, m.path), inputs: m.inputs.map(decode), outputs: m.outputs.map(decode) })) };
+  return cached;
+}
+
+/** describe() over the PyTorch exports when torch is installed; otherwise a skip with a message (a failure under CI). */
+export function describePytorch(name: string, body: (manifest: PytorchManifest) => void): void {
+  const found = findTorchPython();
+  if ("python" in found) {
+    const manifest = pytorchExports(found.python);
+    return describe(name, () => body(manifest));
+  }
+  if (isCI()) {
+    test(`${name}: python3 with torch and onnx is installed`, () => {
+      throw new Error(`${found.missing}; CI=true requires the PyTorch oracle suites to run (.ci/run installs them)`);
+    });
+    return;
+  }
+  console.warn(`[rankfn tests] skipping "${name}": ${found.missing}`);
+  describe.skip(name, () => {});
+}

@@ -1,0 +1,123 @@
+// PyTorch as the oracle for real exports: every architecture of models.py at
+// opsets 14 and 17. (a) onnxruntime-node runs the file and matches PyTorch —
+// the export itself is right; (b) rankfn either imports it, ranks the same
+// batch and matches PyTorch with its expected fusions fired, or refuses it at
+// load with a RankfnError naming the failing ONNX op and node of the file.
+// Tolerance: |got − want| ≤ 1e-4·|want| + 1e-5 (fp32; the floor covers
+// outputs near zero, where a relative bound means nothing).
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
+import { onnx } from "onnx-proto";
+import { RankfnError } from "../../../runtime/errors";
+import { importOnnx } from "../../../runtime/onnx/importer";
+import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
+import { type Model, loadModel } from "../../../sdk";
+import { type ExportedTensor, type PytorchExport, describePytorch } from "./exports";
+
+/**
+ * The models that must import today and match PyTorch. Every other model must be refused
+ * with a RankfnError naming the op and node, so when the importer learns a model this test
+ * fails until the model is added here — grow the list with the importer.
+ */
+const importsToday: string[] = ["youtube_dnn"];
+
+const REL = 1e-4;
+const ABS = 1e-5;
+
+/** Every element within REL relative (ABS absolute floor); reports the worst element. */
+function expectMatches(label: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  let worst = { i: -1, excess: 0 };
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i]! - want[i]!) - (REL * Math.abs(want[i]!) + ABS);
+    if (!(excess <= 0) && (worst.i < 0 || !(excess <= worst.excess))) worst = { i, excess };
+  }
+  if (worst.i >= 0) throw new Error(`${label}: element ${worst.i} is ${got[worst.i]}, PyTorch says ${want[worst.i]} (tolerance ${REL} relative + ${ABS})`);
+}
+
+/** The (op, node name) of every node in the file, subgraphs (Loop bodies) included. */
+function onnxNodes(bytes: Uint8Array): Set<string> {
+  const out = new Set<string>();
+  const walk = (g: onnx.IGraphProto | null | undefined) => {
+    for (const n of g?.node ?? []) {
+      out.add(`${n.opType} ${n.name}`);
+      for (const a of n.attribute ?? []) walk(a.g);
+    }
+  };
+  walk(onnx.ModelProto.decode(bytes).graph);
+  return out;
+}
+
+/** Rank the fixed batch as one request: its context inputs once, the rest per candidate. */
+async function rankWithRankfn(model: Model, m: PytorchExport): Promise<Record<string, Tensor>> {
+  const context: Record<string, Tensor> = {};
+  const candidates: Record<string, Tensor> = {};
+  for (const input of m.inputs) {
+    const width = input.shape.slice(1).reduce((a, b) => a * b, 1);
+    // A context input is one row per request: the batch repeats the user's row (models.py), so send row 0.
+    if (m.context.includes(input.name)) context[input.name] = tensor(input.dtype, [1, width], input.data.slice(0, width) as never);
+    else candidates[input.name] = tensor(input.dtype, [input.shape[0]!, width], input.data as never);
+  }
+  return (await model.rank({ context, candidates })).outputs;
+}
+
+function feedsOf(inputs: ExportedTensor[]): Record<string, ort.Tensor> {
+  return Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype === "f32" ? "float32" : "int64", t.data, t.shape)]));
+}
+
+describePytorch("PyTorch exports against PyTorch's own outputs", (manifest) => {
+  test("the manifest has every architecture at opsets 14 and 17, and importsToday names only real models", () => {
+    const names = new Set(manifest.models.map((m) => m.name));
+    expect(names.size).toBeGreaterThanOrEqual(14);
+    for (const n of names) expect(manifest.models.filter((m) => m.name === n).map((m) => m.opset)).toEqual([14, 17]);
+    for (const n of importsToday) expect(names.has(n)).toBe(true);
+  });
+
+  for (const m of manifest.models) {
+    const label = `${m.name} (opset ${m.opset})`;
+
+    test(`${label}: onnxruntime-node runs the export and matches PyTorch`, async () => {
+      // logSeverityLevel 3: onnxruntime warns about every EmbeddingBag Loop it cannot rename inputs in.
+      const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, logSeverityLevel: 3 });
+      const got = await session.run(feedsOf(m.inputs));
+      expect(Object.keys(got).sort()).toEqual(m.outputs.map((o) => o.name).sort());
+      for (const want of m.outputs) {
+        expect(Array.from(got[want.name]!.dims)).toEqual(want.shape);
+        expectMatches(`onnxruntime ${label} ${want.name}`, got[want.name]!.data as Float32Array, want.data as Float32Array);
+      }
+    });
+
+    if (importsToday.includes(m.name)) {
+      test(`${label}: rankfn imports it, fires ${m.fusions.length} expected fusions, and matches PyTorch`, async () => {
+        const built = importOnnx(readFileSync(m.path), { name: m.name });
+        expect(built.graph.inputs.filter((i) => i.role === "context").map((i) => i.name).sort()).toEqual([...m.context].sort());
+        using model = loadModel(built);
+        const report = model.inspect().compiler.join("\n");
+        for (const fusion of m.fusions) expect(report).toMatch(new RegExp(fusion));
+        const got = await rankWithRankfn(model, m);
+        for (const want of m.outputs) {
+          expect(got[want.name]).toBeDefined();
+          expectMatches(`rankfn ${label} ${want.name}`, got[want.name]!.data as Float32Array, want.data as Float32Array);
+        }
+      });
+    } else {
+      test(`${label}: rankfn refuses it with a RankfnError naming the ONNX op and node (not in importsToday)`, async () => {
+        const bytes = readFileSync(m.path);
+        let error: unknown;
+        try {
+          // A refusal may come at import, at compile or at the first rank: all three are tried.
+          using model = loadModel(importOnnx(bytes, { name: m.name }));
+          await rankWithRankfn(model, m);
+        } catch (err) {
+          error = err;
+        }
+        if (error === undefined) throw new Error(`${label} imports and ranks now: check it matches PyTorch by adding "${m.name}" to importsToday`);
+        if (!(error instanceof RankfnError)) throw error;
+        const named = /^node "([^"]*)" \(([A-Za-z]+)\): \S/.exec(error.message);
+        if (!named) throw new Error(`${label}: the error does not name a node and op: ${error.message}`);
+        expect(onnxNodes(bytes).has(`${named[2]} ${named[1]}`)).toBe(true);
+      });
+    }
+  }
+});

@@ -1,0 +1,130 @@
+# Behaviour-sequence ranking models written the way practitioners write them
+# in PyTorch (DIN/DIEN as in DeepCTR-Torch, BST, SASRec.pytorch, YouTube DNN):
+# a user's history of item ids (0 = padding, left-padded), attention or
+# recurrence over it, and the candidate item. models.py exports them; the
+# history and user inputs are rankfn context inputs.
+import math
+
+import torch
+import torch.nn as nn
+
+from architectures import mlp
+
+
+class DIN(nn.Module):
+    """Deep Interest Network: attention MLP over [q, k, q-k, q*k], padding mask from hist == 0
+    (masked_fill before the softmax, where() on the keys), PReLU MLP."""
+
+    def __init__(self, d=16, hist_len=16):
+        super().__init__()
+        self.item_emb = nn.Embedding(1000, d, padding_idx=0)
+        self.user_emb = nn.Embedding(200, d)
+        self.att = nn.Sequential(nn.Linear(4 * d, 32), nn.PReLU(), nn.Linear(32, 16), nn.PReLU(), nn.Linear(16, 1))
+        self.out = nn.Sequential(nn.Linear(3 * d, 32), nn.PReLU(), nn.Dropout(0.2), nn.Linear(32, 1))
+
+    def forward(self, user_id, hist, target_item):
+        mask = hist == 0
+        k = self.item_emb(hist)
+        k = torch.where(mask.unsqueeze(-1), torch.zeros_like(k), k)
+        q = self.item_emb(target_item)  # [N, 1, d]
+        qq = q.expand(-1, hist.shape[1], -1)
+        scores = self.att(torch.cat([qq, k, qq - k, qq * k], dim=-1)).squeeze(-1)
+        scores = scores.masked_fill(mask, -1e9)
+        pooled = torch.bmm(torch.softmax(scores, dim=1).unsqueeze(1), k).squeeze(1)
+        x = torch.cat([self.user_emb(user_id).squeeze(1), pooled, q.squeeze(1)], dim=1)
+        return torch.sigmoid(self.out(x))
+
+
+class DIEN(nn.Module):
+    """DIEN (AIGRU variant): nn.GRU extracts interests from the history, target attention over the
+    states, a second GRU over the attention-scaled states; its last hidden state feeds the MLP."""
+
+    def __init__(self, d=16, h=16):
+        super().__init__()
+        self.item_emb = nn.Embedding(1000, d, padding_idx=0)
+        self.user_emb = nn.Embedding(200, d)
+        self.extractor = nn.GRU(d, h, batch_first=True)
+        self.att = nn.Linear(d, h, bias=False)
+        self.evolution = nn.GRU(h, h, batch_first=True)
+        self.out = nn.Sequential(nn.Linear(d + h + d, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 1))
+
+    def forward(self, user_id, hist, target_item):
+        mask = hist == 0
+        states, _ = self.extractor(self.item_emb(hist))
+        q = self.item_emb(target_item).squeeze(1)
+        scores = torch.bmm(states, self.att(q).unsqueeze(-1)).squeeze(-1)
+        alpha = torch.softmax(scores.masked_fill(mask, -1e9), dim=1)
+        _, last = self.evolution(states * alpha.unsqueeze(-1))
+        return torch.sigmoid(self.out(torch.cat([self.user_emb(user_id).squeeze(1), last[-1], q], dim=1)))
+
+
+class BST(nn.Module):
+    """Behavior Sequence Transformer: target item appended to the history ids (torch.cat),
+    item + positional embeddings, nn.TransformerEncoderLayer(batch_first=True), flatten, MLP."""
+
+    def __init__(self, d=16, hist_len=12):
+        super().__init__()
+        self.item_emb = nn.Embedding(1000, d, padding_idx=0)
+        self.pos_emb = nn.Embedding(hist_len + 1, d)
+        self.user_emb = nn.Embedding(200, 8)
+        self.encoder = nn.TransformerEncoderLayer(d_model=d, nhead=2, dim_feedforward=32, dropout=0.1, batch_first=True)
+        self.out = nn.Sequential(mlp([(hist_len + 1) * d + 8 + 3, 64, 16]), nn.Linear(16, 1))
+
+    def forward(self, user_id, user_dense, hist, target_item):
+        ids = torch.cat([hist, target_item], dim=1)
+        positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
+        seq = self.encoder(self.item_emb(ids) + self.pos_emb(positions))
+        x = torch.cat([seq.flatten(1), self.user_emb(user_id).squeeze(1), user_dense], dim=1)
+        return torch.sigmoid(self.out(x))
+
+
+class SASRec(nn.Module):
+    """SASRec.pytorch: scaled item embeddings + positions from cumsum of the padding mask, causal
+    nn.MultiheadAttention blocks with LayerNorms, the last position dotted with the candidate."""
+
+    def __init__(self, d=16, blocks=2, heads=2):
+        super().__init__()
+        self.d = d
+        self.item_emb = nn.Embedding(1000, d, padding_idx=0)
+        self.pos_emb = nn.Embedding(32, d, padding_idx=0)
+        self.dropout = nn.Dropout(0.2)
+        self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.attns = nn.ModuleList(nn.MultiheadAttention(d, heads, dropout=0.2) for _ in range(blocks))
+        self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(blocks))
+        self.ffns = nn.ModuleList(nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Dropout(0.2), nn.Linear(d, d)) for _ in range(blocks))
+        self.last_norm = nn.LayerNorm(d, eps=1e-8)
+
+    def forward(self, log_seqs, candidate):
+        keep = log_seqs != 0
+        positions = torch.cumsum(keep.long(), dim=1) * keep.long()
+        seqs = self.dropout(self.item_emb(log_seqs) * math.sqrt(self.d) + self.pos_emb(positions))
+        seqs = seqs * keep.unsqueeze(-1)
+        tl = seqs.shape[1]
+        causal = ~torch.tril(torch.ones((tl, tl), dtype=torch.bool, device=seqs.device))
+        for attn_norm, attn, ffn_norm, ffn in zip(self.attn_norms, self.attns, self.ffn_norms, self.ffns):
+            seqs = torch.transpose(seqs, 0, 1)
+            q = attn_norm(seqs)
+            out, _ = attn(q, seqs, seqs, attn_mask=causal)
+            seqs = torch.transpose(q + out, 0, 1)
+            seqs = ffn_norm(seqs)
+            seqs = (seqs + ffn(seqs)) * keep.unsqueeze(-1)
+        final = self.last_norm(seqs)[:, -1, :]
+        return (final * self.item_emb(candidate).squeeze(1)).sum(dim=-1, keepdim=True)
+
+
+class YouTubeDNN(nn.Module):
+    """YouTube DNN ranking: mean-pooled watch and search histories, user features, the candidate's
+    id and category embeddings, one MLP (BatchNorm1d, Dropout) to a sigmoid."""
+
+    def __init__(self, d=16):
+        super().__init__()
+        self.video_emb = nn.Embedding(1000, d)
+        self.token_emb = nn.Embedding(500, d)
+        self.cate_emb = nn.Embedding(50, 8)
+        self.mlp = nn.Sequential(mlp([3 * d + 8 + 4, 64, 32], batch_norm=True), nn.Linear(32, 1))
+
+    def forward(self, watch_hist, search_tokens, user_dense, video_id, video_cate):
+        watched = self.video_emb(watch_hist).mean(dim=1)
+        searched = self.token_emb(search_tokens).mean(dim=1)
+        x = torch.cat([watched, searched, user_dense, self.video_emb(video_id).squeeze(1), self.cate_emb(video_cate).squeeze(1)], dim=1)
+        return torch.sigmoid(self.mlp(x))
