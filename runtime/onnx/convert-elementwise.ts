@@ -9,6 +9,7 @@ import { type Converter, intVec, setInts } from "./convert-shape";
 import { generalOut, operand, operandDType } from "./general";
 import type { Importer, OnnxNode } from "./importer";
 import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
+import { foldConstants } from "./fold-elementwise";
 import { ONNX } from "./tensors";
 
 const binaryOps: Record<string, BinaryNdOp> = {
@@ -24,12 +25,10 @@ export function binaryGeneral(imp: Importer, node: OnnxNode): void {
   const ins = (node.input ?? []).filter(Boolean);
   if (ins.length === 2 && symOps[type]) {
     const [ia, ib] = ins.map((n) => intVec(imp, n));
-    if (ia && ib && (ia.vec !== undefined)) {
-      const vec = elementwise(ia.vec, ib.vec, symOps[type]!);
-      if (vec) return setInts(imp, node.output![0]!, vec, ia.scalar && ib.scalar);
-    }
+    const vec = ia && ib ? elementwise(ia.vec, ib.vec, symOps[type]!) : undefined;
+    if (vec) return setInts(imp, node.output![0]!, vec, ia!.scalar && ib!.scalar);
   }
-  if (ins.every((n) => imp.constant(n))) imp.fail(node, "an operation on constants only (fold it in the exporter: torch.onnx.export(do_constant_folding=True))");
+  if (ins.every((n) => imp.constant(n))) return foldOrFail(imp, node, ins);
   if (type === "Mod") return modulo(imp, node, ins);
   const op = binaryOps[type];
   if (!op) imp.fail(node, `no general form of ${type}`);
@@ -41,6 +40,12 @@ export function binaryGeneral(imp: Importer, node: OnnxNode): void {
     const t = last ? generalOut(imp, node, "binary", [acc, b], { op }) : generalOut(imp, { ...node, output: [`${node.output![0]}:partial${i}`] }, "binary", [acc, b], { op });
     acc = t.value;
   }
+}
+
+function foldOrFail(imp: Importer, node: OnnxNode, ins: string[]): void {
+  const folded = foldConstants(node.opType!, ins.map((n) => imp.constant(n)!));
+  if (!folded) imp.fail(node, "this operation on constants cannot be folded when the model loads");
+  imp.setConst(node.output![0]!, folded.t, folded.dims);
 }
 
 function modulo(imp: Importer, node: OnnxNode, ins: string[]): void {
@@ -56,6 +61,7 @@ const unaryOps: Record<string, UnaryNdOp> = {
 
 export function unaryGeneral(imp: Importer, node: OnnxNode): void {
   const type = node.opType!;
+  if (imp.constant(node.input![0]!)) return foldOrFail(imp, node, [node.input![0]!]);
   const x = operand(imp, node.input![0]!, node);
   if (type === "Gelu" && imp.stringAttr(node, "approximate", "none") !== "none") imp.fail(node, 'only approximate="none" (erf) is supported');
   if (type === "LeakyRelu") return void generalOut(imp, node, "unary", [x], { op: "leaky_relu", alpha: imp.floatAttr(node, "alpha", 0.01) });
@@ -83,6 +89,7 @@ export function clip(imp: Importer, node: OnnxNode): void {
 
 export function whereGeneral(imp: Importer, node: OnnxNode): void {
   const [c, a, b] = node.input as [string, string, string];
+  if ([c, a, b].every((n) => imp.constant(n))) return foldOrFail(imp, node, [c, a, b]);
   generalOut(imp, node, "where", [operand(imp, c, node), operand(imp, a, node), operand(imp, b, node)]);
 }
 
@@ -96,11 +103,13 @@ export function castGeneral(imp: Importer, node: OnnxNode): void {
   const c = imp.constant(name);
   if (c) {
     const data = Array.from(c.t.data as ArrayLike<number | bigint>, Number);
+    // An empty shape vector is stored with shape [1] and no data.
+    const shape = data.length === c.t.shape.reduce((a, b) => a * b, 1) ? c.t.shape : [data.length];
     const t =
-      to === "f32" ? tensor("f32", c.t.shape, Float32Array.from(data))
-      : to === "bool" ? tensor("bool", c.t.shape, Uint8Array.from(data, (x) => (x ? 1 : 0)))
-      : to === "i32" ? tensor("i32", c.t.shape, Int32Array.from(data, Math.trunc))
-      : tensor("i64", c.t.shape, BigInt64Array.from(data, (x) => BigInt(Math.trunc(x))));
+      to === "f32" ? tensor("f32", shape, Float32Array.from(data))
+      : to === "bool" ? tensor("bool", shape, Uint8Array.from(data, (x) => (x ? 1 : 0)))
+      : to === "i32" ? tensor("i32", shape, Int32Array.from(data, Math.trunc))
+      : tensor("i64", shape, BigInt64Array.from(data, (x) => BigInt(Math.trunc(x))));
     return imp.setConst(node.output![0]!, t, c.dims);
   }
   if (operandDType(imp, name, node) === to) return imp.set(node.output![0]!, imp.get(name, node));

@@ -7,6 +7,7 @@ import type { Importer, OnnxNode } from "./importer";
 import { lookupReshaped, startLookup } from "./pattern-embedding";
 import { pairwiseGather, pairwiseReshape, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
 import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym, symEq, symStr } from "./symbolic";
+import { materialize } from "./general";
 import { ONNX, initializerTensor, num } from "./tensors";
 import type { TensorVal, Val } from "./values";
 
@@ -38,7 +39,7 @@ export function intConsts(imp: Importer, name: string | undefined): number[] | u
 export function setInts(imp: Importer, out: string, vec: SymVec, scalar: boolean): void {
   const items = itemsOf(vec);
   if (items?.every(isConst)) {
-    imp.setConst(out, tensor("i64", [Math.max(1, items.length)], BigInt64Array.from(items, (s) => BigInt(s.c))), scalar ? [] : [items.length]);
+    imp.setConst(out, tensor("i64", [scalar ? 1 : items.length], BigInt64Array.from(items, (s) => BigInt(s.c))), scalar ? [] : [items.length]);
   } else imp.set(out, { kind: "sym", vec, scalar });
 }
 
@@ -176,9 +177,9 @@ function reshape(imp: Importer, node: OnnxNode): void {
   const items = target && itemsOf(target.vec);
   if (!items) imp.fail(node, "the target shape must be computable when the model loads (constants and shape arithmetic)");
   if (v.kind === "tensor") return reshapeTensor(imp, node, v, items, out);
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise") return pairwiseReshape(imp, node, v, items, out);
-  imp.fail(node, `reshape of this value is not supported`);
+  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
+  if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, items, out)) return;
+  reshapeTensor(imp, node, materialize(imp, node.input![0]!, node), items, out);
 }
 
 /** Reshape/Flatten/Squeeze/Unsqueeze of a constant or an integer vector: same values, new dims. */
@@ -207,12 +208,12 @@ function flatten(imp: Importer, node: OnnxNode): void {
     const a = axis < 0 ? axis + v.dims.length : axis;
     return reshapeConst(imp, node, v, out, [prod(v.dims.slice(0, a)), prod(v.dims.slice(a))]);
   }
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise") return pairwiseReshape(imp, node, v, undefined, out, axis);
-  if (v.kind !== "tensor") imp.fail(node, "flatten of this value is not supported");
-  const a = axis < 0 ? axis + v.dims.length + 1 : axis;
+  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
+  if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, undefined, out, axis)) return;
+  const t = materialize(imp, node.input![0]!, node);
+  const a = axis < 0 ? axis + t.dims.length + 1 : axis;
   if (a !== 1) imp.fail(node, `only Flatten(axis=1) keeps the batch first (got axis ${axis})`);
-  alias(imp, out, v, [prod(v.dims)]);
+  alias(imp, out, t, [prod(t.dims)]);
 }
 
 function squeeze(imp: Importer, node: OnnxNode): void {
@@ -225,8 +226,11 @@ function squeeze(imp: Importer, node: OnnxNode): void {
     const drop = new Set((axes ?? v.dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a)));
     return reshapeConst(imp, node, v, out, v.dims.filter((_, i) => !drop.has(i)));
   }
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind !== "tensor") imp.fail(node, "squeeze of this value is not supported");
+  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
+  return squeezeTensor(imp, node, materialize(imp, node.input![0]!, node), axes, out);
+}
+
+function squeezeTensor(imp: Importer, node: OnnxNode, v: TensorVal, axes: number[] | undefined, out: string): void {
   const rank = v.dims.length + 1;
   const drop = new Set((axes ?? v.dims.flatMap((d, i) => (d === 1 ? [i + 1] : []))).map((a) => axisOf(imp, node, a, rank)));
   for (const a of drop) if (v.dims[a - 1] !== 1) imp.fail(node, `axis ${a} has size ${v.dims[a - 1]}, not 1`);
@@ -246,12 +250,12 @@ function unsqueeze(imp: Importer, node: OnnxNode): void {
     for (let i = 0, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
     return reshapeConst(imp, node, v, out, dims);
   }
-  if (v.kind !== "tensor") imp.fail(node, "unsqueeze of this value is not supported");
-  const rank = v.dims.length + 1 + axes.length;
+  const t = materialize(imp, node.input![0]!, node);
+  const rank = t.dims.length + 1 + axes.length;
   const at = new Set(axes.map((a) => axisOf(imp, node, a, rank)));
   const dims: number[] = [];
-  for (let i = 1, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
-  alias(imp, out, v, dims);
+  for (let i = 1, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : t.dims[j++]!);
+  alias(imp, out, t, dims);
 }
 
 // ------------------------------------------------------------------ concat, slices, gathers

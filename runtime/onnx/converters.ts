@@ -14,16 +14,17 @@ import { embeddingBagLoop } from "./pattern-embedding";
 import { OnnxError } from "./tensors";
 
 /**
- * The pattern/row-wise converter, and when it refuses the node before emitting
- * anything, the general one (whose error, if it fails too, is the one reported).
+ * The pattern/row-wise converter, and when it refuses the node, the general one
+ * (whose error, if it fails too, is the one reported). What the refused attempt
+ * emitted (materialised inputs, views) is valid and reused; anything unread is
+ * dropped with the dead nodes at the end of the import.
  */
 function patternThenGeneral(pattern: Converter, fallback: Converter): Converter {
   return (imp: Importer, node: OnnxNode) => {
-    const before = imp.nodes.length;
     try {
       pattern(imp, node);
     } catch (err) {
-      if (!(err instanceof OnnxError || err instanceof GraphError) || imp.nodes.length !== before) throw err;
+      if (!(err instanceof OnnxError || err instanceof GraphError)) throw err;
       fallback(imp, node);
     }
   };

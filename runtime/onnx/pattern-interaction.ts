@@ -34,21 +34,25 @@ export function pairwiseTranspose(imp: Importer, node: OnnxNode, v: Pairwise, pe
   imp.fail(node, `transpose ${p} of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction`);
 }
 
-/** Reshape/Flatten along the interaction chain. */
-export function pairwiseReshape(imp: Importer, node: OnnxNode, v: Pairwise, target: Sym[] | undefined, out: string, flattenAxis?: number): void {
+/** Reshape/Flatten along the interaction chain; false when this reshape is not part of it (the product is then materialised). */
+export function pairwiseReshape(imp: Importer, node: OnnxNode, v: Pairwise, target: Sym[] | undefined, out: string, flattenAxis?: number): boolean {
   const ff = v.f * v.f;
   const is = (s: Sym | undefined, c: number) => s !== undefined && isConst(s) && s.c === c;
   const batchOrHole = (s: Sym | undefined) => s !== undefined && (symEq(s, BATCH) || is(s, -1) || is(s, 0));
   if (v.stage === "nff" && ((flattenAxis === 1) || (target?.length === 2 && batchOrHole(target[0]) && (is(target[1], ff) || (is(target[1], -1) && !is(target[0], -1)))))) {
-    return imp.set(out, { ...v, stage: "nf2" });
+    imp.set(out, { ...v, stage: "nf2" });
+    return true;
   }
   if (v.stage === "ffn" && (flattenAxis === 2 || (target?.length === 2 && (is(target[0], ff) || is(target[0], -1)) && (symEq(target[1]!, BATCH) || is(target[1], -1))))) {
-    return imp.set(out, { ...v, stage: "pn" });
+    imp.set(out, { ...v, stage: "pn" });
+    return true;
   }
   if (v.stage === "pn" && v.pairs && target?.length === 2 && (is(target[0], v.pairs.length) || is(target[0], -1)) && (symEq(target[1]!, BATCH) || is(target[1], -1) || is(target[1], 0))) {
-    return imp.set(out, v);
+    imp.set(out, v);
+    return true;
   }
-  imp.fail(node, "this reshape of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction");
+  if (v.stage !== "nff" && v.stage !== "nf2") imp.fail(node, "this reshape of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction");
+  return false;
 }
 
 /** Gather of the triangle: axis 1 of [N, F·F], or axis 0 of [F·F, N]. */
