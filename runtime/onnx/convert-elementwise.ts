@@ -116,6 +116,37 @@ export function castGeneral(imp: Importer, node: OnnxNode): void {
   generalOut(imp, node, "cast", [operand(imp, name, node)], { to });
 }
 
+/** PRelu(x, slope) = x < 0 ? slope·x : x (slope broadcast from the right). */
+function prelu(imp: Importer, node: OnnxNode): void {
+  const [xName, slopeName] = node.input as [string, string];
+  const x = operand(imp, xName, node);
+  const slope = operand(imp, slopeName, node);
+  const zero = imp.derived(`${node.output![0]}.zero`, tensor("f32", [1], new Float32Array(1)));
+  const sub = (suffix: string) => ({ ...node, output: [`${node.output![0]}:${suffix}`] });
+  const negative = generalOut(imp, sub("negative"), "binary", [x, zero], { op: "lt" });
+  const scaled = generalOut(imp, sub("scaled"), "binary", [x, slope], { op: "mul" });
+  generalOut(imp, node, "where", [negative.value, scaled.value, x]);
+}
+
+/** Trilu of a constant (a causal mask) folds when the model loads. */
+function trilu(imp: Importer, node: OnnxNode): void {
+  const c = imp.constant(node.input![0]);
+  if (!c || c.dims.length < 2) imp.fail(node, "only Trilu of a constant matrix (e.g. a causal mask) is supported");
+  const k = node.input?.[1] ? Number(imp.constant(node.input[1])?.t.data[0] ?? 0) : 0;
+  const upper = imp.intAttr(node, "upper", 1) === 1;
+  const [rows, cols] = c.dims.slice(-2) as [number, number];
+  const data = (c.t.data as ArrayLike<number | bigint>);
+  const out = Array.from(data, Number);
+  for (let e = 0; e < out.length; e++) {
+    const i = Math.floor(e / cols) % rows;
+    const j = e % cols;
+    const keep = upper ? j - i >= Number(k) : j - i <= Number(k);
+    if (!keep) out[e] = 0;
+  }
+  const t = c.t.dtype === "f32" ? tensor("f32", c.t.shape, Float32Array.from(out)) : c.t.dtype === "bool" ? tensor("bool", c.t.shape, Uint8Array.from(out)) : c.t.dtype === "i32" ? tensor("i32", c.t.shape, Int32Array.from(out)) : tensor("i64", c.t.shape, BigInt64Array.from(out, BigInt));
+  imp.setConst(node.output![0]!, t, c.dims);
+}
+
 export const elementwiseConverters: Record<string, Converter> = {
   ...Object.fromEntries(Object.keys(binaryOps).map((op) => [op, binaryGeneral])),
   Mod: binaryGeneral,
@@ -123,6 +154,8 @@ export const elementwiseConverters: Record<string, Converter> = {
   LeakyRelu: unaryGeneral,
   HardSigmoid: unaryGeneral,
   Clip: clip,
+  PRelu: prelu,
+  Trilu: trilu,
   Where: whereGeneral,
   Cast: castGeneral,
 };

@@ -53,6 +53,7 @@ function fullShape(imp: Importer, v: Val, node: OnnxNode): Sym[] {
     case "lookup": return [BATCH, ...v.idsDims.map((d) => sym(d)), sym(v.dim)];
     case "transposed": return [BATCH, sym(v.of.dims[1]!), sym(v.of.dims[0]!)];
     case "pairwise": return pairwiseShape(v);
+    case "weighted": return [BATCH, sym(v.experts.length), sym(v.d)];
     default: imp.fail(node, "the shape of this value is not known");
   }
 }

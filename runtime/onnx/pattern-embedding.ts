@@ -68,7 +68,7 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
     return name;
   };
   const reduce = local(through(body.output![1]!.name!));
-  if (!reduce || (reduce.opType !== "ReduceSum" && reduce.opType !== "ReduceMean")) why(`the bag is pooled by ${reduce?.opType ?? "nothing"} (supported: ReduceSum, ReduceMean)`);
+  if (!reduce || !["ReduceSum", "ReduceMean", "ReduceMax"].includes(reduce.opType ?? "")) why(`the bag is pooled by ${reduce?.opType ?? "nothing"} (supported: ReduceSum, ReduceMean, ReduceMax)`);
   const axes = bodyAxes(imp, reduce, local, bodyConsts);
   if (axes?.length !== 1 || axes[0] !== 0 || imp.intAttr(reduce, "keepdims", 1) !== 0) why("the pooling must reduce axis 0 with keepdims=0");
   const lookup = local(reduce.input![0]!);
@@ -79,7 +79,12 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
   if (!rows || rows.opType !== "Slice") why("the bag's ids must be a Slice of the indices");
   const [indices, startName, endName, axesName] = rows.input as string[];
   if (axesName && !["0"].includes(String(bodyInts(imp, axesName, local, bodyConsts)?.join()))) why("the ids slice must be over axis 0");
-  const flat = imp.vals.get(indices!);
+  const given = imp.vals.get(indices!);
+  // Single-hot bags: ids [N, 1] reshaped to [-1] are one id per row, i.e. a per-row tensor of one id.
+  const flat =
+    given?.kind === "tensor" && given.dtype !== "f32" && given.dtype !== "bool" && given.dims.reduce((a, b) => a * b, 1) === 1
+      ? { kind: "flatIds" as const, value: given.value, perRow: 1, dtype: given.dtype }
+      : given;
   if (!flat || flat.kind !== "flatIds") why("the indices must be the 2-D ids input reshaped to one dimension");
   const starts = offsetsOf(imp, through(startName!), local, iter);
   const ends = offsetsOf(imp, through(endName!), local, iter);
@@ -91,6 +96,13 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
   }
   const trip = node.input?.[0] ? imp.vals.get(node.input[0]) : undefined;
   if (trip && !(trip.kind === "sym" && "items" in trip.vec && trip.vec.items.length === 1 && symEq(trip.vec.items[0]!, sym(0, 1)))) why("the trip count must be the number of rows");
+  if (reduce.opType === "ReduceMax") {
+    // Max pooling: the bag's rows [N, L, D] looked up, then the max over the L ids.
+    imp.fired("EmbeddingBag Loop -> embedding_bag(max) as an unpooled lookup + reduce(max)");
+    const rows = imp.temp("embedding_sequence", [flat.value, imp.weight(lookup.input![0]!, table.t)], L * table.dims[1]!, {}, "bag_rows");
+    const view = imp.temp("reshape", [rows], L * table.dims[1]!, { shape: [L, table.dims[1]!] }, "bag_rows");
+    return imp.emit("reduce", [view], node.output![0]!, [table.dims[1]!], { op: "max", axes: [1], keepdims: false }, node);
+  }
   const mode = reduce.opType === "ReduceSum" ? "sum" : "mean";
   imp.fired(`EmbeddingBag Loop -> embedding_bag(${mode})`);
   imp.emit("embedding_bag", [flat.value, imp.weight(lookup.input![0]!, table.t)], node.output![0]!, [table.dims[1]!], { mode }, node);

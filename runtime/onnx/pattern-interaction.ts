@@ -4,6 +4,7 @@
 // row ([N, F·F] -> Gather(axis 1)) or in PyTorch's advanced-indexing form
 // (Transpose to [F, F, N] -> Flatten to [F·F, N] -> Gather(axis 0) ->
 // Transpose back). The whole chain becomes one dot_interaction kernel.
+import { tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
 import { BATCH, type Sym, isConst, sym, symEq } from "./symbolic";
 import type { TensorVal, Val } from "./values";
@@ -66,19 +67,29 @@ export function pairwiseGather(imp: Importer, node: OnnxNode, v: Pairwise, out: 
   imp.fail(node, `gather over axis ${axis} of the pairwise product is not part of a supported DLRM interaction`);
 }
 
-/** Check the gathered positions are the kernel's triangle, in its order, and emit it. */
+/**
+ * The gathered positions as pairs of the kernel's triangle: Z is symmetric, so (i, j) and
+ * (j, i) are one pair; any order of the whole triangle works (TorchRec gathers the upper
+ * triangle row by row, DLRM the lower one) — the kernel's output columns are permuted to it.
+ */
 function finish(imp: Importer, node: OnnxNode, v: Pairwise, idx: number[], out: string): void {
   const { f, d } = v;
-  const triangle = (self: boolean, upper: boolean) => {
-    const pos: number[] = [];
-    for (let i = 0; i < f; i++) for (let j = 0; j < (self ? i + 1 : i); j++) pos.push(upper ? j * f + i : i * f + j);
-    return pos;
+  const pairs = idx.map((p) => [Math.floor(p / f), p % f] as const);
+  const self = pairs.some(([i, j]) => i === j);
+  // Kernel order: rows i ascending, j < i (j ≤ i with self interaction).
+  const column = ([i, j]: readonly [number, number]) => {
+    const [hi, lo] = i >= j ? [i, j] : [j, i];
+    return self ? (hi * (hi + 1)) / 2 + lo : (hi * (hi - 1)) / 2 + lo;
   };
-  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  const self = same(idx, triangle(true, false)) || same(idx, triangle(true, true));
-  if (!self && !same(idx, triangle(false, false)) && !same(idx, triangle(false, true))) {
-    imp.fail(node, `the gathered pairs are not the ${f}×${f} triangle in row order (i > j${""}, or i ≥ j with self interaction); rankfn's dot_interaction produces exactly that`);
+  const count = self ? (f * (f + 1)) / 2 : (f * (f - 1)) / 2;
+  const columns = pairs.map(column);
+  if (idx.some((p) => p < 0 || p >= f * f) || columns.length !== count || new Set(columns).size !== count) {
+    imp.fail(node, `the gathered pairs are not the ${f}×${f} triangle (each pair i ≠ j once${self ? ", plus the diagonal" : ""}, in any order); rankfn's dot_interaction computes exactly that`);
   }
-  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""})`);
-  imp.emit("dot_interaction", [v.x], out, [idx.length], { f, d, self }, node);
+  const ordered = columns.every((c, k) => c === k);
+  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""}${ordered ? "" : ", columns permuted"})`);
+  if (ordered) return imp.emit("dot_interaction", [v.x], out, [idx.length], { f, d, self }, node);
+  const dots = imp.temp("dot_interaction", [v.x], count, { f, d, self }, "interaction");
+  const perm = imp.derived(`${out}.pairs`, tensor("i64", [count], BigInt64Array.from(columns, BigInt)));
+  imp.emit("gather_axis", [dots, perm], out, [count], { axis: 1, indexShape: [count] }, node);
 }
