@@ -6,7 +6,7 @@
 import type { BinaryNdOp, UnaryNdOp } from "../ffi/tensor-op-codes";
 import { tensor } from "../tensor/tensor";
 import { type Converter, intVec, setInts } from "./convert-shape";
-import { generalOut, operand, operandDType } from "./general";
+import { commonLayout, generalOut, keepLayout, operand, operandDType } from "./general";
 import type { Importer, OnnxNode } from "./importer";
 import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
 import { foldConstants } from "./fold-elementwise";
@@ -33,11 +33,13 @@ export function binaryGeneral(imp: Importer, node: OnnxNode): void {
   const op = binaryOps[type];
   if (!op) imp.fail(node, `no general form of ${type}`);
   if (ins.length === 1) return imp.set(node.output![0]!, imp.get(ins[0]!, node));
-  let acc = operand(imp, ins[0]!, node);
+  const like = commonLayout(imp, ins, node);
+  let acc = operand(imp, ins[0]!, node, like);
   for (let i = 1; i < ins.length; i++) {
     const last = i === ins.length - 1;
-    const b = operand(imp, ins[i]!, node);
+    const b = operand(imp, ins[i]!, node, like);
     const t = last ? generalOut(imp, node, "binary", [acc, b], { op }) : generalOut(imp, { ...node, output: [`${node.output![0]}:partial${i}`] }, "binary", [acc, b], { op });
+    if (last) keepLayout(imp, t, node.output![0]!, like);
     acc = t.value;
   }
 }
@@ -50,7 +52,8 @@ function foldOrFail(imp: Importer, node: OnnxNode, ins: string[]): void {
 
 function modulo(imp: Importer, node: OnnxNode, ins: string[]): void {
   const fmod = imp.intAttr(node, "fmod", 0) === 1;
-  generalOut(imp, node, "binary", ins.map((n) => operand(imp, n, node)), { op: fmod ? "fmod" : "mod" });
+  const like = commonLayout(imp, ins, node);
+  keepLayout(imp, generalOut(imp, node, "binary", ins.map((n) => operand(imp, n, node, like)), { op: fmod ? "fmod" : "mod" }), node.output![0]!, like);
 }
 
 const unaryOps: Record<string, UnaryNdOp> = {
@@ -63,13 +66,14 @@ export function unaryGeneral(imp: Importer, node: OnnxNode): void {
   const type = node.opType!;
   if (imp.constant(node.input![0]!)) return foldOrFail(imp, node, [node.input![0]!]);
   const x = operand(imp, node.input![0]!, node);
+  const like = commonLayout(imp, [node.input![0]!], node);
+  const emit = (attrs: Record<string, unknown>) => void keepLayout(imp, generalOut(imp, node, "unary", [x], attrs), node.output![0]!, like);
   if (type === "Gelu" && imp.stringAttr(node, "approximate", "none") !== "none") imp.fail(node, 'only approximate="none" (erf) is supported');
-  if (type === "LeakyRelu") return void generalOut(imp, node, "unary", [x], { op: "leaky_relu", alpha: imp.floatAttr(node, "alpha", 0.01) });
-  if (type === "HardSigmoid") return void generalOut(imp, node, "unary", [x], { op: "hardsigmoid", alpha: imp.floatAttr(node, "alpha", 0.2), beta: imp.floatAttr(node, "beta", 0.5) });
-  if (type === "Selu" || type === "Elu") imp.fail(node, `${type} is not supported`);
+  if (type === "LeakyRelu") return emit({ op: "leaky_relu", alpha: imp.floatAttr(node, "alpha", 0.01) });
+  if (type === "HardSigmoid") return emit({ op: "hardsigmoid", alpha: imp.floatAttr(node, "alpha", 0.2), beta: imp.floatAttr(node, "beta", 0.5) });
   const op = unaryOps[type];
   if (!op) imp.fail(node, `no general form of ${type}`);
-  generalOut(imp, node, "unary", [x], { op });
+  emit({ op });
 }
 
 const F32_MAX = 3.4028234663852886e38;
@@ -84,13 +88,15 @@ export function clip(imp: Importer, node: OnnxNode): void {
     return Number(c.t.data[0]!);
   };
   const x = operand(imp, node.input![0]!, node);
-  generalOut(imp, node, "unary", [x], { op: "clip", alpha: bound(1, -F32_MAX), beta: bound(2, F32_MAX) });
+  const like = commonLayout(imp, [node.input![0]!], node);
+  keepLayout(imp, generalOut(imp, node, "unary", [x], { op: "clip", alpha: bound(1, -F32_MAX), beta: bound(2, F32_MAX) }), node.output![0]!, like);
 }
 
 export function whereGeneral(imp: Importer, node: OnnxNode): void {
   const [c, a, b] = node.input as [string, string, string];
   if ([c, a, b].every((n) => imp.constant(n))) return foldOrFail(imp, node, [c, a, b]);
-  generalOut(imp, node, "where", [operand(imp, c, node), operand(imp, a, node), operand(imp, b, node)]);
+  const like = commonLayout(imp, [c, a, b], node);
+  keepLayout(imp, generalOut(imp, node, "where", [operand(imp, c, node, like), operand(imp, a, node, like), operand(imp, b, node, like)]), node.output![0]!, like);
 }
 
 const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
@@ -113,7 +119,7 @@ export function castGeneral(imp: Importer, node: OnnxNode): void {
     return imp.setConst(node.output![0]!, t, c.dims);
   }
   if (operandDType(imp, name, node) === to) return imp.set(node.output![0]!, imp.get(name, node));
-  generalOut(imp, node, "cast", [operand(imp, name, node)], { to });
+  keepLayout(imp, generalOut(imp, node, "cast", [operand(imp, name, node)], { to }), node.output![0]!, commonLayout(imp, [name], node));
 }
 
 /** PRelu(x, slope) = x < 0 ? slope·x : x (slope broadcast from the right). */

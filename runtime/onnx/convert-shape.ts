@@ -7,6 +7,7 @@ import type { Importer, OnnxNode } from "./importer";
 import { lookupReshaped, startLookup } from "./pattern-embedding";
 import { pairwiseGather, pairwiseReshape, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
 import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym, symEq, symStr } from "./symbolic";
+import { onnxShape } from "./batch-layout";
 import { materialize } from "./general";
 import { ONNX, initializerTensor, num } from "./tensors";
 import type { TensorVal, Val } from "./values";
@@ -46,7 +47,7 @@ export function setInts(imp: Importer, out: string, vec: SymVec, scalar: boolean
 /** The full ONNX shape of a value, batch included (for Shape/Size). */
 function fullShape(imp: Importer, v: Val, node: OnnxNode): Sym[] {
   switch (v.kind) {
-    case "tensor": return [BATCH, ...v.dims.map((d) => sym(d))];
+    case "tensor": return onnxShape(v);
     case "const": return v.dims.map((d) => sym(d));
     case "sym": return v.scalar ? [] : [lengthOf(v.vec)];
     case "flatIds": return [sym(0, v.perRow)];
@@ -75,6 +76,13 @@ export function axesOf(imp: Importer, node: OnnxNode, inputIndex = 1): number[] 
   const c = intConsts(imp, name);
   if (!c) imp.fail(node, "axes must be constant");
   return c;
+}
+
+/** Input 0 as a batch-first tensor (a value whose batch moved inside its shape is reshaped with Reshape, not here). */
+function batchFirstTensor(imp: Importer, node: OnnxNode): TensorVal {
+  const t = materialize(imp, node.input![0]!, node);
+  if (t.layout) imp.fail(node, `the input holds the batch at axis ${t.layout.axis}; ${node.opType} of such values is not supported (use Reshape)`);
+  return t;
 }
 
 function alias(imp: Importer, out: string, x: TensorVal, dims: number[]): void {
@@ -177,6 +185,7 @@ function reshape(imp: Importer, node: OnnxNode): void {
   const target = intVec(imp, node.input![1]);
   const items = target && itemsOf(target.vec);
   if (!items) imp.fail(node, "the target shape must be computable when the model loads (constants and shape arithmetic)");
+  if (v.kind === "tensor" && v.layout) imp.fail(node, "the batch is not first; the layout-aware reshape takes it");
   if (v.kind === "tensor") return reshapeTensor(imp, node, v, items, out);
   if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
   if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, items, out)) return;
@@ -211,7 +220,7 @@ function flatten(imp: Importer, node: OnnxNode): void {
   }
   if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
   if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, undefined, out, axis)) return;
-  const t = materialize(imp, node.input![0]!, node);
+  const t = batchFirstTensor(imp, node);
   const a = axis < 0 ? axis + t.dims.length + 1 : axis;
   if (a !== 1) imp.fail(node, `only Flatten(axis=1) keeps the batch first (got axis ${axis})`);
   alias(imp, out, t, [prod(t.dims)]);
@@ -228,7 +237,7 @@ function squeeze(imp: Importer, node: OnnxNode): void {
     return reshapeConst(imp, node, v, out, v.dims.filter((_, i) => !drop.has(i)));
   }
   if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
-  return squeezeTensor(imp, node, materialize(imp, node.input![0]!, node), axes, out);
+  return squeezeTensor(imp, node, batchFirstTensor(imp, node), axes, out);
 }
 
 function squeezeTensor(imp: Importer, node: OnnxNode, v: TensorVal, axes: number[] | undefined, out: string): void {
@@ -251,7 +260,7 @@ function unsqueeze(imp: Importer, node: OnnxNode): void {
     for (let i = 0, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
     return reshapeConst(imp, node, v, out, dims);
   }
-  const t = materialize(imp, node.input![0]!, node);
+  const t = batchFirstTensor(imp, node);
   const rank = t.dims.length + 1 + axes.length;
   const at = new Set(axes.map((a) => axisOf(imp, node, a, rank)));
   const dims: number[] = [];
@@ -321,7 +330,7 @@ function slice(imp: Importer, node: OnnxNode): void {
     if (!vec) imp.fail(node, "this slice of a shape value cannot be computed when the model loads");
     return setInts(imp, out, vec, false);
   }
-  if (v.kind !== "tensor") imp.fail(node, "slicing this value is not supported");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "slicing this value is not supported");
   if (axes.length !== 1) imp.fail(node, "slicing over several axes at once is not supported");
   const rank = v.dims.length + 1;
   const axis = axisOf(imp, node, axes[0]!, rank);
@@ -354,7 +363,7 @@ function gather(imp: Importer, node: OnnxNode): void {
   }
   if (v.kind === "const" && v.t.dtype === "f32" && v.dims.length === 2 && axisAttr === 0) return startLookup(imp, node, data, v.t, out);
   if (v.kind === "pairwise") return pairwiseGather(imp, node, v, out);
-  if (v.kind !== "tensor") imp.fail(node, "gather from this value is not supported (supported: an embedding table constant, shape values, or a per-row tensor along a feature axis with constant indices)");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "gather from this value is not supported (supported: an embedding table constant, shape values, or a per-row tensor along a feature axis with constant indices)");
   const c = imp.constant(indices);
   if (!c || c.t.dtype === "f32") imp.fail(node, "gathering from a per-row tensor needs constant integer indices");
   const rank = v.dims.length + 1;
@@ -376,7 +385,7 @@ function transpose(imp: Importer, node: OnnxNode): void {
     return imp.setConst(out, ...transposeConst(v.t, v.dims, p));
   }
   if (v.kind === "pairwise") return pairwiseTranspose(imp, node, v, perm, out);
-  if (v.kind !== "tensor") imp.fail(node, "transpose of this value is not supported");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
   if (p.every((x, i) => x === i)) return imp.set(out, v);

@@ -6,12 +6,14 @@
 // constant range, zeros of a per-row shape) fold when the model loads.
 import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, intConsts, intVec } from "./convert-shape";
-import { general, generalOut, operand } from "./general";
+import { isBatchFirst, layoutOf, onnxRank, reshaped, storedAxis, transposed } from "./batch-layout";
+import { commonLayout, general, generalOut, keepLayout, operand } from "./general";
 import type { Importer, OnnxNode } from "./importer";
-import { BATCH, type Sym, isConst, itemsOf, symEq } from "./symbolic";
+import { BATCH, type Sym, isConst, itemsOf, symEq, symStr } from "./symbolic";
 import { initializerTensor } from "./tensors";
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+const anyDType = ["f32", "i32", "i64", "bool"];
 const INT_MAX = 2 ** 31 - 1;
 
 /** Values of a constant tensor, any dtype, as numbers. */
@@ -86,25 +88,42 @@ export function tile(imp: Importer, node: OnnxNode): void {
 }
 
 export function transposeGeneral(imp: Importer, node: OnnxNode): void {
-  const x = imp.tensor(node.input![0]!, node, ["f32", "i32", "i64", "bool"]);
-  const rank = x.dims.length + 1;
+  const x = imp.tensor(node.input![0]!, node, ["f32", "i32", "i64", "bool"], true);
+  const rank = onnxRank(x);
   const perm = imp.intsAttr(node, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
-  generalOut(imp, node, "transpose", [operand(imp, node.input![0]!, node)], { perm });
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) imp.fail(node, `perm ${JSON.stringify(perm)} is not a permutation of ${rank} axes`);
+  // The batch may move within the ONNX shape (attention works on [L, N, E]); rows stay batch-major.
+  const t = transposed(x, perm);
+  const out = node.output![0]!;
+  const layout = isBatchFirst(t.layout) ? undefined : t.layout;
+  if (t.storedPerm.every((p, i) => p === i)) return imp.set(out, { ...x, dims: t.dims, layout });
+  const y = generalOut(imp, node, "transpose", [operand(imp, node.input![0]!, node)], { perm: [0, ...t.storedPerm.map((p) => p + 1)] });
+  imp.set(out, { ...y, layout });
+}
+
+/** Reshape of a value whose batch is not first, or that moves the batch inside the shape (a free view when exact). */
+export function reshapeGeneral(imp: Importer, node: OnnxNode): void {
+  const x = imp.tensor(node.input![0]!, node, ["f32", "i32", "i64", "bool"], true);
+  const target = intVec(imp, node.input![1]);
+  const items = target && itemsOf(target.vec);
+  if (!items) imp.fail(node, "the target shape must be computable when the model loads");
+  const r = reshaped(x, items);
+  if (typeof r === "string") imp.fail(node, `reshape to [${items.map(symStr).join(", ")}]: ${r}`);
+  imp.set(node.output![0]!, { ...x, dims: r.dims, layout: isBatchFirst(r.layout) ? undefined : r.layout, parts: undefined });
 }
 
 export function concatGeneral(imp: Importer, node: OnnxNode): void {
   const ins = (node.input ?? []).filter(Boolean);
   for (const n of ins) if (imp.constant(n)) imp.fail(node, `input "${n}" is a constant: concatenating it with rows needs it expanded to the batch first`);
-  generalOut(imp, node, "concat_axis", ins.map((n) => operand(imp, n, node)), { axis: imp.intAttr(node, "axis", 1) });
+  const like = commonLayout(imp, ins, node);
+  const axis = storedAxis(imp, node, imp.tensor(ins[0]!, node, anyDType, true), imp.intAttr(node, "axis", 1));
+  keepLayout(imp, generalOut(imp, node, "concat_axis", ins.map((n) => operand(imp, n, node)), { axis }), node.output![0]!, like);
 }
 
 export function split(imp: Importer, node: OnnxNode): void {
-  const x = imp.tensor(node.input![0]!, node, ["f32", "i32", "i64", "bool"]);
-  const rank = x.dims.length + 1;
-  const axis = imp.intAttr(node, "axis", 0);
-  const a = axis < 0 ? axis + rank : axis;
-  const size = x.dims[a - 1];
-  if (size === undefined) imp.fail(node, `axis ${axis} is the batch axis or out of range`);
+  const x = imp.tensor(node.input![0]!, node, anyDType, true);
+  const axis = storedAxis(imp, node, x, imp.intAttr(node, "axis", 0));
+  const size = x.dims[axis - 1]!;
   const outs = node.output ?? [];
   let sizes = node.input?.[1] ? intConsts(imp, node.input[1]) : imp.intsAttr(node, "split");
   if (node.input?.[1] && !sizes) imp.fail(node, "split sizes must be constant");
@@ -113,7 +132,7 @@ export function split(imp: Importer, node: OnnxNode): void {
     const each = Math.ceil(size / parts);
     sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, size - i * each)));
   }
-  general(imp, "split", [operand(imp, node.input![0]!, node)], { axis, sizes }, node, ...outs);
+  general(imp, "split", [operand(imp, node.input![0]!, node)], { axis, sizes }, node, ...outs).forEach((t, i) => keepLayout(imp, t, outs[i]!, x));
 }
 
 export function sliceGeneral(imp: Importer, node: OnnxNode): void {
@@ -123,19 +142,18 @@ export function sliceGeneral(imp: Importer, node: OnnxNode): void {
   const axes = ax ? intConsts(imp, ax) : starts?.map((_, i) => i);
   const steps = st ? intConsts(imp, st) : starts?.map(() => 1);
   if (!starts || !ends || !axes || !steps) imp.fail(node, "starts, ends, axes and steps must be constant");
-  const x = imp.tensor(data!, node, ["f32", "i32", "i64", "bool"]);
-  const rank = x.dims.length + 1;
+  const x = imp.tensor(data!, node, anyDType, true);
+  const rank = onnxRank(x);
   const attrs = { axes: [] as number[], starts: [] as number[], counts: [] as number[], steps: [] as number[] };
-  axes.forEach((axis, i) => {
-    const a = axis < 0 ? axis + rank : axis;
+  axes.forEach((onnxAxis, i) => {
     const step = steps[i]!;
-    if (a === 0) {
+    if ((onnxAxis < 0 ? onnxAxis + rank : onnxAxis) === layoutOf(x).axis) {
       // The whole batch (x[:, ...]) is no slice at all; anything else would drop rows.
       if (starts[i] === 0 && ends[i]! >= INT_MAX && step === 1) return;
       imp.fail(node, "slicing the batch axis is not supported: rankfn scores every row");
     }
-    const size = x.dims[a - 1];
-    if (size === undefined) imp.fail(node, `axis ${axis} is out of range`);
+    const a = storedAxis(imp, node, x, onnxAxis);
+    const size = x.dims[a - 1]!;
     if (step === 0) imp.fail(node, "step must not be 0");
     const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v < 0 ? v + size : v));
     const start = step > 0 ? clamp(starts[i]!, 0, size) : clamp(starts[i]!, -1, size - 1);
@@ -147,7 +165,7 @@ export function sliceGeneral(imp: Importer, node: OnnxNode): void {
     attrs.steps.push(step);
   });
   if (attrs.axes.length === 0) return imp.set(node.output![0]!, x);
-  generalOut(imp, node, "slice_nd", [operand(imp, data!, node)], attrs);
+  keepLayout(imp, generalOut(imp, node, "slice_nd", [operand(imp, data!, node)], attrs), node.output![0]!, x);
 }
 
 export function gatherGeneral(imp: Importer, node: OnnxNode): void {
@@ -172,7 +190,10 @@ export function gatherGeneral(imp: Importer, node: OnnxNode): void {
   if (cd) imp.fail(node, "gathering rows of a constant by per-row ids needs a 2-D float table (an embedding lookup)");
   if (!ci || ci.t.dtype === "f32") imp.fail(node, "indices into a per-row tensor must be integer constants (per-row indices: GatherElements, i.e. torch.gather)");
   const idx = imp.weight(indices, { ...ci.t, shape: ci.dims.length ? ci.dims : [1] } as Tensor);
-  generalOut(imp, node, "gather_axis", [operand(imp, data, node), idx], { axis, indexShape: ci.dims });
+  const x = imp.tensor(data, node, anyDType, true);
+  if (!isBatchFirst(layoutOf(x)) && ci.dims.length !== 1) imp.fail(node, "gathering with a scalar or multi-dimensional index from a value whose batch is not first is not supported");
+  const y = generalOut(imp, node, "gather_axis", [operand(imp, data, node), idx], { axis: storedAxis(imp, node, x, axis), indexShape: ci.dims });
+  keepLayout(imp, y, node.output![0]!, x);
 }
 
 export function gatherElementsGeneral(imp: Importer, node: OnnxNode): void {
@@ -187,7 +208,33 @@ export function scatterNd(imp: Importer, node: OnnxNode): void {
 
 export function matmulGeneral(imp: Importer, node: OnnxNode): void {
   const [a, b] = node.input as [string, string];
-  generalOut(imp, node, "batch_matmul", [operand(imp, a, node), operand(imp, b, node)]);
+  const like = commonLayout(imp, [a, b], node);
+  if (like && layoutOf(like).axis >= onnxRank(like) - 2) imp.fail(node, "the batch is one of the matrix axes");
+  keepLayout(imp, generalOut(imp, node, "batch_matmul", [operand(imp, a, node, like), operand(imp, b, node, like)]), node.output![0]!, like);
+}
+
+/** Gemm the row-wise linear cannot take (A with its batch inside, e.g. attention's [L·N, E]): MatMul with αB(ᵀ), plus βC. */
+export function gemmGeneral(imp: Importer, node: OnnxNode): void {
+  const [a, b, c] = node.input ?? [];
+  if (imp.intAttr(node, "transA", 0) !== 0) imp.fail(node, "transA=1 is not supported");
+  const w = imp.constant(b);
+  if (!w || w.dims.length !== 2 || w.t.dtype !== "f32") imp.fail(node, "B must be a 2-D float constant");
+  const alpha = imp.floatAttr(node, "alpha", 1);
+  const beta = imp.floatAttr(node, "beta", 1);
+  const [r, k] = w.dims as [number, number];
+  const transB = imp.intAttr(node, "transB", 0) === 1;
+  const src = w.t.data as Float32Array;
+  const [kk, n] = transB ? [k, r] : [r, k];
+  const wt = new Float32Array(kk * n);
+  for (let i = 0; i < kk; i++) for (let j = 0; j < n; j++) wt[i * n + j] = alpha * (transB ? src[j * k + i]! : src[i * n + j]!);
+  const like = commonLayout(imp, [a!], node);
+  const weight = imp.derived(b!, tensor("f32", [kk, n], wt));
+  const product = generalOut(imp, c ? { ...node, output: [`${node.output![0]}:product`] } : node, "batch_matmul", [operand(imp, a!, node), weight]);
+  if (!c) return void keepLayout(imp, product, node.output![0]!, like);
+  const cc = imp.constant(c);
+  if (!cc) imp.fail(node, "C must be a constant");
+  const bias = imp.derived(c, tensor("f32", cc.dims.length ? cc.dims : [1], Float32Array.from(cc.t.data as Float32Array, (x) => beta * x)));
+  keepLayout(imp, generalOut(imp, node, "binary", [product.value, operand(imp, bias, node, like)], { op: "add" }), node.output![0]!, like);
 }
 
 const identity: Converter = (imp, node) => imp.set(node.output![0]!, imp.get(node.input![0]!, node));
@@ -209,5 +256,7 @@ export const tensorFallbacks: Record<string, Converter> = {
   Gather: gatherGeneral,
   GatherElements: gatherElementsGeneral,
   MatMul: matmulGeneral,
+  Reshape: reshapeGeneral,
+  Gemm: gemmGeneral,
 };
 

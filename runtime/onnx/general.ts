@@ -8,6 +8,7 @@
 // way in.
 import type { Tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
+import { batchFirst, isBatchFirst, layoutOf, onnxRank, storedConstDims } from "./batch-layout";
 import type { RowDType, TensorVal } from "./values";
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -69,11 +70,42 @@ export function shaped(imp: Importer, t: TensorVal, node: OnnxNode): string {
   return view;
 }
 
-/** An operand of a general op: a per-row tensor with its ONNX dims, or a constant as a weight of its full shape. */
-export function operand(imp: Importer, name: string, node: OnnxNode): string {
+/**
+ * An operand of a general op: a per-row tensor with its stored dims, or a constant as a
+ * weight of its full shape — mapped to the stored order of `like` when that value's batch
+ * is not first (the constant must have size 1 along the batch axis).
+ */
+export function operand(imp: Importer, name: string, node: OnnxNode, like?: TensorVal): string {
   const c = imp.constant(name);
-  if (c) return imp.weight(name, { ...c.t, shape: c.dims.length ? c.dims : [1] } as Tensor);
+  if (c) {
+    const l = like ? layoutOf(like) : batchFirst;
+    if (isBatchFirst(l)) return imp.weight(name, { ...c.t, shape: c.dims.length ? c.dims : [1] } as Tensor);
+    const dims = storedConstDims(c.dims, l, onnxRank(like!));
+    if (!dims) imp.fail(node, `constant "${name}" [${c.dims.join(", ")}] varies along the batch axis`);
+    return imp.derived(name, { ...c.t, shape: dims.length ? dims : [1] } as Tensor);
+  }
   return shaped(imp, materialize(imp, name, node), node);
+}
+
+/** The one batch layout of a node's tensor inputs (batch-first when they all are); differing layouts are refused. */
+export function commonLayout(imp: Importer, names: string[], node: OnnxNode): TensorVal | undefined {
+  let like: TensorVal | undefined;
+  for (const n of names) {
+    if (imp.constant(n)) continue;
+    const t = materialize(imp, n, node);
+    if (isBatchFirst(layoutOf(t))) continue;
+    if (like && JSON.stringify(layoutOf(like)) !== JSON.stringify(layoutOf(t))) imp.fail(node, "inputs hold the batch at different places of their shapes");
+    like = t;
+  }
+  return like;
+}
+
+/** Give an emitted value the batch layout of `like` (the op kept the batch where it was). */
+export function keepLayout(imp: Importer, t: TensorVal, onnxName: string, like: TensorVal | undefined): TensorVal {
+  if (!like || isBatchFirst(layoutOf(like))) return t;
+  const out = { ...t, layout: layoutOf(like) };
+  imp.set(onnxName, out);
+  return out;
 }
 
 /** The ONNX-side dtype of an operand (constants included). */

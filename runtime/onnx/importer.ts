@@ -170,10 +170,12 @@ export class Importer {
   }
 
   /** A per-row tensor; lazy pattern values explain what they can feed instead. */
-  tensor(name: string, node: OnnxNode, dtypes: string[] = ["f32"]): Extract<Val, { kind: "tensor" }> {
+  tensor(name: string, node: OnnxNode, dtypes: string[] = ["f32"], anyLayout = false): Extract<Val, { kind: "tensor" }> {
     const raw = this.get(name, node);
     if (raw.kind === "const" || raw.kind === "sym") this.fail(node, `input "${name}" ${describe(raw)} where a per-row tensor is expected`);
     const v = materialize(this, name, node);
+    // Row-wise patterns read batch-first values only; the general converters map the axes of the others.
+    if (v.layout && !anyLayout) this.fail(node, `input "${name}" holds the batch at axis ${v.layout.axis} of its shape, where a batch-first value is expected`);
     if (!dtypes.includes(v.dtype)) this.fail(node, `input "${name}" holds ${v.dtype} values, expected ${dtypes.join(" or ")}`);
     return v;
   }
