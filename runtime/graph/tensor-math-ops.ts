@@ -122,14 +122,21 @@ export function matmulShapes(node: Node, inputs: OpInput[]): { a: number[]; b: n
     const inp = inputs[i]!;
     if (dtypeOf(node, inputs, i) !== "f32") failNode(node, `input ${i} must be f32`);
     if (inp.kind === "value") {
-      if (inp.type.shape.length === 0) failNode(node, `input ${i} ("${inp.name}") is one number per row; MatMul needs a vector or matrix per row`);
-      return { shape: inp.type.shape, vector: inp.type.shape.length === 1 };
+      // A value of one vector per row is ONNX [N, k]: a matrix whose rows are the batch. It is row-wise
+      // only as the left operand of a weight; anything else would contract or broadcast over the batch.
+      const other = inputs[1 - i]!;
+      if (inp.type.shape.length === 0 || (inp.type.shape.length === 1 && (i === 1 || other.kind === "value"))) {
+        failNode(node, `input ${i} ("${inp.name}") is [N${inp.type.shape.map((d) => `, ${d}`).join("")}]; a MatMul of it would mix rows of the batch (each row needs its own matrix: [N, m, k] · [N, k, n])`);
+      }
+      return { shape: inp.type.shape, vector: false };
     }
     return { shape: inp.spec.shape, vector: inp.spec.shape.length === 1 };
   };
   const sa = side(0);
   const sb = side(1);
-  const aM = sa.vector ? [1, sa.shape[0]!] : sa.shape;
+  // A row vector [k] of a value is the matrix [1, k] of that row (the batch is m).
+  const rowVector = inputs[0]!.kind === "value" && sa.shape.length === 1;
+  const aM = sa.vector || rowVector ? [1, sa.shape[0]!] : sa.shape;
   const bM = sb.vector ? [sb.shape[0]!, 1] : sb.shape;
   const [m, k] = aM.slice(-2) as [number, number];
   const [k2, n] = bM.slice(-2) as [number, number];
@@ -147,7 +154,7 @@ export function matmulShapes(node: Node, inputs: OpInput[]): { a: number[]; b: n
   const lb = leadOf(1, bM);
   const lead = broadcastShapes([la, lb]);
   if (!lead) failNode(node, `leading dims [${la.join(", ")}] and [${lb.join(", ")}] do not broadcast`);
-  const out = [...lead, ...(sa.vector ? [] : [m]), ...(sb.vector ? [] : [n])];
+  const out = [...lead, ...(sa.vector || rowVector ? [] : [m]), ...(sb.vector ? [] : [n])];
   return { a: [...la, m, k], b: [...lb, k, n], lead, m, k, n, out };
 }
 

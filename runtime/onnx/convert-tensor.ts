@@ -142,6 +142,8 @@ export function sliceGeneral(imp: Importer, node: OnnxNode): void {
   const axes = ax ? intConsts(imp, ax) : starts?.map((_, i) => i);
   const steps = st ? intConsts(imp, st) : starts?.map(() => 1);
   if (!starts || !ends || !axes || !steps) imp.fail(node, "starts, ends, axes and steps must be constant");
+  const c = imp.constant(data);
+  if (c) return sliceConstant(imp, node, c, { starts, ends, axes, steps });
   const x = imp.tensor(data!, node, anyDType, true);
   const rank = onnxRank(x);
   const attrs = { axes: [] as number[], starts: [] as number[], counts: [] as number[], steps: [] as number[] };
@@ -166,6 +168,28 @@ export function sliceGeneral(imp: Importer, node: OnnxNode): void {
   });
   if (attrs.axes.length === 0) return imp.set(node.output![0]!, x);
   keepLayout(imp, generalOut(imp, node, "slice_nd", [operand(imp, data!, node)], attrs), node.output![0]!, x);
+}
+
+/** Slice of a constant (e.g. one of the q/k/v chunks of an attention's packed weight) folds at load. */
+function sliceConstant(imp: Importer, node: OnnxNode, c: { t: Tensor; dims: number[] }, a: { starts: number[]; ends: number[]; axes: number[]; steps: number[] }): void {
+  const rank = c.dims.length;
+  const start = c.dims.map(() => 0);
+  const step = c.dims.map(() => 1);
+  const dims = [...c.dims];
+  a.axes.forEach((axis, i) => {
+    const ax = axis < 0 ? axis + rank : axis;
+    const size = c.dims[ax]!;
+    const st = a.steps[i]!;
+    if (st === 0) imp.fail(node, "step must not be 0");
+    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v < 0 ? v + size : v));
+    const s0 = st > 0 ? clamp(a.starts[i]!, 0, size) : clamp(a.starts[i]!, -1, size - 1);
+    const e0 = st > 0 ? clamp(a.ends[i]!, 0, size) : clamp(a.ends[i]!, -1, size - 1);
+    start[ax] = s0;
+    step[ax] = st;
+    dims[ax] = Math.max(0, Math.ceil((e0 - s0) / st));
+  });
+  const cs = strides(c.dims);
+  imp.setConst(node.output![0]!, constFrom(c.t, dims, (o) => o.reduce((acc, v, k) => acc + (start[k]! + v * step[k]!) * cs[k]!, 0)), dims);
 }
 
 export function gatherGeneral(imp: Importer, node: OnnxNode): void {
@@ -209,8 +233,15 @@ export function scatterNd(imp: Importer, node: OnnxNode): void {
 export function matmulGeneral(imp: Importer, node: OnnxNode): void {
   const [a, b] = node.input as [string, string];
   const like = commonLayout(imp, [a, b], node);
-  if (like && layoutOf(like).axis >= onnxRank(like) - 2) imp.fail(node, "the batch is one of the matrix axes");
-  keepLayout(imp, generalOut(imp, node, "batch_matmul", [operand(imp, a, node, like), operand(imp, b, node, like)]), node.output![0]!, like);
+  if (like) {
+    // The batch may be A's row axis (m) when B is a constant: rows stay independent.
+    const axis = layoutOf(like).axis;
+    const rank = onnxRank(like);
+    const aMoved = !imp.constant(a) && !isBatchFirst(layoutOf(imp.tensor(a, node, ["f32"], true)));
+    if (axis === rank - 1 || (axis === rank - 2 && !(aMoved && imp.constant(b)))) imp.fail(node, "the batch is one of the contracted matrix axes");
+  }
+  // A constant operand is a matrix (or a stack of them), not an elementwise broadcast: it keeps its own shape.
+  keepLayout(imp, generalOut(imp, node, "batch_matmul", [operand(imp, a, node), operand(imp, b, node)]), node.output![0]!, like);
 }
 
 /** Gemm the row-wise linear cannot take (A with its batch inside, e.g. attention's [L·N, E]): MatMul with αB(ᵀ), plus βC. */
@@ -233,7 +264,8 @@ export function gemmGeneral(imp: Importer, node: OnnxNode): void {
   if (!c) return void keepLayout(imp, product, node.output![0]!, like);
   const cc = imp.constant(c);
   if (!cc) imp.fail(node, "C must be a constant");
-  const bias = imp.derived(c, tensor("f32", cc.dims.length ? cc.dims : [1], Float32Array.from(cc.t.data as Float32Array, (x) => beta * x)));
+  const bias = `${c}:beta${imp.counter++}`;
+  imp.setConst(bias, tensor("f32", cc.dims.length ? cc.dims : [1], Float32Array.from(cc.t.data as Float32Array, (x) => beta * x)), cc.dims);
   keepLayout(imp, generalOut(imp, node, "binary", [product.value, operand(imp, bias, node, like)], { op: "add" }), node.output![0]!, like);
 }
 

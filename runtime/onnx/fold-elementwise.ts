@@ -57,14 +57,7 @@ export function foldConstants(op: string, ins: Const[]): Const | undefined {
     const c = ins[0]!;
     return make(c.t.dtype, c.dims, Array.from(c.t.data as ArrayLike<number | bigint>, (x) => unary[op]!(Number(x))));
   }
-  if (op === "Where" && ins.length === 3) {
-    // where(c, a, b) = c·a + (1 − c)·b elementwise, folded as two broadcasts.
-    const [c, a, b] = ins as [Const, Const, Const];
-    const picked = foldConstants("Mul", [{ ...c, t: { ...c.t, dtype: a.t.dtype } as Tensor }, a]);
-    const notC = foldConstants("Not", [c]);
-    const other = notC && foldConstants("Mul", [{ ...notC, t: { ...notC.t, dtype: b.t.dtype } as Tensor }, b]);
-    return picked && other ? foldConstants("Add", [picked, other]) : undefined;
-  }
+  if (op === "Where" && ins.length === 3) return whereOf(ins[0]!, ins[1]!, ins[2]!);
   const f = binary[op];
   if (!f || ins.length !== 2) return undefined;
   const [a, b] = ins as [Const, Const];
@@ -96,4 +89,27 @@ export function foldConstants(op: string, ins: Const[]): Const | undefined {
     }
   }
   return make(comparisons.has(op) ? "bool" : a.t.dtype, out, values);
+}
+
+/** Where over constants: numpy broadcasting of all three, then each element picked (never multiplied: 0·(−inf) is NaN). */
+function whereOf(c: Const, a: Const, b: Const): Const | undefined {
+  const rank = Math.max(c.dims.length, a.dims.length, b.dims.length);
+  const pad = (d: number[]) => [...new Array<number>(rank - d.length).fill(1), ...d];
+  const all = [pad(c.dims), pad(a.dims), pad(b.dims)];
+  const out = all[0]!.map((_, i) => Math.max(...all.map((d) => d[i]!)));
+  if (all.some((d) => d.some((x, i) => x !== 1 && x !== out[i]))) return undefined;
+  const strides = all.map((d) => d.map((x, i) => (x === 1 ? 0 : prod(d.slice(i + 1)))));
+  const vals = [c, a, b].map((k) => Array.from(k.t.data as ArrayLike<number | bigint>, Number));
+  const n = prod(out);
+  const values = new Array<number>(n);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < n; o++) {
+    const at = strides.map((s) => s.reduce((acc, st, k) => acc + st * idx[k]!, 0));
+    values[o] = vals[0]![at[0]!] ? vals[1]![at[1]!]! : vals[2]![at[2]!]!;
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k]! < out[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return make(a.t.dtype, out, values);
 }

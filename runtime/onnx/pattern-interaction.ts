@@ -87,7 +87,7 @@ function finish(imp: Importer, node: OnnxNode, v: Pairwise, idx: number[], out: 
     imp.fail(node, `the gathered pairs are not the ${f}×${f} triangle (each pair i ≠ j once${self ? ", plus the diagonal" : ""}, in any order); rankfn's dot_interaction computes exactly that`);
   }
   const ordered = columns.every((c, k) => c === k);
-  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""}${ordered ? "" : ", columns permuted"})`);
+  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""})${ordered ? "" : " with its columns permuted to the gathered order"}`);
   if (ordered) return imp.emit("dot_interaction", [v.x], out, [idx.length], { f, d, self }, node);
   const dots = imp.temp("dot_interaction", [v.x], count, { f, d, self }, "interaction");
   const perm = imp.derived(`${out}.pairs`, tensor("i64", [count], BigInt64Array.from(columns, BigInt)));
