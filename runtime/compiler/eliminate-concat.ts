@@ -19,7 +19,8 @@ export const eliminateConcat: Pass = {
     const info = inferGraph(graph);
     const byValue = producers(graph);
     const outputs = new Set(Object.values(graph.outputs));
-    const readByGeneral = new Set(graph.nodes.filter((n) => rowContiguous.has(n.op)).flatMap((n) => n.inputs));
+    const contiguousNode = (n: { op: string; attrs: Record<string, unknown> }) => rowContiguous.has(n.op) || (n.op === "linear" && Array.isArray(n.attrs.slots) && n.attrs.slots.length > 0);
+    const readByGeneral = new Set(graph.nodes.filter(contiguousNode).flatMap((n) => n.inputs));
     const aliases: Record<string, { of: string; offset: number }> = { ...graph.aliases };
     let aliased = 0;
     let copied = 0;
@@ -33,7 +34,7 @@ export const eliminateConcat: Pass = {
       for (const input of node.inputs) {
         const v = info.values.get(input)!;
         const width = v.shape.reduce((a, b) => a * b, 1);
-        const ok = byValue.has(input) && !rowContiguous.has(byValue.get(input)!.op) && !readByGeneral.has(input) && !aliases[input] && !outputs.has(input) && v.role === role && v.dtype === "f32" && node.inputs.indexOf(input) === node.inputs.lastIndexOf(input);
+        const ok = byValue.has(input) && !contiguousNode(byValue.get(input)!) && !readByGeneral.has(input) && !aliases[input] && !outputs.has(input) && v.role === role && v.dtype === "f32" && node.inputs.indexOf(input) === node.inputs.lastIndexOf(input);
         if (ok) {
           aliases[input] = { of: base.of, offset: base.offset + offset };
           aliased++;

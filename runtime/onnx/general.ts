@@ -6,6 +6,7 @@
 // the pairwise product bmm(T, Tᵀ), gate ⊙ experts), which is materialised
 // here with its ONNX meaning. Patterns are an optimisation, never the only
 // way in.
+import { GraphError } from "../graph/schema";
 import type { Tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
 import { batchFirst, isBatchFirst, layoutOf, onnxRank, storedConstDims } from "./batch-layout";
@@ -121,7 +122,14 @@ export function operandDType(imp: Importer, name: string, node: OnnxNode): RowDT
  */
 export function general(imp: Importer, op: string, inputs: string[], attrs: Record<string, unknown>, node: OnnxNode, ...outs: string[]): TensorVal[] {
   const probe = { name: node.name || op, op, inputs, outputs: outs.map((_, i) => `probe${i}`), attrs };
-  const types = imp.inferTypes(probe);
+  let types: ReturnType<Importer["inferTypes"]>;
+  try {
+    types = imp.inferTypes(probe);
+  } catch (err) {
+    // The IR names its own op; the user's error names the ONNX node and op.
+    if (!(err instanceof GraphError)) throw err;
+    imp.fail(node, err.message.replace(/^node "[^"]*" \([^)]*\): /, ""));
+  }
   const names = imp.emitOutputs(op, inputs, types.map((t, i) => ({ name: outs[i] ?? "", dims: t.shape, dtype: t.dtype as RowDType })), attrs, node);
   return names.map((value, i) => ({ kind: "tensor", value, dims: types[i]!.shape, dtype: types[i]!.dtype as RowDType }));
 }

@@ -119,6 +119,7 @@ export class Importer {
     const outputs: Record<string, string> = {};
     for (const o of this.g.output ?? []) {
       const v = this.vals.get(o.name!);
+      if (v?.kind === "tensor" && v.layout) throw new OnnxError(`graph output "${o.name}" has the batch inside axis ${v.layout.axis} of its shape; rankfn outputs are [N, ...], one row per candidate`);
       if (!v || v.kind !== "tensor" || this.inputs.some((i) => i.name === v.value)) throw new OnnxError(`graph output "${o.name}" is not produced by a supported node`);
       if (v.dtype !== "f32") throw new OnnxError(`graph output "${o.name}" holds ${v.dtype} values; rankfn outputs are float (cast it to float in the model)`);
       outputs[o.name!] = v.value;
