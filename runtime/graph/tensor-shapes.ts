@@ -62,7 +62,7 @@ export function rowAxis(axis: number, rowRank: number): number | string {
   const full = rowRank + 1;
   const a = axis < 0 ? axis + full : axis;
   if (a < 0 || a >= full) return `axis ${axis} is out of range for rank ${full}`;
-  if (a === 0) return `axis ${axis} is the batch axis; rankfn scores rows independently, so no op may move or reduce it`;
+  if (a === 0) return `axis ${axis} holds the batch; rankfn scores rows independently, so no op may reduce or move it`;
   return a - 1;
 }
 
