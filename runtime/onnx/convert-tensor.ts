@@ -7,7 +7,8 @@
 import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, intConsts, intVec } from "./convert-shape";
 import { isBatchFirst, layoutOf, onnxRank, reshaped, storedAxis, transposed } from "./batch-layout";
-import { commonLayout, general, generalOut, keepLayout, operand } from "./general";
+import { commonLayout, general, generalOut, keepLayout, operand, shaped as operandOf } from "./general";
+import type { TensorVal } from "./values";
 import type { Importer, OnnxNode } from "./importer";
 import { BATCH, type Sym, isConst, itemsOf, symEq, symStr } from "./symbolic";
 import { initializerTensor } from "./tensors";
@@ -269,6 +270,37 @@ export function gemmGeneral(imp: Importer, node: OnnxNode): void {
   keepLayout(imp, generalOut(imp, node, "binary", [product.value, operand(imp, bias, node, like)], { op: "add" }), node.output![0]!, like);
 }
 
+/** Conv with 1×1 kernels (xDeepFM's CIN, channel mixing): per row, W [O, C] · x [C, spatial] + b. */
+export function conv(imp: Importer, node: OnnxNode): void {
+  const [xName, wName, bName] = node.input ?? [];
+  const w = imp.constant(wName);
+  if (!w || w.t.dtype !== "f32") imp.fail(node, "the weight must be a float constant");
+  const ones = (name: string, fallback: number) => (imp.intsAttr(node, name) ?? [fallback]).every((v) => v === fallback);
+  const pads = imp.intsAttr(node, "pads") ?? [0];
+  if (w.dims.slice(2).some((d) => d !== 1) || !ones("strides", 1) || !ones("dilations", 1) || pads.some((p) => p !== 0) || imp.intAttr(node, "group", 1) !== 1) {
+    imp.fail(node, "only 1×1 convolutions (kernel 1, stride 1, no padding, one group) are supported");
+  }
+  const x = imp.tensor(xName!, node);
+  const [o, c] = w.dims as [number, number];
+  if (x.dims[0] !== c) imp.fail(node, `the input has ${x.dims[0]} channels, the weight expects ${c}`);
+  const spatial = x.dims.slice(1);
+  const flat = shapedAs(imp, node, x, [c, prod(spatial)]);
+  const weight = imp.derived(wName!, tensor("f32", [o, c], w.t.data as Float32Array));
+  const sub = (suffix: string) => ({ ...node, output: [`${node.output![0]}:${suffix}`] });
+  let y = generalOut(imp, bName ? sub("mixed") : node, "batch_matmul", [weight, flat]);
+  if (bName) {
+    const b = imp.constant(bName);
+    if (!b) imp.fail(node, "the bias must be a constant");
+    y = generalOut(imp, node, "binary", [y.value, imp.derived(bName, tensor("f32", [o, 1], b.t.data as Float32Array))], { op: "add" });
+  }
+  imp.set(node.output![0]!, { ...y, dims: [o, ...spatial] });
+}
+
+/** The rankfn value of x viewed with per-row dims `dims` (same elements). */
+function shapedAs(imp: Importer, node: OnnxNode, x: TensorVal, dims: number[]): string {
+  return operandOf(imp, { ...x, dims }, node);
+}
+
 const identity: Converter = (imp, node) => imp.set(node.output![0]!, imp.get(node.input![0]!, node));
 
 export const tensorConverters: Record<string, Converter> = {
@@ -278,6 +310,7 @@ export const tensorConverters: Record<string, Converter> = {
   Split: split,
   ScatterND: scatterNd,
   Dropout: identity,
+  Conv: conv,
 };
 
 /** General forms of ops the shape/pattern converters try first (used when their patterns do not apply). */
