@@ -7,7 +7,7 @@ import type { Importer, OnnxNode } from "./importer";
 import { lookupReshaped, startLookup } from "./pattern-embedding";
 import { pairwiseGather, pairwiseReshape, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
 import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym, symEq, symStr } from "./symbolic";
-import { onnxShape } from "./batch-layout";
+import { onnxShape, reshaped } from "./batch-layout";
 import { materialize } from "./general";
 import { ONNX, initializerTensor, num } from "./tensors";
 import type { TensorVal, Val } from "./values";
@@ -237,7 +237,20 @@ function squeeze(imp: Importer, node: OnnxNode): void {
     return reshapeConst(imp, node, v, out, v.dims.filter((_, i) => !drop.has(i)));
   }
   if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
+  const m = materialize(imp, node.input![0]!, node);
+  if (m.layout) {
+    const shape = onnxShape(m);
+    const drop = new Set((axes ?? shape.flatMap((d, i) => (isConst(d) && d.c === 1 ? [i] : []))).map((a) => (a < 0 ? a + shape.length : a)));
+    return movedReshape(imp, node, m, shape.filter((_, i) => !drop.has(i)), out);
+  }
   return squeezeTensor(imp, node, batchFirstTensor(imp, node), axes, out);
+}
+
+/** Squeeze/Unsqueeze of a value whose batch is not first: a reshape that keeps the batch where it is. */
+function movedReshape(imp: Importer, node: OnnxNode, t: TensorVal, target: Sym[], out: string): void {
+  const r = reshaped(t, target);
+  if (typeof r === "string") imp.fail(node, r);
+  imp.set(out, { ...t, dims: r.dims, layout: r.layout.axis === 0 && r.layout.outer === 1 && r.layout.inner === 1 ? undefined : r.layout, parts: undefined });
 }
 
 function squeezeTensor(imp: Importer, node: OnnxNode, v: TensorVal, axes: number[] | undefined, out: string): void {
@@ -259,6 +272,15 @@ function unsqueeze(imp: Importer, node: OnnxNode): void {
     const dims: number[] = [];
     for (let i = 0, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
     return reshapeConst(imp, node, v, out, dims);
+  }
+  const m = materialize(imp, node.input![0]!, node);
+  if (m.layout) {
+    const shape = onnxShape(m);
+    const full = shape.length + axes.length;
+    const at = new Set(axes.map((a) => (a < 0 ? a + full : a)));
+    const target: Sym[] = [];
+    for (let i = 0, j = 0; i < full; i++) target.push(at.has(i) ? sym(1) : shape[j++]!);
+    return movedReshape(imp, node, m, target, out);
   }
   const t = batchFirstTensor(imp, node);
   const rank = t.dims.length + 1 + axes.length;

@@ -8,6 +8,7 @@ import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, intConsts, intVec } from "./convert-shape";
 import { isBatchFirst, layoutOf, onnxRank, reshaped, storedAxis, transposed } from "./batch-layout";
 import { commonLayout, general, generalOut, keepLayout, operand, shaped as operandOf } from "./general";
+import { gru } from "./convert-recurrent";
 import type { TensorVal } from "./values";
 import type { Importer, OnnxNode } from "./importer";
 import { BATCH, type Sym, isConst, itemsOf, symEq, symStr } from "./symbolic";
@@ -75,9 +76,9 @@ export function constantOfShape(imp: Importer, node: OnnxNode): void {
   if (!items) imp.fail(node, "the shape must be computable when the model loads");
   const a = imp.attr(node, "value")?.t;
   const value = a ? initializerTensor(a, imp.modelDir) : tensor("f32", [1], new Float32Array(1));
-  const batch = items.length > 0 && symEq(items[0]!, BATCH);
-  if (!items.slice(batch ? 1 : 0).every(isConst)) imp.fail(node, "only the batch dimension may depend on the batch size");
-  const dims = batch ? [1, ...items.slice(1).map((s) => s.c)] : items.map((s) => s.c);
+  // The batch dimension becomes 1: the constant broadcasts over rows (e.g. a GRU's zero state [1, N, H]).
+  if (items.some((s) => !isConst(s) && !symEq(s, BATCH))) imp.fail(node, "only the batch dimension may depend on the batch size");
+  const dims = items.map((s) => (isConst(s) ? s.c : 1));
   imp.setConst(node.output![0]!, constFrom(value, dims, () => 0), dims);
 }
 
@@ -216,9 +217,15 @@ export function gatherGeneral(imp: Importer, node: OnnxNode): void {
   if (!ci || ci.t.dtype === "f32") imp.fail(node, "indices into a per-row tensor must be integer constants (per-row indices: GatherElements, i.e. torch.gather)");
   const idx = imp.weight(indices, { ...ci.t, shape: ci.dims.length ? ci.dims : [1] } as Tensor);
   const x = imp.tensor(data, node, anyDType, true);
-  if (!isBatchFirst(layoutOf(x)) && ci.dims.length !== 1) imp.fail(node, "gathering with a scalar or multi-dimensional index from a value whose batch is not first is not supported");
-  const y = generalOut(imp, node, "gather_axis", [operand(imp, data, node), idx], { axis: storedAxis(imp, node, x, axis), indexShape: ci.dims });
-  keepLayout(imp, y, node.output![0]!, x);
+  const l = layoutOf(x);
+  if (!isBatchFirst(l) && ci.dims.length > 1) imp.fail(node, "gathering with a multi-dimensional index from a value whose batch is not first is not supported");
+  const stored = storedAxis(imp, node, x, axis);
+  const y = generalOut(imp, node, "gather_axis", [operand(imp, data, node), idx], { axis: stored, indexShape: ci.dims });
+  if (isBatchFirst(l)) return;
+  // A scalar index drops its axis: the batch moves one place left when that axis came before it.
+  const a = axis < 0 ? axis + onnxRank(x) : axis;
+  const moved = ci.dims.length === 0 && a < l.axis ? { ...l, axis: l.axis - 1 } : l;
+  imp.set(node.output![0]!, { ...y, layout: isBatchFirst(moved) ? undefined : moved });
 }
 
 export function gatherElementsGeneral(imp: Importer, node: OnnxNode): void {
@@ -311,6 +318,7 @@ export const tensorConverters: Record<string, Converter> = {
   ScatterND: scatterNd,
   Dropout: identity,
   Conv: conv,
+  GRU: gru,
 };
 
 /** General forms of ops the shape/pattern converters try first (used when their patterns do not apply). */

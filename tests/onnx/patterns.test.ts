@@ -118,14 +118,15 @@ function one(make: (g: OnnxGraph, x: string) => string): Uint8Array {
 }
 
 test("graphs rankfn cannot run fail at load, naming the node, the op and why", () => {
-  expect(() => importOnnx(one((g, x) => g.op("Conv", [x])))).toThrow(/\(Conv\): unsupported operator \(supported: .*Loop \(PyTorch's EmbeddingBag\).*TopK.*Where, Xor\)/);
+  expect(() => importOnnx(one((g, x) => g.op("Einsum", [x])))).toThrow(/\(Einsum\): unsupported operator \(supported: .*Loop \(PyTorch's EmbeddingBag\).*TopK.*Where, Xor\)/);
   expect(() => importOnnx(one((g, x) => g.op("Softmax", [x], { axis: 0 })))).toThrow("(Softmax): axis 0 holds the batch; rankfn scores rows independently");
+  expect(() => importOnnx(one((g, x) => g.op("Conv", [x, w(g, "k3", [6, 6, 3])])))).toThrow("(Conv): only 1×1 convolutions");
   // [N, 6] -> [6N] keeps each row's elements together, but an output must be one row per candidate.
   expect(() => importOnnx(one((g, x) => g.op("Reshape", [x, g.ints([-1])])))).toThrow('graph output "v1_Reshape" has the batch inside axis 0 of its shape');
   expect(() => importOnnx(one((g, x) => g.op("Reshape", [x, g.ints([2, 3])])))).toThrow("(Reshape): reshape to [2, 3]: the target shape has no batch dimension");
   expect(() => importOnnx(one((g, x) => g.op("ReduceSum", [x, g.ints([0])])))).toThrow("(ReduceSum): axis 0 holds the batch");
   expect(() => importOnnx(one((g, x) => g.op("MatMul", [x, x])))).toThrow('(MatMul): input 0 ("X") is [N, 6]; a MatMul of it would mix rows of the batch');
-  // An EmbeddingBag Loop whose bags are weighted per sample.
+  // An EmbeddingBag Loop whose bags are weighted by something other than the per-sample weights input.
   const weighted = new OnnxGraph();
   const catIds = weighted.input("ids", I64, ["N", 2]);
   const loop = weighted.embeddingBagLoop(weighted.floats("table", [5, 6], rng.floats(30)), catIds, "sum");
@@ -134,5 +135,5 @@ test("graphs rankfn cannot run fail at load, naming the node, the op and why", (
   body.node!.push({ opType: "Mul", name: "per_sample", input: [gatherNode.output![0]!, "table"], output: ["weighted_rows"] });
   body.node!.find((n) => n.opType === "ReduceSum")!.input![0] = "weighted_rows";
   weighted.output(loop, F32, ["N", 6]);
-  expect(() => importOnnx(weighted.encode("weighted_bag"))).toThrow(/\(Loop\): only the Loop PyTorch emits for nn.EmbeddingBag .* not a Gather \(per-sample weights are not supported\)/);
+  expect(() => importOnnx(weighted.encode("weighted_bag"))).toThrow(/\(Loop\): only the Loop PyTorch emits for nn.EmbeddingBag .* per-sample weights must be a Slice of the flattened weights/);
 });
