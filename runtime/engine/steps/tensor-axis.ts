@@ -10,7 +10,7 @@ import type { Node } from "../../graph/schema";
 import { aroundAxis, count } from "../../graph/tensor-shapes";
 import { dtypes } from "../../tensor/dtype";
 import { type PlanContext, type StepBuilder, rowsOf } from "../plan-context";
-import { contiguous, step, tensorKernels } from "./tensor-operands";
+import { contiguous, step } from "./tensor-operands";
 
 /** Input `name`'s slot, checked contiguous, with its per-row shape and dtype code. */
 function rowsIn(ctx: PlanContext, node: Node, name: string) {
@@ -23,7 +23,7 @@ function rowsIn(ctx: PlanContext, node: Node, name: string) {
 const rowAxisOf = (axis: number, rowRank: number) => (axis < 0 ? axis + rowRank + 1 : axis) - 1;
 
 const reduce: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const y = rowsIn(ctx, node, node.outputs[0]!);
@@ -36,7 +36,7 @@ const reduce: StepBuilder = (node, ctx) => {
 };
 
 const softmaxAxis: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const y = rowsIn(ctx, node, node.outputs[0]!);
@@ -60,7 +60,7 @@ const layerNormAxis: StepBuilder = (node, ctx) => {
 };
 
 const cumsum: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const y = rowsIn(ctx, node, node.outputs[0]!);
@@ -69,7 +69,7 @@ const cumsum: StepBuilder = (node, ctx) => {
 };
 
 const topKAxis: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const values = rowsIn(ctx, node, node.outputs[0]!);
@@ -80,7 +80,7 @@ const topKAxis: StepBuilder = (node, ctx) => {
 
 /** Gather along a feature axis with constant indices shared by every row. */
 const gatherAxis: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const y = rowsIn(ctx, node, node.outputs[0]!);
@@ -93,7 +93,7 @@ const gatherAxis: StepBuilder = (node, ctx) => {
 };
 
 const gatherElementsNd: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const idx = rowsIn(ctx, node, node.inputs[1]!);
@@ -106,7 +106,7 @@ const gatherElementsNd: StepBuilder = (node, ctx) => {
 
 /** ScatterND per row: y = copy of the row's data, then the row's updates scattered into it. */
 const scatterNd: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const x = rowsIn(ctx, node, node.inputs[0]!);
   const idx = rowsIn(ctx, node, node.inputs[1]!);
   const upd = rowsIn(ctx, node, node.inputs[2]!);
@@ -130,7 +130,7 @@ const scatterNd: StepBuilder = (node, ctx) => {
 
 /** Q·Kᵀ-style matmul: the rows and broadcast leading dims flatten into one batch when each side is full or shared. */
 const batchMatmul: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const inputs: OpInput[] = node.inputs.map((name) =>
     ctx.isWeight(name) ? { kind: "weight", name, spec: ctx.graph.weights[name]! } : { kind: "value", name, type: ctx.values.get(name)! },
   );

@@ -8,7 +8,7 @@ import type { Node } from "../../graph/schema";
 import { contiguousStrides, count } from "../../graph/tensor-shapes";
 import { dtypes } from "../../tensor/dtype";
 import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
-import { type Operand, operand, shapeOf, step, stridesOf, tensorKernels } from "./tensor-operands";
+import { type Operand, operand, shapeOf, step, stridesOf } from "./tensor-operands";
 
 const rankOf = (ctx: PlanContext, name: string) => ctx.values.get(name)!.shape.length + 1;
 
@@ -18,7 +18,7 @@ function outputOf(ctx: PlanContext, node: Node, i = 0): Operand & { shape: numbe
 }
 
 const unary: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const a = ctx.attrs(node);
   const y = outputOf(ctx, node);
   const x = operand(ctx, node.inputs[0]!, y.shape.length + 1);
@@ -33,7 +33,7 @@ const unary: StepBuilder = (node, ctx) => {
 };
 
 const binary: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const y = outputOf(ctx, node);
   const [a, b] = node.inputs.map((n) => operand(ctx, n, y.shape.length + 1)) as [Operand, Operand];
   const shape = shapeOf(y.shape);
@@ -46,7 +46,7 @@ const binary: StepBuilder = (node, ctx) => {
 };
 
 const where: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const y = outputOf(ctx, node);
   const [c, a, b] = node.inputs.map((n) => operand(ctx, n, y.shape.length + 1)) as [Operand, Operand, Operand];
   const shape = shapeOf(y.shape);
@@ -62,7 +62,7 @@ const where: StepBuilder = (node, ctx) => {
  * `yStrides` are per-row element strides, `xOffset`/`yOffset` element offsets.
  */
 function stridedCopy(ctx: PlanContext, node: Node, x: Operand, xStrides: number[], xOffset: number, y: Operand, yStrides: number[], yOffset: number, rowShape: number[]): Step["run"] {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const shape = shapeOf(rowShape);
   const xs = BigInt64Array.from([x.rowStride, ...xStrides], BigInt);
   const ys = BigInt64Array.from([y.rowStride, ...yStrides], BigInt);
@@ -173,7 +173,7 @@ const reshape: StepBuilder = (node) => step(node, () => {});
 
 /** Context rows repeated for their candidates, any dtype: a gather of rows by request (rf_gather_axis). */
 export const broadcastAny: StepBuilder = (node, ctx) => {
-  const k = tensorKernels(ctx, node);
+  const k = ctx.sym;
   const x = ctx.tensorSlot(node.inputs[0]!);
   const y = ctx.tensorSlot(node.outputs[0]!);
   const code = dtypes[ctx.values.get(node.outputs[0]!)!.dtype].code;
