@@ -1,17 +1,21 @@
 // ONNX -> rankfn graph. Parses a ModelProto with onnx-proto (no hand-written
 // decoder), maps initializers to weights and graph inputs to context/candidate
-// inputs, and converts nodes through the converter tables (convert-*.ts),
-// which rewrite the patterns exporters produce into fused rankfn ops:
+// inputs, and converts nodes through the converter tables (convert-*.ts).
+// Every op in the supported set runs with its ONNX semantics on the general
+// tensor ops of the IR (runtime/onnx/general.ts); on the way in, the patterns
+// exporters produce are rewritten into fused rankfn ops where they apply:
 //   Gather(table) -> ReduceSum/ReduceMean, or PyTorch's EmbeddingBag Loop   => embedding_bag
 //   MatMul/Gemm (+Add)(+activation)                                           => linear (fused by the compiler)
-//   bmm(T, Tᵀ) -> triangular gather (DLRM interaction)                        => dot_interaction
+//   bmm(T, Tᵀ) -> triangular gather, any triangle order (DLRM, TorchRec)     => dot_interaction
 //   x·0.5·(1 + Erf(x/√2))                                                      => gelu
 //   Σ_e gate_e · expert_e (stack, Mul, ReduceSum or bmm)                      => mixture
-// Every rankfn value is stored per row (batch-major); the importer tracks the
-// per-row dims of each ONNX value so rank-3 views (stacks, [N, F, D]) work.
-// Shape arithmetic (Shape, Gather, Concat, Range…) is evaluated symbolically
-// in the batch size. Anything else fails at load, naming the op, the node and
-// what is supported.
+// A pattern that does not complete is materialised with its ONNX meaning.
+// Values are stored batch-major, one row per candidate; the importer tracks
+// each ONNX value's dims per row, and where the batch moved inside the shape
+// (attention's [L, N, E]) its place (batch-layout.ts). Shape arithmetic
+// (Shape, Gather, Concat, Range…) is evaluated symbolically in the batch size
+// and constant subgraphs fold. Anything else fails at load, naming the op,
+// the node and what is supported.
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { onnx } from "onnx-proto";
@@ -289,16 +293,7 @@ export class Importer {
 }
 
 function describe(v: Val): string {
-  switch (v.kind) {
-    case "const": return "is a constant";
-    case "sym": return "is shape arithmetic (an integer vector)";
-    case "flatIds": return "is the ids flattened across the batch (only PyTorch's EmbeddingBag Loop may read it)";
-    case "lookup": return "is an embedding lookup (supported consumers: ReduceSum/ReduceMean over axis 1, or Flatten/Squeeze/Reshape of a single id)";
-    case "transposed": return "is a transpose of a per-row matrix (only the DLRM interaction bmm(T, Tᵀ) may read it)";
-    case "pairwise": return "is a pairwise product bmm(T, Tᵀ) (only its triangular gather, the DLRM interaction, is supported)";
-    case "weighted": return "is a gate-weighted expert stack (only its ReduceSum over the experts, a mixture, is supported)";
-    default: return "is a tensor";
-  }
+  return v.kind === "const" ? "is a constant" : v.kind === "sym" ? "is shape arithmetic that depends on the batch size (an integer vector)" : "is a tensor";
 }
 
 /** Read an ONNX file (external data next to it). */

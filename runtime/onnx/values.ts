@@ -1,7 +1,8 @@
 // What an ONNX value is while importing. Per-row tensors become rankfn values;
 // the other kinds are constants, shape arithmetic, or the lazy middle of a
 // pattern (an embedding lookup waiting for its reduction, the DLRM pairwise
-// product waiting for its triangular gather, …) that a later node completes.
+// product waiting for its triangular gather, …) that a later node completes —
+// or, when something else reads it, that is materialised (general.ts).
 import type { Tensor } from "../tensor/tensor";
 import type { SymVec } from "./symbolic";
 
