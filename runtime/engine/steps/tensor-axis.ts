@@ -10,7 +10,7 @@ import type { Node } from "../../graph/schema";
 import { aroundAxis, count } from "../../graph/tensor-shapes";
 import { dtypes } from "../../tensor/dtype";
 import { type PlanContext, type StepBuilder, rowsOf } from "../plan-context";
-import { contiguous, step } from "./tensor-operands";
+import { contiguous, rowsWord, step } from "./tensor-operands";
 
 /** Input `name`'s slot, checked contiguous, with its per-row shape and dtype code. */
 function rowsIn(ctx: PlanContext, node: Node, name: string) {
@@ -116,10 +116,11 @@ const scatterNd: StepBuilder = (node, ctx) => {
   const dataShape = BigInt64Array.from(x.shape, BigInt);
   const red = scatterReductions.indexOf(ctx.attrs(node).reduction);
   const copyShape = BigInt64Array.from([0, x.slot.width], BigInt);
+  const copyRows = rowsWord(copyShape);
   const strides = BigInt64Array.from([x.slot.width, 1], BigInt);
   return step(node, (s) => {
     const rows = rowsOf(y.slot, s);
-    copyShape[0] = BigInt(rows);
+    copyRows[0] = rows;
     ctx.check(k.rf_cast_nd(null, 2, copyShape, x.data, x.code, strides, y.data, x.code, strides), node);
     for (let b = 0; b < rows; b++) {
       const at = (slot: typeof x.slot) => slot.data.subarray(b * slot.ld, (b + 1) * slot.ld);

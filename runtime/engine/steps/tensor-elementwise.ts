@@ -8,7 +8,7 @@ import type { Node } from "../../graph/schema";
 import { contiguousStrides, count } from "../../graph/tensor-shapes";
 import { dtypes } from "../../tensor/dtype";
 import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
-import { type Operand, operand, shapeOf, step, stridesOf } from "./tensor-operands";
+import { type Operand, operand, rowsWord, shapeOf, step, stridesOf } from "./tensor-operands";
 
 const rankOf = (ctx: PlanContext, name: string) => ctx.values.get(name)!.shape.length + 1;
 
@@ -23,11 +23,12 @@ const unary: StepBuilder = (node, ctx) => {
   const y = outputOf(ctx, node);
   const x = operand(ctx, node.inputs[0]!, y.shape.length + 1);
   const shape = shapeOf(y.shape);
+  const rows = rowsWord(shape);
   const xs = stridesOf(x, y.shape);
   const ys = stridesOf(y, y.shape);
   const op = unaryNdOps.indexOf(a.op);
   return step(node, (s) => {
-    shape[0] = BigInt(rowsOf(y.slot!, s));
+    rows[0] = rowsOf(y.slot!, s);
     ctx.check(k.rf_unary_nd(null, op, x.code, shape.length, shape, x.data, xs, a.alpha, a.beta, y.data, ys), node);
   });
 };
@@ -37,10 +38,11 @@ const binary: StepBuilder = (node, ctx) => {
   const y = outputOf(ctx, node);
   const [a, b] = node.inputs.map((n) => operand(ctx, n, y.shape.length + 1)) as [Operand, Operand];
   const shape = shapeOf(y.shape);
+  const rows = rowsWord(shape);
   const [as, bs, ys] = [stridesOf(a, y.shape), stridesOf(b, y.shape), stridesOf(y, y.shape)];
   const op = binaryNdOps.indexOf(ctx.attrs(node).op);
   return step(node, (s) => {
-    shape[0] = BigInt(rowsOf(y.slot!, s));
+    rows[0] = rowsOf(y.slot!, s);
     ctx.check(k.rf_binary_nd(null, op, a.code, shape.length, shape, a.data, as, b.data, bs, y.data, ys), node);
   });
 };
@@ -50,9 +52,10 @@ const where: StepBuilder = (node, ctx) => {
   const y = outputOf(ctx, node);
   const [c, a, b] = node.inputs.map((n) => operand(ctx, n, y.shape.length + 1)) as [Operand, Operand, Operand];
   const shape = shapeOf(y.shape);
+  const rows = rowsWord(shape);
   const [cs, as, bs, ys] = [c, a, b, y].map((o) => stridesOf(o, y.shape)) as [BigInt64Array, BigInt64Array, BigInt64Array, BigInt64Array];
   return step(node, (s) => {
-    shape[0] = BigInt(rowsOf(y.slot!, s));
+    rows[0] = rowsOf(y.slot!, s);
     ctx.check(k.rf_where_nd(null, y.code, shape.length, shape, c.data, cs, a.data, as, b.data, bs, y.data, ys), node);
   });
 };
@@ -64,12 +67,13 @@ const where: StepBuilder = (node, ctx) => {
 function stridedCopy(ctx: PlanContext, node: Node, x: Operand, xStrides: number[], xOffset: number, y: Operand, yStrides: number[], yOffset: number, rowShape: number[]): Step["run"] {
   const k = ctx.sym;
   const shape = shapeOf(rowShape);
+  const rows = rowsWord(shape);
   const xs = BigInt64Array.from([x.rowStride, ...xStrides], BigInt);
   const ys = BigInt64Array.from([y.rowStride, ...yStrides], BigInt);
   const xData = xOffset ? x.data.subarray(xOffset) : x.data;
   const yData = yOffset ? y.data.subarray(yOffset) : y.data;
   return (s) => {
-    shape[0] = BigInt(rowsOf(y.slot!, s));
+    rows[0] = rowsOf(y.slot!, s);
     ctx.check(k.rf_cast_nd(null, shape.length, shape, xData, x.code, xs, yData, y.code, ys), node);
   };
 }

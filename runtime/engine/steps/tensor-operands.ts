@@ -43,6 +43,14 @@ export function shapeOf(out: number[]): BigInt64Array {
   return BigInt64Array.from([0, ...out], BigInt);
 }
 
+/**
+ * The rows entry of a shape array as a 32-bit word (little-endian low half; the high half stays 0),
+ * so a run sets it without allocating a BigInt.
+ */
+export function rowsWord(shape: BigInt64Array): Int32Array {
+  return new Int32Array(shape.buffer, shape.byteOffset, 1);
+}
+
 /** Fail at plan time when a value the axis kernels read is not stored row after row. */
 export function contiguous(node: Node, name: string, slot: Slot<TensorArray>): void {
   if (slot.ld !== slot.width) throw new Error(`node "${node.name}" (${node.op}): value "${name}" is stored as a slice of a wider row; the axis kernels need it contiguous`);
