@@ -5,7 +5,7 @@
 // with the batch first (shapes here are per row); axis attributes count the
 // batch as axis 0 and no op may reduce or move it.
 import { z } from "zod";
-import { binaryNdOps, compareOps, intReduceOps, intUnaryOps, logicalOps, reduceOps, unaryNdOps } from "../ffi/tensor-op-codes";
+import { binaryNdOps, compareOps, intReduceOps, intUnaryOps, logicalOps, reduceOps, unaryOps } from "../ffi/tensor-op-codes";
 import type { DType } from "../tensor/dtype";
 import { activation, axisAttr, dtypeOf, failNode, numericDTypes, operandRowShapes, tensorDTypes } from "./op-inputs";
 import type { OpDef, OpInput, ValueType } from "./ops";
@@ -21,8 +21,8 @@ function broadcastOut(node: Node, inputs: OpInput[], indices: number[]): number[
   return out;
 }
 
-const unary: OpDef<{ op: (typeof unaryNdOps)[number]; alpha: number; beta: number }> = {
-  attrs: z.object({ op: z.enum(unaryNdOps), alpha: z.number().default(0), beta: z.number().default(0) }).strict(),
+const unary: OpDef<{ op: (typeof unaryOps)[number]; alpha: number; beta: number }> = {
+  attrs: z.object({ op: z.enum(unaryOps), alpha: z.number().default(0), beta: z.number().default(0) }).strict(),
   infer: (inputs, a, node) => {
     const allowed: DType[] = a.op === "not" ? ["bool"] : intUnaryOps.has(a.op) ? numericDTypes : ["f32"];
     const x = activation(node, inputs, 0, allowed);

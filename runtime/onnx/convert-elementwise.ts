@@ -3,7 +3,7 @@
 // arithmetic (ids computed on), comparisons and logic, Where with a runtime
 // condition, Clip, Pow and Cast. Shape arithmetic (integers known when the
 // model loads) still folds symbolically (convert-shape.ts).
-import type { BinaryNdOp, UnaryNdOp } from "../ffi/tensor-op-codes";
+import type { BinaryNdOp, UnaryOp } from "../ffi/tensor-op-codes";
 import { tensor } from "../tensor/tensor";
 import { type Converter, intVec, setInts } from "./convert-shape";
 import { commonLayout, generalOut, keepLayout, operand, operandDType } from "./general";
@@ -56,7 +56,7 @@ function modulo(imp: Importer, node: OnnxNode, ins: string[]): void {
   keepLayout(imp, generalOut(imp, node, "binary", ins.map((n) => operand(imp, n, node, like)), { op: fmod ? "fmod" : "mod" }), node.output![0]!, like);
 }
 
-const unaryOps: Record<string, UnaryNdOp> = {
+const unaryOps: Record<string, UnaryOp> = {
   Neg: "neg", Abs: "abs", Sqrt: "sqrt", Exp: "exp", Log: "log", Erf: "erf", Relu: "relu", Sigmoid: "sigmoid", Tanh: "tanh",
   Not: "not", Reciprocal: "reciprocal", Floor: "floor", Ceil: "ceil", Sign: "sign", Sin: "sin", Cos: "cos", Round: "round",
   IsNaN: "isnan", Softplus: "softplus", Gelu: "gelu",

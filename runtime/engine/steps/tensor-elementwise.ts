@@ -3,7 +3,7 @@
 // rf_cast_nd). Transpose, expand, tile, slice, concat and split are strided
 // copies (rf_cast_nd with equal dtypes) with permuted, zero, step or offset
 // strides; reshape is free (its output is a view of its input).
-import { binaryNdOps, unaryNdOps } from "../../ffi/tensor-op-codes";
+import { binaryNdOps, unaryOps } from "../../ffi/tensor-op-codes";
 import type { Node } from "../../graph/schema";
 import { contiguousStrides, count } from "../../graph/tensor-shapes";
 import { dtypes } from "../../tensor/dtype";
@@ -26,7 +26,7 @@ const unary: StepBuilder = (node, ctx) => {
   const rows = rowsWord(shape);
   const xs = stridesOf(x, y.shape);
   const ys = stridesOf(y, y.shape);
-  const op = unaryNdOps.indexOf(a.op);
+  const op = unaryOps.indexOf(a.op);
   return step(node, (s) => {
     rows[0] = rowsOf(y.slot!, s);
     ctx.check(k.rf_unary_nd(null, op, x.code, shape.length, shape, x.data, xs, a.alpha, a.beta, y.data, ys), node);
