@@ -2,6 +2,7 @@
 // shape arithmetic (folded symbolically in the batch size), reshapes, concat,
 // slices and gathers along feature axes, casts and transposes. Lazy pattern
 // values (lookups, the DLRM pairwise product) are handed to their patterns.
+import { onnx } from "onnx-proto";
 import { type Tensor, tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
 import { reshapeConverters, setAlias } from "./convert-reshape";
@@ -84,8 +85,13 @@ function constant(imp: Importer, node: OnnxNode): void {
   const out = node.output![0]!;
   const a = node.attribute?.[0];
   if (!a) imp.fail(node, "a Constant needs a value attribute");
+  const T = onnx.AttributeProto.AttributeType;
+  const types: Record<string, onnx.AttributeProto.AttributeType> = { value: T.TENSOR, value_float: T.FLOAT, value_floats: T.FLOATS, value_int: T.INT, value_ints: T.INTS };
+  if (a.name && types[a.name] !== undefined) imp.attr(node, a.name, types[a.name]);
   switch (a.name) {
-    case "value": return imp.setConst(out, initializerTensor(a.t!, imp.modelDir), (a.t!.dims ?? []).map(num));
+    case "value":
+      if (!a.t) imp.fail(node, 'Constant attribute "value" holds no tensor');
+      return imp.setConst(out, initializerTensor(a.t, imp.modelDir), (a.t.dims ?? []).map(num));
     case "value_float": return imp.setConst(out, tensor("f32", [1], new Float32Array([a.f ?? 0])), []);
     case "value_floats": return imp.setConst(out, tensor("f32", [a.floats!.length], Float32Array.from(a.floats!)), [a.floats!.length]);
     case "value_int": return imp.setConst(out, tensor("i64", [1], new BigInt64Array([BigInt(num(a.i))])), []);
@@ -264,6 +270,7 @@ function transpose(imp: Importer, node: OnnxNode): void {
   if (v.kind !== "tensor" || v.layout) imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  if (p.length !== rank || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${rank} axes of [N, ${v.dims.join(", ")}]`);
   if (p.every((x, i) => x === i)) return imp.set(out, v);
   if (rank === 3 && p.join() === "0,2,1") {
     if (v.dims[0] === 1 || v.dims[1] === 1) return setAlias(imp, out, v, [v.dims[1]!, v.dims[0]!]);

@@ -61,6 +61,9 @@ export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): 
 
 export type OnnxNode = onnx.INodeProto;
 
+/** Values per row an input may have (2^24: 64 MB of f32 per candidate). */
+const MAX_ROW_VALUES = 2 ** 24;
+
 /** The conversion state every converter works on. */
 export class Importer {
   readonly vals = new Map<string, Val>();
@@ -116,6 +119,8 @@ export class Importer {
     for (const c of context) if (!this.inputs.some((i) => i.name === c)) throw new OnnxError(`context input "${c}" is not an input of the graph (inputs: ${this.inputs.map((i) => i.name).join(", ")})`);
     (this.g.node ?? []).forEach((node) => {
       if (this.consumed.has(node)) return;
+      // A custom-domain op only shares its name with the ONNX one; converting it as that would be a silent lie.
+      if (node.domain && node.domain !== "ai.onnx") this.fail(node, `operator of domain "${node.domain}" is not supported (only the default ONNX domain)`);
       const convert = converters[node.opType ?? ""];
       if (!convert) this.fail(node, `unsupported operator (supported: ${supportedOps.join(", ")})`);
       convert(this, node);
@@ -153,6 +158,8 @@ export class Importer {
     if ((t!.shape?.dim ?? []).length < 1) throw new OnnxError(`input "${v.name}": expected [batch, ...] with the batch first, got a scalar`);
     if (dims.some((d) => !(d > 0))) throw new OnnxError(`input "${v.name}": every dimension after the batch must be a fixed number`);
     const width = dims.reduce((a, b) => a * b, 1);
+    // A row that wide is a corrupt shape, not a feature: refuse it before anything is sized by it.
+    if (width > MAX_ROW_VALUES) throw new OnnxError(`input "${v.name}": [batch, ${dims.join(", ")}] is ${width} values per row, more than rankfn takes (${MAX_ROW_VALUES})`);
     this.vals.set(v.name!, { kind: "tensor", value: v.name!, dims, dtype });
     this.types.set(v.name!, { dtype, shape: [width] });
     return { name: v.name!, dtype, shape: [width], role: isContext ? "context" : "candidate" };
@@ -253,27 +260,33 @@ export class Importer {
 
   // ------------------------------------------------------------------ attributes
 
-  attr(node: OnnxNode, name: string): onnx.IAttributeProto | undefined {
-    return (node.attribute ?? []).find((a) => a.name === name);
+  /** The named attribute; with `type`, one of another declared type fails (an unset type, from old exporters, is trusted). */
+  attr(node: OnnxNode, name: string, type?: onnx.AttributeProto.AttributeType): onnx.IAttributeProto | undefined {
+    const a = (node.attribute ?? []).find((x) => x.name === name);
+    if (a && type !== undefined && a.type && a.type !== type) {
+      const names = onnx.AttributeProto.AttributeType as unknown as Record<number, string>;
+      this.fail(node, `attribute "${name}" is of type ${names[a.type] ?? a.type}, expected ${names[type]}`);
+    }
+    return a;
   }
 
   intAttr(node: OnnxNode, name: string, fallback: number): number {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.INT);
     return a ? num(a.i) : fallback;
   }
 
   floatAttr(node: OnnxNode, name: string, fallback: number): number {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.FLOAT);
     return a ? (a.f ?? fallback) : fallback;
   }
 
   intsAttr(node: OnnxNode, name: string): number[] | undefined {
-    const a = this.attr(node, name);
+    const a = this.attr(node, name, onnx.AttributeProto.AttributeType.INTS);
     return a ? (a.ints ?? []).map(num) : undefined;
   }
 
   stringAttr(node: OnnxNode, name: string, fallback: string): string {
-    const s = this.attr(node, name)?.s;
+    const s = this.attr(node, name, onnx.AttributeProto.AttributeType.STRING)?.s;
     return s && s.length ? new TextDecoder().decode(s) : fallback;
   }
 

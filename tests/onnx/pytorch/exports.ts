@@ -1,10 +1,10 @@
 // Test fixture: the PyTorch exports of tests/onnx/pytorch/models.py. Finds a
 // python3 that has torch and onnx (the Debian python3-torch installs for
 // /usr/bin/python3, which is often not the first python3 on PATH), runs the
-// script once into a folder under the OS temp dir keyed by the scripts' hash
-// (so later runs reuse it), and returns the manifest with the inputs and
-// PyTorch's outputs decoded. Where no such python exists the suites skip with
-// a message — except under CI=true, where that is a failure.
+// script once into a folder under the OS temp dir keyed by the scripts' and
+// the python's hash (so later runs reuse it), and returns the manifest with
+// the inputs and PyTorch's outputs decoded. Where no such python exists the
+// suites skip with a message — except under CI=true, where that is a failure.
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -76,7 +76,7 @@ let cached: PytorchManifest | undefined;
 /** Export every model (once per script version) and return the manifest; throws if the script fails. */
 export function pytorchExports(python: string): PytorchManifest {
   if (cached) return cached;
-  const hash = createHash("sha256");
+  const hash = createHash("sha256").update(python);
   for (const s of scripts) hash.update(readFileSync(s));
   const dir = join(tmpdir(), `rankfn-pytorch-exports-${hash.digest("hex").slice(0, 16)}`);
   if (!existsSync(join(dir, "manifest.json"))) {

@@ -76,6 +76,16 @@ describePytorch("PyTorch exports against PyTorch's own outputs", (manifest) => {
     for (const n of importsToday) expect(names.has(n)).toBe(true);
   });
 
+  test("every context input repeats one user's row over the batch (what rankfn sends once)", () => {
+    for (const m of manifest.models) {
+      for (const input of m.inputs.filter((i) => m.context.includes(i.name))) {
+        const width = input.data.length / input.shape[0]!;
+        for (let i = width; i < input.data.length; i++) expect(input.data[i]).toBe(input.data[i % width]!);
+      }
+    }
+    expect(manifest.models.filter((m) => m.context.length).map((m) => m.name)).toEqual(expect.arrayContaining(["din", "dien", "bst", "sasrec"]));
+  });
+
   for (const m of manifest.models) {
     const label = `${m.name} (opset ${m.opset})`;
 
