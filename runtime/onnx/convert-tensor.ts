@@ -6,7 +6,7 @@
 // constant range, zeros of a per-row shape) fold when the model loads.
 import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, intConsts, intVec } from "./convert-shape";
-import { isBatchFirst, layoutOf, onnxRank, reshaped, storedAxis, transposed } from "./batch-layout";
+import { isBatchFirst, layoutOf, onnxRank, onnxShape, reshaped, storedAxis, transposed } from "./batch-layout";
 import { commonLayout, general, generalOut, keepLayout, operand, shaped as operandOf } from "./general";
 import { gru } from "./convert-recurrent";
 import type { TensorVal } from "./values";
@@ -93,7 +93,9 @@ export function transposeGeneral(imp: Importer, node: OnnxNode): void {
   const x = imp.tensor(node.input![0]!, node, ["f32", "i32", "i64", "bool"], true);
   const rank = onnxRank(x);
   const perm = imp.intsAttr(node, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
-  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) imp.fail(node, `perm ${JSON.stringify(perm)} is not a permutation of ${rank} axes`);
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    imp.fail(node, `perm ${JSON.stringify(perm)} is not a permutation of the ${rank} axes of [${onnxShape(x).map(symStr).join(", ")}]`);
+  }
   // The batch may move within the ONNX shape (attention works on [L, N, E]); rows stay batch-major.
   const t = transposed(x, perm);
   const out = node.output![0]!;
