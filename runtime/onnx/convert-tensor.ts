@@ -76,8 +76,9 @@ export function constantOfShape(imp: Importer, node: OnnxNode): void {
   if (!items) imp.fail(node, "the shape must be computable when the model loads");
   const a = imp.attr(node, "value")?.t;
   const value = a ? initializerTensor(a, imp.modelDir) : tensor("f32", [1], new Float32Array(1));
-  // The batch dimension becomes 1: the constant broadcasts over rows (e.g. a GRU's zero state [1, N, H]).
-  if (items.some((s) => !isConst(s) && !symEq(s, BATCH))) imp.fail(node, "only the batch dimension may depend on the batch size");
+  // A dimension holding the batch (N, or N·H inside attention) becomes 1: the value is the same
+  // everywhere, so it broadcasts over rows exactly (e.g. a GRU's zero state [1, N, H], a mask's zeros).
+  if (items.some((s) => !isConst(s) && s.c !== 0)) imp.fail(node, "a dimension that depends on the batch size must be a multiple of it");
   const dims = items.map((s) => (isConst(s) ? s.c : 1));
   imp.setConst(node.output![0]!, constFrom(value, dims, () => 0), dims);
 }
@@ -118,10 +119,35 @@ export function reshapeGeneral(imp: Importer, node: OnnxNode): void {
 
 export function concatGeneral(imp: Importer, node: OnnxNode): void {
   const ins = (node.input ?? []).filter(Boolean);
+  if (ins.every((n) => imp.constant(n))) return concatConstants(imp, node, ins);
   for (const n of ins) if (imp.constant(n)) imp.fail(node, `input "${n}" is a constant: concatenating it with rows needs it expanded to the batch first`);
   const like = commonLayout(imp, ins, node);
   const axis = storedAxis(imp, node, imp.tensor(ins[0]!, node, anyDType, true), imp.intAttr(node, "axis", 1));
   keepLayout(imp, generalOut(imp, node, "concat_axis", ins.map((n) => operand(imp, n, node)), { axis }), node.output![0]!, like);
+}
+
+/** Concat of constants (exports without constant folding leave them) folds at load. */
+function concatConstants(imp: Importer, node: OnnxNode, ins: string[]): void {
+  const cs = ins.map((n) => imp.constant(n)!);
+  const rank = cs[0]!.dims.length;
+  const axis = imp.intAttr(node, "axis", 0) < 0 ? imp.intAttr(node, "axis", 0) + rank : imp.intAttr(node, "axis", 0);
+  if (cs.some((c) => c.dims.length !== rank || c.t.dtype !== cs[0]!.t.dtype || c.dims.some((d, i) => i !== axis && d !== cs[0]!.dims[i]))) imp.fail(node, "the constants differ outside the concat axis");
+  const dims = [...cs[0]!.dims];
+  dims[axis] = cs.reduce((a, c) => a + c.dims[axis]!, 0);
+  const outer = prod(dims.slice(0, axis));
+  const inner = prod(dims.slice(axis + 1));
+  const values: number[] = [];
+  for (let o = 0; o < outer; o++) {
+    for (const c of cs) {
+      const chunk = c.dims[axis]! * inner;
+      const data = c.t.data as ArrayLike<number | bigint>;
+      for (let i = 0; i < chunk; i++) values.push(Number(data[o * chunk + i]!));
+    }
+  }
+  const t = cs[0]!.t;
+  const shape = dims.length ? dims : [1];
+  const made = t.dtype === "f32" ? tensor("f32", shape, Float32Array.from(values)) : t.dtype === "bool" ? tensor("bool", shape, Uint8Array.from(values)) : t.dtype === "i32" ? tensor("i32", shape, Int32Array.from(values)) : tensor("i64", shape, BigInt64Array.from(values, BigInt));
+  imp.setConst(node.output![0]!, made, dims);
 }
 
 export function split(imp: Importer, node: OnnxNode): void {
