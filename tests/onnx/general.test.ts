@@ -34,6 +34,19 @@ test("ids computed on (integer Add, Concat of id tensors, x[:, i] columns) feed 
   expect(report.join("\n")).toMatch(/embedding lookup \(unpooled\)/);
 });
 
+test("a lookup read by another op before its ReduceSum/ReduceMean still becomes an embedding bag (a compiler pass over the general graph)", async () => {
+  const g = new OnnxGraph();
+  const x = g.input("ids", I64, ["N", 5]);
+  const rows = g.op("Gather", [w(g, "table", [20, 4]), x]); // [N, 5, 4]
+  const squares = g.op("ReduceSum", [g.op("Pow", [rows, g.scalar(2)]), g.ints([1])], { keepdims: 0 }); // read first
+  const sum = g.op("ReduceSum", [rows, g.ints([1])], { keepdims: 0 });
+  const mean = g.op("ReduceMean", [rows], { axes: ints([1]), keepdims: 1 }); // [N, 1, 4]
+  g.output(g.op("Concat", [squares, sum, g.op("Flatten", [mean], { axis: 1 })], { axis: 1 }), F32, ["N", 12]);
+  const report = (await matchesOrt("late_pool", g.encode("late_pool", 17), { ids: ids([4, 5], 20) })).join("\n");
+  expect(report).toMatch(/fuse-lookup-pool: 2 pooled lookups -> embedding_bag/);
+  expect(report).toMatch(/fuse-embeddings: 2 bags fused/);
+});
+
 test("Equal/Not, Where with a runtime condition, Clip, Pow, ReduceL2 and Expand", async () => {
   const g = new OnnxGraph();
   const x = g.input("x", F32, ["N", 3, 4]);
