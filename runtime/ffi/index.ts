@@ -9,3 +9,6 @@ export * from "./sparse-ops";
 export * from "./emb-cache";
 export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
 export { CoreGroupStream, type QueueStats } from "./core-group";
+export * from "./tensor-op-codes";
+export * from "./nd-array";
+export * from "./tensor-ops";

@@ -82,6 +82,32 @@ export const symbols = {
   // s, act, m, n, x, ldx, y, ldy
   rf_activation: fn("ptr", "i32", "i64", "i64", "ptr", "i64", "ptr", "i64"),
 
+  // General tensor kernels (rank <= 8, strides in elements; see rankfn.h).
+  // s, op, dtype, rank, shape, x, x_strides, alpha, beta, y, y_strides
+  rf_unary_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "ptr", "f32", "f32", "ptr", "ptr"),
+  // s, op, dtype, rank, shape, a, a_strides, b, b_strides, y, y_strides
+  rf_binary_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"),
+  // s, dtype, rank, shape, cond, cond_strides, a, a_strides, b, b_strides, y, y_strides
+  rf_where_nd: fn("ptr", "i32", "i32", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"),
+  // s, rank, shape, x, x_dtype, x_strides, y, y_dtype, y_strides
+  rf_cast_nd: fn("ptr", "i32", "ptr", "ptr", "i32", "ptr", "ptr", "i32", "ptr"),
+  // s, op, dtype, outer, n, inner, x, y
+  rf_reduce: fn("ptr", "i32", "i32", "i64", "i64", "i64", "ptr", "ptr"),
+  // s, log_softmax, outer, n, inner, x, y
+  rf_softmax_axis: fn("ptr", "i32", "i64", "i64", "i64", "ptr", "ptr"),
+  // s, batch, m, n, k, a, sa_b, sa_m, sa_k, b, sb_b, sb_k, sb_n, beta, y, sy_b, sy_m
+  rf_matmul_batched: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "i64", "i64", "ptr", "i64", "i64", "i64", "f32", "ptr", "i64", "i64"),
+  // s, dtype, outer, axis_len, inner, x, idx, idx_dtype, num_idx, idx_per_outer, y
+  rf_gather_axis: fn("ptr", "i32", "i64", "i64", "i64", "ptr", "ptr", "i32", "i64", "i32", "ptr"),
+  // s, dtype, outer, n_in, n_out, inner, x, idx, idx_dtype, y
+  rf_gather_elements: fn("ptr", "i32", "i64", "i64", "i64", "i64", "ptr", "ptr", "i32", "ptr"),
+  // s, dtype, reduction, data_rank, data_shape, idx, idx_dtype, num_updates, index_depth, updates, y
+  rf_scatter_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "i32", "i64", "i32", "ptr", "ptr"),
+  // s, dtype, outer, n, inner, exclusive, reverse, x, y
+  rf_cumsum_axis: fn("ptr", "i32", "i64", "i64", "i64", "i32", "i32", "ptr", "ptr"),
+  // s, outer, n, inner, k, largest, x, values, indices
+  rf_topk_axis: fn("ptr", "i64", "i64", "i64", "i64", "i32", "ptr", "ptr", "ptr"),
+
   rf_probe_peak_gflops: fn("i32", "i32", "ptr"),
   rf_probe_mem_bandwidth: fn("i32", "ptr"),
 } as const satisfies Record<string, FFIFunction>;
