@@ -41,11 +41,13 @@ export class Plan {
     packed: WeightCache,
     remoteTables: ReadonlySet<string> = new Set(),
     experts?: ExpertParallel,
+    /** Native memory of at least `bytes` for the values (the executor shares one arena across its plans); default: the plan's own. */
+    arenaOf: (bytes: number) => ArrayBuffer = (bytes) => this.#native(bytes).view(),
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity));
     if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
-    const arena = this.#native(Math.max(64, this.memory.arenaBytes)).view();
+    const arena = arenaOf(Math.max(64, this.memory.arenaBytes));
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
     // Every value of every dtype lives in the arena; a reshape's output is a view of its input.
     const views = viewsOf(model);
