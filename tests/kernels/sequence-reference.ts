@@ -79,7 +79,7 @@ export function seqAttentionRef(pr: SeqProblem, pointwise: boolean, normLen = 0)
         }
         const o = (q0 + i) * heads * dv + h * dv;
         js.forEach((j, t) => {
-          for (let c = 0; c < dv; c++) out[o + c] += w[t]! * pr.v[(k0 + j) * pr.ldv + h * dv + c]!;
+          for (let c = 0; c < dv; c++) out[o + c]! += w[t]! * pr.v[(k0 + j) * pr.ldv + h * dv + c]!;
         });
       }
     }

@@ -38,7 +38,7 @@ inline v8 ld8(const float *p) {
     return v;
 }
 inline void st8(float *p, v8 v) { std::memcpy(p, &v, sizeof v); }
-inline v8 splat(float x) { return v8{} + x; }
+inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
 inline v8 fma8(v8 a, v8 b, v8 c) {
 #if defined(__FMA__)
     return (v8)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
@@ -151,14 +151,18 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
         bool packed = false;
         for (int64_t mt = 0; mt < rows; mt += MR) {
             const int mr = int(std::min<int64_t>(MR, rows - mt));
-            bool any = false, full = true;
+            // Columns [0, jl) of the tile hold every kv some row of the micro-tile sees
+            // (every mask's visible set starts at kv 0): a causal diagonal tile computes only those.
+            int64_t jend = j0;
             for (int r = 0; r < mr; ++r) {
                 const SeqVisible &v = vis[mt + r];
-                const bool range = v.lo < j1 && v.hi > j0, self = v.self >= j0 && v.self < j1;
-                any = any || range || self;
-                full = full && v.lo <= j0 && v.hi >= j1;
+                jend = std::max(jend, std::min(j1, std::max(v.hi, v.self + 1)));
             }
-            if (!any) continue;
+            const int jl = int(jend - j0);
+            if (jl <= 0) continue;
+            bool full = true;
+            for (int r = 0; r < mr; ++r) full = full && vis[mt + r].lo <= j0 && vis[mt + r].hi >= jend;
+            const int mcols = (jl + 15) / 16 * 16;
             if (!packed) {
                 packed = true;
                 for (int jj = 0; jj < cols; ++jj) {
@@ -173,33 +177,33 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                     }
                 }
             }
-            qk_block(Qs + mt * d, d, Kt, cols, S);
+            qk_block(Qs + mt * d, d, Kt, mcols, S);
             for (int r = 0; r < MR; ++r) {
                 float *Sr = S + r * KT;
                 if (r >= mr) {
-                    std::fill(Sr, Sr + cols, 0.f);
+                    std::fill(Sr, Sr + mcols, 0.f);
                     continue;
                 }
                 const int64_t i = t.i0 + mt + r, p = i + nk - nq;
                 if (rab) {
                     const int64_t qp = a.q_pos ? a.q_pos[q0 + i] : p;
-                    for (int jj = 0; jj < jn; ++jj) {
+                    for (int jj = 0; jj < jl; ++jj) {
                         const int64_t kp = a.kv_pos ? a.kv_pos[k0 + j0 + jj] : j0 + jj;
                         Sr[jj] += rab[seq_bucket(qp, kp, a.num_buckets)];
                     }
                 }
                 if (!full) {
                     const SeqVisible &v = vis[mt + r];
-                    for (int jj = 0; jj < jn; ++jj) {
+                    for (int jj = 0; jj < jl; ++jj) {
                         const int64_t j = j0 + jj;
                         if (!((j >= v.lo && j < v.hi) || j == v.self)) Sr[jj] = -INFINITY;
                     }
                 }
-                for (int jj = jn; jj < cols; ++jj) Sr[jj] = -INFINITY;
+                for (int jj = jl; jj < mcols; ++jj) Sr[jj] = -INFINITY;
                 const v8 ninf = splat(-INFINITY), zero = v8{};
                 if (a.pointwise) {
                     const v8 scale = splat(inv_n);
-                    for (int jj = 0; jj < cols; jj += 8) {
+                    for (int jj = 0; jj < mcols; jj += 8) {
                         const v8 x = ld8(Sr + jj);
                         const v8 y = x / (1.f + vexp8(-x)) * scale;
                         st8(Sr + jj, x == ninf ? zero : y);
@@ -207,17 +211,17 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                     continue;
                 }
                 v8 mx = ninf;
-                for (int jj = 0; jj < cols; jj += 8) mx = vmax8(mx, ld8(Sr + jj));
+                for (int jj = 0; jj < mcols; jj += 8) mx = vmax8(mx, ld8(Sr + jj));
                 float tile_max = mx[0];
                 for (int e = 1; e < 8; ++e) tile_max = mx[e] > tile_max ? mx[e] : tile_max;
                 if (tile_max == -INFINITY) {  // nothing visible in this row of the tile
-                    std::fill(Sr, Sr + cols, 0.f);
+                    std::fill(Sr, Sr + mcols, 0.f);
                     continue;
                 }
                 const float mnew = M[mt + r] > tile_max ? M[mt + r] : tile_max;
                 const v8 mv = splat(mnew);
                 v8 sum = zero;
-                for (int jj = 0; jj < cols; jj += 8) {
+                for (int jj = 0; jj < mcols; jj += 8) {
                     const v8 x = ld8(Sr + jj);
                     const v8 e = x == ninf ? zero : vexp8(x - mv);
                     st8(Sr + jj, e);
@@ -235,7 +239,7 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                 }
                 L[mt + r] += tile_sum;
             }
-            pv_block(S, Vp, dvp, jn, O + mt * dvp);
+            pv_block(S, Vp, dvp, jl, O + mt * dvp);
         }
     }
     for (int64_t r = 0; r < rows; ++r) {
