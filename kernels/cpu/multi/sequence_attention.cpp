@@ -30,7 +30,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 constexpr int MR = 6;   // query rows of a register block
 constexpr int KT = 64;  // kv rows of a tile
-constexpr int QB = 48;  // query rows of a task (a multiple of MR)
+constexpr int QB = 96;  // query rows of a task (a multiple of MR): amortises packing each kv tile
 
 inline v8 ld8(const float *p) {
     v8 v;
