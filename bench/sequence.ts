@@ -1,5 +1,6 @@
 // `bun run bench sequence [--json] [--quick]`: the fused jagged attention kernel
-// (rf_seq_attention, flash-style) alone at L = 256, 1024, 4096 (H = 4, d = 64)
+// (rf_seq_attention, flash-style) alone at L = 256, 1024, 4096 (H = 4, and 8 at
+// L = 1024; d = 64)
 // as GFLOP/s and % of the fp32 FMA peak measured in this run, against the same
 // math as ONNX ops (MatMul, Mul, Add mask, Softmax, MatMul) in onnxruntime-node;
 // a jagged batch of mixed lengths vs its sequences run one by one (and vs ORT on
@@ -110,25 +111,30 @@ export async function main(args: string[]): Promise<void> {
   report.fact("isa", k.isa().active);
   report.fact("threads", THREADS);
   report.fact(`fp32 peak GFLOP/s (${THREADS} threads, measured now)`, peak);
-  const session = await ort.InferenceSession.create(attentionModel(4, D), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+  const sessions = new Map<number, ort.InferenceSession>();
+  for (const heads of [4, 8]) {
+    sessions.set(heads, await ort.InferenceSession.create(attentionModel(heads, D), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" }));
+  }
+  const session = sessions.get(4)!;
   const budget = { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 };
 
-  const single = report.section(`fused attention, one sequence, H = 4, d = ${D}`);
+  const single = report.section(`fused attention, one sequence, d = ${D}`);
   single.note("GFLOP/s counts 4·H·d per visible (query, key) pair (Q·Kᵀ and P·V); % peak: of the fp32 peak above");
   single.note("ORT: MatMul, Mul, Add mask, Softmax, MatMul over [1, H, L, d] in onnxruntime-node, same threads; its inputs are pre-laid-out head-major");
   single.note("target: fused attention at L >= 512 >= 50% of the measured fp32 peak");
-  for (const L of quick ? [256, 1024] : [256, 1024, 4096]) {
-    const p = problem(rng, [L], 4);
+  const singles: [number, number][] = quick ? [[256, 4], [1024, 4]] : [[256, 4], [1024, 4], [1024, 8], [4096, 4]];
+  for (const [L, heads] of singles) {
+    const p = problem(rng, [L], heads);
     for (const mask of ["none", "causal"] as const) {
-      if (mask === "causal" && L === 256) continue;
-      progress(`fused attention L=${L} ${mask}`);
-      const f = flops([L], 4, mask === "causal");
+      if (mask === "causal" && (L === 256 || heads === 8)) continue;
+      progress(`fused attention L=${L} H=${heads} ${mask}`);
+      const f = flops([L], heads, mask === "causal");
       const ours = await time(() => fused(p, mask), budget);
-      const o = await ortRun(session, p, mask === "causal");
+      const o = await ortRun(sessions.get(heads)!, p, mask === "causal");
       const theirs = await time(o.once, budget);
       const diff = maxDiff(fused(p, mask).data as Float32Array, await o.once(), p, o.lmax);
       single.add({
-        L, mask, "rankfn ms": ours.median * 1e3, "GFLOP/s": f / ours.median / 1e9, "% peak": (100 * f) / ours.median / 1e9 / peak,
+        L, H: heads, mask, "rankfn ms": ours.median * 1e3, "GFLOP/s": f / ours.median / 1e9, "% peak": (100 * f) / ours.median / 1e9 / peak,
         "ORT ms": theirs.median * 1e3, "ORT GFLOP/s": f / theirs.median / 1e9, "speed-up": theirs.median / ours.median, "max |Δ| vs ORT": diff.toExponential(1),
       });
     }
