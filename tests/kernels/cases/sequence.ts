@@ -1,7 +1,8 @@
 // Parity cases of the sequence kernels: jagged softmax and HSTU attention (every
 // mask, empty histories and items, length 1, odd head widths, new queries over
 // cached K/V, Q/K/V as column slices of one fused buffer, log-bucketed bias with
-// and without explicit positions), the norm gate, token mixing and grouped GEMM.
+// and without explicit positions), the norm gate, token mixing, grouped GEMM and
+// a whole HSTU layer composed from them.
 import * as k from "../../../runtime/ffi";
 import { Rng } from "../../../runtime/tensor/random";
 import { type Tensor, columnSlice, tensor } from "../../../runtime/tensor/tensor";
@@ -146,7 +147,63 @@ function groupedGemmCases(): ParityCase[] {
   });
 }
 
+/**
+ * A whole HSTU layer from the kernels (existing GEMM + the new attention and norm gate):
+ *   U, V, Q, K = split(SiLU(X·W1ᵀ)); Y = (LayerNorm(HSTU(Q, K, V)) ⊙ U)·W2ᵀ + X
+ * with Q, K, V, U read in place as column slices of the one projection output.
+ */
+function hstuLayerCases(): ParityCase[] {
+  const heads = 2, dh = 8, D = 12, lens = [5, 0, 1, 23];
+  const n = lens.reduce((a, b) => a + b, 0);
+  const rng = new Rng(8400);
+  const w1 = rng.floats(4 * heads * dh * D, -0.3, 0.3), w2 = rng.floats(D * heads * dh, -0.3, 0.3), x = rng.floats(n * D);
+  const hd = heads * dh, width = 4 * hd;
+  const run = () => {
+    const p1 = k.PackedWeight.pack(tensor("f32", [width, D], w1));
+    const p2 = k.PackedWeight.pack(tensor("f32", [D, hd], w2));
+    try {
+      const X = tensor("f32", [n, D], x);
+      const uvqk = k.gemm({ x: X, w: p1, act: "silu" });
+      const o = i64(offsets(lens));
+      const av = k.hstuAttention({ q: columnSlice(uvqk, 2 * hd, hd), k: columnSlice(uvqk, 3 * hd, hd), v: columnSlice(uvqk, hd, hd), qOffsets: o, kvOffsets: o, heads, mask: "causal" });
+      const y = k.normGate({ x: av, u: columnSlice(uvqk, 0, hd) });
+      return [k.gemm({ x: y, w: p2, residual: X }).data];
+    } finally {
+      p1.dispose();
+      p2.dispose();
+    }
+  };
+  const expected = () => {
+    const uvqk = new Float32Array(n * width);
+    const silu = (v: number) => v / (1 + Math.exp(-v));
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < width; j++) {
+        let acc = 0;
+        for (let c = 0; c < D; c++) acc += x[i * D + c]! * w1[j * D + c]!;
+        uvqk[i * width + j] = silu(acc);
+      }
+    const pr: ref.SeqProblem = {
+      heads, d: dh, dv: dh, q: uvqk.subarray(2 * hd), ldq: width, k: uvqk.subarray(3 * hd), ldk: width, v: uvqk.subarray(hd), ldv: width,
+      qOffsets: offsets(lens), kvOffsets: offsets(lens), mask: "causal", scale: 1 / Math.sqrt(dh),
+    };
+    const av = ref.seqAttentionRef(pr, true);
+    const u = new Float32Array(n * hd);
+    for (let i = 0; i < n; i++) u.set(uvqk.subarray(i * width, i * width + hd), i * hd);
+    const y = ref.normGateRef(Float32Array.from(av), u, n, hd, null, null, 1e-5);
+    const out = new Float64Array(n * D);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < D; j++) {
+        let acc = x[i * D + j]!;
+        for (let c = 0; c < hd; c++) acc += y[i * hd + c]! * w2[j * hd + c]!;
+        out[i * D + j] = acc;
+      }
+    return [out];
+  };
+  // The reference rounds the projection and attention outputs to f32 where the kernels store them.
+  return [{ op: "hstu_layer", dtype: "f32", label: `H=${heads} dh=${dh} D=${D} lens=[${lens}] causal`, tol: tolerance.f32, run, expected }];
+}
+
 /** Every parity case of the sequence section. */
 export function sequenceCases(): ParityCase[] {
-  return [...attentionCases(), ...normGateCases(), ...tokenMixCases(), ...groupedGemmCases()];
+  return [...attentionCases(), ...normGateCases(), ...tokenMixCases(), ...groupedGemmCases(), ...hstuLayerCases()];
 }
