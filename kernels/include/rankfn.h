@@ -420,6 +420,97 @@ RF_API rf_status rf_target_attention(rf_stream s, int64_t n, int64_t T, int64_t 
                                      const float *wqk, const float *w2, float b2, int32_t act,
                                      float *out, int64_t ldo);
 
+/* ---------------------------------------------------------------- sequence and generative ranking */
+
+/* Jagged sequences (no padding): batch item b owns query rows
+ * [q_offsets[b], q_offsets[b+1]) and key/value rows [kv_offsets[b], kv_offsets[b+1])
+ * (int64 offsets [batch + 1], non-negative, non-decreasing). nq_b and nk_b are
+ * those counts. Row t holds every head: head h of Q row t is
+ * q[t*ldq + h*d .. +d) (K likewise with ldk, V with ldv and width dv, out with
+ * ldo and width dv), so Q, K, V may be column slices of one fused QKV buffer
+ * and K/V may come from a cache. ldq, ldk >= heads*d; ldv, ldo >= heads*dv.
+ *
+ * Query i of item b sits at position p = i + nk_b - nq_b of its kv sequence
+ * (aligned to the END: new queries over cached K/V). Visible kv j (0 <= j < nk_b):
+ *   RF_SEQ_MASK_NONE:   every j
+ *   RF_SEQ_MASK_CAUSAL: j <= p
+ *   RF_SEQ_MASK_FALCON: M-FALCON. nc = num_candidates[b] (0 <= nc <= nk_b),
+ *     nh = nk_b - nc: kv [0, nh) is the history, [nh, nk_b) the candidates.
+ *     p <  nh (a history query): j <= p            (causal within the history)
+ *     p >= nh (a candidate):     j < nh or j == p  (the history and itself,
+ *                                                   never another candidate)
+ * A query with no visible kv (p < 0, an empty history) gets zeros.
+ *
+ * Relative-position bias (rab, optional): rab_table [heads][num_buckets]
+ * (row stride num_buckets); positions qp = q_pos ? q_pos[q_offsets[b] + i] : p and
+ * kp = kv_pos ? kv_pos[kv_offsets[b] + j] : j (int64; q_pos and kv_pos are both
+ * given or both NULL). Log buckets (T5 / HSTU style, exact for 0 and 1):
+ *   delta = |qp - kp|
+ *   bucket = min(num_buckets - 1, delta == 0 ? 0 : 1 + floor(log2(delta)))
+ *          (= the bit width of delta: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...)
+ *   rab(h, i, j) = rab_table[h*num_buckets + bucket]; without a table rab = 0. */
+typedef enum {
+    RF_SEQ_MASK_NONE   = 0,
+    RF_SEQ_MASK_CAUSAL = 1,
+    RF_SEQ_MASK_FALCON = 2
+} rf_seq_mask;
+
+/* Fused multi-head softmax attention over jagged sequences, flash-style
+ * (tiled, online softmax: scratch O(tile) per thread, never O(L^2)):
+ *   for b < batch, h < heads, i < nq_b (t = q_offsets[b] + i):
+ *     s_j = scale * dot(Q[t, h], K[kv_offsets[b] + j, h]) + rab(h, i, j)   for visible j
+ *     out[t, h] = Σ_j softmax_j(s) V[kv_offsets[b] + j, h]   (zeros if nothing is visible)
+ * num_candidates [batch] is required for RF_SEQ_MASK_FALCON, ignored otherwise. */
+RF_API rf_status rf_seq_attention(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
+                                  const float *q, int64_t ldq, const int64_t *q_offsets,
+                                  const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                  const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                  float scale, const float *rab_table, int64_t num_buckets,
+                                  const int64_t *q_pos, const int64_t *kv_pos, float *out, int64_t ldo);
+
+/* HSTU pointwise attention (no softmax), fused and tiled the same way:
+ *   n = norm_len > 0 ? norm_len (the padded max length, as generative-recommenders does)
+ *                    : nk_b (this item's kv length)
+ *   out[t, h] = Σ_{visible j} SiLU(scale * dot(Q[t, h], K[j, h]) + rab(h, i, j)) / n · V[j, h]
+ * Masks, offsets, strides and rab as for rf_seq_attention. norm_len >= 0. */
+RF_API rf_status rf_hstu_attention(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
+                                   const float *q, int64_t ldq, const int64_t *q_offsets,
+                                   const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                   const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                   float scale, const float *rab_table, int64_t num_buckets,
+                                   const int64_t *q_pos, const int64_t *kv_pos, int64_t norm_len,
+                                   float *out, int64_t ldo);
+
+/* HSTU's gate: layer norm of each row, times a gate row (y may alias x or u):
+ *   mu = mean(x_i); var = mean((x_i - mu)^2)
+ *   y_i[j] = ((x_i[j] - mu) / sqrt(var + eps) * (gamma ? gamma[j] : 1) + (beta ? beta[j] : 0)) * u_i[j] */
+RF_API rf_status rf_norm_gate(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx,
+                              const float *u, int64_t ldu, const float *gamma, const float *beta,
+                              float eps, float *y, int64_t ldy);
+
+/* RankMixer's parameter-free multi-head token mixing (arXiv 2507.15551, §3.2):
+ * each of T tokens of dim D is split into H heads of dh = D / H (D % H == 0);
+ * output token h is the concatenation of head h of every token, in token order,
+ * so there are H output tokens of dim T*dh (H == T keeps the shape, the paper's
+ * setting, ready for the residual LN(mix(X) + X)). Per row i < m:
+ *   y[i*ldy + h*T*dh + t*dh + c] = x[i*ldx + t*D + h*dh + c]   for h < H, t < T, c < dh
+ * y must not overlap x. */
+RF_API rf_status rf_token_mix(rf_stream s, int64_t m, int64_t T, int64_t D, int64_t H,
+                              const float *x, int64_t ldx, float *y, int64_t ldy);
+
+/* Grouped GEMM (RankMixer's per-token FFNs): `groups` GEMMs of the same shape,
+ * each with its own packed weight w[g] ([n][k], every w[g] of equal n, k, any dtype):
+ *   for g < groups, i < m, j < n:
+ *     X_g = x + g*x_group_stride, Y_g = y + g*y_group_stride
+ *     Y_g[i*ldy + j] = act(X_g[i*ldx ..+k) · W_g[j] + (bias ? bias[g*bias_group_stride + j] : 0))
+ * Token-interleaved rows [m][groups*k] -> [m][groups*n]: x_group_stride = k, ldx = groups*k,
+ * y_group_stride = n, ldy = groups*n; token-major [groups][m][k]: x_group_stride = m*ldx.
+ * Strides >= 0; the Y_g blocks must not overlap each other or any X_g. */
+RF_API rf_status rf_grouped_gemm(rf_stream s, int64_t groups, int64_t m, const float *x, int64_t ldx,
+                                 int64_t x_group_stride, const rf_weight *w, const float *bias,
+                                 int64_t bias_group_stride, int32_t act, float *y, int64_t ldy,
+                                 int64_t y_group_stride);
+
 /* ---------------------------------------------------------------- MoE dispatch / combine */
 
 /* Gather rows (MoE dispatch):

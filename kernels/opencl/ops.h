@@ -11,6 +11,8 @@
 #include "../cpu/embedding_bag.h"
 #include "../cpu/gather_scatter.h"
 #include "../cpu/norms.h"
+#include "../cpu/sequence_attention.h"
+#include "../cpu/sequence_rows.h"
 #include "../cpu/target_attention.h"
 #include "../cpu/tensor_ops.h"
 #include "../cpu/topk.h"
@@ -35,6 +37,12 @@ rf_status scatter_add_rows(rf_stream s, int64_t n, int64_t d, const float *src, 
 rf_status binary(rf_stream s, int op, int64_t m, int64_t n, const float *a, int64_t lda, const float *b, int64_t ldb,
                  float *y, int64_t ldy);
 rf_status activation(rf_stream s, int act, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy);
+// The sequence section (ops_sequence.cpp).
+rf_status seq_attention(rf_stream s, const SeqAttnArgs &a);
+rf_status norm_gate(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *u, int64_t ldu,
+                    const float *gamma, const float *beta, float eps, float *y, int64_t ldy);
+rf_status token_mix(rf_stream s, int64_t m, int64_t T, int64_t D, int64_t H, const float *x, int64_t ldx, float *y,
+                    int64_t ldy);
 
 // General tensor kernels (ops_tensor.cpp).
 rf_status unary_nd(rf_stream s, int op, int dtype, int rank, const int64_t *shape, const void *x, const int64_t *xs,

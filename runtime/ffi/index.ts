@@ -6,6 +6,7 @@ export * from "./activations";
 export { PackedWeight, type WeightDType } from "./weights";
 export * from "./dense-ops";
 export * from "./sparse-ops";
+export * from "./sequence-ops";
 export * from "./emb-cache";
 export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
 export { CoreGroupStream, type QueueStats } from "./core-group";

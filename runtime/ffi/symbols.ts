@@ -72,6 +72,17 @@ export const symbols = {
   // s, n, T, d, h, q, ldq, keys, ldk, mask, ldm, request_of_row, requests, qp, ldqp, kp, wqk, w2, b2, act, out, ldo
   rf_target_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "ptr", "f32", "i32", "ptr", "i64"),
 
+  // Sequence section. s, batch, heads, d, dv, q, ldq, q_offsets, k, ldk, v, ldv, kv_offsets, mask, num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, out, ldo
+  rf_seq_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "ptr", "i64"),
+  // the same, with norm_len before out
+  rf_hstu_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64"),
+  // s, m, n, x, ldx, u, ldu, gamma, beta, eps, y, ldy
+  rf_norm_gate: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "f32", "ptr", "i64"),
+  // s, m, T, D, H, x, ldx, y, ldy
+  rf_token_mix: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "i64"),
+  // s, groups, m, x, ldx, x_group_stride, w (rf_weight[groups]), bias, bias_group_stride, act, y, ldy, y_group_stride
+  rf_grouped_gemm: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "i64", "i32", "ptr", "i64", "i64"),
+
   // s, n, d, src, lds, src_rows, idx, weights, dst, ldd
   rf_gather_rows: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "ptr", "i64"),
   // s, n, d, src, lds, idx, weights, dst, ldd, dst_rows

@@ -231,6 +231,45 @@ describe("general tensor kernels", () => {
     // Zero-sized shapes are valid no-ops, even with NULL data.
     k.check(sym.rf_unary_nd(null, 0, 0, 2, BigInt64Array.from([0n, 3n]), null, st, 0, 0, null, st), "rf_unary_nd");
     k.check(sym.rf_reduce(null, 0, 0, 0, 4, 3, null, null), "rf_reduce");
+describe("sequence kernels", () => {
+  const base = { q: f32([5, 8]), k: f32([7, 8]), v: f32([7, 6]), qOffsets: offsets(0, 2, 5), kvOffsets: offsets(0, 3, 7), heads: 2 };
+  test("jagged attention checks offsets, heads, candidates and the bias before C", () => {
+    expect(Array.from(k.seqAttention(base).data).every(Number.isFinite)).toBe(true);
+    expect(() => k.seqAttention({ ...base, heads: 3 })).toThrow("seqAttention q: 8 columns do not split into 3 heads");
+    expect(() => k.seqAttention({ ...base, qOffsets: offsets(0, 3, 2) })).toThrow("seqAttention qOffsets: decreases at 2 (3 -> 2)");
+    expect(() => k.seqAttention({ ...base, kvOffsets: offsets(0, 3, 9) })).toThrow("seqAttention kvOffsets: ends at 9, past the 7 rows given");
+    expect(() => k.seqAttention({ ...base, kvOffsets: offsets(0, 7) })).toThrow("seqAttention kvOffsets: expected 3 elements, got 2");
+    expect(() => k.seqAttention({ ...base, v: f32([6, 6]) })).toThrow("seqAttention v: has 6 rows, k has 7");
+    expect(() => k.seqAttention({ ...base, mask: "falcon" })).toThrow("seqAttention numCandidates: required with the falcon mask");
+    expect(() => k.seqAttention({ ...base, mask: "falcon", numCandidates: offsets(1, 5) })).toThrow("seqAttention numCandidates[1] = 5 is outside [0, 4] (the item's kv length)");
+    expect(() => k.seqAttention({ ...base, mask: "diagonal" as k.SeqMask })).toThrow('seqAttention mask: unknown value "diagonal"');
+    expect(() => k.seqAttention({ ...base, rab: { table: f32([3, 4]) } })).toThrow("seqAttention rab table: expected a contiguous [2, numBuckets >= 1] tensor, got [3, 4]");
+    expect(() => k.seqAttention({ ...base, rab: { table: f32([2, 4]), qPos: offsets(1, 2, 3, 4, 5) } })).toThrow("seqAttention rab: give both qPos and kvPos or neither");
+    expect(() => k.hstuAttention({ ...base, normLen: -1 })).toThrow("hstuAttention normLen: must be an integer >= 0, got -1");
+    expectStillHealthy();
+  });
+  test("the attention entry points reject bad raw offsets and candidate counts with a status", () => {
+    const sym = k.loadLibrary().symbols;
+    const x = new Float32Array(64);
+    const bad = BigInt64Array.from([0n, 3n, 2n]);
+    const ok = BigInt64Array.from([0n, 2n, 4n]);
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, bad, x, 4, x, 4, ok, 0, null, 1, null, 0, null, null, x, 4), "rf_seq_attention"), "invalid_argument", "q_offsets decreases at 2 (3 -> 2)");
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, ok, x, 4, x, 4, ok, 2, BigInt64Array.from([1n, 3n]), 1, null, 0, null, null, x, 4), "rf_seq_attention"), "out_of_range", "num_candidates[1] = 3 is outside [0, 2]");
+    expectKernelError(() => k.check(sym.rf_hstu_attention(null, 2, 1, 4, 4, x, 3, ok, x, 4, x, 4, ok, 0, null, 1, null, 0, null, null, 0, x, 4), "rf_hstu_attention"), "invalid_argument", /leading dimensions too small/);
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, ok, x, 4, x, 4, ok, 7, null, 1, null, 0, null, null, x, 4), "rf_seq_attention"), "invalid_argument", "unknown mask 7");
+    expectKernelError(() => k.check(sym.rf_token_mix(null, 1, 2, 6, 4, x, 12, x.subarray(32), 12), "rf_token_mix"), "invalid_argument", /must be >= 1 and divide the token dim D = 6/);
+    expectStillHealthy();
+  });
+  test("norm gate, token mix and grouped GEMM check shapes", () => {
+    expect(() => k.normGate({ x: f32([2, 4]), u: f32([2, 3]) })).toThrow("normGate u: expected shape [2, 4], got [2, 3]");
+    expect(() => k.tokenMix({ x: f32([2, 12]), tokens: 5, heads: 2 })).toThrow("tokenMix tokens: 5 does not divide the 12 columns");
+    expect(() => k.tokenMix({ x: f32([2, 12]), tokens: 3, heads: 3 })).toThrow("tokenMix heads: 3 does not divide the token dim 4");
+    const w45 = k.PackedWeight.pack(f32([4, 5]));
+    expect(() => k.groupedGemm({ x: f32([2, 7]), w: [w34, w34] })).toThrow("groupedGemm x: expected 2 groups × k = 4 = 8 columns, got 7");
+    expect(() => k.groupedGemm({ x: f32([2, 8]), w: [w34, w45] })).toThrow("groupedGemm w[1]: is [4, 5], w[0] is [3, 4]");
+    expect(() => k.groupedGemm({ x: f32([2, 8]), w: [w34, w34], bias: f32([3]) })).toThrow("groupedGemm bias: expected 6 elements, got 3");
+    expect(Array.from(k.groupedGemm({ x: f32([2, 8]), w: [w34, w34], act: "relu" }).data)).toEqual(new Array(12).fill(0.5 * 0.5 * 4));
+    w45.dispose();
     expectStillHealthy();
   });
 });

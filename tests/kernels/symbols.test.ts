@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { declaredSymbols, loadLibrary, ndDTypes, tensorEnumPrefixes } from "../../runtime/ffi";
+import { declaredSymbols, loadLibrary, ndDTypes, seqMasks, tensorEnumPrefixes } from "../../runtime/ffi";
 import { kernelsDir } from "../../kernels/source-hash";
 
 function headerSymbols(): string[] {
@@ -38,4 +38,10 @@ test("the op-code lists of the general tensor kernels match rankfn.h's enums nam
   }
   const bool = /\bRF_BOOL\s*=\s*(\d+)/.exec(header);
   expect(Number(bool?.[1])).toBe(ndDTypes.bool);
+});
+
+test("the TS mask names follow rf_seq_mask of rankfn.h", () => {
+  const header = readFileSync(join(kernelsDir, "include", "rankfn.h"), "utf8");
+  const fromHeader = [...header.matchAll(/RF_SEQ_MASK_(\w+)\s*=\s*(\d+)/g)].sort((a, b) => Number(a[2]) - Number(b[2])).map((m) => m[1]!.toLowerCase());
+  expect(fromHeader).toEqual([...seqMasks]);
 });
