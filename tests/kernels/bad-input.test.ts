@@ -231,6 +231,10 @@ describe("general tensor kernels", () => {
     // Zero-sized shapes are valid no-ops, even with NULL data.
     k.check(sym.rf_unary_nd(null, 0, 0, 2, BigInt64Array.from([0n, 3n]), null, st, 0, 0, null, st), "rf_unary_nd");
     k.check(sym.rf_reduce(null, 0, 0, 0, 4, 3, null, null), "rf_reduce");
+    expectStillHealthy();
+  });
+});
+
 describe("sequence kernels", () => {
   const base = { q: f32([5, 8]), k: f32([7, 8]), v: f32([7, 6]), qOffsets: offsets(0, 2, 5), kvOffsets: offsets(0, 3, 7), heads: 2 };
   test("jagged attention checks offsets, heads, candidates and the bias before C", () => {
