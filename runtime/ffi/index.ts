@@ -7,5 +7,6 @@ export { PackedWeight, type WeightDType } from "./weights";
 export * from "./dense-ops";
 export * from "./sparse-ops";
 export * from "./emb-cache";
+export * from "./kv-store";
 export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
 export { CoreGroupStream, type QueueStats } from "./core-group";
