@@ -60,7 +60,10 @@ void kv_page_encode(const KvPageFormat &f, uint8_t *page, int64_t t0, int64_t n,
                 const float old_scale = t0 > 0 ? scales[b] : 0.f;
                 float scale = amax / 127.f;
                 if (scale > old_scale && t0 > 0 && old_scale > 0.f) {
-                    // The block's range grew: requantize its earlier tokens to the new scale.
+                    // The block's range grew: requantize its earlier tokens to a scale at
+                    // least twice the old one, so the rounding errors of repeated
+                    // requantizations sum geometrically (to < the final scale).
+                    scale = std::fmax(scale, 2.f * old_scale);
                     const float r = old_scale / scale;
                     for (int64_t i = 0; i < t0 * w; ++i) q[i] = quantize(float(q[i]), r);
                 } else if (scale < old_scale) {

@@ -377,11 +377,14 @@ RF_API rf_status rf_emb_cache_stats(rf_emb_cache c, rf_emb_cache_stats_t *out, i
  * A page holds page_tokens consecutive history tokens of one user, every
  * layer, K and V, every head:
  *   page = [layers][2 (K, V)][page_tokens][heads * head_dim] values of the tier's dtype
- *   RF_F32 / RF_BF16: stored as is (bf16 rounds to nearest even on append)
+ *   RF_F32: stored as is; RF_BF16: rounded to nearest even (|err| <= 2^-8 |x|)
  *   RF_I8: one fp32 scale per (page, layer, K|V) block, stored before the values:
- *          q = round(x / scale), scale = max|x| / 127 over the block's tokens so far;
- *          appending to a partly filled page whose block range grows requantizes
- *          its tokens to the new scale (error <= scale, else <= scale / 2)
+ *          q = round(x / scale), scale = max|x| / 127 over the block's first append
+ *          (|err| <= scale / 2 = max|x| / 254 for a block written in one append).
+ *          A later append to the partly filled page whose values exceed the block's
+ *          range requantizes its tokens to max(max|x| / 127, 2 * old scale); the
+ *          doubling keeps the summed rounding below the final scale, so
+ *          |err| <= 2 * max|x| / 127 over the block however it was appended
  *   page_bytes = (dtype == RF_I8 ? 8*layers : 0) + page_tokens*layers*2*heads*head_dim*size(dtype)
  *   pages      = floor(budget_bytes / (page_bytes + 96)) / shards per shard (>= 1 for the native
  *                tier, else RF_ERR_INVALID_ARG); the 96 bytes are the page's share of the

@@ -7,17 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type KvPageDType, KvStore, kvBudgetForPages, kvFingerprints, kvPageBytes, numThreads, setNumThreads } from "../../runtime/ffi";
 import { type TokenKv, ReferenceKvStore, referenceFingerprints } from "./reference-kv";
-
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./seeded-random";
 
 const SENTINEL = -9;
 
