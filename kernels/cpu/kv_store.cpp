@@ -55,10 +55,10 @@ RF_API rf_status rf_kv_store_create(int32_t device, const rf_kv_store_config_t *
         RF_CHECK(c.budget_bytes / unit / c.shards >= 1,
                  "%s: budget of %lld bytes holds no page per shard (%d shards, %lld bytes a page with its metadata)", who,
                  (long long)c.budget_bytes, c.shards, (long long)unit);
-        RF_CHECK(c.budget_bytes / unit / c.shards <= (int64_t(1) << 30), "%s: more than 2^30 pages per shard", who);
+        RF_CHECK(c.budget_bytes / unit / c.shards <= (int64_t(1) << 29), "%s: more than 2^29 pages per shard", who);
         if (c.host_budget_bytes > 0) {
             const rf::KvPageFormat hf = rf::kv_page_format(c.host_dtype, c.layers, c.page_tokens, width);
-            RF_CHECK(c.host_budget_bytes / (hf.bytes + rf::kKvPageOverhead) / c.shards <= (int64_t(1) << 30), "%s: more than 2^30 host pages per shard", who);
+            RF_CHECK(c.host_budget_bytes / (hf.bytes + rf::kKvPageOverhead) / c.shards <= (int64_t(1) << 29), "%s: more than 2^29 host pages per shard", who);
         }
         rf_kv_store_s *st = rf::kv_store_new(c);
         if (!st) return rf::fail(RF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld + %lld bytes", who, (long long)c.budget_bytes, (long long)c.host_budget_bytes);
@@ -112,7 +112,7 @@ RF_API rf_status rf_kv_store_lookup(rf_kv_store st, uint64_t version, int64_t ba
             if ((s = rf::check_offsets(who, "kv_offsets", batch, kv_offsets)) != RF_OK) return s;
             for (int64_t b = 0; b < batch; ++b) {
                 const int64_t n = hist_offsets[b + 1] - hist_offsets[b], room = kv_offsets[b + 1] - kv_offsets[b];
-                RF_CHECK(room >= n, "%s: user %lld has %lld kv rows (kv_offsets) for a history of %lld events", who,
+                RF_CHECK(room >= n, "%s: users[%lld] has %lld kv rows (kv_offsets) for a history of %lld events", who,
                          (long long)b, (long long)room, (long long)n);
             }
         }
@@ -122,10 +122,14 @@ RF_API rf_status rf_kv_store_lookup(rf_kv_store st, uint64_t version, int64_t ba
             cached_len[b] = rf::kv_store_lookup_one(st, version, users[b], hist_offsets[b + 1] - h0, hist_fp + h0,
                                                     copy ? &dst : nullptr, copy ? kv_offsets[b] : 0);
         };
-        if (copy && batch > 1 && hist_offsets[batch] - hist_offsets[0] >= rf::kParallelTokens)
+#ifndef RF_DISPATCH_NS
+        if (copy && batch > 1 && hist_offsets[batch] - hist_offsets[0] >= rf::kParallelTokens) {
             rf::parallel_for(batch, [&](int64_t b, int) { one(b); });
-        else
-            for (int64_t b = 0; b < batch; ++b) one(b);
+            return RF_OK;
+        }
+#endif
+        // (A library reusing these entry points, e.g. OpenCL's, has no CPU pool: serial there.)
+        for (int64_t b = 0; b < batch; ++b) one(b);
         return RF_OK;
     });
 }

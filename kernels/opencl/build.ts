@@ -14,7 +14,7 @@ const openclDir = join(kernelsDir, "opencl");
 const buildDir = join(kernelsDir, "build");
 
 /** CPU entry points reused for their argument checks (their ISA dispatch goes to rf::ocl). */
-const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets"];
+const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets", "kv_store", "kv_store_shards", "kv_store_pages"];
 
 /** Why OpenCL cannot be built here, or null when the headers and the loader link. */
 export async function openclMissing(): Promise<string | null> {
