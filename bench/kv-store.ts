@@ -6,7 +6,7 @@
 // budgets sized (in this run, by bisection) for ~50/90/98 % with f32 pages, and
 // the same byte budgets with bf16 / int8 pages and with an int8 host tier.
 import * as k from "../runtime/ffi";
-import { type KvPageDType, KvStore, kvBudgetForPages, kvPageBytes } from "../runtime/ffi";
+import { type KvEviction, type KvPageDType, KvStore, kvBudgetForPages, kvPageBytes } from "../runtime/ffi";
 import { Report } from "./report";
 import { progress, time } from "./timing";
 import { Zipf } from "./zipf";
@@ -63,9 +63,9 @@ interface SimResult {
 }
 
 // Returning users: Zipf popularity; each visit adds 1-4 events; a history restarts past 2048 events.
-function simulate(budgetBytes: number, dtype: KvPageDType, host: { dtype: KvPageDType; budgetBytes: number } | undefined, requests: number, users: number): SimResult {
+function simulate(budgetBytes: number, dtype: KvPageDType, host: { dtype: KvPageDType; budgetBytes: number } | undefined, requests: number, users: number, eviction: KvEviction = "lru", drift = false): SimResult {
   const layers = 1, heads = 1, headDim = 16, pageTokens = 16, width = heads * headDim, maxLen = SIM_MAX_LEN;
-  using store = new KvStore({ layers, heads, headDim, pageTokens, dtype, budgetBytes, shards: 4, ...(host ? { host } : {}) });
+  using store = new KvStore({ layers, heads, headDim, pageTokens, dtype, budgetBytes, shards: 4, eviction, ...(host ? { host } : {}) });
   const zipf = new Zipf(users, 1.1, 7);
   const len = new Int32Array(users);
   const gen = new Int32Array(users);
@@ -81,7 +81,8 @@ function simulate(budgetBytes: number, dtype: KvPageDType, host: { dtype: KvPage
   for (let u = 0; u < users; u++) fill(u, 0, len[u]!);
   for (let r = 0; r < requests; r++) {
     if (r === warm) store.stats({ reset: true });
-    const u = zipf.next();
+    // drift: every tenth of the run the popular users change (a shifted rank -> user map).
+    const u = drift ? (zipf.next() + Math.floor((r * 10) / requests) * Math.floor(users / 7)) % users : zipf.next();
     const grow = 1 + (r % 4);
     if (len[u]! + grow > maxLen) {
       len[u] = 32;
@@ -130,13 +131,20 @@ function hitSection(report: Report, quick: boolean): void {
     const budget = bisect(target);
     for (const dtype of dtypes) {
       const r = simulate(budget, dtype, undefined, requests, users);
-      section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: dtype, host: "-", "hit %": r.hitPct, "host hit %": 0, "tokens reused %": r.reusePct, evictions: r.evictions });
+      section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: dtype, eviction: "lru", host: "-", "hit %": r.hitPct, "host hit %": 0, "tokens reused %": r.reusePct, evictions: r.evictions });
+    }
+    const lfu = simulate(budget, "f32", undefined, requests, users, "lfu-da");
+    section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: "f32", eviction: "lfu-da", host: "-", "hit %": lfu.hitPct, "host hit %": 0, "tokens reused %": lfu.reusePct, evictions: lfu.evictions });
+    for (const eviction of ["lru", "lfu-da"] as const) {
+      const d = simulate(budget, "f32", undefined, requests, users, eviction, true);
+      section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: "f32", eviction: `${eviction}, drifting`, host: "-", "hit %": d.hitPct, "host hit %": 0, "tokens reused %": d.reusePct, evictions: d.evictions });
     }
     const r = simulate(budget, "f32", { dtype: "i8", budgetBytes: 2 * budget }, requests, users);
-    section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: "f32", host: `i8 ${((2 * budget) / 1e6).toFixed(1)} MB`, "hit %": r.hitPct, "host hit %": r.hostHitPct, "tokens reused %": r.reusePct, evictions: r.evictions });
+    section.add({ target: `${target} %`, "native MB": budget / 1e6, pages: "f32", eviction: "lru", host: `i8 ${((2 * budget) / 1e6).toFixed(1)} MB`, "hit %": r.hitPct, "host hit %": r.hostHitPct, "tokens reused %": r.reusePct, evictions: r.evictions });
   }
+  section.note("drifting: the popular users change every tenth of the run (the same Zipf over a shifted user map)");
   section.note("budgets are sized for f32 pages; bf16 / int8 pages fit 2x / ~4x the tokens in the same bytes; tokens reused % = reused / (reused + computed)");
-  section.note("eviction is whole-entry LRU per shard (4 shards); a host hit is a copy back and a promotion, not a recompute");
+  section.note("eviction is whole-entry, per shard (4 shards): lru (the store's default) or lfu-da (LFU with dynamic aging); a host hit is a copy back and a promotion, not a recompute");
 }
 
 export async function main(args: string[]): Promise<void> {

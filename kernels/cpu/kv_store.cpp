@@ -46,7 +46,8 @@ RF_API rf_status rf_kv_store_create(int32_t device, const rf_kv_store_config_t *
         RF_CHECK(rf::page_dtype(c.dtype), "%s: dtype %d must be RF_F32, RF_BF16 or RF_I8", who, c.dtype);
         RF_CHECK(c.host_budget_bytes == 0 || rf::page_dtype(c.host_dtype), "%s: host_dtype %d must be RF_F32, RF_BF16 or RF_I8", who, c.host_dtype);
         RF_CHECK(c.shards >= 1 && c.shards <= 256, "%s: shards = %d must be in [1, 256]", who, c.shards);
-        RF_CHECK(c.reserved == 0, "%s: reserved = %d must be 0", who, c.reserved);
+        RF_CHECK(c.eviction == RF_KV_EVICT_LRU || c.eviction == RF_KV_EVICT_LFU_DA,
+                 "%s: eviction = %d must be RF_KV_EVICT_LRU (0) or RF_KV_EVICT_LFU_DA (1)", who, c.eviction);
         RF_CHECK(c.budget_bytes >= 0, "%s: budget_bytes = %lld is negative", who, (long long)c.budget_bytes);
         RF_CHECK(c.host_budget_bytes >= 0, "%s: host_budget_bytes = %lld is negative", who, (long long)c.host_budget_bytes);
         const int64_t width = int64_t(c.heads) * c.head_dim;

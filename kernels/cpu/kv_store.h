@@ -52,7 +52,8 @@ struct KvEntry {
     uint64_t version, user;
     int64_t len;
     uint64_t fp;
-    int32_t first, last, pages, reserved;
+    int32_t first, last, pages;
+    uint32_t priority;  // RF_KV_EVICT_LFU_DA: shard age at insertion + uses
     uint64_t stamp;  // shard clock at the last use (LRU)
 };
 static_assert(sizeof(KvEntry) == 64, "KvEntry is one cache line");
@@ -70,6 +71,7 @@ struct alignas(64) KvShard {
     std::mutex lock;               // writers
     uint32_t table_seq = 0;        // odd while a writer edits the table
     std::atomic<uint64_t> clock{1};
+    uint32_t age = 0;              // RF_KV_EVICT_LFU_DA: the last victim's priority
     int32_t *table = nullptr;      // [mask + 1] slot index or -1 (linear probing)
     uint64_t mask = 0;
     KvEntry *entries = nullptr;    // [slots]

@@ -86,6 +86,13 @@ void table_remove(KvShard &s, int32_t slot) {
     put(s.table[i], int32_t(-1));
 }
 
+// A lookup hit or an append: the entry becomes the most recent and gains a use. Plain
+// load + store from lock-free readers: racing uses of one entry may count once.
+inline void use(KvShard &s, KvEntry &e) {
+    put(e.stamp, s.clock.fetch_add(1, std::memory_order_relaxed));
+    put(e.priority, ld(e.priority) + 1);
+}
+
 int64_t pages_for(const rf_kv_store_s *st, int64_t tokens) { return (tokens + st->cfg.page_tokens - 1) / st->cfg.page_tokens; }
 
 // Decode an entry's pages (tier t, first page `first`) for `len` tokens; false if the chain is torn.
@@ -171,13 +178,19 @@ void evict(rf_kv_store_s *st, KvShard &s, int32_t slot, int32_t exclude) {
 bool make_room(rf_kv_store_s *st, KvShard &s, int t, int64_t n, int32_t exclude) {
     KvTier &tier = s.tier[t];
     while (int64_t(tier.free_pages.size()) < n) {
+        const bool lfu = st->cfg.eviction == RF_KV_EVICT_LFU_DA;
         int32_t victim = -1;
-        uint64_t oldest = UINT64_MAX;
+        uint64_t best = UINT64_MAX;
         for (int32_t i = 0; i < s.slots; ++i) {
             const KvEntry &e = s.entries[i];
-            if (e.tier == t && i != exclude && ld(e.stamp) < oldest) oldest = ld(e.stamp), victim = i;
+            if (e.tier != t || i == exclude) continue;
+            // LRU: the oldest stamp. LFU-DA: the lowest priority, then the oldest stamp's low 32 bits
+            // (they wrap after 2^32 uses of a shard: only the order of ties can suffer).
+            const uint64_t stamp = ld(e.stamp), key = lfu ? (uint64_t(ld(e.priority)) << 32) | (stamp & 0xffffffffu) : stamp;
+            if (key < best) best = key, victim = i;
         }
         if (victim < 0) return false;
+        if (lfu && t == kKvNative && ld(s.entries[victim].priority) > s.age) s.age = ld(s.entries[victim].priority);
         evict(st, s, victim, exclude);
     }
     return true;
@@ -327,7 +340,7 @@ int64_t kv_store_lookup_one(rf_kv_store_s *st, uint64_t version, uint64_t user, 
         }
         if (dst && !read_pages(s.tier[kKvNative], first, len, st->cfg.page_tokens, *dst, row0)) continue;
         if (!seq_valid(e.seq, ev)) continue;
-        put(e.stamp, s.clock.fetch_add(1, std::memory_order_relaxed));
+        use(s, e);
         return hit(len, false);
     }
     std::lock_guard<std::mutex> guard(s.lock);
@@ -346,7 +359,7 @@ int64_t kv_store_lookup_one(rf_kv_store_s *st, uint64_t version, uint64_t user, 
     const bool host = e.tier == kKvHost;
     if (dst) read_pages(s.tier[e.tier], e.first, e.len, st->cfg.page_tokens, *dst, row0);
     if (host) promote(st, s, slot);
-    put(e.stamp, s.clock.fetch_add(1, std::memory_order_relaxed));
+    use(s, e);
     return hit(e.len, host);
 }
 
@@ -382,7 +395,8 @@ bool kv_store_append_one(rf_kv_store_s *st, uint64_t version, const rf_kv_append
             table_insert(s, slot, h);
         }
         s.tier[kKvNative].entries++;
-        put(e.stamp, s.clock.fetch_add(1, std::memory_order_relaxed));
+        put(e.priority, s.age);
+        use(s, e);
         return true;
     }
     if (slot < 0) return skip();
@@ -395,7 +409,7 @@ bool kv_store_append_one(rf_kv_store_s *st, uint64_t version, const rf_kv_append
         write_tokens(st, s, e, item.start, item.count, src, item.src_row);
         put(e.fp, item.fp);
     }
-    put(e.stamp, s.clock.fetch_add(1, std::memory_order_relaxed));
+    use(s, e);
     return true;
 }
 

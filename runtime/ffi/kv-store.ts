@@ -10,6 +10,9 @@ import { NativeResource, check, native } from "./native";
 
 /** Page dtypes of a tier (int8: one fp32 scale per page, layer and K|V). */
 export type KvPageDType = "f32" | "bf16" | "i8";
+/** Eviction policies (rankfn.h RF_KV_EVICT_LRU, RF_KV_EVICT_LFU_DA). */
+export type KvEviction = "lru" | "lfu-da";
+const evictionCodes: Record<KvEviction, number> = { lru: 0, "lfu-da": 1 };
 
 export interface KvStoreOptions {
   layers: number;
@@ -23,8 +26,10 @@ export interface KvStoreOptions {
   budgetBytes: number;
   /** Host tier catching evictions (none when absent). */
   host?: { dtype: KvPageDType; budgetBytes: number };
-  /** Independent shards (own lock, table, pages, LRU); 1..256. Default 1. */
+  /** Independent shards (own lock, table, pages, eviction); 1..256. Default 1. */
   shards?: number;
+  /** Victim choice: least recently used (default) or LFU with dynamic aging (rankfn.h RF_KV_EVICT_*). */
+  eviction?: KvEviction;
   device?: number;
 }
 
@@ -128,12 +133,12 @@ export class KvStore extends NativeResource {
       this.#handle = attach.handle as Pointer;
       return;
     }
-    const { pageTokens = 16, dtype = "f32", budgetBytes, host, shards = 1, device = 0 } = options;
+    const { pageTokens = 16, dtype = "f32", budgetBytes, host, shards = 1, eviction = "lru", device = 0 } = options;
     for (const [name, v] of Object.entries({ layers, heads, headDim, pageTokens, shards, budgetBytes }))
       if (!Number.isSafeInteger(v)) throw new TensorError(`KvStore: ${name} = ${v} must be an integer`, "bad_option");
     const cfg = new BigInt64Array(6);
     const w = new Int32Array(cfg.buffer);
-    w.set([layers, heads, headDim, pageTokens, pageCodes[dtype], host ? pageCodes[host.dtype] : 0, shards, 0]);
+    w.set([layers, heads, headDim, pageTokens, pageCodes[dtype], host ? pageCodes[host.dtype] : 0, shards, evictionCodes[eviction]]);
     cfg[4] = BigInt(budgetBytes);
     cfg[5] = BigInt(host?.budgetBytes ?? 0);
     const out = new BigUint64Array(1);

@@ -20,6 +20,9 @@ test("create: a budget without a page per shard, bad shapes and dtypes", () => {
   cfg[4] = 1n << 20n;
   expect(native().rf_kv_store_create(0, cfg, new BigUint64Array(1))).toBe(1);
   expect(String(native().rf_last_error())).toContain("dtype 5 must be RF_F32, RF_BF16 or RF_I8");
+  new Int32Array(cfg.buffer).set([2, 2, 4, 4, 0, 0, 1, 2 /* no such eviction */]);
+  expect(native().rf_kv_store_create(0, cfg, new BigUint64Array(1))).toBe(1);
+  expect(String(native().rf_last_error())).toContain("eviction = 2 must be RF_KV_EVICT_LRU (0) or RF_KV_EVICT_LFU_DA (1)");
   expect(native().rf_kv_store_create(3, cfg, new BigUint64Array(1))).toBe(1);
   expect(native().rf_kv_store_create(0, null, new BigUint64Array(1))).toBe(1);
   expect(native().rf_kv_store_destroy(null)).toBe(0);

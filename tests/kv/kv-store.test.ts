@@ -192,3 +192,25 @@ describe("KV store vs reference model", () => {
     });
   }
 });
+
+test("LFU with dynamic aging keeps a user hit often that LRU evicts", () => {
+  const pb = kvPageBytes("f32", 1, 1, 2, 4);
+  const run = (eviction: "lru" | "lfu-da") => {
+    using store = new KvStore({ layers: 1, heads: 1, headDim: 2, pageTokens: 4, budgetBytes: kvBudgetForPages(pb, 3), eviction });
+    const kv = new Float32Array(4 * 2).fill(0.5);
+    const offsets = BigInt64Array.of(0n, 4n);
+    const fp = BigUint64Array.of(1n, 2n, 3n, 4n);
+    const put = (u: bigint) => store.append(1n, [{ user: u, start: 0, count: 4, srcRow: 0, prefixFp: 0n, fp: 4n }], kv, kv, { layerStride: 0 })[0];
+    const has = (u: bigint) => Number(store.lookup(1n, BigUint64Array.of(u), offsets, fp)[0]) > 0;
+    put(1n);
+    for (let i = 0; i < 3; i++) expect(has(1n)).toBe(true); // user 1: four uses
+    put(2n);
+    put(3n);
+    put(4n); // one of 1, 2, 3 goes
+    const afterFour = [1n, 2n, 3n].map((u) => store.stats().entries === 3 && has(u));
+    return afterFour;
+  };
+  // LRU drops user 1 (the oldest last use); LFU-DA drops user 2 (one use, older than user 3).
+  expect(run("lru")).toEqual([false, true, true]);
+  expect(run("lfu-da")).toEqual([true, false, true]);
+});
