@@ -14,7 +14,7 @@ const openclDir = join(kernelsDir, "opencl");
 const buildDir = join(kernelsDir, "build");
 
 /** CPU entry points reused for their argument checks (their ISA dispatch goes to rf::ocl). */
-const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets", "kv_store", "kv_store_shards", "kv_store_pages"];
+const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets"];
 
 /** Why OpenCL cannot be built here, or null when the headers and the loader link. */
 export async function openclMissing(): Promise<string | null> {
@@ -61,7 +61,9 @@ export async function buildOpencl(force: boolean): Promise<void> {
     if (name.endsWith(".cpp")) units.push({ source: join(openclDir, name), object: join(objDir, basename(name, ".cpp") + ".o"), flags });
   }
   units.push({ source: generated, object: join(objDir, "program_source.o"), flags });
-  for (const name of reusedCpuEntries) {
+  // The user-history KV store lives host-side in this library, as the hot-row cache does.
+  const kvStoreEntries = ["kv_store", "kv_store_shards", "kv_store_pages"];
+  for (const name of [...reusedCpuEntries, ...kvStoreEntries]) {
     const source = join(kernelsDir, "cpu", `${name}.cpp`);
     units.push({ source, object: join(objDir, `cpu_${name}.o`), flags: [...flags, "-include", join(openclDir, "ops.h")] });
   }
