@@ -1,8 +1,8 @@
 // The paged user-history KV store behind rf_kv_store_* (see rankfn.h): shards,
 // each with its own writer lock, hash table (under a sequence number), entry
 // slots (each under its own sequence number) and the pages of both tiers.
-// kv_store.cpp checks arguments; kv_store_shards.cpp is the store;
-// kv_store_pages.cpp encodes and decodes pages of each dtype.
+// kv_store.cpp checks arguments; kv_store_shards.cpp is the store and
+// kv_store_alloc.cpp allocates it; kv_store_pages.cpp encodes and decodes pages.
 #pragma once
 #include "backend.h"
 

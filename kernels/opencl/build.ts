@@ -62,7 +62,7 @@ export async function buildOpencl(force: boolean): Promise<void> {
   }
   units.push({ source: generated, object: join(objDir, "program_source.o"), flags });
   // The user-history KV store lives host-side in this library, as the hot-row cache does.
-  const kvStoreEntries = ["kv_store", "kv_store_shards", "kv_store_pages"];
+  const kvStoreEntries = ["kv_store", "kv_store_alloc", "kv_store_shards", "kv_store_pages"];
   for (const name of [...reusedCpuEntries, ...kvStoreEntries]) {
     const source = join(kernelsDir, "cpu", `${name}.cpp`);
     units.push({ source, object: join(objDir, `cpu_${name}.o`), flags: [...flags, "-include", join(openclDir, "ops.h")] });
