@@ -63,7 +63,9 @@ export async function buildOpencl(force: boolean): Promise<void> {
     if (name.endsWith(".cpp")) units.push({ source: join(openclDir, name), object: join(objDir, basename(name, ".cpp") + ".o"), flags });
   }
   units.push({ source: generated, object: join(objDir, "program_source.o"), flags });
-  for (const name of reusedCpuEntries) {
+  // The user-history KV store lives host-side in this library, as the hot-row cache does.
+  const kvStoreEntries = ["kv_store", "kv_store_alloc", "kv_store_shards", "kv_store_pages"];
+  for (const name of [...reusedCpuEntries, ...kvStoreEntries]) {
     const source = join(kernelsDir, "cpu", `${name}.cpp`);
     units.push({ source, object: join(objDir, `cpu_${name}.o`), flags: [...flags, "-include", join(openclDir, "ops.h")] });
   }

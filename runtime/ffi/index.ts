@@ -8,6 +8,7 @@ export * from "./dense-ops";
 export * from "./sparse-ops";
 export * from "./sequence-ops";
 export * from "./emb-cache";
+export * from "./kv-store";
 export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
 export { CoreGroupStream, type QueueStats } from "./core-group";
 export * from "./tensor-op-codes";

@@ -58,6 +58,20 @@ export const symbols = {
   // c, out, reset
   rf_emb_cache_stats: fn("ptr", "ptr", "i32"),
 
+  // device, config, out
+  rf_kv_store_create: fn("i32", "ptr", "ptr"),
+  rf_kv_store_destroy: fn("ptr"),
+  // batch, offsets, ids, timestamps, fp
+  rf_kv_store_fingerprint: fn("i64", "ptr", "ptr", "ptr", "ptr"),
+  // st, version, batch, users, hist_offsets, hist_fp, k, v, ld, layer_stride, kv_offsets, cached_len
+  rf_kv_store_lookup: fn("ptr", "u64", "i64", "ptr", "ptr", "ptr", "ptr", "ptr", "i64", "i64", "ptr", "ptr"),
+  // st, version, n, items, k, v, ld, layer_stride, stored
+  rf_kv_store_append: fn("ptr", "u64", "i64", "ptr", "ptr", "ptr", "i64", "i64", "ptr"),
+  // st, version, n, users
+  rf_kv_store_erase: fn("ptr", "u64", "i64", "ptr"),
+  // st, out, reset
+  rf_kv_store_stats: fn("ptr", "ptr", "i32"),
+
   // s, m, f, d, x, ldx, concat_dense, self_interaction, out, ldo
   rf_dot_interaction: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "i32", "i32", "ptr", "i64"),
   // s, m, n, x, ldx, gamma, beta, eps, y, ldy

@@ -1,0 +1,13 @@
+// Seeded uniform [0, 1) generator (mulberry32) for the KV store tests: data and operation sequences are deterministic.
+
+/** A generator of uniform floats in [0, 1) from `seed`. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
