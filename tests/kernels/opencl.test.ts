@@ -48,6 +48,22 @@ describe.skipIf(!built)("opencl backend", () => {
     expect(out).toMatch(/\b0 fail/);
   }, 300_000);
 
+  test("the OpenCL library's host-side hot-row cache looks up batches past one task (its splits run in order)", () => {
+    const script = `import * as k from "./runtime/ffi";
+      const cache = new k.EmbeddingCache({ rows: 10000, dim: 4, budgetBytes: 1 << 20 });
+      const ids = BigInt64Array.from({ length: 5000 }, (_, i) => BigInt((i * 7) % 10000));
+      cache.insert(ids.subarray(0, 2500), Float32Array.from({ length: 2500 * 4 }, (_, i) => Math.floor(i / 4)));
+      const out = new Float32Array(5000 * 4);
+      const misses = cache.lookup(ids, out);
+      console.log(JSON.stringify({ backend: k.loadLibrary().backend, misses: misses.length, row7: Array.from(out.subarray(28, 32)) }));`;
+    const r = run(["bun", "-e", script], { RANKFN_BACKEND: "opencl" });
+    if (r.code !== 0) throw new Error(r.stderr);
+    const out = JSON.parse(r.stdout);
+    expect(out.backend).toBe("opencl");
+    expect(out.row7).toEqual([7, 7, 7, 7]);
+    expect(out.misses).toBeGreaterThanOrEqual(2500);
+  });
+
   test("opencl:2 partitions the device into two sub-devices that copy between their buffers", () => {
     const r = run(["bun", "tests/kernels/fixtures/opencl-devices.ts"], { RANKFN_DEVICES: "opencl:2" });
     if (r.code !== 0) throw new Error(r.stderr);
