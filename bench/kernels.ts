@@ -61,7 +61,7 @@ export async function main(args: string[]): Promise<void> {
 async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<number, number>>, threadCounts: number[], quick: boolean) {
   const K = 1024;
   const N = 1024;
-  const ms = quick ? [1, 512] : [1, 64, 512, 2048];
+  const ms = quick ? [1, 8, 64, 512] : [1, 4, 8, 64, 512, 2048];
   const wData = rng.floats(N * K, -0.05, 0.05);
   const bias = rng.floats(N, -0.1, 0.1);
   const weights = {

@@ -1,12 +1,18 @@
-// AVX2+FMA GEMM: fp32 microkernel on a 6-row x 16-column register tile (12 ymm
-// accumulators), run twice per 32-column packed panel. bf16 and int8 weights
-// are dequantised to fp32 one panel at a time per task (gemm_driver.h), so X
-// stays fp32 on this path.
+// AVX2+FMA GEMM. m <= kSmallM: the direct kernels of gemm_small_avx2.cpp.
+// Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
+//   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
+//   bf16: weights dequantised to fp32 one panel at a time per task;
+//   int8: X quantised per row to u8 (as the VNNI path does) and held as int16,
+//         weights sign-extended to int16 in registers, vpmaddwd (s16 x s16 pairs
+//         summed into s32: exact, |2 * 255 * 128| << 2^31) on a 6 x 8 tile.
+//         Not vpmaddubsw: its u8 x s8 pair sum saturates at s16 (2 * 255 * 127 >
+//         32767). On Zen 1 both multiply on one pipe, so vpmaddwd costs no speed.
 #include "gemm.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <immintrin.h>
 #include <type_traits>
 
@@ -44,8 +50,122 @@ inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
     }
 }
 
+// ------------------------------------------------------------------ int8
+
+inline size_t round64(size_t b) { return (b + 63) & ~size_t(63); }
+
+// out[r][c] = s_x[r] s_w[c] (Σ_l q_x[r][l] q_w[c][l] − z_x[r] colsum[c]) for one 32-column panel.
+// A: int16 [kp/4][MR][4] (a row's 4 values of one k-quad are 8 bytes, broadcast as a qword so
+// the 32-bit lanes alternate k pairs (0,1) and (2,3)); B: int8 [kp/4][32][4]. vpmovsxbw of 16
+// bytes gives 4 columns x 4 k as int16, so after vpmaddwd lane 2c+h holds column c, pair h.
+template <int R>
+inline void tile_i8(const int16_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
+                    const float *xscale, const float *xzero, float *out) {
+    for (int pass = 0; pass < 4; ++pass) {  // 8 columns per pass
+        __m256i acc[R][2];
+        for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        const int8_t *Bp = B + pass * 32;
+        for (int64_t l = 0; l < kquads; ++l) {
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
+            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
+            const int16_t *al = A + l * kMR * 4;
+#pragma GCC unroll 6
+            for (int r = 0; r < R; ++r) {
+                int64_t q;
+                std::memcpy(&q, al + r * 4, 8);
+                const __m256i av = _mm256_set1_epi64x(q);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+            }
+        }
+        const int c0 = pass * 8;
+        const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(colsum + c0));
+        const __m256 ws = _mm256_loadu_ps(wscale + c0);
+        for (int r = 0; r < R; ++r) {
+            // hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the qword permute puts the columns in order.
+            const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][0], acc[r][1]), 0xd8);
+            const __m256i zc = _mm256_mullo_epi32(cs, _mm256_set1_epi32(int(xzero[r])));
+            const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, zc));
+            _mm256_store_ps(out + r * kNR + c0, _mm256_mul_ps(v, _mm256_mul_ps(ws, _mm256_set1_ps(xscale[r]))));
+        }
+    }
+}
+
+struct I8 {
+    static constexpr int MR = kMR, MB_TILES = 16;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4 * sizeof(int16_t)); }
+    // The dynamic per-row quantisation of the AVX-512 VNNI path (gemm_avx512.cpp, I8::pack_a):
+    // s = (max − min) / 255 over the row's range widened to include 0, z = round(−min / s),
+    // q = clamp(round(x / s) + z, 0, 255); padding columns hold z (their weights are 0).
+    // rparams = [scale × MR][zero point × MR]; dst int16 [(l/4)*MR + r][l%4].
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
+        int16_t *d = static_cast<int16_t *>(dst);
+        const int64_t k = w.k, kp = w.kp;
+        for (int r = 0; r < kMR; ++r) {
+            if (r >= rows) {
+                rparams[r] = 0.f;
+                rparams[kMR + r] = 0.f;
+                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
+                continue;
+            }
+            const float *xr = x + r * ldx;
+            __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
+            int64_t l = 0;
+            for (; l + 8 <= k; l += 8) {
+                const __m256 v = _mm256_loadu_ps(xr + l);
+                vmin = _mm256_min_ps(vmin, v);
+                vmax = _mm256_max_ps(vmax, v);
+            }
+            alignas(32) float tmin[8], tmax[8];
+            _mm256_store_ps(tmin, vmin);
+            _mm256_store_ps(tmax, vmax);
+            float lo = tmin[0], hi = tmax[0];
+            for (int t = 1; t < 8; ++t) {
+                lo = std::min(lo, tmin[t]);
+                hi = std::max(hi, tmax[t]);
+            }
+            for (; l < k; ++l) {
+                lo = std::min(lo, xr[l]);
+                hi = std::max(hi, xr[l]);
+            }
+            const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+            const float inv = 1.f / s;
+            const float z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
+            rparams[r] = s;
+            rparams[kMR + r] = z;
+            const __m256 vinv = _mm256_set1_ps(inv);
+            const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
+            l = 0;
+            for (; l + 8 <= k; l += 8) {
+                __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
+                q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
+                alignas(32) int32_t t[8];
+                _mm256_store_si256(reinterpret_cast<__m256i *>(t), q);
+                for (int u = 0; u < 8; ++u) d[(((l + u) / 4) * kMR + r) * 4 + ((l + u) % 4)] = int16_t(t[u]);
+            }
+            for (; l < kp; ++l) {
+                float q = z;
+                if (l < k) q = std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z));
+                d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(q);
+            }
+        }
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,
+                     float *out) {
+        with_rows<kMR>(rows, [&](auto R) {
+            tile_i8<decltype(R)::value>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
+                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, rscale + kMR, out);
+        });
+    }
+};
+
 }  // namespace
 
-rf_status gemm(const GemmArgs &a) { return drive<F32PanelKernel<kMR>>(a); }
+rf_status gemm(const GemmArgs &a) {
+    if (a.m <= kSmallM) return gemm_small(a);
+    if (a.w->dtype == RF_I8) return drive<I8>(a);
+    return drive<F32PanelKernel<kMR>>(a);
+}
 
 }  // namespace rf::avx2
