@@ -1,7 +1,7 @@
 // AVX2+FMA GEMM. m <= kSmallM: the direct kernels of gemm_small_avx2.cpp.
 // Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
 //   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
-//   bf16: weights dequantised to fp32 one panel at a time per task;
+//   bf16: weights widened to fp32 with vector code one panel at a time per task;
 //   int8: X quantised per row to u8 (as the VNNI path does) and held as int16,
 //         weights sign-extended to int16 in registers, vpmaddwd (s16 x s16 pairs
 //         summed into s32: exact, |2 * 255 * 128| << 2^31) on a 6 x 8 tile.
@@ -186,6 +186,29 @@ void dequant_i8_panel(const rf_weight_s &w, int64_t p, float *out) {
     }
 }
 
+// Panel p of a bf16 weight as fp32 [k][32]: the low half of each 32-bit lane is the even k.
+void dequant_bf16_panel(const rf_weight_s &w, int64_t p, float *out) {
+    const uint16_t *b = w.panel<uint16_t>(p);
+    const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
+    for (int64_t q = 0; q < w.kp / 2; ++q)
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i *>(b + q * 2 * kNR + c * 16));
+            float *o = out + q * 2 * kNR + c * 8;
+            _mm256_store_ps(o, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+            if (2 * q + 1 < w.k) _mm256_store_ps(o + kNR, _mm256_castsi256_ps(_mm256_and_si256(v, hi)));
+        }
+}
+
+// The fp32 tile on bf16 panels widened with vector code, once per task block of 96 rows.
+struct BF16Fma : F32PanelKernel<kMR> {
+    static const void *panel(const rf_weight_s &w, int64_t p) {
+        thread_local AlignedBuf buf;
+        float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
+        dequant_bf16_panel(w, p, out);
+        return out;
+    }
+};
+
 // The fp32 tile on dequantised int8 panels (the Zen 1 int8 path).
 struct I8Fma : F32PanelKernel<kMR> {
     static const void *panel(const rf_weight_s &w, int64_t p) {
@@ -225,6 +248,7 @@ bool int8_vpmaddwd() {
 rf_status gemm(const GemmArgs &a) {
     if (a.m <= kSmallM) return gemm_small(a);
     if (a.w->dtype == RF_I8) return int8_vpmaddwd() ? drive<I8>(a) : drive<I8Fma>(a);
+    if (a.w->dtype == RF_BF16) return drive<BF16Fma>(a);
     return drive<F32PanelKernel<kMR>>(a);
 }
 
