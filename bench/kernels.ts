@@ -68,7 +68,10 @@ function benchAvx2Child(report: Report, args: string[]) {
   const childArgs = [...args.filter((a) => a !== "--json"), "--json"];
   const p = Bun.spawnSync(["bun", `${import.meta.dir}/run.ts`, "kernels", ...childArgs], { env: { ...process.env, RANKFN_ISA: "avx2" }, stderr: "inherit" });
   if (p.exitCode !== 0) throw new Error(`bench kernels under RANKFN_ISA=avx2 failed (exit ${p.exitCode})`);
-  const child = JSON.parse(p.stdout.toString()) as { facts: Record<string, number | string>; sections: { title: string; rows: Record<string, string | number>[]; notes: string[] }[] };
+  const text = p.stdout.toString();
+  const start = text.indexOf('{\n  "bench"'); // the report; anything the library logged before it is skipped
+  if (start < 0) throw new Error(`bench kernels under RANKFN_ISA=avx2 printed no JSON report:\n${text}`);
+  const child = JSON.parse(text.slice(start)) as { facts: Record<string, number | string>; sections: { title: string; rows: Record<string, string | number>[]; notes: string[] }[] };
   for (const s of child.sections) {
     const section = report.section(`[RANKFN_ISA=avx2 child, isa ${child.facts.isa}] ${s.title}`);
     for (const row of s.rows) section.add(row);
