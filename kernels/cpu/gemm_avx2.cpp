@@ -1,4 +1,4 @@
-// AVX2+FMA GEMM. m <= kSmallM: the direct kernels of gemm_small_avx2.cpp.
+// AVX2+FMA GEMM. m <= small_m_limit(dtype): the direct kernels of gemm_small_avx2.cpp.
 // Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
 //   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
 //   bf16: weights widened to fp32 with vector code one panel at a time per task;
@@ -246,7 +246,7 @@ bool int8_vpmaddwd() {
 }  // namespace
 
 rf_status gemm(const GemmArgs &a) {
-    if (a.m <= kSmallM) return gemm_small(a);
+    if (a.m <= small_m_limit(a.w->dtype)) return gemm_small(a);
     if (a.w->dtype == RF_I8) return int8_vpmaddwd() ? drive<I8>(a) : drive<I8Fma>(a);
     if (a.w->dtype == RF_BF16) return drive<BF16Fma>(a);
     return drive<F32PanelKernel<kMR>>(a);

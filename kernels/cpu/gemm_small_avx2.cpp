@@ -1,6 +1,6 @@
-// Direct small-M GEMM on AVX2+FMA (m <= avx2::kSmallM): the batch-1..8 case of
-// serving, where the whole call is one pass over the weights. X rows stay fp32
-// (copied once, zero padded; quantised to int16 per row for int8 weights); each
+// Direct small-M GEMM on AVX2+FMA (m <= avx2::small_m_limit: 8, int8 24): the
+// small-batch case of serving, where the whole call is one pass over the
+// weights. X rows stay fp32 (copied once, zero padded; quantised to int16 per row for int8 weights); each
 // packed weight panel is read once from memory and widened in registers: bf16
 // by a shift / an and, int8 by vpmovsxbw into vpmaddwd (exact int32 sums, the
 // per-channel and per-row scales applied once at the end). Panels are split

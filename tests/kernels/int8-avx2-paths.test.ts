@@ -1,4 +1,4 @@
-// The AVX2 path has two int8 GEMMs for m > 8 (vpmaddwd, and FMA on dequantised panels
+// The AVX2 path has two int8 GEMMs for m > 24 (vpmaddwd, and FMA on dequantised panels
 // for Zen 1 / Zen+, where the integer multiplier is the narrower unit) and picks one per
 // CPU. The parity suite covers the one this CPU picks; this file runs the GEMM parity
 // cases once more under each choice forced with RANKFN_AVX2_INT8 (read once at load,
