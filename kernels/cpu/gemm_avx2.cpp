@@ -7,9 +7,9 @@
 //         summed into s32: exact, |2 * 255 * 128| << 2^31) on a 6 x 8 tile.
 //         Not vpmaddubsw: its u8 x s8 pair sum saturates at s16 (2 * 255 * 127 >
 //         32767). Except on AMD Zen 1 / Zen+, whose one 128-bit vector integer
-//         multiplier gives vpmaddwd 0.79x the MAC rate of its two FMA pipes
-//         (measured: 0.98 vs 2.47 ymm instructions per ns): there int8 runs the
-//         fp32 tile on panels dequantised with vector code, once per 96 rows.
+//         multiplier gives vpmaddwd 0.79-0.83x the MAC rate of its two FMA
+//         pipes (kernels/tests/avx2_mac_rates.cpp): there int8 runs the fp32
+//         tile on panels dequantised with vector code, once per 96 rows.
 #include "gemm.h"
 
 #include <algorithm>
