@@ -9,8 +9,9 @@
 //     packed[((p * (kp/g) + l/g) * 32 + c) * g + l%g] = W[p*32 + c][l]
 //   so one k-group of a panel is 32*g elements = two zmm (fp32: 128 B, bf16:
 //   128 B, int8: 128 B), loaded with aligned loads by the AVX-512 microkernels,
-//   read as two 16-column halves by AVX2 and dequantised per panel by the
-//   AVX2/portable paths for bf16 and int8.
+//   read directly by the AVX2 paths (fp32 as 16-column halves, bf16 widened in
+//   registers, int8 sign-extended to 16 bits for vpmaddwd or to fp32 for small
+//   M) and dequantised per panel by the portable path for bf16 and int8.
 //   int8 also keeps, per padded column: scale[j] and colsum[j] = sum_l W[j][l]
 //   (the zero-point compensation of the u8 x s8 VNNI dot product).
 //   The original W (and scales) are kept for the scalar reference path.
@@ -91,5 +92,15 @@ RF_DECLARE_ALL_ISAS(rf_status gemm(const GemmArgs &a);)
 
 // Dispatch on the active ISA (defined in gemm.cpp; used by cross.cpp).
 rf_status run_gemm(const GemmArgs &a);
+
+namespace avx2 {
+// Rows up to which rf::avx2::gemm runs the direct small-M kernels: 8, and 24 for int8,
+// whose int16 x int8 vpmaddwd kernel stays ahead of fp32 up to there (measured on Zen 1:
+// 1.12x fp32 at m = 12, 1.05x at 16, 1.0x at 24, 0.97x at 32), past the blocked int8 path.
+static inline int64_t small_m_limit(int dtype) { return dtype == RF_I8 ? 24 : 8; }
+// Direct small-M GEMM (m <= small_m_limit, gemm_small_avx2.cpp): X rows stay fp32 and
+// each weight panel is read once, widened in registers (bf16, int8), no packing.
+rf_status gemm_small(const GemmArgs &a);
+}  // namespace avx2
 
 }  // namespace rf

@@ -1,12 +1,23 @@
-// AVX2+FMA GEMM: fp32 microkernel on a 6-row x 16-column register tile (12 ymm
-// accumulators), run twice per 32-column packed panel. bf16 and int8 weights
-// are dequantised to fp32 one panel at a time per task (gemm_driver.h), so X
-// stays fp32 on this path.
+// AVX2+FMA GEMM. m <= small_m_limit(dtype): the direct kernels of gemm_small_avx2.cpp.
+// Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
+//   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
+//   bf16: weights widened to fp32 with vector code one panel at a time per task;
+//   int8: X quantised per row to u8 (as the VNNI path does) and held as int16,
+//         weights sign-extended to int16 in registers, vpmaddwd (s16 x s16 pairs
+//         summed into s32: exact, |2 * 255 * 128| << 2^31) on a 6 x 8 tile.
+//         Not vpmaddubsw: its u8 x s8 pair sum saturates at s16 (2 * 255 * 127 >
+//         32767). Except on AMD Zen 1 / Zen+, whose one 128-bit vector integer
+//         multiplier gives vpmaddwd 0.79-0.83x the MAC rate of its two FMA
+//         pipes (kernels/tests/avx2_mac_rates.cpp): there int8 runs the fp32
+//         tile on panels dequantised with vector code, once per 96 rows.
 #include "gemm.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cpuid.h>
+#include <cstdlib>
+#include <cstring>
 #include <immintrin.h>
 #include <type_traits>
 
@@ -44,8 +55,201 @@ inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
     }
 }
 
+// ------------------------------------------------------------------ int8
+
+inline size_t round64(size_t b) { return (b + 63) & ~size_t(63); }
+
+// out[r][c] = s_x[r] s_w[c] (Σ_l q_x[r][l] q_w[c][l] − z_x[r] colsum[c]) for one 32-column panel.
+// A: int16 [kp/4][MR][4] (a row's 4 values of one k-quad are 8 bytes, broadcast as a qword so
+// the 32-bit lanes alternate k pairs (0,1) and (2,3)); B: int8 [kp/4][32][4]. vpmovsxbw of 16
+// bytes gives 4 columns x 4 k as int16, so after vpmaddwd lane 2c+h holds column c, pair h.
+template <int R>
+inline void tile_i8(const int16_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
+                    const float *xscale, const float *xzero, float *out) {
+    for (int pass = 0; pass < 4; ++pass) {  // 8 columns per pass
+        __m256i acc[R][2];
+        for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        const int8_t *Bp = B + pass * 32;
+        for (int64_t l = 0; l < kquads; ++l) {
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
+            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
+            const int16_t *al = A + l * kMR * 4;
+#pragma GCC unroll 6
+            for (int r = 0; r < R; ++r) {
+                int64_t q;
+                std::memcpy(&q, al + r * 4, 8);
+                const __m256i av = _mm256_set1_epi64x(q);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+            }
+        }
+        const int c0 = pass * 8;
+        const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(colsum + c0));
+        const __m256 ws = _mm256_loadu_ps(wscale + c0);
+        for (int r = 0; r < R; ++r) {
+            // hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the qword permute puts the columns in order.
+            const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][0], acc[r][1]), 0xd8);
+            const __m256i zc = _mm256_mullo_epi32(cs, _mm256_set1_epi32(int(xzero[r])));
+            const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, zc));
+            _mm256_store_ps(out + r * kNR + c0, _mm256_mul_ps(v, _mm256_mul_ps(ws, _mm256_set1_ps(xscale[r]))));
+        }
+    }
+}
+
+struct I8 {
+    static constexpr int MR = kMR, MB_TILES = 16;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4 * sizeof(int16_t)); }
+    // The dynamic per-row quantisation of the AVX-512 VNNI path (gemm_avx512.cpp, I8::pack_a):
+    // s = (max − min) / 255 over the row's range widened to include 0, z = round(−min / s),
+    // q = clamp(round(x / s) + z, 0, 255); padding columns hold z (their weights are 0).
+    // rparams = [scale × MR][zero point × MR]; dst int16 [(l/4)*MR + r][l%4].
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
+        int16_t *d = static_cast<int16_t *>(dst);
+        const int64_t k = w.k, kp = w.kp;
+        for (int r = 0; r < kMR; ++r) {
+            if (r >= rows) {
+                rparams[r] = 0.f;
+                rparams[kMR + r] = 0.f;
+                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
+                continue;
+            }
+            const float *xr = x + r * ldx;
+            __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
+            int64_t l = 0;
+            for (; l + 8 <= k; l += 8) {
+                const __m256 v = _mm256_loadu_ps(xr + l);
+                vmin = _mm256_min_ps(vmin, v);
+                vmax = _mm256_max_ps(vmax, v);
+            }
+            alignas(32) float tmin[8], tmax[8];
+            _mm256_store_ps(tmin, vmin);
+            _mm256_store_ps(tmax, vmax);
+            float lo = tmin[0], hi = tmax[0];
+            for (int t = 1; t < 8; ++t) {
+                lo = std::min(lo, tmin[t]);
+                hi = std::max(hi, tmax[t]);
+            }
+            for (; l < k; ++l) {
+                lo = std::min(lo, xr[l]);
+                hi = std::max(hi, xr[l]);
+            }
+            const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+            const float inv = 1.f / s;
+            const float z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
+            rparams[r] = s;
+            rparams[kMR + r] = z;
+            const __m256 vinv = _mm256_set1_ps(inv);
+            const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
+            l = 0;
+            for (; l + 8 <= k; l += 8) {
+                __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
+                q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
+                alignas(32) int32_t t[8];
+                _mm256_store_si256(reinterpret_cast<__m256i *>(t), q);
+                for (int u = 0; u < 8; ++u) d[(((l + u) / 4) * kMR + r) * 4 + ((l + u) % 4)] = int16_t(t[u]);
+            }
+            for (; l < kp; ++l) {
+                float q = z;
+                if (l < k) q = std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z));
+                d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(q);
+            }
+        }
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,
+                     float *out) {
+        with_rows<kMR>(rows, [&](auto R) {
+            tile_i8<decltype(R)::value>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
+                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, rscale + kMR, out);
+        });
+    }
+};
+
+// Panel p of an int8 weight as fp32 [k][32] (scale applied): each 32-bit lane of a 32-byte
+// load is one column's 4 k, so byte j is a shift left by 24 - 8j and an arithmetic shift right by 24.
+void dequant_i8_panel(const rf_weight_s &w, int64_t p, float *out) {
+    const int8_t *b = w.panel<int8_t>(p);
+    const float *sc = w.scales.data() + p * kNR;
+    const int64_t k = w.k;
+    for (int c = 0; c < 4; ++c) {
+        const __m256 s = _mm256_loadu_ps(sc + c * 8);
+        for (int64_t q = 0; q < w.kp / 4; ++q) {
+            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i *>(b + q * 4 * kNR + c * 32));
+            float *o = out + q * 4 * kNR + c * 8;
+            _mm256_store_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24)), s));
+            if (4 * q + 1 < k)
+                _mm256_store_ps(o + kNR, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 24)), s));
+            if (4 * q + 2 < k)
+                _mm256_store_ps(o + 2 * kNR, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 8), 24)), s));
+            if (4 * q + 3 < k) _mm256_store_ps(o + 3 * kNR, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srai_epi32(v, 24)), s));
+        }
+    }
+}
+
+// Panel p of a bf16 weight as fp32 [k][32]: the low half of each 32-bit lane is the even k.
+void dequant_bf16_panel(const rf_weight_s &w, int64_t p, float *out) {
+    const uint16_t *b = w.panel<uint16_t>(p);
+    const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
+    for (int64_t q = 0; q < w.kp / 2; ++q)
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i *>(b + q * 2 * kNR + c * 16));
+            float *o = out + q * 2 * kNR + c * 8;
+            _mm256_store_ps(o, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+            if (2 * q + 1 < w.k) _mm256_store_ps(o + kNR, _mm256_castsi256_ps(_mm256_and_si256(v, hi)));
+        }
+}
+
+// The fp32 tile on bf16 panels widened with vector code, once per task block of 96 rows.
+struct BF16Fma : F32PanelKernel<kMR> {
+    static const void *panel(const rf_weight_s &w, int64_t p) {
+        thread_local AlignedBuf buf;
+        float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
+        dequant_bf16_panel(w, p, out);
+        return out;
+    }
+};
+
+// The fp32 tile on dequantised int8 panels (the Zen 1 int8 path).
+struct I8Fma : F32PanelKernel<kMR> {
+    static const void *panel(const rf_weight_s &w, int64_t p) {
+        thread_local AlignedBuf buf;
+        float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
+        dequant_i8_panel(w, p, out);
+        return out;
+    }
+};
+
+// AMD family 17h models below 30h: Zen / Zen+ (128-bit SIMD halves, one vector integer multiplier).
+bool is_zen1() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned base = (a >> 8) & 0xf;
+    const unsigned family = base == 0xf ? base + ((a >> 20) & 0xff) : base;
+    const unsigned model = ((a >> 4) & 0xf) | (base == 0xf ? ((a >> 12) & 0xf0) : 0);
+    return family == 0x17 && model < 0x30;
+}
+
+// The int8 GEMM of this CPU: vpmaddwd, or FMA on dequantised panels on Zen 1 (see the top of the
+// file). RANKFN_AVX2_INT8=vpmaddwd|fma forces one, read once (tests run both on any machine).
+bool int8_vpmaddwd() {
+    static const bool use = [] {
+        const char *e = std::getenv("RANKFN_AVX2_INT8");
+        if (e && std::strcmp(e, "vpmaddwd") == 0) return true;
+        if (e && std::strcmp(e, "fma") == 0) return false;
+        return !is_zen1();
+    }();
+    return use;
+}
+
 }  // namespace
 
-rf_status gemm(const GemmArgs &a) { return drive<F32PanelKernel<kMR>>(a); }
+rf_status gemm(const GemmArgs &a) {
+    if (a.m <= small_m_limit(a.w->dtype)) return gemm_small(a);
+    if (a.w->dtype == RF_I8) return int8_vpmaddwd() ? drive<I8>(a) : drive<I8Fma>(a);
+    if (a.w->dtype == RF_BF16) return drive<BF16Fma>(a);
+    return drive<F32PanelKernel<kMR>>(a);
+}
 
 }  // namespace rf::avx2

@@ -63,6 +63,37 @@ function gemmCases(): ParityCase[] {
       expected: () => [ref.gemmRef(x.data as Float32Array, 13, 2100, values, 40, bias.data as Float32Array, "none", null)],
     });
   }
+  // int8 saturation trap: rows of x at their maximum quantise to u8 255 and weights sit at
+  // 127 / -128, so every u8 x s8 pair sum is ±64,770 / −65,280: a path that sums pairs into
+  // int16 (vpmaddubsw without VNNI) clips them at ±32,767 and is off by about half. On AVX2
+  // m = 1, 3 and 13 run the small-M kernels, m = 30 the blocked int8 GEMM; k = 2100 keeps sums long.
+  for (const m of [1, 3, 13, 30]) {
+    const n = 40;
+    const kk = 2100;
+    const rng = new Rng(4242 + m);
+    const q = new Int8Array(n * kk);
+    for (let j = 0; j < n; j++) {
+      for (let l = 0; l < kk; l++) {
+        const pattern = j % 4;
+        q[j * kk + l] = pattern === 0 ? 127 : pattern === 1 ? -128 : pattern === 2 ? (l % 2 ? 127 : -128) : rng.int(256) - 128;
+      }
+    }
+    const scales = Float32Array.from({ length: n }, (_, j) => 0.001 + 0.0005 * (j % 5));
+    const w = k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+    const values = dequantizeInt8PerChannel(q, scales, n, kk);
+    // Rows: all 1 (u8 255 everywhere), all −1, ±1 alternating, all 1 but one −0.25.
+    const x = new Float32Array(m * kk);
+    for (let i = 0; i < m; i++) for (let l = 0; l < kk; l++) x[i * kk + l] = [1, -1, l % 2 ? 1 : -1, l === 7 ? -0.25 : 1][i % 4]!;
+    const xt = tensor("f32", [m, kk], x);
+    cases.push({
+      op: "gemm",
+      dtype: "i8",
+      label: `m=${m} n=${n} k=${kk} adversarial int8 (x at u8 255, weights 127 / -128)`,
+      tol: tolerance.i8,
+      run: () => [k.gemm({ x: xt, w }).data as Float32Array],
+      expected: () => [ref.gemmRef(x, m, kk, values, n, null, "none", null)],
+    });
+  }
   // Strided x / y (column slices of wider buffers) and residual aliasing y.
   {
     const rng = new Rng(7);
