@@ -756,7 +756,7 @@ typedef enum {
 /* y = a op b with numpy broadcasting expressed as 0 strides:
  *   for each index i of shape: y[off_y(i)] = a[off_a(i)] op b[off_b(i)]
  * a and b share dtype (f32, i32, i64; bool for EQ AND OR XOR); y has dtype, or
- * bool for the comparisons. Integer DIV/MOD/FMOD by zero is RF_ERR_INVALID_ARG
+ * bool for the comparisons. MAX/MIN propagate NaN. Integer DIV/MOD/FMOD by zero is RF_ERR_INVALID_ARG
  * (checked before anything is written); INT_MIN / -1 wraps. Integer POW with a
  * negative exponent truncates (1/a^|b| toward zero). y may alias a or b when
  * their strides match. */

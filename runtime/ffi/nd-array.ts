@@ -30,6 +30,7 @@ export interface NdArrayOf<D extends NdDType> extends NdArray {
   data: NdDataOf[D];
 }
 
+/** The kernels' rank limit (kMaxRank in kernels/cpu/tensor_nd.h). */
 export const MAX_RANK = 8;
 
 const arrays = { f32: Float32Array, i32: Int32Array, i64: BigInt64Array, bool: Uint8Array } as const;
@@ -45,6 +46,7 @@ export function contiguous(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Element count of a shape (1 for rank 0). */
 export function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

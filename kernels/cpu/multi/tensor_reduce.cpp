@@ -173,10 +173,26 @@ rf_status softmax_axis(int log_softmax, int64_t outer, int64_t n, int64_t inner,
                 for (int l = 0; j + l < n; ++l) lanes[l] = xr[j + l] > lanes[l] ? xr[j + l] : lanes[l];
                 float mx = lanes[0];
                 for (int l = 1; l < kLanes; ++l) mx = lanes[l] > mx ? lanes[l] : mx;
+                // Softmax stores the exponentials in y on the way (x[q] is read before y[q] is written,
+                // so y may alias x); log-softmax only sums them.
                 for (int l = 0; l < kLanes; ++l) lanes[l] = 0.f;
-                for (j = 0; j + kLanes <= n; j += kLanes)
-                    for (int l = 0; l < kLanes; ++l) lanes[l] += vexp(xr[j + l] - mx);
-                for (int l = 0; j + l < n; ++l) lanes[l] += vexp(xr[j + l] - mx);
+                if (log_softmax) {
+                    for (j = 0; j + kLanes <= n; j += kLanes)
+                        for (int l = 0; l < kLanes; ++l) lanes[l] += vexp(xr[j + l] - mx);
+                    for (int l = 0; j + l < n; ++l) lanes[l] += vexp(xr[j + l] - mx);
+                } else {
+                    for (j = 0; j + kLanes <= n; j += kLanes)
+                        for (int l = 0; l < kLanes; ++l) {
+                            const float e = vexp(xr[j + l] - mx);
+                            yr[j + l] = e;
+                            lanes[l] += e;
+                        }
+                    for (int l = 0; j + l < n; ++l) {
+                        const float e = vexp(xr[j + l] - mx);
+                        yr[j + l] = e;
+                        lanes[l] += e;
+                    }
+                }
                 float z = 0.f;
                 for (int l = 0; l < kLanes; ++l) z += lanes[l];
                 if (log_softmax) {
@@ -184,7 +200,7 @@ rf_status softmax_axis(int log_softmax, int64_t outer, int64_t n, int64_t inner,
                     for (int64_t q = 0; q < n; ++q) yr[q] = xr[q] - shift;
                 } else {
                     const float inv = 1.f / z;
-                    for (int64_t q = 0; q < n; ++q) yr[q] = vexp(xr[q] - mx) * inv;
+                    for (int64_t q = 0; q < n; ++q) yr[q] *= inv;
                 }
             }
         });
@@ -201,16 +217,22 @@ rf_status softmax_axis(int log_softmax, int64_t outer, int64_t n, int64_t inner,
             for (int64_t i = 0; i < w; ++i) mx[i] = -INFINITY, z[i] = 0.f;
             for (int64_t j = 0; j < n; ++j)
                 for (int64_t i = 0; i < w; ++i) mx[i] = x0[j * inner + i] > mx[i] ? x0[j * inner + i] : mx[i];
-            for (int64_t j = 0; j < n; ++j)
-                for (int64_t i = 0; i < w; ++i) z[i] += vexp(x0[j * inner + i] - mx[i]);
             if (log_softmax) {
+                for (int64_t j = 0; j < n; ++j)
+                    for (int64_t i = 0; i < w; ++i) z[i] += vexp(x0[j * inner + i] - mx[i]);
                 for (int64_t i = 0; i < w; ++i) z[i] = mx[i] + std::log(z[i]);
                 for (int64_t j = 0; j < n; ++j)
                     for (int64_t i = 0; i < w; ++i) y0[j * inner + i] = x0[j * inner + i] - z[i];
             } else {
+                for (int64_t j = 0; j < n; ++j)
+                    for (int64_t i = 0; i < w; ++i) {
+                        const float e = vexp(x0[j * inner + i] - mx[i]);
+                        y0[j * inner + i] = e;
+                        z[i] += e;
+                    }
                 for (int64_t i = 0; i < w; ++i) z[i] = 1.f / z[i];
                 for (int64_t j = 0; j < n; ++j)
-                    for (int64_t i = 0; i < w; ++i) y0[j * inner + i] = vexp(x0[j * inner + i] - mx[i]) * z[i];
+                    for (int64_t i = 0; i < w; ++i) y0[j * inner + i] *= z[i];
             }
         }
     });
