@@ -86,6 +86,12 @@ export class Router {
     return [...byNode].map(([node, indices]) => ({ url: this.#nodeList[node]!.url, indices }));
   }
 
+  /** URLs of every node (after detection): the seed alone for a single Redis. */
+  async nodeUrls(deadlineMs: number): Promise<string[]> {
+    const mode = await withDeadline(this.#detect(deadlineMs), deadlineMs, `connecting to ${this.url}`);
+    return mode === "single" ? [this.url] : this.#nodeList.map((n) => n.url);
+  }
+
   /** Keys grouped by the client that owns them. */
   async groups(keys: string[], deadlineMs: number): Promise<KeyGroup[]> {
     // The detection may be shared with a caller that has a longer deadline: bound the wait by ours.

@@ -111,9 +111,11 @@ export class RedisEmbeddingStore {
     return this.#router.cluster;
   }
 
-  /** Connect now (otherwise the first command connects). */
+  /** Connect now, to every node and its binary read connection (otherwise the first command connects). */
   async connect(timeoutMs = 1000): Promise<void> {
     await this.#router.groups([], timeoutMs);
+    const urls = await this.#router.nodeUrls(timeoutMs);
+    await withDeadline(Promise.all(urls.map((u) => this.#connection(u).open())), timeoutMs, `connecting to ${urls.length} node(s)`);
   }
 
   /** The rows of `ids` of one table (null where Redis has no such key); see fetchMany. */

@@ -131,10 +131,12 @@ export class RemoteEmbeddings {
     this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
   }
 
-  /** Resolves once following updates (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
+  /** Resolves once following updates and connected (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
   async ready(timeoutMs = 2000): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    // The read connections too, so a first batch does not spend its deadline connecting.
+    const connected = this.store.connect(timeoutMs).catch(() => undefined);
+    await Promise.race([Promise.all([this.#subscribed, connected]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }
 

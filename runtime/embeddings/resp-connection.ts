@@ -61,6 +61,11 @@ export class RespConnection {
     return this.#socket !== undefined;
   }
 
+  /** Connect now (otherwise the first command connects). */
+  async open(): Promise<void> {
+    await this.#connected();
+  }
+
   /** MGET `keys`: each value's bytes, null where the key does not exist. */
   async mget(keys: string[]): Promise<(Uint8Array | null)[]> {
     const reply = await this.command(["MGET", ...keys]);
