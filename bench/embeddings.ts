@@ -196,9 +196,10 @@ async function endToEnd(report: Report, quick: boolean): Promise<void> {
     section.note("hit % columns: of each batch's distinct ids, by the tier that served them (local: the split's hot rows; hot: the native cache)");
     section.note("cmds, round trips, KiB: Redis commands (MGETs), round trips (one per node) and row bytes per batch");
     section.note(`layout: a batch has ${layout.distinct.toFixed(0)} distinct ids; as MGETs of <= 1024 keys per table that is ${layout.mget.toFixed(1)} commands, as HMGETs over 64-row hash buckets ${layout.buckets.toFixed(0)} (one per distinct bucket), hence MGET`);
-    section.note("targets: Redis + hot cache 5% >= 0.70x local; every cache budget >= the no-cache row (the rule column)");
+    section.note("tier ms/batch: time the embedding tier spent per batch (gathering rows: lookups, Redis, decoding; plus the hot-cache inserts queued after the batch)");
+    section.note("targets: Redis + hot cache 5% >= 0.70x local; rule: with a cache, the tier costs no more per batch than without (other agents share these 2 cores: samples/s are noisy, compare within this run)");
     let base = 0;
-    let noCache = 0;
+    let noCacheTier = 0;
     const want = (await scoresOf(built, {}, batches[0]!));
     for (const [name, options] of variants) {
       progress(`DLRM ${name}`);
@@ -214,8 +215,10 @@ async function endToEnd(report: Report, quick: boolean): Promise<void> {
       const t = await time(step, { warmup: 0, minCalls: batches.length, minSeconds: quick ? 0.5 : 2 });
       const sps = rows / t.median;
       if (!base) base = sps;
-      else if (!noCache) noCache = sps;
       const emb = model.stats().embeddings;
+      // The tier's own cost per batch (gather + queued inserts): what a cache must not raise; less noisy than samples/s on a shared machine.
+      const tierMs = emb ? (emb.cost.gatherMs + emb.cost.insertMs - before!.cost.gatherMs - before!.cost.insertMs) / (emb.cost.batches - before!.cost.batches) : 0;
+      if (name === "Redis, no cache") noCacheTier = tierMs;
       const d = (f: (x: TierStats) => number) => sum(emb, f) - sum(before, f);
       const r = (f: (x: EmbStats["redis"]) => number) => (emb ? f(emb.redis) - f(before!.redis) : 0);
       const localHits = d((x) => x.local?.hits ?? 0);
@@ -234,7 +237,8 @@ async function endToEnd(report: Report, quick: boolean): Promise<void> {
         "cmds/batch": r((x) => x.commands) / t.calls,
         "round trips/batch": r((x) => x.roundTrips) / t.calls,
         "KiB/batch": r((x) => x.bytesFetched) / t.calls / 1024,
-        rule: name.startsWith("Redis +") ? (sps >= noCache ? "ok" : "SLOWER") : "-",
+        "tier ms/batch": emb ? tierMs : "-",
+        rule: name.startsWith("Redis +") ? (tierMs <= noCacheTier ? "ok" : "SLOWER") : "-",
         "scores = local": same ? "yes" : "NO",
       });
     }

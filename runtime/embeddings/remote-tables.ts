@@ -64,6 +64,8 @@ export interface RemoteEmbeddingStats {
   tables: Record<string, TableTierStats>;
   host: HostCacheStats;
   redis: RedisStoreStats;
+  /** Time this tier spent on batches: gathering rows (lookups, fetch, decode) and the hot-cache inserts queued after them. */
+  cost: { batches: number; gatherMs: number; insertMs: number };
   degradedBatches: number;
   failedBatches: number;
   updates: number;
@@ -94,6 +96,7 @@ export class RemoteEmbeddings {
   readonly #recentUpdates = new Map<string, number>();
   #inflight = 0;
   readonly #admission = new AdmissionQueue();
+  readonly #cost = { batches: 0, gatherMs: 0, insertMs: 0 };
   readonly #counters = { degradedBatches: 0, failedBatches: 0, updates: 0, resyncs: 0 };
 
   constructor(specs: TableSpec[], modelName: string, options: RemoteEmbeddingOptions) {
@@ -177,6 +180,16 @@ export class RemoteEmbeddings {
    * Returns the number of rows that were defaulted (fault policy "default").
    */
   async gatherMany(items: GatherItem[], deadlineMs: number): Promise<number> {
+    const t0 = performance.now();
+    try {
+      return await this.#gatherMany(items, deadlineMs);
+    } finally {
+      this.#cost.batches++;
+      this.#cost.gatherMs += performance.now() - t0;
+    }
+  }
+
+  async #gatherMany(items: GatherItem[], deadlineMs: number): Promise<number> {
     const plans = this.#lookupAll(items);
     const needs = plans.map(({ t, needed, got, out }) => this.#readHost(t, needed, out, got));
     const pending = plans.map((p, i) => ({ ...p, need: needs[i]! })).filter((p) => p.need.length > 0);
@@ -296,7 +309,8 @@ export class RemoteEmbeddings {
       : rows.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(t.name, id)) ?? -1) < seq);
     const now = fresh(got);
     // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
-    if (this.#host.enabled) for (const [id, row, remote] of now) if (remote) this.#host.set(HostRowCache.key(t.name, id), row);
+    // A fetched row is a view into its reply's buffer: the host cache keeps a copy, not the whole reply.
+    if (this.#host.enabled) for (const [id, row, remote] of now) if (remote) this.#host.set(HostRowCache.key(t.name, id), row.slice());
     if (!t.cache) return;
     const rows = admissible(t, now, needed.frequency);
     if (rows.length === 0) return;
@@ -304,7 +318,9 @@ export class RemoteEmbeddings {
     this.#admission.push(() => {
       this.#pendingAdmits--;
       if (!this.#tables.has(t.name)) return; // disposed
+      const t0 = performance.now();
       insertRows(t, fresh(rows).map(([id, row]) => [id, row]));
+      this.#cost.insertMs += performance.now() - t0;
       if (this.#inflight === 0 && this.#pendingAdmits === 0) this.#recentUpdates.clear();
     });
   }
@@ -401,7 +417,7 @@ export class RemoteEmbeddings {
         defaultedRows: t.stats.defaulted,
       };
     }
-    return { tables, host: this.#host.stats(), redis: this.store.stats(), ...this.#counters };
+    return { tables, host: this.#host.stats(), redis: this.store.stats(), cost: { ...this.#cost }, ...this.#counters };
   }
 
   dispose(): void {

@@ -170,8 +170,9 @@ export class RespConnection {
   }
 
   #onData(chunk: Uint8Array): void {
+    // One copy per chunk (the socket may reuse `chunk`); the rows handed out are views into it.
     let buf: Uint8Array;
-    if (this.#buf.length === 0) buf = chunk;
+    if (this.#buf.length === 0) buf = chunk.slice();
     else {
       buf = new Uint8Array(this.#buf.length + chunk.length);
       buf.set(this.#buf);
@@ -185,8 +186,8 @@ export class RespConnection {
       const p = this.#pending.shift();
       p?.resolve(r.reply);
     }
-    // Only the unparsed tail is kept (at most one partial element), copied: `chunk` is reused by the socket.
-    this.#buf = buf.slice(at);
+    // Only the unparsed tail is kept (at most one partial element).
+    this.#buf = buf.subarray(at);
   }
 
   /** One complete reply from buf[start..] (done), or how far it got (an array's elements read so far stay in #partial). */
@@ -208,7 +209,7 @@ export class RespConnection {
         const len = Number(text);
         if (len < 0) return { done: true, reply: null, at: line.next };
         if (line.next + len + 2 > buf.length) return { done: false, at };
-        return { done: true, reply: buf.slice(line.next, line.next + len), at: line.next + len + 2 };
+        return { done: true, reply: buf.subarray(line.next, line.next + len), at: line.next + len + 2 };
       } else if (type === 43 /* + */) return { done: true, reply: text, at: line.next };
       else if (type === 45 /* - */) return { done: true, reply: new Error(text), at: line.next };
       else if (type === 58 /* : */) return { done: true, reply: Number(text), at: line.next };
@@ -227,7 +228,7 @@ export class RespConnection {
         at = line.next;
       } else {
         if (line.next + len + 2 > buf.length) break;
-        items.push(buf.slice(line.next, line.next + len));
+        items.push(buf.subarray(line.next, line.next + len));
         at = line.next + len + 2;
       }
       st.left--;
@@ -258,7 +259,12 @@ function readLine(buf: Uint8Array, at: number): { text: string; next: number } |
 
 /** A command as a RESP array of bulk strings. */
 function encodeCommand(args: string[]): Uint8Array {
+  // Keys are ASCII as a rule (string length = byte length); anything else is measured.
   let s = `*${args.length}\r\n`;
+  for (const a of args) s += `$${a.length}\r\n${a}\r\n`;
+  const bytes = encoder.encode(s);
+  if (bytes.length === s.length) return bytes;
+  s = `*${args.length}\r\n`;
   for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
   return encoder.encode(s);
 }
