@@ -65,11 +65,19 @@ console.log(`emb_9.table: hot ${t.hot!.hits} hits / ${t.hot!.misses} misses (adm
 console.log(`redis: ${s.redis.batches} batches in ${s.redis.commands} MGETs and ${s.redis.roundTrips} round trips, ${(s.redis.latencyMsSum / Math.max(1, s.redis.batches)).toFixed(2)} ms mean, ${s.updates} updates applied`);
 
 // rankSync never waits for Redis: it scores when every row is local (here: in the host cache after rank()), else throws remote_rows_not_local.
-console.log(`rankSync from the local tiers: first score ${remote.rankSync(request!).outputs.ctr!.data[0]!.toFixed(5)}`);
+try {
+  console.log(`rankSync from the local tiers: first score ${remote.rankSync(request!).outputs.ctr!.data[0]!.toFixed(5)}`);
+} catch (err) {
+  if ((err as { code?: string }).code !== "remote_rows_not_local") throw err;
+  console.log(`rankSync declined (${(err as Error).message}); rank() fetches what is missing`);
+}
 
 // Hot/cold split: the 5% most used rows of emb_0 (ranked by a frequency file: per-row counts) stay in memory, the rest in Redis.
 const rows0 = built.weights.get("emb_0.table")!.shape[0]!;
-const counts = Float64Array.from({ length: rows0 }, (_, i) => rows0 - i); // e.g. counted from training logs
+// The counts would come from training or traffic logs; here: from the ids this example's request uses.
+const counts = new Float64Array(rows0);
+const cat0 = (request!.context?.cat_0 ?? request!.candidates.cat_0)!.data as BigInt64Array;
+for (const v of cat0) if (v >= 0n) counts[Number(v)]!++;
 const split = { "emb_0.table": { hotRows: 0.05, counts } };
 const splitStore = new RedisEmbeddingStore({ url, prefix: "rankfn:dlrm-split" });
 const coldBytes = await pushTables(built, splitStore, { tables: ["emb_0.table"], split }); // uploads the cold 95% only

@@ -57,6 +57,8 @@ export interface FetchRequest {
 export interface UpdateMessage {
   table: string;
   ids: number[];
+  /** The publishing process's model instance, which applied the update already and skips its own echo. */
+  origin?: string;
 }
 
 export interface RedisStoreStats {

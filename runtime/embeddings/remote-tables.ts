@@ -96,6 +96,7 @@ export class RemoteEmbeddings {
   readonly #recentUpdates = new Map<string, number>();
   #inflight = 0;
   readonly #admission = new AdmissionQueue();
+  readonly #origin = crypto.randomUUID();
   readonly #cost = { batches: 0, gatherMs: 0, insertMs: 0 };
   readonly #counters = { degradedBatches: 0, failedBatches: 0, updates: 0, resyncs: 0 };
 
@@ -131,7 +132,8 @@ export class RemoteEmbeddings {
         stats: { localHits: 0, hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0, admitted: 0, rejected: 0 },
       });
     }
-    this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
+    // Our own announcements come back too: they were applied when written (re-applying would drop rows fetched since).
+    this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => (u.origin === this.#origin ? undefined : this.applyUpdate(u)), () => this.resync()) : Promise.resolve();
   }
 
   /** Resolves once following updates and connected (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
@@ -354,7 +356,7 @@ export class RemoteEmbeddings {
       });
     }
     this.applyUpdate({ table: name, ids }, { hotWritten: true });
-    await this.store.publish({ table: name, ids });
+    await this.store.publish({ table: name, ids, origin: this.#origin });
   }
 
   /**
