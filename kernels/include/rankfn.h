@@ -51,7 +51,8 @@ typedef enum {
     RF_I8   = 3, /* int8 GEMM weights: signed, symmetric, per-output-channel fp32 scale */
     RF_U8Q  = 4, /* row-wise quantized embedding rows: see rf_embedding_bag */
     RF_I32  = 5,
-    RF_I64  = 6
+    RF_I64  = 6,
+    RF_BOOL = 7  /* one byte, 0 or 1 (the general tensor kernels) */
 } rf_dtype;
 
 typedef enum {
@@ -419,6 +420,97 @@ RF_API rf_status rf_target_attention(rf_stream s, int64_t n, int64_t T, int64_t 
                                      const float *wqk, const float *w2, float b2, int32_t act,
                                      float *out, int64_t ldo);
 
+/* ---------------------------------------------------------------- sequence and generative ranking */
+
+/* Jagged sequences (no padding): batch item b owns query rows
+ * [q_offsets[b], q_offsets[b+1]) and key/value rows [kv_offsets[b], kv_offsets[b+1])
+ * (int64 offsets [batch + 1], non-negative, non-decreasing). nq_b and nk_b are
+ * those counts. Row t holds every head: head h of Q row t is
+ * q[t*ldq + h*d .. +d) (K likewise with ldk, V with ldv and width dv, out with
+ * ldo and width dv), so Q, K, V may be column slices of one fused QKV buffer
+ * and K/V may come from a cache. ldq, ldk >= heads*d; ldv, ldo >= heads*dv.
+ *
+ * Query i of item b sits at position p = i + nk_b - nq_b of its kv sequence
+ * (aligned to the END: new queries over cached K/V). Visible kv j (0 <= j < nk_b):
+ *   RF_SEQ_MASK_NONE:   every j
+ *   RF_SEQ_MASK_CAUSAL: j <= p
+ *   RF_SEQ_MASK_FALCON: M-FALCON. nc = num_candidates[b] (0 <= nc <= nk_b),
+ *     nh = nk_b - nc: kv [0, nh) is the history, [nh, nk_b) the candidates.
+ *     p <  nh (a history query): j <= p            (causal within the history)
+ *     p >= nh (a candidate):     j < nh or j == p  (the history and itself,
+ *                                                   never another candidate)
+ * A query with no visible kv (p < 0, an empty history) gets zeros.
+ *
+ * Relative-position bias (rab, optional): rab_table [heads][num_buckets]
+ * (row stride num_buckets); positions qp = q_pos ? q_pos[q_offsets[b] + i] : p and
+ * kp = kv_pos ? kv_pos[kv_offsets[b] + j] : j (int64; q_pos and kv_pos are both
+ * given or both NULL). Log buckets (T5 / HSTU style, exact for 0 and 1):
+ *   delta = |qp - kp|
+ *   bucket = min(num_buckets - 1, delta == 0 ? 0 : 1 + floor(log2(delta)))
+ *          (= the bit width of delta: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...)
+ *   rab(h, i, j) = rab_table[h*num_buckets + bucket]; without a table rab = 0. */
+typedef enum {
+    RF_SEQ_MASK_NONE   = 0,
+    RF_SEQ_MASK_CAUSAL = 1,
+    RF_SEQ_MASK_FALCON = 2
+} rf_seq_mask;
+
+/* Fused multi-head softmax attention over jagged sequences, flash-style
+ * (tiled, online softmax: scratch O(tile) per thread, never O(L^2)):
+ *   for b < batch, h < heads, i < nq_b (t = q_offsets[b] + i):
+ *     s_j = scale * dot(Q[t, h], K[kv_offsets[b] + j, h]) + rab(h, i, j)   for visible j
+ *     out[t, h] = Σ_j softmax_j(s) V[kv_offsets[b] + j, h]   (zeros if nothing is visible)
+ * num_candidates [batch] is required for RF_SEQ_MASK_FALCON, ignored otherwise. */
+RF_API rf_status rf_seq_attention(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
+                                  const float *q, int64_t ldq, const int64_t *q_offsets,
+                                  const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                  const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                  float scale, const float *rab_table, int64_t num_buckets,
+                                  const int64_t *q_pos, const int64_t *kv_pos, float *out, int64_t ldo);
+
+/* HSTU pointwise attention (no softmax), fused and tiled the same way:
+ *   n = norm_len > 0 ? norm_len (the padded max length, as generative-recommenders does)
+ *                    : nk_b (this item's kv length)
+ *   out[t, h] = Σ_{visible j} SiLU(scale * dot(Q[t, h], K[j, h]) + rab(h, i, j)) / n · V[j, h]
+ * Masks, offsets, strides and rab as for rf_seq_attention. norm_len >= 0. */
+RF_API rf_status rf_hstu_attention(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
+                                   const float *q, int64_t ldq, const int64_t *q_offsets,
+                                   const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                   const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                   float scale, const float *rab_table, int64_t num_buckets,
+                                   const int64_t *q_pos, const int64_t *kv_pos, int64_t norm_len,
+                                   float *out, int64_t ldo);
+
+/* HSTU's gate: layer norm of each row, times a gate row (y may alias x or u):
+ *   mu = mean(x_i); var = mean((x_i - mu)^2)
+ *   y_i[j] = ((x_i[j] - mu) / sqrt(var + eps) * (gamma ? gamma[j] : 1) + (beta ? beta[j] : 0)) * u_i[j] */
+RF_API rf_status rf_norm_gate(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx,
+                              const float *u, int64_t ldu, const float *gamma, const float *beta,
+                              float eps, float *y, int64_t ldy);
+
+/* RankMixer's parameter-free multi-head token mixing (arXiv 2507.15551, §3.2):
+ * each of T tokens of dim D is split into H heads of dh = D / H (D % H == 0);
+ * output token h is the concatenation of head h of every token, in token order,
+ * so there are H output tokens of dim T*dh (H == T keeps the shape, the paper's
+ * setting, ready for the residual LN(mix(X) + X)). Per row i < m:
+ *   y[i*ldy + h*T*dh + t*dh + c] = x[i*ldx + t*D + h*dh + c]   for h < H, t < T, c < dh
+ * y must not overlap x. */
+RF_API rf_status rf_token_mix(rf_stream s, int64_t m, int64_t T, int64_t D, int64_t H,
+                              const float *x, int64_t ldx, float *y, int64_t ldy);
+
+/* Grouped GEMM (RankMixer's per-token FFNs): `groups` GEMMs of the same shape,
+ * each with its own packed weight w[g] ([n][k], every w[g] of equal n, k, any dtype):
+ *   for g < groups, i < m, j < n:
+ *     X_g = x + g*x_group_stride, Y_g = y + g*y_group_stride
+ *     Y_g[i*ldy + j] = act(X_g[i*ldx ..+k) · W_g[j] + (bias ? bias[g*bias_group_stride + j] : 0))
+ * Token-interleaved rows [m][groups*k] -> [m][groups*n]: x_group_stride = k, ldx = groups*k,
+ * y_group_stride = n, ldy = groups*n; token-major [groups][m][k]: x_group_stride = m*ldx.
+ * Strides >= 0; the Y_g blocks must not overlap each other or any X_g. */
+RF_API rf_status rf_grouped_gemm(rf_stream s, int64_t groups, int64_t m, const float *x, int64_t ldx,
+                                 int64_t x_group_stride, const rf_weight *w, const float *bias,
+                                 int64_t bias_group_stride, int32_t act, float *y, int64_t ldy,
+                                 int64_t y_group_stride);
+
 /* ---------------------------------------------------------------- MoE dispatch / combine */
 
 /* Gather rows (MoE dispatch):
@@ -447,6 +539,157 @@ RF_API rf_status rf_binary(rf_stream s, int32_t op, int64_t m, int64_t n, const 
 /* y[i*ldy + j] = act(x[i*ldx + j]); y may alias x. */
 RF_API rf_status rf_activation(rf_stream s, int32_t act, int64_t m, int64_t n, const float *x,
                                int64_t ldx, float *y, int64_t ldy);
+
+/* ---------------------------------------------------------------- general tensor kernels */
+
+/* Conventions of this section: rank in 0..8; `shape` and every `*_strides` are
+ * int64 arrays of `rank` elements; strides count ELEMENTS (0 broadcasts along
+ * that axis, negative walks a reversed view). Element dtypes: RF_F32, RF_I32,
+ * RF_I64, RF_BOOL (per op). A zero-sized shape is a valid no-op. Outputs never
+ * alias inputs unless stated. For an index i over `shape` (row-major order),
+ * off_t(i) = sum_d i_d * t_strides[d]. */
+
+typedef enum {
+    RF_UNARY_NEG = 0, RF_UNARY_ABS = 1, RF_UNARY_SQRT = 2, RF_UNARY_EXP = 3, RF_UNARY_LOG = 4, RF_UNARY_ERF = 5,
+    RF_UNARY_RELU = 6, RF_UNARY_SIGMOID = 7, RF_UNARY_TANH = 8,
+    RF_UNARY_NOT = 9,            /* bool */
+    RF_UNARY_RECIPROCAL = 10, RF_UNARY_FLOOR = 11, RF_UNARY_CEIL = 12, RF_UNARY_SIGN = 13,
+    RF_UNARY_CLIP = 14,          /* min(max(x, alpha), beta) */
+    RF_UNARY_LEAKY_RELU = 15,    /* x < 0 ? alpha*x : x */
+    RF_UNARY_SIN = 16, RF_UNARY_COS = 17,
+    RF_UNARY_GELU = 18,          /* 0.5 x (1 + erf(x / sqrt 2)) */
+    RF_UNARY_SILU = 19,          /* x * sigmoid(x) */
+    RF_UNARY_ROUND = 20,         /* half to even */
+    RF_UNARY_ISNAN = 21,         /* -> bool */
+    RF_UNARY_SOFTPLUS = 22,      /* log(1 + exp(x)) */
+    RF_UNARY_HARDSIGMOID = 23    /* max(0, min(1, alpha*x + beta)) */
+} rf_unary_op;
+
+/* y = op(x) elementwise over shape:
+ *   for each index i of shape: y[off_y(i)] = op(x[off_x(i)], alpha, beta)
+ * dtype: f32 (every op but NOT), i32/i64 (NEG ABS SIGN CLIP RELU; CLIP bounds
+ * alpha/beta rounded to the nearest integer), bool (NOT). ISNAN reads f32 and
+ * writes bool. y may alias x when both have the same strides. */
+RF_API rf_status rf_unary_nd(rf_stream s, int32_t op, int32_t dtype, int32_t rank, const int64_t *shape,
+                             const void *x, const int64_t *x_strides, float alpha, float beta,
+                             void *y, const int64_t *y_strides);
+
+typedef enum {
+    RF_BIN_ADD = 0, RF_BIN_SUB = 1, RF_BIN_MUL = 2,
+    RF_BIN_DIV = 3,              /* ints: truncates toward zero; a zero divisor is RF_ERR_INVALID_ARG */
+    RF_BIN_POW = 4, RF_BIN_MAX = 5, RF_BIN_MIN = 6,
+    RF_BIN_MOD = 7,              /* ONNX Mod fmod=0: the result has the divisor's sign (Python %) */
+    RF_BIN_FMOD = 8,             /* ONNX Mod fmod=1: C fmod, the dividend's sign */
+    RF_BIN_EQ = 9, RF_BIN_LT = 10, RF_BIN_LE = 11, RF_BIN_GT = 12, RF_BIN_GE = 13, /* -> bool */
+    RF_BIN_AND = 14, RF_BIN_OR = 15, RF_BIN_XOR = 16  /* bool only */
+} rf_binary_nd_op;
+
+/* y = a op b with numpy broadcasting expressed as 0 strides:
+ *   for each index i of shape: y[off_y(i)] = a[off_a(i)] op b[off_b(i)]
+ * a and b share dtype (f32, i32, i64; bool for EQ AND OR XOR); y has dtype, or
+ * bool for the comparisons. Integer DIV/MOD/FMOD by zero is RF_ERR_INVALID_ARG
+ * (checked before anything is written); INT_MIN / -1 wraps. Integer POW with a
+ * negative exponent truncates (1/a^|b| toward zero). y may alias a or b when
+ * their strides match. */
+RF_API rf_status rf_binary_nd(rf_stream s, int32_t op, int32_t dtype, int32_t rank, const int64_t *shape,
+                              const void *a, const int64_t *a_strides, const void *b, const int64_t *b_strides,
+                              void *y, const int64_t *y_strides);
+
+/* y = cond ? a : b:
+ *   for each index i of shape: y[off_y(i)] = cond[off_c(i)] ? a[off_a(i)] : b[off_b(i)]
+ * cond is bool; a, b, y share dtype (f32 i32 i64 bool). */
+RF_API rf_status rf_where_nd(rf_stream s, int32_t dtype, int32_t rank, const int64_t *shape,
+                             const void *cond, const int64_t *cond_strides, const void *a, const int64_t *a_strides,
+                             const void *b, const int64_t *b_strides, void *y, const int64_t *y_strides);
+
+/* Cast and strided copy:
+ *   for each index i of shape: y[off_y(i)] = (y_dtype) x[off_x(i)]
+ * Every pair of f32 i32 i64 bool: float -> int truncates toward zero (ONNX
+ * Cast), a NaN or a value outside the target's range is RF_ERR_OUT_OF_RANGE
+ * (checked before anything is written); -> bool is x != 0; i64 -> i32 wraps.
+ * With x_dtype == y_dtype it is the strided copy behind Transpose (permuted
+ * strides), Expand/Tile (0 strides), Slice (offset pointer, step strides) and
+ * Concat/Split (copies into offsets). */
+RF_API rf_status rf_cast_nd(rf_stream s, int32_t rank, const int64_t *shape,
+                            const void *x, int32_t x_dtype, const int64_t *x_strides,
+                            void *y, int32_t y_dtype, const int64_t *y_strides);
+
+typedef enum {
+    RF_REDUCE_SUM = 0, RF_REDUCE_MEAN = 1, RF_REDUCE_MAX = 2, RF_REDUCE_MIN = 3, RF_REDUCE_PROD = 4,
+    RF_REDUCE_L1 = 5, RF_REDUCE_L2 = 6, RF_REDUCE_SUM_SQUARE = 7, RF_REDUCE_LOG_SUM = 8,
+    RF_REDUCE_LOG_SUM_EXP = 9,
+    RF_REDUCE_ARGMAX = 10, RF_REDUCE_ARGMIN = 11 /* -> i64 index, first occurrence (select_last_index=0) */
+} rf_reduce_op;
+
+/* Reduce the middle axis of contiguous x [outer][n][inner] into contiguous y [outer][inner]:
+ *   for o < outer, i < inner: y[o*inner + i] = reduce_{j<n} x[(o*n + j)*inner + i]
+ * dtype f32 (every op), i32/i64 (SUM MAX MIN PROD ARGMAX ARGMIN); y has dtype,
+ * i64 for ARG*. f32 sums accumulate in double; integer sums wrap. MAX/MIN
+ * propagate NaN; ARGMAX/ARGMIN count a NaN as the extreme (the first NaN wins). LOG_SUM_EXP is
+ * max + log(sum exp(x - max)). n == 0: SUM/L1/L2/SUM_SQUARE -> 0, PROD -> 1,
+ * LOG_SUM -> -inf, LOG_SUM_EXP -> -inf; MEAN, MAX, MIN, ARG* -> RF_ERR_INVALID_ARG. */
+RF_API rf_status rf_reduce(rf_stream s, int32_t op, int32_t dtype, int64_t outer, int64_t n, int64_t inner,
+                           const void *x, void *y);
+
+/* Softmax (log_softmax == 0) or LogSoftmax (1) along the middle axis of contiguous f32 x [outer][n][inner]:
+ *   mx = max_j x[o, j, i]; e_j = exp(x[o, j, i] - mx); z = sum_j e_j
+ *   y[o, j, i] = log_softmax ? x[o, j, i] - mx - log(z) : e_j / z          (y may alias x) */
+RF_API rf_status rf_softmax_axis(rf_stream s, int32_t log_softmax, int64_t outer, int64_t n, int64_t inner,
+                                 const float *x, float *y);
+
+/* Batched strided GEMM of two activations (Q·Kᵀ, attention·V), f32:
+ *   for p < batch, i < m, j < n:
+ *     acc = sum_{l<k} a[p*sa_b + i*sa_m + l*sa_k] * b[p*sb_b + l*sb_k + j*sb_n]
+ *     y[p*sy_b + i*sy_m + j] = acc + (beta != 0 ? beta * y[p*sy_b + i*sy_m + j] : 0)
+ * Strides in elements; sa_b or sb_b == 0 broadcasts one operand over the batch.
+ * y must not overlap a or b. */
+RF_API rf_status rf_matmul_batched(rf_stream s, int64_t batch, int64_t m, int64_t n, int64_t k,
+                                   const float *a, int64_t sa_b, int64_t sa_m, int64_t sa_k,
+                                   const float *b, int64_t sb_b, int64_t sb_k, int64_t sb_n,
+                                   float beta, float *y, int64_t sy_b, int64_t sy_m);
+
+/* ONNX Gather on contiguous x [outer][axis_len][inner] of dtype (f32 i32 i64 bool):
+ *   for o < outer, j < num_idx, i < inner:
+ *     t = idx[(idx_per_outer ? o*num_idx : 0) + j]       (idx_dtype i32 or i64)
+ *     require -axis_len <= t < axis_len                  (else RF_ERR_OUT_OF_RANGE, nothing written)
+ *     if t < 0: t += axis_len
+ *     y[(o*num_idx + j)*inner + i] = x[(o*axis_len + t)*inner + i] */
+RF_API rf_status rf_gather_axis(rf_stream s, int32_t dtype, int64_t outer, int64_t axis_len, int64_t inner,
+                                const void *x, const void *idx, int32_t idx_dtype, int64_t num_idx,
+                                int32_t idx_per_outer, void *y);
+
+/* ONNX GatherElements on contiguous x [outer][n_in][inner], idx [outer][n_out][inner] (i32/i64):
+ *   for o < outer, j < n_out, i < inner:
+ *     t = idx[(o*n_out + j)*inner + i]; require -n_in <= t < n_in (else RF_ERR_OUT_OF_RANGE); t < 0: t += n_in
+ *     y[(o*n_out + j)*inner + i] = x[(o*n_in + t)*inner + i] */
+RF_API rf_status rf_gather_elements(rf_stream s, int32_t dtype, int64_t outer, int64_t n_in, int64_t n_out,
+                                    int64_t inner, const void *x, const void *idx, int32_t idx_dtype, void *y);
+
+/* ONNX ScatterND into y, which already holds a copy of data (contiguous, shape data_shape[data_rank]):
+ *   slice = prod(data_shape[index_depth:]); 1 <= index_depth <= data_rank
+ *   for u < num_updates (in order):
+ *     for d < index_depth: t_d = idx[u*index_depth + d]; require -data_shape[d] <= t_d < data_shape[d]
+ *                          (else RF_ERR_OUT_OF_RANGE, nothing written); t_d < 0: t_d += data_shape[d]
+ *     base = (row-major offset of (t_0..t_{depth-1}) in data_shape[:index_depth]) * slice
+ *     for e < slice: y[base + e] = reduce(y[base + e], updates[u*slice + e])
+ * reduction: 0 none (assign), 1 add, 2 mul, 3 max, 4 min. dtype f32 i32 i64 (bool: none only). */
+RF_API rf_status rf_scatter_nd(rf_stream s, int32_t dtype, int32_t reduction, int32_t data_rank,
+                               const int64_t *data_shape, const void *idx, int32_t idx_dtype, int64_t num_updates,
+                               int32_t index_depth, const void *updates, void *y);
+
+/* ONNX CumSum along the middle axis of contiguous x [outer][n][inner] (f32 i32 i64; f32 sums in double):
+ *   forward:  y[o, j, i] = sum_{l <= j} x[o, l, i]  (exclusive: l < j)
+ *   reverse:  y[o, j, i] = sum_{l >= j} x[o, l, i]  (exclusive: l > j) */
+RF_API rf_status rf_cumsum_axis(rf_stream s, int32_t dtype, int64_t outer, int64_t n, int64_t inner,
+                                int32_t exclusive, int32_t reverse, const void *x, void *y);
+
+/* TopK along the middle axis of contiguous f32 x [outer][n][inner], 0 <= k <= n:
+ *   for o < outer, i < inner: order the n values x[o, *, i] (largest = 1: descending,
+ *   0: ascending; NaN ranks above every number: first when largest, last when not;
+ *   ties -> lower index first) and write the first k:
+ *     values[(o*k + t)*inner + i] = x[o, j_t, i], indices[(o*k + t)*inner + i] = j_t (int64) */
+RF_API rf_status rf_topk_axis(rf_stream s, int64_t outer, int64_t n, int64_t inner, int64_t k, int32_t largest,
+                              const float *x, float *values, int64_t *indices);
 
 /* ---------------------------------------------------------------- machine probes */
 

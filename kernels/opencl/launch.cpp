@@ -125,6 +125,7 @@ rf_status Launch::run(const char *name, std::initializer_list<KArg> args, size_t
         case KArg::I64: { cl_long v = a.i64; err = clSetKernelArg(k, i++, sizeof v, &v); break; }
         case KArg::I32: { cl_int v = a.i32; err = clSetKernelArg(k, i++, sizeof v, &v); break; }
         case KArg::F32: { cl_float v = a.f32; err = clSetKernelArg(k, i++, sizeof v, &v); break; }
+        case KArg::BYTES: err = clSetKernelArg(k, i++, a.size, a.bytes); break;
         }
         if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clSetKernelArg", err);
     }

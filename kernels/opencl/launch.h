@@ -18,19 +18,22 @@ static inline size_t span_bytes(int64_t rows, int64_t cols, int64_t ld, size_t e
 }
 
 struct KArg {
-    enum Kind { BUF, MEM, I64, I32, F32 } kind;
+    enum Kind { BUF, MEM, I64, I32, F32, BYTES } kind;
     int buf = 0;           // BUF: a declared argument
     cl_mem mem = nullptr;  // MEM: a buffer (NULL allowed) and a byte offset
     cl_ulong off = 0;
     int64_t i64 = 0;
     int32_t i32 = 0;
     float f32 = 0.f;
+    const void *bytes = nullptr;  // BYTES: a struct passed by value (copied when set)
+    size_t size = 0;
 };
 static inline KArg a_buf(int i) { KArg a{KArg::BUF}; a.buf = i; return a; }
 static inline KArg a_mem(cl_mem m, size_t off = 0) { KArg a{KArg::MEM}; a.mem = m; a.off = off; return a; }
 static inline KArg a_i64(int64_t v) { KArg a{KArg::I64}; a.i64 = v; return a; }
 static inline KArg a_i32(int32_t v) { KArg a{KArg::I32}; a.i32 = v; return a; }
 static inline KArg a_f32(float v) { KArg a{KArg::F32}; a.f32 = v; return a; }
+static inline KArg a_bytes(const void *p, size_t n) { KArg a{KArg::BYTES}; a.bytes = p; a.size = n; return a; }
 
 class Launch {
 public:

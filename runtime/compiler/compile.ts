@@ -8,6 +8,7 @@ import { foldConstants } from "./fold-constants";
 import { fuseCross } from "./fuse-cross";
 import { fuseEmbeddings } from "./fuse-embeddings";
 import { fuseLinear } from "./fuse-linear";
+import { fuseLookupPool } from "./fuse-lookup-pool";
 import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
@@ -27,7 +28,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, fuseCross, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

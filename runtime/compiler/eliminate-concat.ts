@@ -1,10 +1,16 @@
 // Concat elimination: each input of a concat is written by its producer
 // straight into its column slice of the concat's buffer (an alias), so the
 // concat itself copies nothing. Nested concats resolve to the outermost
-// buffer. Graph inputs, values of another role, values already aliased and
-// graph outputs keep their own storage (and are copied).
+// buffer. Graph inputs, values of another role, values already aliased,
+// graph outputs and values the general tensor ops touch keep their own
+// storage (and are copied).
 import { inferGraph } from "../graph/infer";
+import { tensorLayoutOps } from "../graph/tensor-layout-ops";
+import { tensorMathOps } from "../graph/tensor-math-ops";
 import { type Pass, cloneGraph, producers } from "./pass";
+
+/** The general tensor ops read and write whole contiguous rows (and a reshape is a view), so their values keep their own storage. */
+const rowContiguous = new Set([...Object.keys(tensorMathOps), ...Object.keys(tensorLayoutOps)]);
 
 export const eliminateConcat: Pass = {
   name: "eliminate-concat",
@@ -13,6 +19,10 @@ export const eliminateConcat: Pass = {
     const info = inferGraph(graph);
     const byValue = producers(graph);
     const outputs = new Set(Object.values(graph.outputs));
+    // Per-slot linears and unpooled lookups also write (and read) whole contiguous rows.
+    const contiguousNode = (n: { op: string; attrs: Record<string, unknown> }) =>
+      rowContiguous.has(n.op) || n.op === "embedding_sequence" || (n.op === "linear" && Array.isArray(n.attrs.slots) && n.attrs.slots.length > 0);
+    const readByGeneral = new Set(graph.nodes.filter(contiguousNode).flatMap((n) => n.inputs));
     const aliases: Record<string, { of: string; offset: number }> = { ...graph.aliases };
     let aliased = 0;
     let copied = 0;
@@ -26,7 +36,7 @@ export const eliminateConcat: Pass = {
       for (const input of node.inputs) {
         const v = info.values.get(input)!;
         const width = v.shape.reduce((a, b) => a * b, 1);
-        const ok = byValue.has(input) && !aliases[input] && !outputs.has(input) && v.role === role && v.dtype === "f32" && node.inputs.indexOf(input) === node.inputs.lastIndexOf(input);
+        const ok = byValue.has(input) && !contiguousNode(byValue.get(input)!) && !readByGeneral.has(input) && !aliases[input] && !outputs.has(input) && v.role === role && v.dtype === "f32" && node.inputs.indexOf(input) === node.inputs.lastIndexOf(input);
         if (ok) {
           aliases[input] = { of: base.of, offset: base.offset + offset };
           aliased++;

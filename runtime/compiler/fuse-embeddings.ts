@@ -32,10 +32,20 @@ export const fuseEmbeddings: Pass = {
         outputs: bags.map((b) => b.outputs[0]!),
         attrs: { modes: attrs.map((a) => a.mode), idPolicies: attrs.map((a) => a.idPolicy) },
       };
-      // Ids are graph inputs, so the fused call can take the place of the first bag.
-      const first = graph.nodes.indexOf(bags[0]!);
+      // The fused call goes where every id value exists (ids may be computed: x[:, i], offsets added)
+      // and before anything reads a bag's output; where no such place exists the bags stay apart.
+      const index = new Map(graph.nodes.map((n, i) => [n, i]));
+      const producedAt = new Map(graph.nodes.flatMap((n, i) => n.outputs.map((o) => [o, i] as const)));
+      const outs = new Set(bags.flatMap((b) => b.outputs));
+      const ready = Math.max(index.get(bags[0]!)!, ...bags.map((b) => (producedAt.get(b.inputs[0]!) ?? -1) + 1));
+      const firstUse = graph.nodes.findIndex((n) => !bags.includes(n) && n.inputs.some((i) => outs.has(i)));
+      if (firstUse >= 0 && firstUse < ready) {
+        calls += bags.length;
+        continue;
+      }
       const drop = new Set(bags);
-      graph.nodes = graph.nodes.flatMap((n, i) => (i === first ? [node] : drop.has(n) ? [] : [n]));
+      graph.nodes = graph.nodes.flatMap((n, i) => (i === ready ? [node, ...(drop.has(n) ? [] : [n])] : drop.has(n) ? [] : [n]));
+      if (ready >= index.size) graph.nodes.push(node);
       fused += bags.length;
       calls += 1;
     }

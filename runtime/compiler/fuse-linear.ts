@@ -1,5 +1,6 @@
 // Fusion around GEMMs, as pattern -> rewrite rules applied until none fires:
 //   matmul(x, W[k,n])                 -> linear(x, Wᵀ)
+//   batch_matmul(x[.., k], W[k,n])    -> linear{slots}(x, Wᵀ)     (a per-slot linear: rows × slots GEMM rows)
 //   linear(x, W) ; add(·, b[n])       -> linear(x, W, b)          (bias, or bias += b)
 //   linear(x, W, b) ; mul(·, s[n])    -> linear(x, W·s, b·s)      (scale folding)
 //   linear(x, W, b) ; batch_norm(·)   -> linear(x, W', b')        (batch-norm folding)
@@ -70,6 +71,19 @@ function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Ma
     ctx.fired.set("matmul->linear", (ctx.fired.get("matmul->linear") ?? 0) + 1);
     return true;
   }
+  if (node.op === "batch_matmul" && !graph.weights[node.inputs[0]!] && graph.weights[node.inputs[1]!]?.shape.length === 2) {
+    const w = f32(ctx, node.inputs[1]!);
+    const x = inferGraph(graph).values.get(node.inputs[0]!);
+    if (!w || !x || x.shape.length < 2) return false;
+    const [k, n] = graph.weights[node.inputs[1]!]!.shape as [number, number];
+    const t = new Float32Array(n * k);
+    for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) t[c * k + r] = w[r * n + c]!;
+    node.op = "linear";
+    node.inputs = [node.inputs[0]!, newWeight(ctx, node.inputs[1]!, tensor("f32", [n, k], t))];
+    node.attrs = { slots: x.shape.slice(0, -1) };
+    ctx.fired.set("matmul->linear", (ctx.fired.get("matmul->linear") ?? 0) + 1);
+    return true;
+  }
   if (node.op !== "linear" || node.inputs.length > 1 && !graph.weights[node.inputs[1]!]) return false;
   const out = node.outputs[0]!;
   if (uses.get(out) !== 1 || Object.values(graph.outputs).includes(out)) return false;
@@ -78,26 +92,35 @@ function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Ma
   const act = (node.attrs.act as string | undefined) ?? "none";
   const hasResidual = node.inputs.length > 3;
   const other = consumer.inputs.find((i) => i !== out);
+  const slots = ((node.attrs.slots as number[] | undefined) ?? []).reduce((p, q) => p * q, 1);
+  /** A row constant as one value per output feature (a per-slot linear's constants repeat every n), or undefined. */
+  const perFeature = (name: string): Float32Array | undefined => {
+    const v = f32(ctx, name);
+    if (!v || slots === 1) return v;
+    const n = v.length / slots;
+    if (!Number.isInteger(n) || v.some((x, i) => x !== v[i % n])) return undefined;
+    return v.slice(0, n);
+  };
   if (consumer.op === "add" && other && graph.weights[other] && act === "none" && !hasResidual) {
-    const b = f32(ctx, other);
+    const b = perFeature(other);
     if (!b) return false;
     if (node.inputs[2]) {
       const b0 = f32(ctx, node.inputs[2]);
       if (!b0) return false;
       node.inputs[2] = newWeight(ctx, node.inputs[2], tensor("f32", [b.length], Float32Array.from(b, (v, i) => v + b0[i]!)));
     } else {
-      node.inputs[2] = other;
+      node.inputs[2] = slots === 1 ? other : newWeight(ctx, other, tensor("f32", [b.length], b));
     }
     absorb(ctx, node, consumer, "bias");
     return true;
   }
   if (consumer.op === "mul" && other && graph.weights[other] && act === "none" && !hasResidual) {
-    const s = f32(ctx, other);
+    const s = perFeature(other);
     if (!s || !scaleLinear(ctx, node, s)) return false;
     absorb(ctx, node, consumer, "scale");
     return true;
   }
-  if (consumer.op === "batch_norm" && act === "none" && !hasResidual) {
+  if (consumer.op === "batch_norm" && act === "none" && !hasResidual && slots === 1) {
     const [gamma, beta, mean, variance] = consumer.inputs.slice(1).map((w) => f32(ctx, w));
     if (!gamma || !beta || !mean || !variance) return false;
     const eps = (consumer.attrs.eps as number | undefined) ?? 1e-5;
@@ -118,7 +141,7 @@ function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Ma
     const order = graph.nodes.indexOf(node);
     if (info.values.get(other)!.role !== info.values.get(out)!.role) return false;
     if (producer && graph.nodes.indexOf(producer) > order) return false;
-    if (!node.inputs[2]) node.inputs[2] = newWeight(ctx, `${node.name}.bias`, tensor("f32", [info.values.get(out)!.shape[0]!]));
+    if (!node.inputs[2]) node.inputs[2] = newWeight(ctx, `${node.name}.bias`, tensor("f32", [info.values.get(out)!.shape.at(-1)!]));
     node.inputs[3] = other;
     absorb(ctx, node, consumer, "residual");
     return true;

@@ -1,5 +1,5 @@
 // Runs a (compiled) model: picks the plan of the batch's size bucket (built on
-// first use, then reused), copies the staged inputs into its arena, runs its
+// first use, then reused; all buckets share one arena), copies the staged inputs into it, runs its
 // steps, and returns views of the outputs (valid until the next run).
 // Under RANKFN_PROFILE=1 it keeps time per op (`profile()`).
 import type { BuiltModel } from "../graph/builder";
@@ -9,6 +9,7 @@ import type { TypedArray } from "../tensor/dtype";
 import { insertBroadcast } from "../compiler/insert-broadcast";
 import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
+import { DeviceBuffer } from "../ffi/device";
 import type { GatheredRows, RunState } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
@@ -59,7 +60,15 @@ export class Executor {
   readonly experts: ExpertParallel | undefined;
   readonly #plans = new Map<number, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
-  readonly #profile = new Map<number, Float64Array>();
+  /** Memory plans of every bucket planned so far (kept when a plan is rebuilt on a larger arena). */
+  readonly #memory = new Map<number, MemoryPlan>();
+  /**
+   * One arena for every plan: a batch runs at a time, so the buckets share the largest one's
+   * memory instead of holding one arena each. Planning a bucket that needs more replaces it,
+   * and the plans built on the old one are rebuilt on their next use.
+   */
+  #arena: DeviceBuffer | undefined;
+  readonly #profile = new Map<number, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   #disposed = false;
@@ -83,10 +92,23 @@ export class Executor {
     const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
     let plan = this.#plans.get(capacity);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables, this.experts);
+      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes));
       this.#plans.set(capacity, plan);
+      this.#memory.set(capacity, plan.memory);
     }
     return plan;
+  }
+
+  /** The shared arena, grown (and the plans on the old one dropped) when a plan needs more. */
+  #arenaOf(bytes: number): ArrayBuffer {
+    if (!this.#arena || this.#arena.bytes < bytes) {
+      for (const p of this.#plans.values()) p.dispose();
+      this.#plans.clear();
+      this.#bindings.clear();
+      this.#arena?.dispose();
+      this.#arena = new DeviceBuffer(0, bytes);
+    }
+    return this.#arena.view();
   }
 
   /**
@@ -114,8 +136,9 @@ export class Executor {
     state.gathered = batch.gathered;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
-      profile = this.#profile.get(plan.capacity) ?? new Float64Array(plan.steps.length);
-      this.#profile.set(plan.capacity, profile);
+      let entry = this.#profile.get(plan.capacity);
+      if (!entry) this.#profile.set(plan.capacity, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
+      profile = entry.times;
     }
     plan.run(state, profile);
     for (let i = 0; i < bound.outputViews.length; i++) {
@@ -149,8 +172,8 @@ export class Executor {
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
     const byNode = new Map<string, { op: string; ms: number }>();
-    for (const [capacity, times] of this.#profile) {
-      this.#plans.get(capacity)!.steps.forEach((s, i) => {
+    for (const { steps, times } of this.#profile.values()) {
+      steps.forEach((s, i) => {
         const e = byNode.get(s.node) ?? { op: s.op, ms: 0 };
         e.ms += times[i]!;
         byNode.set(s.node, e);
@@ -160,9 +183,14 @@ export class Executor {
     return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
   }
 
+  /** Bytes of the arena the plans share (0 before the first plan). */
+  get arenaBytes(): number {
+    return this.#arena?.bytes ?? 0;
+  }
+
   /** Memory plans of the buckets built so far. */
   memory(): (MemoryPlan & { capacity: number })[] {
-    return [...this.#plans].map(([capacity, p]) => ({ capacity, ...p.memory }));
+    return [...this.#memory].map(([capacity, memory]) => ({ capacity, ...memory }));
   }
 
   dispose(): void {
@@ -171,6 +199,7 @@ export class Executor {
     for (const p of this.#plans.values()) p.dispose();
     this.#plans.clear();
     this.#bindings.clear();
+    this.#arena?.dispose();
     this.#packed.dispose();
     this.experts?.dispose();
   }

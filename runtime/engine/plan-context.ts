@@ -11,7 +11,10 @@ import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
-export interface Slot<A extends Float32Array | Int32Array | BigInt64Array = Float32Array> {
+/** Storage of a value of any graph dtype (bool is one byte per element). */
+export type TensorArray = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface Slot<A extends TensorArray = Float32Array> {
   data: A;
   ld: number;
   width: number;
@@ -50,6 +53,8 @@ export interface PlanContext {
   attrs(node: Node): Record<string, any>;
   slot(name: string): Slot;
   idSlot(name: string): Slot<Int32Array | BigInt64Array>;
+  /** The storage of a value of any dtype (the general tensor steps). */
+  tensorSlot(name: string): Slot<TensorArray>;
   isWeight(name: string): boolean;
   weight(name: string): Tensor;
   /** Is this embedding table served by the remote tier (rows arrive gathered per batch)? */

@@ -11,16 +11,19 @@ import type { GraphInfo } from "../graph/infer";
 import type { Node } from "../graph/schema";
 import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../compiler/plan-memory";
 import { debugEnabled } from "../compiler/pass";
-import type { PlanContext, RunState, Slot, Step } from "./plan-context";
+import { dtypes } from "../tensor/dtype";
+import type { PlanContext, RunState, Slot, Step, TensorArray } from "./plan-context";
 import { compositeSteps } from "./steps/composite";
 import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
+import { tensorAxisSteps } from "./steps/tensor-axis";
+import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));
@@ -29,8 +32,7 @@ export class Plan {
   readonly steps: Step[];
   readonly memory: MemoryPlan;
   readonly #buffers: DeviceBuffer[] = [];
-  readonly #slots = new Map<string, Slot>();
-  readonly #idSlots = new Map<string, Slot<Int32Array | BigInt64Array>>();
+  readonly #slots = new Map<string, Slot<TensorArray>>();
 
   constructor(
     readonly model: BuiltModel,
@@ -39,30 +41,31 @@ export class Plan {
     packed: WeightCache,
     remoteTables: ReadonlySet<string> = new Set(),
     experts?: ExpertParallel,
+    /** Native memory of at least `bytes` for the values (the executor shares one arena across its plans); default: the plan's own. */
+    arenaOf: (bytes: number) => ArrayBuffer = (bytes) => this.#native(bytes).view(),
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity));
     if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
-    const arena = this.#native(Math.max(64, this.memory.arenaBytes)).view();
+    const arena = arenaOf(Math.max(64, this.memory.arenaBytes));
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
-    const place = (name: string) => {
-      const v = info.values.get(name)!;
-      if (v.dtype !== "f32") {
-        const width = widthOf(name);
-        const Ctor = v.dtype === "i64" ? BigInt64Array : Int32Array;
-        const buf = this.#native(capacity * width * Ctor.BYTES_PER_ELEMENT);
-        this.#idSlots.set(name, { data: new Ctor(toArrayBuffer(buf.ptr, 0, buf.bytes)), ld: width, width, role: v.role });
-        return;
-      }
+    // Every value of every dtype lives in the arena; a reshape's output is a view of its input.
+    const views = viewsOf(model);
+    for (const [name, v] of info.values) {
       const offset = this.memory.offsets.get(name);
-      if (offset === undefined) return;
+      if (offset === undefined) continue;
       const width = widthOf(name);
-      this.#slots.set(name, { data: new Float32Array(arena, offset, capacity * width), ld: width, width, role: v.role });
-    };
-    for (const name of info.values.keys()) place(name);
+      const Ctor = dtypes[v.dtype].array as unknown as new (buffer: ArrayBuffer, offset: number, length: number) => TensorArray;
+      const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, capacity * width), ld: width, width, role: v.role };
+      this.#slots.set(name, slot);
+    }
     for (const [name, alias] of Object.entries(graph.aliases ?? {})) {
       const base = this.#slots.get(alias.of)!;
       this.#slots.set(name, { data: base.data.subarray(alias.offset), ld: base.ld, width: widthOf(name), role: info.values.get(name)!.role });
+    }
+    for (const [name, of] of views) {
+      const base = this.#slots.get(of);
+      if (base) this.#slots.set(name, { ...base, width: widthOf(name), role: info.values.get(name)!.role });
     }
     const scratch = new Map<string, Float32Array | Int32Array>();
     const ctx: PlanContext = {
@@ -71,12 +74,17 @@ export class Plan {
       attrs: (node: Node) => info.attrs.get(node.name)!,
       slot: (name) => {
         const s = this.#slots.get(name);
-        if (!s) throw new Error(`value "${name}" has no f32 storage`);
-        return s;
+        if (!s || !(s.data instanceof Float32Array)) throw new Error(`value "${name}" has no f32 storage`);
+        return s as Slot;
       },
       idSlot: (name) => {
-        const s = this.#idSlots.get(name);
-        if (!s) throw new Error(`value "${name}" is not an id input`);
+        const s = this.#slots.get(name);
+        if (!s || !(s.data instanceof Int32Array || s.data instanceof BigInt64Array)) throw new Error(`value "${name}" is not an id value`);
+        return s as Slot<Int32Array | BigInt64Array>;
+      },
+      tensorSlot: (name) => {
+        const s = this.#slots.get(name);
+        if (!s) throw new Error(`value "${name}" has no storage`);
         return s;
       },
       isWeight: (name) => Object.hasOwn(graph.weights, name),
@@ -93,18 +101,22 @@ export class Plan {
       experts,
     };
     this.steps = graph.nodes.map((node) => {
-      const build = builders[node.op as keyof typeof builders];
+      // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.
+      const generalBroadcast = node.op === "broadcast" && info.values.get(node.inputs[0]!)!.dtype !== "f32";
+      const build = generalBroadcast ? broadcastAny : builders[node.op as keyof typeof builders];
       if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
       return build(node, ctx);
     });
   }
 
   slot(name: string): Slot | undefined {
-    return this.#slots.get(name);
+    const s = this.#slots.get(name);
+    return s && s.data instanceof Float32Array ? (s as Slot) : undefined;
   }
 
   idSlot(name: string): Slot<Int32Array | BigInt64Array> | undefined {
-    return this.#idSlots.get(name);
+    const s = this.#slots.get(name);
+    return s && (s.data instanceof Int32Array || s.data instanceof BigInt64Array) ? (s as Slot<Int32Array | BigInt64Array>) : undefined;
   }
 
   run(state: RunState, profile?: Float64Array): void {
@@ -142,19 +154,37 @@ export class Plan {
   }
 }
 
+/** Values stored as views of another (a reshape's output shares its input's storage): value -> base. */
+export function viewsOf(model: BuiltModel): Map<string, string> {
+  const views = new Map<string, string>();
+  const aliases = model.graph.aliases ?? {};
+  for (const node of model.graph.nodes) {
+    if (node.op !== "reshape") continue;
+    const input = node.inputs[0]!;
+    views.set(node.outputs[0]!, views.get(input) ?? input);
+  }
+  // A view of a concat slice lives in the concat's buffer.
+  for (const [name, base] of views) if (aliases[base]) views.set(name, base);
+  return views;
+}
+
 /**
- * Byte lifetimes of every stored f32 value in node order, for `capacity` rows:
+ * Byte lifetimes of every stored value in node order, for `capacity` rows:
  * from the node that first writes it (-1 for graph inputs) to the last that
- * reads it (Infinity for graph outputs). Aliased values live in their base.
+ * reads it (Infinity for graph outputs). Aliased values and views live in their base.
  */
 export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number): Lifetime[] {
   const { graph } = model;
   const aliases = graph.aliases ?? {};
+  const views = viewsOf(model);
+  const baseOf = (name: string) => {
+    const viewed = views.get(name) ?? name;
+    return aliases[viewed]?.of ?? viewed;
+  };
   const spans = new Map<string, { start: number; end: number }>();
   const touch = (name: string, at: number) => {
-    const base = aliases[name]?.of ?? name;
-    const v = info.values.get(base);
-    if (!v || v.dtype !== "f32") return;
+    const base = baseOf(name);
+    if (!info.values.has(base)) return;
     const s = spans.get(base);
     if (!s) spans.set(base, { start: at, end: at });
     else {
@@ -168,13 +198,11 @@ export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: num
     node.outputs.forEach((name) => touch(name, i));
   });
   for (const out of Object.values(graph.outputs)) {
-    const s = spans.get(aliases[out]?.of ?? out);
+    const s = spans.get(baseOf(out));
     if (s) s.end = Infinity;
   }
-  return [...spans].map(([name, s]) => ({
-    name,
-    start: s.start,
-    end: s.end,
-    bytes: capacity * info.values.get(name)!.shape.reduce((a, b) => a * b, 1) * 4,
-  }));
+  return [...spans].map(([name, s]) => {
+    const v = info.values.get(name)!;
+    return { name, start: s.start, end: s.end, bytes: capacity * v.shape.reduce((a, b) => a * b, 1) * dtypes[v.dtype].bytes };
+  });
 }

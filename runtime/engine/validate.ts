@@ -94,8 +94,13 @@ export class RequestValidator {
         throw new RequestError(`${field}: missing ${misplaced ? `(it is a ${input.role} feature: put it in "${group}")` : "feature"}`, "missing_feature");
       }
       const w = width(input);
-      const okShape = (t.shape.length === 2 && t.shape[1] === w) || (t.shape.length === 1 && w === 1);
-      if (!okShape) throw new RequestError(`${field}: expected shape [rows, ${w}]${w === 1 ? " or [rows]" : ""}, got [${t.shape.join(", ")}]`, "bad_shape");
+      // Rows of the input's per-row shape, or of that shape flattened.
+      const full = input.shape.length > 1 && t.shape.length === input.shape.length + 1 && input.shape.every((d, j) => t.shape[j + 1] === d);
+      const okShape = full || (t.shape.length === 2 && t.shape[1] === w) || (t.shape.length === 1 && w === 1);
+      if (!okShape) {
+        const shapes = [`[rows, ${w}]`, ...(input.shape.length > 1 ? [`[rows, ${input.shape.join(", ")}]`] : []), ...(w === 1 ? ["[rows]"] : [])];
+        throw new RequestError(`${field}: expected shape ${shapes.join(" or ")}, got [${t.shape.join(", ")}]`, "bad_shape");
+      }
       if (t.strides !== undefined) throw new RequestError(`${field}: strided tensors are not accepted in requests (send contiguous data)`, "bad_strides");
       const okDtype = input.dtype === "f32" ? t.dtype === "f32" : t.dtype === "i32" || t.dtype === "i64";
       if (!okDtype) throw new RequestError(`${field}: expected dtype ${input.dtype === "f32" ? "f32" : "i32 or i64"}, got ${t.dtype}`, "bad_dtype");

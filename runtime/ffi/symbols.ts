@@ -72,6 +72,17 @@ export const symbols = {
   // s, n, T, d, h, q, ldq, keys, ldk, mask, ldm, request_of_row, requests, qp, ldqp, kp, wqk, w2, b2, act, out, ldo
   rf_target_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "ptr", "f32", "i32", "ptr", "i64"),
 
+  // Sequence section. s, batch, heads, d, dv, q, ldq, q_offsets, k, ldk, v, ldv, kv_offsets, mask, num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, out, ldo
+  rf_seq_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "ptr", "i64"),
+  // the same, with norm_len before out
+  rf_hstu_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64"),
+  // s, m, n, x, ldx, u, ldu, gamma, beta, eps, y, ldy
+  rf_norm_gate: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "f32", "ptr", "i64"),
+  // s, m, T, D, H, x, ldx, y, ldy
+  rf_token_mix: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "i64"),
+  // s, groups, m, x, ldx, x_group_stride, w (rf_weight[groups]), bias, bias_group_stride, act, y, ldy, y_group_stride
+  rf_grouped_gemm: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "i64", "i32", "ptr", "i64", "i64"),
+
   // s, n, d, src, lds, src_rows, idx, weights, dst, ldd
   rf_gather_rows: fn("ptr", "i64", "i64", "ptr", "i64", "i64", "ptr", "ptr", "ptr", "i64"),
   // s, n, d, src, lds, idx, weights, dst, ldd, dst_rows
@@ -81,6 +92,32 @@ export const symbols = {
   rf_binary: fn("ptr", "i32", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "i64"),
   // s, act, m, n, x, ldx, y, ldy
   rf_activation: fn("ptr", "i32", "i64", "i64", "ptr", "i64", "ptr", "i64"),
+
+  // General tensor kernels (rank <= 8, strides in elements; see rankfn.h).
+  // s, op, dtype, rank, shape, x, x_strides, alpha, beta, y, y_strides
+  rf_unary_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "ptr", "f32", "f32", "ptr", "ptr"),
+  // s, op, dtype, rank, shape, a, a_strides, b, b_strides, y, y_strides
+  rf_binary_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"),
+  // s, dtype, rank, shape, cond, cond_strides, a, a_strides, b, b_strides, y, y_strides
+  rf_where_nd: fn("ptr", "i32", "i32", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"),
+  // s, rank, shape, x, x_dtype, x_strides, y, y_dtype, y_strides
+  rf_cast_nd: fn("ptr", "i32", "ptr", "ptr", "i32", "ptr", "ptr", "i32", "ptr"),
+  // s, op, dtype, outer, n, inner, x, y
+  rf_reduce: fn("ptr", "i32", "i32", "i64", "i64", "i64", "ptr", "ptr"),
+  // s, log_softmax, outer, n, inner, x, y
+  rf_softmax_axis: fn("ptr", "i32", "i64", "i64", "i64", "ptr", "ptr"),
+  // s, batch, m, n, k, a, sa_b, sa_m, sa_k, b, sb_b, sb_k, sb_n, beta, y, sy_b, sy_m
+  rf_matmul_batched: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "i64", "i64", "ptr", "i64", "i64", "i64", "f32", "ptr", "i64", "i64"),
+  // s, dtype, outer, axis_len, inner, x, idx, idx_dtype, num_idx, idx_per_outer, y
+  rf_gather_axis: fn("ptr", "i32", "i64", "i64", "i64", "ptr", "ptr", "i32", "i64", "i32", "ptr"),
+  // s, dtype, outer, n_in, n_out, inner, x, idx, idx_dtype, y
+  rf_gather_elements: fn("ptr", "i32", "i64", "i64", "i64", "i64", "ptr", "ptr", "i32", "ptr"),
+  // s, dtype, reduction, data_rank, data_shape, idx, idx_dtype, num_updates, index_depth, updates, y
+  rf_scatter_nd: fn("ptr", "i32", "i32", "i32", "ptr", "ptr", "i32", "i64", "i32", "ptr", "ptr"),
+  // s, dtype, outer, n, inner, exclusive, reverse, x, y
+  rf_cumsum_axis: fn("ptr", "i32", "i64", "i64", "i64", "i32", "i32", "ptr", "ptr"),
+  // s, outer, n, inner, k, largest, x, values, indices
+  rf_topk_axis: fn("ptr", "i64", "i64", "i64", "i64", "i32", "ptr", "ptr", "ptr"),
 
   rf_probe_peak_gflops: fn("i32", "i32", "ptr"),
   rf_probe_mem_bandwidth: fn("i32", "ptr"),

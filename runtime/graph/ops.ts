@@ -4,6 +4,8 @@
 import { z } from "zod";
 import type { DType } from "../tensor/dtype";
 import { type Node, type WeightSpec, GraphError } from "./schema";
+import { tensorLayoutOps } from "./tensor-layout-ops";
+import { tensorMathOps } from "./tensor-math-ops";
 
 export interface ValueType {
   dtype: DType;
@@ -77,7 +79,11 @@ function binary(): OpDef<object> {
   };
 }
 
-const linearAttrs = z.object({ act: actSchema.default("none") }).strict();
+const linearAttrs = z.object({
+  act: actSchema.default("none"),
+  /** Per-slot linear (a MatMul of rows [...slots, k] by W): the slot dims; each row is slots × k, the output [...slots, n]. */
+  slots: z.array(z.number().int().positive()).max(6).optional(),
+}).strict();
 const bagAttrs = z.object({ mode: z.enum(["sum", "mean", "gather"]).default("sum"), idPolicy: z.enum(["error", "modulo"]).default("error") }).strict();
 const interactionAttrs = z.object({ f: z.number().int().positive(), d: z.number().int().positive(), concatDense: z.boolean().default(false), self: z.boolean().default(false) }).strict();
 const epsAttrs = z.object({ eps: z.number().nonnegative().default(1e-5) }).strict();
@@ -86,17 +92,19 @@ export const ops: Record<string, OpDef<any>> = {
   /** y = act(x · Wᵀ + b) (+ residual): W [n, k] f32/bf16/i8, b [n]. */
   linear: {
     attrs: linearAttrs,
-    infer: (inputs, _a, node) => {
+    infer: (inputs, a, node) => {
       const x = value(node, inputs, 0);
-      const w = weight(node, inputs, 1, [null, width(x)], gemmWeightDTypes);
+      const slots = (a.slots ?? []).reduce((p: number, q: number) => p * q, 1);
+      if (width(x) % slots !== 0) fail(node, `rows of ${width(x)} elements are not ${slots} slots`);
+      const w = weight(node, inputs, 1, [null, width(x) / slots], gemmWeightDTypes);
       const n = w.shape[0]!;
       if (inputs[2]) weight(node, inputs, 2, [n]);
       if (inputs[3]) {
         const r = value(node, inputs, 3);
-        if (width(r) !== n) fail(node, `residual has ${width(r)} elements per row, expected ${n}`);
+        if (width(r) !== n * slots) fail(node, `residual has ${width(r)} elements per row, expected ${n * slots}`);
       }
       if (inputs.length > 4) fail(node, `expects at most 4 inputs (x, weight, bias, residual)`);
-      return [{ dtype: "f32", shape: [n] }];
+      return [{ dtype: "f32", shape: [...(a.slots ?? []), n] }];
     },
   },
   /** y = x · W with W [k, n] (ONNX orientation); the compiler turns it into linear. */
@@ -161,7 +169,7 @@ export const ops: Record<string, OpDef<any>> = {
   /** A context value (one row per request) repeated for each of the request's candidates. */
   broadcast: {
     attrs: noAttrs,
-    infer: (inputs, _a, node) => [value(node, inputs, 0, ["f32", "i32", "i64"])],
+    infer: (inputs, _a, node) => [value(node, inputs, 0, ["f32", "i32", "i64", "bool"])],
   },
   /** Per-row concatenation along the last dimension. */
   concat: {
@@ -374,6 +382,9 @@ export const ops: Record<string, OpDef<any>> = {
       return out;
     },
   },
+  // The general tensor ops every imported ONNX op runs on (fusions rewrite them into the ops above).
+  ...tensorMathOps,
+  ...tensorLayoutOps,
 };
 
 export type OpName = keyof typeof ops;

@@ -8,11 +8,11 @@ import { RankfnError } from "../errors";
 export const roleSchema = z.enum(["context", "candidate"]);
 export type Role = z.infer<typeof roleSchema>;
 
-const rowShape = z.array(z.number().int().nonnegative()).max(4);
+const rowShape = z.array(z.number().int().nonnegative()).max(7);
 
 export const inputSchema = z.object({
   name: z.string().min(1),
-  dtype: z.enum(["f32", "i32", "i64"]),
+  dtype: z.enum(["f32", "i32", "i64", "bool"]),
   /** Per-row shape: [13] for 13 dense features, [L] for up to L ids of a sparse feature. */
   shape: rowShape.min(1),
   /** context: one row per request (user, query, page); candidate: one row per item scored. */
@@ -25,8 +25,8 @@ export const inputSchema = z.object({
 export type GraphInput = z.infer<typeof inputSchema>;
 
 export const weightSchema = z.object({
-  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "i32", "i64"]),
-  shape: z.array(z.number().int().nonnegative()).min(1).max(4),
+  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "i32", "i64", "bool"]),
+  shape: z.array(z.number().int().nonnegative()).min(1).max(8),
   /** int8 GEMM weights: name of the f32 [n] per-output-channel scale weight. */
   scales: z.string().optional(),
 });

@@ -22,8 +22,8 @@ const ALIGN = 64;
 
 // safetensors dtype names <-> rankfn dtypes. u8q tables are stored as U8 [rows, dim + 4]
 // and marked in the metadata key "rankfn.u8q" (a JSON list of tensor names).
-const fileDType: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i8: "I8", u8q: "U8", i32: "I32", i64: "I64" };
-const fromFileDType: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16", I8: "i8", U8: "u8q", I32: "i32", I64: "i64" };
+const fileDType: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i8: "I8", u8q: "U8", i32: "I32", i64: "I64", bool: "BOOL" };
+const fromFileDType: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16", I8: "i8", U8: "u8q", I32: "i32", I64: "i64", BOOL: "bool" };
 
 export interface SafetensorsFile {
   metadata: Record<string, string>;

@@ -5,6 +5,7 @@ import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, axesOf, axisOf, intConsts, intVec, setInts } from "./convert-shape";
 import type { Importer, OnnxNode } from "./importer";
 import { lookupReduced } from "./pattern-embedding";
+import { reduceGeneral } from "./convert-reduce";
 import { startPairwise } from "./pattern-interaction";
 import { mixtureFromMatMul, mixtureFromReduce, weightedStack } from "./pattern-mixture";
 import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
@@ -210,26 +211,8 @@ function reduce(imp: Importer, node: OnnxNode): void {
   const axes = axesOf(imp, node);
   if (v.kind === "lookup") return lookupReduced(imp, node, v, axes, out);
   if (v.kind === "weighted") return mixtureFromReduce(imp, node, v, axes, out);
-  const x = imp.tensor(node.input![0]!, node);
-  const rank = x.dims.length + 1;
-  if (!axes || axes.length !== 1) imp.fail(node, "reduce over exactly one feature axis (reducing over the batch or all axes is not supported)");
-  const axis = axisOf(imp, node, axes[0]!, rank);
-  const keep = imp.intAttr(node, "keepdims", 1) === 1;
-  const dims = keep ? x.dims.map((d, i) => (i === axis - 1 ? 1 : d)) : x.dims.filter((_, i) => i !== axis - 1);
-  const n = x.dims[axis - 1]!;
-  const scale = node.opType === "ReduceMean" ? 1 / n : 1;
-  let sum: string;
-  if (axis === x.dims.length && prod(x.dims.slice(0, -1)) === 1) {
-    sum = imp.temp("reduce_sum", [x.value], 1);
-  } else if (axis === 1 && x.dims.length === 2) {
-    // [N, n, d] summed over n: add the n slices of d.
-    const d = x.dims[1]!;
-    const slices = Array.from({ length: n }, (_, i) => imp.temp("slice", [x.value], d, { start: i * d, end: (i + 1) * d }));
-    sum = slices.reduce((acc, s) => imp.temp("add", [acc, s], d));
-  } else imp.fail(node, `reducing axis ${axes[0]} of [N, ${x.dims.join(", ")}] is not supported`);
-  const width = prod(dims);
-  if (scale === 1) return imp.set(out, { kind: "tensor", value: sum, dims, dtype: "f32" });
-  imp.emit("mul", [sum, imp.derived(`${out}.scale`, tensor("f32", [width], new Float32Array(width).fill(scale)))], out, dims, {}, node);
+  // Every other reduction is the general one (one kernel call along the axes).
+  reduceGeneral(imp, node);
 }
 
 /** Where(cond, a, b) with a constant condition: a·m + b·(1 − m). */

@@ -5,9 +5,11 @@
 import { onnx } from "onnx-proto";
 import { type Tensor, tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
-import { lookupReshaped, startLookup } from "./pattern-embedding";
-import { pairwiseGather, pairwiseReshape, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
-import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym, symEq, symStr } from "./symbolic";
+import { reshapeConverters, setAlias } from "./convert-reshape";
+import { startLookup } from "./pattern-embedding";
+import { pairwiseGather, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
+import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym } from "./symbolic";
+import { onnxShape } from "./batch-layout";
 import { ONNX, initializerTensor, num } from "./tensors";
 import type { TensorVal, Val } from "./values";
 
@@ -39,20 +41,21 @@ export function intConsts(imp: Importer, name: string | undefined): number[] | u
 export function setInts(imp: Importer, out: string, vec: SymVec, scalar: boolean): void {
   const items = itemsOf(vec);
   if (items?.every(isConst)) {
-    imp.setConst(out, tensor("i64", [Math.max(1, items.length)], BigInt64Array.from(items, (s) => BigInt(s.c))), scalar ? [] : [items.length]);
+    imp.setConst(out, tensor("i64", [scalar ? 1 : items.length], BigInt64Array.from(items, (s) => BigInt(s.c))), scalar ? [] : [items.length]);
   } else imp.set(out, { kind: "sym", vec, scalar });
 }
 
 /** The full ONNX shape of a value, batch included (for Shape/Size). */
 function fullShape(imp: Importer, v: Val, node: OnnxNode): Sym[] {
   switch (v.kind) {
-    case "tensor": return [BATCH, ...v.dims.map((d) => sym(d))];
+    case "tensor": return onnxShape(v);
     case "const": return v.dims.map((d) => sym(d));
     case "sym": return v.scalar ? [] : [lengthOf(v.vec)];
     case "flatIds": return [sym(0, v.perRow)];
     case "lookup": return [BATCH, ...v.idsDims.map((d) => sym(d)), sym(v.dim)];
     case "transposed": return [BATCH, sym(v.of.dims[1]!), sym(v.of.dims[0]!)];
     case "pairwise": return pairwiseShape(v);
+    case "weighted": return [BATCH, sym(v.experts.length), sym(v.d)];
     default: imp.fail(node, "the shape of this value is not known");
   }
 }
@@ -74,10 +77,6 @@ export function axesOf(imp: Importer, node: OnnxNode, inputIndex = 1): number[] 
   const c = intConsts(imp, name);
   if (!c) imp.fail(node, "axes must be constant");
   return c;
-}
-
-function alias(imp: Importer, out: string, x: TensorVal, dims: number[]): void {
-  imp.set(out, { ...x, dims, parts: prod(dims) === prod(x.dims) && dims[0] === x.dims[0] ? x.parts : undefined });
 }
 
 // ------------------------------------------------------------------ constants and shapes
@@ -151,115 +150,6 @@ function cast(imp: Importer, node: OnnxNode): void {
   imp.fail(node, `cast of this value to type ${to} is not supported`);
 }
 
-// ------------------------------------------------------------------ reshapes
-
-/** Resolve a Reshape target (0 copies the input dim, -1 is inferred) for a per-row tensor. */
-function reshapeTensor(imp: Importer, node: OnnxNode, x: TensorVal, target: Sym[], out: string): void {
-  const width = prod(x.dims);
-  const allowZero = imp.intAttr(node, "allowzero", 0) === 1;
-  const t = target.map((s, i) => (!allowZero && isConst(s) && s.c === 0 ? (i === 0 ? BATCH : sym(x.dims[i - 1] ?? 0)) : s));
-  const rest = t.slice(1);
-  const restConst = rest.every(isConst);
-  if (t.length >= 1 && (symEq(t[0]!, BATCH) || (isConst(t[0]!) && t[0]!.c === -1 && restConst && prod(rest.map((s) => s.c)) === width)) && restConst) {
-    const dims = rest.map((s) => s.c);
-    const known = prod(dims.filter((d) => d !== -1));
-    const holes = dims.filter((d) => d === -1).length;
-    if (holes > 1 || (holes === 1 && width % known !== 0) || (holes === 0 && known !== width)) {
-      imp.fail(node, `cannot reshape rows of [${x.dims.join(", ")}] to [N, ${dims.join(", ")}]`);
-    }
-    return alias(imp, out, x, dims.map((d) => (d === -1 ? width / known : d)));
-  }
-  const flat = t.length === 1 && ((isConst(t[0]!) && t[0]!.c === -1) || symEq(t[0]!, sym(0, width)));
-  if (flat && x.dtype !== "f32") return imp.set(out, { kind: "flatIds", value: x.value, perRow: width, dtype: x.dtype });
-  imp.fail(node, `reshape to [${t.map(symStr).join(", ")}] mixes the batch axis with features; rankfn keeps the batch first`);
-}
-
-function reshape(imp: Importer, node: OnnxNode): void {
-  const v = imp.get(node.input![0]!, node);
-  const out = node.output![0]!;
-  if (v.kind === "sym" || v.kind === "const") return reshapeConst(imp, node, v, out);
-  const target = intVec(imp, node.input![1]);
-  const items = target && itemsOf(target.vec);
-  if (!items) imp.fail(node, "the target shape must be computable when the model loads (constants and shape arithmetic)");
-  if (v.kind === "tensor") return reshapeTensor(imp, node, v, items, out);
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise") return pairwiseReshape(imp, node, v, items, out);
-  imp.fail(node, `reshape of this value is not supported`);
-}
-
-/** Reshape/Flatten/Squeeze/Unsqueeze of a constant or an integer vector: same values, new dims. */
-function reshapeConst(imp: Importer, node: OnnxNode, v: Extract<Val, { kind: "sym" | "const" }>, out: string, dims?: number[]): void {
-  if (v.kind === "sym") {
-    const len = lengthOf(v.vec);
-    const scalar = dims ? dims.length === 0 : node.opType === "Squeeze" && (isConst(len) && len.c === 1);
-    return imp.set(out, { kind: "sym", vec: v.vec, scalar });
-  }
-  let newDims = dims;
-  if (!newDims) {
-    const target = intConsts(imp, node.input![1]);
-    if (!target) imp.fail(node, "the target shape of a constant must be constant");
-    const count = prod(v.dims);
-    const known = prod(target.map((d, i) => (d === 0 ? v.dims[i]! : d)).filter((d) => d !== -1));
-    newDims = target.map((d, i) => (d === 0 ? v.dims[i]! : d === -1 ? count / known : d));
-  }
-  imp.setConst(out, { ...v.t, shape: newDims.length ? newDims : [1] } as Tensor, newDims);
-}
-
-function flatten(imp: Importer, node: OnnxNode): void {
-  const v = imp.get(node.input![0]!, node);
-  const out = node.output![0]!;
-  const axis = imp.intAttr(node, "axis", 1);
-  if (v.kind === "const") {
-    const a = axis < 0 ? axis + v.dims.length : axis;
-    return reshapeConst(imp, node, v, out, [prod(v.dims.slice(0, a)), prod(v.dims.slice(a))]);
-  }
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise") return pairwiseReshape(imp, node, v, undefined, out, axis);
-  if (v.kind !== "tensor") imp.fail(node, "flatten of this value is not supported");
-  const a = axis < 0 ? axis + v.dims.length + 1 : axis;
-  if (a !== 1) imp.fail(node, `only Flatten(axis=1) keeps the batch first (got axis ${axis})`);
-  alias(imp, out, v, [prod(v.dims)]);
-}
-
-function squeeze(imp: Importer, node: OnnxNode): void {
-  const v = imp.get(node.input![0]!, node);
-  const out = node.output![0]!;
-  const axes = axesOf(imp, node);
-  if (v.kind === "sym") return reshapeConst(imp, node, v, out, axes || isConst(lengthOf(v.vec)) ? [] : undefined);
-  if (v.kind === "const") {
-    const rank = v.dims.length;
-    const drop = new Set((axes ?? v.dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a)));
-    return reshapeConst(imp, node, v, out, v.dims.filter((_, i) => !drop.has(i)));
-  }
-  if (v.kind === "lookup") return lookupReshaped(imp, node, v, out);
-  if (v.kind !== "tensor") imp.fail(node, "squeeze of this value is not supported");
-  const rank = v.dims.length + 1;
-  const drop = new Set((axes ?? v.dims.flatMap((d, i) => (d === 1 ? [i + 1] : []))).map((a) => axisOf(imp, node, a, rank)));
-  for (const a of drop) if (v.dims[a - 1] !== 1) imp.fail(node, `axis ${a} has size ${v.dims[a - 1]}, not 1`);
-  alias(imp, out, v, v.dims.filter((_, i) => !drop.has(i + 1)));
-}
-
-function unsqueeze(imp: Importer, node: OnnxNode): void {
-  const v = imp.get(node.input![0]!, node);
-  const out = node.output![0]!;
-  const axes = axesOf(imp, node);
-  if (!axes) imp.fail(node, "Unsqueeze needs axes");
-  if (v.kind === "sym") return imp.set(out, { kind: "sym", vec: v.vec, scalar: false });
-  if (v.kind === "const") {
-    const rank = v.dims.length + axes.length;
-    const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
-    const dims: number[] = [];
-    for (let i = 0, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
-    return reshapeConst(imp, node, v, out, dims);
-  }
-  if (v.kind !== "tensor") imp.fail(node, "unsqueeze of this value is not supported");
-  const rank = v.dims.length + 1 + axes.length;
-  const at = new Set(axes.map((a) => axisOf(imp, node, a, rank)));
-  const dims: number[] = [];
-  for (let i = 1, j = 0; i < rank; i++) dims.push(at.has(i) ? 1 : v.dims[j++]!);
-  alias(imp, out, v, dims);
-}
-
 // ------------------------------------------------------------------ concat, slices, gathers
 
 function concat(imp: Importer, node: OnnxNode): void {
@@ -299,7 +189,7 @@ function columnsAlong(dims: number[], axis: number, idx: number[]): number[] {
 /** Emit the per-row selection of `cols` from x (a slice when contiguous, else a select). */
 export function selectColumns(imp: Importer, node: OnnxNode, x: TensorVal, cols: number[], out: string, dims: number[]): void {
   const width = prod(x.dims);
-  if (cols.length === width && cols.every((c, i) => c === i)) return alias(imp, out, x, dims);
+  if (cols.length === width && cols.every((c, i) => c === i)) return setAlias(imp, out, x, dims);
   const contiguous = cols.every((c, i) => c === cols[0]! + i);
   if (contiguous) return imp.emit("slice", [x.value], out, dims, { start: cols[0]!, end: cols[0]! + cols.length }, node);
   imp.emit("select", [x.value], out, dims, { columns: cols }, node);
@@ -322,7 +212,7 @@ function slice(imp: Importer, node: OnnxNode): void {
     if (!vec) imp.fail(node, "this slice of a shape value cannot be computed when the model loads");
     return setInts(imp, out, vec, false);
   }
-  if (v.kind !== "tensor") imp.fail(node, "slicing this value is not supported");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "slicing this value is not supported");
   if (axes.length !== 1) imp.fail(node, "slicing over several axes at once is not supported");
   const rank = v.dims.length + 1;
   const axis = axisOf(imp, node, axes[0]!, rank);
@@ -355,7 +245,7 @@ function gather(imp: Importer, node: OnnxNode): void {
   }
   if (v.kind === "const" && v.t.dtype === "f32" && v.dims.length === 2 && axisAttr === 0) return startLookup(imp, node, data, v.t, out);
   if (v.kind === "pairwise") return pairwiseGather(imp, node, v, out);
-  if (v.kind !== "tensor") imp.fail(node, "gather from this value is not supported (supported: an embedding table constant, shape values, or a per-row tensor along a feature axis with constant indices)");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "gather from this value is not supported (supported: an embedding table constant, shape values, or a per-row tensor along a feature axis with constant indices)");
   const c = imp.constant(indices);
   if (!c || c.t.dtype === "f32") imp.fail(node, "gathering from a per-row tensor needs constant integer indices");
   const rank = v.dims.length + 1;
@@ -377,13 +267,13 @@ function transpose(imp: Importer, node: OnnxNode): void {
     return imp.setConst(out, ...transposeConst(v.t, v.dims, p));
   }
   if (v.kind === "pairwise") return pairwiseTranspose(imp, node, v, perm, out);
-  if (v.kind !== "tensor") imp.fail(node, "transpose of this value is not supported");
+  if (v.kind !== "tensor" || v.layout) imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
   if (p.length !== rank || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${rank} axes of [N, ${v.dims.join(", ")}]`);
   if (p.every((x, i) => x === i)) return imp.set(out, v);
   if (rank === 3 && p.join() === "0,2,1") {
-    if (v.dims[0] === 1 || v.dims[1] === 1) return alias(imp, out, v, [v.dims[1]!, v.dims[0]!]);
+    if (v.dims[0] === 1 || v.dims[1] === 1) return setAlias(imp, out, v, [v.dims[1]!, v.dims[0]!]);
     return imp.set(out, { kind: "transposed", of: v });
   }
   imp.fail(node, `transpose ${JSON.stringify(p)} of [N, ${v.dims.join(", ")}] is not supported (the batch stays first; a [N, F, D] matrix may be transposed only into the DLRM interaction)`);
@@ -417,10 +307,7 @@ export const shapeConverters: Record<string, Converter> = {
   Range: range,
   Identity: identity,
   Cast: cast,
-  Reshape: reshape,
-  Flatten: flatten,
-  Squeeze: squeeze,
-  Unsqueeze: unsqueeze,
+  ...reshapeConverters,
   Concat: concat,
   Slice: slice,
   Gather: gather,

@@ -1,27 +1,33 @@
 // ONNX -> rankfn graph. Parses a ModelProto with onnx-proto (no hand-written
 // decoder), maps initializers to weights and graph inputs to context/candidate
-// inputs, and converts nodes through the converter tables (convert-*.ts),
-// which rewrite the patterns exporters produce into fused rankfn ops:
+// inputs, and converts nodes through the converter tables (convert-*.ts).
+// Every op in the supported set runs with its ONNX semantics on the general
+// tensor ops of the IR (runtime/onnx/general.ts); on the way in, the patterns
+// exporters produce are rewritten into fused rankfn ops where they apply:
 //   Gather(table) -> ReduceSum/ReduceMean, or PyTorch's EmbeddingBag Loop   => embedding_bag
 //   MatMul/Gemm (+Add)(+activation)                                           => linear (fused by the compiler)
-//   bmm(T, Tᵀ) -> triangular gather (DLRM interaction)                        => dot_interaction
+//   bmm(T, Tᵀ) -> triangular gather, any triangle order (DLRM, TorchRec)     => dot_interaction
 //   x·0.5·(1 + Erf(x/√2))                                                      => gelu
 //   Σ_e gate_e · expert_e (stack, Mul, ReduceSum or bmm)                      => mixture
-// Every rankfn value is stored per row (batch-major); the importer tracks the
-// per-row dims of each ONNX value so rank-3 views (stacks, [N, F, D]) work.
-// Shape arithmetic (Shape, Gather, Concat, Range…) is evaluated symbolically
-// in the batch size. Anything else fails at load, naming the op, the node and
-// what is supported.
+// A pattern that does not complete is materialised with its ONNX meaning.
+// Values are stored batch-major, one row per candidate; the importer tracks
+// each ONNX value's dims per row, and where the batch moved inside the shape
+// (attention's [L, N, E]) its place (batch-layout.ts). Shape arithmetic
+// (Shape, Gather, Concat, Range…) is evaluated symbolically in the batch size
+// and constant subgraphs fold. Anything else fails at load, naming the op,
+// the node and what is supported.
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { onnx } from "onnx-proto";
 import type { BuiltModel } from "../graph/builder";
 import { inferGraph } from "../graph/infer";
+import { type OpInput, type ValueType, ops } from "../graph/ops";
 import { type Graph, type GraphInput, type Node, parseGraph } from "../graph/schema";
 import type { Tensor } from "../tensor/tensor";
 import { converters, supportedOps } from "./converters";
+import { materialize } from "./general";
 import { ONNX, OnnxError, initializerTensor, num } from "./tensors";
-import type { Val } from "./values";
+import type { RowDType, Val } from "./values";
 
 export { supportedOps };
 
@@ -70,6 +76,10 @@ export class Importer {
   /** Pattern -> how many times it fired (reported under RANKFN_DEBUG=1 and in inspect()). */
   readonly patterns = new Map<string, number>();
   readonly nodeNames = new Set<string>();
+  /** The IR type of every rankfn value emitted so far (inferred as each node is emitted). */
+  readonly types = new Map<string, ValueType>();
+  /** Reshapes already emitted to give a value the dims its ONNX consumers see: "value|dims" -> view. */
+  readonly views = new Map<string, string>();
   counter = 0;
 
   constructor(
@@ -118,6 +128,7 @@ export class Importer {
     const outputs: Record<string, string> = {};
     for (const o of this.g.output ?? []) {
       const v = this.vals.get(o.name!);
+      if (v?.kind === "tensor" && v.layout) throw new OnnxError(`graph output "${o.name}" has the batch inside axis ${v.layout.axis} of its shape; rankfn outputs are [N, ...], one row per candidate`);
       if (!v || v.kind !== "tensor" || this.inputs.some((i) => i.name === v.value)) throw new OnnxError(`graph output "${o.name}" is not produced by a supported node`);
       if (v.dtype !== "f32") throw new OnnxError(`graph output "${o.name}" holds ${v.dtype} values; rankfn outputs are float (cast it to float in the model)`);
       outputs[o.name!] = v.value;
@@ -141,8 +152,8 @@ export class Importer {
   graphInput(v: onnx.IValueInfoProto, isContext: boolean): GraphInput {
     const t = v.type?.tensorType;
     const elem = t?.elemType ?? 0;
-    const dtype = elem === ONNX.FLOAT ? "f32" : elem === ONNX.INT64 ? "i64" : elem === ONNX.INT32 ? "i32" : undefined;
-    if (!dtype) throw new OnnxError(`input "${v.name}": element type ${elem} is not supported (float, int32, int64)`);
+    const dtype = elem === ONNX.FLOAT ? "f32" : elem === ONNX.INT64 ? "i64" : elem === ONNX.INT32 ? "i32" : elem === ONNX.BOOL ? "bool" : undefined;
+    if (!dtype) throw new OnnxError(`input "${v.name}": element type ${elem} is not supported (float, int32, int64, bool)`);
     const dims = (t!.shape?.dim ?? []).slice(1).map((d) => num(d.dimValue));
     if ((t!.shape?.dim ?? []).length < 1) throw new OnnxError(`input "${v.name}": expected [batch, ...] with the batch first, got a scalar`);
     if (dims.some((d) => !(d > 0))) throw new OnnxError(`input "${v.name}": every dimension after the batch must be a fixed number`);
@@ -150,6 +161,7 @@ export class Importer {
     // A row that wide is a corrupt shape, not a feature: refuse it before anything is sized by it.
     if (width > MAX_ROW_VALUES) throw new OnnxError(`input "${v.name}": [batch, ${dims.join(", ")}] is ${width} values per row, more than rankfn takes (${MAX_ROW_VALUES})`);
     this.vals.set(v.name!, { kind: "tensor", value: v.name!, dims, dtype });
+    this.types.set(v.name!, { dtype, shape: [width] });
     return { name: v.name!, dtype, shape: [width], role: isContext ? "context" : "candidate" };
   }
 
@@ -170,9 +182,12 @@ export class Importer {
   }
 
   /** A per-row tensor; lazy pattern values explain what they can feed instead. */
-  tensor(name: string, node: OnnxNode, dtypes: string[] = ["f32"]): Extract<Val, { kind: "tensor" }> {
-    const v = this.get(name, node);
-    if (v.kind !== "tensor") this.fail(node, `input "${name}" ${describe(v)} where a per-row tensor is expected`);
+  tensor(name: string, node: OnnxNode, dtypes: string[] = ["f32"], anyLayout = false): Extract<Val, { kind: "tensor" }> {
+    const raw = this.get(name, node);
+    if (raw.kind === "const" || raw.kind === "sym") this.fail(node, `input "${name}" ${describe(raw)} where a per-row tensor is expected`);
+    const v = materialize(this, name, node);
+    // Row-wise patterns read batch-first values only; the general converters map the axes of the others.
+    if (v.layout && !anyLayout) this.fail(node, `input "${name}" holds the batch at axis ${v.layout.axis} of its shape, where a batch-first value is expected`);
     if (!dtypes.includes(v.dtype)) this.fail(node, `input "${name}" holds ${v.dtype} values, expected ${dtypes.join(" or ")}`);
     return v;
   }
@@ -197,12 +212,12 @@ export class Importer {
   }
 
   /** Emit a rankfn node producing ONNX value `out` (per-row dims `dims`). */
-  emit(op: string, inputs: string[], out: string, dims: number[], attrs: Record<string, unknown> = {}, node?: OnnxNode, dtype: "f32" | "i32" | "i64" = "f32"): void {
+  emit(op: string, inputs: string[], out: string, dims: number[], attrs: Record<string, unknown> = {}, node?: OnnxNode, dtype: RowDType = "f32"): void {
     this.emitOutputs(op, inputs, [{ name: out, dims, dtype }], attrs, node);
   }
 
   /** Emit a rankfn node with several outputs, each an ONNX value (an unnamed one gets a fresh name). */
-  emitOutputs(op: string, inputs: string[], outs: { name: string; dims: number[]; dtype: "f32" | "i32" | "i64" }[], attrs: Record<string, unknown> = {}, node?: OnnxNode): void {
+  emitOutputs(op: string, inputs: string[], outs: { name: string; dims: number[]; dtype: RowDType }[], attrs: Record<string, unknown> = {}, node?: OnnxNode): string[] {
     let name = node?.name || `${op}_${this.nodes.length}`;
     if (this.nodeNames.has(name)) name = `${name}:${this.counter++}`;
     this.nodeNames.add(name);
@@ -212,7 +227,24 @@ export class Importer {
       this.vals.set(onnxName, { kind: "tensor", value, dims: o.dims, dtype: o.dtype });
       return value;
     });
-    this.nodes.push({ name, op, inputs, outputs: values, attrs });
+    const made = { name, op, inputs, outputs: values, attrs };
+    this.inferTypes(made).forEach((t, i) => this.types.set(values[i]!, t));
+    this.nodes.push(made);
+    return values;
+  }
+
+  /** IR types of a node's outputs from its op's shape inference (a GraphError names the node). */
+  inferTypes(node: Node): ValueType[] {
+    const def = ops[node.op];
+    if (!def) throw new OnnxError(`internal: op "${node.op}" is not in the graph IR`);
+    const inputs = node.inputs.map((name): OpInput => {
+      const w = this.weights.get(name);
+      if (w) return { kind: "weight", name, spec: { dtype: w.dtype, shape: w.shape } };
+      const t = this.types.get(name);
+      if (!t) throw new OnnxError(`internal: value "${name}" read by "${node.name}" has no type`);
+      return { kind: "value", name, type: t };
+    });
+    return def.infer(inputs, def.attrs.parse(node.attrs), node);
   }
 
   /** Emit an intermediate node (no ONNX name); returns its rankfn value. */
@@ -274,16 +306,7 @@ export class Importer {
 }
 
 function describe(v: Val): string {
-  switch (v.kind) {
-    case "const": return "is a constant";
-    case "sym": return "is shape arithmetic (an integer vector)";
-    case "flatIds": return "is the ids flattened across the batch (only PyTorch's EmbeddingBag Loop may read it)";
-    case "lookup": return "is an embedding lookup (supported consumers: ReduceSum/ReduceMean over axis 1, or Flatten/Squeeze/Reshape of a single id)";
-    case "transposed": return "is a transpose of a per-row matrix (only the DLRM interaction bmm(T, Tᵀ) may read it)";
-    case "pairwise": return "is a pairwise product bmm(T, Tᵀ) (only its triangular gather, the DLRM interaction, is supported)";
-    case "weighted": return "is a gate-weighted expert stack (only its ReduceSum over the experts, a mixture, is supported)";
-    default: return "is a tensor";
-  }
+  return v.kind === "const" ? "is a constant" : v.kind === "sym" ? "is shape arithmetic that depends on the batch size (an integer vector)" : "is a tensor";
 }
 
 /** Read an ONNX file (external data next to it). */

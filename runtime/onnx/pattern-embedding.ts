@@ -68,18 +68,33 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
     return name;
   };
   const reduce = local(through(body.output![1]!.name!));
-  if (!reduce || (reduce.opType !== "ReduceSum" && reduce.opType !== "ReduceMean")) why(`the bag is pooled by ${reduce?.opType ?? "nothing"} (supported: ReduceSum, ReduceMean)`);
+  if (!reduce || !["ReduceSum", "ReduceMean", "ReduceMax"].includes(reduce.opType ?? "")) why(`the bag is pooled by ${reduce?.opType ?? "nothing"} (supported: ReduceSum, ReduceMean, ReduceMax)`);
   const axes = bodyAxes(imp, reduce, local, bodyConsts);
   if (axes?.length !== 1 || axes[0] !== 0 || imp.intAttr(reduce, "keepdims", 1) !== 0) why("the pooling must reduce axis 0 with keepdims=0");
-  const lookup = local(reduce.input![0]!);
-  if (!lookup || lookup.opType !== "Gather") why(`the pooled value comes from ${lookup?.opType ?? "outside the body"}, not a Gather (per-sample weights are not supported)`);
+  let lookup = local(reduce.input![0]!);
+  // nn.EmbeddingBag(per_sample_weights=...): Mul(Gather(table, ids slice), Unsqueeze(weights slice)).
+  let sampleWeights: { slice: onnx.INodeProto; flat: string } | undefined;
+  if (lookup?.opType === "Mul") {
+    const [p, q] = lookup.input as [string, string];
+    const [rowsName, weightsName] = local(p)?.opType === "Gather" ? [p, q] : [q, p];
+    const slice = local(through(weightsName));
+    if (!slice || slice.opType !== "Slice") why("per-sample weights must be a Slice of the flattened weights");
+    sampleWeights = { slice, flat: slice.input![0]! };
+    lookup = local(rowsName);
+  }
+  if (!lookup || lookup.opType !== "Gather") why(`the pooled value comes from ${lookup?.opType ?? "outside the body"}, not a Gather`);
   const table = imp.constant(lookup.input![0]!);
   if (!table || table.t.dtype !== "f32" || table.dims.length !== 2) why("the Gather must read a 2-D float table constant");
   const rows = local(lookup.input![1]!);
   if (!rows || rows.opType !== "Slice") why("the bag's ids must be a Slice of the indices");
   const [indices, startName, endName, axesName] = rows.input as string[];
   if (axesName && !["0"].includes(String(bodyInts(imp, axesName, local, bodyConsts)?.join()))) why("the ids slice must be over axis 0");
-  const flat = imp.vals.get(indices!);
+  const given = imp.vals.get(indices!);
+  // Single-hot bags: ids [N, 1] reshaped to [-1] are one id per row, i.e. a per-row tensor of one id.
+  const flat =
+    given?.kind === "tensor" && given.dtype !== "f32" && given.dtype !== "bool" && given.dims.reduce((a, b) => a * b, 1) === 1
+      ? { kind: "flatIds" as const, value: given.value, perRow: 1, dtype: given.dtype }
+      : given;
   if (!flat || flat.kind !== "flatIds") why("the indices must be the 2-D ids input reshaped to one dimension");
   const starts = offsetsOf(imp, through(startName!), local, iter);
   const ends = offsetsOf(imp, through(endName!), local, iter);
@@ -91,9 +106,38 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
   }
   const trip = node.input?.[0] ? imp.vals.get(node.input[0]) : undefined;
   if (trip && !(trip.kind === "sym" && "items" in trip.vec && trip.vec.items.length === 1 && symEq(trip.vec.items[0]!, sym(0, 1)))) why("the trip count must be the number of rows");
+  if (sampleWeights) return weightedBag(imp, node, { ids: flat.value, L, table: lookup.input![0]!, reduce: reduce.opType!, rowsSlice: rows, ...sampleWeights });
+  if (reduce.opType === "ReduceMax") {
+    // Max pooling: the bag's rows [N, L, D] looked up, then the max over the L ids.
+    imp.fired("EmbeddingBag Loop -> embedding_bag(max) as an unpooled lookup + reduce(max)");
+    const rows = imp.temp("embedding_sequence", [flat.value, imp.weight(lookup.input![0]!, table.t)], L * table.dims[1]!, {}, "bag_rows");
+    const view = imp.temp("reshape", [rows], L * table.dims[1]!, { shape: [L, table.dims[1]!] }, "bag_rows");
+    return imp.emit("reduce", [view], node.output![0]!, [table.dims[1]!], { op: "max", axes: [1], keepdims: false }, node);
+  }
   const mode = reduce.opType === "ReduceSum" ? "sum" : "mean";
   imp.fired(`EmbeddingBag Loop -> embedding_bag(${mode})`);
   imp.emit("embedding_bag", [flat.value, imp.weight(lookup.input![0]!, table.t)], node.output![0]!, [table.dims[1]!], { mode }, node);
+}
+
+/**
+ * A bag with per-sample weights: the rows [N, L, D] looked up, scaled by the weights [N, L, 1]
+ * and summed over the ids. The weights' slice must take the same offsets as the ids'.
+ */
+function weightedBag(imp: Importer, node: OnnxNode, b: { ids: string; L: number; table: string; reduce: string; rowsSlice: onnx.INodeProto; slice: onnx.INodeProto; flat: string }): void {
+  if (b.reduce !== "ReduceSum") imp.fail(node, "per-sample weights need sum pooling");
+  if (b.slice.input![1] !== b.rowsSlice.input![1] || b.slice.input![2] !== b.rowsSlice.input![2]) imp.fail(node, "the per-sample weights are not sliced like the ids");
+  const w = imp.vals.get(b.flat);
+  // The weights [N, L] reshaped to [N·L]: a per-row value of L weights whose batch is the outer factor.
+  const perRow = w?.kind === "tensor" && w.dtype === "f32" && w.dims.reduce((x, y) => x * y, 1) === b.L && (!w.layout || (w.layout.axis === 0 && w.layout.outer === 1));
+  if (!perRow) imp.fail(node, "the per-sample weights must be a float input [N, L] flattened like the ids");
+  const table = imp.constant(b.table)!.t;
+  const dim = table.shape[1]!;
+  imp.fired("EmbeddingBag Loop -> embedding_bag(sum, per-sample weights) as an unpooled lookup ⊙ weights + reduce(sum)");
+  const rows = imp.temp("embedding_sequence", [b.ids, imp.weight(b.table, table)], b.L * dim, {}, "bag_rows");
+  const view = imp.temp("reshape", [rows], b.L * dim, { shape: [b.L, dim] }, "bag_rows");
+  const weights = imp.temp("reshape", [w.value], b.L, { shape: [b.L, 1] }, "bag_weights");
+  const scaled = imp.temp("binary", [view, weights], b.L * dim, { op: "mul" }, "bag_rows");
+  imp.emit("reduce", [scaled], node.output![0]!, [dim], { op: "sum", axes: [1], keepdims: false }, node);
 }
 
 /** Integers of a body value: a Constant inside the body or a constant of the outer graph. */

@@ -4,6 +4,7 @@
 // row ([N, F·F] -> Gather(axis 1)) or in PyTorch's advanced-indexing form
 // (Transpose to [F, F, N] -> Flatten to [F·F, N] -> Gather(axis 0) ->
 // Transpose back). The whole chain becomes one dot_interaction kernel.
+import { tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
 import { BATCH, type Sym, isConst, sym, symEq } from "./symbolic";
 import type { TensorVal, Val } from "./values";
@@ -34,21 +35,25 @@ export function pairwiseTranspose(imp: Importer, node: OnnxNode, v: Pairwise, pe
   imp.fail(node, `transpose ${p} of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction`);
 }
 
-/** Reshape/Flatten along the interaction chain. */
-export function pairwiseReshape(imp: Importer, node: OnnxNode, v: Pairwise, target: Sym[] | undefined, out: string, flattenAxis?: number): void {
+/** Reshape/Flatten along the interaction chain; false when this reshape is not part of it (the product is then materialised). */
+export function pairwiseReshape(imp: Importer, node: OnnxNode, v: Pairwise, target: Sym[] | undefined, out: string, flattenAxis?: number): boolean {
   const ff = v.f * v.f;
   const is = (s: Sym | undefined, c: number) => s !== undefined && isConst(s) && s.c === c;
   const batchOrHole = (s: Sym | undefined) => s !== undefined && (symEq(s, BATCH) || is(s, -1) || is(s, 0));
   if (v.stage === "nff" && ((flattenAxis === 1) || (target?.length === 2 && batchOrHole(target[0]) && (is(target[1], ff) || (is(target[1], -1) && !is(target[0], -1)))))) {
-    return imp.set(out, { ...v, stage: "nf2" });
+    imp.set(out, { ...v, stage: "nf2" });
+    return true;
   }
   if (v.stage === "ffn" && (flattenAxis === 2 || (target?.length === 2 && (is(target[0], ff) || is(target[0], -1)) && (symEq(target[1]!, BATCH) || is(target[1], -1))))) {
-    return imp.set(out, { ...v, stage: "pn" });
+    imp.set(out, { ...v, stage: "pn" });
+    return true;
   }
   if (v.stage === "pn" && v.pairs && target?.length === 2 && (is(target[0], v.pairs.length) || is(target[0], -1)) && (symEq(target[1]!, BATCH) || is(target[1], -1) || is(target[1], 0))) {
-    return imp.set(out, v);
+    imp.set(out, v);
+    return true;
   }
-  imp.fail(node, "this reshape of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction");
+  if (v.stage !== "nff" && v.stage !== "nf2") imp.fail(node, "this reshape of the pairwise product bmm(T, Tᵀ) is not part of a supported DLRM interaction");
+  return false;
 }
 
 /** Gather of the triangle: axis 1 of [N, F·F], or axis 0 of [F·F, N]. */
@@ -62,19 +67,29 @@ export function pairwiseGather(imp: Importer, node: OnnxNode, v: Pairwise, out: 
   imp.fail(node, `gather over axis ${axis} of the pairwise product is not part of a supported DLRM interaction`);
 }
 
-/** Check the gathered positions are the kernel's triangle, in its order, and emit it. */
+/**
+ * The gathered positions as pairs of the kernel's triangle: Z is symmetric, so (i, j) and
+ * (j, i) are one pair; any order of the whole triangle works (TorchRec gathers the upper
+ * triangle row by row, DLRM the lower one) — the kernel's output columns are permuted to it.
+ */
 function finish(imp: Importer, node: OnnxNode, v: Pairwise, idx: number[], out: string): void {
   const { f, d } = v;
-  const triangle = (self: boolean, upper: boolean) => {
-    const pos: number[] = [];
-    for (let i = 0; i < f; i++) for (let j = 0; j < (self ? i + 1 : i); j++) pos.push(upper ? j * f + i : i * f + j);
-    return pos;
+  const pairs = idx.map((p) => [Math.floor(p / f), p % f] as const);
+  const self = pairs.some(([i, j]) => i === j);
+  // Kernel order: rows i ascending, j < i (j ≤ i with self interaction).
+  const column = ([i, j]: readonly [number, number]) => {
+    const [hi, lo] = i >= j ? [i, j] : [j, i];
+    return self ? (hi * (hi + 1)) / 2 + lo : (hi * (hi - 1)) / 2 + lo;
   };
-  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  const self = same(idx, triangle(true, false)) || same(idx, triangle(true, true));
-  if (!self && !same(idx, triangle(false, false)) && !same(idx, triangle(false, true))) {
-    imp.fail(node, `the gathered pairs are not the ${f}×${f} triangle in row order (i > j${""}, or i ≥ j with self interaction); rankfn's dot_interaction produces exactly that`);
+  const count = self ? (f * (f + 1)) / 2 : (f * (f - 1)) / 2;
+  const columns = pairs.map(column);
+  if (idx.some((p) => p < 0 || p >= f * f) || columns.length !== count || new Set(columns).size !== count) {
+    imp.fail(node, `the gathered pairs are not the ${f}×${f} triangle (each pair i ≠ j once${self ? ", plus the diagonal" : ""}, in any order); rankfn's dot_interaction computes exactly that`);
   }
-  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""})`);
-  imp.emit("dot_interaction", [v.x], out, [idx.length], { f, d, self }, node);
+  const ordered = columns.every((c, k) => c === k);
+  imp.fired(`bmm(T, Tᵀ) + triangular gather -> dot_interaction(f=${f}, d=${d}${self ? ", self" : ""})${ordered ? "" : " with its columns permuted to the gathered order"}`);
+  if (ordered) return imp.emit("dot_interaction", [v.x], out, [idx.length], { f, d, self }, node);
+  const dots = imp.temp("dot_interaction", [v.x], count, { f, d, self }, "interaction");
+  const perm = imp.derived(`${out}.pairs`, tensor("i64", [count], BigInt64Array.from(columns, BigInt)));
+  imp.emit("gather_axis", [dots, perm], out, [count], { axis: 1, indexShape: [count] }, node);
 }

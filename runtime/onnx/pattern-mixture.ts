@@ -18,6 +18,9 @@ function expertsOf(imp: Importer, stack: TensorVal): string[] {
 export function weightedStack(imp: Importer, a: TensorVal, b: TensorVal, out: string): boolean {
   const [gate, stack] = a.dims.length === 2 && a.dims[1] === 1 ? [a, b] : [b, a];
   if (gate.dims.length !== 2 || gate.dims[1] !== 1 || stack.dims.length !== 2 || stack.dims[0] !== gate.dims[0] || stack.dims[1] === 1) return false;
+  // Only a stack of expert outputs (torch.stack) is a mixture; weights over any other [N, L, d] (attention
+  // pooling over a history) stay a broadcast multiply and a reduction, not L slices.
+  if (stack.parts?.length !== stack.dims[0]) return false;
   imp.set(out, { kind: "weighted", gate: gate.value, experts: expertsOf(imp, stack), d: stack.dims[1]! });
   return true;
 }
@@ -33,6 +36,7 @@ export function mixtureFromReduce(imp: Importer, node: OnnxNode, v: Weighted, ax
 /** bmm(gate [N, 1, E], stack [N, E, d]) -> [N, 1, d]. */
 export function mixtureFromMatMul(imp: Importer, node: OnnxNode, gate: TensorVal, stack: TensorVal, out: string): boolean {
   if (gate.dims.length !== 2 || gate.dims[0] !== 1 || stack.dims.length !== 2 || stack.dims[0] !== gate.dims[1]) return false;
+  if (stack.parts?.length !== stack.dims[0]) return false;
   imp.fired(`bmm(gate, stack(experts)) -> mixture(E=${stack.dims[0]})`);
   imp.emit("mixture", [gate.value, ...expertsOf(imp, stack)], out, [1, stack.dims[1]!], {}, node);
   return true;

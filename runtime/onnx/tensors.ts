@@ -19,7 +19,7 @@ export class OnnxError extends RankfnError {
   }
 }
 
-/** The initializer as a rankfn tensor (f32, i32 or i64; BOOL becomes i32 0/1); external data is read relative to `modelDir`. */
+/** The initializer as a rankfn tensor (f32, i32, i64 or bool); external data is read relative to `modelDir`. */
 export function initializerTensor(t: onnx.ITensorProto, modelDir: string): Tensor {
   const name = t.name ?? "?";
   const dims = (t.dims ?? []).map(num);
@@ -37,13 +37,14 @@ export function initializerTensor(t: onnx.ITensorProto, modelDir: string): Tenso
     aligned.set(bytes);
     if (type === ONNX.FLOAT) return { dtype: "f32", shape, data: new Float32Array(aligned.buffer) };
     if (type === ONNX.INT32) return { dtype: "i32", shape, data: new Int32Array(aligned.buffer) };
-    if (type === ONNX.BOOL) return { dtype: "i32", shape, data: Int32Array.from(aligned, (b) => (b ? 1 : 0)) };
+    if (type === ONNX.BOOL) return { dtype: "bool", shape, data: Uint8Array.from(aligned, (b) => (b ? 1 : 0)) };
     return { dtype: "i64", shape, data: new BigInt64Array(aligned.buffer) };
   }
   const values: Long[] = type === ONNX.FLOAT ? (t.floatData ?? []) : type === ONNX.INT32 || type === ONNX.BOOL ? (t.int32Data ?? []) : (t.int64Data ?? []);
   if (values.length !== count) throw new OnnxError(`initializer "${name}": [${dims.join(", ")}] needs ${count} values, has ${values.length}`);
   if (type === ONNX.FLOAT) return { dtype: "f32", shape, data: Float32Array.from(values as number[]) };
-  if (type === ONNX.INT32 || type === ONNX.BOOL) return { dtype: "i32", shape, data: Int32Array.from(values as number[], (v) => (type === ONNX.BOOL ? (v ? 1 : 0) : v)) };
+  if (type === ONNX.BOOL) return { dtype: "bool", shape, data: Uint8Array.from(values as number[], (v) => (v ? 1 : 0)) };
+  if (type === ONNX.INT32) return { dtype: "i32", shape, data: Int32Array.from(values as number[]) };
   return { dtype: "i64", shape, data: BigInt64Array.from(values, (v) => BigInt(num(v))) };
 }
 

@@ -1,18 +1,29 @@
 // What an ONNX value is while importing. Per-row tensors become rankfn values;
 // the other kinds are constants, shape arithmetic, or the lazy middle of a
 // pattern (an embedding lookup waiting for its reduction, the DLRM pairwise
-// product waiting for its triangular gather, …) that a later node completes.
+// product waiting for its triangular gather, …) that a later node completes —
+// or, when something else reads it, that is materialised (general.ts).
 import type { Tensor } from "../tensor/tensor";
 import type { SymVec } from "./symbolic";
 
-export type RowDType = "f32" | "i32" | "i64";
+export type RowDType = "f32" | "i32" | "i64" | "bool";
+
+/** Where the batch sits in a value's ONNX shape (runtime/onnx/batch-layout.ts); absent = first. */
+export interface BatchLayout {
+  /** The ONNX axis of size outer·N·inner. */
+  axis: number;
+  outer: number;
+  inner: number;
+}
 
 export type TensorVal = {
   kind: "tensor";
   /** The rankfn value holding it (batch-major, `dims` flattened per row). */
   value: string;
-  /** Dimensions after the batch axis. */
+  /** Dimensions of each stored row (after the batch axis, in ONNX order unless `layout` says otherwise). */
   dims: number[];
+  /** Set when the ONNX shape does not have the batch first. */
+  layout?: BatchLayout;
   dtype: RowDType;
   /** For a concat of equal-width pieces (a stack of experts): the pieces. */
   parts?: string[];

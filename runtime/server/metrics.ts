@@ -5,7 +5,22 @@
 
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",");
+const formatKey = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",");
+
+/** Series keys by the labels' raw values: every request observes several series, and the label sets are few. */
+const keys = new Map<string, string>();
+
+function key(labels: Labels): string {
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0001${labels[k]}\u0002`;
+  let k = keys.get(raw);
+  if (k === undefined) {
+    k = formatKey(labels);
+    // Label values are only ever names of existing models and statuses; the bound is a guard.
+    if (keys.size < 4096) keys.set(raw, k);
+  }
+  return k;
+}
 
 /** Does a series key carry model="<name>"? */
 const ofModel = (k: string, model: string) => k.split(",").includes(key({ model }));

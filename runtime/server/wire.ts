@@ -6,6 +6,7 @@
 //   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
 // Every field is checked here and named in the error; nothing malformed reaches the model.
 import { Packr } from "msgpackr";
+import { packValue } from "./msgpack-writer";
 import type { GraphInput } from "../graph/schema";
 import { type ArrayOfDType, type DType, dtypes, isDType, storageLength } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
@@ -200,7 +201,7 @@ export function encodeResponse(res: WireResponse, msgpack: boolean): Uint8Array 
     for (const [name, t] of Object.entries(res.outputs)) {
       outputs[name] = { dtype: t.dtype, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
     }
-    return packr.pack({ ...res, outputs });
+    return packValue({ ...res, outputs });
   }
   const outputs: Record<string, number[][]> = {};
   for (const [name, t] of Object.entries(res.outputs)) {

@@ -1,6 +1,6 @@
 // Element types of rankfn tensors, their storage and their kernel-ABI codes.
 
-export type DType = "f32" | "f16" | "bf16" | "i8" | "u8q" | "i32" | "i64";
+export type DType = "f32" | "f16" | "bf16" | "i8" | "u8q" | "i32" | "i64" | "bool";
 
 export type TypedArray = Float32Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
 
@@ -13,6 +13,8 @@ export interface ArrayOfDType {
   u8q: Uint8Array;
   i32: Int32Array;
   i64: BigInt64Array;
+  /** One byte per element, 0 or 1 (rf_dtype RF_BOOL). */
+  bool: Uint8Array;
 }
 
 interface DTypeInfo {
@@ -32,6 +34,7 @@ export const dtypes: Record<DType, DTypeInfo> = {
   u8q: { array: Uint8Array, bytes: 1, code: 4 },
   i32: { array: Int32Array, bytes: 4, code: 5 },
   i64: { array: BigInt64Array, bytes: 8, code: 6 },
+  bool: { array: Uint8Array, bytes: 1, code: 7 },
 };
 
 export function isDType(value: unknown): value is DType {

@@ -92,6 +92,24 @@ test("an id outside the table is a 400 naming the input", () => {
   expect(Number.isFinite(exec.run(ok).ctr!.data[0]!)).toBe(true);
 });
 
+test("buckets share one arena: plans rebuilt on a larger one score exactly as before", () => {
+  const shared = new Executor(model);
+  const rng = new Rng(8);
+  const batches = [3, 40, 9, 200, 17].map((n) => batch(rng, [n]));
+  const first = batches.map((b) => Float32Array.from(shared.run(b).ctr!.data.subarray(0, b.n)));
+  // The 200-row bucket grew the arena after the smaller plans were built on the old one.
+  const again = batches.map((b) => Float32Array.from(shared.run(b).ctr!.data.subarray(0, b.n)));
+  expect(again).toEqual(first);
+  const alone = batches.map((b) => {
+    const own = new Executor(model);
+    const out = Float32Array.from(own.run(b).ctr!.data.subarray(0, b.n));
+    own.dispose();
+    return out;
+  });
+  expect(first).toEqual(alone);
+  shared.dispose();
+});
+
 test("plans are built once per size bucket and reuse their arena", () => {
   const fresh = new Executor(model);
   const rng = new Rng(5);
@@ -99,6 +117,8 @@ test("plans are built once per size bucket and reuse their arena", () => {
   const buckets = fresh.memory().map((m) => m.capacity).sort((a, b) => a - b);
   expect(buckets).toEqual([16, 32, 64, 128]);
   for (const m of fresh.memory()) expect(m.arenaBytes).toBeLessThan(m.naiveBytes);
+  // One arena serves every bucket: the largest plan's, not the sum of all of them.
+  expect(fresh.arenaBytes).toBe(Math.max(...fresh.memory().map((m) => m.arenaBytes)));
   fresh.dispose();
   expect(() => fresh.plan(1)).toThrow("model used after dispose()");
 });

@@ -6,6 +6,7 @@ import { type Lifetime, planMemory } from "../../runtime/compiler/plan-memory";
 import { valueLifetimes } from "../../runtime/engine/plan";
 import { GraphBuilder } from "../../runtime/graph/builder";
 import { inferGraph } from "../../runtime/graph/infer";
+import { parseGraph } from "../../runtime/graph/schema";
 import { Rng } from "../../runtime/tensor/random";
 
 test("no two live values overlap, over 500 random lifetime sets", () => {
@@ -85,4 +86,32 @@ test("over random compiled graphs (with concat elimination), live values never s
     }
   }
   expect(aliased).toBeGreaterThan(20); // the draws really exercised concat elimination
+});
+
+test("values of every dtype are placed (ids computed on, bools) with their element size; a reshape lives in its input", () => {
+  const graph = parseGraph({
+    format: "rankfn.graph/1",
+    name: "typed",
+    inputs: [
+      { name: "ids", dtype: "i64", shape: [4], role: "candidate" },
+      { name: "x", dtype: "f32", shape: [4], role: "candidate" },
+    ],
+    weights: { offsets: { dtype: "i64", shape: [4] }, zero: { dtype: "i64", shape: [1] } },
+    nodes: [
+      { name: "shift", op: "binary", inputs: ["ids", "offsets"], outputs: ["shifted"], attrs: { op: "add" } },
+      { name: "valid", op: "binary", inputs: ["shifted", "zero"], outputs: ["mask"], attrs: { op: "gt" } },
+      { name: "view", op: "reshape", inputs: ["mask"], outputs: ["mask2d"], attrs: { shape: [2, 2] } },
+      { name: "flat", op: "reshape", inputs: ["mask2d"], outputs: ["mask1d"], attrs: { shape: [4] } },
+      { name: "pick", op: "where", inputs: ["mask1d", "x", "x"], outputs: ["y"], attrs: {} },
+    ],
+    outputs: { y: "y" },
+  });
+  const model = { graph, weights: new Map() };
+  const lifetimes = valueLifetimes(model, inferGraph(graph), 10);
+  const bytes = Object.fromEntries(lifetimes.map((l) => [l.name, l.bytes]));
+  expect(bytes).toEqual({ ids: 10 * 4 * 8, x: 10 * 4 * 4, shifted: 10 * 4 * 8, mask: 10 * 4 * 1, y: 10 * 4 * 4 });
+  // The reshapes' outputs are views: the mask lives until the where reads its second view.
+  expect(lifetimes.find((l) => l.name === "mask")!.end).toBe(4);
+  const plan = planMemory(lifetimes);
+  expect(plan.offsets.size).toBe(5);
 });

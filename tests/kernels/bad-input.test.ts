@@ -162,3 +162,118 @@ describe("row ops", () => {
     expect(() => k.activation({ act: "elu" as k.Activation, x: f32([1, 4]) })).toThrow('activation: unknown value "elu"');
   });
 });
+
+describe("general tensor kernels", () => {
+  const nd = <D extends "f32" | "i32" | "i64" | "bool">(dtype: D, shape: number[], v: number[]) => k.ndArray(dtype, shape, (dtype === "i64" ? BigInt64Array.from(v, BigInt) : dtype === "f32" ? Float32Array.from(v) : dtype === "i32" ? Int32Array.from(v) : Uint8Array.from(v)) as never);
+  const x23 = nd("f32", [2, 3], [1, 2, 3, 4, 5, 6]);
+
+  test("indices outside their axis are out_of_range errors naming the index, its position and the bound", () => {
+    expectKernelError(() => k.gatherAxis({ x: x23, axis: 1, indices: nd("i64", [3], [0, -3, 3]) }), "out_of_range", "rf_gather_axis: idx[2] = 3 is outside [-3, 3)");
+    expectKernelError(() => k.gatherAxis({ x: x23, axis: 0, indices: nd("i32", [1], [-3]) }), "out_of_range", "idx[0] = -3 is outside [-2, 2)");
+    expectKernelError(() => k.gatherElements({ x: x23, axis: 1, indices: nd("i32", [2, 1], [1, 7]) }), "out_of_range", "rf_gather_elements: idx[1] = 7 is outside [-3, 3)");
+    expectKernelError(() => k.scatterNd({ data: x23, indices: nd("i64", [2, 2], [1, 2, 0, -4]), updates: nd("f32", [2], [9, 9]) }), "out_of_range", "rf_scatter_nd: idx[1][1] = -4 is outside [-3, 3) (data_shape[1])");
+    expectStillHealthy();
+  });
+
+  test("value preconditions: integer division by zero, float -> int casts of NaN or out of range", () => {
+    const a = nd("i32", [3], [4, 5, 6]);
+    expectKernelError(() => k.binaryNd({ op: "div", a, b: nd("i32", [3], [1, 0, 2]) }), "invalid_argument", "rf_binary_nd: integer division by zero");
+    expectKernelError(() => k.binaryNd({ op: "mod", a: nd("i64", [1], [3]), b: nd("i64", [1], [0]) }), "invalid_argument", /division by zero/);
+    expectKernelError(() => k.castNd({ x: nd("f32", [2], [1, NaN]), dtype: "i32" }), "out_of_range", "rf_cast_nd: f32 value nan does not fit i32");
+    expectKernelError(() => k.castNd({ x: nd("f32", [1], [3e9]), dtype: "i32" }), "out_of_range", /3e\+09 does not fit i32/);
+    expect(Array.from(k.castNd({ x: nd("f32", [3], [3e9, -2.7, 2.7]), dtype: "i64" }).data as BigInt64Array)).toEqual([3000000000n, -2n, 2n]);
+    // INT_MIN / -1 wraps instead of trapping.
+    expect(Array.from(k.binaryNd({ op: "div", a: nd("i32", [1], [-2147483648]), b: nd("i32", [1], [-1]) }).data as Int32Array)).toEqual([-2147483648]);
+    expectStillHealthy();
+  });
+
+  test("shapes, axes, dtypes and views are checked before the call", () => {
+    expect(() => k.binaryNd({ op: "add", a: x23, b: nd("f32", [2], [1, 2]) })).toThrow("add: shapes [2, 3], [2] do not broadcast");
+    expect(() => k.binaryNd({ op: "add", a: x23, b: nd("i32", [3], [1, 2, 3]) })).toThrow("add b: expected dtype f32, got i32");
+    expect(() => k.binaryNd({ op: "and", a: x23, b: x23 })).toThrow("and: does not support dtype f32");
+    expect(() => k.unaryNd({ op: "exp", x: nd("i32", [1], [1]) })).toThrow("exp: does not support dtype i32");
+    expect(() => k.unaryNd({ op: "cube" as k.UnaryOp, x: x23 })).toThrow('unaryNd op: unknown value "cube"');
+    expect(() => k.reduceAxis({ op: "sum", x: x23, axis: 2 })).toThrow("reduce sum: axis 2 is outside [-2, 2)");
+    expect(() => k.reduceAxis({ op: "l2", x: nd("i64", [2], [1, 2]), axis: 0 })).toThrow("reduce l2: does not support dtype i64");
+    expect(() => k.softmaxAxis({ x: { ...x23, strides: [1, 2] }, axis: 0 })).toThrow("softmax x: must be contiguous");
+    expect(() => k.castNd({ x: { ...x23, strides: [3, -1] } })).toThrow("cast x: shape [2, 3] with strides [3, -1] and offset 0 reaches elements -2..3, data has 6");
+    expect(() => k.castNd({ x: { ...x23, shape: [1, 2, 3, 1, 1, 1, 1, 1, 1] } })).toThrow("cast x: rank 9 exceeds 8");
+    expect(() => k.matmulBatched({ a: x23, b: x23 })).toThrow("matmul: a is [.., 2, 3] but b is [.., 2, 3]");
+    expect(() => k.topkAxis({ x: x23, axis: 1, k: 4 })).toThrow("topkAxis: k must be an integer in [0, 3], got 4");
+    expect(() => k.gatherElements({ x: x23, axis: 1, indices: nd("i32", [1, 1], [0]) })).toThrow("gatherElements: indices [1, 1] must match x [2, 3] except along axis 1");
+    expect(() => k.scatterNd({ data: x23, indices: nd("i32", [1, 1], [0]), updates: nd("f32", [2], [1, 2]) })).toThrow("scatterNd: updates must have shape [1, 3], got [2]");
+  });
+
+  test("the C entry points reject bad raw arguments with a status", () => {
+    const sym = k.loadLibrary().symbols;
+    const shape = BigInt64Array.from([2n, 3n]);
+    const st = BigInt64Array.from([3n, 1n]);
+    const y = new Float32Array(6);
+    const call = (f: () => number, op: string) => () => k.check(f(), op);
+    expectKernelError(call(() => sym.rf_unary_nd(null, 0, 0, 9, shape, x23.data, st, 0, 0, y, st), "rf_unary_nd"), "invalid_argument", "rf_unary_nd: rank = 9 must be in [0, 8]");
+    expectKernelError(call(() => sym.rf_unary_nd(null, 0, 0, 2, BigInt64Array.from([2n, -3n]), x23.data, st, 0, 0, y, st), "rf_unary_nd"), "invalid_argument", "shape[1] = -3 is negative");
+    expectKernelError(call(() => sym.rf_unary_nd(null, 99, 0, 2, shape, x23.data, st, 0, 0, y, st), "rf_unary_nd"), "invalid_argument", "rf_unary_nd: unknown op 99");
+    expectKernelError(call(() => sym.rf_unary_nd(null, 9, 0, 2, shape, x23.data, st, 0, 0, y, st), "rf_unary_nd"), "unsupported", "op 9 does not support dtype f32");
+    expectKernelError(call(() => sym.rf_binary_nd(null, 0, 0, 2, shape, x23.data, st, x23.data, null, y, st), "rf_binary_nd"), "invalid_argument", "rf_binary_nd: b_strides is NULL");
+    expectKernelError(call(() => sym.rf_binary_nd(null, 0, 3, 2, shape, x23.data, st, x23.data, st, y, st), "rf_binary_nd"), "unsupported", "rf_binary_nd: dtype 3 is not f32, i32, i64 or bool");
+    expectKernelError(call(() => sym.rf_where_nd(null, 0, 2, shape, null, st, x23.data, st, x23.data, st, y, st), "rf_where_nd"), "invalid_argument", "rf_where_nd: cond is NULL");
+    expectKernelError(call(() => sym.rf_cast_nd(null, 2, shape, x23.data, 1, st, y, 0, st), "rf_cast_nd"), "unsupported", "x_dtype 1");
+    expectKernelError(call(() => sym.rf_reduce(null, 2, 0, 2, 0, 3, x23.data, y), "rf_reduce"), "invalid_argument", "rf_reduce: op 2 over an empty axis (n = 0) has no value");
+    expectKernelError(call(() => sym.rf_reduce(null, 6, 5, 2, 3, 1, x23.data, y), "rf_reduce"), "unsupported", "rf_reduce: op 6 does not support dtype i32");
+    expectKernelError(call(() => sym.rf_softmax_axis(null, 2, 2, 3, 1, x23.data, y), "rf_softmax_axis"), "invalid_argument", "log_softmax = 2 must be 0 or 1");
+    expectKernelError(call(() => sym.rf_matmul_batched(null, 1, 2, 3, -1, x23.data, 0, 3, 1, x23.data, 0, 3, 1, 0, y, 0, 3), "rf_matmul_batched"), "invalid_argument", /negative shape/);
+    expectKernelError(call(() => sym.rf_matmul_batched(null, 1, 2, 3, 3, x23.data, 0, 3, 1, x23.data, 0, 3, 1, 0, y, 0, 1), "rf_matmul_batched"), "invalid_argument", "sy_m = 1 makes rows of 3 values overlap");
+    expectKernelError(call(() => sym.rf_gather_axis(null, 0, 2, 3, 1, x23.data, new Int32Array(2), 0, 2, 0, y), "rf_gather_axis"), "unsupported", "idx_dtype 0 must be i32 or i64");
+    expectKernelError(call(() => sym.rf_scatter_nd(null, 0, 7, 2, shape, new Int32Array(2), 5, 1, 2, x23.data, y), "rf_scatter_nd"), "invalid_argument", "reduction = 7 must be 0..4");
+    expectKernelError(call(() => sym.rf_scatter_nd(null, 0, 0, 2, shape, new Int32Array(3), 5, 1, 3, x23.data, y), "rf_scatter_nd"), "invalid_argument", "index_depth = 3 must be in [1, data_rank = 2]");
+    expectKernelError(call(() => sym.rf_cumsum_axis(null, 7, 2, 3, 1, 0, 0, x23.data, y), "rf_cumsum_axis"), "unsupported", "dtype bool is not f32, i32 or i64");
+    expectKernelError(call(() => sym.rf_topk_axis(null, 2, 3, 1, 4, 1, x23.data, y, new BigInt64Array(8)), "rf_topk_axis"), "invalid_argument", "k = 4 must be in [0, n = 3]");
+    // Zero-sized shapes are valid no-ops, even with NULL data.
+    k.check(sym.rf_unary_nd(null, 0, 0, 2, BigInt64Array.from([0n, 3n]), null, st, 0, 0, null, st), "rf_unary_nd");
+    k.check(sym.rf_reduce(null, 0, 0, 0, 4, 3, null, null), "rf_reduce");
+    expectStillHealthy();
+  });
+});
+
+describe("sequence kernels", () => {
+  const base = { q: f32([5, 8]), k: f32([7, 8]), v: f32([7, 6]), qOffsets: offsets(0, 2, 5), kvOffsets: offsets(0, 3, 7), heads: 2 };
+  test("jagged attention checks offsets, heads, candidates and the bias before C", () => {
+    expect(Array.from(k.seqAttention(base).data).every(Number.isFinite)).toBe(true);
+    expect(() => k.seqAttention({ ...base, heads: 3 })).toThrow("seqAttention q: 8 columns do not split into 3 heads");
+    expect(() => k.seqAttention({ ...base, qOffsets: offsets(0, 3, 2) })).toThrow("seqAttention qOffsets: decreases at 2 (3 -> 2)");
+    expect(() => k.seqAttention({ ...base, kvOffsets: offsets(0, 3, 9) })).toThrow("seqAttention kvOffsets: ends at 9, past the 7 rows given");
+    expect(() => k.seqAttention({ ...base, kvOffsets: offsets(0, 7) })).toThrow("seqAttention kvOffsets: expected 3 elements, got 2");
+    expect(() => k.seqAttention({ ...base, v: f32([6, 6]) })).toThrow("seqAttention v: has 6 rows, k has 7");
+    expect(() => k.seqAttention({ ...base, mask: "falcon" })).toThrow("seqAttention numCandidates: required with the falcon mask");
+    expect(() => k.seqAttention({ ...base, mask: "falcon", numCandidates: offsets(1, 5) })).toThrow("seqAttention numCandidates[1] = 5 is outside [0, 4] (the item's kv length)");
+    expect(() => k.seqAttention({ ...base, mask: "diagonal" as k.SeqMask })).toThrow('seqAttention mask: unknown value "diagonal"');
+    expect(() => k.seqAttention({ ...base, rab: { table: f32([3, 4]) } })).toThrow("seqAttention rab table: expected a contiguous [2, numBuckets >= 1] tensor, got [3, 4]");
+    expect(() => k.seqAttention({ ...base, rab: { table: f32([2, 4]), qPos: offsets(1, 2, 3, 4, 5) } })).toThrow("seqAttention rab: give both qPos and kvPos or neither");
+    expect(() => k.hstuAttention({ ...base, normLen: -1 })).toThrow("hstuAttention normLen: must be an integer >= 0, got -1");
+    expectStillHealthy();
+  });
+  test("the attention entry points reject bad raw offsets and candidate counts with a status", () => {
+    const sym = k.loadLibrary().symbols;
+    const x = new Float32Array(64);
+    const bad = BigInt64Array.from([0n, 3n, 2n]);
+    const ok = BigInt64Array.from([0n, 2n, 4n]);
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, bad, x, 4, x, 4, ok, 0, null, 1, null, 0, null, null, x, 4), "rf_seq_attention"), "invalid_argument", "q_offsets decreases at 2 (3 -> 2)");
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, ok, x, 4, x, 4, ok, 2, BigInt64Array.from([1n, 3n]), 1, null, 0, null, null, x, 4), "rf_seq_attention"), "out_of_range", "num_candidates[1] = 3 is outside [0, 2]");
+    expectKernelError(() => k.check(sym.rf_hstu_attention(null, 2, 1, 4, 4, x, 3, ok, x, 4, x, 4, ok, 0, null, 1, null, 0, null, null, 0, x, 4), "rf_hstu_attention"), "invalid_argument", /leading dimensions too small/);
+    expectKernelError(() => k.check(sym.rf_seq_attention(null, 2, 1, 4, 4, x, 4, ok, x, 4, x, 4, ok, 7, null, 1, null, 0, null, null, x, 4), "rf_seq_attention"), "invalid_argument", "unknown mask 7");
+    expectKernelError(() => k.check(sym.rf_token_mix(null, 1, 2, 6, 4, x, 12, x.subarray(32), 12), "rf_token_mix"), "invalid_argument", /must be >= 1 and divide the token dim D = 6/);
+    expectStillHealthy();
+  });
+  test("norm gate, token mix and grouped GEMM check shapes", () => {
+    expect(() => k.normGate({ x: f32([2, 4]), u: f32([2, 3]) })).toThrow("normGate u: expected shape [2, 4], got [2, 3]");
+    expect(() => k.tokenMix({ x: f32([2, 12]), tokens: 5, heads: 2 })).toThrow("tokenMix tokens: 5 does not divide the 12 columns");
+    expect(() => k.tokenMix({ x: f32([2, 12]), tokens: 3, heads: 3 })).toThrow("tokenMix heads: 3 does not divide the token dim 4");
+    const w45 = k.PackedWeight.pack(f32([4, 5]));
+    expect(() => k.groupedGemm({ x: f32([2, 7]), w: [w34, w34] })).toThrow("groupedGemm x: expected 2 groups × k = 4 = 8 columns, got 7");
+    expect(() => k.groupedGemm({ x: f32([2, 8]), w: [w34, w45] })).toThrow("groupedGemm w[1]: is [4, 5], w[0] is [3, 4]");
+    expect(() => k.groupedGemm({ x: f32([2, 8]), w: [w34, w34], bias: f32([3]) })).toThrow("groupedGemm bias: expected 6 elements, got 3");
+    expect(Array.from(k.groupedGemm({ x: f32([2, 8]), w: [w34, w34], act: "relu" }).data)).toEqual(new Array(12).fill(0.5 * 0.5 * 4));
+    w45.dispose();
+    expectStillHealthy();
+  });
+});

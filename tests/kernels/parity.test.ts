@@ -5,9 +5,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as k from "../../runtime/ffi";
 import { denseCases } from "./cases/dense";
 import { sparseCases } from "./cases/sparse";
+import { tensorCases } from "./cases/tensor";
+import { sequenceCases } from "./cases/sequence";
 import { expectParity } from "./parity";
 
-const cases = [...denseCases(), ...sparseCases()];
+const cases = [...denseCases(), ...sparseCases(), ...tensorCases(), ...sequenceCases()];
 const isas = k.supportedIsas();
 const initial = { isa: k.isa().active, threads: k.numThreads() };
 const byOp = Map.groupBy(cases, (c) => c.op);

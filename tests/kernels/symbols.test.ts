@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { declaredSymbols, loadLibrary } from "../../runtime/ffi";
+import { declaredSymbols, loadLibrary, ndDTypes, seqMasks, tensorEnumPrefixes } from "../../runtime/ffi";
 import { kernelsDir } from "../../kernels/source-hash";
 
 function headerSymbols(): string[] {
@@ -27,4 +27,21 @@ test("the library exports exactly the functions of rankfn.h", () => {
     .map((p) => p[2]!)
     .sort();
   expect(exported).toEqual(headerSymbols());
+});
+
+test("the op-code lists of the general tensor kernels match rankfn.h's enums name by name", () => {
+  const header = readFileSync(join(kernelsDir, "include", "rankfn.h"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  for (const [prefix, names] of Object.entries(tensorEnumPrefixes)) {
+    const found = [...header.matchAll(new RegExp(`\\b${prefix}(\\w+)\\s*=\\s*(\\d+)`, "g"))].map((m) => [m[1]!.toLowerCase(), Number(m[2])] as const);
+    expect(found.length).toBe(names.length);
+    expect(found).toEqual(names.map((n, i) => [n, i] as const));
+  }
+  const bool = /\bRF_BOOL\s*=\s*(\d+)/.exec(header);
+  expect(Number(bool?.[1])).toBe(ndDTypes.bool);
+});
+
+test("the TS mask names follow rf_seq_mask of rankfn.h", () => {
+  const header = readFileSync(join(kernelsDir, "include", "rankfn.h"), "utf8");
+  const fromHeader = [...header.matchAll(/RF_SEQ_MASK_(\w+)\s*=\s*(\d+)/g)].sort((a, b) => Number(a[2]) - Number(b[2])).map((m) => m[1]!.toLowerCase());
+  expect(fromHeader).toEqual([...seqMasks]);
 });

@@ -1,7 +1,7 @@
 // Shared oracle plumbing for the ONNX tests: write a model, run it with
 // onnxruntime-node and with rankfn on the same rows, compare every output.
 import { expect } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -26,6 +26,8 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
  */
 export async function matchesOrt(name: string, bytes: Uint8Array, feeds: Record<string, Feed>, context: string[] = []): Promise<string[]> {
   const path = join(scratchDir, `${name}.onnx`);
+  // Several suites share this folder and each removes it when it ends.
+  mkdirSync(scratchDir, { recursive: true });
   writeFileSync(path, bytes);
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
   const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.dtype === "f32" ? "float32" : "int64", f.data, f.dims)]));

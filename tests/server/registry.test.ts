@@ -23,7 +23,7 @@ test("a lazily registered model loads on its first request, which reports the co
     // Ready from the start: a lazy model loads on its first request, so a readiness gate must let that request through.
     const before = await fetch(`${served.url}/readyz`);
     expect(before.status).toBe(200);
-    expect(((await before.json()) as { models: { state: string }[] }).models).toEqual([{ name: "mmoe", state: "not_loaded" }]);
+    expect(((await before.json()) as { models: { name: string; state: string }[] }).models).toEqual([{ name: "mmoe", state: "not_loaded" }]);
     const client = new RankingClient({ url: served.url, deadlineMs: 10_000 });
     const [req] = sampleRequests(built, { count: 1, candidates: 5 });
     const first = await client.rank("mmoe", req!);

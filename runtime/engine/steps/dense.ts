@@ -27,6 +27,16 @@ const linear: StepBuilder = (node, ctx) => {
   const bias = f32(ctx, bName);
   const res = rName ? ctx.slot(rName) : null;
   const act = ACT(ctx.attrs(node).act ?? "none");
+  const slots = ((ctx.attrs(node).slots as number[] | undefined) ?? []).reduce((p, q) => p * q, 1);
+  if (slots > 1) {
+    // Per-slot linear: rows × slots GEMM rows of k, on contiguous rows.
+    for (const [name, v] of [[xName!, x], [node.outputs[0]!, y], ...(res ? [[rName!, res] as const] : [])] as const) {
+      if (v.ld !== v.width) throw new Error(`node "${node.name}": per-slot linear needs "${name}" stored contiguously`);
+    }
+    const k = x.width / slots;
+    const n = y.width / slots;
+    return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s) * slots, x.data, k, w, bias, act, res?.data ?? null, res ? n : 0, y.data, n), node));
+  }
   return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s), x.data, x.ld, w, bias, act, res?.data ?? null, res?.ld ?? 0, y.data, y.ld), node));
 };
 

@@ -20,7 +20,9 @@ import { type ExportedTensor, type PytorchExport, describePytorch } from "./expo
  * with a RankfnError naming the op and node, so when the importer learns a model this test
  * fails until the model is added here — grow the list with the importer.
  */
-const importsToday: string[] = ["youtube_dnn"];
+const importsToday: string[] = [
+  "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "sasrec", "mmoe", "ple", "youtube_dnn",
+];
 
 const REL = 1e-4;
 const ABS = 1e-5;

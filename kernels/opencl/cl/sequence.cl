@@ -1,0 +1,96 @@
+// The sequence section of rankfn.h (formulas there).
+// seq_attention: one work-item per (query row t, head h), global (q_rows, heads):
+//   b = the item whose q rows hold t (binary search of q_offsets); p = t - q0 + nk - nq
+//   m = -inf; l = 0; O = 0
+//   for visible j: s = scale * dot(Q[t,h], K[j,h]) + rab
+//     softmax (online): m' = max(m, s); O = O e^(m-m') + e^(s-m') V[j]; l = l e^(m-m') + e^(s-m')
+//     pointwise (HSTU): O += SiLU(s) / n · V[j]
+//   out = softmax ? O / l : O   (O accumulates in the output row itself)
+inline long seq_bucket(long qp, long kp, long nb) {
+    const ulong delta = qp > kp ? (ulong)(qp - kp) : (ulong)(kp - qp);
+    const long b = delta == 0 ? 0 : 64 - (long)clz(delta);
+    return b < nb - 1 ? b : nb - 1;
+}
+
+__kernel void seq_attention(long batch, long d, long dv, GBUF(const float, q), long ldq, GBUF(const long, qo),
+                            GBUF(const float, k), long ldk, GBUF(const float, v), long ldv, GBUF(const long, kvo),
+                            int mask, GBUF(const long, nc), float scale, GBUF(const float, rab), long nb,
+                            GBUF(const long, qpos), GBUF(const long, kvpos), int pointwise, long norm_len,
+                            GBUF(float, out), long ldo) {
+    const long t = get_global_id(0), h = get_global_id(1);
+    __global const long *QO = AT(const long, qo);
+    __global const long *KO = AT(const long, kvo);
+    if (t < QO[0]) return;
+    long lo = 0, hi = batch - 1;  // the last b with QO[b] <= t
+    while (lo < hi) {
+        const long mid = (lo + hi + 1) / 2;
+        if (QO[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    const long b = lo, q0 = QO[b], nq = QO[b + 1] - q0, k0 = KO[b], nk = KO[b + 1] - k0;
+    if (t >= QO[b + 1]) return;
+    const long i = t - q0, p = i + nk - nq;
+    const long nh = mask == 2 ? nk - OPT(const long, nc)[b] : nk;
+    long vlo = 0, vhi = nk, self = -1;
+    if (mask != 0 && p < 0) vhi = 0;
+    else if (mask == 1) vhi = p + 1;
+    else if (mask == 2) { if (p < nh) vhi = p + 1; else { vhi = nh; self = p; } }
+    __global float *O = AT(float, out) + t * ldo + h * dv;
+    for (long c = 0; c < dv; ++c) O[c] = 0.f;
+    __global const float *Q = AT(const float, q) + t * ldq + h * d;
+    __global const float *R = OPT(const float, rab);
+    __global const long *QP = OPT(const long, qpos);
+    __global const long *KP = OPT(const long, kvpos);
+    const float n = (float)(norm_len > 0 ? norm_len : nk);
+    float m = -INFINITY, l = 0.f;
+    for (long j = vlo; j < nk; ++j) {
+        if (!(j < vhi || j == self)) continue;
+        __global const float *K = AT(const float, k) + (k0 + j) * ldk + h * d;
+        __global const float *V = AT(const float, v) + (k0 + j) * ldv + h * dv;
+        float s = 0.f;
+        for (long c = 0; c < d; ++c) s += Q[c] * K[c];
+        s *= scale;
+        if (R) s += R[h * nb + seq_bucket(QP ? QP[t] : p, KP ? KP[k0 + j] : j, nb)];
+        if (pointwise) {
+            const float w = s / (1.f + exp(-s)) / n;
+            for (long c = 0; c < dv; ++c) O[c] += w * V[c];
+        } else {
+            const float mn = fmax(m, s);
+            const float alpha = m == -INFINITY ? 0.f : exp(m - mn), e = exp(s - mn);
+            for (long c = 0; c < dv; ++c) O[c] = O[c] * alpha + e * V[c];
+            l = l * alpha + e;
+            m = mn;
+        }
+    }
+    if (!pointwise && l > 0.f) {
+        const float inv = 1.f / l;
+        for (long c = 0; c < dv; ++c) O[c] *= inv;
+    }
+}
+
+// LayerNorm(x_i) ⊙ u_i, one work-item per row (same formula as layer_norm).
+__kernel void norm_gate(long m, long n, GBUF(const float, x), long ldx, GBUF(const float, u), long ldu,
+                        GBUF(const float, gamma), GBUF(const float, beta), float eps, GBUF(float, y), long ldy) {
+    const long i = get_global_id(0);
+    if (i >= m) return;
+    __global const float *X = AT(const float, x) + i * ldx;
+    __global const float *U = AT(const float, u) + i * ldu;
+    __global float *Y = AT(float, y) + i * ldy;
+    __global const float *G = OPT(const float, gamma);
+    __global const float *B = OPT(const float, beta);
+    float mu = 0.f, var = 0.f;
+    for (long j = 0; j < n; ++j) mu += X[j];
+    mu /= (float)n;
+    for (long j = 0; j < n; ++j) var += (X[j] - mu) * (X[j] - mu);
+    var /= (float)n;
+    const float sd = sqrt(var + eps);
+    for (long j = 0; j < n; ++j) Y[j] = ((X[j] - mu) / sd * (G ? G[j] : 1.f) + (B ? B[j] : 0.f)) * U[j];
+}
+
+// RankMixer token mixing, one work-item per output element o of row i:
+//   o = h*T*dh + t*dh + c  <-  x[i*ldx + t*D + h*dh + c]
+__kernel void token_mix(long m, long T, long D, long H, GBUF(const float, x), long ldx, GBUF(float, y), long ldy) {
+    const long o = get_global_id(0), i = get_global_id(1);
+    if (o >= T * D || i >= m) return;
+    const long dh = D / H, h = o / (T * dh), rem = o % (T * dh), t = rem / dh, c = rem % dh;
+    AT(float, y)[i * ldy + o] = AT(const float, x)[i * ldx + t * D + h * dh + c];
+}
