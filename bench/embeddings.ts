@@ -1,4 +1,4 @@
-// `bun run bench embeddings [--json] [--quick]`: the embedding tiers.
+// `bun run bench embeddings [--json] [--quick] [--only=cache|dlrm]`: the embedding tiers.
 //  1. The native hot-row cache on a 10M x 128 fp32 table under a Zipf(1.05)
 //     id stream, at budgets of 1%, 5% and 20% of the table: hit rate (misses
 //     filled as a server fills them), lookups/s of the whole-batch call, and
@@ -39,8 +39,10 @@ export async function main(args: string[]): Promise<void> {
   report.fact("ids", `Zipf(${ALPHA}) over the table's rows, scattered`);
   report.fact("threads", 2);
   report.fact("isa", k.isa().active);
-  hotCache(report, quick);
-  await endToEnd(report, quick);
+  // --only=cache / --only=dlrm runs one of the two sections.
+  const only = args.find((a) => a.startsWith("--only="))?.slice(7);
+  if (only !== "dlrm") hotCache(report, quick);
+  if (only !== "cache") await endToEnd(report, quick);
   report.print(json);
 }
 
