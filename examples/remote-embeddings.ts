@@ -1,6 +1,9 @@
 // Embedding tables in Redis: push a model's tables, load the model with its
-// tables served remotely (hot-row cache → host cache → Redis), check the scores
-// equal the all-local model, update a row online, and read the tier counters.
+// tables served remotely (hot-row cache → host cache → Redis, a batch's misses
+// in a few MGETs), check the scores equal the all-local model, update a row
+// online, keep the hot head of the biggest table local (hot/cold split: only
+// its cold rows are pushed), score synchronously from the local tiers, and
+// read the tier counters.
 // `bun examples/remote-embeddings.ts` — uses $REDIS_URL, or starts a
 // throwaway redis-server on loopback when it is installed.
 // The same from the command line:
@@ -58,8 +61,31 @@ console.log(`after updating row ${id} of emb_9.table: first score ${after.output
 
 const s = remote.stats().embeddings!;
 const t = s.tables["emb_9.table"]!;
-console.log(`emb_9.table: hot ${t.hot!.hits} hits / ${t.hot!.misses} misses, host ${t.host.hits}/${t.host.misses}, ${t.remote.rows} rows (${t.remote.bytes} bytes) from Redis`);
-console.log(`redis: ${s.redis.fetches} fetches, ${(s.redis.latencyMsSum / Math.max(1, s.redis.fetches)).toFixed(2)} ms mean, ${s.updates} updates applied`);
+console.log(`emb_9.table: hot ${t.hot!.hits} hits / ${t.hot!.misses} misses (admitted ${t.admission.admitted}, kept out ${t.admission.rejected}), host ${t.host.hits}/${t.host.misses}, ${t.remote.rows} rows (${t.remote.bytes} bytes) from Redis`);
+console.log(`redis: ${s.redis.batches} batches in ${s.redis.commands} MGETs and ${s.redis.roundTrips} round trips, ${(s.redis.latencyMsSum / Math.max(1, s.redis.batches)).toFixed(2)} ms mean, ${s.updates} updates applied`);
+
+// rankSync never waits for Redis: it scores when every row is local (here: in the host cache after rank()), else throws remote_rows_not_local.
+try {
+  console.log(`rankSync from the local tiers: first score ${remote.rankSync(request!).outputs.ctr!.data[0]!.toFixed(5)}`);
+} catch (err) {
+  if ((err as { code?: string }).code !== "remote_rows_not_local") throw err;
+  console.log(`rankSync declined (${(err as Error).message}); rank() fetches what is missing`);
+}
+
+// Hot/cold split: the 5% most used rows of emb_0 (ranked by a frequency file: per-row counts) stay in memory, the rest in Redis.
+const rows0 = built.weights.get("emb_0.table")!.shape[0]!;
+// The counts would come from training or traffic logs; here: from the ids this example's request uses.
+const counts = new Float64Array(rows0);
+const cat0 = (request!.context?.cat_0 ?? request!.candidates.cat_0)!.data as BigInt64Array;
+for (const v of cat0) if (v >= 0n) counts[Number(v)]!++;
+const split = { "emb_0.table": { hotRows: 0.05, counts } };
+const splitStore = new RedisEmbeddingStore({ url, prefix: "rankfn:dlrm-split" });
+const coldBytes = await pushTables(built, splitStore, { tables: ["emb_0.table"], split }); // uploads the cold 95% only
+splitStore.close();
+using hotCold = loadModel(built, { embeddings: { redis: url, prefix: "rankfn:dlrm-split", tables: { "emb_0.table": { local: "hot", ...split["emb_0.table"] } } } });
+const res = await hotCold.rank(request!);
+const e0 = hotCold.stats().embeddings!.tables["emb_0.table"]!;
+console.log(`hot/cold split of emb_0: ${e0.local!.rows} rows local, ${(coldBytes / 2 ** 20).toFixed(1)} MiB pushed; ${e0.local!.hits} lookups local, ${e0.remote.rows} from Redis; equal to all-local: ${res.outputs.ctr!.data.every((v, i) => v === want[i])}`);
 
 server?.kill();
 await server?.exited;

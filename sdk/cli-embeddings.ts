@@ -26,7 +26,7 @@ export const embeddingsCommand = {
       const s = (performance.now() - t0) / 1000;
       console.log(`pushed    ${tables.length} tables (${tables.join(", ")})`);
       console.log(`rows      ${formatBytes(bytes)} in ${s.toFixed(1)} s`);
-      console.log(`keys      ${store.prefix}:<table>:<row>  (metadata: ${store.prefix}:<table>:meta)`);
+      console.log(`keys      ${store.prefix}:<table>:{<row % 64>}:<row>  (metadata: ${store.prefix}:<table>:meta)`);
       console.log(`serve     loadModel("${path}", { embeddings: { redis: "${flags.redis}", tables: ${flags.tables ? JSON.stringify(tables) : '"all"'}${flags.prefix ? `, prefix: "${flags.prefix}"` : ""} } })`);
     } finally {
       store.close();

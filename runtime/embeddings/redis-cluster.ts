@@ -69,6 +69,29 @@ export class Router {
     return this.#seed.reconnects + this.#nodeList.reduce((a, n) => a + (n === this.#seed ? 0 : n.reconnects), 0);
   }
 
+  /**
+   * Keys grouped by the node that owns them, by URL only (no connection of
+   * Bun's client is needed: the binary read path has its own per node).
+   */
+  async nodeGroups(keys: string[], deadlineMs: number): Promise<{ url: string; indices: number[] }[]> {
+    const mode = await withDeadline(this.#detect(deadlineMs), deadlineMs, `connecting to ${this.url}`);
+    if (mode === "single") return [{ url: this.url, indices: keys.map((_, i) => i) }];
+    const byNode = new Map<number, number[]>();
+    keys.forEach((key, i) => {
+      const node = this.#slots![keySlot(key)]!;
+      const list = byNode.get(node);
+      if (list) list.push(i);
+      else byNode.set(node, [i]);
+    });
+    return [...byNode].map(([node, indices]) => ({ url: this.#nodeList[node]!.url, indices }));
+  }
+
+  /** URLs of every node (after detection): the seed alone for a single Redis. */
+  async nodeUrls(deadlineMs: number): Promise<string[]> {
+    const mode = await withDeadline(this.#detect(deadlineMs), deadlineMs, `connecting to ${this.url}`);
+    return mode === "single" ? [this.url] : this.#nodeList.map((n) => n.url);
+  }
+
   /** Keys grouped by the client that owns them. */
   async groups(keys: string[], deadlineMs: number): Promise<KeyGroup[]> {
     // The detection may be shared with a caller that has a longer deadline: bound the wait by ours.

@@ -1,16 +1,27 @@
 // The remote tier: embedding tables in Redis or a Redis Cluster, one key per
 // row holding the row's bytes exactly as the table stores them (row-codec.ts),
-// under `${prefix}:${table}:${row}`; table metadata under
-// `${prefix}:${table}:meta`. All rows a batch misses are fetched in one
-// pipelined round trip per node (Bun's client pipelines the commands issued in
-// one tick; redis-cluster.ts groups keys by node). Row updates are announced on
-// the channel `${prefix}:updates`. Every call has a deadline; a lost connection
-// is re-established with backoff, and commands fail fast (no offline queue)
-// while it is down, so a caller never waits past its deadline.
+// under `${prefix}:${table}:{${id % 64}}:${id}`: the hash tag `{k}` puts rows
+// of one tag (of every table) in one hash slot, so a batch's misses are read
+// with MGETs of up to 1024 keys — one command per tag and node on a cluster,
+// per 1024 rows on a single Redis — instead of one GET per row. Reads go over
+// a binary RESP connection per node (resp-connection.ts: Bun's client decodes
+// MGET replies as text), all nodes at once, every command to a node pipelined:
+// one round trip per node per batch. Table metadata lives under
+// `${prefix}:${table}:meta`; row updates are announced on `${prefix}:updates`.
+// Every call has a deadline; a lost connection is re-established with backoff,
+// and commands fail fast while it is down, so a caller never waits past its deadline.
 import { RedisClient } from "bun";
 import { Router } from "./redis-cluster";
 import { BACKOFF_MS, RemoteTierError, withDeadline } from "./redis-connection";
+import { RespConnection } from "./resp-connection";
 import type { RowDType } from "./row-codec";
+
+/** Hash tags rows are spread over (`id % KEY_TAGS`); recorded in each table's metadata as its layout. */
+export const KEY_TAGS = 64;
+/** The key layout `embeddings push` writes (a reader refuses tables pushed in another). */
+export const ROW_LAYOUT = `tagged-${KEY_TAGS}`;
+/** Most keys one MGET / MSET carries (bounds how long one command holds Redis). */
+const KEYS_PER_COMMAND = 1024;
 
 export { RemoteTierError };
 
@@ -30,17 +41,33 @@ export interface TableMeta {
   dtype: RowDType;
   /** Mean row (fp32), for the "mean" default-row policy. */
   mean?: number[];
+  /** Key layout of the rows (ROW_LAYOUT); absent: pushed by an older rankfn, one untagged key per row. */
+  layout?: string;
+  /** A hot/cold split: only these many rows were uploaded (the rest stay in the model's memory). */
+  pushedRows?: number;
+}
+
+/** Rows of one table one batch needs from Redis. */
+export interface FetchRequest {
+  table: string;
+  ids: ArrayLike<number>;
 }
 
 /** A row update announcement: the rows of `ids` in `table` changed. */
 export interface UpdateMessage {
   table: string;
   ids: number[];
+  /** The publishing process's model instance, which applied the update already and skips its own echo. */
+  origin?: string;
 }
 
 export interface RedisStoreStats {
   /** Pipelined fetches (one per remote table a batch missed in; they share the batch's round trip). */
   fetches: number;
+  /** Batches that went to Redis (one fetchMany each), the MGET commands they sent, and the round trips (one per node contacted). */
+  batches: number;
+  commands: number;
+  roundTrips: number;
   rowsFetched: number;
   bytesFetched: number;
   errors: number;
@@ -56,25 +83,29 @@ export class RedisEmbeddingStore {
   readonly prefix: string;
   readonly url: string;
   readonly #router: Router;
-  readonly #stats = { fetches: 0, rowsFetched: 0, bytesFetched: 0, errors: 0, timeouts: 0, latencyMsSum: 0, latencyMsMax: 0 };
+  readonly #stats = { fetches: 0, batches: 0, commands: 0, roundTrips: 0, rowsFetched: 0, bytesFetched: 0, errors: 0, timeouts: 0, latencyMsSum: 0, latencyMsMax: 0 };
+  readonly #binary = new Map<string, RespConnection>();
+  readonly #connectTimeoutMs: number;
   #subscriber: { stop(): void } | undefined;
 
   constructor({ url, prefix = "rankfn", connectTimeoutMs = 1000 }: RedisStoreOptions) {
     this.url = url;
     this.prefix = prefix;
     this.#router = new Router(url, connectTimeoutMs);
+    this.#connectTimeoutMs = connectTimeoutMs;
   }
 
   rowKey(table: string, id: number): string {
-    return `${this.prefix}:${table}:${id}`;
+    return `${this.prefix}:${table}:{${id % KEY_TAGS}}:${id}`;
   }
 
   get updatesChannel(): string {
     return `${this.prefix}:updates`;
   }
 
+  /** The connections rows are read through are up (before the first read: Bun's client for commands). */
   get connected(): boolean {
-    return this.#router.connected;
+    return this.#binary.size > 0 ? [...this.#binary.values()].every((c) => c.connected) : this.#router.connected;
   }
 
   /** Is the remote tier a Redis Cluster (known after the first command)? */
@@ -82,71 +113,106 @@ export class RedisEmbeddingStore {
     return this.#router.cluster;
   }
 
-  /** Connect now (otherwise the first command connects). */
+  /** Connect now, to every node and its binary read connection (otherwise the first command connects). */
   async connect(timeoutMs = 1000): Promise<void> {
     await this.#router.groups([], timeoutMs);
+    const urls = await this.#router.nodeUrls(timeoutMs);
+    await withDeadline(Promise.all(urls.map((u) => this.#connection(u).open())), timeoutMs, `connecting to ${urls.length} node(s)`);
+  }
+
+  /** The rows of `ids` of one table (null where Redis has no such key); see fetchMany. */
+  async fetch(table: string, ids: ArrayLike<number>, timeoutMs: number): Promise<(Uint8Array | null)[]> {
+    return (await this.fetchMany([{ table, ids }], timeoutMs))[0]!;
   }
 
   /**
-   * The rows of `ids` (null where Redis has no such key), in one pipelined
-   * round trip; rejects with RemoteTierError on failure or after `timeoutMs`.
+   * The rows of several tables' ids (null where Redis has no such key), all in
+   * one round trip per node: MGETs of one tag group (cluster) or of up to 1024
+   * keys (single Redis). Rejects with RemoteTierError on failure or after `timeoutMs`.
    */
-  async fetch(table: string, ids: ArrayLike<number>, timeoutMs: number): Promise<(Uint8Array | null)[]> {
-    if (ids.length === 0) return [];
+  async fetchMany(requests: FetchRequest[], timeoutMs: number): Promise<(Uint8Array | null)[][]> {
+    const total = requests.reduce((a, r) => a + r.ids.length, 0);
+    if (total === 0) return requests.map(() => []);
     const t0 = performance.now();
-    const keys = Array.from({ length: ids.length }, (_, i) => this.rowKey(table, ids[i]!));
+    const keys: string[] = new Array(total);
+    const tag = new Uint8Array(total);
+    let k = 0;
+    for (const { table, ids } of requests) {
+      for (let i = 0; i < ids.length; i++, k++) {
+        keys[k] = this.rowKey(table, ids[i]!);
+        tag[k] = ids[i]! % KEY_TAGS;
+      }
+    }
     try {
       let rows: (Uint8Array | null)[];
       try {
-        rows = await this.#fetchKeys(keys, timeoutMs);
+        rows = await this.#fetchKeys(keys, tag, timeoutMs);
       } catch (err) {
         // A cluster resharded under us: re-read the slot map and try once more.
         if (!/^MOVED /.test((err as Error).message ?? "")) throw err;
         await this.#router.refresh(timeoutMs - (performance.now() - t0));
-        rows = await this.#fetchKeys(keys, timeoutMs - (performance.now() - t0));
+        rows = await this.#fetchKeys(keys, tag, timeoutMs - (performance.now() - t0));
       }
       const ms = performance.now() - t0;
       const s = this.#stats;
-      s.fetches++;
-      s.rowsFetched += ids.length;
+      s.batches++;
+      s.fetches += requests.filter((r) => r.ids.length > 0).length;
+      s.rowsFetched += total;
       for (const r of rows) s.bytesFetched += r?.byteLength ?? 0;
       s.latencyMsSum += ms;
       s.latencyMsMax = Math.max(s.latencyMsMax, ms);
-      return rows;
+      const out: (Uint8Array | null)[][] = [];
+      let at = 0;
+      for (const r of requests) out.push(rows.slice(at, (at += r.ids.length)));
+      return out;
     } catch (err) {
       if (err instanceof RemoteTierError && err.code === "embeddings_timeout") this.#stats.timeouts++;
       else this.#stats.errors++;
-      throw err instanceof RemoteTierError ? err : new RemoteTierError(`Redis fetch of "${table}" failed: ${(err as Error).message}`);
+      const tables = [...new Set(requests.map((r) => r.table))].map((t) => `"${t}"`).join(", ");
+      throw err instanceof RemoteTierError ? err : new RemoteTierError(`Redis fetch of ${tables} failed: ${(err as Error).message}`);
     }
   }
 
-  /** GET every key, one pipelined round trip per node, all nodes at once. */
-  async #fetchKeys(keys: string[], timeoutMs: number): Promise<(Uint8Array | null)[]> {
+  /** MGET every key: per node, commands of one tag (cluster) or any keys (single), pipelined; all nodes at once. */
+  async #fetchKeys(keys: string[], tag: Uint8Array, timeoutMs: number): Promise<(Uint8Array | null)[]> {
     const t0 = performance.now();
-    const groups = await this.#router.groups(keys, timeoutMs);
+    const groups = await this.#router.nodeGroups(keys, timeoutMs);
     const rows: (Uint8Array | null)[] = new Array(keys.length);
-    const pending = groups.map(async ({ client, indices }) => {
-      const got = await Promise.all(indices.map((i) => client.getBuffer(keys[i]!)));
-      indices.forEach((i, k) => (rows[i] = got[k]!));
-    });
+    const cluster = this.#router.cluster;
+    const pending: Promise<void>[] = [];
+    for (const { url, indices } of groups) {
+      const conn = this.#connection(url);
+      this.#stats.roundTrips++;
+      for (const part of commandGroups(indices, cluster ? tag : undefined)) {
+        this.#stats.commands++;
+        pending.push(
+          conn.mget(part.map((i) => keys[i]!)).then((got) => {
+            for (let j = 0; j < part.length; j++) rows[part[j]!] = got[j] ?? null;
+          }),
+        );
+      }
+    }
     await withDeadline(Promise.all(pending), timeoutMs - (performance.now() - t0), `fetching ${keys.length} rows`);
     return rows;
   }
 
-  /** Write encoded rows (`rowBytes` each, in `ids` order): MSETs of `chunk` rows, or per-row SETs on a cluster (keys of one MSET must share a slot). */
-  async write(table: string, ids: ArrayLike<number>, encoded: Uint8Array, rowBytes: number, { chunk = 512, timeoutMs = 10_000 } = {}): Promise<void> {
+  #connection(url: string): RespConnection {
+    let c = this.#binary.get(url);
+    if (!c) this.#binary.set(url, (c = new RespConnection(url, this.#connectTimeoutMs)));
+    return c;
+  }
+
+  /** Write encoded rows (`rowBytes` each, in `ids` order): MSETs of up to 1024 rows, of one tag per MSET on a cluster (keys of one MSET must share a slot). */
+  async write(table: string, ids: ArrayLike<number>, encoded: Uint8Array, rowBytes: number, { timeoutMs = 10_000 } = {}): Promise<void> {
     const keys = Array.from({ length: ids.length }, (_, i) => this.rowKey(table, ids[i]!));
+    const tag = Uint8Array.from({ length: ids.length }, (_, i) => ids[i]! % KEY_TAGS);
     const row = (i: number) => encoded.subarray(i * rowBytes, (i + 1) * rowBytes);
     const groups = await this.#router.groups(keys, timeoutMs);
     const sends: Promise<unknown>[] = [];
     for (const { client, indices } of groups) {
-      if (this.#router.cluster) {
-        for (const i of indices) sends.push(client.set(keys[i]!, row(i)));
-        continue;
-      }
-      for (let at = 0; at < indices.length; at += chunk) {
+      for (const part of commandGroups(indices, this.#router.cluster ? tag : undefined)) {
         const args: (string | Uint8Array)[] = [];
-        for (const i of indices.slice(at, at + chunk)) args.push(keys[i]!, row(i));
+        for (const i of part) args.push(keys[i]!, row(i));
         sends.push(client.mset(...args));
       }
     }
@@ -230,12 +296,31 @@ export class RedisEmbeddingStore {
   }
 
   stats(): RedisStoreStats {
-    return { ...this.#stats, reconnects: this.#router.reconnects, connected: this.#router.connected, cluster: this.#router.cluster };
+    const binary = [...this.#binary.values()];
+    return { ...this.#stats, reconnects: this.#router.reconnects + binary.reduce((a, c) => a + c.reconnects, 0), connected: this.connected, cluster: this.#router.cluster };
   }
 
   close(): void {
     this.#subscriber?.stop();
     this.#subscriber = undefined;
     this.#router.close();
+    for (const c of this.#binary.values()) c.close();
+    this.#binary.clear();
   }
+}
+
+/** Positions split into commands: by tag when keys must share a slot (`tag` given), then into runs of at most KEYS_PER_COMMAND. */
+function commandGroups(indices: number[], tag: Uint8Array | undefined): number[][] {
+  const parts: number[][] = [];
+  const chunk = (list: number[]) => {
+    for (let at = 0; at < list.length; at += KEYS_PER_COMMAND) parts.push(list.slice(at, at + KEYS_PER_COMMAND));
+  };
+  if (!tag) {
+    chunk(indices);
+    return parts;
+  }
+  const byTag: number[][] = Array.from({ length: KEY_TAGS }, () => []);
+  for (const i of indices) byTag[tag[i]!]!.push(i);
+  for (const list of byTag) if (list.length > 0) chunk(list);
+  return parts;
 }

@@ -1,20 +1,32 @@
 // A model's remote embedding tables, tiered like a hierarchical parameter
-// server: the native hot-row cache (dequantized fp32 rows, per table) → the
-// host row cache (lru-cache, bytes + TTL) → Redis. `gather` fills the rows of
-// one batch's ids, fetching every miss of the batch in one pipelined round
-// trip; the fault policy decides what a failed or late fetch does. Row updates
-// (from this process or announced over pub/sub) evict the stale copies.
+// server: a hot/cold split's local rows → the native hot-row cache (fp32 rows,
+// per table, behind a frequency sketch's admission) → the host row cache
+// (lru-cache, bytes + TTL) → Redis. `gatherMany` fills the rows of one batch's
+// ids over all its tables, fetching every miss of the batch in one round trip
+// per node (MGETs, redis-store.ts); rows that earn a place in the hot cache are
+// inserted after the batch is scored (admission.ts). The fault policy decides
+// what a failed or late fetch does. Row updates (from this process or announced
+// over pub/sub) evict stale copies and rewrite a hot/cold split's local rows.
 import { RankfnError } from "../errors";
 import { EmbeddingCache, type EmbeddingCacheStats, cacheSetBytes } from "../ffi/emb-cache";
+import { AdmissionQueue, FrequencySketch } from "./admission";
 import { HostRowCache, type HostCacheStats } from "./host-cache";
-import { RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
-import { type RowDType, decodeRow, encodeRows, rowBytes } from "./row-codec";
+import { type HotSplitOptions, HotRows } from "./hot-rows";
+import { ROW_LAYOUT, RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
+import { decodeRow, encodeRows, rowBytes } from "./row-codec";
+import { type Needed, type Table, type TableSpec, admissible, fillPositions, idArray, insertRows, lookupLocal } from "./table-tiers";
+
+export type { TableSpec };
 
 export interface RemoteEmbeddingOptions {
   /** Redis URL of the remote tier, e.g. redis://127.0.0.1:6379 */
   redis: string;
-  /** Tables served from Redis ("all": every embedding table). */
-  tables: string[] | "all";
+  /**
+   * Tables served from Redis ("all": every embedding table), or per table:
+   * `{ t: { local: "hot", hotRows: 0.05 } }` keeps t's most frequent rows (a
+   * count or a fraction; ranked by `counts` when given) in memory, the rest in Redis.
+   */
+  tables: string[] | "all" | Record<string, HotSplitOptions | "remote">;
   /** Key prefix the tables were pushed under (default `rankfn:<model name>`). */
   prefix?: string;
   /** Native hot-row cache budget over all remote tables, bytes (0: none). Default 64 MiB. */
@@ -35,18 +47,14 @@ export interface RemoteEmbeddingOptions {
   ways?: number;
 }
 
-export interface TableSpec {
-  name: string;
-  rows: number;
-  dim: number;
-  /** Encoding of the rows in Redis (the table's dtype in the model file). */
-  dtype: RowDType;
-}
-
 /** Per table; tier lookups count each batch's distinct ids once. */
 export interface TableTierStats {
+  /** Rows served from the hot/cold split's local part (null: no split). */
+  local: { rows: number; hits: number } | null;
   hot: Pick<EmbeddingCacheStats, "hits" | "misses" | "evictions" | "usedRows" | "capacityRows" | "bytes"> | null;
   host: { hits: number; misses: number };
+  /** Missed rows the admission sketch let into the hot cache, and those it kept out. */
+  admission: { admitted: number; rejected: number };
   /** Rows and bytes fetched from Redis; fetches of this table and their total and worst latency. */
   remote: { rows: number; bytes: number; fetches: number; latencyMsSum: number; latencyMsMax: number };
   defaultedRows: number;
@@ -56,6 +64,8 @@ export interface RemoteEmbeddingStats {
   tables: Record<string, TableTierStats>;
   host: HostCacheStats;
   redis: RedisStoreStats;
+  /** Time this tier spent on batches: gathering rows (lookups, fetch, decode) and the hot-cache inserts queued after them. */
+  cost: { batches: number; gatherMs: number; insertMs: number };
   degradedBatches: number;
   failedBatches: number;
   updates: number;
@@ -65,16 +75,12 @@ export interface RemoteEmbeddingStats {
 /** A row this batch obtained: id, encoded bytes, whether it came from Redis (else the host cache). */
 type Got = [id: number, row: Uint8Array, remote: boolean];
 
-interface Table extends TableSpec {
-  cache: EmbeddingCache | undefined;
-  /** Most missed rows one batch may insert into the hot cache (see gather). */
-  admitPerBatch: number;
-  /** One decoded row, and its bytes (an f32 row is copied in whatever its source alignment). */
-  scratch: Float32Array;
-  scratchBytes: Uint8Array;
-  rowBytes: number;
-  defaultRow: Float32Array;
-  stats: { hostHits: number; hostMisses: number; remoteRows: number; remoteBytes: number; fetches: number; latencyMsSum: number; latencyMsMax: number; defaulted: number };
+/** One use of a table in a batch: its (distinct) ids and where their rows go. */
+export interface GatherItem {
+  table: string;
+  ids: Int32Array | BigInt64Array;
+  n: number;
+  out: Float32Array;
 }
 
 export class RemoteEmbeddings {
@@ -89,6 +95,9 @@ export class RemoteEmbeddings {
   #resyncSeq = 0;
   readonly #recentUpdates = new Map<string, number>();
   #inflight = 0;
+  readonly #admission = new AdmissionQueue();
+  readonly #origin = crypto.randomUUID();
+  readonly #cost = { batches: 0, gatherMs: 0, insertMs: 0 };
   readonly #counters = { degradedBatches: 0, failedBatches: 0, updates: 0, resyncs: 0 };
 
   constructor(specs: TableSpec[], modelName: string, options: RemoteEmbeddingOptions) {
@@ -109,20 +118,30 @@ export class RemoteEmbeddings {
     const total = specs.reduce((a, s) => a + s.rows * s.dim * 4, 0) || 1;
     for (const s of specs) {
       const setBytes = cacheSetBytes(s.dim, this.options.ways);
-      // No table gets more than twice what holding all its rows takes.
-      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), (Math.ceil(s.rows / this.options.ways) * 2 + 1) * setBytes);
-      const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
-      const admitPerBatch = cache ? Math.max(16, Math.floor(cache.stats().capacityRows / 8)) : 0;
+      // No table gets more than twice what holding all its (remote) rows takes.
+      const remoteRows = s.rows - (s.hotIds?.length ?? 0);
+      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), (Math.ceil(remoteRows / this.options.ways) * 2 + 1) * setBytes);
+      const cache = share >= setBytes && remoteRows > 0 ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
+      const capacity = cache ? cache.stats().capacityRows : 0;
+      const admitPerBatch = cache ? Math.max(16, Math.floor(capacity / 8)) : 0;
+      const hot = s.hotIds && s.hotIds.length > 0 ? new HotRows(s.hotIds, s.data!, s.dtype, s.dim) : undefined;
       const scratch = new Float32Array(s.dim);
-      this.#tables.set(s.name, { ...s, cache, admitPerBatch, scratch, scratchBytes: new Uint8Array(scratch.buffer), rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim), stats: { hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0 } });
+      const { data: _data, ...spec } = s;
+      this.#tables.set(s.name, {
+        ...spec, cache, sketch: cache ? new FrequencySketch(capacity) : undefined, hot, admitPerBatch, scratch, scratchBytes: new Uint8Array(scratch.buffer), rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim),
+        stats: { localHits: 0, hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0, admitted: 0, rejected: 0 },
+      });
     }
-    this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => this.applyUpdate(u), () => this.resync()) : Promise.resolve();
+    // Our own announcements come back too: they were applied when written (re-applying would drop rows fetched since).
+    this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => (u.origin === this.#origin ? undefined : this.applyUpdate(u)), () => this.resync()) : Promise.resolve();
   }
 
-  /** Resolves once following updates (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
+  /** Resolves once following updates and connected (or after `timeoutMs` if Redis is not reachable yet: it keeps trying). */
   async ready(timeoutMs = 2000): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    // The read connections too, so a first batch does not spend its deadline connecting.
+    const connected = this.store.connect(timeoutMs).catch(() => undefined);
+    await Promise.race([Promise.all([this.#subscribed, connected]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   }
 
@@ -152,48 +171,97 @@ export class RemoteEmbeddings {
     }
   }
 
+  /** gatherMany for one table. */
+  gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number): Promise<number> {
+    return this.gatherMany([{ table: name, ids, n, out }], deadlineMs);
+  }
+
   /**
-   * Fill out[i*dim ..] with the row of ids[i] for i < n (ids already range-checked).
-   * `uses[i]`, how often the batch uses ids[i] (default 1), ranks rows for the hot cache's admission.
+   * Fill each item's out[i*dim ..] with the row of ids[i] for i < n (ids already
+   * range-checked), all items' misses in one fetch (one round trip per node).
    * Returns the number of rows that were defaulted (fault policy "default").
    */
-  async gather(name: string, ids: Int32Array | BigInt64Array, n: number, out: Float32Array, deadlineMs: number, uses?: Int32Array): Promise<number> {
-    const t = this.#tables.get(name);
-    if (!t) throw new RankfnError(`"${name}" is not a remote table of this model (its remote tables: ${[...this.#tables.keys()].join(", ")})`, "unknown_table", 404);
-    const positions = missPositions(t, ids, n, out);
-    if (positions.size === 0) return 0;
+  async gatherMany(items: GatherItem[], deadlineMs: number): Promise<number> {
+    const t0 = performance.now();
+    try {
+      return await this.#gatherMany(items, deadlineMs);
+    } finally {
+      this.#cost.batches++;
+      this.#cost.gatherMs += performance.now() - t0;
+    }
+  }
+
+  async #gatherMany(items: GatherItem[], deadlineMs: number): Promise<number> {
+    const plans = this.#lookupAll(items);
+    const needs = plans.map(({ t, needed, got, out }) => this.#readHost(t, needed, out, got));
+    const pending = plans.map((p, i) => ({ ...p, need: needs[i]! })).filter((p) => p.need.length > 0);
+    if (pending.length === 0) {
+      for (const p of plans) this.#admit(p.t, p.got, p.needed, this.#updateSeq);
+      return 0;
+    }
     // Rows read before an update lands must not be cached after it (see applyUpdate).
     const seq = this.#updateSeq;
     this.#inflight++;
     try {
-      const got: Got[] = [];
-      const need = this.#readHost(t, positions, out, got);
-      const defaulted = need.length > 0 ? await this.#fetchRemote(t, need, positions, out, got, deadlineMs) : 0;
-      const fresh =
-        this.#resyncSeq > seq ? [] // a resync meanwhile: any of these rows may be stale
-        : this.#recentUpdates.size === 0 ? got
-        : got.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(name, id)) ?? -1) < seq);
-      // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
-      if (this.#host.enabled) for (const [id, row, remote] of fresh) if (remote) this.#host.set(HostRowCache.key(name, id), row);
-      admit(t, fresh, (id) => positions.get(id)!.reduce((a, pos) => a + (uses ? uses[pos]! : 1), 0));
+      let defaulted = 0;
+      try {
+        const t0 = performance.now();
+        const rows = await this.store.fetchMany(pending.map((p) => ({ table: p.t.name, ids: p.need })), deadlineMs);
+        const ms = performance.now() - t0;
+        pending.forEach((p, k) => this.#fill(p.t, p.need, rows[k]!, p.needed, p.out, p.got, ms));
+      } catch (err) {
+        if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
+          this.#counters.failedBatches++;
+          throw err;
+        }
+        for (const p of pending) defaulted += this.#defaultRows(p.t, p.need, p.needed, p.out);
+      }
+      for (const p of plans) this.#admit(p.t, p.got, p.needed, seq);
       return defaulted;
     } finally {
-      if (--this.#inflight === 0) this.#recentUpdates.clear();
+      if (--this.#inflight === 0 && this.#pendingAdmits === 0) this.#recentUpdates.clear();
     }
   }
 
+  /**
+   * Fill the items from the local tiers only (hot/cold split, hot cache, host
+   * cache) — nothing leaves the process. Returns, per table, how many distinct
+   * rows are not local (all zero: every row was filled).
+   */
+  gatherLocal(items: GatherItem[]): Map<string, number> {
+    const plans = this.#lookupAll(items);
+    const missing = new Map<string, number>();
+    for (const { t, needed, got, out } of plans) {
+      const need = this.#readHost(t, needed, out, got);
+      if (need.length > 0) missing.set(t.name, (missing.get(t.name) ?? 0) + need.length);
+    }
+    if (missing.size === 0) for (const p of plans) this.#admit(p.t, p.got, p.needed, this.#updateSeq);
+    return missing;
+  }
+
+  #lookupAll(items: GatherItem[]): { t: Table; needed: Needed; got: Got[]; out: Float32Array }[] {
+    // Rows queued for the hot cache go in before it is read again.
+    this.#admission.flush();
+    return items.map(({ table, ids, n, out }) => {
+      const t = this.#tables.get(table);
+      if (!t) throw new RankfnError(`"${table}" is not a remote table of this model (its remote tables: ${[...this.#tables.keys()].join(", ")})`, "unknown_table", 404);
+      return { t, needed: lookupLocal(t, ids, n, out), got: [], out };
+    });
+  }
+
   /** Rows in the host cache go straight to `out` (and into `got`); returns the ids still needed. */
-  #readHost(t: Table, positions: Map<number, number[]>, out: Float32Array, got: Got[]): number[] {
+  #readHost(t: Table, needed: Needed, out: Float32Array, got: Got[]): number[] {
+    const positions = needed.positions;
     if (!this.#host.enabled) {
       t.stats.hostMisses += positions.size; // a disabled tier misses everything
       return [...positions.keys()];
     }
     const need: number[] = [];
-    for (const id of positions.keys()) {
+    for (const [id, list] of positions) {
       const row = this.#host.get(HostRowCache.key(t.name, id));
       if (row) {
         t.stats.hostHits++;
-        fillPositions(t, row, positions.get(id)!, out);
+        fillPositions(t, row, list, out);
         got.push([id, row, false]);
       } else {
         t.stats.hostMisses++;
@@ -203,39 +271,63 @@ export class RemoteEmbeddings {
     return need;
   }
 
-  /** Fetch `need` from Redis in one pipelined round trip; on failure apply the fault policy. Returns rows defaulted. */
-  async #fetchRemote(t: Table, need: number[], positions: Map<number, number[]>, out: Float32Array, got: Got[], deadlineMs: number): Promise<number> {
-    try {
-      const t0 = performance.now();
-      const rows = await this.store.fetch(t.name, need, deadlineMs);
-      const ms = performance.now() - t0;
-      t.stats.fetches++;
-      t.stats.latencyMsSum += ms;
-      t.stats.latencyMsMax = Math.max(t.stats.latencyMsMax, ms);
-      const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
-      if (absent.length > 0) throw new RemoteTierError(`table "${t.name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(t.name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
-      need.forEach((id, i) => {
-        const row = rows[i]!;
-        t.stats.remoteRows++;
-        t.stats.remoteBytes += row.byteLength;
-        fillPositions(t, row, positions.get(id)!, out);
-        got.push([id, row, true]);
-      });
-      return 0;
-    } catch (err) {
-      if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
-        this.#counters.failedBatches++;
-        throw err;
-      }
-      let defaulted = 0;
-      for (const id of need) {
-        for (const pos of positions.get(id)!) out.set(t.defaultRow, pos * t.dim);
-        defaulted += positions.get(id)!.length;
-      }
-      t.stats.defaulted += defaulted;
-      return defaulted;
-    }
+  /** Rows fetched from Redis for `need`: checked, decoded into `out`, kept in `got`. */
+  #fill(t: Table, need: number[], rows: (Uint8Array | null)[], needed: Needed, out: Float32Array, got: Got[], ms: number): void {
+    t.stats.fetches++;
+    t.stats.latencyMsSum += ms;
+    t.stats.latencyMsMax = Math.max(t.stats.latencyMsMax, ms);
+    const absent = need.filter((_, i) => rows[i] === null || rows[i]!.byteLength !== t.rowBytes);
+    if (absent.length > 0) throw new RemoteTierError(`table "${t.name}" has no valid row for id ${absent[0]} under ${this.store.rowKey(t.name, absent[0]!)} (${absent.length} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
+    need.forEach((id, i) => {
+      const row = rows[i]!;
+      t.stats.remoteRows++;
+      t.stats.remoteBytes += row.byteLength;
+      fillPositions(t, row, needed.positions.get(id)!, out);
+      got.push([id, row, true]);
+    });
   }
+
+  #defaultRows(t: Table, need: number[], needed: Needed, out: Float32Array): number {
+    let defaulted = 0;
+    for (const id of need) {
+      const list = needed.positions.get(id)!;
+      for (const pos of list) out.set(t.defaultRow, pos * t.dim);
+      defaulted += list.length;
+    }
+    t.stats.defaulted += defaulted;
+    return defaulted;
+  }
+
+  /**
+   * New rows into the host cache now, and the admissible ones into the hot
+   * cache after this batch (queued) — unless an update or resync since `seq`
+   * made them stale.
+   */
+  #admit(t: Table, got: Got[], needed: Needed, seq: number): void {
+    if (got.length === 0) return;
+    const fresh = (rows: Got[]) =>
+      this.#resyncSeq > seq ? [] // a resync meanwhile: any of these rows may be stale
+      : this.#recentUpdates.size === 0 ? rows
+      : rows.filter(([id]) => (this.#recentUpdates.get(HostRowCache.key(t.name, id)) ?? -1) < seq);
+    const now = fresh(got);
+    // Only rows new from Redis enter the host cache: re-setting host hits would renew their TTL forever.
+    // A fetched row is a view into its reply's buffer: the host cache keeps a copy, not the whole reply.
+    if (this.#host.enabled) for (const [id, row, remote] of now) if (remote) this.#host.set(HostRowCache.key(t.name, id), row.slice());
+    if (!t.cache) return;
+    const rows = admissible(t, now, needed.frequency);
+    if (rows.length === 0) return;
+    this.#pendingAdmits++;
+    this.#admission.push(() => {
+      this.#pendingAdmits--;
+      if (!this.#tables.has(t.name)) return; // disposed
+      const t0 = performance.now();
+      insertRows(t, fresh(rows).map(([id, row]) => [id, row]));
+      this.#cost.insertMs += performance.now() - t0;
+      if (this.#inflight === 0 && this.#pendingAdmits === 0) this.#recentUpdates.clear();
+    });
+  }
+
+  #pendingAdmits = 0;
 
   /** Count a batch that used default rows (the response is flagged degraded). */
   noteDegraded(): void {
@@ -252,13 +344,27 @@ export class RemoteEmbeddings {
     if (!t) throw new RankfnError(`"${name}" is not a remote table of this model (remote: ${this.tableNames.join(", ")})`, "unknown_table", 400);
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new RankfnError(`update of "${name}": id ${id} is outside the table's ${t.rows} rows`, "id_out_of_range", 400);
     if (rows.length !== ids.length * t.dim) throw new RankfnError(`update of "${name}": ${rows.length} values for ${ids.length} rows of dim ${t.dim}`, "bad_shape", 400);
-    await this.store.write(name, ids, encodeRows(rows, ids.length, t.dim, t.dtype), t.rowBytes);
-    this.applyUpdate({ table: name, ids });
-    await this.store.publish({ table: name, ids });
+    const encoded = encodeRows(rows, ids.length, t.dim, t.dtype);
+    await this.store.write(name, ids, encoded, t.rowBytes);
+    // A hot/cold split's local rows take the new rows at once (as encoded, so as the model file would hold them).
+    if (t.hot) {
+      ids.forEach((id, i) => {
+        const slot = t.hot!.slot(id);
+        if (slot < 0) return;
+        decodeRow(encoded.subarray(i * t.rowBytes, (i + 1) * t.rowBytes), t.dtype, t.dim, t.scratch, 0);
+        t.hot!.write(slot, t.scratch);
+      });
+    }
+    this.applyUpdate({ table: name, ids }, { hotWritten: true });
+    await this.store.publish({ table: name, ids, origin: this.#origin });
   }
 
-  /** Drop the cached copies of updated rows. */
-  applyUpdate(u: UpdateMessage): void {
+  /**
+   * Drop the cached copies of updated rows. Updated rows of a hot/cold split's
+   * local part are served from Redis until their new value is read back into it
+   * (unless `hotWritten`: this process wrote them).
+   */
+  applyUpdate(u: UpdateMessage, { hotWritten = false } = {}): void {
     const t = this.#tables.get(u.table);
     if (!t) return;
     const ids = u.ids.filter((id) => Number.isInteger(id) && id >= 0 && id < t.rows);
@@ -266,10 +372,30 @@ export class RemoteEmbeddings {
     for (const id of ids) {
       const key = HostRowCache.key(u.table, id);
       this.#host.delete(key);
-      if (this.#inflight > 0) this.#recentUpdates.set(key, seq);
+      if (this.#inflight > 0 || this.#pendingAdmits > 0) this.#recentUpdates.set(key, seq);
     }
     t.cache?.erase(idArray(ids, t.rows));
+    if (t.hot && !hotWritten) this.#refreshHot(t, ids);
     this.#counters.updates++;
+  }
+
+  /** Mark updated local rows stale (served through the remote path meanwhile), read them back, then serve them locally again. */
+  #refreshHot(t: Table, ids: number[]): void {
+    const hot = t.hot!;
+    const marked = ids.map((id) => [id, hot.slot(id)] as const).filter(([, s]) => s >= 0).map(([id, s]) => [id, s, hot.markStale(s)] as const);
+    if (marked.length === 0) return;
+    void this.store.fetch(t.name, marked.map(([id]) => id), Math.max(1000, this.options.timeoutMs)).then(
+      (rows) => {
+        marked.forEach(([, s, gen], i) => {
+          const row = rows[i];
+          if (!row || row.byteLength !== t.rowBytes) return; // stays stale: served from Redis
+          const decoded = new Float32Array(t.dim);
+          decodeRow(row, t.dtype, t.dim, decoded, 0);
+          hot.restore(s, gen, decoded);
+        });
+      },
+      () => undefined, // stays stale: served from Redis
+    );
   }
 
   /** Updates may have been missed (the subscription dropped): forget every cached row. */
@@ -285,13 +411,15 @@ export class RemoteEmbeddings {
     for (const t of this.#tables.values()) {
       const hot = t.cache?.stats();
       tables[t.name] = {
+        local: t.hot ? { rows: t.hot.count, hits: t.stats.localHits } : null,
         hot: hot ? { hits: hot.hits, misses: hot.misses, evictions: hot.evictions, usedRows: hot.usedRows, capacityRows: hot.capacityRows, bytes: hot.bytes } : null,
         host: { hits: t.stats.hostHits, misses: t.stats.hostMisses },
+        admission: { admitted: t.stats.admitted, rejected: t.stats.rejected },
         remote: { rows: t.stats.remoteRows, bytes: t.stats.remoteBytes, fetches: t.stats.fetches, latencyMsSum: t.stats.latencyMsSum, latencyMsMax: t.stats.latencyMsMax },
         defaultedRows: t.stats.defaulted,
       };
     }
-    return { tables, host: this.#host.stats(), redis: this.store.stats(), ...this.#counters };
+    return { tables, host: this.#host.stats(), redis: this.store.stats(), cost: { ...this.#cost }, ...this.#counters };
   }
 
   dispose(): void {
@@ -301,50 +429,10 @@ export class RemoteEmbeddings {
   }
 }
 
-/** Look `ids` up in the hot cache (rows of hits land in `out`); the missed ids and their positions. */
-function missPositions(t: Table, ids: Int32Array | BigInt64Array, n: number, out: Float32Array): Map<number, number[]> {
-  const idAt = ids instanceof BigInt64Array ? (i: number) => Number(ids[i]!) : (i: number) => (ids as Int32Array)[i]!;
-  const missPos = t.cache?.lookup(ids.subarray(0, n), out, t.dim); // without a hot cache every position misses
-  const nm = missPos ? missPos.length : n;
-  const positions = new Map<number, number[]>();
-  for (let k = 0; k < nm; k++) {
-    const pos = missPos ? Number(missPos[k]!) : k;
-    const id = idAt(pos);
-    const list = positions.get(id);
-    if (list) list.push(pos);
-    else positions.set(id, [pos]);
-  }
-  return positions;
-}
-
-/** Decode a row once (into the table's scratch row), then copy it to every position. */
-function fillPositions(t: Table, row: Uint8Array, positions: number[], out: Float32Array): void {
-  if (t.dtype === "f32") t.scratchBytes.set(row);
-  else decodeRow(row, t.dtype, t.dim, t.scratch, 0);
-  for (const pos of positions) out.set(t.scratch, pos * t.dim);
-}
-
-/**
- * Insert fetched rows into the hot cache. A batch that misses more rows than
- * the cache holds would flush the hot rows with its one-off ids (LRU thrash):
- * admit at most `admitPerBatch` rows, the ones this batch used most often first.
- */
-function admit(t: Table, rows: Got[], usesOf: (id: number) => number): void {
-  if (!t.cache || rows.length === 0) return;
-  if (rows.length > t.admitPerBatch) {
-    const count = new Map(rows.map(([id]) => [id, usesOf(id)]));
-    rows = [...rows].sort((a, b) => count.get(b[0])! - count.get(a[0])!).slice(0, t.admitPerBatch);
-  }
-  const packed = new Uint8Array(rows.length * t.rowBytes);
-  rows.forEach(([, row], i) => packed.set(row, i * t.rowBytes));
-  t.cache.insert(idArray(rows.map(([id]) => id), t.rows), packed, t.dtype);
-}
-
-function idArray(ids: number[], rows: number): Int32Array | BigInt64Array {
-  return rows <= 0x7fffffff ? Int32Array.from(ids) : BigInt64Array.from(ids, BigInt);
-}
-
 function checkMeta(t: TableSpec, meta: TableMeta, prefix: string): void {
+  if (meta.layout !== ROW_LAYOUT) {
+    throw new RankfnError(`remote table "${t.name}" under "${prefix}" was pushed in the key layout "${meta.layout ?? "one untagged key per row"}", this rankfn reads "${ROW_LAYOUT}": push this model's tables again`, "embeddings_mismatch", 500);
+  }
   if (meta.rows !== t.rows || meta.dim !== t.dim || meta.dtype !== t.dtype) {
     throw new RankfnError(`remote table "${t.name}" under "${prefix}" is ${meta.dtype} [${meta.rows}, ${meta.dim}] in Redis, the model has ${t.dtype} [${t.rows}, ${t.dim}]: push this model's tables again`, "embeddings_mismatch", 500);
   }

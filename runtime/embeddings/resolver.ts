@@ -4,14 +4,15 @@
 // reduced to their distinct ids, whose rows are looked up through the tiers
 // into one fp32 buffer [distinct, dim]; each id's row index in it (`slots`)
 // is what the step pools with, so results equal the all-local run bit for bit.
-// All tables' misses go out in the same tick: one pipelined round trip per
-// batch (per node on a cluster).
+// All tables' misses go out in one fetch: one round trip per batch (per node
+// on a cluster). `resolveLocal` does the same from the local tiers only, for
+// rankSync: it never waits on the network, and says which rows it lacks.
 import { RankfnError } from "../errors";
 import type { StagedBatch } from "../engine/executor";
 import type { GatheredRows } from "../engine/plan-context";
 import { inferGraph } from "../graph/infer";
 import type { Graph } from "../graph/schema";
-import type { RemoteEmbeddings } from "./remote-tables";
+import type { GatherItem, RemoteEmbeddings } from "./remote-tables";
 
 /** One (node, table) pair whose table is remote; `key` names its gathered buffer. */
 export interface RemoteUse {
@@ -73,20 +74,38 @@ export class EmbeddingResolver {
     const started = performance.now();
     await withTimeout(this.remote.ensureMeta(), timeoutMs);
     const left = Math.max(1, timeoutMs - (performance.now() - started));
+    const { rows, items } = this.#items(batch);
+    const defaulted = await this.remote.gatherMany(items, left);
+    if (defaulted > 0) this.remote.noteDegraded();
+    return { rows, defaulted };
+  }
+
+  /**
+   * The gathered rows from the local tiers alone (hot/cold split, hot cache, host
+   * cache); throws a RankfnError (503, remote_rows_not_local) naming the tables
+   * with rows that only Redis has.
+   */
+  resolveLocal(batch: StagedBatch): Record<string, GatheredRows> {
+    const { rows, items } = this.#items(batch);
+    const missing = this.remote.gatherLocal(items);
+    if (missing.size > 0) {
+      const list = [...missing].map(([t, n]) => `${n} of "${t}"`).join(", ");
+      throw new RankfnError(`rankSync: ${list} rows are not in this process's tiers (hot/cold split, hot or host cache), and rankSync never waits for Redis: use rank()`, "remote_rows_not_local", 503);
+    }
+    return rows;
+  }
+
+  #items(batch: StagedBatch): { rows: Record<string, GatheredRows>; items: GatherItem[] } {
     const rows: Record<string, GatheredRows> = {};
     // Every id is checked before any fetch starts (a bad id fails the batch with nothing in flight).
     const ids = this.uses.map((use) => distinctIds(use, batch));
-    const counts = await Promise.all(
-      this.uses.map((use, i) => {
-        const { distinct, uses, slots } = ids[i]!;
-        const out = new Float32Array(distinct.length * use.dim);
-        rows[use.key] = { rows: out, slots };
-        return this.remote.gather(use.table, distinct, distinct.length, out, left, uses);
-      }),
-    );
-    const defaulted = counts.reduce((a, c) => a + c, 0);
-    if (defaulted > 0) this.remote.noteDegraded();
-    return { rows, defaulted };
+    const items = this.uses.map((use, i) => {
+      const { distinct, slots } = ids[i]!;
+      const out = new Float32Array(distinct.length * use.dim);
+      rows[use.key] = { rows: out, slots };
+      return { table: use.table, ids: distinct, n: distinct.length, out };
+    });
+    return { rows, items };
   }
 }
 

@@ -23,6 +23,7 @@ import type { TypedArray } from "../tensor/dtype";
 import { EmbeddingResolver, embeddingTables, remoteUses } from "../embeddings/resolver";
 import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../embeddings/remote-tables";
 import { rowDTypes, type RowDType } from "../embeddings/row-codec";
+import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -178,7 +179,11 @@ export class Model {
     return firstFailure(await this.run(this.#validateAll(requests), queueMs, options));
   }
 
-  /** rank() on the calling thread, without the promise (not in worker mode, nor with remote tables). */
+  /**
+   * rank() on the calling thread, without the promise (not in worker mode). With remote tables it
+   * runs when every row the request needs is in this process (hot/cold split, hot or host cache),
+   * and otherwise throws a RankfnError (503, remote_rows_not_local): it never waits for Redis.
+   */
   rankSync(request: RankRequest): RankResponse {
     return this.rankManySync([request])[0]!;
   }
@@ -207,9 +212,8 @@ export class Model {
     }
   }
 
-  /** run() on the calling thread (not in worker mode, nor with remote tables). */
+  /** run() on the calling thread (not in worker mode; with remote tables, only from rows held locally: see rankSync). */
   runSync(requests: readonly ValidRequest[], queueMs: number[] = []): (RankResponse | RankfnError)[] {
-    if (this.#resolver) throw new RankfnError(`model "${this.name}" reads embedding tables from Redis: use rank() / rankMany() (async)`, "remote_tables_async", 400);
     if (this.#worker) throw new RankfnError(`model "${this.name}" computes on a worker: use rank() / rankMany() (async)`, "worker_async", 400);
     try {
       return this.#runInline(requests, queueMs);
@@ -232,6 +236,7 @@ export class Model {
   #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
     const t0 = performance.now();
     const { batch, slices } = this.#stager.stage(requests);
+    if (this.#resolver) batch.gathered = this.#resolver.resolveLocal(batch);
     const out = this.#inline!.executor.run(batch);
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
   }
@@ -357,15 +362,23 @@ function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArr
   return out;
 }
 
-/** The tables named remote, with their shape and row encoding from the model file. */
+/** The tables named remote, with their shape and row encoding from the model file (and a hot/cold split's local rows). */
 function remoteTableSpecs(built: BuiltModel, options: RemoteEmbeddingOptions): TableSpec[] {
   const all = embeddingTables(built.graph);
-  const names = options.tables === "all" ? all : options.tables;
+  const perTable = typeof options.tables === "object" && !Array.isArray(options.tables) ? options.tables : undefined;
+  const names = options.tables === "all" ? all : perTable ? Object.keys(perTable) : (options.tables as string[]);
   return names.map((name) => {
     if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
     const t = built.weights.get(name)!;
     if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
-    return { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
+    const spec: TableSpec = { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
+    const split = perTable?.[name];
+    if (split !== undefined && split !== "remote") {
+      if (split.local !== "hot") throw new RankfnError(`embeddings.tables["${name}"].local: ${JSON.stringify(split.local)} must be "hot" (or give "remote")`, "bad_option", 400);
+      spec.hotIds = hotRowIds(name, spec.rows, hotRowCount(name, spec.rows, split.hotRows), split.counts);
+      spec.data = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    }
+    return spec;
   });
 }
 

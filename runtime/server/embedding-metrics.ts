@@ -25,7 +25,9 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
   const evictions: Sample[] = [];
   const tableFetches: Sample[] = [];
   const tableSeconds: Sample[] = [];
-  const perModel: Record<string, Sample[]> = { fetches: [], latencySum: [], latencyMax: [], errors: [], degraded: [], failed: [], updates: [], resyncs: [], connected: [], reconnects: [] };
+  const localRows: Sample[] = [];
+  const admission: Sample[] = [];
+  const perModel: Record<string, Sample[]> = { commands: [], roundTrips: [], fetches: [], latencySum: [], latencyMax: [], errors: [], degraded: [], failed: [], updates: [], resyncs: [], connected: [], reconnects: [] };
   for (const { model, stats } of models) {
     for (const [table, t] of Object.entries(stats.tables)) {
       const tiers: [string, { hits: number; misses: number } | null][] = [["hot", t.hot], ["host", t.host]];
@@ -35,6 +37,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
         hitRatio.push([{ model, table, tier }, c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0]);
       }
       if (t.hot) evictions.push([{ model, table }, t.hot.evictions]);
+      if (t.local) localRows.push([{ model, table }, t.local.hits]);
+      if (t.hot) admission.push([{ model, table, result: "admitted" }, t.admission.admitted], [{ model, table, result: "rejected" }, t.admission.rejected]);
       remoteRows.push([{ model, table }, t.remote.rows]);
       tableFetches.push([{ model, table }, t.remote.fetches]);
       tableSeconds.push([{ model, table }, t.remote.latencyMsSum / 1000]);
@@ -43,6 +47,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     }
     const r = stats.redis;
     perModel.fetches!.push([{ model }, r.fetches]);
+    perModel.commands!.push([{ model }, r.commands]);
+    perModel.roundTrips!.push([{ model }, r.roundTrips]);
     perModel.latencySum!.push([{ model }, r.latencyMsSum / 1000]);
     perModel.latencyMax!.push([{ model }, r.latencyMsMax / 1000]);
     perModel.errors!.push([{ model, kind: "error" }, r.errors], [{ model, kind: "timeout" }, r.timeouts]);
@@ -56,6 +62,10 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
   return [
     family("rankfn_embedding_lookups_total", "counter", "Embedding row lookups (distinct ids of each batch) by model, table, tier (hot: native cache, host: host row cache) and result.", lookups),
     family("rankfn_embedding_hit_ratio", "gauge", "Hit ratio of a cache tier since load.", hitRatio),
+    family("rankfn_embedding_local_rows_total", "counter", "Lookups served by a hot/cold split's local rows.", localRows),
+    family("rankfn_embedding_admissions_total", "counter", "Missed rows the admission sketch let into the hot-row cache (admitted) or kept out (rejected).", admission),
+    family("rankfn_embedding_redis_commands_total", "counter", "Redis commands (MGETs) sent for rows.", perModel.commands!),
+    family("rankfn_embedding_redis_round_trips_total", "counter", "Redis round trips for rows (one per node a batch reads from).", perModel.roundTrips!),
     family("rankfn_embedding_evictions_total", "counter", "Rows evicted from the hot-row cache.", evictions),
     family("rankfn_embedding_remote_rows_total", "counter", "Rows fetched from Redis.", remoteRows),
     family("rankfn_embedding_remote_bytes_total", "counter", "Bytes of rows fetched from Redis.", remoteBytes),

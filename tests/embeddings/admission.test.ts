@@ -1,9 +1,11 @@
 // The hot cache's admission rule: a batch that misses more distinct rows than
-// the cache holds must not flush the rows every batch uses (LRU thrash). At
-// most an eighth of the cache is admitted per batch, most used rows first.
+// the cache holds must not flush the rows every batch uses (LRU thrash). A row
+// enters only once recent batches used it (the frequency sketch), at most an
+// eighth of the cache per batch, most used rows first.
 import { expect, test } from "bun:test";
 import { loadModel } from "../../sdk";
 import { cacheSetBytes } from "../../runtime/ffi/emb-cache";
+import { FrequencySketch } from "../../runtime/embeddings/admission";
 import { sampleRequests } from "../../sdk/sample-requests";
 import type { RankingRequest } from "../../sdk/request";
 import { smallDlrm } from "./fixtures/models";
@@ -18,6 +20,27 @@ function withIds(ids: number[], seed: number): RankingRequest {
   for (let i = 0; i < data.length; i++) data[i] = BigInt(ids[i % ids.length]!);
   return req!;
 }
+
+test("the frequency sketch never undercounts, caps at 15, and halves its counts as it ages", () => {
+  const sketch = new FrequencySketch(100); // width 1024: ages after 10,240 additions
+  const truth = new Map<number, number>();
+  let added = 0;
+  for (let i = 0; i < 5000; i++) {
+    const id = (i * 7919) % 600;
+    truth.set(id, (truth.get(id) ?? 0) + 1);
+    const est = sketch.add(id);
+    added++;
+    expect(est).toBeGreaterThanOrEqual(Math.min(15, truth.get(id)!));
+  }
+  for (const [id, n] of truth) expect(sketch.estimate(id)).toBeGreaterThanOrEqual(Math.min(15, n));
+  expect(sketch.estimate(123_456_789)).toBeLessThan(3); // never added: only collisions count
+  for (let i = 0; i < 40; i++) sketch.add(5), added++;
+  expect(sketch.estimate(5)).toBe(15);
+  // Age it: additions of other ids up to the reset point halve every counter.
+  while (added < 10_240) sketch.add(1_000_000 + added++);
+  expect(sketch.estimate(5)).toBeLessThanOrEqual(8);
+  expect(sketch.estimate(5)).toBeGreaterThanOrEqual(7);
+});
 
 describeRedis("hot cache admission", () => {
   const redis = suiteRedis([{ prefix: "rankfn:dlrm", model: dlrm, tables: ["emb_4.table"] }]);

@@ -39,7 +39,7 @@ describeRedis("the command line with Redis", () => {
     expect(r.out).toMatch(/^pushed {4}5 tables \(emb_0\.table, emb_1\.table, emb_2\.table, emb_3\.table, emb_4\.table\)$/m);
     const client = new RedisClient(redis.url);
     const t = dlrm.weights.get("emb_3.table")!;
-    const row = await client.getBuffer("rankfn:dlrm:emb_3.table:69");
+    const row = await client.getBuffer("rankfn:dlrm:emb_3.table:{5}:69");
     expect(Array.from(row!)).toEqual(Array.from(new Uint8Array(t.data.buffer, t.data.byteOffset + 69 * 64, 64)));
     expect(JSON.parse((await client.get("rankfn:dlrm:emb_3.table:meta"))!)).toMatchObject({ rows: 70, dim: 16, dtype: "f32" });
     expect(await client.send("DBSIZE", [])).toBe(500 + 40 + 900 + 70 + 1200 + 5);

@@ -60,6 +60,21 @@ describeRedis("remote tables on a Redis Cluster", () => {
     const s = remote.stats().embeddings!;
     expect(s.redis.cluster).toBe(true);
     expect(s.failedBatches).toBe(0);
+    // Each batch: at most one round trip per node, one MGET per hash tag at most (keys of one MGET share a slot).
+    expect(s.redis.batches).toBe(requests.length);
+    expect(s.redis.roundTrips).toBeLessThanOrEqual(3 * s.redis.batches);
+    expect(s.redis.roundTrips).toBeGreaterThan(s.redis.batches); // rows of a batch live on several nodes
+    expect(s.redis.commands).toBeLessThanOrEqual(64 * s.redis.batches);
+    expect(s.redis.commands).toBeLessThan(s.redis.rowsFetched);
+    const mgets = await Promise.all(
+      nodes.map(async (n) => {
+        const c = new RedisClient(n.url);
+        const info = String(await c.send("INFO", ["commandstats"]));
+        c.close();
+        return Number(/^cmdstat_mget:calls=(\d+)/m.exec(info)?.[1] ?? 0);
+      }),
+    );
+    expect(mgets.reduce((a, b) => a + b, 0)).toBe(s.redis.commands);
 
     // An update written through another node reaches the running model.
     using writer = loadModel(dlrm, { embeddings: { redis: nodes[2]!.url, tables: "all", subscribe: false } });

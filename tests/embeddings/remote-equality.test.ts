@@ -1,7 +1,7 @@
 // Ranking with tables in Redis (through the hot-row and host caches, or with
 // no cache at all) gives exactly the scores of the all-local model: fused
 // multi-table bags with padding (DLRM), sequence lookups and a table shared by
-// two ops (DIN), inline and on a worker thread.
+// two ops (DIN), hot/cold splits of a table, inline and on a worker thread.
 import { expect, test } from "bun:test";
 import { loadModel, zoo } from "../../sdk";
 import type { BuiltModel } from "../../runtime/graph/builder";
@@ -32,6 +32,7 @@ describeRedis("remote embedding tables", () => {
     ["dlrm, all tables, tiny hot cache (evicting within a batch)", dlrm, { tables: "all", hotCacheBytes: 6000, hostCacheBytes: 0, ways: 2 }],
     ["dlrm, all tables, worker thread", dlrm, { tables: "all", worker: true }],
     ["din, all tables (sequences, shared table)", din, { tables: "all" }],
+    ["dlrm, hot/cold splits (30% and 5 rows local) + hot cache, worker thread", dlrm, { tables: { "emb_0.table": { local: "hot", hotRows: 0.3 }, "emb_4.table": { local: "hot", hotRows: 5 }, "emb_2.table": "remote" }, worker: true }],
   ];
   for (const [name, built, opts] of cases) {
     test(name, async () => {
@@ -48,7 +49,8 @@ describeRedis("remote embedding tables", () => {
         got.forEach((g, i) => expect(g).toEqual(want[i]!));
       }
       const s = remote.stats().embeddings!;
-      const names = embeddingTables(built.graph).filter((t) => (embeddings as { tables: unknown }).tables === "all" || ((embeddings as { tables: string[] }).tables).includes(t));
+      const named = (embeddings as { tables: unknown }).tables;
+      const names = embeddingTables(built.graph).filter((t) => named === "all" || (Array.isArray(named) ? named.includes(t) : t in (named as object)));
       expect(Object.keys(s.tables).sort()).toEqual(names.sort());
       expect(s.redis.fetches).toBeGreaterThan(0);
       expect(Object.values(s.tables).reduce((a, t) => a + t.remote.fetches, 0)).toBe(s.redis.fetches);
