@@ -39,7 +39,13 @@ test("200 concurrent mixed-size requests are batched together and each gets exac
   const requests = Array.from({ length: 200 }, (_, i) => sampleRequests(small, { count: 1, candidates: 1 + (i % 7), seed: 1000 + i })[0]!);
   const client = new RankingClient({ url, deadlineMs: 5000 });
   const answers = await Promise.all(requests.map((r) => client.rank("small", r)));
-  answers.forEach((res, i) => expect(Array.from(res.outputs.ctr!.data)).toEqual(Array.from(local.rankSync(requests[i]!).outputs.ctr!.data)));
+  // Each gets its own rows; the GEMM picks its kernel by batch size (direct small-M kernels for
+  // a few rows), so a request scored inside a batch may differ from it scored alone in the last bits.
+  answers.forEach((res, i) => {
+    const want = local.rankSync(requests[i]!).outputs.ctr!.data;
+    expect(res.outputs.ctr!.data.length).toBe(want.length);
+    res.outputs.ctr!.data.forEach((v, j) => expect(Math.abs(v - want[j]!)).toBeLessThanOrEqual(1e-6 * Math.abs(want[j]!) + 1e-7));
+  });
   local.dispose();
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const batches = Number(metrics.match(/rankfn_batch_rows_count\{model="small"\} (\d+)/)![1]);
