@@ -13,7 +13,7 @@ const hasAvx2 = k.supportedIsas().includes("avx2") && (process.env.RANKFN_BACKEN
 describe.if(hasAvx2)("AVX2 int8 GEMM variants", () => {
   for (const variant of ["vpmaddwd", "fma"] as const) {
     test(`gemm parity with RANKFN_AVX2_INT8=${variant}`, () => {
-      const proc = Bun.spawnSync(["bun", "test", "tests/kernels/parity.test.ts", "-t", "^isa avx2 gemm"], {
+      const proc = Bun.spawnSync(["bun", "test", "--timeout", "120000", "tests/kernels/parity.test.ts", "-t", "^isa avx2 gemm"], {
         cwd: repo,
         env: { ...process.env, RANKFN_AVX2_INT8: variant, RANKFN_ISA: "avx2" },
       });

@@ -28,7 +28,7 @@ describe.skipIf(!built)("opencl backend", () => {
   // Under `RANKFN_BACKEND=opencl bun test tests/kernels` those suites already run on OpenCL.
   test.skipIf(process.env.RANKFN_BACKEND === "opencl")("the parity, bad-input and library suites pass on it unchanged", () => {
     const suites = ["parity", "bad-input", "library", "symbols", "core-group"].map((s) => `./tests/kernels/${s}.test.ts`);
-    const r = run(["bun", "test", ...suites], { RANKFN_BACKEND: "opencl" });
+    const r = run(["bun", "test", "--timeout", "120000", ...suites], { RANKFN_BACKEND: "opencl" });
     const out = r.stdout + r.stderr;
     if (r.code !== 0) throw new Error(`opencl suites failed:\n${out.slice(-4000)}`);
     expect(out).not.toContain("backend is unavailable"); // really ran on OpenCL, not the fallback
@@ -41,7 +41,7 @@ describe.skipIf(!built)("opencl backend", () => {
   // explicit map/unmap coherence.
   test("the GPU paths (work-group kernels, explicit host/device coherence) pass the parity and library suites too", () => {
     const suites = ["parity", "library"].map((s) => `./tests/kernels/${s}.test.ts`);
-    const r = run(["bun", "test", ...suites], { RANKFN_BACKEND: "opencl", RANKFN_OPENCL_KERNELS: "gpu", RANKFN_OPENCL_COHERENCE: "map" });
+    const r = run(["bun", "test", "--timeout", "120000", ...suites], { RANKFN_BACKEND: "opencl", RANKFN_OPENCL_KERNELS: "gpu", RANKFN_OPENCL_COHERENCE: "map" });
     const out = r.stdout + r.stderr;
     if (r.code !== 0) throw new Error(`opencl parity with tiled GEMM failed:\n${out.slice(-4000)}`);
     expect(out).not.toContain("backend is unavailable");

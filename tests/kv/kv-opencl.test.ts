@@ -13,7 +13,7 @@ if (!built && isCI()) throw new Error("librankfn_opencl.so was not built: CI mus
 
 test.skipIf(!built || process.env.RANKFN_BACKEND === "opencl")("the KV store suites pass on the opencl library", () => {
   const suites = ["kv-store", "kv-accuracy", "kv-bad-input"].map((s) => `./tests/kv/${s}.test.ts`);
-  const p = Bun.spawnSync(["bun", "test", ...suites], { cwd: repo, env: { ...process.env, RANKFN_BACKEND: "opencl" } });
+  const p = Bun.spawnSync(["bun", "test", "--timeout", "120000", ...suites], { cwd: repo, env: { ...process.env, RANKFN_BACKEND: "opencl" } });
   const out = p.stdout.toString() + p.stderr.toString();
   if (p.exitCode !== 0) throw new Error(`kv suites failed on opencl:\n${out.slice(-4000)}`);
   expect(out).not.toContain("backend is unavailable"); // really the opencl library, not the cpu fallback
