@@ -163,7 +163,7 @@ function malformedSection(report: Report, mix: Mix, clean: Step[], dirty: Step[]
     const d = bestOf("5% malformed", mode);
     report.fact(`${mix.name}: valid rows/s at p99 <= ${mix.sloMs} ms, ${mode}: clean / 5% malformed`, `${c.toFixed(0)} / ${d.toFixed(0)}`);
   }
-  section.note("until requests are validated one by one before they are queued, a malformed request coalesced with valid ones fails its whole batch (off runs each alone); valid requests failed that way count as 'valid other errors'");
+  section.note("every request is validated alone before it is queued, so a malformed one gets its own 4xx and never fails its batch-mates; a valid request failed any other way counts as 'valid other errors'");
 }
 
 /** Goodput (answered 200 within the clients' deadline) at twice the most each policy served in the clean sweep. */
