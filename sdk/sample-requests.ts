@@ -3,6 +3,7 @@
 // (some slots padded where the input declares padding). Used to measure
 // quantization accuracy and in benchmarks; deterministic for a seed.
 import type { BuiltModel } from "../runtime/graph/builder";
+import { embeddingLookups } from "../runtime/graph/embedding-lookups";
 import type { GraphInput } from "../runtime/graph/schema";
 import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
@@ -11,15 +12,9 @@ import type { RankingRequest } from "./request";
 /** Rows of the smallest table each id input indexes (ids must fit all of them). */
 export function idRanges(model: BuiltModel): Map<string, number> {
   const ranges = new Map<string, number>();
-  for (const node of model.graph.nodes) {
-    const pairs: [string, string][] =
-      node.op === "embedding_bag" || node.op === "embedding_sequence" ? [[node.inputs[0]!, node.inputs[1]!]]
-      : node.op === "embedding_bags" ? node.inputs.slice(0, node.inputs.length / 2).map((ids, i) => [ids, node.inputs[node.inputs.length / 2 + i]!])
-      : [];
-    for (const [ids, table] of pairs) {
-      const rows = model.graph.weights[table]!.shape[0]!;
-      ranges.set(ids, Math.min(rows, ranges.get(ids) ?? Infinity));
-    }
+  for (const { ids, table } of embeddingLookups(model.graph)) {
+    const rows = model.graph.weights[table]!.shape[0]!;
+    ranges.set(ids, Math.min(rows, ranges.get(ids) ?? Infinity));
   }
   return ranges;
 }

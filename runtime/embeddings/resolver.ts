@@ -10,7 +10,7 @@
 import { RankfnError } from "../errors";
 import type { StagedBatch } from "../engine/executor";
 import type { GatheredRows } from "../engine/plan-context";
-import { inferGraph } from "../graph/infer";
+import { embeddingLookups } from "../graph/embedding-lookups";
 import type { Graph } from "../graph/schema";
 import type { GatherItem, RemoteEmbeddings } from "./remote-tables";
 
@@ -33,34 +33,18 @@ export const useKey = (node: string, index: number) => `${node}#${index}`;
 
 /** The embedding tables a graph reads (weight names of bag / sequence ops). */
 export function embeddingTables(graph: Graph): string[] {
-  const out = new Set<string>();
-  for (const node of graph.nodes) {
-    if (node.op === "embedding_bag" || node.op === "embedding_sequence") out.add(node.inputs[1]!);
-    if (node.op === "embedding_bags") node.inputs.slice(node.inputs.length / 2).forEach((t) => out.add(t));
-  }
-  return [...out];
+  return [...new Set(embeddingLookups(graph).map((l) => l.table))];
 }
 
 /** Every use of a remote table in `graph`. */
 export function remoteUses(graph: Graph, remote: ReadonlySet<string>): RemoteUse[] {
-  const { attrs } = inferGraph(graph);
-  const uses: RemoteUse[] = [];
-  const add = (node: string, index: number, input: string, table: string, idPolicy: unknown) => {
-    if (!remote.has(table)) return;
+  return embeddingLookups(graph).flatMap(({ node, index, ids: input, table, modulo }) => {
+    if (!remote.has(table)) return [];
     const spec = graph.inputs.find((i) => i.name === input);
     if (!spec) throw new RankfnError(`node "${node}": ids "${input}" of remote table "${table}" are computed in the graph; a remote table must be indexed by a model input`, "unsupported_remote_table", 400);
     const [rows, dim] = graph.weights[table]!.shape as [number, number];
-    uses.push({ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo: idPolicy === "modulo", rows, dim });
-  };
-  for (const node of graph.nodes) {
-    const a = attrs.get(node.name) ?? {};
-    if (node.op === "embedding_bag" || node.op === "embedding_sequence") add(node.name, 0, node.inputs[0]!, node.inputs[1]!, a.idPolicy);
-    if (node.op === "embedding_bags") {
-      const t = node.inputs.length / 2;
-      for (let i = 0; i < t; i++) add(node.name, i, node.inputs[i]!, node.inputs[t + i]!, (a.idPolicies as unknown[])[i]);
-    }
-  }
-  return uses;
+    return [{ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo, rows, dim }];
+  });
 }
 
 export class EmbeddingResolver {

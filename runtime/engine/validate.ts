@@ -5,7 +5,7 @@
 // only ever formed from requests that cannot fail it for their own input.
 import { RequestError } from "../errors";
 import type { Graph, GraphInput } from "../graph/schema";
-import { inferGraph } from "../graph/infer";
+import { embeddingLookups } from "../graph/embedding-lookups";
 import { type Tensor, validateTensor } from "../tensor/tensor";
 import type { RankRequest } from "./request";
 
@@ -26,23 +26,13 @@ export interface ValidRequest {
 
 /** The largest id (exclusive) each id input may carry: the smallest table it indexes under the "error" policy. */
 export function idBounds(graph: Graph): Map<string, { rows: number; table: string }> {
-  const { attrs } = inferGraph(graph);
   const inputs = new Set(graph.inputs.map((i) => i.name));
   const bounds = new Map<string, { rows: number; table: string }>();
-  const add = (ids: string, table: string, policy: unknown) => {
-    if (!inputs.has(ids) || policy === "modulo") return;
+  for (const { ids, table, modulo } of embeddingLookups(graph)) {
     const rows = graph.weights[table]?.shape[0];
-    if (rows === undefined) return;
+    if (!inputs.has(ids) || modulo || rows === undefined) continue;
     const have = bounds.get(ids);
     if (!have || rows < have.rows) bounds.set(ids, { rows, table });
-  };
-  for (const node of graph.nodes) {
-    const a = attrs.get(node.name) ?? {};
-    if (node.op === "embedding_bag" || node.op === "embedding_sequence") add(node.inputs[0]!, node.inputs[1]!, a.idPolicy);
-    if (node.op === "embedding_bags") {
-      const t = node.inputs.length / 2;
-      for (let i = 0; i < t; i++) add(node.inputs[i]!, node.inputs[t + i]!, (a.idPolicies as unknown[] | undefined)?.[i]);
-    }
   }
   return bounds;
 }
