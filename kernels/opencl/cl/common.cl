@@ -20,6 +20,17 @@ inline float act_apply(int act, float x) {
     }
 }
 
+// Mean and standard deviation sqrt(var + eps) of one row of n values (layer_norm, norm_gate).
+inline void row_moments(__global const float *x, long n, float eps, float *mu, float *sd) {
+    float m = 0.f, v = 0.f;
+    for (long j = 0; j < n; ++j) m += x[j];
+    m /= (float)n;
+    for (long j = 0; j < n; ++j) v += (x[j] - m) * (x[j] - m);
+    v /= (float)n;
+    *mu = m;
+    *sd = sqrt(v + eps);
+}
+
 inline float bf16_to_f32(ushort h) { return as_float((uint)h << 16); }
 
 // IEEE half bits to float without the cl_khr_fp16 extension (vload_half is core).

@@ -9,12 +9,8 @@ __kernel void layer_norm(long m, long n, GBUF(const float, x), long ldx, GBUF(co
     __global float *Y = AT(float, y) + i * ldy;
     __global const float *G = OPT(const float, gamma);
     __global const float *B = OPT(const float, beta);
-    float mu = 0.f, var = 0.f;
-    for (long j = 0; j < n; ++j) mu += X[j];
-    mu /= (float)n;
-    for (long j = 0; j < n; ++j) var += (X[j] - mu) * (X[j] - mu);
-    var /= (float)n;
-    const float sd = sqrt(var + eps);
+    float mu, sd;
+    row_moments(X, n, eps, &mu, &sd);
     for (long j = 0; j < n; ++j) Y[j] = (X[j] - mu) / sd * (G ? G[j] : 1.f) + (B ? B[j] : 0.f);
 }
 

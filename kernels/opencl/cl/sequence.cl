@@ -77,12 +77,8 @@ __kernel void norm_gate(long m, long n, GBUF(const float, x), long ldx, GBUF(con
     __global float *Y = AT(float, y) + i * ldy;
     __global const float *G = OPT(const float, gamma);
     __global const float *B = OPT(const float, beta);
-    float mu = 0.f, var = 0.f;
-    for (long j = 0; j < n; ++j) mu += X[j];
-    mu /= (float)n;
-    for (long j = 0; j < n; ++j) var += (X[j] - mu) * (X[j] - mu);
-    var /= (float)n;
-    const float sd = sqrt(var + eps);
+    float mu, sd;
+    row_moments(X, n, eps, &mu, &sd);
     for (long j = 0; j < n; ++j) Y[j] = ((X[j] - mu) / sd * (G ? G[j] : 1.f) + (B ? B[j] : 0.f)) * U[j];
 }
 
