@@ -2,6 +2,7 @@
 // to 8, strides in elements, possibly 0 or negative, with an element offset),
 // its validation before native code, and numpy broadcasting.
 import { TensorError } from "../errors";
+import { contiguousStrides } from "../tensor/tensor";
 import { type NdDType, ndDTypes } from "./tensor-op-codes";
 
 export type NdData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
@@ -35,16 +36,8 @@ export const MAX_RANK = 8;
 
 const arrays = { f32: Float32Array, i32: Int32Array, i64: BigInt64Array, bool: Uint8Array } as const;
 
-/** Row-major contiguous strides of `shape`. */
-export function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+/** Row-major contiguous strides of `shape` (the Tensor type's own rule). */
+export const contiguous: (shape: readonly number[]) => number[] = contiguousStrides;
 
 /** Element count of a shape (1 for rank 0). */
 export function numelOf(shape: readonly number[]): number {
