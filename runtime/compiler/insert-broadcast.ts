@@ -3,12 +3,20 @@
 // context subgraph itself still runs once per request; only its result is
 // repeated for the request's candidates. target_attention reads its context
 // keys and mask directly (it pairs each candidate with its request's row).
-import { inferGraph } from "../graph/infer";
-import type { Node } from "../graph/schema";
+import { type GraphInfo, inferGraph } from "../graph/infer";
+import type { Graph, Node } from "../graph/schema";
 import { type Pass, cloneGraph } from "./pass";
 
 /** Inputs an op consumes at context granularity on purpose (by position). */
 const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]) };
+
+/** Does a candidate-row node still read a context value directly (insert-broadcast has not run)? */
+export function needsBroadcast(graph: Graph, info: GraphInfo): boolean {
+  return graph.nodes.some((node) => {
+    if (node.op === "broadcast" || info.values.get(node.outputs[0]!)!.role !== "candidate") return false;
+    return node.inputs.some((input, i) => info.values.get(input)?.role === "context" && !contextAware[node.op]?.has(i));
+  });
+}
 
 export const insertBroadcast: Pass = {
   name: "insert-broadcast",

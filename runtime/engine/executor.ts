@@ -6,11 +6,11 @@ import type { BuiltModel } from "../graph/builder";
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
-import { insertBroadcast } from "../compiler/insert-broadcast";
+import { insertBroadcast, needsBroadcast } from "../compiler/insert-broadcast";
 import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import { DeviceBuffer } from "../ffi/device";
-import type { GatheredRows, RunState } from "./plan-context";
+import type { GatheredRows, RunState, TensorArray } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
@@ -24,8 +24,29 @@ export interface StagedBatch {
   requestOfRow: Int32Array;
   /** Every graph input, row-major: [n or r rows, width]. */
   inputs: Record<string, TypedArray>;
-  /** Rows of remote embedding tables, gathered for this batch (by use key). */
+}
+
+export interface RunOptions {
+  /** Run on the plan of at least this many rows (warming plans a bucket without a full-size run). */
+  minCapacity?: number;
+  /** Rows of the remote embedding tables, gathered for this batch (by use key; runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
+  /**
+   * Where the outputs go: "plan" (default) returns views of the plan's slots, valid until the next
+   * run; "owned" returns arrays of this batch's own that nothing reuses (the kernels write them in
+   * place where they can); a function supplies them (e.g. a worker's shared lane).
+   */
+  outputs?: "plan" | "owned" | ((name: string, length: number) => Float32Array);
+}
+
+/** How a run's rows moved: inputs read in place or copied into the plan, outputs written in place or copied out. */
+export interface CopyCounts {
+  inputsInPlace: number;
+  inputsCopied: number;
+  outputsInPlace: number;
+  outputsCopied: number;
+  /** Bytes copied (inputs into the plan, outputs out of it). */
+  bytesCopied: number;
 }
 
 export interface OutputView {
@@ -38,9 +59,11 @@ export interface OutputView {
 }
 
 interface Binding {
-  inputs: { name: string; role: "context" | "candidate"; width: number; slot: { data: TypedArray } | undefined }[];
+  inputs: { name: string; role: "context" | "candidate"; width: number; slot: { data: TypedArray } | undefined; arena: TypedArray | undefined; bindable: boolean }[];
   outputs: Record<string, OutputView>;
   outputViews: OutputView[];
+  /** Per output (same order as outputViews): its value, arena storage and whether a run may bind it. */
+  outputSlots: { name: string; value: string; arena: Float32Array; bindable: boolean }[];
 }
 
 export interface ProfileLine {
@@ -71,13 +94,15 @@ export class Executor {
   readonly #profile = new Map<number, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
+  /** Copies made since construction (counted per input / output per run). */
+  readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
 
   constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig } = {}) {
-    // Broadcasting context values is required to execute; everything else is optional
-    // (on devices, dense mixture experts are grouped to run expert-parallel).
-    const broadcast = insertBroadcast.run(model).model;
-    this.model = experts ? groupExperts.run(broadcast).model : broadcast;
+    // Broadcasting context values is required to execute (compile() lowers it; a graph built by
+    // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
+    const lowered = needsBroadcast(model.graph, inferGraph(model.graph)) ? insertBroadcast.run(model).model : model;
+    this.model = experts ? groupExperts.run(lowered).model : lowered;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
     this.remoteTables = new Set(remoteTables);
@@ -112,14 +137,27 @@ export class Executor {
   }
 
   /**
-   * Run a staged batch. Allocation-free after a bucket's first batch: the input
-   * slots and the returned output views belong to the plan and are reused (the
-   * views are valid until the next run). `minCapacity` picks the plan of at least that many rows.
+   * The plan's own input storage for a batch of `rows` rows: staging a batch there makes the run
+   * copy nothing in. Valid until the next run (or the next call that plans a larger bucket).
    */
-  run(batch: StagedBatch, minCapacity = 0): Record<string, OutputView> {
-    // `minCapacity` runs a small batch on a larger bucket's plan: warming plans a bucket without a full-size run.
+  inputStorage(rows: number): Map<string, TypedArray> {
+    const bound = this.#bind(this.plan(rows));
+    const out = new Map<string, TypedArray>();
+    for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
+    return out;
+  }
+
+  /**
+   * Run a staged batch. Allocation-free after a bucket's first batch (unless outputs are "owned").
+   * An input already staged in the plan's storage (inputStorage) is not copied; any other input is
+   * read in place when the plan allows it (its steps read the slot when they run) and copied into
+   * the plan otherwise. Returns the outputs as `options.outputs` says.
+   */
+  run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
+    const { minCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity));
     const bound = this.#bind(plan);
+    const copies = this.copies;
     for (let i = 0; i < bound.inputs.length; i++) {
       const input = bound.inputs[i]!;
       const src = batch.inputs[input.name];
@@ -127,43 +165,87 @@ export class Executor {
       const count = rows * input.width;
       if (!src || src.length < count) throw new RankfnError(`input "${input.name}" needs ${rows} × ${input.width} values`, "bad_input", 400);
       if (!input.slot) continue; // an input no node reads
-      (input.slot.data as TypedArray).set((src.length === count ? src : src.subarray(0, count)) as never);
+      const arena = input.arena!;
+      if (src.buffer === arena.buffer && src.byteOffset === arena.byteOffset) {
+        plan.bind(input.name, undefined);
+        copies.inputsInPlace++;
+      } else if (input.bindable && src.constructor === arena.constructor) {
+        plan.bind(input.name, src as TensorArray);
+        copies.inputsInPlace++;
+      } else {
+        plan.bind(input.name, undefined);
+        (arena as TypedArray).set((src.length === count ? src : src.subarray(0, count)) as never);
+        copies.inputsCopied++;
+        copies.bytesCopied += count * arena.BYTES_PER_ELEMENT;
+      }
+    }
+    // Outputs the caller owns are written by the kernels in place where the plan allows it.
+    const into = outputs === "plan" ? undefined : outputs === "owned" ? (_: string, length: number) => new Float32Array(length) : outputs;
+    let owned: Float32Array[] | undefined;
+    if (into) {
+      owned = bound.outputSlots.map((o, i) => {
+        const view = bound.outputViews[i]!;
+        const data = into(o.name, (view.role === "candidate" ? batch.n : batch.r) * view.width);
+        // A bound output needs room for the plan's rows only when some kernel writes past the batch: they write `rows` rows.
+        if (o.bindable && view.ld === view.width) plan.bind(o.value, data);
+        return data;
+      });
     }
     const state = this.#state;
     state.n = batch.n;
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
-    state.gathered = batch.gathered;
+    state.gathered = gathered;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
       let entry = this.#profile.get(plan.capacity);
       if (!entry) this.#profile.set(plan.capacity, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
       profile = entry.times;
     }
-    plan.run(state, profile);
+    try {
+      plan.run(state, profile);
+    } finally {
+      state.gathered = undefined;
+    }
     for (let i = 0; i < bound.outputViews.length; i++) {
       const view = bound.outputViews[i]!;
       view.rows = view.role === "candidate" ? batch.n : batch.r;
     }
-    return bound.outputs;
+    if (!owned) return bound.outputs;
+    const result: Record<string, OutputView> = {};
+    bound.outputSlots.forEach((o, i) => {
+      const view = bound.outputViews[i]!;
+      const data = owned![i]!;
+      const slot = plan.slot(o.value)!;
+      if (slot.data === data) {
+        copies.outputsInPlace++;
+        plan.bind(o.value, undefined);
+      } else {
+        for (let r = 0; r < view.rows; r++) data.set(slot.data.subarray(r * view.ld, r * view.ld + view.width), r * view.width);
+        copies.outputsCopied++;
+        copies.bytesCopied += view.rows * view.width * 4;
+      }
+      result[o.name] = { data, rows: view.rows, width: view.width, ld: view.width, role: view.role };
+    });
+    return result;
   }
 
   /** The plan's input slots and output views, resolved once per plan. */
   #bind(plan: Plan): Binding {
     let b = this.#bindings.get(plan);
     if (!b) {
-      const inputs = this.model.graph.inputs.map((input) => ({
-        name: input.name,
-        role: input.role,
-        width: input.shape.reduce((a, c) => a * c, 1),
-        slot: input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name),
-      }));
+      const inputs = this.model.graph.inputs.map((input) => {
+        const slot = input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name);
+        return { name: input.name, role: input.role, width: input.shape.reduce((a, c) => a * c, 1), slot, arena: slot ? (plan.arenaData(input.name) as TypedArray) : undefined, bindable: plan.bindable(input.name) };
+      });
       const outputs: Record<string, OutputView> = {};
+      const outputSlots: Binding["outputSlots"] = [];
       for (const [name, value] of Object.entries(this.model.graph.outputs)) {
         const slot = plan.slot(value)!;
         outputs[name] = { data: slot.data, rows: 0, width: slot.width, ld: slot.ld, role: slot.role };
+        outputSlots.push({ name, value, arena: slot.data, bindable: plan.bindable(value) });
       }
-      b = { inputs, outputs, outputViews: Object.values(outputs) };
+      b = { inputs, outputs, outputViews: Object.values(outputs), outputSlots };
       this.#bindings.set(plan, b);
     }
     return b;

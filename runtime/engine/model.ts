@@ -7,10 +7,10 @@
 // the batch (a computed id out of range, a remote tier rejecting its rows)
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
-import { Executor, type ProfileLine } from "./executor";
+import { type CopyCounts, Executor, type OutputView, type ProfileLine } from "./executor";
 import { type ModelInspection, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
-import { type RequestSlice, Stager } from "./stager";
+import { BatchBuffers, DirectBuffers, type RequestSlice, ReusedBuffers, Stager, type StagingCopies } from "./stager";
 import { RequestValidator, type ValidRequest } from "./validate";
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInput } from "../graph/schema";
@@ -32,6 +32,12 @@ export interface ModelStats {
   rows: number;
   batches: number;
   computeMs: number;
+  /**
+   * How request rows moved from the caller to the kernels and back: per input of each request,
+   * read in place or copied while staging; per input and output of each run, read / written in
+   * place or copied into / out of the plan (the worker's counts in worker mode).
+   */
+  copies: { staging: StagingCopies; plan: CopyCounts };
   /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
   moe?: MoeStats;
 }
@@ -67,7 +73,9 @@ export class Model {
   readonly #ready: Promise<void>;
   #disposed = false;
   readonly #options: ModelOptions;
-  readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  readonly #stats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  /** Staging buffers of inputs the plan has no slot for (inline runs). */
+  readonly #rest = new ReusedBuffers();
   readonly #remote: RemoteEmbeddings | undefined;
   #resolver: EmbeddingResolver | undefined;
 
@@ -143,8 +151,8 @@ export class Model {
       const lane = this.#worker?.acquire();
       try {
         const { batch } = this.#stager.stage(valid, lane);
-        if (this.#worker) await this.#worker.run(batch, lane!, rows);
-        else this.#inline!.executor.run(batch, rows);
+        if (this.#worker) await this.#worker.run(batch, lane!, { minCapacity: rows });
+        else this.#inline!.executor.run(batch, { minCapacity: rows });
       } finally {
         if (lane) this.#worker!.release(lane);
       }
@@ -235,37 +243,37 @@ export class Model {
 
   #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
     const t0 = performance.now();
-    const { batch, slices } = this.#stager.stage(requests);
-    if (this.#resolver) batch.gathered = this.#resolver.resolveLocal(batch);
-    const out = this.#inline!.executor.run(batch);
+    const executor = this.#inline!.executor;
+    // One request: its own arrays, read in place. Several: staged straight into the plan's input slots.
+    const into = requests.length === 1 ? this.#rest : new DirectBuffers(executor.inputStorage(batchRows(requests)), this.#rest);
+    const { batch, slices } = this.#stager.stage(requests, into, { inPlace: true });
+    const gathered = this.#resolver?.resolveLocal(batch);
+    const out = executor.run(batch, { gathered, outputs: "owned" });
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
   async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined): Promise<RankResponse[]> {
     const t0 = performance.now();
-    // Worker mode: staged straight into a shared-memory lane the worker reads; outputs come back the same way.
+    // Worker mode: staged straight into a shared-memory lane the worker reads in place; the worker
+    // writes the outputs into fresh shared buffers that become the responses. Inline (awaiting the
+    // remote tier, while other batches may run): the batch keeps buffers of its own.
     const lane = this.#worker?.acquire();
     try {
-      const staged = this.#stager.stage(requests, lane);
-      const { slices } = staged;
-      let batch = staged.batch;
-      let degraded = false;
+      const { batch, slices } = lane ? this.#stager.stage(requests, lane) : this.#stager.stage(requests, new BatchBuffers(), { inPlace: true });
+      let gathered: Awaited<ReturnType<EmbeddingResolver["resolve"]>> | undefined;
       if (this.#resolver) {
-        // The stager's own buffers are reused by the next call: copy them before awaiting the remote tier (a lane is this batch's alone).
-        if (!lane) batch = { ...batch, inputs: copyInputs(batch.inputs), requestOfRow: batch.requestOfRow.slice(0, Math.max(1, batch.n)) };
         const limit = this.#remote!.options.timeoutMs;
-        const gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
-        batch.gathered = gathered.rows;
-        degraded = gathered.defaulted > 0;
+        gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
       }
-      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#inline!.executor.run(batch);
-      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, degraded);
+      const out = this.#worker ? await this.#worker.run(batch, lane!, { gathered: gathered?.rows, handOff: true }) : this.#inline!.executor.run(batch, { gathered: gathered?.rows, outputs: "owned" });
+      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, (gathered?.defaulted ?? 0) > 0);
     } finally {
       if (lane) this.#worker!.release(lane);
     }
   }
 
-  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
+  /** `out` holds this batch's own output arrays: each response gets views of its rows. */
+  #respond(slices: RequestSlice[], out: Record<string, OutputView>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
     this.#stats.requests += slices.length;
     this.#stats.rows += rows;
     this.#stats.batches += 1;
@@ -288,7 +296,8 @@ export class Model {
   stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
-    return { ...this.#stats, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+    const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
@@ -342,24 +351,25 @@ function firstFailure(results: (RankResponse | RankfnError)[]): RankResponse[] {
   return results as RankResponse[];
 }
 
-type OutputRows = { data: Float32Array; width: number; ld: number; role: "context" | "candidate" };
-
-function sliceOutputs(out: Record<string, OutputRows>, slice: RequestSlice): Record<string, Tensor<"f32">> {
+/** A request's rows of each output: views of the batch's own output arrays (contiguous rows), no copy. */
+function sliceOutputs(out: Record<string, OutputView>, slice: RequestSlice): Record<string, Tensor<"f32">> {
   const result: Record<string, Tensor<"f32">> = {};
   for (const [name, view] of Object.entries(out)) {
     const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];
-    const data = new Float32Array(count * view.width);
-    for (let i = 0; i < count; i++) data.set(view.data.subarray((start + i) * view.ld, (start + i) * view.ld + view.width), i * view.width);
-    result[name] = tensor("f32", [count, view.width], data);
+    result[name] = tensor("f32", [count, view.width], view.data.subarray(start * view.width, (start + count) * view.width));
   }
   return result;
 }
 
-
-function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArray> {
-  const out: Record<string, TypedArray> = {};
-  for (const [name, data] of Object.entries(inputs)) out[name] = data.slice() as TypedArray;
-  return out;
+/** The rows of the largest role (candidates, or context rows of flat requests) in a batch of `requests`. */
+function batchRows(requests: readonly ValidRequest[]): number {
+  let n = 0;
+  let r = 0;
+  for (const req of requests) {
+    n += req.rows;
+    r += req.contextRows;
+  }
+  return Math.max(n, r);
 }
 
 /** The tables named remote, with their shape and row encoding from the model file (and a hot/cold split's local rows). */

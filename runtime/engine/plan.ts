@@ -33,6 +33,10 @@ export class Plan {
   readonly memory: MemoryPlan;
   readonly #buffers: DeviceBuffer[] = [];
   readonly #slots = new Map<string, Slot<TensorArray>>();
+  /** Each stored value's arena storage (a bound graph input or output points elsewhere for one run). */
+  readonly #arenaData = new Map<string, TensorArray>();
+  /** Graph inputs and outputs whose storage a run may point at the caller's array (see bind()). */
+  readonly #bindable = new Set<string>();
 
   constructor(
     readonly model: BuiltModel,
@@ -58,6 +62,7 @@ export class Plan {
       const Ctor = dtypes[v.dtype].array as unknown as new (buffer: ArrayBuffer, offset: number, length: number) => TensorArray;
       const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, capacity * width), ld: width, width, role: v.role };
       this.#slots.set(name, slot);
+      this.#arenaData.set(name, slot.data);
     }
     for (const [name, alias] of Object.entries(graph.aliases ?? {})) {
       const base = this.#slots.get(alias.of)!;
@@ -67,20 +72,37 @@ export class Plan {
       const base = this.#slots.get(of);
       if (base) this.#slots.set(name, { ...base, width: widthOf(name), role: info.values.get(name)!.role });
     }
+    // A graph input or output may be bound to the caller's array for a run (no copy in or out)
+    // when no step captured its storage while being built: every read of `data` during the build
+    // is recorded, and a value read then (a view, a subarray, a cached pointer) keeps its arena slot.
+    const candidates = this.#bindingCandidates(model, views);
+    const readWhileBuilding = new Set<string>();
+    for (const name of candidates) {
+      const slot = this.#slots.get(name)!;
+      const data = slot.data;
+      Object.defineProperty(slot, "data", { configurable: true, enumerable: true, get: () => (readWhileBuilding.add(name), data) });
+    }
     const scratch = new Map<string, Float32Array | Int32Array>();
+    const stored = (name: string) => this.#arenaData.get(name) ?? this.#slots.get(name)?.data;
     const ctx: PlanContext = {
       graph,
       values: info.values,
       attrs: (node: Node) => info.attrs.get(node.name)!,
       slot: (name) => {
         const s = this.#slots.get(name);
-        if (!s || !(s.data instanceof Float32Array)) throw new Error(`value "${name}" has no f32 storage`);
+        if (!s || !(stored(name) instanceof Float32Array)) throw new Error(`value "${name}" has no f32 storage`);
         return s as Slot;
       },
       idSlot: (name) => {
         const s = this.#slots.get(name);
-        if (!s || !(s.data instanceof Int32Array || s.data instanceof BigInt64Array)) throw new Error(`value "${name}" is not an id value`);
+        const d = stored(name);
+        if (!s || !(d instanceof Int32Array || d instanceof BigInt64Array)) throw new Error(`value "${name}" is not an id value`);
         return s as Slot<Int32Array | BigInt64Array>;
+      },
+      storage: (name) => {
+        const d = stored(name);
+        if (!d) throw new Error(`value "${name}" has no storage`);
+        return d;
       },
       tensorSlot: (name) => {
         const s = this.#slots.get(name);
@@ -107,6 +129,48 @@ export class Plan {
       if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
       return build(node, ctx);
     });
+    for (const name of candidates) {
+      Object.defineProperty(this.#slots.get(name)!, "data", { configurable: true, enumerable: true, writable: true, value: this.#arenaData.get(name) });
+      if (!readWhileBuilding.has(name)) this.#bindable.add(name);
+    }
+  }
+
+  /** Graph inputs and outputs stored in a slot of their own (not a view, an alias or the base of one). */
+  #bindingCandidates(model: BuiltModel, views: Map<string, string>): string[] {
+    const { graph } = model;
+    const shared = new Set<string>([...views.keys(), ...views.values(), ...Object.keys(graph.aliases ?? {}), ...Object.values(graph.aliases ?? {}).map((a) => a.of)]);
+    const inputs = new Set(graph.inputs.map((i) => i.name));
+    const outputs = Object.values(graph.outputs);
+    const names = [...inputs, ...outputs.filter((o) => !inputs.has(o) && outputs.indexOf(o) === outputs.lastIndexOf(o))];
+    return names.filter((name) => this.#arenaData.has(name) && !shared.has(name));
+  }
+
+  /** Can `name` (a graph input or output) be bound to a caller's array? */
+  bindable(name: string): boolean {
+    return this.#bindable.has(name);
+  }
+
+  /** The arena storage of a value (what its slot holds unless bound). */
+  arenaData(name: string): TensorArray | undefined {
+    return this.#arenaData.get(name);
+  }
+
+  /**
+   * Point a bindable graph input or output at `data` (contiguous rows of the value's width, of its
+   * dtype, at least as many rows as the run has) instead of its arena slot, until bound again;
+   * `undefined` restores the arena slot. Steps read a slot's storage when they run, so the kernels
+   * read the caller's input rows or write its output rows in place.
+   */
+  bind(name: string, data: TensorArray | undefined): void {
+    const slot = this.#slots.get(name)!;
+    const arena = this.#arenaData.get(name)!;
+    if (data === undefined || data === arena) {
+      slot.data = arena;
+      return;
+    }
+    if (!this.#bindable.has(name)) throw new Error(`value "${name}" cannot be bound (a step holds its storage)`);
+    if (data.constructor !== arena.constructor) throw new Error(`value "${name}": bound storage must be a ${arena.constructor.name}`);
+    slot.data = data;
   }
 
   slot(name: string): Slot | undefined {

@@ -13,7 +13,7 @@ import type { ValidRequest } from "../engine/validate";
 import { ServerMetrics } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
-import { type WireLimits, decodeRequest, encodeResponse } from "./wire";
+import { type WireLimits, type WireRequest, decodeRequest, encodeResponse } from "./wire";
 import { mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
 import { readBody } from "./body";
 import { errorResponse } from "./error-response";
@@ -88,6 +88,8 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     }
     return co;
   };
+  // Binary tensors read in place from request bodies, or copied to align them, per loaded model.
+  const wireCopies = new WeakMap<object, WireRequest["copies"]>();
   const app = new Hono();
 
   app.onError(errorResponse);
@@ -122,7 +124,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     const v = await registry.acquire(c.req.param("name"));
     try {
       const info = v.model.inspect();
-      return json(c, { name: v.name, version: v.version, inputs: info.inputs, outputs: info.outputs, params: info.params, precision: info.precision, stats: v.model.stats(), coldStartMs: v.coldStartMs });
+      return json(c, { name: v.name, version: v.version, inputs: info.inputs, outputs: info.outputs, params: info.params, precision: info.precision, stats: withWireCopies(v.model.stats(), wireCopies.get(v.model)), coldStartMs: v.coldStartMs });
     } finally {
       registry.release(v);
     }
@@ -154,6 +156,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const v = await registry.acquire(name);
       try {
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
+        const counted = wireCopies.get(v.model) ?? { inPlace: 0, copied: 0, bytesCopied: 0 };
+        wireCopies.set(v.model, counted);
+        counted.inPlace += wire.copies.inPlace;
+        counted.copied += wire.copies.copied;
+        counted.bytesCopied += wire.copies.bytesCopied;
         // Checked alone against the model before it is queued: a bad request never joins a batch.
         const valid = v.model.validate(wire.request);
         const co = coalescerFor(v);
@@ -204,4 +211,9 @@ function firstResponse(v: ModelVersion): boolean {
   if (v.firstServed) return false;
   v.firstServed = true;
   return true;
+}
+
+/** A model's stats with the body decoding's copies beside the engine's (how rows moved from the wire to the kernels). */
+function withWireCopies<S extends { copies: object }>(stats: S, wire: WireRequest["copies"] | undefined): S {
+  return { ...stats, copies: { wire: wire ?? { inPlace: 0, copied: 0, bytesCopied: 0 }, ...stats.copies } };
 }

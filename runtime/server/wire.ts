@@ -1,7 +1,8 @@
 // The wire format of the rank endpoint, msgpack or JSON:
 //   request  { context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
 //              | rows: {feature: value}, deadline_ms?, priority? }
-//   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset)
+//   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset: a payload
+//            aligned to its element size is read in place, any other is copied once to align it)
 //            JSON:    nested arrays (dtype from the model's input), or { dtype, shape, data: flat array }
 //   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
 // Every field is checked here and named in the error; nothing malformed reaches the model.
@@ -20,6 +21,8 @@ export interface WireRequest {
   request: RankRequest;
   deadlineMs?: number;
   priority?: number;
+  /** Tensors read in place from the body, and tensors (and their bytes) copied while decoding. */
+  copies: { inPlace: number; copied: number; bytesCopied: number };
 }
 
 export interface WireLimits {
@@ -55,13 +58,14 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
   const known = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
   for (const key of Object.keys(raw)) if (!known.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...known].join(", ")})`, "unknown_field");
   const specs = new Map(inputs.map((i) => [i.name, i]));
+  const copies = { inPlace: 0, copied: 0, bytesCopied: 0 };
   const group = (name: "context" | "candidates" | "rows"): Record<string, Tensor> | undefined => {
     const value = raw[name];
     if (value === undefined) return undefined;
     if (name === "candidates" && Array.isArray(value)) return rowsToTensors(value, specs, limits);
     if (!isObject(value)) throw new RequestError(`${name}: expected an object of features`, "bad_body");
     const out: Record<string, Tensor> = {};
-    for (const [feature, v] of Object.entries(value)) out[feature] = decodeTensor(v, `${name}.${feature}`, specs.get(feature), limits);
+    for (const [feature, v] of Object.entries(value)) out[feature] = decodeTensor(v, `${name}.${feature}`, specs.get(feature), limits, copies);
     return out;
   };
   const rows = group("rows");
@@ -78,11 +82,11 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
     throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${show(priority)}`, "bad_priority");
   }
   const request: RankRequest = rows ? { rows } : { context: context ?? {}, candidates: candidates! };
-  return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined };
+  return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined, copies };
 }
 
 /** A tensor from msgpack {dtype, shape, data: bin}, a JSON {dtype, shape, data: [...]}, or JSON nested arrays. */
-function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits): Tensor {
+function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits, copies?: WireRequest["copies"]): Tensor {
   if (Array.isArray(v)) {
     const dtype: DType = spec?.dtype ?? "f32";
     const shape = nestedShape(v, field);
@@ -100,9 +104,18 @@ function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, l
   if (data instanceof Uint8Array) {
     const bytes = count * dtypes[dtype].bytes;
     if (data.byteLength !== bytes) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${bytes} bytes, got ${data.byteLength}`, "length_mismatch");
-    // msgpack bin payloads sit at arbitrary offsets: copy into an aligned buffer.
+    // msgpack bin payloads sit at any offset of the body: an aligned one is the tensor's data as
+    // it is (the kernels may read it in place); another is copied once into an aligned buffer.
+    if (data.byteOffset % dtypes[dtype].bytes === 0) {
+      if (copies) copies.inPlace++;
+      return { dtype, shape: shape as number[], data: view(data, dtype) } as Tensor;
+    }
     const aligned = new Uint8Array(bytes);
     aligned.set(data);
+    if (copies) {
+      copies.copied++;
+      copies.bytesCopied += bytes;
+    }
     return { dtype, shape: shape as number[], data: view(aligned, dtype) } as Tensor;
   }
   if (Array.isArray(data)) {
