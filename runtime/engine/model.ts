@@ -356,7 +356,7 @@ function sliceOutputs(out: Record<string, OutputView>, slice: RequestSlice): Rec
   const result: Record<string, Tensor<"f32">> = {};
   for (const [name, view] of Object.entries(out)) {
     const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];
-    result[name] = tensor("f32", [count, view.width], view.data.subarray(start * view.width, (start + count) * view.width));
+    result[name] = { dtype: "f32", shape: [count, view.width], data: view.data.subarray(start * view.width, (start + count) * view.width) };
   }
   return result;
 }

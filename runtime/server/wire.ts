@@ -43,6 +43,10 @@ function show(v: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+const requestFields = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
+/** Each model's inputs by name (decoding looks a feature's spec up per tensor). */
+const specsOf = new WeakMap<GraphInput[], Map<string, GraphInput>>();
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 
 /** Decode a request body (msgpack when `contentType` says so, else JSON). */
@@ -55,9 +59,9 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
     throw new RequestError(`body: not valid ${msgpack ? "msgpack" : "JSON"} (${(err as Error).message})`, "bad_body");
   }
   if (!isObject(raw)) throw new RequestError("body: expected an object with \"candidates\" or \"rows\"", "bad_body");
-  const known = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
-  for (const key of Object.keys(raw)) if (!known.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...known].join(", ")})`, "unknown_field");
-  const specs = new Map(inputs.map((i) => [i.name, i]));
+  for (const key in raw) if (!requestFields.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...requestFields].join(", ")})`, "unknown_field");
+  let specs = specsOf.get(inputs);
+  if (!specs) specsOf.set(inputs, (specs = new Map(inputs.map((i) => [i.name, i]))));
   const copies = { inPlace: 0, copied: 0, bytesCopied: 0 };
   const group = (name: "context" | "candidates" | "rows"): Record<string, Tensor> | undefined => {
     const value = raw[name];
@@ -65,7 +69,7 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
     if (name === "candidates" && Array.isArray(value)) return rowsToTensors(value, specs, limits);
     if (!isObject(value)) throw new RequestError(`${name}: expected an object of features`, "bad_body");
     const out: Record<string, Tensor> = {};
-    for (const [feature, v] of Object.entries(value)) out[feature] = decodeTensor(v, `${name}.${feature}`, specs.get(feature), limits, copies);
+    for (const feature in value) out[feature] = decodeTensor(value[feature], `${name}.${feature}`, specs!.get(feature), limits, copies);
     return out;
   };
   const rows = group("rows");
