@@ -1,6 +1,5 @@
 // rankfn's public API: load or build a ranking model, score requests in-process.
-import { readModel } from "../runtime/model/model-file";
-import { importOnnxFile } from "../runtime/onnx/importer";
+import { openModel } from "../runtime/engine/open-model";
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
@@ -17,6 +16,19 @@ export interface LoadOptions extends CompileOptions {
   worker?: boolean;
   /** ONNX files: the inputs that are per request (the rest are per candidate). */
   context?: string[];
+  /**
+   * ONNX files with dynamic dimensions after the batch (a history length exported with
+   * dynamic_axes): each one's largest size, e.g. `{ hist_len: 256 }`. The model is planned per
+   * size bucket (powers of two up to it) and each request padded to its bucket.
+   */
+  dims?: Record<string, number>;
+  /**
+   * With dims: the padding value (the model's padding id; default 0), side (default "left": most
+   * recent event last), and whether a request is padded to its size bucket (default; for models
+   * that mask their padding) or always to the largest size (`to: "max"`, for models whose
+   * attention sees the padding, like SASRec).
+   */
+  padding?: { value?: number; side?: "left" | "right"; to?: "bucket" | "max" };
   /** Serve these embedding tables from Redis (hot-row cache → host cache → Redis), e.g. `{ redis: "redis://10.0.0.5:6379", tables: "all" }`. */
   embeddings?: RemoteEmbeddingOptions;
   /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
@@ -33,9 +45,8 @@ export interface LoadOptions extends CompileOptions {
  */
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
-  if (typeof source === "string" && source.endsWith(".onnx")) return new Model(importOnnxFile(source, { context: options.context }), options);
-  const built = typeof source === "string" ? readModel(source) : source;
-  return new Model(built, { ...options, path: typeof source === "string" ? source : undefined });
+  if (typeof source === "string") return openModel(source, options);
+  return new Model(source, options);
 }
 
 export { Model } from "./model";

@@ -22,6 +22,8 @@ export interface ModelInspection {
   precision: { weights: string; tables: string };
   compiler: string[];
   memoryPlan: { capacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
+  /** Dynamic dimensions after the batch, and the size buckets they are planned in (this inspection is the largest's). */
+  dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
 }
 
 export type { ProfileLine };

@@ -24,6 +24,7 @@ import { EmbeddingResolver, embeddingTables, remoteUses } from "../embeddings/re
 import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../embeddings/remote-tables";
 import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
+import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -60,6 +61,12 @@ export interface ModelOptions extends CompileOptions {
    * overflow: "drop", replicate: { threshold: 0.25 }, replanEvery: 100 }` (runtime/moe).
    */
   experts?: ExpertParallelConfig;
+  /**
+   * Dynamic dimensions after the batch (a history length that differs between requests): the
+   * model of each size bucket is built by `build` (e.g. an ONNX import at those sizes) and
+   * compiled on first use; `built` is the model at the largest sizes.
+   */
+  shapes?: { dims: DynamicDim[]; buckets: ShapeBucketOptions; build: (sizes: Record<string, number>) => BuiltModel };
 }
 
 export class Model {
@@ -78,10 +85,22 @@ export class Model {
   readonly #rest = new ReusedBuffers();
   readonly #remote: RemoteEmbeddings | undefined;
   #resolver: EmbeddingResolver | undefined;
+  /** Dynamic dimensions: each size bucket's own Model, and the requests' padding to them. */
+  readonly #router: ShapeRouter<Model> | undefined;
 
   constructor(built: BuiltModel, options: ModelOptions = {}) {
     this.name = built.graph.name;
     this.#options = options;
+    if (options.shapes) {
+      const { shapes, ...rest } = options;
+      if (options.embeddings || options.experts) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings or expert parallelism yet", "bad_option", 400);
+      this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
+      this.#graphInputs = built.graph.inputs;
+      this.#stager = new Stager(built.graph);
+      this.#validator = new RequestValidator(built.graph);
+      this.#ready = Promise.resolve();
+      return;
+    }
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
     }
@@ -125,6 +144,7 @@ export class Model {
 
   /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
   async ready(): Promise<void> {
+    if (this.#router) await Promise.all(this.#router.models.map((m) => m.ready()));
     await this.#ready;
     await this.#remote?.ready();
   }
@@ -139,6 +159,12 @@ export class Model {
    * routing statistics that drive expert placement). Returns the buckets planned.
    */
   async warm(maxRows = this.#maxBatch): Promise<number[]> {
+    if (this.#router) {
+      // Every size bucket is made and warmed: no request pays for an import or a first run.
+      let buckets: number[] = [];
+      for (const sizes of this.#router.allSizes()) buckets = await this.#router.model(sizes).warm(maxRows);
+      return buckets;
+    }
     await this.#ready;
     if (this.#resolver || this.#options.experts) return [];
     const buckets: number[] = [];
@@ -167,6 +193,7 @@ export class Model {
    */
   validate(request: unknown, where = ""): ValidRequest {
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
+    if (this.#router) return this.#router.validate(request, where);
     return this.#validator.validate(request, where);
   }
 
@@ -207,6 +234,7 @@ export class Model {
    * device failing, the remote tier down under the "fail" policy) rejects the whole call.
    */
   async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<(RankResponse | RankfnError)[]> {
+    if (this.#router) return this.#router.run(requests, queueMs, { timeoutMs });
     if (!this.#worker && !this.#resolver) return this.runSync(requests, queueMs);
     await this.#ready;
     try {
@@ -222,6 +250,7 @@ export class Model {
 
   /** run() on the calling thread (not in worker mode; with remote tables, only from rows held locally: see rankSync). */
   runSync(requests: readonly ValidRequest[], queueMs: number[] = []): (RankResponse | RankfnError)[] {
+    if (this.#router) return this.#router.runSync(requests, queueMs);
     if (this.#worker) throw new RankfnError(`model "${this.name}" computes on a worker: use rank() / rankMany() (async)`, "worker_async", 400);
     try {
       return this.#runInline(requests, queueMs);
@@ -286,6 +315,11 @@ export class Model {
    * in worker mode as the worker compiled and planned them (after ready()).
    */
   inspect(): ModelInspection {
+    if (this.#router) {
+      // The largest bucket's model, with the buckets the dynamic dimensions are planned in.
+      const largest = this.#router.allSizes().at(-1)!;
+      return { ...this.#router.model(largest).inspect(), dims: { dynamic: this.#router.dims, buckets: this.#router.allSizes() } };
+    }
     if (this.#inline) return inspectExecutor(this.#inline.executor, this.#inline.summaries, this.#options);
     const inspection = this.#worker!.inspection;
     if (!inspection) throw new RankfnError(`model "${this.name}" is still loading on its worker: await model.ready() before inspect()`, "not_ready", 503);
@@ -294,6 +328,7 @@ export class Model {
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
   stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+    if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
@@ -325,6 +360,7 @@ export class Model {
   /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
   dispose(): void {
     this.#disposed = true;
+    this.#router?.dispose();
     this.#inline?.executor.dispose();
     this.#worker?.dispose();
     this.#remote?.dispose();
@@ -333,6 +369,23 @@ export class Model {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The counters of several size buckets' models, added up (profiles side by side). */
+function sumStats(all: (ModelStats & { profile: ProfileLine[] })[]): ModelStats & { profile: ProfileLine[] } {
+  const add = <T extends object>(a: T, b: T) => Object.fromEntries(Object.keys(a).map((k) => [k, (a as Record<string, number>)[k]! + (b as Record<string, number>)[k]!])) as T;
+  const zero = { requests: 0, rows: 0, batches: 0, computeMs: 0, copies: { staging: { inPlace: 0, copied: 0, bytesCopied: 0 }, plan: { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 } }, profile: [] as ProfileLine[] };
+  return all.reduce(
+    (acc, s) => ({
+      requests: acc.requests + s.requests,
+      rows: acc.rows + s.rows,
+      batches: acc.batches + s.batches,
+      computeMs: acc.computeMs + s.computeMs,
+      copies: { staging: add(acc.copies.staging, s.copies.staging), plan: add(acc.copies.plan, s.copies.plan) },
+      profile: [...acc.profile, ...s.profile],
+    }),
+    zero,
+  );
 }
 
 /** A failure caused by one request's own input (a 4xx), which must not fail the others in its batch. */
