@@ -2,13 +2,14 @@
 // context value (one row per request), read a broadcast of it instead. The
 // context subgraph itself still runs once per request; only its result is
 // repeated for the request's candidates. target_attention reads its context
-// keys and mask directly (it pairs each candidate with its request's row).
+// keys and mask directly (it pairs each candidate with its request's row);
+// hstu_candidates reads its request's history K/V and ids the same way.
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import { type Pass, cloneGraph } from "./pass";
 
 /** Inputs an op consumes at context granularity on purpose (by position). */
-const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]) };
+const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]), hstu_candidates: new Set([1, 2]) };
 
 /** Does a candidate-row node still read a context value directly (insert-broadcast has not run)? */
 export function needsBroadcast(graph: Graph, info: GraphInfo): boolean {

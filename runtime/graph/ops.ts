@@ -6,6 +6,7 @@ import type { DType } from "../tensor/dtype";
 import { type Node, type WeightSpec, GraphError } from "./schema";
 import { tensorLayoutOps } from "./tensor-layout-ops";
 import { tensorMathOps } from "./tensor-math-ops";
+import { sequenceOps } from "./sequence-ops";
 
 export interface ValueType {
   dtype: DType;
@@ -385,6 +386,8 @@ export const ops: Record<string, OpDef<any>> = {
   // The general tensor ops every imported ONNX op runs on (fusions rewrite them into the ops above).
   ...tensorMathOps,
   ...tensorLayoutOps,
+  // Sequence models: HSTU layer halves, RankMixer token mixing and grouped linear.
+  ...sequenceOps,
 };
 
 export type OpName = keyof typeof ops;

@@ -27,6 +27,8 @@ const outputs: Record<ZooName, string[]> = {
   mmoe: ["ctr", "cvr"],
   ple: ["ctr", "cvr"],
   moe: ["ctr"],
+  hstu: ["ctr"],
+  rankmixer: ["ctr"],
 };
 
 function bytes(t: Tensor): Uint8Array {

@@ -7,6 +7,7 @@ import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import { sequenceSteps } from "./sequence";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
@@ -191,6 +192,8 @@ export const compositeSteps: Record<string, StepBuilder> = {
   target_attention: targetAttention,
   mixture,
   moe,
+  // Sequence models (HSTU, RankMixer): their own file, listed here so the plan needs no edit.
+  ...sequenceSteps,
 };
 
 export type { PlanContext };
