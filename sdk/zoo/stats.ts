@@ -65,6 +65,24 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         f = 2 * E * d + k * (2 * h * d + 2 * outW * h + 2 * outW);
         break;
       }
+      case "hstu_history":
+      case "hstu_candidates": {
+        // W1 and W2 GEMMs per token, pointwise attention over the visible tokens (all events full).
+        const history = node.op === "hstu_history";
+        const L = width(node.inputs[history ? 1 : 2]!);
+        const d = history ? width(x) / L : width(x);
+        const hv = (attrs.heads as number) * (attrs.vDim as number);
+        const hq = (attrs.heads as number) * (attrs.qkDim as number);
+        const tokens = history ? L : 1;
+        const visible = history ? (L * (L + 1)) / 2 : L + 1;
+        f = tokens * (2 * d * (2 * hv + 2 * hq) + 2 * hv * d + 6 * hv) + visible * 2 * (hq + hv);
+        break;
+      }
+      case "grouped_linear": {
+        const s = w(node.inputs[1]!);
+        f = 2 * s[0]! * s[1]! * s[2]!;
+        break;
+      }
       case "concat":
       case "slice":
         f = 0;
