@@ -3,13 +3,14 @@
 // context subgraph itself still runs once per request; only its result is
 // repeated for the request's candidates. target_attention reads its context
 // keys and mask directly (it pairs each candidate with its request's row);
-// hstu_candidates reads its request's history K/V and ids the same way.
+// hstu_candidates reads its request's history K/V, ids and times the same way
+// (inputs 3 and 4 are weights unless its bias is by time: never broadcast either way).
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import { type Pass, cloneGraph } from "./pass";
 
 /** Inputs an op consumes at context granularity on purpose (by position). */
-const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]), hstu_candidates: new Set([1, 2]) };
+const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]), hstu_candidates: new Set([1, 2, 3, 4]) };
 
 /** Does a candidate-row node still read a context value directly (insert-broadcast has not run)? */
 export function needsBroadcast(graph: Graph, info: GraphInfo): boolean {

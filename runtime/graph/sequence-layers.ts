@@ -13,6 +13,8 @@ export interface HstuLayerOptions {
   rabBuckets: number;
   padding?: number;
   eps?: number;
+  /** Bias by timestamp distance: the history's timestamps [L] and the request's time [1] (context, i64). */
+  time?: { timestamps: string; now: string };
 }
 
 /**
@@ -33,9 +35,12 @@ export function hstuLayer(b: GraphBuilder, history: string, ids: string, candida
   const b2 = b.randomWeight(`${prefix}.b2`, [d], 0.01);
   const weights = [w1, b1, gamma, beta, w2, b2];
   if (o.rabBuckets > 0) weights.push(b.randomWeight(`${prefix}.rab`, [o.heads, o.rabBuckets], 0.5));
-  const attrs = { heads: o.heads, qkDim: o.qkDim, vDim: o.vDim, ...(o.padding === undefined ? {} : { padding: o.padding }), ...(o.eps === undefined ? {} : { eps: o.eps }) };
-  const [h, kv] = b.nodeOutputs("hstu_history", [history, ids, ...weights], [L * d, L * o.heads * (o.qkDim + o.vDim)], attrs, `${prefix}.history`) as [string, string];
-  const c = b.node("hstu_candidates", [candidates, kv, ids, ...weights], d, attrs, `${prefix}.candidates`);
+  const attrs = {
+    heads: o.heads, qkDim: o.qkDim, vDim: o.vDim, ...(o.padding === undefined ? {} : { padding: o.padding }), ...(o.eps === undefined ? {} : { eps: o.eps }), ...(o.time ? { rabBy: "time" } : {}),
+  };
+  const ts = o.time ? [o.time.timestamps] : [];
+  const [h, kv] = b.nodeOutputs("hstu_history", [history, ids, ...ts, ...weights], [L * d, L * o.heads * (o.qkDim + o.vDim)], attrs, `${prefix}.history`) as [string, string];
+  const c = b.node("hstu_candidates", [candidates, kv, ids, ...(o.time ? [o.time.timestamps, o.time.now] : []), ...weights], d, attrs, `${prefix}.candidates`);
   return { history: h, candidates: c };
 }
 

@@ -35,6 +35,11 @@ const hstuAttrs = z
     eps: z.number().nonnegative().default(1e-6),
     /** The history ids' padding id: the leading run of it is the empty (oldest) side. */
     padding: z.number().int().default(-1),
+    /**
+     * What the relative bias buckets: "position" (event index distance; a candidate sits after the
+     * last event) or "time" (timestamp distance: each event's, and the request's for candidates).
+     */
+    rabBy: z.enum(["position", "time"]).default("position"),
   })
   .strict();
 export type HstuAttrs = z.infer<typeof hstuAttrs>;
@@ -65,7 +70,18 @@ function hstuWeights(node: Node, inputs: OpInput[], at: number, d: number, a: Hs
  * U, V, Q, K = split(SiLU(x·W1ᵀ + b1)); A = Σ_{j ≤ i} SiLU(scale·q_i·k_j + rab(i − j)) / L · v_j;
  * y = (LayerNorm(A) ⊙ U)·W2ᵀ + b2 + x on the events, y = x on the empty slots.
  * Outputs y [L·d] and kv [L·H·(dqk + dv)] (each token's K then V, for the candidate half).
+ * With rabBy "time", the history's timestamps i64 [L] follow ids, and rab buckets |ts_i − ts_j|.
  */
+/** rabBy "time": the timestamps input at `at` (i64 [L]) and, for candidates, the request's time at `at + 1` (i64 [1]); returns the index of W1. */
+function timeInputs(node: Node, inputs: OpInput[], at: number, L: number, a: HstuAttrs, candidates: boolean): number {
+  if (a.rabBy !== "time") return at;
+  const ts = activation(node, inputs, at, ["i64"]);
+  if (width(ts.shape) !== L) failNode(node, `timestamps (input ${at}) have ${width(ts.shape)} elements per row, expected L = ${L}`);
+  if (!candidates) return at + 1;
+  if (width(activation(node, inputs, at + 1, ["i64"]).shape) !== 1) failNode(node, `the request time (input ${at + 1}) must have 1 element per row`);
+  return at + 2;
+}
+
 const hstuHistory: OpDef<HstuAttrs> = {
   attrs: hstuAttrs,
   infer: (inputs, a, node) => {
@@ -74,7 +90,7 @@ const hstuHistory: OpDef<HstuAttrs> = {
     const L = width(ids.shape);
     if (width(x.shape) % L !== 0) failNode(node, `x has ${width(x.shape)} elements per row, not L = ${L} tokens (the ids' width) of equal width`);
     const d = width(x.shape) / L;
-    hstuWeights(node, inputs, 2, d, a);
+    hstuWeights(node, inputs, timeInputs(node, inputs, 2, L, a, false), d, a);
     return [
       { dtype: "f32", shape: [L * d] },
       { dtype: "f32", shape: [L * a.heads * (a.qkDim + a.vDim)] },
@@ -88,6 +104,8 @@ const hstuHistory: OpDef<HstuAttrs> = {
  * weights of the same layer as hstu_history. Each candidate attends to its history's events and to
  * itself, never to another candidate: A = Σ_{j event} SiLU(scale·q·k_j + rab(n − j)) / L · v_j
  * + SiLU(scale·q·k_self + rab(0)) / L · v_self, n the number of events; y as for hstu_history.
+ * With rabBy "time", the history's timestamps i64 [L] and the request's time i64 [1] (context) follow
+ * ids, and the history term buckets |now − ts_j|.
  */
 const hstuCandidates: OpDef<HstuAttrs> = {
   attrs: hstuAttrs,
@@ -99,7 +117,7 @@ const hstuCandidates: OpDef<HstuAttrs> = {
     const per = a.heads * (a.qkDim + a.vDim);
     if (width(kv.shape) !== L * per) failNode(node, `kv has ${width(kv.shape)} elements per row, expected L × H × (qkDim + vDim) = ${L * per}`);
     const d = width(x.shape);
-    hstuWeights(node, inputs, 3, d, a);
+    hstuWeights(node, inputs, timeInputs(node, inputs, 3, L, a, true), d, a);
     return [{ dtype: "f32", shape: [d] }];
   },
 };

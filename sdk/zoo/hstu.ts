@@ -11,7 +11,10 @@
 // layer runs once per request; candidates read its K/V (runtime/engine/steps/sequence.ts).
 //
 // Inputs: "hist_items" i64 [L] (context), "hist_actions" i64 [L] (context),
-// "item_id" i64 [1] (candidate). Weights: item.table [itemRows, d] (shared by the
+// "item_id" i64 [1] (candidate); with rab "time" also "hist_ts" i64 [L] (each event's
+// time, e.g. seconds) and "request_ts" i64 [1] (the request's time), both context, and the
+// bias buckets log time distances instead of event distances.
+// Weights: item.table [itemRows, d] (shared by the
 // history and the candidates), action.table [actions, d]; hstu_l.{W1, b1, gamma, beta,
 // W2, b2, rab} per layer l (runtime/graph/sequence-layers.ts); head.{i}.{weight,bias}
 // over concat(final candidate token, candidate embedding). Output "ctr".
@@ -34,8 +37,10 @@ export interface HstuOptions extends CommonOptions {
   itemRows: number;
   /** Action types (not scaled). */
   actions: number;
-  /** Relative-position bias buckets (log distance); 0 turns the bias off. */
+  /** Relative bias buckets (log distance); 0 turns the bias off. */
   rabBuckets: number;
+  /** The bias's distance: event positions, or timestamps (adds inputs "hist_ts" [L] and "request_ts" [1]; bucket b >= 1 holds distances in [2^(b-1), 2^b), so give time enough buckets). */
+  rab: "position" | "time";
   head: readonly number[];
 }
 
@@ -51,6 +56,7 @@ export const hstuDefaults: HstuOptions = {
   itemRows: 10_000_000,
   actions: 8,
   rabBuckets: 12,
+  rab: "position",
   head: [64, 1],
 };
 
@@ -58,6 +64,7 @@ export function hstuOptions(options: Partial<HstuOptions> = {}): HstuOptions & {
   const o = resolve("hstu", hstuDefaults, options);
   checkSizes("hstu", { embeddingDim: o.embeddingDim, layers: o.layers, heads: o.heads, qkDim: o.qkDim, vDim: o.vDim, historyLength: o.historyLength, itemRows: o.itemRows, actions: o.actions, head: o.head });
   if (!Number.isSafeInteger(o.rabBuckets) || o.rabBuckets < 0) throw badOption(`zoo hstu: rabBuckets must be an integer >= 0, got ${o.rabBuckets}`);
+  if (o.rab !== "position" && o.rab !== "time") throw badOption(`zoo hstu: rab must be "position" or "time", got ${JSON.stringify(o.rab)}`);
   if (o.head.at(-1) !== 1) throw badOption("zoo hstu: the head must end with 1 output");
   return { ...o, itemTableRows: scaleRows([o.itemRows], o.scale)[0]! };
 }
@@ -69,6 +76,8 @@ export function buildHstu(options: Partial<HstuOptions> = {}): BuiltModel {
   const L = o.historyLength;
   const items = sparseInput(b, "hist_items", L, "context");
   const actions = sparseInput(b, "hist_actions", L, "context");
+  // Timestamps are i64 context inputs like the ids (padding -1 is never read: only the events' times are).
+  const time = o.rab === "time" ? { timestamps: sparseInput(b, "hist_ts", L, "context"), now: sparseInput(b, "request_ts", 1, "context") } : undefined;
   const candidate = sparseInput(b, "item_id", 1, "candidate");
   const itemTable = b.randomWeight("item.table", [o.itemTableRows, d], 0.5);
   const actionTable = b.randomWeight("action.table", [o.actions, d], 0.5);
@@ -78,7 +87,7 @@ export function buildHstu(options: Partial<HstuOptions> = {}): BuiltModel {
   const first = bagShared(b, candidate, itemTable, d, "item_emb");
   let cand = first;
   for (let l = 0; l < o.layers; l++) {
-    ({ history, candidates: cand } = hstuLayer(b, history, items, cand, { heads: o.heads, qkDim: o.qkDim, vDim: o.vDim, rabBuckets: o.rabBuckets }, `hstu_${l}`));
+    ({ history, candidates: cand } = hstuLayer(b, history, items, cand, { heads: o.heads, qkDim: o.qkDim, vDim: o.vDim, rabBuckets: o.rabBuckets, time }, `hstu_${l}`));
   }
   b.output("ctr", mlp(b, b.concat([cand, first]), o.head, "relu", "sigmoid", "head"));
   return b.build();

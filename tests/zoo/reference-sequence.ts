@@ -102,6 +102,9 @@ export function referenceHstu(options: Partial<ZooOptions["hstu"]>, weights: Wei
   // The history, once per request: per layer, its events' projections (the candidates' K/V).
   const histItems = req.context.hist_items!;
   const histActions = req.context.hist_actions!;
+  // The bias's distance between slots i and j of the history (rab "time": of their timestamps).
+  const ts = o.rab === "time" ? req.context.hist_ts! : null;
+  const now = o.rab === "time" ? req.context.request_ts![0]! : 0;
   let pads = 0;
   while (pads < L && histItems[pads] === -1) pads++;
   let tokens = Array.from({ length: L }, (_, t) => row(items, d, histItems[t]!).map((v, c) => v + row(actions, d, histActions[t]!)[c]!));
@@ -114,7 +117,7 @@ export function referenceHstu(options: Partial<ZooOptions["hstu"]>, weights: Wei
       const attended = new Float64Array(hv);
       for (let j = pads; j <= i; j++) {
         for (let h = 0; h < H; h++) {
-          const a = weight(p, proj[i]!.q, proj[j]!.k, h, i - j);
+          const a = weight(p, proj[i]!.q, proj[j]!.k, h, ts ? Math.abs(ts[i]! - ts[j]!) : i - j);
           for (let c = 0; c < dv; c++) attended[h * dv + c]! += a * proj[j]!.v[h * dv + c]!;
         }
       }
@@ -134,8 +137,8 @@ export function referenceHstu(options: Partial<ZooOptions["hstu"]>, weights: Wei
           for (let e = 0; e < dv; e++) attended[h * dv + e]! += a * v[h * dv + e]!;
         }
       };
-      // The history's events at positions 0..nh−1, the candidate at nh; and itself.
-      events[l]!.forEach((e, j) => add(e.k, e.v, nh - j));
+      // The history's events at positions 0..nh−1, the candidate at nh (or at the request's time); and itself.
+      events[l]!.forEach((e, j) => add(e.k, e.v, ts ? Math.abs(now - ts[pads + j]!) : nh - j));
       add(self.k, self.v, 0);
       c = finish(p, attended, self.u, c);
     });

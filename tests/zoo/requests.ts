@@ -85,6 +85,12 @@ export function inputSpecs<N extends ZooName>(name: N, options: Partial<ZooOptio
       return [
         { name: "hist_items", dtype: "i64", width: L, role: "context", rows: o.itemTableRows, kind: "history" },
         { name: "hist_actions", dtype: "i64", width: L, role: "context", rows: o.actions, kind: "bag" },
+        ...(o.rab === "time"
+          ? ([
+              { name: "hist_ts", dtype: "i64", width: L, role: "context", rows: 1_000_000, kind: "bag" },
+              { name: "request_ts", dtype: "i64", width: 1, role: "context", rows: 1_000_000, kind: "bag" },
+            ] as InputSpec[])
+          : []),
         { name: "item_id", dtype: "i64", width: 1, role: "candidate", rows: o.itemTableRows, kind: "bag" },
       ];
     }

@@ -103,6 +103,25 @@ describe("hstu", () => {
     expect(Object.keys(t.built.graph.weights).some((w) => w.endsWith(".rab"))).toBe(false);
   });
 
+  test("with a bias by timestamp distance it matches its reference, and the times matter", () => {
+    // 24 log buckets reach 2^23 s (97 days): the distances here are minutes to a month.
+    const o = { ...options, rab: "time" as const, rabBuckets: 24 };
+    const t = scorer("hstu", o);
+    expect(t.built.graph.inputs.map((i) => i.name)).toEqual(["hist_items", "hist_actions", "hist_ts", "request_ts", "item_id"]);
+    const rng = new Rng(44);
+    const reqs = [0, 9, 48].map((events) => {
+      const req = withHistory(makeRequest("hstu", 4, rng, o), events, 48);
+      // Event times increasing (seconds, a few minutes apart), the request after the last one.
+      const times = Array.from({ length: 48 }, (_, i) => 1_700_000_000 + i * 180 + (i % 5) * 7);
+      return { ...req, context: { ...req.context, hist_ts: times, request_ts: [1_700_000_000 + 48 * 180 + 3_600] } };
+    });
+    const got = t.score(reqs);
+    reqs.forEach((req, i) => expect(normalisedError(got[i]!, reference("hstu", o, t.built.weights, req).ctr!)).toBeLessThan(TOL));
+    const later = { ...reqs[2]!, context: { ...reqs[2]!.context, request_ts: [1_700_000_000 + 86_400 * 30] } };
+    expect(normalisedError(t.score([later])[0]!, got[2]!)).toBeGreaterThan(1e-4);
+    expect(normalisedError(t.score([later])[0]!, reference("hstu", o, t.built.weights, later).ctr!)).toBeLessThan(TOL);
+  });
+
   test("the history half is context work, counted once per request", () => {
     const flops = flopsPerRow(s.built.graph);
     // Per request: the W1/W2 GEMMs over 48 tokens dominate one candidate's work many times over.

@@ -25,7 +25,9 @@
 //   are copied into a combined buffer.
 // - Positions for the relative bias: event j of a history sits at j, every candidate
 //   at nh (the next position), so delta = nh − j for the history and 0 for itself:
-//   a candidate's score depends neither on its slot nor on the other candidates. The
+//   a candidate's score depends neither on its slot nor on the other candidates. With
+//   rabBy "time" the positions are timestamps instead: each event's, and the request's
+//   time for every candidate (the history's timestamp input sliced at its events). The
 //   attention is divided by L (the declared history length, generative-recommenders'
 //   max-length normalisation), not by a per-request count, for the same reason.
 import type { Node } from "../../graph/schema";
@@ -97,14 +99,20 @@ function hstuLayer(node: Node, ctx: PlanContext, at: number, d: number) {
   };
 }
 
+/** The timestamps slot (rabBy "time") at input `at`, or null. */
+function timestamps(node: Node, ctx: PlanContext, at: number): Slot<BigInt64Array> | null {
+  return ctx.attrs(node).rabBy === "time" ? (ctx.idSlot(node.inputs[at]!) as Slot<BigInt64Array>) : null;
+}
+
 const hstuHistory: StepBuilder = (node, ctx) => {
   const x = ctx.slot(node.inputs[0]!);
   const ids = ctx.idSlot(node.inputs[1]!);
+  const ts = timestamps(node, ctx, 2);
   const y = ctx.slot(node.outputs[0]!);
   const kv = ctx.slot(node.outputs[1]!);
   const L = ids.width;
   const d = x.width / L;
-  const p = hstuLayer(node, ctx, 2, d);
+  const p = hstuLayer(node, ctx, ts ? 3 : 2, d);
   const wuq = p.hv + p.hq;
   const wkv = p.hq + p.hv;
   // One request at a time: scratch is O(L), whatever the batch.
@@ -131,8 +139,9 @@ const hstuHistory: StepBuilder = (node, ctx) => {
       offsets[1] = BigInt(nh);
       ctx.check(sym.rf_gemm(null, nh, xb, d, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
       ctx.check(sym.rf_gemm(null, nh, xb, d, p.wKv, p.bKv, SILU, null, 0, kvb, wkv), node);
+      const pos = ts && p.rab ? ts.data.subarray(b * ts.ld + pads) : null;
       ctx.check(
-        sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, offsets, kvb, wkv, kvb.subarray(p.hq), wkv, offsets, CAUSAL, null, p.scale, p.rab, p.buckets, null, null, L, att, p.hv),
+        sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, offsets, kvb, wkv, kvb.subarray(p.hq), wkv, offsets, CAUSAL, null, p.scale, p.rab, p.buckets, pos, pos, L, att, p.hv),
         node,
       );
       ctx.check(sym.rf_norm_gate(null, nh, p.hv, att, p.hv, uq, wuq, p.gamma, p.beta, p.eps, gated, p.hv), node);
@@ -145,10 +154,12 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
   const x = ctx.slot(node.inputs[0]!);
   const kv = ctx.slot(node.inputs[1]!);
   const ids = ctx.idSlot(node.inputs[2]!);
+  const ts = timestamps(node, ctx, 3);
+  const now = ts ? (ctx.idSlot(node.inputs[4]!) as Slot<BigInt64Array>) : null;
   const y = ctx.slot(node.outputs[0]!);
   const L = ids.width;
   const d = x.width;
-  const p = hstuLayer(node, ctx, 3, d);
+  const p = hstuLayer(node, ctx, ts ? 5 : 3, d);
   const wuq = p.hv + p.hq;
   const wkv = p.hq + p.hv;
   if (kv.ld !== kv.width) throw new Error(`node "${node.name}": the history kv must be stored contiguously (row stride ${kv.ld}, expected ${kv.width})`);
@@ -186,11 +197,12 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
       else {
         qOffsets[1] = BigInt(i1 - i0);
         kvOffsets[1] = BigInt(nh);
-        if (p.rab) qPos.fill(BigInt(nh), 0, i1 - i0);
+        if (p.rab) qPos.fill(now ? now.data[h * now.ld]! : BigInt(nh), 0, i1 - i0);
         const kh = kv.data.subarray(h * kv.ld + pads * wkv);
+        const kp = ts ? ts.data.subarray(h * ts.ld + pads) : kvPos;
         ctx.check(
           sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, uq.subarray(i0 * wuq + p.hv), wuq, qOffsets, kh, wkv, kh.subarray(p.hq), wkv, kvOffsets, NONE, null, p.scale, p.rab, p.buckets,
-            p.rab ? qPos : null, p.rab ? kvPos : null, L, att.subarray(i0 * p.hv), p.hv),
+            p.rab ? qPos : null, p.rab ? kp : null, L, att.subarray(i0 * p.hv), p.hv),
           node,
         );
       }
