@@ -6,7 +6,7 @@ import type { DType } from "../tensor/dtype";
 import { type Node, type WeightSpec, GraphError } from "./schema";
 import { tensorLayoutOps } from "./tensor-layout-ops";
 import { tensorMathOps } from "./tensor-math-ops";
-import { sequenceOps } from "./sequence-ops";
+import { sequenceLayerOps } from "./sequence-layer-ops";
 
 export interface ValueType {
   dtype: DType;
@@ -387,7 +387,7 @@ export const ops: Record<string, OpDef<any>> = {
   ...tensorMathOps,
   ...tensorLayoutOps,
   // Sequence models: HSTU layer halves, RankMixer token mixing and grouped linear.
-  ...sequenceOps,
+  ...sequenceLayerOps,
 };
 
 export type OpName = keyof typeof ops;

@@ -1,4 +1,4 @@
-// GraphBuilder helpers for the sequence ops (runtime/graph/sequence-ops.ts):
+// GraphBuilder helpers for the sequence ops (runtime/graph/sequence-layer-ops.ts):
 // an HSTU layer emitted as its two halves over shared weights, RankMixer
 // token mixing, grouped (per-token) linear layers and per-token layer norm.
 // Weight names are `${prefix}.<name>`, documented per helper.

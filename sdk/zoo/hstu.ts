@@ -8,7 +8,7 @@
 // with padding -1, oldest event first and padded on the oldest side (slot t < L − n
 // is -1 for a history of n events). Token t = item_emb(hist_items[t]) +
 // action_emb(hist_actions[t]) (a padded id looks up zeros). The history half of every
-// layer runs once per request; candidates read its K/V (runtime/engine/steps/sequence.ts).
+// layer runs once per request; candidates read its K/V (runtime/engine/steps/sequence-layers.ts).
 //
 // Inputs: "hist_items" i64 [L] (context), "hist_actions" i64 [L] (context),
 // "item_id" i64 [1] (candidate); with rab "time" also "hist_ts" i64 [L] (each event's

@@ -1,6 +1,6 @@
 // Independent float64 forward passes of the sequence zoo models (hstu,
 // rankmixer), written by hand from the op semantics documented in
-// runtime/graph/sequence-ops.ts and the builders' weight names: plain loops,
+// runtime/graph/sequence-layer-ops.ts and the builders' weight names: plain loops,
 // no kernels, no graph interpretation. The HSTU history is encoded once per
 // request (the request's context), and each candidate attends to the
 // history's events and to itself.

@@ -7,7 +7,7 @@ import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
-import { sequenceSteps } from "./sequence";
+import { sequenceLayerSteps } from "./sequence-layers";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
@@ -193,7 +193,7 @@ export const compositeSteps: Record<string, StepBuilder> = {
   mixture,
   moe,
   // Sequence models (HSTU, RankMixer): their own file, listed here so the plan needs no edit.
-  ...sequenceSteps,
+  ...sequenceLayerSteps,
 };
 
 export type { PlanContext };

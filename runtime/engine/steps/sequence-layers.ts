@@ -1,4 +1,4 @@
-// Steps of the sequence ops (runtime/graph/sequence-ops.ts): the two halves of
+// Steps of the sequence ops (runtime/graph/sequence-layer-ops.ts): the two halves of
 // an HSTU layer, RankMixer token mixing and grouped (per-token) linear layers.
 //
 // How an HSTU layer sees "history tokens of request r + candidate tokens of request r":
@@ -236,7 +236,7 @@ const groupedLinear: StepBuilder = (node, ctx) => {
   return step(node, (s) => ctx.check(ctx.sym.rf_grouped_gemm(null, groups, rowsOf(y, s), x.data, x.ld, k, handles, bias, n, code, y.data, y.ld, n), node));
 };
 
-export const sequenceSteps: Record<string, StepBuilder> = {
+export const sequenceLayerSteps: Record<string, StepBuilder> = {
   hstu_history: hstuHistory,
   hstu_candidates: hstuCandidates,
   token_mix: tokenMix,

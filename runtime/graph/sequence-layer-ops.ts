@@ -1,8 +1,8 @@
-// IR ops of the sequence models (issue 15): the HSTU layer, split into its
+// IR ops of the sequence models (issue 15), whole layers: the HSTU layer, split into its
 // history half (context: runs once per request) and its candidate half
 // (candidate rows attending to their request's history K/V, M-FALCON), and
 // RankMixer's token mixing and per-token (grouped) linear layers. Steps:
-// runtime/engine/steps/sequence.ts.
+// runtime/engine/steps/sequence-layers.ts.
 import { z } from "zod";
 import type { DType } from "../tensor/dtype";
 import { activation, failNode } from "./op-inputs";
@@ -154,7 +154,7 @@ const groupedLinear: OpDef<{ groups: number; act: "none" | "relu" | "gelu" | "si
   },
 };
 
-export const sequenceOps = {
+export const sequenceLayerOps = {
   hstu_history: hstuHistory,
   hstu_candidates: hstuCandidates,
   token_mix: tokenMix,
