@@ -34,12 +34,22 @@ interface Ctx {
 const rowAxis = (axis: number, rowRank: number) => (axis < 0 ? axis + rowRank + 1 : axis) - 1;
 const shapeOf = (ctx: Ctx, v: string) => ctx.info.values.get(v)!.shape;
 
+const layoutOps = new Set(["reshape", "transpose", "slice_nd"]);
+
+/** Per element of a layout chain's current value: its offset in a row of the value the chain starts from. */
+interface Traced {
+  idx: Int32Array;
+  shape: number[];
+}
+
+const iota = (n: number, shape: number[]): Traced => ({ idx: Int32Array.from({ length: n }, (_, i) => i), shape });
+
 /** Apply one layout node to (index map, shape); undefined if it is not a layout op. */
-function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): { idx: Int32Array; shape: number[] } | undefined {
+function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): Traced | undefined {
   const a = ctx.info.attrs.get(node.name)!;
   if (node.op === "reshape") return { idx, shape: a.shape as number[] };
   const strides = shape.map((_, i) => count(shape.slice(i + 1)));
-  const gather = (out: number[], source: (at: number[]) => number) => {
+  const gather = (out: number[], source: (at: number[]) => number): Traced => {
     const res = new Int32Array(count(out));
     const at = new Array<number>(out.length).fill(0);
     for (let t = 0; t < res.length; t++) {
@@ -63,8 +73,6 @@ function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): { 
   return undefined;
 }
 
-const layoutOps = new Set(["reshape", "transpose", "slice_nd"]);
-
 /** Walk back from `value` through layout nodes: the value they start from and, per element of `value`, its offset in a row of it. */
 function traceBack(ctx: Ctx, value: string): { base: string; idx: Int32Array } | undefined {
   const chain: Node[] = [];
@@ -75,7 +83,7 @@ function traceBack(ctx: Ctx, value: string): { base: string; idx: Int32Array } |
   }
   const width = count(shapeOf(ctx, base));
   if (width > MAX_TRACED) return undefined;
-  let cur = { idx: Int32Array.from({ length: width }, (_, i) => i), shape: shapeOf(ctx, base) };
+  let cur = iota(width, shapeOf(ctx, base));
   for (const node of chain) cur = applyLayout(ctx, node, cur.idx, cur.shape)!;
   return { base, idx: cur.idx };
 }
@@ -136,7 +144,7 @@ function tokensOf(ctx: Ctx, value: string, order: "htc" | "hct", heads: number, 
 function outputOf(ctx: Ctx, value: string, heads: number, length: number, width: number): string | undefined {
   const wanted = (idx: Int32Array) => idx.every((o, t) => o === Math.floor(t / width) % heads * length * width + Math.floor(t / (heads * width)) * width + (t % width));
   const outputs = new Set(Object.values(ctx.graph.outputs));
-  let cur = { idx: Int32Array.from({ length: heads * length * width }, (_, i) => i), shape: shapeOf(ctx, value) };
+  let cur = iota(heads * length * width, shapeOf(ctx, value));
   let found = wanted(cur.idx) ? value : undefined;
   for (let v = value; ctx.uses.get(v) === 1 && !outputs.has(v); ) {
     const next = ctx.graph.nodes.find((n) => n.inputs.includes(v));
