@@ -71,6 +71,8 @@ class Inputs:
 # nn.Linear exports as Gemm (-> linear at import) or MatMul + Add (-> linear in fuse-linear).
 FUSE_LINEAR = r"Gemm -> linear|matmul->linear"
 FUSE_BN_ACT = r"fuse-linear: .*\d+ batch-norm, \d+ activation"
+# nn.MultiheadAttention's MatMul / Softmax / MatMul chain -> one attention op (runtime/compiler/fuse-attention.ts).
+FUSE_MHA = r"fuse-attention: {n} multi-head attention -> attention \(heads={heads}, L={L}, d={d}, mask {mask}\)"
 
 
 def specs():
@@ -121,9 +123,10 @@ def specs():
     add("bst", S.BST,
         [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
-        emb_scale=1.0, linear_gain=1.5)
+        fusions=[FUSE_MHA.format(n=1, heads=2, L=13, d=8, mask="none"), FUSE_LINEAR], emb_scale=1.0, linear_gain=1.5)
     x = Inputs(12)
-    add("sasrec", S.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"])
+    add("sasrec", S.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"],
+        fusions=[FUSE_MHA.format(n=2, heads=2, L=20, d=8, mask="causal ×2"), FUSE_LINEAR])
     x = Inputs(13)
     add("mmoe", A.MMoE, [("dense", x.dense(10)), ("ids", x.columns([100, 200, 300]))], ["ctr", "cvr"],
         fusions=[r"mixture\(E=4\) \(×2\)", FUSE_LINEAR], emb_scale=1.0, linear_gain=2.0)

@@ -1,0 +1,157 @@
+// The fused attention op (runtime/graph/sequence-ops.ts, runtime/engine/steps/attention.ts)
+// against the general-op chain it replaces, built the way torch 1.13 exports
+// nn.MultiheadAttention (slices of a fused QKV value, reshape / transpose to
+// heads, scaled Q·Kᵀ, additive mask, softmax, ·V, back to tokens): the compiled
+// graph (fuse-attention fired) and the lowered one (general ops only) run the
+// same batches through the real kernels. Odd sizes: heads 1 and 3, L 1 and 7,
+// head widths 5 and 3. Masks the kernel cannot express must leave the chain alone.
+import { expect, test } from "bun:test";
+import { compile } from "../../runtime/compiler/compile";
+import { Executor } from "../../runtime/engine/executor";
+import { inferGraph } from "../../runtime/graph/infer";
+import { parseGraph, type Node, type Role } from "../../runtime/graph/schema";
+import type { BuiltModel } from "../../runtime/graph/builder";
+import { Rng } from "../../runtime/tensor/random";
+import { type Tensor, tensor } from "../../runtime/tensor/tensor";
+
+interface Case {
+  heads: number;
+  lq: number;
+  lk: number;
+  d: number;
+  /** Additive mask weight [1, lq, lk] by (i, j), or a value input (a key padding mask), or none. */
+  mask?: ((i: number, j: number) => number) | "input";
+  role?: Role;
+}
+
+/** q [Lq, H·d] and kv [Lk, 2·H·d] inputs (self-attention reads one QKV input when Lq = Lk), as torch exports the chain. */
+function chain({ heads, lq, lk, d, mask, role = "candidate" }: Case): BuiltModel {
+  const e = heads * d;
+  const self = lq === lk;
+  const nodes: Node[] = [];
+  const weights = new Map<string, Tensor>();
+  const add = (op: string, inputs: string[], attrs: Record<string, unknown> = {}) => {
+    const name = `n${nodes.length}`;
+    nodes.push({ name, op, inputs, outputs: [name], attrs });
+    return name;
+  };
+  const slice = (x: string, start: number) => add("slice_nd", [x], { axes: [2], starts: [start], counts: [e], steps: [1] });
+  const heads4 = (x: string, l: number, perm: number[]) => add("transpose", [add("reshape", [x], { shape: [l, heads, d] })], { perm });
+  const inputs = self
+    ? [{ name: "qkv", dtype: "f32" as const, shape: [lq, 3 * e], role }]
+    : [{ name: "q", dtype: "f32" as const, shape: [lq, e], role }, { name: "kv", dtype: "f32" as const, shape: [lk, 2 * e], role }];
+  const [qIn, kIn, vIn] = self ? [slice("qkv", 0), slice("qkv", e), slice("qkv", 2 * e)] : ["q", slice("kv", 0), slice("kv", e)];
+  weights.set("sqrt_d", tensor("f32", [1], Float32Array.of(Math.sqrt(d))));
+  const q = add("binary", [heads4(qIn, lq, [0, 2, 1, 3]), "sqrt_d"], { op: "div" });
+  let scores = add("batch_matmul", [q, heads4(kIn, lk, [0, 2, 3, 1])]);
+  if (mask === "input") {
+    inputs.push({ name: "pad", dtype: "f32", shape: [1, 1, lk], role });
+    scores = add("binary", [scores, "pad"], { op: "add" });
+  } else if (mask) {
+    weights.set("mask", tensor("f32", [1, lq, lk], Float32Array.from({ length: lq * lk }, (_, t) => mask(Math.floor(t / lk), t % lk))));
+    scores = add("binary", [scores, "mask"], { op: "add" });
+  }
+  const p = add("softmax_axis", [scores], { axis: -1 });
+  const out = add("reshape", [add("transpose", [add("batch_matmul", [p, heads4(vIn, lk, [0, 2, 1, 3])])], { perm: [0, 2, 1, 3] })], { shape: [lq, e] });
+  const spec = Object.fromEntries([...weights].map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }]));
+  const graph = parseGraph({ format: "rankfn.graph/1", name: "mha", inputs, weights: spec, nodes, outputs: { y: out } });
+  inferGraph(graph);
+  return { graph, weights };
+}
+
+const causal = (i: number, j: number) => (j <= i ? 0 : -Infinity);
+
+/** The compiled and the lowered executor of a case, the batch's outputs of both, and whether it fused. */
+function runBoth(c: Case, perRequest: number[], seed: number) {
+  const model = chain(c);
+  const compiled = compile(model);
+  const fused = compiled.model.graph.nodes.filter((n) => n.op === "attention");
+  const plain = new Executor(compile(model, { optimize: false }).model);
+  const fast = new Executor(compiled.model);
+  try {
+  const rng = new Rng(seed);
+  const n = perRequest.reduce((a, b) => a + b, 0);
+  const r = perRequest.length;
+  const rows = (c.role ?? "candidate") === "candidate" ? n : r;
+  const inputs = Object.fromEntries(model.graph.inputs.map((i) => {
+    const width = i.shape.reduce((a, b) => a * b, 1);
+    // A padding mask input: 0 or -1e9 per key, never all keys hidden.
+    const data = i.name === "pad" ? Float32Array.from({ length: rows * width }, (_, t) => (t % width !== 0 && rng.next() < 0.4 ? -1e9 : 0)) : rng.floats(rows * width, -2, 2);
+    return [i.name, data];
+  }));
+  const batch = { n, r, requestOfRow: Int32Array.from(perRequest.flatMap((k, i) => Array(k).fill(i))), inputs };
+  const want = Float32Array.from(plain.run(batch).y!.data.subarray(0, rows * c.lq * c.heads * c.d));
+  const got = Float32Array.from(fast.run(batch).y!.data.subarray(0, rows * c.lq * c.heads * c.d));
+  return { fused, summary: compiled.summaries.find((s) => s.startsWith("fuse-attention"))!, got, want, ops: compiled.model.graph.nodes.map((x) => x.op) };
+  } finally {
+    plain.dispose();
+    fast.dispose();
+  }
+}
+
+function expectClose(got: Float32Array, want: Float32Array): void {
+  expect(got.length).toBe(want.length);
+  expect(want.some((v) => v !== 0)).toBe(true);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= 1e-5 + 1e-4 * Math.abs(want[i]!))) throw new Error(`element ${i}: fused ${got[i]}, general ops ${want[i]}`);
+  }
+}
+
+for (const heads of [1, 3]) {
+  for (const l of [1, 7]) {
+    for (const [label, mask] of [["no mask", undefined], ["causal mask", causal]] as const) {
+      test(`self-attention, ${heads} head(s), L = ${l}, ${label}: fused matches the general ops`, () => {
+        const c: Case = { heads, lq: l, lk: l, d: 5, mask };
+        const { fused, summary, got, want, ops } = runBoth(c, [3, 1, 9], 7 * heads + l);
+        expect(fused).toHaveLength(1);
+        // A causal mask over one token hides nothing: it is the unmasked kernel.
+        expect(fused[0]!.attrs).toMatchObject({ heads, headDim: 5, qStart: 0, kStart: heads * 5, vStart: 2 * heads * 5, mask: mask && l > 1 ? "causal" : "none" });
+        expect(fused[0]!.attrs.scale as number).toBeCloseTo(1 / Math.sqrt(5), 6);
+        expect(summary).toStartWith("fuse-attention: 1 multi-head attention -> attention");
+        for (const gone of ["softmax_axis", "batch_matmul", "transpose", "slice_nd"]) expect(ops).not.toContain(gone);
+        expectClose(got, want);
+      });
+    }
+  }
+}
+
+test("cross-attention: one query over 7 keys (q and kv from different values), per request", () => {
+  const { fused, got, want } = runBoth({ heads: 3, lq: 1, lk: 7, d: 3, role: "context" }, [2, 5, 1], 41);
+  expect(fused).toHaveLength(1);
+  expect(fused[0]!.attrs).toMatchObject({ heads: 3, headDim: 3, qStart: 0, kStart: 0, vStart: 9, mask: "none" });
+  expectClose(got, want);
+});
+
+test("a causal mask aligned to the end of the keys fuses; one aligned to their start (what tril gives for Lq < Lk) does not", () => {
+  const end = runBoth({ heads: 3, lq: 3, lk: 7, d: 3, mask: (i, j) => (j <= i + 4 ? 0 : -Infinity) }, [4], 5);
+  expect(end.fused).toHaveLength(1);
+  expect(end.fused[0]!.attrs.mask).toBe("causal");
+  expectClose(end.got, end.want);
+  const start = runBoth({ heads: 3, lq: 3, lk: 7, d: 3, mask: causal }, [4], 5);
+  expect(start.fused).toHaveLength(0);
+  expect(start.summary).toBe("fuse-attention: 0 multi-head attention -> attention");
+  expectClose(start.got, start.want);
+});
+
+test("masks the kernel cannot express leave the chain as it is: per-head-free but arbitrary constants, and key padding from an input", () => {
+  for (const mask of [(i: number, j: number) => (j === 2 ? -Infinity : 0), (i: number, j: number) => 0.5 * (i - j), "input" as const]) {
+    const { fused, ops, got, want } = runBoth({ heads: 1, lq: 7, lk: 7, d: 5, mask }, [2, 3], 9);
+    expect(fused).toHaveLength(0);
+    expect(ops).toContain("softmax_axis");
+    expectClose(got, want);
+  }
+});
+
+test("attention's shape inference names the node and the window that does not fit", () => {
+  const g = parseGraph({
+    format: "rankfn.graph/1",
+    name: "t",
+    inputs: [{ name: "x", dtype: "f32", shape: [4, 12], role: "candidate" }],
+    weights: {},
+    nodes: [{ name: "att", op: "attention", inputs: ["x", "x", "x"], outputs: ["y"], attrs: { heads: 2, headDim: 4, kStart: 8, scale: 0.5 } }],
+    outputs: { y: "y" },
+  });
+  expect(() => inferGraph(g)).toThrow('node "att" (attention): k columns [8, 16) (heads × head width) leave its 12 columns');
+  g.nodes[0]!.attrs = { heads: 2, headDim: 3, qStart: 0, kStart: 6, vStart: 6, scale: 0.5 };
+  expect(inferGraph(g).values.get("y")).toMatchObject({ dtype: "f32", shape: [4, 6] });
+});
