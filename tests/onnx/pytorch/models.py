@@ -103,7 +103,8 @@ def specs():
     x = Inputs(5)
     add("xdeepfm", A.XDeepFM, [("fields", x.columns(A.XDeepFM.field_dims))], ["ctr"])
     x = Inputs(6)
-    add("autoint", A.AutoInt, [("fields", x.columns(A.AutoInt.field_dims))], ["ctr"])
+    add("autoint", A.AutoInt, [("fields", x.columns(A.AutoInt.field_dims))], ["ctr"],
+        fusions=[FUSE_MHA.format(n=2, heads=2, L=4, d=8, mask="none ×2"), FUSE_LINEAR])
     x = Inputs(7)
     cross_w = torch.rand((BATCH, 6), generator=x.g) + 0.5
     add("wide_deep", A.WideDeep,
