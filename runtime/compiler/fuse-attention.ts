@@ -10,8 +10,9 @@
 // steps the exporter took (a column slice of a fused QKV projection is read in
 // place). Scalar mul/div anywhere on the Q, Kᵀ or score side fold into scale.
 // The mask must be a constant the kernel can express (all zeros, or causal:
-// 0 where visible, -inf or <= -1e9 elsewhere); a mask computed from the
-// inputs (key padding) or any other difference leaves the graph as it is.
+// 0 where visible, -inf or <= -1e9 elsewhere) or a key padding mask (a bool
+// flag per key, through where(flag, -inf, 0)); any other mask or any other
+// difference leaves the graph as it is.
 import { inferGraph, type GraphInfo } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import { broadcastShapes, broadcastStrides, count, weightRowShape } from "../graph/tensor-shapes";
@@ -35,6 +36,8 @@ const rowAxis = (axis: number, rowRank: number) => (axis < 0 ? axis + rowRank + 
 const shapeOf = (ctx: Ctx, v: string) => ctx.info.values.get(v)!.shape;
 
 const layoutOps = new Set(["reshape", "transpose", "slice_nd"]);
+/** A key padding mask also reaches the scores through an expand over heads. */
+const maskLayoutOps = new Set([...layoutOps, "expand"]);
 
 /** Per element of a layout chain's current value: its offset in a row of the value the chain starts from. */
 interface Traced {
@@ -62,6 +65,11 @@ function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): Tr
     const perm = (a.perm as number[]).slice(1).map((p) => p - 1);
     return gather(perm.map((p) => shape[p]!), (at) => at.reduce((s, x, r) => s + x * strides[perm[r]!]!, 0));
   }
+  if (node.op === "expand") {
+    const out = broadcastShapes([shape, a.shape as number[]])!;
+    const lead = out.length - shape.length;
+    return gather(out, (at) => at.reduce((s, x, r) => (r < lead || shape[r - lead] === 1 ? s : s + x * strides[r - lead]!), 0));
+  }
   if (node.op === "slice_nd") {
     const axes = (a.axes as number[]).map((x) => rowAxis(x, shape.length));
     const out = [...shape];
@@ -74,10 +82,10 @@ function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): Tr
 }
 
 /** Walk back from `value` through layout nodes: the value they start from and, per element of `value`, its offset in a row of it. */
-function traceBack(ctx: Ctx, value: string): { base: string; idx: Int32Array } | undefined {
+function traceBack(ctx: Ctx, value: string, ops = layoutOps): { base: string; idx: Int32Array } | undefined {
   const chain: Node[] = [];
   let base = value;
-  for (let p = ctx.byValue.get(base); p && layoutOps.has(p.op) && !ctx.graph.weights[p.inputs[0]!]; p = ctx.byValue.get(base)) {
+  for (let p = ctx.byValue.get(base); p && ops.has(p.op) && !ctx.graph.weights[p.inputs[0]!]; p = ctx.byValue.get(base)) {
     chain.unshift(p);
     base = p.inputs[0]!;
   }
@@ -179,6 +187,28 @@ function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number): 
   return none ? "none" : causal && lq <= lk ? "causal" : undefined;
 }
 
+/**
+ * The bool [Lk] value a key padding mask comes from (true = hidden), as torch exports
+ * key_padding_mask: scalar · where(expand(padding), -inf, 0) added to the scores [H, Lq, Lk].
+ */
+function keyPaddingOf(ctx: Ctx, value: string, heads: number, lq: number, lk: number): string | undefined {
+  const scores = [heads, lq, lk].join();
+  const shape = shapeOf(ctx, value);
+  if (shape.length > 3 || broadcastShapes([shape, [heads, lq, lk]])?.join() !== scores) return undefined;
+  const { value: selected, scale } = peelScale(ctx, value);
+  const where = ctx.byValue.get(selected);
+  if (where?.op !== "where" || !(scale > 0)) return undefined;
+  const [cond, hide, keep] = where.inputs as [string, string, string];
+  const hidden = scalarWeight(ctx, hide);
+  const zeros = ctx.graph.weights[keep]?.dtype === "f32" && (ctx.weights.get(keep)!.data as Float32Array).every((x) => x === 0);
+  if (hidden === undefined || !(hidden * scale <= HIDDEN) || !zeros || ctx.graph.weights[cond]) return undefined;
+  // Every element of the condition must be flag j of one bool row of Lk flags.
+  const traced = traceBack(ctx, cond, maskLayoutOps);
+  const condShape = shapeOf(ctx, cond);
+  if (!traced || ctx.info.values.get(traced.base)!.dtype !== "bool" || count(shapeOf(ctx, traced.base)) !== lk || condShape.at(-1) !== lk) return undefined;
+  return traced.idx.every((o, t) => o === t % lk) ? traced.base : undefined;
+}
+
 /** The attention a softmax node sits in, as the nodes that replace the producer of its output; undefined when any piece differs. */
 function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node[]; summary: string } | undefined {
   const sa = ctx.info.attrs.get(softmax.name)!;
@@ -188,14 +218,27 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
   // The score side: scalars, then an optional constant mask, then scalars, back to Q·Kᵀ.
   let { value, scale } = peelScale(ctx, softmax.inputs[0]!);
   let mask: "none" | "causal" = "none";
+  let padding: string | undefined;
   const add = ctx.byValue.get(value);
   if (add?.op === "binary" && ctx.info.attrs.get(add.name)!.op === "add") {
     const w = add.inputs.find((i) => ctx.graph.weights[i]);
-    const x = add.inputs.find((i) => !ctx.graph.weights[i]);
-    if (!w || !x || add.inputs.length !== 2) return undefined;
-    const m = maskOf(ctx, w, heads, lq, lk);
-    if (!m) return undefined;
-    mask = m;
+    let x = add.inputs.find((i) => !ctx.graph.weights[i]);
+    if (!x || add.inputs.length !== 2) return undefined;
+    if (w) {
+      const m = maskOf(ctx, w, heads, lq, lk);
+      if (!m) return undefined;
+      mask = m;
+    } else {
+      // Two activations: one is the scores, the other a key padding mask.
+      const [a, b] = add.inputs as [string, string];
+      padding = keyPaddingOf(ctx, b, heads, lq, lk);
+      x = a;
+      if (!padding) {
+        padding = keyPaddingOf(ctx, a, heads, lq, lk);
+        x = b;
+      }
+      if (!padding) return undefined;
+    }
     const inner = peelScale(ctx, x);
     value = inner.value;
     scale *= inner.scale;
@@ -212,7 +255,7 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
   const k = tokensOf(ctx, ks.value, "hct", heads, lk, d);
   const v = tokensOf(ctx, pv.inputs[1]!, "htc", heads, lk, dv);
   if (!q || !k || !v) return undefined;
-  const roles = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.role));
+  const roles = new Set([q.base, k.base, v.base, ...(padding ? [padding] : [])].map((b) => ctx.info.values.get(b)!.role));
   const dtypes = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.dtype));
   if (roles.size !== 1 || !dtypes.has("f32") || dtypes.size !== 1) return undefined;
   const out = outputOf(ctx, pv.outputs[0]!, heads, lq, dv);
@@ -228,11 +271,18 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
     return `${name}:${tag}`;
   };
   const inputs = [tokens(q, lq, "q"), tokens(k, lk, "k"), tokens(v, lk, "v")];
+  if (padding) {
+    if (shapeOf(ctx, padding).length === 1) inputs.push(padding);
+    else {
+      nodes.push({ name: `${name}:padding`, op: "reshape", inputs: [padding], outputs: [`${name}:padding`], attrs: { shape: [lk] } });
+      inputs.push(`${name}:padding`);
+    }
+  }
   const flat = shapeOf(ctx, out).join() === [lq, heads * dv].join();
   const result = flat ? out : `${name}:out`;
   nodes.push({ name, op: "attention", inputs, outputs: [result], attrs: { heads, headDim: d, valueDim: dv, qStart: q.start, kStart: k.start, vStart: v.start, scale, mask } });
   if (!flat) nodes.push({ name: `${name}:view`, op: "reshape", inputs: [result], outputs: [out], attrs: { shape: shapeOf(ctx, out) } });
-  return { replaces: ctx.byValue.get(out)!, nodes, summary: `heads=${heads}, L=${lq}${lk === lq ? "" : `x${lk}`}, d=${d}, mask ${mask}` };
+  return { replaces: ctx.byValue.get(out)!, nodes, summary: `heads=${heads}, L=${lq}${lk === lq ? "" : `x${lk}`}, d=${d}, mask ${padding ? "key padding" : mask}` };
 }
 
 export const fuseAttention: Pass = {

@@ -27,12 +27,14 @@ export type AttentionAttrs = z.infer<typeof attentionAttrs>;
 /**
  * out[i, h·dv + c] = Σ_j softmax_j(scale · q[i, h] · k[j, h] + mask(i, j)) v[j, h, c] per row:
  * q [Lq, Cq], k [Lk, Ck], v [Lk, Cv] (activations of one role), head h of q at columns
- * qStart + h·headDim (k, v likewise); out [Lq, heads·valueDim].
+ * qStart + h·headDim (k, v likewise); out [Lq, heads·valueDim]. An optional 4th input, bool [Lk]
+ * (nn.MultiheadAttention's key_padding_mask: true = padding), hides those keys of the row
+ * (mask none only); a row whose keys are all hidden gets zeros (PyTorch gives NaN).
  */
 const attention: OpDef<AttentionAttrs> = {
   attrs: attentionAttrs,
   infer: (inputs, a, node) => {
-    if (inputs.length !== 3) failNode(node, `expects q, k, v; got ${inputs.length} inputs`);
+    if (inputs.length !== 3 && inputs.length !== 4) failNode(node, `expects q, k, v and an optional key padding mask; got ${inputs.length} inputs`);
     const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
     for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
       if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
@@ -47,6 +49,12 @@ const attention: OpDef<AttentionAttrs> = {
     const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
     if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
     if (lk < 1) failNode(node, "k and v need at least one token");
+    if (inputs[3]) {
+      const padding = activation(node, inputs, 3, ["bool"]);
+      if (padding.shape.join() !== String(lk)) failNode(node, `the key padding mask must be bool [N, ${lk}] (one flag per key), got [N, ${padding.shape.join(", ")}]`);
+      // Hidden keys are dropped before the kernel runs, which would shift a causal mask's positions.
+      if (a.mask !== "none") failNode(node, `a key padding mask works with mask "none" only, not "${a.mask}"`);
+    }
     if (a.mask === "causal" && lq > lk) failNode(node, `a causal mask with ${lq} queries over ${lk} keys leaves the first queries nothing to attend to`);
     return [{ dtype: "f32", shape: [lq, a.heads * dv] }];
   },

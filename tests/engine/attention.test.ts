@@ -4,7 +4,8 @@
 // heads, scaled Q·Kᵀ, additive mask, softmax, ·V, back to tokens): the compiled
 // graph (fuse-attention fired) and the lowered one (general ops only) run the
 // same batches through the real kernels. Odd sizes: heads 1 and 3, L 1 and 7,
-// head widths 5 and 3. Masks the kernel cannot express must leave the chain alone.
+// head widths 5 and 3; no mask, causal, key padding (ids == 0). Masks the
+// kernel cannot express must leave the chain alone.
 import { expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { Executor } from "../../runtime/engine/executor";
@@ -19,8 +20,14 @@ interface Case {
   lq: number;
   lk: number;
   d: number;
-  /** Additive mask weight [1, lq, lk] by (i, j), or a value input (a key padding mask), or none. */
-  mask?: ((i: number, j: number) => number) | "input";
+  /**
+   * Additive mask weight [1, lq, lk] by (i, j); "input": an f32 additive input [1, 1, lk]; "padding": key ids
+   * [lk] whose 0s are padding, as torch exports key_padding_mask = ids == 0 (where(expand(flags), -inf, 0) · 1
+   * added to the scores).
+   */
+  mask?: ((i: number, j: number) => number) | "input" | "padding";
+  /** "padding": the rows whose keys are all hidden (the rest keep at least key 0). */
+  allHidden?: number[];
   role?: Role;
 }
 
@@ -44,7 +51,16 @@ function chain({ heads, lq, lk, d, mask, role = "candidate" }: Case): BuiltModel
   weights.set("sqrt_d", tensor("f32", [1], Float32Array.of(Math.sqrt(d))));
   const q = add("binary", [heads4(qIn, lq, [0, 2, 1, 3]), "sqrt_d"], { op: "div" });
   let scores = add("batch_matmul", [q, heads4(kIn, lk, [0, 2, 3, 1])]);
-  if (mask === "input") {
+  if (mask === "padding") {
+    inputs.push({ name: "ids", dtype: "i64" as never, shape: [lk], role });
+    weights.set("padding_id", tensor("i64", [1], BigInt64Array.of(0n)));
+    weights.set("minus_inf", tensor("f32", [1], Float32Array.of(-Infinity)));
+    weights.set("zeros", tensor("f32", [1, 1, lk], new Float32Array(lk)));
+    weights.set("one", tensor("f32", [1], Float32Array.of(1)));
+    const pad = add("binary", ["ids", "padding_id"], { op: "eq" });
+    const flags = add("expand", [add("reshape", [pad], { shape: [1, 1, lk] })], { shape: [heads, 1, 1] });
+    scores = add("binary", [scores, add("binary", [add("where", [flags, "minus_inf", "zeros"]), "one"], { op: "mul" })], { op: "add" });
+  } else if (mask === "input") {
     inputs.push({ name: "pad", dtype: "f32", shape: [1, 1, lk], role });
     scores = add("binary", [scores, "pad"], { op: "add" });
   } else if (mask) {
@@ -76,7 +92,12 @@ function runBoth(c: Case, perRequest: number[], seed: number) {
   const inputs = Object.fromEntries(model.graph.inputs.map((i) => {
     const width = i.shape.reduce((a, b) => a * b, 1);
     // A padding mask input: 0 or -1e9 per key, never all keys hidden.
-    const data = i.name === "pad" ? Float32Array.from({ length: rows * width }, (_, t) => (t % width !== 0 && rng.next() < 0.4 ? -1e9 : 0)) : rng.floats(rows * width, -2, 2);
+    const data =
+      i.name === "ids"
+        ? BigInt64Array.from({ length: rows * width }, (_, t) => (c.allHidden?.includes(Math.floor(t / width)) || (t % width !== 0 && rng.next() < 0.4) ? 0n : BigInt(1 + rng.int(50))))
+        : i.name === "pad"
+          ? Float32Array.from({ length: rows * width }, (_, t) => (t % width !== 0 && rng.next() < 0.4 ? -1e9 : 0))
+          : rng.floats(rows * width, -2, 2);
     return [i.name, data];
   }));
   const batch = { n, r, requestOfRow: Int32Array.from(perRequest.flatMap((k, i) => Array(k).fill(i))), inputs };
@@ -133,7 +154,28 @@ test("a causal mask aligned to the end of the keys fuses; one aligned to their s
   expectClose(start.got, start.want);
 });
 
-test("masks the kernel cannot express leave the chain as it is: per-head-free but arbitrary constants, and key padding from an input", () => {
+for (const [heads, l] of [[1, 1], [3, 7], [2, 7]] as const) {
+  test(`key padding (ids == 0, different in every row), ${heads} head(s), L = ${l}: fused matches the general ops`, () => {
+    const { fused, summary, got, want, ops } = runBoth({ heads, lq: l, lk: l, d: 5, mask: "padding" }, [5, 2, 6], 3 * heads + l);
+    expect(fused).toHaveLength(1);
+    expect(fused[0]!.inputs).toHaveLength(4);
+    expect(fused[0]!.attrs.mask).toBe("none");
+    expect(summary).toBe(`fuse-attention: 1 multi-head attention -> attention (heads=${heads}, L=${l}, d=5, mask key padding)`);
+    for (const gone of ["softmax_axis", "where", "expand"]) expect(ops).not.toContain(gone);
+    expectClose(got, want);
+  });
+}
+
+test("key padding that hides every key of a row: that row gets zeros (PyTorch and the general ops give NaN), the others match", () => {
+  const { fused, got, want } = runBoth({ heads: 3, lq: 7, lk: 7, d: 5, mask: "padding", allHidden: [1] }, [4], 17);
+  expect(fused).toHaveLength(1);
+  const width = 7 * 15;
+  expect(want.subarray(width, 2 * width).every(Number.isNaN)).toBe(true);
+  expect(got.subarray(width, 2 * width).every((x) => x === 0)).toBe(true);
+  expectClose(Float32Array.of(...got.subarray(0, width), ...got.subarray(2 * width)), Float32Array.of(...want.subarray(0, width), ...want.subarray(2 * width)));
+});
+
+test("masks the kernel cannot express leave the chain as it is: arbitrary constants, and an additive f32 mask that is an input", () => {
   for (const mask of [(i: number, j: number) => (j === 2 ? -Infinity : 0), (i: number, j: number) => 0.5 * (i - j), "input" as const]) {
     const { fused, ops, got, want } = runBoth({ heads: 1, lq: 7, lk: 7, d: 5, mask }, [2, 3], 9);
     expect(fused).toHaveLength(0);
@@ -154,4 +196,12 @@ test("attention's shape inference names the node and the window that does not fi
   expect(() => inferGraph(g)).toThrow('node "att" (attention): k columns [8, 16) (heads × head width) leave its 12 columns');
   g.nodes[0]!.attrs = { heads: 2, headDim: 3, qStart: 0, kStart: 6, vStart: 6, scale: 0.5 };
   expect(inferGraph(g).values.get("y")).toMatchObject({ dtype: "f32", shape: [4, 6] });
+  g.inputs.push({ name: "pad", dtype: "bool", shape: [4], role: "candidate" });
+  g.nodes[0]!.inputs.push("pad");
+  expect(inferGraph(g).values.get("y")).toMatchObject({ dtype: "f32", shape: [4, 6] });
+  g.nodes[0]!.attrs = { ...g.nodes[0]!.attrs, mask: "causal" };
+  expect(() => inferGraph(g)).toThrow('node "att" (attention): a key padding mask works with mask "none" only, not "causal"');
+  g.inputs[1] = { name: "pad", dtype: "bool", shape: [5], role: "candidate" };
+  g.nodes[0]!.attrs = { ...g.nodes[0]!.attrs, mask: "none" };
+  expect(() => inferGraph(g)).toThrow("the key padding mask must be bool [N, 4] (one flag per key), got [N, 5]");
 });

@@ -141,6 +141,11 @@ def specs():
         ["ctr"], context=["watch_hist", "search_tokens", "user_dense"], emb_scale=1.0,
         fusions=[r"Gather -> ReduceMean -> embedding_bag\(mean\) \(×2\)", r"embedding_bag\(gather\)", r"fuse-embeddings: 4 bags fused, 2 embedding call",
                  r"insert-broadcast: 3 context values", FUSE_LINEAR, FUSE_BN_ACT])
+    x = Inputs(16)
+    add("bst_padded", lambda: S.BST(key_padding=True),
+        [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
+        ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
+        fusions=[FUSE_MHA.format(n=1, heads=2, L=13, d=8, mask="key padding"), FUSE_LINEAR], emb_scale=1.0, linear_gain=1.5)
     return s
 
 
