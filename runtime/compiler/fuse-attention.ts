@@ -164,8 +164,11 @@ function outputOf(ctx: Ctx, value: string, heads: number, length: number, width:
   return found;
 }
 
-/** The kernel mask an additive constant mask [.., Lq, Lk] is, or undefined when it is neither none nor causal. */
-function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number): "none" | "causal" | undefined {
+/**
+ * The kernel mask an additive constant mask [.., Lq, Lk] is, or undefined when it is neither none nor causal.
+ * `after`: the scale applied to the masked scores (scalars between the add and the softmax scale the mask too).
+ */
+function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number, after: number): "none" | "causal" | undefined {
   const spec = ctx.graph.weights[name]!;
   if (spec.dtype !== "f32") return undefined;
   const row = weightRowShape(spec, 4);
@@ -178,7 +181,7 @@ function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number): 
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < lq; i++) {
       for (let j = 0; j < lk; j++) {
-        const v = m[h * s[0]! + i * s[1]! + j * s[2]!]!;
+        const v = m[h * s[0]! + i * s[1]! + j * s[2]!]! * after;
         none &&= v === 0;
         causal &&= j <= i + lk - lq ? v === 0 : v <= HIDDEN;
       }
@@ -191,17 +194,17 @@ function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number): 
  * The bool [Lk] value a key padding mask comes from (true = hidden), as torch exports
  * key_padding_mask: scalar · where(expand(padding), -inf, 0) added to the scores [H, Lq, Lk].
  */
-function keyPaddingOf(ctx: Ctx, value: string, heads: number, lq: number, lk: number): string | undefined {
+function keyPaddingOf(ctx: Ctx, value: string, heads: number, lq: number, lk: number, after: number): string | undefined {
   const scores = [heads, lq, lk].join();
   const shape = shapeOf(ctx, value);
   if (shape.length > 3 || broadcastShapes([shape, [heads, lq, lk]])?.join() !== scores) return undefined;
   const { value: selected, scale } = peelScale(ctx, value);
   const where = ctx.byValue.get(selected);
-  if (where?.op !== "where" || !(scale > 0)) return undefined;
+  if (where?.op !== "where" || !(scale * after > 0)) return undefined;
   const [cond, hide, keep] = where.inputs as [string, string, string];
   const hidden = scalarWeight(ctx, hide);
   const zeros = ctx.graph.weights[keep]?.dtype === "f32" && (ctx.weights.get(keep)!.data as Float32Array).every((x) => x === 0);
-  if (hidden === undefined || !(hidden * scale <= HIDDEN) || !zeros || ctx.graph.weights[cond]) return undefined;
+  if (hidden === undefined || !(hidden * scale * after <= HIDDEN) || !zeros || ctx.graph.weights[cond]) return undefined;
   // Every element of the condition must be flag j of one bool row of Lk flags.
   const traced = traceBack(ctx, cond, maskLayoutOps);
   const condShape = shapeOf(ctx, cond);
@@ -215,6 +218,7 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
   const scores = shapeOf(ctx, softmax.inputs[0]!);
   if (sa.log || scores.length !== 3 || rowAxis(sa.axis as number, 3) !== 2) return undefined;
   const [heads, lq, lk] = scores as [number, number, number];
+  if (lq < 1 || lk < 1) return undefined;
   // The score side: scalars, then an optional constant mask, then scalars, back to Q·Kᵀ.
   let { value, scale } = peelScale(ctx, softmax.inputs[0]!);
   let mask: "none" | "causal" = "none";
@@ -225,16 +229,16 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
     let x = add.inputs.find((i) => !ctx.graph.weights[i]);
     if (!x || add.inputs.length !== 2) return undefined;
     if (w) {
-      const m = maskOf(ctx, w, heads, lq, lk);
+      const m = maskOf(ctx, w, heads, lq, lk, scale);
       if (!m) return undefined;
       mask = m;
     } else {
       // Two activations: one is the scores, the other a key padding mask.
       const [a, b] = add.inputs as [string, string];
-      padding = keyPaddingOf(ctx, b, heads, lq, lk);
+      padding = keyPaddingOf(ctx, b, heads, lq, lk, scale);
       x = a;
       if (!padding) {
-        padding = keyPaddingOf(ctx, a, heads, lq, lk);
+        padding = keyPaddingOf(ctx, a, heads, lq, lk, scale);
         x = b;
       }
       if (!padding) return undefined;

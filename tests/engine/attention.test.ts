@@ -28,11 +28,14 @@ interface Case {
   mask?: ((i: number, j: number) => number) | "input" | "padding";
   /** "padding": the rows whose keys are all hidden (the rest keep at least key 0). */
   allHidden?: number[];
+  /** A scalar multiplying the masked scores (between the mask's add and the softmax). */
+  after?: number;
   role?: Role;
 }
 
 /** q [Lq, H·d] and kv [Lk, 2·H·d] inputs (self-attention reads one QKV input when Lq = Lk), as torch exports the chain. */
-function chain({ heads, lq, lk, d, mask, role = "candidate" }: Case): BuiltModel {
+function chain(c: Case): BuiltModel {
+  const { heads, lq, lk, d, mask, role = "candidate" } = c;
   const e = heads * d;
   const self = lq === lk;
   const nodes: Node[] = [];
@@ -66,6 +69,10 @@ function chain({ heads, lq, lk, d, mask, role = "candidate" }: Case): BuiltModel
   } else if (mask) {
     weights.set("mask", tensor("f32", [1, lq, lk], Float32Array.from({ length: lq * lk }, (_, t) => mask(Math.floor(t / lk), t % lk))));
     scores = add("binary", [scores, "mask"], { op: "add" });
+  }
+  if (c.after !== undefined) {
+    weights.set("after", tensor("f32", [1], Float32Array.of(c.after)));
+    scores = add("binary", ["after", scores], { op: "mul" });
   }
   const p = add("softmax_axis", [scores], { axis: -1 });
   const out = add("reshape", [add("transpose", [add("batch_matmul", [p, heads4(vIn, lk, [0, 2, 1, 3])])], { perm: [0, 2, 1, 3] })], { shape: [lq, e] });
@@ -173,6 +180,20 @@ test("key padding that hides every key of a row: that row gets zeros (PyTorch an
   expect(want.subarray(width, 2 * width).every(Number.isNaN)).toBe(true);
   expect(got.subarray(width, 2 * width).every((x) => x === 0)).toBe(true);
   expectClose(Float32Array.of(...got.subarray(0, width), ...got.subarray(2 * width)), Float32Array.of(...want.subarray(0, width), ...want.subarray(2 * width)));
+});
+
+test("a scalar after the mask scales the scores and the mask: a positive one fuses into the scale, a negative one (which unhides keys) does not", () => {
+  const pos = runBoth({ heads: 3, lq: 7, lk: 7, d: 5, mask: causal, after: 0.5 }, [3], 23);
+  expect(pos.fused).toHaveLength(1);
+  expect(pos.fused[0]!.attrs.mask).toBe("causal");
+  expect(pos.fused[0]!.attrs.scale as number).toBeCloseTo(0.5 / Math.sqrt(5), 6);
+  expectClose(pos.got, pos.want);
+  const padded = runBoth({ heads: 3, lq: 7, lk: 7, d: 5, mask: "padding", after: 2 }, [3], 29);
+  expect(padded.fused).toHaveLength(1);
+  expectClose(padded.got, padded.want);
+  const neg = runBoth({ heads: 3, lq: 7, lk: 7, d: 5, mask: causal, after: -0.5 }, [3], 23);
+  expect(neg.fused).toHaveLength(0);
+  expect(neg.ops).toContain("softmax_axis");
 });
 
 test("masks the kernel cannot express leave the chain as it is: arbitrary constants, and an additive f32 mask that is an input", () => {
