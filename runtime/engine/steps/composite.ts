@@ -1,11 +1,13 @@
 // Steps of the composite ops, built from several kernels: DIN target
 // attention (context keys projected once per request), mixtures of experts
-// (dense gates and sparse top-k routing), FM and row sums.
+// (dense gates and sparse top-k routing), FM and row sums; the fused
+// multi-head attention step (steps/attention.ts) is listed with them.
 import { type Pointer, ptr } from "bun:ffi";
 import type { Node } from "../../graph/schema";
 import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
+import { attentionSteps } from "./attention";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
@@ -191,6 +193,8 @@ export const compositeSteps: Record<string, StepBuilder> = {
   target_attention: targetAttention,
   mixture,
   moe,
+  // Fused multi-head attention (its own file; listed here so the plan's builder table picks it up).
+  ...attentionSteps,
 };
 
 export type { PlanContext };
