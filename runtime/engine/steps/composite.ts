@@ -7,7 +7,6 @@ import type { Node } from "../../graph/schema";
 import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
-import { attentionSteps } from "./attention";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
@@ -194,7 +193,6 @@ export const compositeSteps: Record<string, StepBuilder> = {
   mixture,
   moe,
   // Fused multi-head attention (its own file; listed here so the plan's builder table picks it up).
-  ...attentionSteps,
 };
 
 export type { PlanContext };
