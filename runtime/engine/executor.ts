@@ -235,7 +235,7 @@ export class Executor {
     let b = this.#bindings.get(plan);
     if (!b) {
       const inputs = this.model.graph.inputs.map((input) => {
-        const slot = input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name);
+        const slot = input.dtype === "f32" ? plan.slot(input.name) : input.dtype === "bool" ? plan.valueSlot(input.name) : plan.idSlot(input.name);
         return { name: input.name, role: input.role, width: input.shape.reduce((a, c) => a * c, 1), slot, arena: slot ? (plan.arenaData(input.name) as TypedArray) : undefined, bindable: plan.bindable(input.name) };
       });
       const outputs: Record<string, OutputView> = {};

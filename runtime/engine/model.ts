@@ -451,5 +451,6 @@ function zeroRows(input: GraphInput, rows: number): Tensor {
   const n = rows * width;
   if (input.dtype === "f32") return tensor("f32", [rows, width], new Float32Array(n));
   if (input.dtype === "i64") return tensor("i64", [rows, width], new BigInt64Array(n));
+  if (input.dtype === "bool") return tensor("bool", [rows, width], new Uint8Array(n));
   return tensor("i32", [rows, width], new Int32Array(n));
 }

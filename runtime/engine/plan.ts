@@ -13,6 +13,7 @@ import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../com
 import { debugEnabled } from "../compiler/pass";
 import { dtypes } from "../tensor/dtype";
 import type { PlanContext, RunState, Slot, Step, TensorArray } from "./plan-context";
+import { attentionSteps } from "./steps/attention";
 import { compositeSteps } from "./steps/composite";
 import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
@@ -23,7 +24,7 @@ import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));
@@ -143,6 +144,11 @@ export class Plan {
     const outputs = Object.values(graph.outputs);
     const names = [...inputs, ...outputs.filter((o) => !inputs.has(o) && outputs.indexOf(o) === outputs.lastIndexOf(o))];
     return names.filter((name) => this.#arenaData.has(name) && !shared.has(name));
+  }
+
+  /** The storage of a value of any dtype (bool values are one byte each). */
+  valueSlot(name: string): Slot<TensorArray> | undefined {
+    return this.#slots.get(name);
   }
 
   /** Can `name` (a graph input or output) be bound to a caller's array? */

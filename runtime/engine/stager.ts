@@ -32,9 +32,9 @@ export interface StagingBuffers {
 /** A typed array for `length` values of `dtype` (capacity: a power of two, at least 64), on shared memory when `shared`. */
 export function rowBuffer(dtype: GraphInput["dtype"], length: number, shared = false): TypedArray {
   const capacity = 2 ** Math.ceil(Math.log2(Math.max(64, length)));
-  const bytes = capacity * (dtype === "i64" ? 8 : 4);
+  const bytes = capacity * (dtype === "i64" ? 8 : dtype === "bool" ? 1 : 4);
   const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  return dtype === "f32" ? new Float32Array(buf) : dtype === "i64" ? new BigInt64Array(buf) : new Int32Array(buf);
+  return dtype === "f32" ? new Float32Array(buf) : dtype === "i64" ? new BigInt64Array(buf) : dtype === "bool" ? new Uint8Array(buf) : new Int32Array(buf);
 }
 
 /** Grow-only buffers reused by the next batch staged into them. */
@@ -155,6 +155,7 @@ function readableAsIs(data: Tensor["data"], input: GraphInput, length: number): 
     for (let i = 0; i < length; i++) if (!Number.isFinite(data[i]!)) return false;
     return true;
   }
+  if (input.dtype === "bool") return data instanceof Uint8Array;
   return input.dtype === "i64" ? data instanceof BigInt64Array : data instanceof Int32Array;
 }
 

@@ -149,7 +149,7 @@ function nestedShape(v: unknown[], field: string): number[] {
   }
   const check = (x: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (typeof x !== "number" && typeof x !== "string") throw new RequestError(`${field}: nested arrays must hold numbers`, "bad_tensor");
+      if (typeof x !== "number" && typeof x !== "string" && typeof x !== "boolean") throw new RequestError(`${field}: nested arrays must hold numbers`, "bad_tensor");
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[depth]) throw new RequestError(`${field}: ragged nested arrays (expected shape [${shape.join(", ")}])`, "bad_shape");
@@ -174,7 +174,8 @@ function fromNumbers(values: unknown[], dtype: DType, field: string): Tensor["da
   const out = new Ctor(values.length);
   values.forEach((x, i) => {
     // JSON cannot carry NaN/Infinity; strings "NaN"/"Infinity" are accepted so the model's policy decides.
-    const n = typeof x === "number" ? x : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
+    const n = typeof x === "number" ? x : typeof x === "boolean" && dtype === "bool" ? Number(x) : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
+    if (dtype === "bool" && n !== 0 && n !== 1) throw new RequestError(`${field}[${i}]: expected true/false or 0/1 for bool, got ${show(x, 40)}`, "bad_value");
     if (typeof x !== "number" && Number.isNaN(n) && x !== "NaN") throw new RequestError(`${field}[${i}]: expected a number, got ${show(x, 40)}`, "bad_value");
     if (dtype !== "f32" && !Number.isInteger(n)) throw new RequestError(`${field}[${i}]: expected an integer for ${dtype}, got ${x}`, "bad_value");
     out[i] = n;

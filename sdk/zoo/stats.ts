@@ -54,6 +54,15 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         f = T * (2 * h * 4 * d + 2 * d + 4 * h + 2 * d);
         break;
       }
+      case "attention": {
+        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale per score.
+        const [lq, lk] = [info.values.get(node.inputs[0]!)!.shape[0]!, info.values.get(node.inputs[1]!)!.shape[0]!];
+        const heads = attrs.heads as number;
+        const d = attrs.headDim as number;
+        const dv = (attrs.valueDim as number | undefined) ?? d;
+        f = heads * lq * lk * (2 * d + 2 * dv + 5);
+        break;
+      }
       case "mixture":
         f = 2 * width(node.inputs[0]!) * outW;
         break;
