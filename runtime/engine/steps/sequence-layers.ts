@@ -15,7 +15,7 @@
 //   [K_t | V_t]: the per-request history cache the candidate half reads.
 // - hstu_candidates runs over the candidate rows (s.n). Candidate i belongs to
 //   request s.requestOfRow[i]; rows of one request are consecutive (the stager stacks
-//   them), and each maximal run of rows sharing a history is one jagged item: its
+//   them; rows out of order would only make more runs), and each maximal run of rows sharing a history is one jagged item: its
 //   queries are those candidate rows, its kv the request's nh event rows of kv
 //   (q_offsets = [0, rows in the run], kv_offsets = [0, nh]). M-FALCON's mask
 //   (history and itself, never another candidate) is evaluated as a sum, exact for
@@ -32,13 +32,15 @@
 //   max-length normalisation), not by a per-request count, for the same reason.
 import type { Node } from "../../graph/schema";
 import { activations, binaryOps } from "../../ffi/activations";
+import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const SILU = activations.indexOf("silu");
+const IDENTITY = activations.indexOf("none");
 const ADD = binaryOps.indexOf("add");
-const CAUSAL = 1;
-const NONE = 0;
+const CAUSAL = seqMasks.indexOf("causal");
+const NONE = seqMasks.indexOf("none");
 
 function step(node: Node, run: (s: RunState) => void): Step {
   return { node: node.name, op: node.op, run };
@@ -132,7 +134,7 @@ const hstuHistory: StepBuilder = (node, ctx) => {
       const kvb = kv.data.subarray(b * kv.ld + pads * wkv);
       // Empty slots: y = x, K/V zeros (never read).
       if (pads > 0) {
-        ctx.check(sym.rf_activation(null, 0, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
+        ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
       if (nh === 0) continue;
@@ -145,7 +147,7 @@ const hstuHistory: StepBuilder = (node, ctx) => {
         node,
       );
       ctx.check(sym.rf_norm_gate(null, nh, p.hv, att, p.hv, uq, wuq, p.gamma, p.beta, p.eps, gated, p.hv), node);
-      ctx.check(sym.rf_gemm(null, nh, gated, p.hv, p.w2, p.b2, 0, xb, d, yb, d), node);
+      ctx.check(sym.rf_gemm(null, nh, gated, p.hv, p.w2, p.b2, IDENTITY, xb, d, yb, d), node);
     }
   });
 };
@@ -210,7 +212,7 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
     }
     ctx.check(sym.rf_binary(null, ADD, n, p.hv, att, p.hv, own, p.hv, att, p.hv), node);
     ctx.check(sym.rf_norm_gate(null, n, p.hv, att, p.hv, uq, wuq, p.gamma, p.beta, p.eps, gated, p.hv), node);
-    ctx.check(sym.rf_gemm(null, n, gated, p.hv, p.w2, p.b2, 0, x.data, x.ld, y.data, y.ld), node);
+    ctx.check(sym.rf_gemm(null, n, gated, p.hv, p.w2, p.b2, IDENTITY, x.data, x.ld, y.data, y.ld), node);
   });
 };
 
