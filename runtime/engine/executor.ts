@@ -186,7 +186,7 @@ export class Executor {
       owned = bound.outputSlots.map((o, i) => {
         const view = bound.outputViews[i]!;
         const data = into(o.name, (view.role === "candidate" ? batch.n : batch.r) * view.width);
-        // A bound output needs room for the plan's rows only when some kernel writes past the batch: they write `rows` rows.
+        // Kernels write the batch's rows only: the array needs no room beyond them.
         if (o.bindable && view.ld === view.width) plan.bind(o.value, data);
         return data;
       });

@@ -8,7 +8,6 @@ import { activations } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
-import { sequenceLayerSteps } from "./sequence-layers";
 
 const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
@@ -193,8 +192,6 @@ export const compositeSteps: Record<string, StepBuilder> = {
   target_attention: targetAttention,
   mixture,
   moe,
-  // Sequence models (HSTU, RankMixer): their own file, listed here so the plan needs no edit.
-  ...sequenceLayerSteps,
 };
 
 export type { PlanContext };
