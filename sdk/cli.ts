@@ -109,7 +109,7 @@ const commands: Record<string, Command> = {
       console.log(`params    ${info.params.count.toLocaleString("en-US")} (${formatBytes(info.params.bytes)}): ${Object.entries(info.params.byDtype).map(([d, n]) => `${d} ${n.toLocaleString("en-US")}`).join(", ")}`);
       console.log(`precision weights ${info.precision.weights}, tables ${info.precision.tables}`);
       console.log(`compiler\n${info.compiler.map((l) => `  ${l}`).join("\n")}`);
-      console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity}: ${m.summary}`).join("\n")}`);
+      console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity} rows, ≤ ${m.contextCapacity} requests: ${m.summary}`).join("\n")}`);
       model.dispose();
       if (precision !== "f32") {
         process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");

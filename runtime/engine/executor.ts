@@ -29,6 +29,8 @@ export interface StagedBatch {
 export interface RunOptions {
   /** Run on the plan of at least this many rows (warming plans a bucket without a full-size run). */
   minCapacity?: number;
+  /** ... and of at least this many context rows. */
+  minContextCapacity?: number;
   /** Rows of the remote embedding tables, gathered for this batch (by use key; runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
   /**
@@ -47,6 +49,11 @@ export interface CopyCounts {
   outputsCopied: number;
   /** Bytes copied (inputs into the plan, outputs out of it). */
   bytesCopied: number;
+}
+
+/** The context-row capacities planned for a candidate capacity: up to 8 requests, up to 64, or one per row. */
+export function contextBuckets(capacity: number): number[] {
+  return [...new Set([Math.min(8, capacity), Math.min(64, capacity), capacity])];
 }
 
 export interface OutputView {
@@ -81,17 +88,18 @@ export class Executor {
   readonly #packed: WeightCache;
   /** Devices and expert layers, when mixtures run expert-parallel. */
   readonly experts: ExpertParallel | undefined;
-  readonly #plans = new Map<number, Plan>();
+  /** Plans by "candidate capacity/context capacity". */
+  readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
   /** Memory plans of every bucket planned so far (kept when a plan is rebuilt on a larger arena). */
-  readonly #memory = new Map<number, MemoryPlan>();
+  readonly #memory = new Map<string, MemoryPlan & { capacity: number; contextCapacity: number }>();
   /**
    * One arena for every plan: a batch runs at a time, so the buckets share the largest one's
    * memory instead of holding one arena each. Planning a bucket that needs more replaces it,
    * and the plans built on the old one are rebuilt on their next use.
    */
   #arena: DeviceBuffer | undefined;
-  readonly #profile = new Map<number, { steps: { node: string; op: string }[]; times: Float64Array }>();
+  readonly #profile = new Map<Plan, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   /** Copies made since construction (counted per input / output per run). */
@@ -110,16 +118,22 @@ export class Executor {
     this.experts = experts ? new ExpertParallel(experts) : undefined;
   }
 
-  /** The plan for batches of up to `rows` rows (power-of-two buckets, at least 16). */
-  plan(rows: number): Plan {
+  /**
+   * The plan for batches of up to `rows` candidate rows (power-of-two buckets, at least 16) and
+   * `contextRows` context rows (requests): up to 8, up to 64, or as many as candidates — a batch of
+   * a few requests holds its context values (a user's history, its K/V) for those few rows only.
+   */
+  plan(rows: number, contextRows = rows): Plan {
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
     if (rows > this.maxBatch) throw new RankfnError(`batch of ${rows} rows exceeds this model's maxBatch ${this.maxBatch}`, "batch_too_large", 413);
-    const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
-    let plan = this.#plans.get(capacity);
+    const capacity = Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))), Math.max(16, this.maxBatch));
+    const contextCapacity = contextBuckets(capacity).find((c) => c >= contextRows) ?? capacity;
+    const key = `${capacity}/${contextCapacity}`;
+    let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes));
-      this.#plans.set(capacity, plan);
-      this.#memory.set(capacity, plan.memory);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity);
+      this.#plans.set(key, plan);
+      this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
     return plan;
   }
@@ -140,8 +154,8 @@ export class Executor {
    * The plan's own input storage for a batch of `rows` rows: staging a batch there makes the run
    * copy nothing in. Valid until the next run (or the next call that plans a larger bucket).
    */
-  inputStorage(rows: number): Map<string, TypedArray> {
-    const bound = this.#bind(this.plan(rows));
+  inputStorage(rows: number, contextRows = rows): Map<string, TypedArray> {
+    const bound = this.#bind(this.plan(rows, contextRows));
     const out = new Map<string, TypedArray>();
     for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
     return out;
@@ -154,8 +168,8 @@ export class Executor {
    * the plan otherwise. Returns the outputs as `options.outputs` says.
    */
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
-    const { minCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
-    const plan = this.plan(Math.max(batch.n, batch.r, minCapacity));
+    const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
+    const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
     for (let i = 0; i < bound.inputs.length; i++) {
@@ -198,8 +212,8 @@ export class Executor {
     state.gathered = gathered;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
-      let entry = this.#profile.get(plan.capacity);
-      if (!entry) this.#profile.set(plan.capacity, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
+      let entry = this.#profile.get(plan);
+      if (!entry) this.#profile.set(plan, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
       profile = entry.times;
     }
     try {
@@ -271,8 +285,8 @@ export class Executor {
   }
 
   /** Memory plans of the buckets built so far. */
-  memory(): (MemoryPlan & { capacity: number })[] {
-    return [...this.#memory].map(([capacity, memory]) => ({ capacity, ...memory }));
+  memory(): (MemoryPlan & { capacity: number; contextCapacity: number })[] {
+    return [...this.#memory.values()];
   }
 
   dispose(): void {

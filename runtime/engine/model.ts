@@ -7,7 +7,7 @@
 // the batch (a computed id out of range, a remote tier rejecting its rows)
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
-import { type CopyCounts, Executor, type OutputView, type ProfileLine } from "./executor";
+import { type CopyCounts, Executor, type OutputView, type ProfileLine, contextBuckets } from "./executor";
 import { type ModelInspection, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
 import { BatchBuffers, DirectBuffers, type RequestSlice, ReusedBuffers, Stager, type StagingCopies } from "./stager";
@@ -174,13 +174,17 @@ export class Model {
     }
     const valid = [this.validate({ rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, 1)])) })];
     for (const rows of buckets) {
-      const lane = this.#worker?.acquire();
-      try {
-        const { batch } = this.#stager.stage(valid, lane);
-        if (this.#worker) await this.#worker.run(batch, lane!, { minCapacity: rows });
-        else this.#inline!.executor.run(batch, { minCapacity: rows });
-      } finally {
-        if (lane) this.#worker!.release(lane);
+      // Each bucket's plans for a few requests, a few dozen, and one per row (flat batches).
+      for (const contextRows of contextBuckets(Math.max(16, 2 ** Math.ceil(Math.log2(rows))))) {
+        const lane = this.#worker?.acquire();
+        try {
+          const { batch } = this.#stager.stage(valid, lane);
+          const run = { minCapacity: rows, minContextCapacity: Math.min(contextRows, rows) };
+          if (this.#worker) await this.#worker.run(batch, lane!, run);
+          else this.#inline!.executor.run(batch, run);
+        } finally {
+          if (lane) this.#worker!.release(lane);
+        }
       }
     }
     return buckets;
@@ -274,7 +278,7 @@ export class Model {
     const t0 = performance.now();
     const executor = this.#inline!.executor;
     // One request: its own arrays, read in place. Several: staged straight into the plan's input slots.
-    const into = requests.length === 1 ? this.#rest : new DirectBuffers(executor.inputStorage(batchRows(requests)), this.#rest);
+    const into = requests.length === 1 ? this.#rest : new DirectBuffers(executor.inputStorage(...batchRows(requests)), this.#rest);
     const { batch, slices } = this.#stager.stage(requests, into, { inPlace: true });
     const gathered = this.#resolver?.resolveLocal(batch);
     const out = executor.run(batch, { gathered, outputs: "owned" });
@@ -414,15 +418,15 @@ function sliceOutputs(out: Record<string, OutputView>, slice: RequestSlice): Rec
   return result;
 }
 
-/** The rows of the largest role (candidates, or context rows of flat requests) in a batch of `requests`. */
-function batchRows(requests: readonly ValidRequest[]): number {
+/** The candidate rows and context rows of a batch of `requests`. */
+function batchRows(requests: readonly ValidRequest[]): [number, number] {
   let n = 0;
   let r = 0;
   for (const req of requests) {
     n += req.rows;
     r += req.contextRows;
   }
-  return Math.max(n, r);
+  return [Math.max(n, r), r];
 }
 
 /** The tables named remote, with their shape and row encoding from the model file (and a hot/cold split's local rows). */

@@ -70,6 +70,8 @@ export interface PlanContext {
   sym: NativeSymbols;
   /** Row capacity of this plan (candidate rows; context rows never exceed it). */
   capacity: number;
+  /** Context rows (requests) this plan holds (≤ capacity): the rows of every context value. */
+  contextCapacity: number;
   /** Scratch f32 buffer owned by the plan, reused across calls. */
   scratch(key: string, elements: number): Float32Array;
   scratchI32(key: string, elements: number): Int32Array;

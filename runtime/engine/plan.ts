@@ -1,4 +1,6 @@
-// An execution plan for one row capacity (batch-size bucket): every value gets
+// An execution plan for one row capacity (batch-size bucket) — candidate rows,
+// and context rows (requests) sized apart, since a batch of a few requests
+// needs few context rows however many candidates it has: every value gets
 // its place in one native arena (offsets from the memory planner, reused by
 // every batch), every node a prebuilt step. Running a batch allocates nothing.
 import { toArrayBuffer } from "bun:ffi";
@@ -49,9 +51,11 @@ export class Plan {
     experts?: ExpertParallel,
     /** Native memory of at least `bytes` for the values (the executor shares one arena across its plans); default: the plan's own. */
     arenaOf: (bytes: number) => ArrayBuffer = (bytes) => this.#native(bytes).view(),
+    /** Context rows (requests) the plan holds, ≤ capacity (default: capacity). */
+    readonly contextCapacity: number = capacity,
   ) {
     const { graph } = model;
-    this.memory = planMemory(valueLifetimes(model, info, capacity));
+    this.memory = planMemory(valueLifetimes(model, info, capacity, contextCapacity));
     if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
     const arena = arenaOf(Math.max(64, this.memory.arenaBytes));
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
@@ -62,7 +66,8 @@ export class Plan {
       if (offset === undefined) continue;
       const width = widthOf(name);
       const Ctor = dtypes[v.dtype].array as unknown as new (buffer: ArrayBuffer, offset: number, length: number) => TensorArray;
-      const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, capacity * width), ld: width, width, role: v.role };
+      const rows = v.role === "context" ? contextCapacity : capacity;
+      const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, rows * width), ld: width, width, role: v.role };
       this.#slots.set(name, slot);
       this.#arenaData.set(name, slot.data);
     }
@@ -117,6 +122,7 @@ export class Plan {
       packed,
       sym: loadLibrary().symbols,
       capacity,
+      contextCapacity,
       scratch: (key, elements) => this.#scratch(scratch, key, elements, Float32Array) as Float32Array,
       scratchI32: (key, elements) => this.#scratch(scratch, key, elements, Int32Array) as Int32Array,
       check: (status, node) => {
@@ -240,11 +246,12 @@ export function viewsOf(model: BuiltModel): Map<string, string> {
 }
 
 /**
- * Byte lifetimes of every stored value in node order, for `capacity` rows:
+ * Byte lifetimes of every stored value in node order, for `capacity` candidate rows and
+ * `contextCapacity` context rows:
  * from the node that first writes it (-1 for graph inputs) to the last that
  * reads it (Infinity for graph outputs). Aliased values and views live in their base.
  */
-export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number): Lifetime[] {
+export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number, contextCapacity = capacity): Lifetime[] {
   const { graph } = model;
   const aliases = graph.aliases ?? {};
   const views = viewsOf(model);
@@ -274,6 +281,7 @@ export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: num
   }
   return [...spans].map(([name, s]) => {
     const v = info.values.get(name)!;
-    return { name, start: s.start, end: s.end, bytes: capacity * v.shape.reduce((a, b) => a * b, 1) * dtypes[v.dtype].bytes };
+    const rows = v.role === "context" ? contextCapacity : capacity;
+    return { name, start: s.start, end: s.end, bytes: rows * v.shape.reduce((a, b) => a * b, 1) * dtypes[v.dtype].bytes };
   });
 }

@@ -157,7 +157,7 @@ export class WorkerExecutor {
    * rows `gathered` for it). The outputs are views into the lane, valid until it is released —
    * or, with `handOff`, the lane's output buffers themselves, which the caller then owns.
    */
-  async run(batch: StagedBatch, lane: Lane, { minCapacity, gathered, handOff = false }: { minCapacity?: number; gathered?: Record<string, GatheredRows>; handOff?: boolean } = {}): Promise<Record<string, WorkerOutput>> {
+  async run(batch: StagedBatch, lane: Lane, { minCapacity, minContextCapacity, gathered, handOff = false }: { minCapacity?: number; minContextCapacity?: number; gathered?: Record<string, GatheredRows>; handOff?: boolean } = {}): Promise<Record<string, WorkerOutput>> {
     const { outputs } = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
     lane.reserveOutputs(outputs, batch.n, batch.r);
@@ -169,7 +169,7 @@ export class WorkerExecutor {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

@@ -45,7 +45,7 @@ test("rankfn inspect lists inputs with their roles, passes, memory plan and int8
   expect(r.out).toMatch(/^ {2}ctr +f32 +\[-1, 1\] +candidate$/m);
   expect(r.out).toMatch(/^ {2}cvr +f32 +\[-1, 1\] +candidate$/m);
   expect(r.out).toMatch(/^ {2}quantize: \d+ GEMM weights -> int8/m);
-  expect(r.out).toMatch(/^ {2}batch ≤ 64: memory [\d.]+ MB -> [\d.]+ MB, \d+ -> \d+ buffers$/m);
+  expect(r.out).toMatch(/^ {2}batch ≤ 64 rows, ≤ 64 requests: memory [\d.]+ MB -> [\d.]+ MB, \d+ -> \d+ buffers$/m);
   expect(r.out).toMatch(/^accuracy  vs fp32 over 4×100 candidates: max \|Δscore\| [\d.e-]+, NDCG@10 ctr 0\.\d+, cvr 0\.\d+$/m);
 });
 
