@@ -1,6 +1,7 @@
 // Library identity, CPU feature detection and ISA selection, and the trivial
 // device half of the ABI on the CPU: one device, host memory, synchronous streams.
 #include "backend.h"
+#include "host_pages.h"
 #include "stream.h"
 
 #include <atomic>
@@ -148,6 +149,14 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
 RF_API rf_status rf_free(void *p) {
     std::free(p);
     return RF_OK;
+}
+
+RF_API rf_status rf_release_pages(const void *p, int64_t bytes) {
+    RF_ENTRY({
+        RF_CHECK(bytes >= 0, "rf_release_pages: negative size %lld", (long long)bytes);
+        rf::release_pages(p, bytes);
+        return RF_OK;
+    });
 }
 
 RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t kind, rf_stream) {

@@ -145,6 +145,13 @@ RF_API rf_status rf_get_isa(int32_t *active, int32_t *best_supported);
 /* *out = bytes of device memory, 64-byte aligned (bytes == 0 -> a valid unique pointer). */
 RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out);
 RF_API rf_status rf_free(void *p);  /* NULL is a no-op */
+
+/* A hint that host memory [p, p + bytes) will not be read soon (weights just
+ * packed from a memory-mapped model file): the whole pages inside it may be
+ * reclaimed — file-backed ones are read from the file again if touched. The
+ * contents never change; an OS without the hint ignores it.
+ *   for each page fully inside [p, p + bytes): madvise(page, MADV_PAGEOUT)  */
+RF_API rf_status rf_release_pages(const void *p, int64_t bytes);
 /* Copy bytes; ordered on stream s (NULL: synchronous). */
 RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t kind, rf_stream s);
 

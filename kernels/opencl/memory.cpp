@@ -1,6 +1,7 @@
 // Device memory (host-visible blocks over USE_HOST_PTR buffers, see backend.h),
 // enqueued copies and streams (in-order queues with their last event).
 #include "launch.h"
+#include "../cpu/host_pages.h"
 
 #include <cstdlib>
 #include <map>
@@ -87,6 +88,14 @@ RF_API rf_status rf_free(void *ptr) {
             g_blocks.erase(it);
         }
         clReleaseMemObject(m);
+        return RF_OK;
+    });
+}
+
+RF_API rf_status rf_release_pages(const void *p, int64_t bytes) {
+    RF_ENTRY({
+        RF_CHECK(bytes >= 0, "rf_release_pages: negative size %lld", (long long)bytes);
+        rf::release_pages(p, bytes);
         return RF_OK;
     });
 }

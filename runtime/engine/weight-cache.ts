@@ -1,7 +1,9 @@
 // Packed GEMM weights of one model, packed once at load and shared by every
-// plan (batch-size bucket). Derived weights (transposes, attention splits) are
+// plan (batch-size bucket); the model file's pages of a packed weight are
+// released, so a weight costs its packed copy only. Derived weights (transposes, attention splits) are
 // cached under their own keys.
-import { PackedWeight } from "../ffi/weights";
+import { PackedWeight, releasePages } from "../ffi/weights";
+import { isFileBacked } from "../model/safetensors";
 import type { Graph } from "../graph/schema";
 import { type Tensor, tensor } from "../tensor/tensor";
 
@@ -22,6 +24,9 @@ export class WeightCache {
       if (!spec || !t) throw new Error(`weight "${name}" is not in the model`);
       p = PackedWeight.pack(t, spec.scales ? this.weights.get(spec.scales) : undefined);
       this.#packed.set(name, p);
+      // The kernels read the packed copy from now on: the file's pages of the weight go back to the
+      // page cache instead of counting in this process (read again from the file if touched).
+      if (isFileBacked(t.data)) releasePages(t.data);
     }
     return p;
   }

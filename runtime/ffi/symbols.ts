@@ -21,6 +21,7 @@ export const symbols = {
 
   rf_malloc: fn("i32", "i64", "ptr"),
   rf_free: fn("ptr"),
+  rf_release_pages: fn("ptr", "i64"),
   rf_memcpy: fn("ptr", "ptr", "i64", "i32", "ptr"),
   rf_stream_create: fn("i32", "ptr"),
   rf_stream_sync: fn("ptr"),

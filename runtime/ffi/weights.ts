@@ -61,3 +61,9 @@ export class PackedWeight extends NativeResource {
     native().rf_weight_free(this.#handle);
   }
 }
+
+/** Hint that `data`'s whole pages will not be read soon (rf_release_pages): contents never change. */
+export function releasePages(data: ArrayBufferView): void {
+  if (data.byteLength === 0) return;
+  check(native().rf_release_pages(data as never, data.byteLength), "rf_release_pages");
+}

@@ -48,7 +48,16 @@ export function readSafetensors(path: string): SafetensorsFile {
   }
   if (size < 8) throw new ModelFileError(path, `file is ${size} bytes, shorter than the 8-byte header length`);
   const bytes = Bun.mmap(path, { shared: false });
+  mapped.add(bytes.buffer);
   return parseSafetensors(bytes, path);
+}
+
+/** Buffers of memory-mapped model files: their pages can be dropped and read again from the file. */
+const mapped = new WeakSet<ArrayBufferLike>();
+
+/** Is `data` a view of a memory-mapped model file? */
+export function isFileBacked(data: ArrayBufferView): boolean {
+  return mapped.has(data.buffer);
 }
 
 /** Parse safetensors bytes (mapped or in memory); tensors are views into `bytes`. */
