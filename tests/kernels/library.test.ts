@@ -2,6 +2,10 @@
 // memory, streams, ownership of native objects and the FFI tracing proxy.
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { releasePages } from "../../runtime/ffi/weights";
+import { native } from "../../runtime/ffi/native";
 import * as k from "../../runtime/ffi";
 import { KernelError, TensorError } from "../../runtime/errors";
 import { kernelSourceHash } from "../../kernels/source-hash";
@@ -117,4 +121,26 @@ test("native objects free once and fail loudly when used after dispose()", () =>
   const buf = new k.DeviceBuffer(0, 8);
   buf[Symbol.dispose]();
   expect(() => buf.ptr).toThrow(KernelError);
+});
+
+test("rf_release_pages drops the pages of a mapped file without changing what it reads, and refuses a negative size", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rankfn-pages-"));
+  try {
+    const path = join(dir, "w.bin");
+    const values = Float32Array.from({ length: 300_000 }, (_, i) => Math.sin(i));
+    writeFileSync(path, new Uint8Array(values.buffer));
+    const mapped = Bun.mmap(path, { shared: false });
+    const view = new Float32Array(mapped.buffer, mapped.byteOffset, values.length);
+    expect(view[123_456]).toBe(values[123_456]!);
+    releasePages(view);
+    // Read again (from the file where the pages went): the same values.
+    expect(Buffer.from(mapped).equals(Buffer.from(values.buffer))).toBe(true);
+    const small = Float32Array.from(values.subarray(0, 10));
+    releasePages(small); // anonymous memory, less than a page: nothing released, nothing changed
+    expect(Array.from(small)).toEqual(Array.from(values.subarray(0, 10)));
+    expect(native().rf_release_pages(view as never, -1)).not.toBe(0);
+    expect(String(native().rf_last_error())).toContain("rf_release_pages: negative size");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
