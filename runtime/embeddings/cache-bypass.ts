@@ -11,8 +11,12 @@
 
 /** Smoothing of the per-batch averages (weight of the newest batch). */
 const ALPHA = 0.25;
-/** Batches a new cache always runs (it fills meanwhile) before it is judged. */
-const WARMUP_BATCHES = 8;
+/**
+ * A new cache is judged only once warm: after at least MIN_WARMUP batches, and once half its rows
+ * were inserted or MAX_WARMUP batches ran (a cold cache would be judged on hits it cannot have yet).
+ */
+const MIN_WARMUP = 8;
+const MAX_WARMUP = 64;
 /** Back on only once the saving clearly beats the cost (no flapping on noise). */
 const RESUME_MARGIN = 1.25;
 
@@ -40,7 +44,18 @@ export class CacheBypass {
   #pendingSaved = 0;
   #pending = false;
 
-  constructor(readonly reprobeEvery = 16, readonly enabled = true) {}
+  #inserted = 0;
+
+  constructor(
+    readonly capacityRows: number,
+    readonly reprobeEvery = 16,
+    readonly enabled = true,
+  ) {}
+
+  /** Rows the cache took in (it warms up). */
+  inserted(rows: number): void {
+    this.#inserted += rows;
+  }
 
   /** Should this batch use the cache? (Folds in the previous cached batch's measurements first.) */
   use(): boolean {
@@ -83,7 +98,8 @@ export class CacheBypass {
     this.#saved = first ? this.#pendingSaved : this.#saved + ALPHA * (this.#pendingSaved - this.#saved);
     this.#pendingCost = 0;
     this.#pendingSaved = 0;
-    if (!this.enabled || this.#sampled < WARMUP_BATCHES) return;
+    const warm = this.#sampled >= MIN_WARMUP && (2 * this.#inserted >= this.capacityRows || this.#sampled >= MAX_WARMUP);
+    if (!this.enabled || !warm) return;
     if (!this.#bypassed && this.#cost > this.#saved) {
       this.#bypassed = true;
       this.#sinceProbe = 0;

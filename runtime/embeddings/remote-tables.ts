@@ -148,24 +148,21 @@ export class RemoteEmbeddings {
     };
     this.store = new RedisEmbeddingStore({ url: options.redis, prefix: options.prefix ?? `rankfn:${modelName}` });
     this.#host = new HostRowCache(this.options.hostCacheBytes, this.options.hostTtlMs);
-    // The hot budget is split in proportion to each table's fp32 size (no table gets more than it needs).
-    const total = specs.reduce((a, s) => a + s.rows * s.dim * 4, 0) || 1;
-    for (const s of specs) {
+    const shares = splitBudget(specs, this.options.hotCacheBytes, this.options.ways);
+    specs.forEach((s, i) => {
+      const share = shares[i]!;
       const setBytes = cacheSetBytes(s.dim, this.options.ways);
-      // No table gets more than twice what holding all its (remote) rows takes.
-      const remoteRows = s.rows - (s.hotIds?.length ?? 0);
-      const share = Math.min(Math.floor((this.options.hotCacheBytes * s.rows * s.dim * 4) / total), (Math.ceil(remoteRows / this.options.ways) * 2 + 1) * setBytes);
-      const cache = share >= setBytes && remoteRows > 0 ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
+      const cache = share >= setBytes ? new EmbeddingCache({ rows: s.rows, dim: s.dim, budgetBytes: share, ways: this.options.ways }) : undefined;
       const capacity = cache ? cache.stats().capacityRows : 0;
       const admitPerBatch = cache ? Math.max(16, Math.floor(capacity / 8)) : 0;
       const hot = s.hotIds && s.hotIds.length > 0 ? new HotRows(s.hotIds, s.data!, s.dtype, s.dim) : undefined;
       const scratch = new Float32Array(s.dim);
       const { data: _data, ...spec } = s;
       this.#tables.set(s.name, {
-        ...spec, cache, sketch: cache ? new FrequencySketch(capacity) : undefined, bypass: cache ? new CacheBypass(16, this.options.cacheBypass) : undefined, hot, admitPerBatch, scratch, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim),
+        ...spec, cache, sketch: cache ? new FrequencySketch(capacity) : undefined, bypass: cache ? new CacheBypass(capacity, 16, this.options.cacheBypass) : undefined, hot, admitPerBatch, scratch, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim),
         stats: { localHits: 0, hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0, admitted: 0, rejected: 0 },
       });
-    }
+    });
     // Our own announcements come back too: they were applied when written (re-applying would drop rows fetched since).
     this.#subscribed = this.options.subscribe ? this.store.subscribe((u) => (u.origin === this.#origin ? undefined : this.applyUpdate(u)), () => this.resync()) : Promise.resolve();
   }
@@ -384,7 +381,7 @@ export class RemoteEmbeddings {
       if (!this.#tables.has(t.name)) return; // disposed
       const t0 = performance.now();
       for (let j = 0; j < needed.count; j++) if (p.rows[j] && stale(j)) p.rows[j] = null;
-      admitRows(t, needed, p.rows);
+      t.bypass?.inserted(admitRows(t, needed, p.rows));
       const ms = performance.now() - t0;
       this.#cost.insertMs += ms;
       this.#stages.admitMs += ms;
@@ -494,6 +491,37 @@ export class RemoteEmbeddings {
     for (const t of this.#tables.values()) t.cache?.dispose();
     this.#tables.clear();
   }
+}
+
+/**
+ * The hot budget split over the tables max-min fairly (water-filling): an equal share each,
+ * except that no table gets more than twice what holding all its remote rows takes — what a small
+ * table leaves goes to the others. Not in proportion to table size: a batch reads about as many
+ * ids of a small table as of a big one, and a small table's share holds its whole working set
+ * (all hits), while the same bytes barely dent a big table's Zipf tail.
+ */
+export function splitBudget(specs: TableSpec[], budget: number, ways: number): number[] {
+  const caps = specs.map((s) => {
+    const remoteRows = s.rows - (s.hotIds?.length ?? 0);
+    return remoteRows > 0 ? (Math.ceil(remoteRows / ways) * 2 + 1) * cacheSetBytes(s.dim, ways) : 0;
+  });
+  const shares = specs.map(() => 0);
+  let open = caps.map((c, i) => i).filter((i) => caps[i]! > 0);
+  let left = budget;
+  while (open.length > 0 && left > 0) {
+    const fair = Math.floor(left / open.length);
+    const full = open.filter((i) => caps[i]! <= fair);
+    if (full.length === 0) {
+      for (const i of open) shares[i] = fair;
+      break;
+    }
+    for (const i of full) {
+      shares[i] = caps[i]!;
+      left -= caps[i]!;
+    }
+    open = open.filter((i) => caps[i]! > fair);
+  }
+  return shares;
 }
 
 function checkMeta(t: TableSpec, meta: TableMeta, prefix: string): void {

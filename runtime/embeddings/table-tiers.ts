@@ -154,7 +154,7 @@ export function admitRows(t: Table, needed: Needed, rows: (Uint8Array | null | u
   const probed = needed.probed;
   const est = new Uint8Array(probed.length);
   if (probed instanceof BigInt64Array) for (let k = 0; k < probed.length; k++) est[k] = t.sketch.add(Number(probed[k]!));
-  else for (let k = 0; k < probed.length; k++) est[k] = t.sketch.add(probed[k]!);
+  else t.sketch.addAll(probed, est);
   // Candidates bucketed by count (0..15): the most frequent first, without a sort.
   const byCount: number[][] = Array.from({ length: 16 }, () => []);
   let candidates = 0;
