@@ -87,7 +87,6 @@ export async function checkRule(report: Report, built: BuiltModel, url: string, 
         last.set(pct, { cost: diffCost(stats.cost, before.get(pct)!), stats });
       }
     }
-    if (process.env.RULE_DEBUG) for (const [pct, tier] of tiers) if (pct > 0) for (const [n, t] of Object.entries(tier.stats().tables)) console.error(pct, n, JSON.stringify({ hot: t.hot && { h: t.hot.hits, m: t.hot.misses, used: t.hot.usedRows, cap: t.hot.capacityRows }, adm: t.admission, by: t.bypass }));
   } finally {
     for (const tier of tiers.values()) tier.dispose();
   }
