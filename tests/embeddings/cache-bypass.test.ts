@@ -1,7 +1,7 @@
-// The hot cache's adaptive bypass (cache-bypass.ts) and the budget split over
-// tables: a table's cache is turned off only once warm and costing more than
+// The hot cache's adaptive bypass (cache-bypass.ts) and the hot budget's split
+// over tables. A table's cache is turned off only once warm and costing more than
 // its hits save, re-probed every 16 batches, and turned back on when it pays
-// clearly again; small tables get all they can use, the rest share equally.
+// clearly again.
 import { expect, test } from "bun:test";
 import { CacheBypass } from "../../runtime/embeddings/cache-bypass";
 import { splitBudget } from "../../runtime/embeddings/remote-tables";
@@ -55,7 +55,7 @@ test("a cold cache is not judged on hits it cannot have yet, and a disabled bypa
   expect(never.stats().bypassed).toBe(false);
 });
 
-test("the hot budget: small tables get what holding all their rows takes, the others equal shares, within the budget", () => {
+test("the hot budget: in proportion to each table's size, none getting more than twice what all its remote rows take", () => {
   const ways = 8;
   const set = cacheSetBytes(16, ways);
   const specs = [
@@ -64,16 +64,14 @@ test("the hot budget: small tables get what holding all their rows takes, the ot
     { name: "huge", rows: 9_000_000, dim: 16, dtype: "f32" as const },
     { name: "all-local", rows: 50, dim: 16, dtype: "f32" as const, hotIds: Int32Array.from({ length: 50 }, (_, i) => i) },
   ];
-  const budget = 1000 * set;
+  const total = (40 + 1_000_000 + 9_000_000 + 50) * 64;
+  const budget = 100_000 * set;
   const shares = splitBudget(specs, budget, ways);
-  expect(shares[0]).toBe(11 * set);
+  expect(shares[1]).toBe(Math.floor((budget * 1_000_000 * 64) / total));
+  expect(shares[2]).toBe(Math.floor((budget * 9_000_000 * 64) / total));
   expect(shares[3]).toBe(0); // nothing remote to cache
-  expect(shares[1]).toBe(Math.floor((budget - 11 * set) / 2));
-  expect(shares[2]).toBe(shares[1]);
   expect(shares.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(budget);
-  // A budget beyond every table's need: each gets its cap, no more.
-  const rich = splitBudget(specs.slice(0, 1), 1e9, ways);
-  expect(rich).toEqual([11 * set]);
+  expect(splitBudget(specs.slice(0, 1), 1e9, ways)).toEqual([11 * set]);
 });
 
 describeRedis("hot cache bypass on a model", () => {
