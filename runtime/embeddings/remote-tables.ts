@@ -291,7 +291,8 @@ export class RemoteEmbeddings {
       const ms = performance.now() - t0;
       this.#stages.localMs += ms;
       if (measured && needed.cached) t.bypass?.charge(ms);
-      const needIdx = Int32Array.from({ length: needed.count }, (_, j) => j);
+      const needIdx = new Int32Array(needed.count);
+      for (let j = 0; j < needed.count; j++) needIdx[j] = j;
       return { t, needed, out, outBytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), rows: new Array(needed.count), remote: new Uint8Array(needed.count), needIdx, needIds: needed.ids };
     });
   }
