@@ -9,6 +9,9 @@ namespace rf {
 namespace {
 
 constexpr int64_t kLookupChunk = 1024;  // ids per pool task
+// Below this many ids a lookup runs on the calling thread: waking the pool costs more than the
+// copies (measured: 5,600 ids 0.32 ms on one thread, 0.55 ms split over two, on a busy 2-core Zen 1).
+constexpr int64_t kParallelIds = 16384;
 
 rf_status check_ids(const char *who, const rf_emb_cache_s *c, int64_t n, const void *ids, int32_t id_dtype) {
     RF_CHECK(c != nullptr, "%s: cache is NULL", who);
@@ -100,7 +103,7 @@ RF_API rf_status rf_emb_cache_lookup(rf_emb_cache c, int64_t n, const void *ids,
         RF_CHECK(n == 0 || out != nullptr, "%s: out is NULL", who);
         RF_CHECK(n == 0 || miss_pos != nullptr, "%s: miss_pos is NULL", who);
         const bool wide = id_dtype == RF_I64;
-        if (n <= rf::kLookupChunk) {
+        if (n <= rf::kParallelIds) {
             *num_misses = rf::emb_cache_lookup_range(c, ids, wide, 0, n, out, ldo, miss_pos);
             return RF_OK;
         }

@@ -220,16 +220,17 @@ export class RespConnection {
     }
     const items = st.items!;
     while (st.left > 0) {
-      const line = readLine(buf, at);
-      if (!line) break;
-      const len = Number(line.text);
+      // An element's header `$<len>\r\n` read as an integer in place (no string per row).
+      const next = readLength(buf, at);
+      if (next < 0) break;
+      const len = lengthRead;
       if (buf[at] !== 36 || len < 0) {
         items.push(null);
-        at = line.next;
+        at = next;
       } else {
-        if (line.next + len + 2 > buf.length) break;
-        items.push(buf.subarray(line.next, line.next + len));
-        at = line.next + len + 2;
+        if (next + len + 2 > buf.length) break;
+        items.push(buf.subarray(next, next + len));
+        at = next + len + 2;
       }
       st.left--;
     }
@@ -255,6 +256,32 @@ function readLine(buf: Uint8Array, at: number): { text: string; next: number } |
     }
   }
   return undefined;
+}
+
+/** The value readLength parsed last (a module slot: no object per element). */
+let lengthRead = 0;
+
+/**
+ * The signed integer of the header line at buf[at..] (after its type byte) into `lengthRead`;
+ * returns the index after its CRLF, or -1 when the line is incomplete.
+ */
+function readLength(buf: Uint8Array, at: number): number {
+  let i = at + 1;
+  let sign = 1;
+  if (buf[i] === 45 /* - */) {
+    sign = -1;
+    i++;
+  }
+  let v = 0;
+  for (; i + 1 < buf.length; i++) {
+    const c = buf[i]!;
+    if (c === CR) {
+      lengthRead = sign * v;
+      return i + 2;
+    }
+    v = v * 10 + (c - 48);
+  }
+  return -1;
 }
 
 /** A command as a RESP array of bulk strings. */

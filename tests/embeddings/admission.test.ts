@@ -42,6 +42,18 @@ test("the frequency sketch never undercounts, caps at 15, and halves its counts 
   expect(sketch.estimate(5)).toBeGreaterThanOrEqual(7);
 });
 
+test("addAll counts a batch exactly as add() id by id (same estimates, same counters, same aging)", () => {
+  const one = new FrequencySketch(300);
+  const all = new FrequencySketch(300);
+  for (let b = 0; b < 30; b++) {
+    const ids = Int32Array.from({ length: 700 }, (_, i) => (b * 131 + i * 2654435761) % 2_000_000_000 >>> 0);
+    const est = new Uint8Array(ids.length);
+    all.addAll(ids, est);
+    ids.forEach((id, i) => expect(est[i]).toBe(one.add(id)));
+  }
+  for (let id = 0; id < 5000; id += 7) expect(all.estimate(id)).toBe(one.estimate(id));
+});
+
 describeRedis("hot cache admission", () => {
   const redis = suiteRedis([{ prefix: "rankfn:dlrm", model: dlrm, tables: ["emb_4.table"] }]);
 

@@ -49,6 +49,30 @@ describeRedis("the command line with Redis", () => {
     for (const req of sampleRequests(dlrm, { count: 2, candidates: 10 })) expect((await remote.rank(req)).outputs.ctr!.data).toEqual((await local.rank(req)).outputs.ctr!.data);
   }, 30_000);
 
+  test("--hot-rows pushes only each table's cold rows (ranked by --counts); the split model serves exactly", async () => {
+    const counts = join(dir, "counts.json");
+    // emb_2: rows with an odd id are the frequent ones.
+    await Bun.write(counts, JSON.stringify({ "emb_2.table": Array.from({ length: 900 }, (_, i) => (i % 2 ? 100 : 1)) }));
+    const r = run("embeddings", "push", path, "--redis", redis.url, "--prefix", "rankfn:cold", "--tables", "emb_2.table,emb_3.table", "--hot-rows", "0.1", "--counts", counts);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("their cold rows only (hot rows: 0.1 per table, ranked by");
+    const client = new RedisClient(redis.url);
+    const keys = (t: string) => client.send("KEYS", [`rankfn:cold:${t}:{*`]) as Promise<string[]>;
+    expect((await keys("emb_2.table")).length).toBe(810);
+    expect((await keys("emb_3.table")).length).toBe(63);
+    expect(await client.getBuffer("rankfn:cold:emb_2.table:{1}:1")).toBeNull(); // hot (odd): not uploaded
+    expect(await client.getBuffer("rankfn:cold:emb_2.table:{2}:2")).not.toBeNull();
+    expect(await client.getBuffer("rankfn:cold:emb_3.table:{0}:0")).toBeNull(); // no counts: the lowest ids are hot
+    expect(JSON.parse((await client.get("rankfn:cold:emb_2.table:meta"))!)).toMatchObject({ rows: 900, pushedRows: 810 });
+    client.close();
+    const c2 = JSON.parse(await Bun.file(counts).text())["emb_2.table"] as number[];
+    using local = loadModel(path);
+    using remote = loadModel(path, { embeddings: { redis: redis.url, prefix: "rankfn:cold", tables: { "emb_2.table": { local: "hot", hotRows: 0.1, counts: c2 }, "emb_3.table": { local: "hot", hotRows: 0.1 } }, subscribe: false } });
+    for (const req of sampleRequests(dlrm, { count: 2, candidates: 10 })) expect((await remote.rank(req)).outputs.ctr!.data).toEqual((await local.rank(req)).outputs.ctr!.data);
+    expect(run("embeddings", "push", path, "--redis", redis.url, "--hot-rows", "-3").err).toContain("--hot-rows -3: a row count >= 1 or a fraction in (0, 1)");
+    expect(run("embeddings", "push", path, "--redis", redis.url, "--counts", counts).err).toContain("--counts ranks the rows of a hot/cold split: give --hot-rows too");
+  }, 30_000);
+
   test("rankfn serve --redis serves remote tables with the chosen fault policy", async () => {
     const proc = Bun.spawn([process.execPath, cli, "serve", "--model", `ctr=${path}`, "--model-root", dir, "--port", "0", "--redis", redis.url, "--on-redis-failure", "default", "--default-row", "mean"], { stdout: "pipe", stderr: "pipe" });
     try {

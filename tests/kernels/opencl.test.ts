@@ -51,9 +51,9 @@ describe.skipIf(!built)("opencl backend", () => {
   test("the OpenCL library's host-side hot-row cache looks up batches past one task (its splits run in order)", () => {
     const script = `import * as k from "./runtime/ffi";
       const cache = new k.EmbeddingCache({ rows: 10000, dim: 4, budgetBytes: 1 << 20 });
-      const ids = BigInt64Array.from({ length: 5000 }, (_, i) => BigInt((i * 7) % 10000));
+      const ids = BigInt64Array.from({ length: 20000 }, (_, i) => BigInt((i * 7) % 10000)); // past 16,384 ids: split over the pool
       cache.insert(ids.subarray(0, 2500), Float32Array.from({ length: 2500 * 4 }, (_, i) => Math.floor(i / 4)));
-      const out = new Float32Array(5000 * 4);
+      const out = new Float32Array(20000 * 4);
       const misses = cache.lookup(ids, out);
       console.log(JSON.stringify({ backend: k.loadLibrary().backend, misses: misses.length, row7: Array.from(out.subarray(28, 32)) }));`;
     const r = run(["bun", "-e", script], { RANKFN_BACKEND: "opencl" });
