@@ -113,9 +113,9 @@ const commands: Record<string, Command> = {
       model.dispose();
       if (precision !== "f32") {
         process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");
-        const r = quantizationReport(readModel(file), { precision: precision as "bf16" | "int8", requests: 4, candidates: 100 });
-        const ndcg = Object.entries(r.ndcg10).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
-        console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates: max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${ndcg}`);
+        const r = quantizationReport(readModel(file), { precision: precision as "bf16" | "int8", requests: 4, candidates: 200 });
+        const per = (m: Record<string, number>) => Object.entries(m).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
+        console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates (${r.path}): max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${per(r.ndcg10)}, Kendall τ ${per(r.kendallTau)}`);
       }
     },
   },

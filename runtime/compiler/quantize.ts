@@ -4,7 +4,7 @@
 // do the output head's last `headLayers` linear layers: they are small (little
 // speed to gain) and the most sensitive (their error lands on the scores
 // directly; on DLRM, bf16 NDCG@10 goes from 0.9970 to 0.9998 by keeping 3).
-// The accuracy this costs is measured by sdk/quantization-report.ts.
+// The accuracy this costs is measured by runtime/quality/ranking-accuracy.ts.
 import type { Graph } from "../graph/schema";
 import { quantizeInt8PerChannel, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
 import { type Tensor, tensor } from "../tensor/tensor";

@@ -46,7 +46,7 @@ test("rankfn inspect lists inputs with their roles, passes, memory plan and int8
   expect(r.out).toMatch(/^ {2}cvr +f32 +\[-1, 1\] +candidate$/m);
   expect(r.out).toMatch(/^ {2}quantize: \d+ GEMM weights -> int8/m);
   expect(r.out).toMatch(/^ {2}batch ≤ 64: memory [\d.]+ MB -> [\d.]+ MB, \d+ -> \d+ buffers$/m);
-  expect(r.out).toMatch(/^accuracy  vs fp32 over 4×100 candidates: max \|Δscore\| [\d.e-]+, NDCG@10 ctr 0\.\d+, cvr 0\.\d+$/m);
+  expect(r.out).toMatch(/^accuracy  vs fp32 over 4×200 candidates \((ref|portable|avx2|avx512)[a-z/0-9]*\): max \|Δscore\| [\d.e-]+, NDCG@10 ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000), Kendall τ ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000)$/m);
 });
 
 test("rankfn refuses unknown commands, options and bad files with a message", () => {
