@@ -5,6 +5,8 @@ import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
 import { Model } from "./model";
+import type { RankRequest } from "./request";
+import { calibrate } from "../runtime/quality/calibrate";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 
@@ -21,6 +23,14 @@ export interface LoadOptions extends CompileOptions {
   embeddings?: RemoteEmbeddingOptions;
   /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
   experts?: ExpertParallelConfig;
+  /**
+   * Sample requests to calibrate a bf16/int8 quantization on (runtime/quality/calibrate.ts): the layers
+   * that cost the ranking most on this CPU path stay fp32 until Kendall's τ against fp32 reaches
+   * `calibrationTarget` (default 0.99). Without them every GEMM weight but the output head's last
+   * `headLayers` (3) linear layers is quantized. Calibration compiles the model once per layer: seconds.
+   */
+  calibration?: RankRequest[];
+  calibrationTarget?: number;
 }
 
 /**
@@ -33,9 +43,15 @@ export interface LoadOptions extends CompileOptions {
  */
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
-  if (typeof source === "string" && source.endsWith(".onnx")) return new Model(importOnnxFile(source, { context: options.context }), options);
-  const built = typeof source === "string" ? readModel(source) : source;
-  return new Model(built, { ...options, path: typeof source === "string" ? source : undefined });
+  const { calibration, calibrationTarget, ...rest } = options;
+  const onnx = typeof source === "string" && source.endsWith(".onnx");
+  const built = typeof source === "string" ? (onnx ? importOnnxFile(source, { context: options.context }) : readModel(source)) : source;
+  let compileOptions: LoadOptions = rest;
+  if (calibration && rest.precision && rest.precision !== "f32") {
+    const { keep } = calibrate(built, calibration, { precision: rest.precision, tables: rest.tables, headLayers: rest.headLayers, keep: rest.keep, tauTarget: calibrationTarget });
+    compileOptions = { ...rest, keep: [...(rest.keep ?? []), ...keep] };
+  }
+  return new Model(built, { ...compileOptions, path: typeof source === "string" && !onnx ? source : undefined });
 }
 
 export { Model } from "./model";

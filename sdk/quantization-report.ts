@@ -4,7 +4,7 @@
 // CLI, the benchmarks and the examples.
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
-import type { TablePrecision, WeightPrecision } from "../runtime/compiler/quantize";
+import type { KeptWeight, TablePrecision, WeightPrecision } from "../runtime/compiler/quantize";
 import type { Isa } from "../runtime/ffi/device";
 import { type OutputAccuracy, type RankingAccuracy, rankingAccuracy } from "../runtime/quality/ranking-accuracy";
 
@@ -25,6 +25,8 @@ export interface QuantizationReport {
   kendallTau: Record<string, number>;
   /** Everything the harness measured, per output column. */
   outputs: Record<string, OutputAccuracy>;
+  /** GEMM weights left in fp32, and why (output head, kept by name, calibration). */
+  keptFp32: KeptWeight[];
 }
 
 export interface QuantizationReportOptions extends Omit<CompileOptions, "precision" | "tables"> {
@@ -37,7 +39,7 @@ export interface QuantizationReportOptions extends Omit<CompileOptions, "precisi
 
 function summarise(r: RankingAccuracy, precision: WeightPrecision, tables: TablePrecision): QuantizationReport {
   const pick = (f: (o: OutputAccuracy) => number) => Object.fromEntries(Object.entries(r.outputs).map(([k, o]) => [k, f(o)]));
-  return { precision, tables, path: r.path, requests: r.requests, candidates: r.candidates, maxAbsDelta: r.worst.maxAbsDelta, ndcg10: pick((o) => o.ndcg10), kendallTau: pick((o) => o.kendallTau), outputs: r.outputs };
+  return { precision, tables, path: r.path, requests: r.requests, candidates: r.candidates, maxAbsDelta: r.worst.maxAbsDelta, ndcg10: pick((o) => o.ndcg10), kendallTau: pick((o) => o.kendallTau), outputs: r.outputs, keptFp32: r.keptFp32 };
 }
 
 /** The quantized model against fp32 on the active CPU path (one report), or on each of `isas`. */

@@ -12,7 +12,7 @@ import { fuseLookupPool } from "./fuse-lookup-pool";
 import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
-import { type TablePrecision, type WeightPrecision, quantize } from "./quantize";
+import { type KeptWeight, type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
   /** GEMM weight precision (default f32). */
@@ -21,14 +21,19 @@ export interface CompileOptions {
   tables?: TablePrecision;
   /** Linear layers at the end of each output head kept fp32 when quantizing (default 3). */
   headLayers?: number;
+  /**
+   * Further GEMM weights kept fp32 when quantizing, by name or with a reason: what calibration on
+   * sample requests chose (runtime/quality/calibrate.ts; the SDK's `loadModel(path, { calibration })`).
+   */
+  keep?: (string | KeptWeight)[];
   /** false: only the lowering execution needs (for comparing against the optimised graph). */
   optimize?: boolean;
 }
 
-export function compilePasses({ precision = "f32", tables = "f32", headLayers, optimize = true }: CompileOptions = {}): Pass[] {
+export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

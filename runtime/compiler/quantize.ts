@@ -51,13 +51,37 @@ export function headWeights(graph: Graph, layers: number): Set<string> {
   return out;
 }
 
+/** A GEMM weight left in fp32 by a quantization, and why (what the quantization report prints). */
+export interface KeptWeight {
+  weight: string;
+  reason: string;
+}
+
 export interface QuantizeOptions {
   weights?: WeightPrecision;
   tables?: TablePrecision;
   /** Linear layers at the end of each output head kept in fp32 (default 3; 0 quantizes all). */
   headLayers?: number;
-  /** Further weights kept in fp32, by name. */
-  keep?: string[];
+  /** Further weights kept in fp32: by name, or with the reason (calibration's choices, runtime/quality/calibrate.ts). */
+  keep?: (string | KeptWeight)[];
+}
+
+/** Every GEMM weight of `graph` with its position among its node's inputs. */
+export function gemmWeights(graph: Graph): { node: string; op: string; weight: string }[] {
+  return graph.nodes.flatMap((n) => gemmWeightInputs(n.op, n.inputs, n.attrs).map((i) => ({ node: n.name, op: n.op, weight: n.inputs[i]! })));
+}
+
+/** The GEMM weights a quantization with these options leaves in fp32, each with its reason (the first that applies). */
+export function keptWeights(graph: Graph, { weights: wp = "f32", headLayers = 3, keep = [] }: QuantizeOptions): KeptWeight[] {
+  if (wp === "f32") return [];
+  const reasons = new Map<string, string>();
+  for (const w of headWeights(graph, headLayers)) reasons.set(w, `output head: one of the last ${headLayers} linear layers before an output (headLayers; their error lands on the scores directly)`);
+  for (const k of keep) {
+    const { weight, reason } = typeof k === "string" ? { weight: k, reason: "kept by name (keep)" } : k;
+    if (!reasons.has(weight)) reasons.set(weight, reason);
+  }
+  const present = new Set(gemmWeights(graph).map((g) => g.weight));
+  return [...reasons].filter(([w]) => present.has(w)).map(([weight, reason]) => ({ weight, reason }));
 }
 
 export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [] }: QuantizeOptions): Pass {
@@ -65,7 +89,9 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
     name: "quantize",
     run(model) {
       const graph: Graph = cloneGraph(model.graph);
-      const kept = new Set([...keep, ...headWeights(graph, headLayers)]);
+      const keptList = keptWeights(graph, { weights: wp, headLayers, keep });
+      const kept = new Set(keptList.map((k) => k.weight));
+      const byName = keptList.length - headWeights(graph, headLayers).size;
       const weights = new Map(model.weights);
       const done = new Set<string>();
       let gemm = 0;
@@ -117,7 +143,7 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
       const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
       return {
         model: { graph, weights },
-        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${wp === "f32" ? 0 : kept.size} head layers kept fp32), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
+        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
       };
     },
   };

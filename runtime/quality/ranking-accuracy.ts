@@ -11,7 +11,8 @@
 // hence figures per path. `RANKFN_AVX2_INT8` (read once per process) picks the
 // AVX2 int8 kernel and is reported with the path.
 import type { BuiltModel } from "../graph/builder";
-import type { CompileOptions } from "../compiler/compile";
+import { type CompileOptions, compile } from "../compiler/compile";
+import { type KeptWeight, keptWeights } from "../compiler/quantize";
 import { Model } from "../engine/model";
 import type { RankRequest } from "../engine/request";
 import { type Isa, isa as currentIsa, setIsa } from "../ffi/device";
@@ -39,6 +40,15 @@ export interface RankingAccuracy {
   outputs: Record<string, OutputAccuracy>;
   /** The worst of the outputs: lowest NDCG@10 and τ, largest |Δscore|. */
   worst: OutputAccuracy;
+  /** GEMM weights the quantization left in fp32, and why. */
+  keptFp32: KeptWeight[];
+}
+
+/** The GEMM weights `target` leaves in fp32 (names as the compiled graph has them), with the reasons. */
+export function keptFp32(model: BuiltModel, target: CompileOptions): KeptWeight[] {
+  if (!target.precision || target.precision === "f32") return [];
+  const graph = compile(model, { ...target, precision: "f32" }).model.graph;
+  return keptWeights(graph, { weights: target.precision, headLayers: target.headLayers, keep: target.keep });
 }
 
 export interface AccuracyOptions extends RankingRequestOptions {
@@ -114,6 +124,7 @@ export function rankingAccuracy(model: BuiltModel, target: CompileOptions, optio
   const k = options.k ?? 10;
   const before = currentIsa().active;
   const isas = options.isas ?? [before];
+  const kept = keptFp32(model, target);
   const fp32 = new Model(model, { precision: "f32", tables: "f32" });
   const quant = new Model(model, target);
   try {
@@ -122,7 +133,7 @@ export function rankingAccuracy(model: BuiltModel, target: CompileOptions, optio
       const outputs = compare(score(quant, requests), score(fp32, requests), k);
       const first = requests[0]!;
       const candidates = "rows" in first ? Object.values(first.rows)[0]!.shape[0]! : Object.values(first.candidates)[0]!.shape[0]!;
-      return { path: pathName(isa), precision: target.precision ?? "f32", tables: target.tables ?? "f32", requests: requests.length, candidates, outputs, worst: worstOf(outputs) };
+      return { path: pathName(isa), precision: target.precision ?? "f32", tables: target.tables ?? "f32", requests: requests.length, candidates, outputs, worst: worstOf(outputs), keptFp32: kept };
     });
   } finally {
     setIsa(before);
