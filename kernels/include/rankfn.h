@@ -230,6 +230,21 @@ RF_API rf_status rf_stream_stats(rf_stream s, int64_t *busy_ns, int64_t *command
  * handle; W may be freed afterwards. */
 RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_t k,
                                 const void *w, const float *scales, rf_weight *out);
+/* Activation groups of a packed int8 weight: the kernels that quantize X to u8
+ * (the AVX2 vpmaddwd blocked kernel; AVX-512 runs grouped weights on it) take
+ * each row's range per group of columns instead of over the whole row, so a
+ * concatenation of differently scaled segments, or a long K with outliers,
+ * keeps its resolution:
+ *   group g = columns [bounds[g], bounds[g+1]) for g < num_groups
+ *   require bounds[0] == 0, bounds[num_groups] == k, strictly increasing,
+ *           every inner bound a multiple of 4 (an int8 k-quad), 1 <= num_groups <= 4096
+ *   for each row i and group g: s_g, z_g from min/max of X[i][group g] (rf_gemm)
+ *   Y[i][j] = Σ_g s_g · scales[j] · Σ_{l in g} (q[i][l] − z_g) · W[j][l]
+ * num_groups == 1 is the default (one range per row). Paths that keep X in fp32
+ * (reference, portable, OpenCL) or quantize it to int16 (AVX2, m <= 24) accept
+ * and ignore the groups. Only RF_I8 weights; call before the weight is shared
+ * with concurrent rf_gemm calls. */
+RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds);
 /* Shape and dtype of a packed weight (any out pointer may be NULL). */
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype);
 RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
