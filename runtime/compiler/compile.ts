@@ -26,14 +26,18 @@ export interface CompileOptions {
    * sample requests chose (runtime/quality/calibrate.ts; the SDK's `loadModel(path, { calibration })`).
    */
   keep?: (string | KeptWeight)[];
+  /** int8: one activation range per concatenated segment ("segments", default) or per row (compiler/activation-groups.ts). */
+  activationGroups?: "segments" | "row";
+  /** int8: split activation groups longer than this many columns (group-wise scales over long K). */
+  maxActivationGroup?: number;
   /** false: only the lowering execution needs (for comparing against the optimised graph). */
   optimize?: boolean;
 }
 
-export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, optimize = true }: CompileOptions = {}): Pass[] {
+export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

@@ -8,6 +8,7 @@
 import type { Graph } from "../graph/schema";
 import { quantizeInt8PerChannel, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
 import { type Tensor, tensor } from "../tensor/tensor";
+import { activationGroups } from "./activation-groups";
 import { type Pass, cloneGraph } from "./pass";
 
 export type WeightPrecision = "f32" | "bf16" | "int8";
@@ -64,6 +65,13 @@ export interface QuantizeOptions {
   headLayers?: number;
   /** Further weights kept in fp32: by name, or with the reason (calibration's choices, runtime/quality/calibrate.ts). */
   keep?: (string | KeptWeight)[];
+  /**
+   * int8 activation ranges per row: "segments" (default) gives inputs that are concatenations (or DCN
+   * cross layers over one) a range per segment (compiler/activation-groups.ts); "row", one per row.
+   */
+  activationGroups?: "segments" | "row";
+  /** Also split activation groups longer than this many columns (group-wise scales over long K; default: no split). */
+  maxActivationGroup?: number;
 }
 
 /** Every GEMM weight of `graph` with its position among its node's inputs. */
@@ -84,11 +92,13 @@ export function keptWeights(graph: Graph, { weights: wp = "f32", headLayers = 3,
   return [...reasons].filter(([w]) => present.has(w)).map(([weight, reason]) => ({ weight, reason }));
 }
 
-export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [] }: QuantizeOptions): Pass {
+export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [], activationGroups: groupMode = "segments", maxActivationGroup = Infinity }: QuantizeOptions): Pass {
   return {
     name: "quantize",
     run(model) {
       const graph: Graph = cloneGraph(model.graph);
+      const groups = wp === "int8" && groupMode === "segments" ? activationGroups(graph, maxActivationGroup) : new Map<string, number[]>();
+      let grouped = 0;
       const keptList = keptWeights(graph, { weights: wp, headLayers, keep });
       const kept = new Set(keptList.map((k) => k.weight));
       const byName = keptList.length - headWeights(graph, headLayers).size;
@@ -128,6 +138,11 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
               return [tensor("i8", t.shape, q), tensor("f32", [n], scales)];
             });
             if (converted) gemm++;
+            const bounds = groups.get(node.inputs[i]!);
+            if (converted && bounds) {
+              graph.weights[node.inputs[i]!]!.actGroups = bounds;
+              grouped++;
+            }
           }
         }
         if (tp !== "f32") {
@@ -143,7 +158,7 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
       const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
       return {
         model: { graph, weights },
-        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
+        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}${grouped > 0 ? `, ${grouped} with per-segment activation ranges` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
       };
     },
   };

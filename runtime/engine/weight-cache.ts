@@ -21,6 +21,7 @@ export class WeightCache {
       const t = this.weights.get(name);
       if (!spec || !t) throw new Error(`weight "${name}" is not in the model`);
       p = PackedWeight.pack(t, spec.scales ? this.weights.get(spec.scales) : undefined);
+      if (spec.actGroups && t.dtype === "i8") p.setActivationGroups(spec.actGroups);
       this.#packed.set(name, p);
     }
     return p;

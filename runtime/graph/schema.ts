@@ -29,6 +29,8 @@ export const weightSchema = z.object({
   shape: z.array(z.number().int().nonnegative()).min(1).max(8),
   /** int8 GEMM weights: name of the f32 [n] per-output-channel scale weight. */
   scales: z.string().optional(),
+  /** int8 GEMM weights: activation group bounds [0, …, k] (rf_weight_set_act_groups; compiler/activation-groups.ts). */
+  actGroups: z.array(z.number().int().nonnegative()).optional(),
 });
 export type WeightSpec = z.infer<typeof weightSchema>;
 
