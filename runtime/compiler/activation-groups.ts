@@ -6,10 +6,10 @@
 // into its slice, so they stay visible here), and a DCN cross layer keeps its x0
 // columns (x_{l+1} = x0 ⊙ t + x_l), so linears and cross layers fed by either
 // get one activation group per segment. Runs of narrow segments (< 32 columns,
-// e.g. 16-wide embeddings) of one kind (same producing op) share one group: a group costs a rescale per tile,
-// and neighbouring embedding blocks have like ranges. `maxGroup` further splits
-// long groups (group-wise scales over long K). Bounds are column offsets,
-// inner ones rounded down to the int8 k-quad (4).
+// e.g. 16-wide embeddings) from one kind of op share one group: a group costs a
+// rescale per tile, and neighbouring embedding blocks have like ranges.
+// `maxGroup` further splits long groups (group-wise scales over long K). Bounds
+// are column offsets, inner ones rounded down to the int8 k-quad (4).
 import type { Graph } from "../graph/schema";
 import { inferGraph } from "../graph/infer";
 import { producers } from "./pass";
