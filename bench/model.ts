@@ -61,7 +61,7 @@ function accuracy(report: Report, quick: boolean) {
   // Every vector path this CPU has (an AVX-512 machine measures its AVX2 path too); the scalar paths would take minutes.
   const vector = k.supportedIsas().filter((i) => i === "avx2" || i === "avx512");
   const isas = vector.length > 0 ? vector : [k.isa().active];
-  const configs = [["bf16", "f32", "segments"], ["bf16", "f16", "segments"], ["int8", "f32", "row"], ["int8", "f32", "segments"], ["int8", "u8q", "segments"]] as const;
+  const configs = [["bf16", "f32", "segments"], ["bf16", "f16", "segments"], ["int8", "f32", "row"], ["int8", "f32", "segments"], ["int8", "u8q", "segments"], ["f32", "u4q", "segments"], ["int8", "u4q", "segments"]] as const;
   for (const [precision, tables, ranges] of configs) {
     progress(`accuracy dlrm ${precision} ${tables} ${ranges}`);
     for (const r of quantizationReport(built, { precision, tables, activationGroups: ranges, requests: quick ? 2 : 8, candidates: 200 }, isas)) {

@@ -52,7 +52,8 @@ typedef enum {
     RF_U8Q  = 4, /* row-wise quantized embedding rows: see rf_embedding_bag */
     RF_I32  = 5,
     RF_I64  = 6,
-    RF_BOOL = 7  /* one byte, 0 or 1 (the general tensor kernels) */
+    RF_BOOL = 7, /* one byte, 0 or 1 (the general tensor kernels) */
+    RF_U4Q  = 8  /* row-wise 4-bit embedding rows: see rf_embedding_bag */
 } rf_dtype;
 
 typedef enum {
@@ -286,6 +287,9 @@ RF_API rf_status rf_cross_layer(rf_stream s, int64_t m, const float *x0, int64_t
  *   RF_F32 / RF_F16 / RF_BF16: table[r*dim + c] converted to fp32
  *   RF_U8Q: row r is dim+4 bytes: q[dim] (uint8), then fp16 scale, fp16 bias;
  *           row(r)[c] = scale * q[c] + bias
+ *   RF_U4Q: row r is (dim+1)/2 + 4 bytes (FBGEMM's fused 4-bit rows, unpadded):
+ *           q[c] = (byte[c/2] >> 4*(c%2)) & 15 (even columns in the low nibble),
+ *           then fp16 scale, fp16 bias; row(r)[c] = scale * q[c] + bias
  * RF_POOL_GATHER requires every bag to hold exactly one id.
  * The out block of dim floats per bag may be a slice of a wider row (ldo >= dim). */
 RF_API rf_status rf_embedding_bag(rf_stream s, const void *table, int32_t table_dtype,
