@@ -4,13 +4,15 @@
 // as GFLOP/s and % of the fp32 FMA peak measured in this run, against the same
 // math as ONNX ops (MatMul, Mul, Add mask, Softmax, MatMul) in onnxruntime-node;
 // a jagged batch of mixed lengths vs its sequences run one by one (and vs ORT on
-// the batch padded to its longest sequence); HSTU pointwise attention beside it.
+// the batch padded to its longest sequence); HSTU pointwise attention beside it;
+// the zoo hstu end to end at L = 256, 1024 with 64, 512 candidates (bench/sequence-zoo.ts).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { F32, OnnxGraph } from "./onnx-graph";
 import { Report } from "./report";
+import { zooHstuSection } from "./sequence-zoo";
 import { progress, time } from "./timing";
 
 const D = 64;
@@ -175,5 +177,6 @@ export async function main(args: string[]): Promise<void> {
     const f = flops([L], 4, true);
     hstu.add({ L, "ms": t.median * 1e3, "GFLOP/s": f / t.median / 1e9, "% peak": (100 * f) / t.median / 1e9 / peak });
   }
+  await zooHstuSection(report, peak, THREADS, quick);
   report.print(json);
 }

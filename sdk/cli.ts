@@ -23,14 +23,14 @@ interface Command {
 const commands: Record<string, Command> = {
   embeddings: embeddingsCommand,
   convert: {
-    summary: "convert an ONNX model to a rankfn model file: convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]",
+    summary: "convert an ONNX model to a rankfn model file: convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b] [--dims hist_len=64 (a dynamic dimension's fixed size)]",
     run(args) {
-      const { positional, flags } = parseArgs(args, ["precision", "context"]);
+      const { positional, flags } = parseArgs(args, ["precision", "context", "dims"]);
       const [input, out] = positional;
       if (!input || !out || positional.length > 2) throw new Error("usage: rankfn convert model.onnx out.safetensors [--precision bf16|int8] [--context a,b]");
       const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
       if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
-      const imported = importOnnxFile(input, { context: flags.context ? flags.context.split(",").filter(Boolean) : undefined, onProgress: progressBar(`importing ${input}`) });
+      const imported = importOnnxFile(input, { context: flags.context ? flags.context.split(",").filter(Boolean) : undefined, dims: parseDims(flags.dims), onProgress: progressBar(`importing ${input}`) });
       // The file holds the compiled graph (patterns fused, weights in the chosen precision).
       const { model, summaries } = compile(imported, { precision });
       for (const line of summaries) process.stderr.write(`  ${line}\n`);
@@ -43,7 +43,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
+    summary: "serve models over HTTP: serve --model name=path(.safetensors|.onnx) [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--context a,b --dims hist_len=256 --pad-to bucket|max (ONNX files)] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -56,7 +56,7 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = resolve(spec.slice(eq + 1));
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices", "context", "dims", "pad-to"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
@@ -70,7 +70,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true, ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
+        modelOptions: { precision, worker: true, ...onnxOptions(flags), ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
       });
       // Listen before the models load: /healthz answers at once (a liveness probe never kills a model
       // mid-warm-up), /readyz says 503 with what is still loading until every model serves.
@@ -118,7 +118,7 @@ const commands: Record<string, Command> = {
       console.log(`params    ${info.params.count.toLocaleString("en-US")} (${formatBytes(info.params.bytes)}): ${Object.entries(info.params.byDtype).map(([d, n]) => `${d} ${n.toLocaleString("en-US")}`).join(", ")}`);
       console.log(`precision weights ${info.precision.weights}, tables ${info.precision.tables}`);
       console.log(`compiler\n${info.compiler.map((l) => `  ${l}`).join("\n")}`);
-      console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity}: ${m.summary}`).join("\n")}`);
+      console.log(`memory\n${info.memoryPlan.map((m) => `  batch ≤ ${m.capacity} rows, ≤ ${m.contextCapacity} requests: ${m.summary}`).join("\n")}`);
       model.dispose();
       if (precision !== "f32") {
         process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");
@@ -234,4 +234,28 @@ if (!name || name === "help" || name === "--help" || name === "-h") {
     console.error(`rankfn ${name}: ${(err as Error).message}`);
     process.exit(1);
   }
+}
+
+/** `--dims hist_len=64,other=8` as { hist_len: 64, other: 8 } (undefined without the flag). */
+function parseDims(flag: string | undefined): Record<string, number> | undefined {
+  if (flag === undefined) return undefined;
+  const dims: Record<string, number> = {};
+  for (const part of flag.split(",").filter(Boolean)) {
+    const [name, value] = part.split("=");
+    const n = Number(value);
+    if (!name || !Number.isSafeInteger(n) || n <= 0) throw new Error(`--dims needs name=size pairs with positive sizes, got "${part}"`);
+    dims[name] = n;
+  }
+  return dims;
+}
+
+/** serve's options for ONNX files: context inputs, dynamic dimensions' largest sizes, padding. */
+function onnxOptions(flags: Record<string, string | undefined>): { context?: string[]; dims?: Record<string, number>; padding?: { to: "bucket" | "max" } } {
+  const padTo = flags["pad-to"];
+  if (padTo !== undefined && padTo !== "bucket" && padTo !== "max") throw new Error(`--pad-to must be bucket or max, got "${padTo}"`);
+  return {
+    ...(flags.context ? { context: flags.context.split(",").filter(Boolean) } : {}),
+    ...(flags.dims ? { dims: parseDims(flags.dims) } : {}),
+    ...(padTo ? { padding: { to: padTo } } : {}),
+  };
 }

@@ -3,6 +3,7 @@
 // within the deadline; 4xx answers become typed errors naming the field.
 import { RankfnError } from "../runtime/errors";
 import { MSGPACK, encodeTensor, packr } from "../runtime/server/wire";
+import { packValue } from "../runtime/server/msgpack-writer";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import type { RankRequest } from "./request";
 
@@ -58,7 +59,8 @@ export class RankingClient {
       const res = await fetch(`${this.#base}/v1/models/${encodeURIComponent(model)}/rank`, {
         method: "POST",
         headers: { "Content-Type": msgpack ? MSGPACK : "application/json", Accept: msgpack ? MSGPACK : "application/json", ...(this.options.apiKey ? { Authorization: `Bearer ${this.options.apiKey}` } : {}) },
-        body: msgpack ? packr.pack(body) : JSON.stringify(body),
+        // Tensor bytes aligned in the body, so the server reads them in place instead of copying them.
+        body: msgpack ? packValue(body, { alignBins: true }) : JSON.stringify(body),
         signal: AbortSignal.timeout(Math.max(1, Math.ceil(left))),
       }).catch((err: Error) => {
         if (err.name === "TimeoutError") throw new ServerError(`deadline of ${deadlineMs} ms exceeded`, "deadline_exceeded", 504);

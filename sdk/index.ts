@@ -1,4 +1,5 @@
 // rankfn's public API: load or build a ranking model, score requests in-process.
+import { openModel } from "../runtime/engine/open-model";
 import { readModel } from "../runtime/model/model-file";
 import { importOnnxFile } from "../runtime/onnx/importer";
 import type { BuiltModel } from "../runtime/graph/builder";
@@ -19,6 +20,19 @@ export interface LoadOptions extends CompileOptions {
   worker?: boolean;
   /** ONNX files: the inputs that are per request (the rest are per candidate). */
   context?: string[];
+  /**
+   * ONNX files with dynamic dimensions after the batch (a history length exported with
+   * dynamic_axes): each one's largest size, e.g. `{ hist_len: 256 }`. The model is planned per
+   * size bucket (powers of two up to it) and each request padded to its bucket.
+   */
+  dims?: Record<string, number>;
+  /**
+   * With dims: the padding value (the model's padding id; default 0), side (default "left": most
+   * recent event last), and whether a request is padded to its size bucket (default; for models
+   * that mask their padding) or always to the largest size (`to: "max"`, for models whose
+   * attention sees the padding, like SASRec).
+   */
+  padding?: { value?: number; side?: "left" | "right"; to?: "bucket" | "max" };
   /** Serve these embedding tables from Redis (hot-row cache → host cache → Redis), e.g. `{ redis: "redis://10.0.0.5:6379", tables: "all" }`. */
   embeddings?: RemoteEmbeddingOptions;
   /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
@@ -44,14 +58,16 @@ export interface LoadOptions extends CompileOptions {
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
   const { calibration, calibrationTarget, ...rest } = options;
-  const onnx = typeof source === "string" && source.endsWith(".onnx");
-  const built = typeof source === "string" ? (onnx ? importOnnxFile(source, { context: options.context }) : readModel(source)) : source;
-  let compileOptions: LoadOptions = rest;
+  let opts: LoadOptions = rest;
   if (calibration && rest.precision && rest.precision !== "f32") {
-    const { keep } = calibrate(built, calibration, { precision: rest.precision, tables: rest.tables, headLayers: rest.headLayers, keep: rest.keep, tauTarget: calibrationTarget });
-    compileOptions = { ...rest, keep: [...(rest.keep ?? []), ...keep] };
+    // Calibration scores the model itself, so it needs the built graph: read (or import) it once more.
+    const onnx = typeof source === "string" && source.endsWith(".onnx");
+    const built = typeof source !== "string" ? source : onnx ? importOnnxFile(source, { context: rest.context, dims: rest.dims }) : readModel(source);
+    const { keep } = calibrate(built, calibration, { precision: rest.precision, tables: rest.tables, headLayers: rest.headLayers, keep: rest.keep, activationGroups: rest.activationGroups, maxActivationGroup: rest.maxActivationGroup, tauTarget: calibrationTarget });
+    opts = { ...rest, keep: [...(rest.keep ?? []), ...keep] };
   }
-  return new Model(built, { ...compileOptions, path: typeof source === "string" && !onnx ? source : undefined });
+  if (typeof source === "string") return openModel(source, opts);
+  return new Model(source, opts);
 }
 
 export { Model } from "./model";

@@ -16,8 +16,6 @@ void pack_weight(rf_weight_s &h, const void *w, const float *scales) {
     const int g = dtype_group(h.dtype);
     const size_t eb = dtype_bytes(h.dtype);
     const int64_t n = h.n, k = h.k, kp = h.kp;
-    size_t raw_bytes = size_t(n) * size_t(k) * eb;
-    std::memcpy(h.raw.get(raw_bytes), w, raw_bytes);
     size_t packed_elems = size_t(h.panels) * size_t(kp) * kNR;
     void *dst = h.packed.get(packed_elems * eb);
     std::memset(dst, 0, packed_elems * eb);

@@ -58,7 +58,6 @@ struct rf_weight_s {
     int64_t kp = 0;       // k padded to a multiple of dtype_group(dtype)
     int64_t panels = 0;   // ceil(n / kNR)
     rf::AlignedBuf packed;        // [panels][kp/g][kNR][g] elements of dtype
-    rf::AlignedBuf raw;           // original W [n][k] (reference path)
     std::vector<float> scales;    // int8: [panels*kNR], zero-padded
     std::vector<int32_t> colsum;  // int8: [panels*kNR], sum_l W[j][l]
     // int8 activation groups (rf_weight_set_act_groups): group starts, agroups[G] == k; empty = one group.

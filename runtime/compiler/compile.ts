@@ -1,10 +1,12 @@
-// The compiler pipeline: validation, lowering, folding, fusion, DCE,
+// The compiler pipeline: validation, lowering, folding, fusion (GEMMs, cross,
+// pooled lookups, multi-head attention), DCE,
 // quantization and concat elimination. Memory planning happens per batch-size
 // bucket when the executor builds a plan (runtime/engine/plan.ts).
 import type { BuiltModel } from "../graph/builder";
 import { eliminateConcat } from "./eliminate-concat";
 import { eliminateDeadCode } from "./eliminate-dead-code";
 import { foldConstants } from "./fold-constants";
+import { fuseAttention } from "./fuse-attention";
 import { fuseCross } from "./fuse-cross";
 import { fuseEmbeddings } from "./fuse-embeddings";
 import { fuseLinear } from "./fuse-linear";
@@ -37,7 +39,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

@@ -2,13 +2,23 @@
 // context value (one row per request), read a broadcast of it instead. The
 // context subgraph itself still runs once per request; only its result is
 // repeated for the request's candidates. target_attention reads its context
-// keys and mask directly (it pairs each candidate with its request's row).
-import { inferGraph } from "../graph/infer";
-import type { Node } from "../graph/schema";
+// keys and mask directly (it pairs each candidate with its request's row);
+// hstu_candidates reads its request's history K/V, ids and times the same way
+// (inputs 3 and 4 are weights unless its bias is by time: never broadcast either way).
+import { type GraphInfo, inferGraph } from "../graph/infer";
+import type { Graph, Node } from "../graph/schema";
 import { type Pass, cloneGraph } from "./pass";
 
 /** Inputs an op consumes at context granularity on purpose (by position). */
-const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]) };
+const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]), hstu_candidates: new Set([1, 2, 3, 4]) };
+
+/** Does a candidate-row node still read a context value directly (insert-broadcast has not run)? */
+export function needsBroadcast(graph: Graph, info: GraphInfo): boolean {
+  return graph.nodes.some((node) => {
+    if (node.op === "broadcast" || info.values.get(node.outputs[0]!)!.role !== "candidate") return false;
+    return node.inputs.some((input, i) => info.values.get(input)?.role === "context" && !contextAware[node.op]?.has(i));
+  });
+}
 
 export const insertBroadcast: Pass = {
   name: "insert-broadcast",

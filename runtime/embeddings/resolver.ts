@@ -24,6 +24,7 @@ export interface RemoteUse {
   width: number;
   padding: number | undefined;
   modulo: boolean;
+  pooling: "bag" | "sequence";
   rows: number;
   dim: number;
 }
@@ -38,12 +39,12 @@ export function embeddingTables(graph: Graph): string[] {
 
 /** Every use of a remote table in `graph`. */
 export function remoteUses(graph: Graph, remote: ReadonlySet<string>): RemoteUse[] {
-  return embeddingLookups(graph).flatMap(({ node, index, ids: input, table, modulo }) => {
+  return embeddingLookups(graph).flatMap(({ node, index, ids: input, table, modulo, pooling }) => {
     if (!remote.has(table)) return [];
     const spec = graph.inputs.find((i) => i.name === input);
     if (!spec) throw new RankfnError(`node "${node}": ids "${input}" of remote table "${table}" are computed in the graph; a remote table must be indexed by a model input`, "unsupported_remote_table", 400);
     const [rows, dim] = graph.weights[table]!.shape as [number, number];
-    return [{ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo, rows, dim }];
+    return [{ key: useKey(node, index), node, table, input, role: spec.role, width: spec.shape.reduce((a, b) => a * b, 1), padding: spec.padding, modulo, pooling, rows, dim }];
   });
 }
 
@@ -84,9 +85,9 @@ export class EmbeddingResolver {
     // Every id is checked before any fetch starts (a bad id fails the batch with nothing in flight).
     const ids = this.uses.map((use) => distinctIds(use, batch));
     const items = this.uses.map((use, i) => {
-      const { distinct, slots } = ids[i]!;
+      const { distinct, slots, offsets } = ids[i]!;
       const out = new Float32Array(distinct.length * use.dim);
-      rows[use.key] = { rows: out, slots };
+      rows[use.key] = { rows: out, slots, offsets };
       return { table: use.table, ids: distinct, n: distinct.length, out };
     });
     return { rows, items };
@@ -101,12 +102,12 @@ async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
 }
 
 /**
- * The ids one use pools, in the executor's order, range-checked (400 naming the
- * input), as distinct ids (first-seen order), how often each occurs, and each
- * position's index into the distinct ids. Dedup is an open-addressing table
- * over typed arrays (no per-id allocation).
+ * The one compaction of a use's ids: padding dropped and modulo ids folded, range-checked (400
+ * naming the input), as distinct ids (first-seen order), how often each occurs, each kept id's
+ * index into the distinct ids, and the bag boundaries (per row, or per id slot of a sequence).
+ * Dedup is an open-addressing table over typed arrays (no per-id allocation).
  */
-function distinctIds(use: RemoteUse, batch: StagedBatch): { distinct: Int32Array | BigInt64Array; uses: Int32Array; slots: Int32Array } {
+function distinctIds(use: RemoteUse, batch: StagedBatch): { distinct: Int32Array | BigInt64Array; uses: Int32Array; slots: Int32Array; offsets: BigInt64Array } {
   const src = batch.inputs[use.input];
   if (!src) throw new RankfnError(`input "${use.input}" is missing`, "bad_input", 400);
   const n = (use.role === "candidate" ? batch.n : batch.r) * use.width;
@@ -120,9 +121,14 @@ function distinctIds(use: RemoteUse, batch: StagedBatch): { distinct: Int32Array
   const uses = new Int32Array(n);
   const slots = new Int32Array(n);
   const pad = use.padding ?? Number.NaN;
+  // A bag per row (its `width` id slots), or per id slot (sequence): boundaries as int64 (lo, hi) pairs.
+  const perBag = use.pooling === "bag" ? use.width : 1;
+  const offsets = new BigInt64Array(n / perBag + 1);
+  const off32 = new Int32Array(offsets.buffer);
   let count = 0;
   let found = 0;
   for (let i = 0; i < n; i++) {
+    if (i % perBag === 0) off32[2 * (i / perBag)] = count;
     let v = wide ? w32[2 * i + 1]! * 4294967296 + (w32[2 * i]! >>> 0) : w32[i]!;
     if (v === pad) continue;
     if (use.modulo) v = ((v % use.rows) + use.rows) % use.rows;
@@ -137,6 +143,7 @@ function distinctIds(use: RemoteUse, batch: StagedBatch): { distinct: Int32Array
     uses[index[h]!]!++;
     slots[count++] = index[h]!;
   }
+  off32[2 * (n / perBag)] = count;
   const ids = use.rows <= 0x7fffffff ? Int32Array.from(distinct.subarray(0, found)) : BigInt64Array.from(distinct.subarray(0, found), BigInt);
-  return { distinct: ids, uses: uses.subarray(0, found), slots: slots.subarray(0, count) };
+  return { distinct: ids, uses: uses.subarray(0, found), slots: slots.subarray(0, count), offsets };
 }

@@ -12,7 +12,7 @@ import { readModel } from "../model/model-file";
 import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
-import { Executor, type ProfileLine } from "./executor";
+import { type CopyCounts, Executor, type ProfileLine } from "./executor";
 import { type ModelInspection, inspectExecutor } from "./inspection";
 import type { Graph } from "../graph/schema";
 import type { GatheredRows } from "./plan-context";
@@ -28,10 +28,10 @@ export type InitMessage = {
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[] }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -65,16 +65,12 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
     const lane = lanes.get(msg.lane)!;
-    const out = executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, gathered: msg.gathered }, msg.capacity);
-    for (const [name, view] of Object.entries(out)) {
-      // Compact copy of the used rows into the lane (the arena is reused by the next batch).
-      const data = lane.outputs[name]!;
-      for (let i = 0; i < view.rows; i++) data.set(view.data.subarray(i * view.ld, i * view.ld + view.width), i * view.width);
-    }
+    // The plan reads the lane's inputs in place and its kernels write the lane's outputs where they can (else they are copied in).
+    executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

@@ -6,11 +6,11 @@ import type { BuiltModel } from "../graph/builder";
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
-import { insertBroadcast } from "../compiler/insert-broadcast";
+import { insertBroadcast, needsBroadcast } from "../compiler/insert-broadcast";
 import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import { DeviceBuffer } from "../ffi/device";
-import type { GatheredRows, RunState } from "./plan-context";
+import type { GatheredRows, RunState, TensorArray } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
@@ -24,8 +24,36 @@ export interface StagedBatch {
   requestOfRow: Int32Array;
   /** Every graph input, row-major: [n or r rows, width]. */
   inputs: Record<string, TypedArray>;
-  /** Rows of remote embedding tables, gathered for this batch (by use key). */
+}
+
+export interface RunOptions {
+  /** Run on the plan of at least this many rows (warming plans a bucket without a full-size run). */
+  minCapacity?: number;
+  /** ... and of at least this many context rows. */
+  minContextCapacity?: number;
+  /** Rows of the remote embedding tables, gathered for this batch (by use key; runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
+  /**
+   * Where the outputs go: "plan" (default) returns views of the plan's slots, valid until the next
+   * run; "owned" returns arrays of this batch's own that nothing reuses (the kernels write them in
+   * place where they can); a function supplies them (e.g. a worker's shared lane).
+   */
+  outputs?: "plan" | "owned" | ((name: string, length: number) => Float32Array);
+}
+
+/** How a run's rows moved: inputs read in place or copied into the plan, outputs written in place or copied out. */
+export interface CopyCounts {
+  inputsInPlace: number;
+  inputsCopied: number;
+  outputsInPlace: number;
+  outputsCopied: number;
+  /** Bytes copied (inputs into the plan, outputs out of it). */
+  bytesCopied: number;
+}
+
+/** The context-row capacities planned for a candidate capacity: up to 8 requests, up to 64, or one per row. */
+export function contextBuckets(capacity: number): number[] {
+  return [...new Set([Math.min(8, capacity), Math.min(64, capacity), capacity])];
 }
 
 export interface OutputView {
@@ -38,9 +66,11 @@ export interface OutputView {
 }
 
 interface Binding {
-  inputs: { name: string; role: "context" | "candidate"; width: number; slot: { data: TypedArray } | undefined }[];
+  inputs: { name: string; role: "context" | "candidate"; width: number; slot: { data: TypedArray } | undefined; arena: TypedArray | undefined; bindable: boolean }[];
   outputs: Record<string, OutputView>;
   outputViews: OutputView[];
+  /** Per output (same order as outputViews): its value, arena storage and whether a run may bind it. */
+  outputSlots: { name: string; value: string; arena: Float32Array; bindable: boolean }[];
 }
 
 export interface ProfileLine {
@@ -58,26 +88,29 @@ export class Executor {
   readonly #packed: WeightCache;
   /** Devices and expert layers, when mixtures run expert-parallel. */
   readonly experts: ExpertParallel | undefined;
-  readonly #plans = new Map<number, Plan>();
+  /** Plans by "candidate capacity/context capacity". */
+  readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
   /** Memory plans of every bucket planned so far (kept when a plan is rebuilt on a larger arena). */
-  readonly #memory = new Map<number, MemoryPlan>();
+  readonly #memory = new Map<string, MemoryPlan & { capacity: number; contextCapacity: number }>();
   /**
    * One arena for every plan: a batch runs at a time, so the buckets share the largest one's
    * memory instead of holding one arena each. Planning a bucket that needs more replaces it,
    * and the plans built on the old one are rebuilt on their next use.
    */
   #arena: DeviceBuffer | undefined;
-  readonly #profile = new Map<number, { steps: { node: string; op: string }[]; times: Float64Array }>();
+  readonly #profile = new Map<Plan, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
+  /** Copies made since construction (counted per input / output per run). */
+  readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
 
   constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig } = {}) {
-    // Broadcasting context values is required to execute; everything else is optional
-    // (on devices, dense mixture experts are grouped to run expert-parallel).
-    const broadcast = insertBroadcast.run(model).model;
-    this.model = experts ? groupExperts.run(broadcast).model : broadcast;
+    // Broadcasting context values is required to execute (compile() lowers it; a graph built by
+    // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
+    const lowered = needsBroadcast(model.graph, inferGraph(model.graph)) ? insertBroadcast.run(model).model : model;
+    this.model = experts ? groupExperts.run(lowered).model : lowered;
     this.info = inferGraph(this.model.graph);
     this.maxBatch = maxBatch;
     this.remoteTables = new Set(remoteTables);
@@ -85,16 +118,22 @@ export class Executor {
     this.experts = experts ? new ExpertParallel(experts) : undefined;
   }
 
-  /** The plan for batches of up to `rows` rows (power-of-two buckets, at least 16). */
-  plan(rows: number): Plan {
+  /**
+   * The plan for batches of up to `rows` candidate rows (power-of-two buckets, at least 16) and
+   * `contextRows` context rows (requests): up to 8, up to 64, or as many as candidates — a batch of
+   * a few requests holds its context values (a user's history, its K/V) for those few rows only.
+   */
+  plan(rows: number, contextRows = rows): Plan {
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
     if (rows > this.maxBatch) throw new RankfnError(`batch of ${rows} rows exceeds this model's maxBatch ${this.maxBatch}`, "batch_too_large", 413);
-    const capacity = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
-    let plan = this.#plans.get(capacity);
+    const capacity = Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))), Math.max(16, this.maxBatch));
+    const contextCapacity = contextBuckets(capacity).find((c) => c >= contextRows) ?? capacity;
+    const key = `${capacity}/${contextCapacity}`;
+    let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, Math.min(capacity, Math.max(16, this.maxBatch)), this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes));
-      this.#plans.set(capacity, plan);
-      this.#memory.set(capacity, plan.memory);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity);
+      this.#plans.set(key, plan);
+      this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
     return plan;
   }
@@ -112,14 +151,27 @@ export class Executor {
   }
 
   /**
-   * Run a staged batch. Allocation-free after a bucket's first batch: the input
-   * slots and the returned output views belong to the plan and are reused (the
-   * views are valid until the next run). `minCapacity` picks the plan of at least that many rows.
+   * The plan's own input storage for a batch of `rows` rows: staging a batch there makes the run
+   * copy nothing in. Valid until the next run (or the next call that plans a larger bucket).
    */
-  run(batch: StagedBatch, minCapacity = 0): Record<string, OutputView> {
-    // `minCapacity` runs a small batch on a larger bucket's plan: warming plans a bucket without a full-size run.
-    const plan = this.plan(Math.max(batch.n, batch.r, minCapacity));
+  inputStorage(rows: number, contextRows = rows): Map<string, TypedArray> {
+    const bound = this.#bind(this.plan(rows, contextRows));
+    const out = new Map<string, TypedArray>();
+    for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
+    return out;
+  }
+
+  /**
+   * Run a staged batch. Allocation-free after a bucket's first batch (unless outputs are "owned").
+   * An input already staged in the plan's storage (inputStorage) is not copied; any other input is
+   * read in place when the plan allows it (its steps read the slot when they run) and copied into
+   * the plan otherwise. Returns the outputs as `options.outputs` says.
+   */
+  run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
+    const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
+    const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
+    const copies = this.copies;
     for (let i = 0; i < bound.inputs.length; i++) {
       const input = bound.inputs[i]!;
       const src = batch.inputs[input.name];
@@ -127,43 +179,87 @@ export class Executor {
       const count = rows * input.width;
       if (!src || src.length < count) throw new RankfnError(`input "${input.name}" needs ${rows} × ${input.width} values`, "bad_input", 400);
       if (!input.slot) continue; // an input no node reads
-      (input.slot.data as TypedArray).set((src.length === count ? src : src.subarray(0, count)) as never);
+      const arena = input.arena!;
+      if (src.buffer === arena.buffer && src.byteOffset === arena.byteOffset) {
+        plan.bind(input.name, undefined);
+        copies.inputsInPlace++;
+      } else if (input.bindable && src.constructor === arena.constructor) {
+        plan.bind(input.name, src as TensorArray);
+        copies.inputsInPlace++;
+      } else {
+        plan.bind(input.name, undefined);
+        (arena as TypedArray).set((src.length === count ? src : src.subarray(0, count)) as never);
+        copies.inputsCopied++;
+        copies.bytesCopied += count * arena.BYTES_PER_ELEMENT;
+      }
+    }
+    // Outputs the caller owns are written by the kernels in place where the plan allows it.
+    const into = outputs === "plan" ? undefined : outputs === "owned" ? (_: string, length: number) => new Float32Array(length) : outputs;
+    let owned: Float32Array[] | undefined;
+    if (into) {
+      owned = bound.outputSlots.map((o, i) => {
+        const view = bound.outputViews[i]!;
+        const data = into(o.name, (view.role === "candidate" ? batch.n : batch.r) * view.width);
+        // Kernels write the batch's rows only: the array needs no room beyond them.
+        if (o.bindable && view.ld === view.width) plan.bind(o.value, data);
+        return data;
+      });
     }
     const state = this.#state;
     state.n = batch.n;
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
-    state.gathered = batch.gathered;
+    state.gathered = gathered;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
-      let entry = this.#profile.get(plan.capacity);
-      if (!entry) this.#profile.set(plan.capacity, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
+      let entry = this.#profile.get(plan);
+      if (!entry) this.#profile.set(plan, (entry = { steps: plan.steps.map((st) => ({ node: st.node, op: st.op })), times: new Float64Array(plan.steps.length) }));
       profile = entry.times;
     }
-    plan.run(state, profile);
+    try {
+      plan.run(state, profile);
+    } finally {
+      state.gathered = undefined;
+    }
     for (let i = 0; i < bound.outputViews.length; i++) {
       const view = bound.outputViews[i]!;
       view.rows = view.role === "candidate" ? batch.n : batch.r;
     }
-    return bound.outputs;
+    if (!owned) return bound.outputs;
+    const result: Record<string, OutputView> = {};
+    bound.outputSlots.forEach((o, i) => {
+      const view = bound.outputViews[i]!;
+      const data = owned![i]!;
+      const slot = plan.slot(o.value)!;
+      if (slot.data === data) {
+        copies.outputsInPlace++;
+        plan.bind(o.value, undefined);
+      } else {
+        for (let r = 0; r < view.rows; r++) data.set(slot.data.subarray(r * view.ld, r * view.ld + view.width), r * view.width);
+        copies.outputsCopied++;
+        copies.bytesCopied += view.rows * view.width * 4;
+      }
+      result[o.name] = { data, rows: view.rows, width: view.width, ld: view.width, role: view.role };
+    });
+    return result;
   }
 
   /** The plan's input slots and output views, resolved once per plan. */
   #bind(plan: Plan): Binding {
     let b = this.#bindings.get(plan);
     if (!b) {
-      const inputs = this.model.graph.inputs.map((input) => ({
-        name: input.name,
-        role: input.role,
-        width: input.shape.reduce((a, c) => a * c, 1),
-        slot: input.dtype === "f32" ? plan.slot(input.name) : plan.idSlot(input.name),
-      }));
+      const inputs = this.model.graph.inputs.map((input) => {
+        const slot = input.dtype === "f32" ? plan.slot(input.name) : input.dtype === "bool" ? plan.valueSlot(input.name) : plan.idSlot(input.name);
+        return { name: input.name, role: input.role, width: input.shape.reduce((a, c) => a * c, 1), slot, arena: slot ? (plan.arenaData(input.name) as TypedArray) : undefined, bindable: plan.bindable(input.name) };
+      });
       const outputs: Record<string, OutputView> = {};
+      const outputSlots: Binding["outputSlots"] = [];
       for (const [name, value] of Object.entries(this.model.graph.outputs)) {
         const slot = plan.slot(value)!;
         outputs[name] = { data: slot.data, rows: 0, width: slot.width, ld: slot.ld, role: slot.role };
+        outputSlots.push({ name, value, arena: slot.data, bindable: plan.bindable(value) });
       }
-      b = { inputs, outputs, outputViews: Object.values(outputs) };
+      b = { inputs, outputs, outputViews: Object.values(outputs), outputSlots };
       this.#bindings.set(plan, b);
     }
     return b;
@@ -189,8 +285,8 @@ export class Executor {
   }
 
   /** Memory plans of the buckets built so far. */
-  memory(): (MemoryPlan & { capacity: number })[] {
-    return [...this.#memory].map(([capacity, memory]) => ({ capacity, ...memory }));
+  memory(): (MemoryPlan & { capacity: number; contextCapacity: number })[] {
+    return [...this.#memory.values()];
   }
 
   dispose(): void {

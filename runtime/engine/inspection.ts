@@ -21,7 +21,9 @@ export interface ModelInspection {
   params: { count: number; bytes: number; byDtype: Record<string, number> };
   precision: { weights: string; tables: string };
   compiler: string[];
-  memoryPlan: { capacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
+  memoryPlan: { capacity: number; contextCapacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
+  /** Dynamic dimensions after the batch, and the size buckets they are planned in (this inspection is the largest's). */
+  dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
 }
 
 export type { ProfileLine };
@@ -51,6 +53,6 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
     params: { count, bytes, byDtype },
     precision: { weights: options.precision ?? "f32", tables: options.tables ?? "f32" },
     compiler,
-    memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
+    memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, contextCapacity: m.contextCapacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
   };
 }

@@ -7,10 +7,10 @@
 // the batch (a computed id out of range, a remote tier rejecting its rows)
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
-import { Executor, type ProfileLine } from "./executor";
+import { type CopyCounts, Executor, type OutputView, type ProfileLine, contextBuckets } from "./executor";
 import { type ModelInspection, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
-import { type RequestSlice, Stager } from "./stager";
+import { BatchBuffers, DirectBuffers, type RequestSlice, ReusedBuffers, Stager, type StagingCopies } from "./stager";
 import { RequestValidator, type ValidRequest } from "./validate";
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInput } from "../graph/schema";
@@ -24,6 +24,7 @@ import { EmbeddingResolver, embeddingTables, remoteUses } from "../embeddings/re
 import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStats, type TableSpec } from "../embeddings/remote-tables";
 import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
+import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -32,6 +33,12 @@ export interface ModelStats {
   rows: number;
   batches: number;
   computeMs: number;
+  /**
+   * How request rows moved from the caller to the kernels and back: per input of each request,
+   * read in place or copied while staging; per input and output of each run, read / written in
+   * place or copied into / out of the plan (the worker's counts in worker mode).
+   */
+  copies: { staging: StagingCopies; plan: CopyCounts };
   /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
   moe?: MoeStats;
 }
@@ -54,6 +61,12 @@ export interface ModelOptions extends CompileOptions {
    * overflow: "drop", replicate: { threshold: 0.25 }, replanEvery: 100 }` (runtime/moe).
    */
   experts?: ExpertParallelConfig;
+  /**
+   * Dynamic dimensions after the batch (a history length that differs between requests): the
+   * model of each size bucket is built by `build` (e.g. an ONNX import at those sizes) and
+   * compiled on first use; `built` is the model at the largest sizes.
+   */
+  shapes?: { dims: DynamicDim[]; buckets: ShapeBucketOptions; build: (sizes: Record<string, number>) => BuiltModel };
 }
 
 export class Model {
@@ -67,13 +80,27 @@ export class Model {
   readonly #ready: Promise<void>;
   #disposed = false;
   readonly #options: ModelOptions;
-  readonly #stats: ModelStats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  readonly #stats = { requests: 0, rows: 0, batches: 0, computeMs: 0 };
+  /** Staging buffers of inputs the plan has no slot for (inline runs). */
+  readonly #rest = new ReusedBuffers();
   readonly #remote: RemoteEmbeddings | undefined;
   #resolver: EmbeddingResolver | undefined;
+  /** Dynamic dimensions: each size bucket's own Model, and the requests' padding to them. */
+  readonly #router: ShapeRouter<Model> | undefined;
 
   constructor(built: BuiltModel, options: ModelOptions = {}) {
     this.name = built.graph.name;
     this.#options = options;
+    if (options.shapes) {
+      const { shapes, ...rest } = options;
+      if (options.embeddings || options.experts) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings or expert parallelism yet", "bad_option", 400);
+      this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
+      this.#graphInputs = built.graph.inputs;
+      this.#stager = new Stager(built.graph);
+      this.#validator = new RequestValidator(built.graph);
+      this.#ready = Promise.resolve();
+      return;
+    }
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
     }
@@ -117,6 +144,7 @@ export class Model {
 
   /** Resolves once the model can score (worker mode: the worker has loaded and compiled it; remote tables: updates are followed). */
   async ready(): Promise<void> {
+    if (this.#router) await Promise.all(this.#router.models.map((m) => m.ready()));
     await this.#ready;
     await this.#remote?.ready();
   }
@@ -131,6 +159,12 @@ export class Model {
    * routing statistics that drive expert placement). Returns the buckets planned.
    */
   async warm(maxRows = this.#maxBatch): Promise<number[]> {
+    if (this.#router) {
+      // Every size bucket is made and warmed: no request pays for an import or a first run.
+      let buckets: number[] = [];
+      for (const sizes of this.#router.allSizes()) buckets = await this.#router.model(sizes).warm(maxRows);
+      return buckets;
+    }
     await this.#ready;
     if (this.#resolver || this.#options.experts) return [];
     const buckets: number[] = [];
@@ -140,13 +174,17 @@ export class Model {
     }
     const valid = [this.validate({ rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, 1)])) })];
     for (const rows of buckets) {
-      const lane = this.#worker?.acquire();
-      try {
-        const { batch } = this.#stager.stage(valid, lane);
-        if (this.#worker) await this.#worker.run(batch, lane!, rows);
-        else this.#inline!.executor.run(batch, rows);
-      } finally {
-        if (lane) this.#worker!.release(lane);
+      // Each bucket's plans for a few requests, a few dozen, and one per row (flat batches).
+      for (const contextRows of contextBuckets(Math.max(16, 2 ** Math.ceil(Math.log2(rows))))) {
+        const lane = this.#worker?.acquire();
+        try {
+          const { batch } = this.#stager.stage(valid, lane);
+          const run = { minCapacity: rows, minContextCapacity: Math.min(contextRows, rows) };
+          if (this.#worker) await this.#worker.run(batch, lane!, run);
+          else this.#inline!.executor.run(batch, run);
+        } finally {
+          if (lane) this.#worker!.release(lane);
+        }
       }
     }
     return buckets;
@@ -159,6 +197,7 @@ export class Model {
    */
   validate(request: unknown, where = ""): ValidRequest {
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
+    if (this.#router) return this.#router.validate(request, where);
     return this.#validator.validate(request, where);
   }
 
@@ -199,6 +238,7 @@ export class Model {
    * device failing, the remote tier down under the "fail" policy) rejects the whole call.
    */
   async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<(RankResponse | RankfnError)[]> {
+    if (this.#router) return this.#router.run(requests, queueMs, { timeoutMs });
     if (!this.#worker && !this.#resolver) return this.runSync(requests, queueMs);
     await this.#ready;
     try {
@@ -214,6 +254,7 @@ export class Model {
 
   /** run() on the calling thread (not in worker mode; with remote tables, only from rows held locally: see rankSync). */
   runSync(requests: readonly ValidRequest[], queueMs: number[] = []): (RankResponse | RankfnError)[] {
+    if (this.#router) return this.#router.runSync(requests, queueMs);
     if (this.#worker) throw new RankfnError(`model "${this.name}" computes on a worker: use rank() / rankMany() (async)`, "worker_async", 400);
     try {
       return this.#runInline(requests, queueMs);
@@ -235,37 +276,37 @@ export class Model {
 
   #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
     const t0 = performance.now();
-    const { batch, slices } = this.#stager.stage(requests);
-    if (this.#resolver) batch.gathered = this.#resolver.resolveLocal(batch);
-    const out = this.#inline!.executor.run(batch);
+    const executor = this.#inline!.executor;
+    // One request: its own arrays, read in place. Several: staged straight into the plan's input slots.
+    const into = requests.length === 1 ? this.#rest : new DirectBuffers(executor.inputStorage(...batchRows(requests)), this.#rest);
+    const { batch, slices } = this.#stager.stage(requests, into, { inPlace: true });
+    const gathered = this.#resolver?.resolveLocal(batch);
+    const out = executor.run(batch, { gathered, outputs: "owned" });
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
   async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined): Promise<RankResponse[]> {
     const t0 = performance.now();
-    // Worker mode: staged straight into a shared-memory lane the worker reads; outputs come back the same way.
+    // Worker mode: staged straight into a shared-memory lane the worker reads in place; the worker
+    // writes the outputs into fresh shared buffers that become the responses. Inline (awaiting the
+    // remote tier, while other batches may run): the batch keeps buffers of its own.
     const lane = this.#worker?.acquire();
     try {
-      const staged = this.#stager.stage(requests, lane);
-      const { slices } = staged;
-      let batch = staged.batch;
-      let degraded = false;
+      const { batch, slices } = lane ? this.#stager.stage(requests, lane) : this.#stager.stage(requests, new BatchBuffers(), { inPlace: true });
+      let gathered: Awaited<ReturnType<EmbeddingResolver["resolve"]>> | undefined;
       if (this.#resolver) {
-        // The stager's own buffers are reused by the next call: copy them before awaiting the remote tier (a lane is this batch's alone).
-        if (!lane) batch = { ...batch, inputs: copyInputs(batch.inputs), requestOfRow: batch.requestOfRow.slice(0, Math.max(1, batch.n)) };
         const limit = this.#remote!.options.timeoutMs;
-        const gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
-        batch.gathered = gathered.rows;
-        degraded = gathered.defaulted > 0;
+        gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
       }
-      const out = this.#worker ? await this.#worker.run(batch, lane!) : this.#inline!.executor.run(batch);
-      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, degraded);
+      const out = this.#worker ? await this.#worker.run(batch, lane!, { gathered: gathered?.rows, handOff: true }) : this.#inline!.executor.run(batch, { gathered: gathered?.rows, outputs: "owned" });
+      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, (gathered?.defaulted ?? 0) > 0);
     } finally {
       if (lane) this.#worker!.release(lane);
     }
   }
 
-  #respond(slices: RequestSlice[], out: Record<string, OutputRows>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
+  /** `out` holds this batch's own output arrays: each response gets views of its rows. */
+  #respond(slices: RequestSlice[], out: Record<string, OutputView>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
     this.#stats.requests += slices.length;
     this.#stats.rows += rows;
     this.#stats.batches += 1;
@@ -278,6 +319,11 @@ export class Model {
    * in worker mode as the worker compiled and planned them (after ready()).
    */
   inspect(): ModelInspection {
+    if (this.#router) {
+      // The largest bucket's model, with the buckets the dynamic dimensions are planned in.
+      const largest = this.#router.allSizes().at(-1)!;
+      return { ...this.#router.model(largest).inspect(), dims: { dynamic: this.#router.dims, buckets: this.#router.allSizes() } };
+    }
     if (this.#inline) return inspectExecutor(this.#inline.executor, this.#inline.summaries, this.#options);
     const inspection = this.#worker!.inspection;
     if (!inspection) throw new RankfnError(`model "${this.name}" is still loading on its worker: await model.ready() before inspect()`, "not_ready", 503);
@@ -286,9 +332,11 @@ export class Model {
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
   stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+    if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
-    return { ...this.#stats, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+    const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
@@ -316,6 +364,7 @@ export class Model {
   /** Free native memory (packed weights, arenas) and the worker; the model is unusable afterwards. */
   dispose(): void {
     this.#disposed = true;
+    this.#router?.dispose();
     this.#inline?.executor.dispose();
     this.#worker?.dispose();
     this.#remote?.dispose();
@@ -324,6 +373,23 @@ export class Model {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The counters of several size buckets' models, added up (profiles side by side). */
+function sumStats(all: (ModelStats & { profile: ProfileLine[] })[]): ModelStats & { profile: ProfileLine[] } {
+  const add = <T extends object>(a: T, b: T) => Object.fromEntries(Object.keys(a).map((k) => [k, (a as Record<string, number>)[k]! + (b as Record<string, number>)[k]!])) as T;
+  const zero = { requests: 0, rows: 0, batches: 0, computeMs: 0, copies: { staging: { inPlace: 0, copied: 0, bytesCopied: 0 }, plan: { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 } }, profile: [] as ProfileLine[] };
+  return all.reduce(
+    (acc, s) => ({
+      requests: acc.requests + s.requests,
+      rows: acc.rows + s.rows,
+      batches: acc.batches + s.batches,
+      computeMs: acc.computeMs + s.computeMs,
+      copies: { staging: add(acc.copies.staging, s.copies.staging), plan: add(acc.copies.plan, s.copies.plan) },
+      profile: [...acc.profile, ...s.profile],
+    }),
+    zero,
+  );
 }
 
 /** A failure caused by one request's own input (a 4xx), which must not fail the others in its batch. */
@@ -342,24 +408,25 @@ function firstFailure(results: (RankResponse | RankfnError)[]): RankResponse[] {
   return results as RankResponse[];
 }
 
-type OutputRows = { data: Float32Array; width: number; ld: number; role: "context" | "candidate" };
-
-function sliceOutputs(out: Record<string, OutputRows>, slice: RequestSlice): Record<string, Tensor<"f32">> {
+/** A request's rows of each output: views of the batch's own output arrays (contiguous rows), no copy. */
+function sliceOutputs(out: Record<string, OutputView>, slice: RequestSlice): Record<string, Tensor<"f32">> {
   const result: Record<string, Tensor<"f32">> = {};
   for (const [name, view] of Object.entries(out)) {
     const [start, count] = view.role === "candidate" ? [slice.start, slice.count] : [slice.contextStart, slice.contextCount];
-    const data = new Float32Array(count * view.width);
-    for (let i = 0; i < count; i++) data.set(view.data.subarray((start + i) * view.ld, (start + i) * view.ld + view.width), i * view.width);
-    result[name] = tensor("f32", [count, view.width], data);
+    result[name] = { dtype: "f32", shape: [count, view.width], data: view.data.subarray(start * view.width, (start + count) * view.width) };
   }
   return result;
 }
 
-
-function copyInputs(inputs: Record<string, TypedArray>): Record<string, TypedArray> {
-  const out: Record<string, TypedArray> = {};
-  for (const [name, data] of Object.entries(inputs)) out[name] = data.slice() as TypedArray;
-  return out;
+/** The candidate rows and context rows of a batch of `requests`. */
+function batchRows(requests: readonly ValidRequest[]): [number, number] {
+  let n = 0;
+  let r = 0;
+  for (const req of requests) {
+    n += req.rows;
+    r += req.contextRows;
+  }
+  return [Math.max(n, r), r];
 }
 
 /** The tables named remote, with their shape and row encoding from the model file (and a hot/cold split's local rows). */
@@ -388,5 +455,6 @@ function zeroRows(input: GraphInput, rows: number): Tensor {
   const n = rows * width;
   if (input.dtype === "f32") return tensor("f32", [rows, width], new Float32Array(n));
   if (input.dtype === "i64") return tensor("i64", [rows, width], new BigInt64Array(n));
+  if (input.dtype === "bool") return tensor("bool", [rows, width], new Uint8Array(n));
   return tensor("i32", [rows, width], new Int32Array(n));
 }

@@ -33,12 +33,17 @@ export interface RunState {
   gathered?: Record<string, GatheredRows>;
 }
 
-/** One remote use's rows for a batch: each distinct id's row once, and each (compacted) id's row index. */
+/**
+ * One remote use's rows for a batch, from the only compaction of its ids (the resolver's): each
+ * distinct id's row once, each kept id's row index, and the bag boundaries the step pools with.
+ */
 export interface GatheredRows {
   /** [distinct ids, dim] fp32. */
   rows: Float32Array;
-  /** For the i-th compacted id of the use (executor order): its row in `rows`. */
+  /** For the i-th kept id of the use (padding dropped, modulo folded; row-major order): its row in `rows`. */
   slots: Int32Array;
+  /** Bag b pools slots[offsets[b] .. offsets[b + 1]) (bags: one per row, or one per id slot of a sequence). */
+  offsets: BigInt64Array;
 }
 
 export interface Step {
@@ -53,6 +58,8 @@ export interface PlanContext {
   attrs(node: Node): Record<string, any>;
   slot(name: string): Slot;
   idSlot(name: string): Slot<Int32Array | BigInt64Array>;
+  /** The arena storage the plan gave a value, for comparing places (reading it does not pin a bindable input or output). */
+  storage(name: string): TensorArray;
   /** The storage of a value of any dtype (the general tensor steps). */
   tensorSlot(name: string): Slot<TensorArray>;
   isWeight(name: string): boolean;
@@ -63,6 +70,8 @@ export interface PlanContext {
   sym: NativeSymbols;
   /** Row capacity of this plan (candidate rows; context rows never exceed it). */
   capacity: number;
+  /** Context rows (requests) this plan holds (≤ capacity): the rows of every context value. */
+  contextCapacity: number;
   /** Scratch f32 buffer owned by the plan, reused across calls. */
   scratch(key: string, elements: number): Float32Array;
   scratchI32(key: string, elements: number): Int32Array;

@@ -1,4 +1,6 @@
-// An execution plan for one row capacity (batch-size bucket): every value gets
+// An execution plan for one row capacity (batch-size bucket) — candidate rows,
+// and context rows (requests) sized apart, since a batch of a few requests
+// needs few context rows however many candidates it has: every value gets
 // its place in one native arena (offsets from the memory planner, reused by
 // every batch), every node a prebuilt step. Running a batch allocates nothing.
 import { toArrayBuffer } from "bun:ffi";
@@ -13,7 +15,9 @@ import { type Lifetime, type MemoryPlan, describePlan, planMemory } from "../com
 import { debugEnabled } from "../compiler/pass";
 import { dtypes } from "../tensor/dtype";
 import type { PlanContext, RunState, Slot, Step, TensorArray } from "./plan-context";
+import { attentionSteps } from "./steps/attention";
 import { compositeSteps } from "./steps/composite";
+import { sequenceLayerSteps } from "./steps/sequence-layers";
 import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
@@ -23,7 +27,7 @@ import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));
@@ -33,6 +37,10 @@ export class Plan {
   readonly memory: MemoryPlan;
   readonly #buffers: DeviceBuffer[] = [];
   readonly #slots = new Map<string, Slot<TensorArray>>();
+  /** Each stored value's arena storage (a bound graph input or output points elsewhere for one run). */
+  readonly #arenaData = new Map<string, TensorArray>();
+  /** Graph inputs and outputs whose storage a run may point at the caller's array (see bind()). */
+  readonly #bindable = new Set<string>();
 
   constructor(
     readonly model: BuiltModel,
@@ -43,9 +51,11 @@ export class Plan {
     experts?: ExpertParallel,
     /** Native memory of at least `bytes` for the values (the executor shares one arena across its plans); default: the plan's own. */
     arenaOf: (bytes: number) => ArrayBuffer = (bytes) => this.#native(bytes).view(),
+    /** Context rows (requests) the plan holds, ≤ capacity (default: capacity). */
+    readonly contextCapacity: number = capacity,
   ) {
     const { graph } = model;
-    this.memory = planMemory(valueLifetimes(model, info, capacity));
+    this.memory = planMemory(valueLifetimes(model, info, capacity, contextCapacity));
     if (debugEnabled()) console.error(`[rankfn compile] plan-memory (batch ≤ ${capacity}): ${describePlan(this.memory)}`);
     const arena = arenaOf(Math.max(64, this.memory.arenaBytes));
     const widthOf = (name: string) => info.values.get(name)!.shape.reduce((a, b) => a * b, 1);
@@ -56,8 +66,10 @@ export class Plan {
       if (offset === undefined) continue;
       const width = widthOf(name);
       const Ctor = dtypes[v.dtype].array as unknown as new (buffer: ArrayBuffer, offset: number, length: number) => TensorArray;
-      const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, capacity * width), ld: width, width, role: v.role };
+      const rows = v.role === "context" ? contextCapacity : capacity;
+      const slot: Slot<TensorArray> = { data: new Ctor(arena, offset, rows * width), ld: width, width, role: v.role };
       this.#slots.set(name, slot);
+      this.#arenaData.set(name, slot.data);
     }
     for (const [name, alias] of Object.entries(graph.aliases ?? {})) {
       const base = this.#slots.get(alias.of)!;
@@ -67,20 +79,37 @@ export class Plan {
       const base = this.#slots.get(of);
       if (base) this.#slots.set(name, { ...base, width: widthOf(name), role: info.values.get(name)!.role });
     }
+    // A graph input or output may be bound to the caller's array for a run (no copy in or out)
+    // when no step captured its storage while being built: every read of `data` during the build
+    // is recorded, and a value read then (a view, a subarray, a cached pointer) keeps its arena slot.
+    const candidates = this.#bindingCandidates(model, views);
+    const readWhileBuilding = new Set<string>();
+    for (const name of candidates) {
+      const slot = this.#slots.get(name)!;
+      const data = slot.data;
+      Object.defineProperty(slot, "data", { configurable: true, enumerable: true, get: () => (readWhileBuilding.add(name), data) });
+    }
     const scratch = new Map<string, Float32Array | Int32Array>();
+    const stored = (name: string) => this.#arenaData.get(name) ?? this.#slots.get(name)?.data;
     const ctx: PlanContext = {
       graph,
       values: info.values,
       attrs: (node: Node) => info.attrs.get(node.name)!,
       slot: (name) => {
         const s = this.#slots.get(name);
-        if (!s || !(s.data instanceof Float32Array)) throw new Error(`value "${name}" has no f32 storage`);
+        if (!s || !(stored(name) instanceof Float32Array)) throw new Error(`value "${name}" has no f32 storage`);
         return s as Slot;
       },
       idSlot: (name) => {
         const s = this.#slots.get(name);
-        if (!s || !(s.data instanceof Int32Array || s.data instanceof BigInt64Array)) throw new Error(`value "${name}" is not an id value`);
+        const d = stored(name);
+        if (!s || !(d instanceof Int32Array || d instanceof BigInt64Array)) throw new Error(`value "${name}" is not an id value`);
         return s as Slot<Int32Array | BigInt64Array>;
+      },
+      storage: (name) => {
+        const d = stored(name);
+        if (!d) throw new Error(`value "${name}" has no storage`);
+        return d;
       },
       tensorSlot: (name) => {
         const s = this.#slots.get(name);
@@ -93,6 +122,7 @@ export class Plan {
       packed,
       sym: loadLibrary().symbols,
       capacity,
+      contextCapacity,
       scratch: (key, elements) => this.#scratch(scratch, key, elements, Float32Array) as Float32Array,
       scratchI32: (key, elements) => this.#scratch(scratch, key, elements, Int32Array) as Int32Array,
       check: (status, node) => {
@@ -107,6 +137,53 @@ export class Plan {
       if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
       return build(node, ctx);
     });
+    for (const name of candidates) {
+      Object.defineProperty(this.#slots.get(name)!, "data", { configurable: true, enumerable: true, writable: true, value: this.#arenaData.get(name) });
+      if (!readWhileBuilding.has(name)) this.#bindable.add(name);
+    }
+  }
+
+  /** Graph inputs and outputs stored in a slot of their own (not a view, an alias or the base of one). */
+  #bindingCandidates(model: BuiltModel, views: Map<string, string>): string[] {
+    const { graph } = model;
+    const shared = new Set<string>([...views.keys(), ...views.values(), ...Object.keys(graph.aliases ?? {}), ...Object.values(graph.aliases ?? {}).map((a) => a.of)]);
+    const inputs = new Set(graph.inputs.map((i) => i.name));
+    const outputs = Object.values(graph.outputs);
+    const names = [...inputs, ...outputs.filter((o) => !inputs.has(o) && outputs.indexOf(o) === outputs.lastIndexOf(o))];
+    return names.filter((name) => this.#arenaData.has(name) && !shared.has(name));
+  }
+
+  /** The storage of a value of any dtype (bool values are one byte each). */
+  valueSlot(name: string): Slot<TensorArray> | undefined {
+    return this.#slots.get(name);
+  }
+
+  /** Can `name` (a graph input or output) be bound to a caller's array? */
+  bindable(name: string): boolean {
+    return this.#bindable.has(name);
+  }
+
+  /** The arena storage of a value (what its slot holds unless bound). */
+  arenaData(name: string): TensorArray | undefined {
+    return this.#arenaData.get(name);
+  }
+
+  /**
+   * Point a bindable graph input or output at `data` (contiguous rows of the value's width, of its
+   * dtype, at least as many rows as the run has) instead of its arena slot, until bound again;
+   * `undefined` restores the arena slot. Steps read a slot's storage when they run, so the kernels
+   * read the caller's input rows or write its output rows in place.
+   */
+  bind(name: string, data: TensorArray | undefined): void {
+    const slot = this.#slots.get(name)!;
+    const arena = this.#arenaData.get(name)!;
+    if (data === undefined || data === arena) {
+      slot.data = arena;
+      return;
+    }
+    if (!this.#bindable.has(name)) throw new Error(`value "${name}" cannot be bound (a step holds its storage)`);
+    if (data.constructor !== arena.constructor) throw new Error(`value "${name}": bound storage must be a ${arena.constructor.name}`);
+    slot.data = data;
   }
 
   slot(name: string): Slot | undefined {
@@ -169,11 +246,12 @@ export function viewsOf(model: BuiltModel): Map<string, string> {
 }
 
 /**
- * Byte lifetimes of every stored value in node order, for `capacity` rows:
+ * Byte lifetimes of every stored value in node order, for `capacity` candidate rows and
+ * `contextCapacity` context rows:
  * from the node that first writes it (-1 for graph inputs) to the last that
  * reads it (Infinity for graph outputs). Aliased values and views live in their base.
  */
-export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number): Lifetime[] {
+export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: number, contextCapacity = capacity): Lifetime[] {
   const { graph } = model;
   const aliases = graph.aliases ?? {};
   const views = viewsOf(model);
@@ -203,6 +281,7 @@ export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: num
   }
   return [...spans].map(([name, s]) => {
     const v = info.values.get(name)!;
-    return { name, start: s.start, end: s.end, bytes: capacity * v.shape.reduce((a, b) => a * b, 1) * dtypes[v.dtype].bytes };
+    const rows = v.role === "context" ? contextCapacity : capacity;
+    return { name, start: s.start, end: s.end, bytes: rows * v.shape.reduce((a, b) => a * b, 1) * dtypes[v.dtype].bytes };
   });
 }

@@ -1,7 +1,11 @@
 // Turns validated requests (validate.ts) into one staged batch: concatenates
 // the rows of several requests, converting ids between i32 and i64 where the
 // request and the model differ, and records which rows belong to which
-// request so outputs can be sliced back. Buffers grow once and are reused.
+// request so outputs can be sliced back. A request's rows are copied at most
+// once on their way to the kernels: a batch of one request is passed as its
+// own arrays where nothing needs converting (the executor reads them in
+// place), and a batch of several is written straight into the storage it
+// runs from (the plan's input slots, or a worker's shared lane).
 import type { Graph, GraphInput } from "../graph/schema";
 import type { TypedArray } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
@@ -28,13 +32,13 @@ export interface StagingBuffers {
 /** A typed array for `length` values of `dtype` (capacity: a power of two, at least 64), on shared memory when `shared`. */
 export function rowBuffer(dtype: GraphInput["dtype"], length: number, shared = false): TypedArray {
   const capacity = 2 ** Math.ceil(Math.log2(Math.max(64, length)));
-  const bytes = capacity * (dtype === "i64" ? 8 : 4);
+  const bytes = capacity * (dtype === "i64" ? 8 : dtype === "bool" ? 1 : 4);
   const buf = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  return dtype === "f32" ? new Float32Array(buf) : dtype === "i64" ? new BigInt64Array(buf) : new Int32Array(buf);
+  return dtype === "f32" ? new Float32Array(buf) : dtype === "i64" ? new BigInt64Array(buf) : dtype === "bool" ? new Uint8Array(buf) : new Int32Array(buf);
 }
 
-/** The stager's own buffers: grow-only, reused by the next call. */
-class ReusedBuffers implements StagingBuffers {
+/** Grow-only buffers reused by the next batch staged into them. */
+export class ReusedBuffers implements StagingBuffers {
   readonly #inputs = new Map<string, TypedArray>();
   #requestOfRow = rowBuffer("i32", 64) as Int32Array;
 
@@ -50,9 +54,45 @@ class ReusedBuffers implements StagingBuffers {
   }
 }
 
+/** Buffers of one batch alone (it outlives an await: nothing else stages into them). */
+export class BatchBuffers implements StagingBuffers {
+  input(input: GraphInput, length: number): TypedArray {
+    return rowBuffer(input.dtype, length);
+  }
+
+  requestOfRow(length: number): Int32Array {
+    return rowBuffer("i32", length) as Int32Array;
+  }
+}
+
+/** Staging into storage the run reads directly (the plan's input slots), falling back to `rest` for inputs it lacks. */
+export class DirectBuffers implements StagingBuffers {
+  constructor(
+    readonly storage: ReadonlyMap<string, TypedArray>,
+    readonly rest: StagingBuffers,
+  ) {}
+
+  input(input: GraphInput, length: number): TypedArray {
+    const slot = this.storage.get(input.name);
+    return slot && slot.length >= length ? slot : this.rest.input(input, length);
+  }
+
+  requestOfRow(length: number): Int32Array {
+    return this.rest.requestOfRow(length);
+  }
+}
+
+/** Copies made while staging (per input of each request), since the stager was made. */
+export interface StagingCopies {
+  inPlace: number;
+  copied: number;
+  bytesCopied: number;
+}
+
 export class Stager {
   readonly #inputs: GraphInput[];
   readonly #own = new ReusedBuffers();
+  readonly copies: StagingCopies = { inPlace: 0, copied: 0, bytesCopied: 0 };
 
   constructor(graph: Graph) {
     this.#inputs = graph.inputs;
@@ -60,10 +100,11 @@ export class Stager {
 
   /**
    * Stage validated requests into one batch (nothing here can fail for a request's input).
-   * `into` supplies the batch's buffers (e.g. shared memory a worker reads); by default the
-   * stager's own, reused by the next call.
+   * `into` supplies the batch's buffers (the plan's slots, a worker's shared lane, a batch's own);
+   * by default the stager's own, reused by the next call. With `inPlace`, a batch of one request
+   * passes its arrays themselves where the model takes them as they are.
    */
-  stage(requests: readonly ValidRequest[], into: StagingBuffers = this.#own): { batch: StagedBatch; slices: RequestSlice[] } {
+  stage(requests: readonly ValidRequest[], into: StagingBuffers = this.#own, { inPlace = false }: { inPlace?: boolean } = {}): { batch: StagedBatch; slices: RequestSlice[] } {
     const slices: RequestSlice[] = [];
     let n = 0;
     let r = 0;
@@ -74,23 +115,48 @@ export class Stager {
     }
     const requestOfRow = into.requestOfRow(n);
     const inputs: Record<string, TypedArray> = {};
+    const copies = this.copies;
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
-      const buf = into.input(input, rows * width(input));
+      const length = rows * width(input);
+      if (inPlace && requests.length === 1) {
+        const data = requests[0]!.tensors.get(input.name)!.data;
+        if (readableAsIs(data, input, length)) {
+          inputs[input.name] = data.length === length ? data : data.subarray(0, length);
+          copies.inPlace++;
+          continue;
+        }
+      }
+      const buf = into.input(input, length);
       let at = 0;
       requests.forEach((req, i) => {
         const t = req.tensors.get(input.name)!;
         const count = (input.role === "candidate" ? slices[i]!.count : slices[i]!.contextCount) * width(input);
         copyInto(buf, at, t, count, input);
         at += count;
+        copies.copied++;
+        copies.bytesCopied += count * buf.BYTES_PER_ELEMENT;
       });
-      inputs[input.name] = buf.subarray(0, rows * width(input));
+      inputs[input.name] = buf.subarray(0, length);
     }
     slices.forEach((s) => {
       for (let j = 0; j < s.count; j++) requestOfRow[s.start + j] = s.contextCount === 1 ? s.contextStart : s.contextStart + j;
     });
     return { batch: { n, r, requestOfRow, inputs }, slices };
   }
+}
+
+/** Can the kernels read `data` as the input's rows without converting it (dtype, finite values where the input zeroes the rest)? */
+function readableAsIs(data: Tensor["data"], input: GraphInput, length: number): boolean {
+  if (data.length < length) return false;
+  if (input.dtype === "f32") {
+    if (!(data instanceof Float32Array)) return false;
+    if (input.nonFinite !== "zero") return true;
+    for (let i = 0; i < length; i++) if (!Number.isFinite(data[i]!)) return false;
+    return true;
+  }
+  if (input.dtype === "bool") return data instanceof Uint8Array;
+  return input.dtype === "i64" ? data instanceof BigInt64Array : data instanceof Int32Array;
 }
 
 /** Copy `count` values of `t` into `dst` at `at`, converting ids between i32/i64 and zeroing non-finite values where allowed. */

@@ -92,8 +92,8 @@ export class RequestValidator {
         throw new RequestError(`${field}: expected shape ${shapes.join(" or ")}, got [${t.shape.join(", ")}]`, "bad_shape");
       }
       if (t.strides !== undefined) throw new RequestError(`${field}: strided tensors are not accepted in requests (send contiguous data)`, "bad_strides");
-      const okDtype = input.dtype === "f32" ? t.dtype === "f32" : t.dtype === "i32" || t.dtype === "i64";
-      if (!okDtype) throw new RequestError(`${field}: expected dtype ${input.dtype === "f32" ? "f32" : "i32 or i64"}, got ${t.dtype}`, "bad_dtype");
+      const okDtype = input.dtype === "f32" || input.dtype === "bool" ? t.dtype === input.dtype : t.dtype === "i32" || t.dtype === "i64";
+      if (!okDtype) throw new RequestError(`${field}: expected dtype ${input.dtype === "f32" || input.dtype === "bool" ? input.dtype : "i32 or i64"}, got ${t.dtype}`, "bad_dtype");
       const count = t.shape[0]!;
       if (!flat && input.role === "context") {
         if (count !== 1) throw new RequestError(`${field}: context features have exactly 1 row, got ${count}`, "bad_shape");
@@ -109,6 +109,8 @@ export class RequestValidator {
       const field = `${where}${groupOf.get(input.name)}.${input.name}`;
       if (input.dtype === "f32") {
         if (input.nonFinite !== "zero") checkFinite(t.data as Float32Array, field, width(input));
+      } else if (input.dtype === "bool") {
+        checkBools(t.data as Uint8Array, field, width(input));
       } else {
         checkIds(t, input, field, this.#bounds.get(input.name));
       }
@@ -122,6 +124,13 @@ function tensorAt(t: unknown, field: string): asserts t is Tensor {
     validateTensor(t, field);
   } catch (err) {
     throw new RequestError((err as Error).message, "bad_tensor");
+  }
+}
+
+/** bool values are bytes 0 or 1 (what the kernels' logic ops assume). */
+function checkBools(data: Uint8Array, field: string, w: number): void {
+  for (let i = 0; i < data.length; i++) {
+    if (data[i]! > 1) throw new RequestError(`${field}: row ${Math.floor(i / w)} has ${data[i]} in a bool tensor (expected 0 or 1)`, "bad_value");
   }
 }
 

@@ -12,7 +12,8 @@ import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
 import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
-import type { ProfileLine } from "./executor";
+import type { CopyCounts, ProfileLine } from "./executor";
+import type { GatheredRows } from "./plan-context";
 import type { ModelInspection } from "./inspection";
 import type { Graph } from "../graph/schema";
 import { type StagingBuffers, rowBuffer } from "./stager";
@@ -54,6 +55,12 @@ export class Lane implements StagingBuffers {
     return this.buffers.requestOfRow;
   }
 
+  /** Give this lane's output buffers away (they became a batch's responses): the next batch gets fresh ones. */
+  handOffOutputs(): void {
+    this.buffers.outputs = {};
+    this.version++;
+  }
+
   /** Output buffers big enough for `n` candidate / `r` context rows. */
   reserveOutputs(specs: OutputSpec[], n: number, r: number): void {
     for (const o of specs) {
@@ -86,6 +93,8 @@ export class WorkerExecutor {
   inspection: ModelInspection | undefined;
   /** The worker's per-op profile as of the last batch (under RANKFN_PROFILE=1). */
   profile: ProfileLine[] = [];
+  /** The worker's copy counts as of the last batch. */
+  copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #nextId = 0;
   #closed = false;
 
@@ -113,6 +122,7 @@ export class WorkerExecutor {
           if (msg.moe) this.moeStats = msg.moe;
           if (msg.inspection) this.inspection = msg.inspection;
           if (msg.profile) this.profile = msg.profile;
+          this.copies = msg.copies;
           waiter.resolve();
         } else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
@@ -142,26 +152,30 @@ export class WorkerExecutor {
     lane.busy = false;
   }
 
-  /** Run a batch staged into `lane` (on the plan of at least `capacity` rows); the outputs are views into the lane (valid until it is released). */
-  async run(batch: StagedBatch, lane: Lane, capacity?: number): Promise<Record<string, WorkerOutput>> {
+  /**
+   * Run a batch staged into `lane` (on the plan of at least `minCapacity` rows, with the remote
+   * rows `gathered` for it). The outputs are views into the lane, valid until it is released —
+   * or, with `handOff`, the lane's output buffers themselves, which the caller then owns.
+   */
+  async run(batch: StagedBatch, lane: Lane, { minCapacity, minContextCapacity, gathered, handOff = false }: { minCapacity?: number; minContextCapacity?: number; gathered?: Record<string, GatheredRows>; handOff?: boolean } = {}): Promise<Record<string, WorkerOutput>> {
     const { outputs } = await this.ready;
     if (this.#closed) throw new RankfnError("model used after dispose()", "disposed", 500);
     lane.reserveOutputs(outputs, batch.n, batch.r);
     const id = this.#nextId++;
-    // Buffers are (re)sent only when the lane grew: usually the message is a few numbers.
+    // Buffers are (re)sent only when the lane grew (or handed its outputs off): otherwise the message is a few numbers.
     const fresh = this.#sent.get(lane.id) !== lane.version;
     this.#sent.set(lane.id, lane.version);
     await new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
-      const gathered = batch.gathered;
-      const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
+      const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {
       out[o.name] = { data: lane.buffers.outputs[o.name]!, rows: o.role === "candidate" ? batch.n : batch.r, width: o.width, ld: o.width, role: o.role };
     }
+    if (handOff) lane.handOffOutputs();
     return out;
   }
 

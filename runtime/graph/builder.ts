@@ -56,9 +56,9 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A weight drawn uniformly from ±scale (seeded). */
-  randomWeight(name: string, shape: number[], scale: number): string {
-    return this.weight(name, tensor("f32", shape, this.#rng.floats(shape.reduce((a, b) => a * b, 1), -scale, scale)));
+  /** A weight drawn uniformly from center ± scale (seeded). */
+  randomWeight(name: string, shape: number[], scale: number, center = 0): string {
+    return this.weight(name, tensor("f32", shape, this.#rng.floats(shape.reduce((a, b) => a * b, 1), center - scale, center + scale)));
   }
 
   node(op: string, inputs: string[], width: number, attrs: Record<string, unknown> = {}, name = this.fresh(op)): string {
@@ -66,6 +66,16 @@ export class GraphBuilder {
     this.#nodes.push({ name, op, inputs, outputs: [out], attrs });
     this.#widths.set(out, width);
     return out;
+  }
+
+  /** A node with several outputs (`${name}:i`, of the given widths). */
+  nodeOutputs(op: string, inputs: string[], widths: number[], attrs: Record<string, unknown> = {}, name = this.fresh(op)): string[] {
+    const outs = widths.map((w, i) => {
+      this.#widths.set(`${name}:${i}`, w);
+      return `${name}:${i}`;
+    });
+    this.#nodes.push({ name, op, inputs, outputs: outs, attrs });
+    return outs;
   }
 
   /**

@@ -15,6 +15,8 @@ export interface EmbeddingLookup {
   table: string;
   /** Ids outside the table fold into it (idPolicy "modulo") instead of failing the request. */
   modulo: boolean;
+  /** A row's ids pool into one bag ("bag"), or each id slot is its own one-id bag ("sequence"). */
+  pooling: "bag" | "sequence";
 }
 
 /** The graph's lookups in node order. */
@@ -24,11 +26,11 @@ export function embeddingLookups(graph: Graph): EmbeddingLookup[] {
   for (const node of graph.nodes) {
     const a = attrs.get(node.name) ?? {};
     if (node.op === "embedding_bag" || node.op === "embedding_sequence") {
-      out.push({ node: node.name, index: 0, ids: node.inputs[0]!, table: node.inputs[1]!, modulo: a.idPolicy === "modulo" });
+      out.push({ node: node.name, index: 0, ids: node.inputs[0]!, table: node.inputs[1]!, modulo: a.idPolicy === "modulo", pooling: node.op === "embedding_bag" ? "bag" : "sequence" });
     } else if (node.op === "embedding_bags") {
       const t = node.inputs.length / 2;
       const policies = (a.idPolicies as unknown[] | undefined) ?? [];
-      for (let i = 0; i < t; i++) out.push({ node: node.name, index: i, ids: node.inputs[i]!, table: node.inputs[t + i]!, modulo: policies[i] === "modulo" });
+      for (let i = 0; i < t; i++) out.push({ node: node.name, index: i, ids: node.inputs[i]!, table: node.inputs[t + i]!, modulo: policies[i] === "modulo", pooling: "bag" });
     }
   }
   return out;

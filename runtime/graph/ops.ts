@@ -5,7 +5,9 @@ import { z } from "zod";
 import type { DType } from "../tensor/dtype";
 import { type Node, type WeightSpec, GraphError } from "./schema";
 import { tensorLayoutOps } from "./tensor-layout-ops";
+import { sequenceOps } from "./sequence-ops";
 import { tensorMathOps } from "./tensor-math-ops";
+import { sequenceLayerOps } from "./sequence-layer-ops";
 
 export interface ValueType {
   dtype: DType;
@@ -385,6 +387,10 @@ export const ops: Record<string, OpDef<any>> = {
   // The general tensor ops every imported ONNX op runs on (fusions rewrite them into the ops above).
   ...tensorMathOps,
   ...tensorLayoutOps,
+  // Fused sequence ops (attention) the compiler rewrites general chains into.
+  ...sequenceOps,
+  // Sequence models: HSTU layer halves, RankMixer token mixing and grouped linear.
+  ...sequenceLayerOps,
 };
 
 export type OpName = keyof typeof ops;

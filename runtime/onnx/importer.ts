@@ -39,6 +39,36 @@ export interface OnnxImportOptions {
   name?: string;
   /** Progress while initializers (weights) are read: bytes done of the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Values of the inputs' dynamic dimensions after the batch (dim_params such as "hist_len"):
+   * the graph is imported for exactly these sizes (rankfn plans one import per size bucket).
+   */
+  dims?: Record<string, number>;
+  /** Initializers already read from this file, by name (shared between imports of several sizes). */
+  initializers?: Map<string, Tensor>;
+}
+
+/** A dynamic dimension after the batch: input `input`'s dimension `axis` (1 = the first after the batch), named `param`. */
+export interface DynamicDim {
+  input: string;
+  axis: number;
+  param: string;
+}
+
+/** The dynamic dimensions after the batch of a model's inputs (what `dims` must give sizes for). */
+export function dynamicDims(bytes: Uint8Array): DynamicDim[] {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new OnnxError(`not an ONNX model: ${(err as Error).message}`);
+  }
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? []).flatMap((input) =>
+    inits.has(input.name)
+      ? []
+      : (input.type?.tensorType?.shape?.dim ?? []).flatMap((d, axis) => (axis > 0 && !(num(d.dimValue) > 0) ? [{ input: input.name!, axis, param: d.dimParam || `${input.name}:${axis}` }] : [])),
+  );
 }
 
 /** Import an ONNX file's bytes as a rankfn model (graph + weights + which patterns fired). */
@@ -97,8 +127,14 @@ export class Importer {
     const sizes = inits.map((t) => (t.dims ?? []).map(num).reduce((a, b) => a * b, 1) * (t.dataType === ONNX.INT64 ? 8 : t.dataType === ONNX.BOOL ? 1 : 4));
     const total = sizes.reduce((a, b) => a + b, 0);
     let done = 0;
+    const shared = this.options.initializers;
     inits.forEach((init, i) => {
-      this.setConst(init.name!, initializerTensor(init, this.modelDir), (init.dims ?? []).map(num));
+      let t = shared?.get(init.name!);
+      if (!t) {
+        t = initializerTensor(init, this.modelDir);
+        shared?.set(init.name!, t);
+      }
+      this.setConst(init.name!, t, (init.dims ?? []).map(num));
       this.options.onProgress?.((done += sizes[i]!), total);
     });
     if (inits.length === 0) this.options.onProgress?.(0, 0);
@@ -154,9 +190,17 @@ export class Importer {
     const elem = t?.elemType ?? 0;
     const dtype = elem === ONNX.FLOAT ? "f32" : elem === ONNX.INT64 ? "i64" : elem === ONNX.INT32 ? "i32" : elem === ONNX.BOOL ? "bool" : undefined;
     if (!dtype) throw new OnnxError(`input "${v.name}": element type ${elem} is not supported (float, int32, int64, bool)`);
-    const dims = (t!.shape?.dim ?? []).slice(1).map((d) => num(d.dimValue));
+    // A dynamic dimension after the batch takes the size this import is for (options.dims).
+    const dims = (t!.shape?.dim ?? []).slice(1).map((d, i) => {
+      const fixed = num(d.dimValue);
+      if (fixed > 0) return fixed;
+      const param = d.dimParam || `${v.name}:${i + 1}`;
+      const size = this.options.dims?.[param];
+      if (size === undefined) throw new OnnxError(`input "${v.name}": dimension ${i + 1} is dynamic ("${param}"); give its largest size to load it (loadModel(path, { dims: { "${param}": 64 } }))`);
+      if (!(Number.isSafeInteger(size) && size > 0)) throw new OnnxError(`dims["${param}"]: expected a positive integer, got ${size}`);
+      return size;
+    });
     if ((t!.shape?.dim ?? []).length < 1) throw new OnnxError(`input "${v.name}": expected [batch, ...] with the batch first, got a scalar`);
-    if (dims.some((d) => !(d > 0))) throw new OnnxError(`input "${v.name}": every dimension after the batch must be a fixed number`);
     const width = dims.reduce((a, b) => a * b, 1);
     // A row that wide is a corrupt shape, not a feature: refuse it before anything is sized by it.
     if (width > MAX_ROW_VALUES) throw new OnnxError(`input "${v.name}": [batch, ${dims.join(", ")}] is ${width} values per row, more than rankfn takes (${MAX_ROW_VALUES})`);

@@ -10,10 +10,10 @@ import { createQueueDelayPolicy } from "../serving/coalescing-policy";
 import { ModelRegistry, type ModelVersion, type RegistryOptions } from "../serving/registry";
 import type { RankResponse } from "../engine/request";
 import type { ValidRequest } from "../engine/validate";
-import { ServerMetrics } from "./metrics";
+import { type Labels, ServerMetrics, labelSet } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
-import { type WireLimits, decodeRequest, encodeResponse } from "./wire";
+import { type WireLimits, type WireRequest, decodeRequest, encodeResponse } from "./wire";
 import { mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
 import { readBody } from "./body";
 import { errorResponse } from "./error-response";
@@ -79,24 +79,41 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         // whose own input still fails the batch gets its error in its slot; the others are scored.
         const res = await v.model.run(requests, queueMs, { timeoutMs: budgetMs });
         const rows = requests.reduce((a, r, i) => a + (res[i] instanceof RankfnError ? 0 : r.rows), 0);
-        metrics.batchRows.observe(rows, { model: v.name });
-        metrics.rows.inc({ model: v.name }, rows);
-        for (const q of queueMs) metrics.queueDelay.observe(q / 1000, { model: v.name });
+        const model = labelsOf(v.name).model;
+        metrics.batchRows.observe(rows, model);
+        metrics.rows.inc(model, rows);
+        for (const q of queueMs) metrics.queueDelay.observe(q / 1000, model);
         return res;
       }, coalescing);
       coalescers.set(v, co);
     }
     return co;
   };
+  // Interned label sets per model name (names of loaded models, or ""): every request observes them.
+  const labels = new Map<string, { model: Labels; status: Map<number, Labels> }>();
+  const labelsOf = (model: string) => {
+    let l = labels.get(model);
+    if (!l) labels.set(model, (l = { model: labelSet({ model }), status: new Map() }));
+    return l;
+  };
+  const statusLabels = (model: string, status: number) => {
+    const l = labelsOf(model);
+    let s = l.status.get(status);
+    if (!s) l.status.set(status, (s = labelSet({ model, status: String(status) })));
+    return s;
+  };
+  // Binary tensors read in place from request bodies, or copied to align them, per loaded model.
+  const wireCopies = new WeakMap<object, WireRequest["copies"]>();
   const app = new Hono();
 
   app.onError(errorResponse);
 
-  app.use("/v1/*", async function apiKey(c, next) {
-    if (!options.apiKey) return next();
+  // Only a server with a key pays for the middleware.
+  const key = options.apiKey;
+  if (key) app.use("/v1/*", async function apiKey(c, next) {
     const given = c.req.header("x-api-key") ?? c.req.header("authorization")?.replace(/^Bearer\s+/i, "") ?? "";
     const a = Buffer.from(given);
-    const b = Buffer.from(options.apiKey);
+    const b = Buffer.from(key);
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new RankfnError("missing or wrong API key", "unauthorized", 401);
     return next();
   });
@@ -122,7 +139,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     const v = await registry.acquire(c.req.param("name"));
     try {
       const info = v.model.inspect();
-      return json(c, { name: v.name, version: v.version, inputs: info.inputs, outputs: info.outputs, params: info.params, precision: info.precision, stats: v.model.stats(), coldStartMs: v.coldStartMs });
+      return json(c, { name: v.name, version: v.version, inputs: info.inputs, outputs: info.outputs, params: info.params, precision: info.precision, stats: withWireCopies(v.model.stats(), wireCopies.get(v.model)), coldStartMs: v.coldStartMs });
     } finally {
       registry.release(v);
     }
@@ -139,6 +156,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     const removed = await registry.remove(c.req.param("name"));
     if (!removed) throw new RankfnError(`model "${c.req.param("name")}" is not loaded`, "model_not_found", 404);
     metrics.dropModel(c.req.param("name"));
+    labels.delete(c.req.param("name"));
     return c.body(null, 204);
   });
 
@@ -154,6 +172,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const v = await registry.acquire(name);
       try {
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
+        const counted = wireCopies.get(v.model) ?? { inPlace: 0, copied: 0, bytesCopied: 0 };
+        wireCopies.set(v.model, counted);
+        counted.inPlace += wire.copies.inPlace;
+        counted.copied += wire.copies.copied;
+        counted.bytesCopied += wire.copies.bytesCopied;
         // Checked alone against the model before it is queued: a bad request never joins a batch.
         const valid = v.model.validate(wire.request);
         const co = coalescerFor(v);
@@ -164,7 +187,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         if (left <= 0) throw new RankfnError(`deadline exceeded before the request was queued (reading and checking it took ${spent.toFixed(1)} ms)`, "deadline_exceeded", 504);
         const res = await co.submit(valid, { rows: valid.rows, priority: wire.priority, deadlineMs: left, signal: c.req.raw.signal });
         if (res instanceof RankfnError) throw res;
-        metrics.queueDepth.set({ model: name }, co.queueDepthRows);
+        metrics.queueDepth.set(labelsOf(name).model, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
           { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}) },
@@ -180,8 +203,8 @@ export function createApp(options: AppOptions = {}): RankfnApp {
     } finally {
       // Only names of models that exist become label values: unknown names share model="".
       const model = registry.has(name) ? name : "";
-      metrics.requests.inc({ model, status: String(status) });
-      metrics.latency.observe((performance.now() - t0) / 1000, { model });
+      metrics.requests.inc(statusLabels(model, status), 1);
+      metrics.latency.observe((performance.now() - t0) / 1000, labelsOf(model).model);
     }
   });
 
@@ -204,4 +227,9 @@ function firstResponse(v: ModelVersion): boolean {
   if (v.firstServed) return false;
   v.firstServed = true;
   return true;
+}
+
+/** A model's stats with the body decoding's copies beside the engine's (how rows moved from the wire to the kernels). */
+function withWireCopies<S extends { copies: object }>(stats: S, wire: WireRequest["copies"] | undefined): S {
+  return { ...stats, copies: { wire: wire ?? { inPlace: 0, copied: 0, bytesCopied: 0 }, ...stats.copies } };
 }

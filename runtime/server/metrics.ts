@@ -3,14 +3,19 @@
 // models that exist (the app counts requests to unknown names under model=""),
 // and a removed model's series are dropped, so clients cannot grow the label set.
 
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 
 const formatKey = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",");
 
 /** Series keys by the labels' raw values: every request observes several series, and the label sets are few. */
 const keys = new Map<string, string>();
 
+/** Keys of label objects a caller reuses (interned label sets: the hot path's). */
+const keyOfObject = new WeakMap<Labels, string>();
+
 function key(labels: Labels): string {
+  const known = keyOfObject.get(labels);
+  if (known !== undefined) return known;
   let raw = "";
   for (const k in labels) raw += `${k}\u0001${labels[k]}\u0002`;
   let k = keys.get(raw);
@@ -19,7 +24,25 @@ function key(labels: Labels): string {
     // Label values are only ever names of existing models and statuses; the bound is a guard.
     if (keys.size < 4096) keys.set(raw, k);
   }
+  if (Object.isFrozen(labels)) keyOfObject.set(labels, k);
   return k;
+}
+
+const interned = new Map<string, Labels>();
+
+/**
+ * One frozen object per label set, for series observed on every request: its key is computed
+ * once. Only for bounded label values (names of existing models, statuses).
+ */
+export function labelSet(labels: Labels): Labels {
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0001${labels[k]}\u0002`;
+  let l = interned.get(raw);
+  if (!l) {
+    l = Object.freeze({ ...labels });
+    if (interned.size < 4096) interned.set(raw, l);
+  }
+  return l;
 }
 
 /** Does a series key carry model="<name>"? */
@@ -56,9 +79,8 @@ class Histogram {
       s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(k, s);
     }
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s!.counts[i]!++;
-    });
+    const { buckets } = this;
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }

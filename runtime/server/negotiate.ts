@@ -78,9 +78,17 @@ export function chooseFormat(accept: string | undefined, request: WireFormat): W
   return qOther > qRequest ? other : request;
 }
 
+/** chooseFormat's answers by Accept header and request format: clients send a handful of distinct headers. */
+const chosen = new Map<string, WireFormat | null>();
+
 /** chooseFormat, or a 406 naming the supported types. */
 export function negotiateFormat(accept: string | undefined, request: WireFormat): WireFormat {
-  const format = chooseFormat(accept, request);
+  const memo = `${request}\u0000${accept ?? ""}`;
+  let format = chosen.get(memo);
+  if (format === undefined) {
+    format = chooseFormat(accept, request);
+    if (chosen.size < 1024) chosen.set(memo, format);
+  }
   if (!format) throw new RankfnError(`Accept: ${accept} allows none of the supported types (${mediaTypes.msgpack}, ${mediaTypes.json})`, "not_acceptable", 406);
   return format;
 }

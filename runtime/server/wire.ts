@@ -1,7 +1,8 @@
 // The wire format of the rank endpoint, msgpack or JSON:
 //   request  { context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
 //              | rows: {feature: value}, deadline_ms?, priority? }
-//   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset)
+//   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset: a payload
+//            aligned to its element size is read in place, any other is copied once to align it)
 //            JSON:    nested arrays (dtype from the model's input), or { dtype, shape, data: flat array }
 //   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
 // Every field is checked here and named in the error; nothing malformed reaches the model.
@@ -20,6 +21,8 @@ export interface WireRequest {
   request: RankRequest;
   deadlineMs?: number;
   priority?: number;
+  /** Tensors read in place from the body, and tensors (and their bytes) copied while decoding. */
+  copies: { inPlace: number; copied: number; bytesCopied: number };
 }
 
 export interface WireLimits {
@@ -40,6 +43,10 @@ function show(v: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+const requestFields = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
+/** Each model's inputs by name (decoding looks a feature's spec up per tensor). */
+const specsOf = new WeakMap<GraphInput[], Map<string, GraphInput>>();
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 
 /** Decode a request body (msgpack when `contentType` says so, else JSON). */
@@ -52,16 +59,17 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
     throw new RequestError(`body: not valid ${msgpack ? "msgpack" : "JSON"} (${(err as Error).message})`, "bad_body");
   }
   if (!isObject(raw)) throw new RequestError("body: expected an object with \"candidates\" or \"rows\"", "bad_body");
-  const known = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
-  for (const key of Object.keys(raw)) if (!known.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...known].join(", ")})`, "unknown_field");
-  const specs = new Map(inputs.map((i) => [i.name, i]));
+  for (const key in raw) if (!requestFields.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...requestFields].join(", ")})`, "unknown_field");
+  let specs = specsOf.get(inputs);
+  if (!specs) specsOf.set(inputs, (specs = new Map(inputs.map((i) => [i.name, i]))));
+  const copies = { inPlace: 0, copied: 0, bytesCopied: 0 };
   const group = (name: "context" | "candidates" | "rows"): Record<string, Tensor> | undefined => {
     const value = raw[name];
     if (value === undefined) return undefined;
     if (name === "candidates" && Array.isArray(value)) return rowsToTensors(value, specs, limits);
     if (!isObject(value)) throw new RequestError(`${name}: expected an object of features`, "bad_body");
     const out: Record<string, Tensor> = {};
-    for (const [feature, v] of Object.entries(value)) out[feature] = decodeTensor(v, `${name}.${feature}`, specs.get(feature), limits);
+    for (const feature in value) out[feature] = decodeTensor(value[feature], `${name}.${feature}`, specs!.get(feature), limits, copies);
     return out;
   };
   const rows = group("rows");
@@ -78,11 +86,11 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
     throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${show(priority)}`, "bad_priority");
   }
   const request: RankRequest = rows ? { rows } : { context: context ?? {}, candidates: candidates! };
-  return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined };
+  return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined, copies };
 }
 
 /** A tensor from msgpack {dtype, shape, data: bin}, a JSON {dtype, shape, data: [...]}, or JSON nested arrays. */
-function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits): Tensor {
+function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits, copies?: WireRequest["copies"]): Tensor {
   if (Array.isArray(v)) {
     const dtype: DType = spec?.dtype ?? "f32";
     const shape = nestedShape(v, field);
@@ -100,9 +108,18 @@ function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, l
   if (data instanceof Uint8Array) {
     const bytes = count * dtypes[dtype].bytes;
     if (data.byteLength !== bytes) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${bytes} bytes, got ${data.byteLength}`, "length_mismatch");
-    // msgpack bin payloads sit at arbitrary offsets: copy into an aligned buffer.
+    // msgpack bin payloads sit at any offset of the body: an aligned one is the tensor's data as
+    // it is (the kernels may read it in place); another is copied once into an aligned buffer.
+    if (data.byteOffset % dtypes[dtype].bytes === 0) {
+      if (copies) copies.inPlace++;
+      return { dtype, shape: shape as number[], data: view(data, dtype) } as Tensor;
+    }
     const aligned = new Uint8Array(bytes);
     aligned.set(data);
+    if (copies) {
+      copies.copied++;
+      copies.bytesCopied += bytes;
+    }
     return { dtype, shape: shape as number[], data: view(aligned, dtype) } as Tensor;
   }
   if (Array.isArray(data)) {
@@ -132,7 +149,7 @@ function nestedShape(v: unknown[], field: string): number[] {
   }
   const check = (x: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (typeof x !== "number" && typeof x !== "string") throw new RequestError(`${field}: nested arrays must hold numbers`, "bad_tensor");
+      if (typeof x !== "number" && typeof x !== "string" && typeof x !== "boolean") throw new RequestError(`${field}: nested arrays must hold numbers`, "bad_tensor");
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[depth]) throw new RequestError(`${field}: ragged nested arrays (expected shape [${shape.join(", ")}])`, "bad_shape");
@@ -157,7 +174,8 @@ function fromNumbers(values: unknown[], dtype: DType, field: string): Tensor["da
   const out = new Ctor(values.length);
   values.forEach((x, i) => {
     // JSON cannot carry NaN/Infinity; strings "NaN"/"Infinity" are accepted so the model's policy decides.
-    const n = typeof x === "number" ? x : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
+    const n = typeof x === "number" ? x : typeof x === "boolean" && dtype === "bool" ? Number(x) : typeof x === "string" && /^-?(NaN|Infinity)$/.test(x) ? Number(x) : Number.NaN;
+    if (dtype === "bool" && n !== 0 && n !== 1) throw new RequestError(`${field}[${i}]: expected true/false or 0/1 for bool, got ${show(x, 40)}`, "bad_value");
     if (typeof x !== "number" && Number.isNaN(n) && x !== "NaN") throw new RequestError(`${field}[${i}]: expected a number, got ${show(x, 40)}`, "bad_value");
     if (dtype !== "f32" && !Number.isInteger(n)) throw new RequestError(`${field}[${i}]: expected an integer for ${dtype}, got ${x}`, "bad_value");
     out[i] = n;

@@ -218,13 +218,28 @@ export class Coalescer<Req, Res> {
       this.#counts.rejectedLate++;
       return Promise.reject(late);
     }
+    let entry!: Entry<Req, Res>;
     const result = new Promise<Res>((resolve, reject) => {
-      this.#enqueue({ request, rows, priority, enqueuedAt: now, deadlineAt: now + deadline, resolve, reject, signal });
+      entry = { request, rows, priority, enqueuedAt: now, deadlineAt: now + deadline, resolve, reject, signal };
     });
     this.#counts.submitted++;
     this.#policy.recordArrival(now);
-    this.#pump();
+    // Nothing to wait for: the batch of this request alone starts now, without queueing it
+    // (no deadline timer, no abort listener: it is past cancelling once it runs).
+    if (this.#startsNow(entry, now)) void this.#run([entry], now);
+    else {
+      this.#enqueue(entry);
+      this.#pump();
+    }
     return result;
+  }
+
+  /** Would #pump start a batch of `entry` alone at once (nothing running or queued, and no reason to wait)? The same rule as #dueAt. */
+  #startsNow(entry: Entry<Req, Res>, now: number): boolean {
+    if (this.#running || this.#queuedRequests > 0 || this.#closing) return false;
+    if (entry.rows >= this.options.maxBatchRows) return true;
+    const at = now + this.#policy.delayMs();
+    return at <= now || entry.deadlineAt <= at || !this.#policy.expectsArrivalBy(at);
   }
 
   /** Rows waiting to be batched (cheap; stats() copies every counter and histogram). */

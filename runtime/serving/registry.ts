@@ -4,8 +4,8 @@
 // registered lazily (loaded on first use) and unloaded when idle.
 import { isAbsolute, relative, resolve } from "node:path";
 import { RankfnError } from "../errors";
-import { Model, type ModelOptions } from "../engine/model";
-import { readModel } from "../model/model-file";
+import type { Model } from "../engine/model";
+import { type OpenOptions, openModel } from "../engine/open-model";
 import type { RemoteEmbeddingOptions } from "../embeddings/remote-tables";
 
 export interface ModelVersion {
@@ -48,7 +48,7 @@ export interface RegistryOptions {
   /** PUT may only load files under this folder (no path traversal); relative operator paths resolve against it. Default: the current directory. */
   modelRoot?: string;
   /** Options every model is loaded with (precision, worker, maxBatch...). */
-  modelOptions?: ModelOptions;
+  modelOptions?: OpenOptions;
   /** Per model name: serve its embedding tables from Redis, with its own fault policy. */
   embeddings?: Record<string, RemoteEmbeddingOptions>;
   /** Unload a model unused for this long (ms); 0 = never. */
@@ -121,7 +121,8 @@ export class ModelRegistry {
       const t0 = performance.now();
       // The file is validated (and fails with its problem) before anything is swapped.
       const embeddings = this.options.embeddings?.[name] ?? this.options.modelOptions?.embeddings;
-      const model = new Model(readModel(s.path), { ...this.options.modelOptions, ...(embeddings ? { embeddings } : {}), path: s.path });
+      // A rankfn model file, or an ONNX file imported (planned per size bucket when it has dynamic dims).
+      const model = openModel(s.path, { ...this.options.modelOptions, ...(embeddings ? { embeddings } : {}) });
       try {
         await model.ready();
         s.phase = "warming";

@@ -7,9 +7,11 @@ import { buildDcnv2, type Dcnv2Options } from "./dcnv2";
 import { buildDeepfm, type DeepfmOptions } from "./deepfm";
 import { buildDin, type DinOptions } from "./din";
 import { buildDlrm, type DlrmOptions } from "./dlrm";
+import { buildHstu, type HstuOptions } from "./hstu";
 import { buildMmoe, type MmoeOptions } from "./mmoe";
 import { buildMoe, type MoeOptions } from "./moe";
 import { buildPle, type PleOptions } from "./ple";
+import { buildRankmixer, type RankmixerOptions } from "./rankmixer";
 import { buildWidedeep, type WidedeepOptions } from "./widedeep";
 
 export interface ZooEntry<O> {
@@ -26,6 +28,8 @@ export interface ZooOptions {
   mmoe: MmoeOptions;
   ple: PleOptions;
   moe: MoeOptions;
+  hstu: HstuOptions;
+  rankmixer: RankmixerOptions;
 }
 
 export type ZooName = keyof ZooOptions;
@@ -39,6 +43,8 @@ export const zoo: { [N in ZooName]: ZooEntry<ZooOptions[N]> } = {
   mmoe: { summary: "MMoE: shared experts, softmax gate per task (ctr, cvr)", build: buildMmoe },
   ple: { summary: "PLE: customized gate control with shared and task experts (ctr, cvr)", build: buildPle },
   moe: { summary: "sparse top-k mixture-of-experts block in a ranking model", build: buildMoe },
+  hstu: { summary: "HSTU (DLRMv3-like): HSTU layers over the (item, action) history, candidates attend to it (M-FALCON)", build: buildHstu },
+  rankmixer: { summary: "RankMixer: features as T tokens, token mixing + per-token FFN blocks", build: buildRankmixer },
 };
 
 export const zooNames = Object.keys(zoo) as ZooName[];
@@ -48,5 +54,5 @@ export function isZooName(name: string): name is ZooName {
 }
 
 export { parameterCount, flopsPerRow } from "./stats";
-export { buildDcnv2, buildDeepfm, buildDin, buildDlrm, buildMmoe, buildMoe, buildPle, buildWidedeep };
-export type { Dcnv2Options, DeepfmOptions, DinOptions, DlrmOptions, MmoeOptions, MoeOptions, PleOptions, WidedeepOptions };
+export { buildDcnv2, buildDeepfm, buildDin, buildDlrm, buildHstu, buildMmoe, buildMoe, buildPle, buildRankmixer, buildWidedeep };
+export type { Dcnv2Options, DeepfmOptions, DinOptions, DlrmOptions, HstuOptions, MmoeOptions, MoeOptions, PleOptions, RankmixerOptions, WidedeepOptions };

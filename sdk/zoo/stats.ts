@@ -54,6 +54,15 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         f = T * (2 * h * 4 * d + 2 * d + 4 * h + 2 * d);
         break;
       }
+      case "attention": {
+        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale per score.
+        const [lq, lk] = [info.values.get(node.inputs[0]!)!.shape[0]!, info.values.get(node.inputs[1]!)!.shape[0]!];
+        const heads = attrs.heads as number;
+        const d = attrs.headDim as number;
+        const dv = (attrs.valueDim as number | undefined) ?? d;
+        f = heads * lq * lk * (2 * d + 2 * dv + 5);
+        break;
+      }
       case "mixture":
         f = 2 * width(node.inputs[0]!) * outW;
         break;
@@ -63,6 +72,24 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         const k = attrs.topK as number;
         const h = w(node.inputs[3]!)[0]!;
         f = 2 * E * d + k * (2 * h * d + 2 * outW * h + 2 * outW);
+        break;
+      }
+      case "hstu_history":
+      case "hstu_candidates": {
+        // W1 and W2 GEMMs per token, pointwise attention over the visible tokens (all events full).
+        const history = node.op === "hstu_history";
+        const L = width(node.inputs[history ? 1 : 2]!);
+        const d = history ? width(x) / L : width(x);
+        const hv = (attrs.heads as number) * (attrs.vDim as number);
+        const hq = (attrs.heads as number) * (attrs.qkDim as number);
+        const tokens = history ? L : 1;
+        const visible = history ? (L * (L + 1)) / 2 : L + 1;
+        f = tokens * (2 * d * (2 * hv + 2 * hq) + 2 * hv * d + 6 * hv) + visible * 2 * (hq + hv);
+        break;
+      }
+      case "grouped_linear": {
+        const s = w(node.inputs[1]!);
+        f = 2 * s[0]! * s[1]! * s[2]!;
         break;
       }
       case "concat":

@@ -10,6 +10,8 @@ import { BOOL, F32, I64, OnnxGraph, ints } from "../../bench/onnx-graph";
 import { importOnnx } from "../../runtime/onnx/importer";
 import { Rng } from "../../runtime/tensor/random";
 import { type Feed, matchesOrt, scratchDir } from "./oracle";
+import { join } from "node:path";
+import { loadModel, tensor } from "../../sdk";
 
 afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
 
@@ -137,4 +139,23 @@ test("ops outside the supported set and ops on the batch axis fail at load, nami
   expect(() => importOnnx(one((g, x) => g.op("Tile", [x, g.ints([2, 1, 1])])))).toThrow("(Tile): repeats[0] = 2 repeats the batch");
   expect(() => importOnnx(one((g, x) => g.op("CumSum", [x, g.ints([0], [])])))).toThrow("(CumSum): axis 0 holds the batch");
   expect(() => importOnnx(one((g, x) => g.op("Where", [g.op("Cast", [x], { to: BOOL }), x, g.op("Einsum", [x])])))).toThrow(/\(Einsum\): unsupported operator \(supported: .*ScatterND.*\)/);
+});
+
+test("a bool graph input (a mask the caller sends) is staged and read like any other input, alone and batched", async () => {
+  const g = new OnnxGraph();
+  const x = g.input("x", F32, ["N", 4]);
+  const keep = g.input("keep", BOOL, ["N", 4]);
+  const masked = g.op("Where", [keep, x, g.scalar(0)]);
+  g.output(g.op("ReduceSum", [masked, g.ints([1])], { keepdims: 1 }), F32, ["N", 1]);
+  const mask = { dtype: "bool" as const, dims: [6, 4], data: Uint8Array.from({ length: 24 }, () => (rng.int(2) ? 1 : 0)) };
+  const dense = { dtype: "f32" as const, dims: [6, 4], data: rng.floats(24, -1, 1) };
+  await matchesOrt("bool_input", g.encode("bool_input", 17), { x: dense, keep: mask });
+  // Batched with another request (staged into the plan's slots), the same sums as computed here.
+  using model = loadModel(join(scratchDir, "bool_input.onnx"));
+  const want = Array.from({ length: 6 }, (_, r) => [0, 1, 2, 3].reduce((a, j) => a + (mask.data[r * 4 + j] ? dense.data[r * 4 + j]! : 0), 0));
+  const req = (rows: number[]) => ({ rows: { x: tensor("f32", [rows.length, 4], Float32Array.from(rows.flatMap((r) => [...dense.data.subarray(r * 4, r * 4 + 4)]))), keep: tensor("bool", [rows.length, 4], Uint8Array.from(rows.flatMap((r) => [...mask.data.subarray(r * 4, r * 4 + 4)]))) } });
+  const [a, b] = await model.rankMany([req([0, 1, 2]), req([3, 4, 5])]);
+  const got = [...Object.values(a!.outputs)[0]!.data, ...Object.values(b!.outputs)[0]!.data];
+  got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5));
+  await expect(model.rank({ rows: { x: tensor("f32", [1, 4], new Float32Array(4)), keep: tensor("bool", [1, 4], Uint8Array.of(0, 2, 1, 0)) } })).rejects.toThrow("rows.keep: row 0 has 2 in a bool tensor (expected 0 or 1)");
 });

@@ -10,7 +10,7 @@ import { loadModel } from "../../sdk";
 
 export const scratchDir = mkdtempSync(join(tmpdir(), "rankfn-onnx-oracle-"));
 
-export type Feed = { dtype: "f32"; dims: number[]; data: Float32Array } | { dtype: "i64"; dims: number[]; data: BigInt64Array };
+export type Feed = { dtype: "f32"; dims: number[]; data: Float32Array } | { dtype: "i64"; dims: number[]; data: BigInt64Array } | { dtype: "bool"; dims: number[]; data: Uint8Array };
 
 /** fp32 agreement: |got − want| / max(1e-3, |want|) < tol for every element. */
 export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-4): void {
@@ -30,7 +30,7 @@ export async function matchesOrt(name: string, bytes: Uint8Array, feeds: Record<
   mkdirSync(scratchDir, { recursive: true });
   writeFileSync(path, bytes);
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
-  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.dtype === "f32" ? "float32" : "int64", f.data, f.dims)]));
+  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.dtype === "f32" ? "float32" : f.dtype === "bool" ? "bool" : "int64", f.data, f.dims)]));
   const want = await session.run(ortFeeds);
   using model = loadModel(path, context.length ? { context } : {});
   const ctx: Record<string, Tensor> = {};

@@ -65,8 +65,9 @@ test("loading refuses bad files and paths without disturbing the current version
 test("a version is warmed before it serves: every batch bucket up to warmRows is planned at full size and run once on one row, and stats start at zero", async () => {
   const registry = new ModelRegistry({ modelRoot: root, warmRows: 100 });
   const v = await registry.load("mmoe", "mmoe.safetensors");
-  // Buckets 16, 32, 64 and 128 (the last holding up to 100 rows) exist before the first request.
-  expect(v.model.inspect().memoryPlan.map((p) => p.capacity)).toEqual([16, 32, 64, 128]);
+  // Buckets 16, 32, 64 and 128 (the last holding up to 100 rows) exist before the first request,
+  // each for a few requests (8 context rows), a few dozen (64) and one per row.
+  expect(v.model.inspect().memoryPlan.map((p) => `${p.capacity}/${p.contextCapacity}`)).toEqual(["16/8", "16/16", "32/8", "32/32", "64/8", "64/64", "128/8", "128/64", "128/128"]);
   expect(v.model.stats()).toMatchObject({ requests: 0, rows: 0, batches: 0 });
   // Warm-up ran zero rows: real requests still score exactly like a fresh model.
   const [req] = sampleRequests(built, { count: 1, candidates: 5, seed: 9 });

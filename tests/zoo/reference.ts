@@ -16,6 +16,7 @@ import { pleOptions } from "../../sdk/zoo/ple";
 import { widedeepOptions } from "../../sdk/zoo/widedeep";
 import { type Act, act } from "../kernels/reference";
 import { type ZooRequest, inputRow } from "./requests";
+import { referenceHstu, referenceRankmixer } from "./reference-sequence";
 
 export { act };
 
@@ -304,6 +305,8 @@ export const references: { [N in ZooName]: (options: Partial<ZooOptions[N]>, wei
   mmoe: referenceMmoe,
   ple: referencePle,
   moe: referenceMoe,
+  hstu: referenceHstu,
+  rankmixer: referenceRankmixer,
 };
 
 /** The reference outputs of architecture `name` built with `options`. */

@@ -15,6 +15,8 @@ import { dlrmOptions } from "../../sdk/zoo/dlrm";
 import { mmoeOptions } from "../../sdk/zoo/mmoe";
 import { moeOptions } from "../../sdk/zoo/moe";
 import { pleOptions } from "../../sdk/zoo/ple";
+import { hstuOptions } from "../../sdk/zoo/hstu";
+import { rankmixerOptions } from "../../sdk/zoo/rankmixer";
 import { widedeepOptions } from "../../sdk/zoo/widedeep";
 
 export interface ZooRequest {
@@ -33,8 +35,8 @@ export interface InputSpec {
   role: "context" | "candidate";
   /** i64 inputs: ids are in [0, rows) (the table the ids index). */
   rows?: number;
-  /** i64 inputs: "bag" = slots independently filled or padded; "sequence" = a history, filled then padded. */
-  kind?: "bag" | "sequence";
+  /** i64 inputs: "bag" = slots independently filled or padded; "sequence" = a history, filled then padded; "history" = padded then filled (oldest side padded). */
+  kind?: "bag" | "sequence" | "history";
 }
 
 function denseSpec(n: number): InputSpec {
@@ -77,6 +79,25 @@ export function inputSpecs<N extends ZooName>(name: N, options: Partial<ZooOptio
       const o = name === "mmoe" ? mmoeOptions(options) : name === "ple" ? pleOptions(options) : moeOptions(options);
       return [denseSpec(o.denseFeatures), ...bags("cat", o.multiHot, o.rows, o.contextFeatures)];
     }
+    case "hstu": {
+      const o = hstuOptions(options as Partial<ZooOptions["hstu"]>);
+      const L = o.historyLength;
+      return [
+        { name: "hist_items", dtype: "i64", width: L, role: "context", rows: o.itemTableRows, kind: "history" },
+        { name: "hist_actions", dtype: "i64", width: L, role: "context", rows: o.actions, kind: "bag" },
+        ...(o.rab === "time"
+          ? ([
+              { name: "hist_ts", dtype: "i64", width: L, role: "context", rows: 1_000_000, kind: "bag" },
+              { name: "request_ts", dtype: "i64", width: 1, role: "context", rows: 1_000_000, kind: "bag" },
+            ] as InputSpec[])
+          : []),
+        { name: "item_id", dtype: "i64", width: 1, role: "candidate", rows: o.itemTableRows, kind: "bag" },
+      ];
+    }
+    case "rankmixer": {
+      const o = rankmixerOptions(options as Partial<ZooOptions["rankmixer"]>);
+      return [denseSpec(o.denseFeatures), ...bags("cat", o.multiHot, o.rows, o.contextFeatures)];
+    }
     default:
       throw new Error(`no input specs for "${name}"`);
   }
@@ -108,6 +129,11 @@ export function makeRequest<N extends ZooName>(name: N, rows: number, rng: Rng, 
         // A behaviour history of random length: slot t holds an id for t < length, then padding.
         const length = rng.int(spec.width + 1);
         return Array.from({ length: spec.width }, (_, t) => (t < length ? rng.int(spec.rows!) : -1));
+      }
+      if (spec.kind === "history") {
+        // Oldest event first, padded on the oldest side: slot t holds an id for t >= width - length.
+        const length = rng.int(spec.width + 1);
+        return Array.from({ length: spec.width }, (_, t) => (t >= spec.width - length ? rng.int(spec.rows!) : -1));
       }
       return bagRow(spec, rng);
     };

@@ -27,6 +27,8 @@ const outputs: Record<ZooName, string[]> = {
   mmoe: ["ctr", "cvr"],
   ple: ["ctr", "cvr"],
   moe: ["ctr"],
+  hstu: ["ctr"],
+  rankmixer: ["ctr"],
 };
 
 function bytes(t: Tensor): Uint8Array {
@@ -150,6 +152,8 @@ describe("shapes and options", () => {
     mmoe: { experts: 3, tasks: ["ctr", "cvr", "dwell"] },
     ple: { layers: 3, sharedExperts: 1, taskExperts: 3 },
     moe: { experts: 4, topK: 4, expertAct: "silu" },
+    hstu: { rab: "time", rabBuckets: 20, layers: 1, historyLength: 16, heads: 4, qkDim: 8, vDim: 16 },
+    rankmixer: { tokens: 2, blocks: 1, tokenDim: 16 },
   };
 
   for (const [name, options] of Object.entries(variants) as [ZooName, Partial<ZooOptions[ZooName]>][]) {

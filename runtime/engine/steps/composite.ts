@@ -1,6 +1,7 @@
 // Steps of the composite ops, built from several kernels: DIN target
 // attention (context keys projected once per request), mixtures of experts
-// (dense gates and sparse top-k routing), FM and row sums.
+// (dense gates and sparse top-k routing), FM and row sums; the fused
+// multi-head attention step (steps/attention.ts) is listed with them.
 import { type Pointer, ptr } from "bun:ffi";
 import type { Node } from "../../graph/schema";
 import { activations } from "../../ffi/activations";

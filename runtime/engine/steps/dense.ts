@@ -145,9 +145,11 @@ const concat: StepBuilder = (node, ctx) => {
   for (const input of node.inputs) {
     const x = ctx.slot(input);
     const target = y.data.subarray(offset);
-    // Already in place (concat elimination aliased it into this slice)?
-    const inPlace = x.data.buffer === target.buffer && x.data.byteOffset === target.byteOffset && x.ld === y.ld;
-    if (!inPlace) copies.push(copyRows(ctx, node, x.data, x.ld, target, y.ld, x.width, (s) => rowsOf(y, s)));
+    // Already in place (concat elimination aliased it into this slice)? Asked of the storage the
+    // plan gave it, so a graph input (never aliased) stays readable in place: its rows are read when the step runs.
+    const stored = ctx.storage(input);
+    const inPlace = stored.buffer === target.buffer && stored.byteOffset === target.byteOffset && x.ld === y.ld;
+    if (!inPlace) copies.push(step(node, (s) => ctx.check(ctx.sym.rf_activation(null, 0, rowsOf(y, s), x.width, x.data, x.ld, target, y.ld), node)));
     offset += x.width;
   }
   return step(node, (s) => {

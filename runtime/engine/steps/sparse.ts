@@ -23,16 +23,23 @@ interface BagSource {
   mode: number;
   /** Compacted ids and offsets for this call; returns the number of ids. */
   prepare(rows: number): number;
-  ids: Int32Array | BigInt64Array;
+  /** The ids to pool (read when the step runs: a bound input's storage changes between runs). */
+  readonly ids: Int32Array | BigInt64Array;
+  /** i64 ids (else i32). */
+  wide: boolean;
   offsets: BigInt64Array;
   /** Remote table: the key of its gathered rows. */
   remote?: { key: string };
 }
 
-/** The gathered rows of a remote use for this batch (the resolver must have run); `distinct` is their row count. */
-function gatheredRows(s: RunState, key: string, count: number, dim: number, node: Node): GatheredRows & { distinct: number } {
+/**
+ * The gathered rows of a remote use for this batch, `bags` bags (the resolver must have run; its
+ * compaction of the ids is the only one: the step pools its slots and offsets as they are).
+ * `distinct` is their row count.
+ */
+function gatheredRows(s: RunState, key: string, bags: number, dim: number, node: Node): GatheredRows & { distinct: number } {
   const g = s.gathered?.[key];
-  if (!g || g.slots.length < count || g.rows.length % dim !== 0) {
+  if (!g || g.offsets.length < bags + 1 || g.rows.length % dim !== 0) {
     throw new RankfnError(`node "${node.name}": rows of its remote table were not gathered for this batch (rank through Model.rank, which fetches them)`, "remote_rows_missing", 500);
   }
   return { ...g, distinct: g.rows.length / dim };
@@ -54,6 +61,22 @@ function idView(arr: Int32Array | BigInt64Array): { wide: boolean; get(i: number
     : { wide, get: (i) => w[i]!, set: (i, v) => (w[i] = v) };
 }
 
+/**
+ * The id view of a slot's current storage, made again when a run binds the slot to other
+ * storage (a graph input read in place); never read while the plan is built.
+ */
+function liveIds(slot: Slot<Int32Array | BigInt64Array>): () => ReturnType<typeof idView> {
+  let arr: Int32Array | BigInt64Array | undefined;
+  let view: ReturnType<typeof idView> | undefined;
+  return () => {
+    if (slot.data !== arr) {
+      arr = slot.data;
+      view = idView(arr);
+    }
+    return view!;
+  };
+}
+
 /** Prepare the ids of one table: direct when there is nothing to drop or fold, else compacted. */
 function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
   const idSlot = ctx.idSlot(idsName);
@@ -65,13 +88,20 @@ function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string,
   const offsets = new BigInt64Array(ctx.capacity + 1);
   const off32 = new Int32Array(offsets.buffer);
   const remote = ctx.isRemote(tableName) ? { key: useKey(node.name, index) } : undefined;
-  const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets, remote };
+  const wide = ctx.values.get(idsName)!.dtype === "i64";
+  const base = { input: idsName, table, dim: table.shape[1]!, mode: poolModes.indexOf(mode as (typeof poolModes)[number]), offsets, remote, wide };
   if (padding === undefined && idPolicy === "error") {
     for (let b = 0; b <= ctx.capacity; b++) off32[2 * b] = b * L;
-    return { ...base, ids: idSlot.data, prepare: (rows) => rows * L };
+    return {
+      ...base,
+      get ids() {
+        return idSlot.data;
+      },
+      prepare: (rows) => rows * L,
+    };
   }
-  const src = idView(idSlot.data);
-  const ids = src.wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const live = liveIds(idSlot);
+  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
   const dst = idView(ids);
   const pad = padding ?? Number.NaN;
   const modulo = idPolicy === "modulo";
@@ -79,6 +109,7 @@ function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string,
     ...base,
     ids,
     prepare(rows) {
+      const src = live();
       let count = 0;
       for (let b = 0; b < rows; b++) {
         off32[2 * b] = count;
@@ -106,20 +137,20 @@ const embeddingBag: StepBuilder = (node, ctx) => {
   const src = bagSource(ctx, node, 0, node.inputs[0]!, node.inputs[1]!, a.mode, a.idPolicy);
   const y = ctx.slot(node.outputs[0]!);
   const tableCode = dtypes[src.table.dtype].code;
-  const idCode = src.ids instanceof BigInt64Array ? 6 : 5;
+  const idCode = src.wide ? 6 : 5;
   const rowsInTable = src.table.shape[0]!;
   return {
     node: node.name,
     op: node.op,
     run(s) {
       const rows = rowsOf(y, s);
-      const numIds = src.prepare(rows);
       try {
         if (src.remote) {
-          const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
-          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, src.dim, g.slots, 5, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
+          const g = gatheredRows(s, src.remote.key, rows, src.dim, node);
+          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, src.dim, g.slots, 5, g.slots.length, g.offsets, rows, null, src.mode, y.data, y.ld), node);
           return;
         }
+        const numIds = src.prepare(rows);
         ctx.check(ctx.sym.rf_embedding_bag(null, src.table.data, tableCode, rowsInTable, src.dim, src.ids, idCode, numIds, src.offsets, rows, null, src.mode, y.data, y.ld), node);
       } catch (err) {
         rethrowForInput(err, src.input);
@@ -149,7 +180,7 @@ const embeddingBags: StepBuilder = (node, ctx) => {
     setI64(w + 12, src.dim);
     setI64(w + 16, outs[i]!.ld);
     d32[w + 18] = src.remote ? 0 : dtypes[src.table.dtype].code;
-    d32[w + 19] = src.remote || !(src.ids instanceof BigInt64Array) ? 5 : 6;
+    d32[w + 19] = src.remote || !src.wide ? 5 : 6;
     d32[w + 20] = src.mode;
   });
   const address = (arr: TypedArray) => (arr.byteLength > 0 ? (ptr(arr) as number) : 0);
@@ -162,19 +193,20 @@ const embeddingBags: StepBuilder = (node, ctx) => {
       const rows = rowsOf(outs[0]!, s);
       sources.forEach((src, i) => {
         const w = (i * DESCRIPTOR_BYTES) / 4;
-        const numIds = src.prepare(rows);
-        setI64(w + 14, numIds);
         if (src.remote) {
-          const g = gatheredRows(s, src.remote.key, numIds, src.dim, node);
+          const g = gatheredRows(s, src.remote.key, rows, src.dim, node);
           keep[i] = g;
+          setI64(w + 14, g.slots.length);
           setI64(w + 10, g.distinct);
           setPtr(w, address(g.rows));
           setPtr(w + 2, address(g.slots));
+          setPtr(w + 4, address(g.offsets));
         } else {
+          setI64(w + 14, src.prepare(rows));
           setPtr(w, address(src.table.data));
           setPtr(w + 2, address(src.ids));
+          setPtr(w + 4, address(src.offsets));
         }
-        setPtr(w + 4, address(src.offsets));
         setPtr(w + 6, 0);
         setPtr(w + 8, address(outs[i]!.data));
       });
@@ -207,8 +239,9 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
   const spec = ctx.graph.inputs.find((i) => i.name === node.inputs[0]);
   const pad = spec?.padding ?? Number.NaN;
   const modulo = ctx.attrs(node).idPolicy === "modulo";
-  const src = idView(idSlot.data);
-  const ids = src.wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
+  const live = liveIds(idSlot);
+  const wide = ctx.values.get(node.inputs[0]!)!.dtype === "i64";
+  const ids = wide ? new BigInt64Array(ctx.capacity * L) : new Int32Array(ctx.capacity * L);
   const dst = idView(ids);
   const offsets = new BigInt64Array(ctx.capacity * L + 1);
   const off32 = new Int32Array(offsets.buffer);
@@ -219,6 +252,12 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
     op: node.op,
     run(s) {
       const rows = rowsOf(y, s);
+      if (remote) {
+        const g = gatheredRows(s, remote.key, rows * L, dim, node);
+        ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, dim, g.slots, 5, g.slots.length, g.offsets, rows * L, null, 0, y.data, dim), node);
+        return;
+      }
+      const src = live();
       let count = 0;
       for (let b = 0; b < rows; b++) {
         for (let j = 0; j < L; j++) {
@@ -230,12 +269,7 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
       }
       off32[2 * rows * L] = count;
       try {
-        if (remote) {
-          const g = gatheredRows(s, remote.key, count, dim, node);
-          ctx.check(ctx.sym.rf_embedding_bag(null, g.rows, 0, g.distinct, dim, g.slots, 5, count, offsets, rows * L, null, 0, y.data, dim), node);
-          return;
-        }
-        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, src.wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
+        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, wide ? 6 : 5, count, offsets, rows * L, null, 0, y.data, dim), node);
       } catch (err) {
         rethrowForInput(err, node.inputs[0]!);
       }
@@ -258,12 +292,13 @@ const paddingMask: StepBuilder = (node, ctx) => {
   const ids = ctx.idSlot(node.inputs[0]!);
   const y = ctx.slot(node.outputs[0]!);
   const pad = ctx.attrs(node).padding as number;
-  const src = idView(ids.data);
+  const live = liveIds(ids);
   return {
     node: node.name,
     op: node.op,
     run(s) {
       const rows = rowsOf(y, s);
+      const src = live();
       for (let b = 0; b < rows; b++) {
         for (let j = 0; j < y.width; j++) y.data[b * y.ld + j] = src.get(b * ids.ld + j) === pad ? 0 : 1;
       }

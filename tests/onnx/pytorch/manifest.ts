@@ -71,19 +71,20 @@ function decode(t: RawTensor): ExportedTensor {
 
 let cached: PytorchManifest | undefined;
 
-/** Export every model (once per script version) and return the manifest; throws if the script fails. */
-export function pytorchExports(python: string): PytorchManifest {
-  if (cached) return cached;
+/**
+ * Run an export script of this folder into a temp folder named by the hash of the python and
+ * the scripts (so it runs once per version), and return that folder; throws if the script fails.
+ */
+export function exportFolder(python: string, script: string, deps: string[] = scripts): string {
   const hash = createHash("sha256").update(python);
-  for (const s of scripts) hash.update(readFileSync(s));
-  const dir = join(tmpdir(), `rankfn-pytorch-exports-${hash.digest("hex").slice(0, 16)}`);
+  for (const s of [...deps, join(scriptDir, script)]) hash.update(readFileSync(s));
+  const dir = join(tmpdir(), `rankfn-pytorch-${script.replace(/\.py$/, "")}-${hash.digest("hex").slice(0, 16)}`);
   if (!existsSync(join(dir, "manifest.json"))) {
-    // Export into a fresh folder and rename it into place, so a concurrent run never sees half a folder.
     const work = mkdtempSync(join(tmpdir(), "rankfn-pytorch-exporting-"));
-    const run = Bun.spawnSync([python, "-W", "ignore", join(scriptDir, "models.py"), work], { stdout: "pipe", stderr: "pipe" });
+    const run = Bun.spawnSync([python, "-W", "ignore", join(scriptDir, script), work], { stdout: "pipe", stderr: "pipe" });
     if (run.exitCode !== 0) {
       rmSync(work, { recursive: true, force: true });
-      throw new Error(`${python} ${join(scriptDir, "models.py")} failed (exit ${run.exitCode}):\n${run.stderr.toString().slice(-4000)}`);
+      throw new Error(`${python} ${join(scriptDir, script)} failed (exit ${run.exitCode}):\n${run.stderr.toString().slice(-4000)}`);
     }
     try {
       renameSync(work, dir);
@@ -91,8 +92,37 @@ export function pytorchExports(python: string): PytorchManifest {
       rmSync(work, { recursive: true, force: true }); // another run got there first
     }
   }
+  return dir;
+}
+
+/** Export every model (once per script version) and return the manifest; throws if the script fails. */
+export function pytorchExports(python: string): PytorchManifest {
+  if (cached) return cached;
+  const dir = exportFolder(python, "models.py");
   const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Omit<PytorchManifest, "models"> & { models: RawExport[] };
   cached = { ...raw, models: raw.models.map((m) => ({ ...m, path: join(dir, m.path), inputs: m.inputs.map(decode), outputs: m.outputs.map(decode) })) };
   return cached;
 }
 
+/** A model exported with a dynamic history length, and ranking requests each with a history of its own length. */
+export interface DynamicExport {
+  name: string;
+  opset: number;
+  path: string;
+  context: string[];
+  history: string;
+  /** "bucket": the model masks its padding (pad to any size); "max": it must see histories padded to the full length. */
+  padTo: "bucket" | "max";
+  requests: { inputs: ExportedTensor[]; outputs: ExportedTensor[] }[];
+}
+
+/** Run dynamic.py (once per version) and return its exports. */
+export function dynamicExports(python: string): { maxLen: number; models: DynamicExport[] } {
+  const dir = exportFolder(python, "dynamic.py");
+  type Raw = Omit<DynamicExport, "requests" | "padTo"> & { pad_to: "bucket" | "max"; requests: { inputs: RawTensor[]; outputs: RawTensor[] }[] };
+  const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { max_len: number; models: Raw[] };
+  return {
+    maxLen: raw.max_len,
+    models: raw.models.map(({ pad_to, ...m }) => ({ ...m, padTo: pad_to, path: join(dir, m.path), requests: m.requests.map((r) => ({ inputs: r.inputs.map(decode), outputs: r.outputs.map(decode) })) })),
+  };
+}

@@ -71,6 +71,8 @@ class Inputs:
 # nn.Linear exports as Gemm (-> linear at import) or MatMul + Add (-> linear in fuse-linear).
 FUSE_LINEAR = r"Gemm -> linear|matmul->linear"
 FUSE_BN_ACT = r"fuse-linear: .*\d+ batch-norm, \d+ activation"
+# nn.MultiheadAttention's MatMul / Softmax / MatMul chain -> one attention op (runtime/compiler/fuse-attention.ts).
+FUSE_MHA = r"fuse-attention: {n} multi-head attention -> attention \(heads={heads}, L={L}, d={d}, mask {mask}\)"
 
 
 def specs():
@@ -101,7 +103,8 @@ def specs():
     x = Inputs(5)
     add("xdeepfm", A.XDeepFM, [("fields", x.columns(A.XDeepFM.field_dims))], ["ctr"])
     x = Inputs(6)
-    add("autoint", A.AutoInt, [("fields", x.columns(A.AutoInt.field_dims))], ["ctr"])
+    add("autoint", A.AutoInt, [("fields", x.columns(A.AutoInt.field_dims))], ["ctr"],
+        fusions=[FUSE_MHA.format(n=2, heads=2, L=4, d=8, mask="none ×2"), FUSE_LINEAR])
     x = Inputs(7)
     cross_w = torch.rand((BATCH, 6), generator=x.g) + 0.5
     add("wide_deep", A.WideDeep,
@@ -121,9 +124,10 @@ def specs():
     add("bst", S.BST,
         [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
-        emb_scale=1.0, linear_gain=1.5)
+        fusions=[FUSE_MHA.format(n=1, heads=2, L=13, d=8, mask="none"), FUSE_LINEAR], emb_scale=1.0, linear_gain=1.5)
     x = Inputs(12)
-    add("sasrec", S.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"])
+    add("sasrec", S.SASRec, [("log_seqs", x.user(x.history(1000, 20))), ("candidate", x.ids(1000, 1, low=1))], ["logit"], context=["log_seqs"],
+        fusions=[FUSE_MHA.format(n=2, heads=2, L=20, d=8, mask="causal ×2"), FUSE_LINEAR])
     x = Inputs(13)
     add("mmoe", A.MMoE, [("dense", x.dense(10)), ("ids", x.columns([100, 200, 300]))], ["ctr", "cvr"],
         fusions=[r"mixture\(E=4\) \(×2\)", FUSE_LINEAR], emb_scale=1.0, linear_gain=2.0)
@@ -137,6 +141,11 @@ def specs():
         ["ctr"], context=["watch_hist", "search_tokens", "user_dense"], emb_scale=1.0,
         fusions=[r"Gather -> ReduceMean -> embedding_bag\(mean\) \(×2\)", r"embedding_bag\(gather\)", r"fuse-embeddings: 4 bags fused, 2 embedding call",
                  r"insert-broadcast: 3 context values", FUSE_LINEAR, FUSE_BN_ACT])
+    x = Inputs(16)
+    add("bst_padded", lambda: S.BST(key_padding=True),
+        [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
+        ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
+        fusions=[FUSE_MHA.format(n=1, heads=2, L=13, d=8, mask="key padding"), FUSE_LINEAR], emb_scale=1.0, linear_gain=1.5)
     return s
 
 

@@ -21,7 +21,7 @@ import { type ExportedTensor, type PytorchExport, describePytorch } from "./expo
  * fails until the model is added here — grow the list with the importer.
  */
 const importsToday: string[] = [
-  "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "sasrec", "mmoe", "ple", "youtube_dnn",
+  "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "bst_padded", "sasrec", "mmoe", "ple", "youtube_dnn",
 ];
 
 const REL = 1e-4;

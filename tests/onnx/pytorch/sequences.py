@@ -60,10 +60,12 @@ class DIEN(nn.Module):
 
 class BST(nn.Module):
     """Behavior Sequence Transformer: target item appended to the history ids (torch.cat),
-    item + positional embeddings, nn.TransformerEncoderLayer(batch_first=True), flatten, MLP."""
+    item + positional embeddings, nn.TransformerEncoderLayer(batch_first=True), flatten, MLP.
+    key_padding: the padded history slots are the encoder's src_key_padding_mask (ids == 0)."""
 
-    def __init__(self, d=16, hist_len=12):
+    def __init__(self, d=16, hist_len=12, key_padding=False):
         super().__init__()
+        self.key_padding = key_padding
         self.item_emb = nn.Embedding(1000, d, padding_idx=0)
         self.pos_emb = nn.Embedding(hist_len + 1, d)
         self.user_emb = nn.Embedding(200, 8)
@@ -73,7 +75,7 @@ class BST(nn.Module):
     def forward(self, user_id, user_dense, hist, target_item):
         ids = torch.cat([hist, target_item], dim=1)
         positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
-        seq = self.encoder(self.item_emb(ids) + self.pos_emb(positions))
+        seq = self.encoder(self.item_emb(ids) + self.pos_emb(positions), src_key_padding_mask=(ids == 0) if self.key_padding else None)
         x = torch.cat([seq.flatten(1), self.user_emb(user_id).squeeze(1), user_dense], dim=1)
         return torch.sigmoid(self.out(x))
 

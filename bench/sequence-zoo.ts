@@ -1,0 +1,45 @@
+// End-to-end section of `bun run bench sequence`: the zoo hstu model ranked in
+// process (loadModel + rankSync, fp32) at history lengths 256 and 1024 with 64
+// and 512 candidates per request — samples/s, ms per request, GFLOP/s from the
+// model's FLOP estimate (history once per request + every candidate) and % of
+// the fp32 peak measured in the same run.
+import { loadModel, tensor } from "../sdk";
+import { flopsPerRow, zoo } from "../sdk/zoo";
+import type { Report } from "./report";
+import { progress, time } from "./timing";
+
+/** The DLRMv3-like configuration benchmarked (the history length varies). */
+export const benchHstu = { embeddingDim: 128, heads: 4, qkDim: 32, vDim: 32, layers: 2, rabBuckets: 12, seed: 5 } as const;
+
+/** A request with a full history of L events and `candidates` items. */
+function request(L: number, candidates: number) {
+  const ids = (f: (t: number) => number) => tensor("i64", [1, L], BigInt64Array.from({ length: L }, (_, t) => BigInt(f(t))));
+  return {
+    context: { hist_items: ids((t) => (t * 7919) % 10_000), hist_actions: ids((t) => t % 8) },
+    candidates: { item_id: tensor("i64", [candidates, 1], BigInt64Array.from({ length: candidates }, (_, i) => BigInt((i * 104_729) % 10_000))) },
+  };
+}
+
+/** Adds the zoo hstu section to `report`. */
+export async function zooHstuSection(report: Report, peak: number, threads: number, quick: boolean): Promise<void> {
+  const section = report.section(
+    `zoo hstu end to end (fp32, d = ${benchHstu.embeddingDim}, H = ${benchHstu.heads}, qk/v ${benchHstu.qkDim}/${benchHstu.vDim} per head, ${benchHstu.layers} layers), one request`,
+  );
+  section.note("GFLOP/s: the model's FLOP estimate (flopsPerRow: the history half once, the candidate half per candidate) per measured call");
+  section.note("target: end-to-end MFU on hstu at L = 1024 >= 40%");
+  for (const L of [256, 1024]) {
+    const built = zoo.hstu.build({ ...benchHstu, historyLength: L });
+    const f = flopsPerRow(built.graph);
+    using model = loadModel(built, { threads, maxBatch: 512 });
+    for (const candidates of quick ? [512] : [64, 512]) {
+      progress(`zoo hstu L=${L} candidates=${candidates}`);
+      const req = request(L, candidates);
+      const t = await time(() => model.rankSync(req), { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 });
+      const work = f.context + candidates * f.candidate;
+      section.add({
+        L, candidates, "ms / request": t.median * 1e3, "samples/s": candidates / t.median, "history GFLOP": f.context / 1e9,
+        "GFLOP / request": work / 1e9, "GFLOP/s": work / t.median / 1e9, "% peak": (100 * work) / t.median / 1e9 / peak,
+      });
+    }
+  }
+}

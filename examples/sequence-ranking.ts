@@ -1,0 +1,40 @@
+// Sequence ranking with the zoo's HSTU (DLRMv3-like) and RankMixer. HSTU: a
+// user's (item, action) history — oldest event first, padded on the oldest side
+// with -1 — is encoded by HSTU layers once per request (context); each candidate
+// item attends to that history and to itself, never to another candidate
+// (M-FALCON), so a candidate's score is the same alone or among 300 others.
+// RankMixer: dense and sparse features become tokens, mixed and passed through
+// per-token FFNs. `bun examples/sequence-ranking.ts`
+import { loadModel, tensor, zoo } from "../sdk";
+import { flopsPerRow } from "../sdk/zoo";
+import { sampleRequests } from "../sdk/sample-requests";
+
+const L = 256;
+const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 64, heads: 2, qkDim: 32, vDim: 32, layers: 2, seed: 7 });
+using model = loadModel(hstu, { threads: 2 });
+const info = model.inspect();
+for (const input of info.inputs) console.log(`hstu input ${input.name.padEnd(12)} ${input.dtype} [${input.shape.join(", ")}] ${input.role}`);
+console.log(`hstu params ${info.params.count.toLocaleString("en-US")}; ${info.memoryPlan.map((p) => p.summary).join("; ")}`);
+const flops = flopsPerRow(hstu.graph);
+console.log(`hstu work: ${(flops.context / 1e6).toFixed(1)} MFLOP per request (the history), ${(flops.candidate / 1e3).toFixed(0)} kFLOP per candidate`);
+
+// One user with 180 events (the 76 oldest slots padded), 300 candidate items.
+const events = 180;
+const ids = (f: (t: number) => number) => tensor("i64", [1, L], BigInt64Array.from({ length: L }, (_, t) => BigInt(t < L - events ? -1 : f(t))));
+const context = { hist_items: ids((t) => (t * 7919) % 10_000), hist_actions: ids((t) => t % 8) };
+const items = BigInt64Array.from({ length: 300 }, (_, i) => BigInt((i * 104_729) % 10_000));
+const { outputs, timing } = await model.rank({ context, candidates: { item_id: tensor("i64", [300, 1], items) } });
+const ctr = outputs.ctr!.data;
+const best = Array.from(ctr.keys()).sort((a, b) => ctr[b]! - ctr[a]!).slice(0, 5);
+console.log(`hstu scored ${ctr.length} candidates in ${timing.computeMs.toFixed(2)} ms; best: ${best.map((i) => `#${i} (${ctr[i]!.toFixed(4)})`).join(", ")}`);
+
+const alone = await model.rank({ context, candidates: { item_id: tensor("i64", [1, 1], items.subarray(best[0]!, best[0]! + 1)) } });
+console.log(`candidate #${best[0]} scored alone: ${alone.outputs.ctr!.data[0]!.toFixed(4)} (among 300: ${ctr[best[0]!]!.toFixed(4)})`);
+
+const rankmixer = zoo.rankmixer.build({ seed: 7 });
+using mixer = loadModel(rankmixer, { threads: 2 });
+console.log(`rankmixer inputs: ${mixer.inspect().inputs.map((i) => `${i.name} [${i.shape.join(", ")}] ${i.role}`).join(", ")}`);
+const [request] = sampleRequests(rankmixer, { count: 1, candidates: 200, seed: 3 });
+const mixed = await mixer.rank(request!);
+const scores = Array.from(mixed.outputs.ctr!.data);
+console.log(`rankmixer scored ${scores.length} candidates in ${mixed.timing.computeMs.toFixed(2)} ms; first five: ${scores.slice(0, 5).map((s) => s.toFixed(4)).join(", ")}`);

@@ -1,0 +1,321 @@
+// Multi-head attention from the general graph, as torch.onnx (1.13, opsets 14
+// and 17) exports nn.MultiheadAttention and nn.TransformerEncoderLayer:
+//   Q = layout(q) [H, Lq, d], Kᵀ = layout(k) [H, d, Lk], V = layout(v) [H, Lk, dv]
+//   P = softmax_axis(-1)(scale · batch_matmul(Q, Kᵀ) (+ mask weight))
+//   out = layout(batch_matmul(P, V)) [Lq, H·dv]
+// -> attention{heads, scale, mask}(q, k, v): one rf_seq_attention call instead
+// of two batched GEMMs, a softmax and five copies. `layout` is any chain of
+// reshape / transpose / slice_nd; each chain is checked by running it on the
+// index of every element, so a match means the same elements, whatever
+// steps the exporter took (a column slice of a fused QKV projection is read in
+// place). Scalar mul/div anywhere on the Q, Kᵀ or score side fold into scale.
+// The mask must be a constant the kernel can express (all zeros, or causal:
+// 0 where visible, -inf or <= -1e9 elsewhere) or a key padding mask (a bool
+// flag per key, through where(flag, -inf, 0)); any other mask or any other
+// difference leaves the graph as it is.
+import { inferGraph, type GraphInfo } from "../graph/infer";
+import type { Graph, Node } from "../graph/schema";
+import { broadcastShapes, broadcastStrides, count, weightRowShape } from "../graph/tensor-shapes";
+import type { Tensor } from "../tensor/tensor";
+import { type Pass, cloneGraph, producers, useCounts } from "./pass";
+
+/** Chains longer than this many elements per row are not traced (compile time stays small). */
+const MAX_TRACED = 1 << 22;
+/** An additive mask entry at or below this hides its key (exp underflows to exactly 0 in fp32 for any sane score). */
+const HIDDEN = -1e9;
+
+interface Ctx {
+  graph: Graph;
+  info: GraphInfo;
+  weights: Map<string, Tensor>;
+  byValue: Map<string, Node>;
+  uses: Map<string, number>;
+}
+
+const rowAxis = (axis: number, rowRank: number) => (axis < 0 ? axis + rowRank + 1 : axis) - 1;
+const shapeOf = (ctx: Ctx, v: string) => ctx.info.values.get(v)!.shape;
+
+const layoutOps = new Set(["reshape", "transpose", "slice_nd"]);
+/** A key padding mask also reaches the scores through an expand over heads. */
+const maskLayoutOps = new Set([...layoutOps, "expand"]);
+
+/** Per element of a layout chain's current value: its offset in a row of the value the chain starts from. */
+interface Traced {
+  idx: Int32Array;
+  shape: number[];
+}
+
+const iota = (n: number, shape: number[]): Traced => ({ idx: Int32Array.from({ length: n }, (_, i) => i), shape });
+
+/** Apply one layout node to (index map, shape); undefined if it is not a layout op. */
+function applyLayout(ctx: Ctx, node: Node, idx: Int32Array, shape: number[]): Traced | undefined {
+  const a = ctx.info.attrs.get(node.name)!;
+  if (node.op === "reshape") return { idx, shape: a.shape as number[] };
+  const strides = shape.map((_, i) => count(shape.slice(i + 1)));
+  const gather = (out: number[], source: (at: number[]) => number): Traced => {
+    const res = new Int32Array(count(out));
+    const at = new Array<number>(out.length).fill(0);
+    for (let t = 0; t < res.length; t++) {
+      res[t] = idx[source(at)]!;
+      for (let r = out.length - 1; r >= 0 && ++at[r]! === out[r]; r--) at[r] = 0;
+    }
+    return { idx: res, shape: out };
+  };
+  if (node.op === "transpose") {
+    const perm = (a.perm as number[]).slice(1).map((p) => p - 1);
+    return gather(perm.map((p) => shape[p]!), (at) => at.reduce((s, x, r) => s + x * strides[perm[r]!]!, 0));
+  }
+  if (node.op === "expand") {
+    const out = broadcastShapes([shape, a.shape as number[]])!;
+    const lead = out.length - shape.length;
+    return gather(out, (at) => at.reduce((s, x, r) => (r < lead || shape[r - lead] === 1 ? s : s + x * strides[r - lead]!), 0));
+  }
+  if (node.op === "slice_nd") {
+    const axes = (a.axes as number[]).map((x) => rowAxis(x, shape.length));
+    const out = [...shape];
+    axes.forEach((r, i) => (out[r] = (a.counts as number[])[i]!));
+    const start = shape.map((_, r) => (axes.includes(r) ? (a.starts as number[])[axes.indexOf(r)]! : 0));
+    const step = shape.map((_, r) => (axes.includes(r) ? (a.steps as number[])[axes.indexOf(r)]! : 1));
+    return gather(out, (at) => at.reduce((s, x, r) => s + (start[r]! + x * step[r]!) * strides[r]!, 0));
+  }
+  return undefined;
+}
+
+/** Walk back from `value` through layout nodes: the value they start from and, per element of `value`, its offset in a row of it. */
+function traceBack(ctx: Ctx, value: string, ops = layoutOps): { base: string; idx: Int32Array } | undefined {
+  const chain: Node[] = [];
+  let base = value;
+  for (let p = ctx.byValue.get(base); p && ops.has(p.op) && !ctx.graph.weights[p.inputs[0]!]; p = ctx.byValue.get(base)) {
+    chain.unshift(p);
+    base = p.inputs[0]!;
+  }
+  const width = count(shapeOf(ctx, base));
+  if (width > MAX_TRACED) return undefined;
+  let cur = iota(width, shapeOf(ctx, base));
+  for (const node of chain) cur = applyLayout(ctx, node, cur.idx, cur.shape)!;
+  return { base, idx: cur.idx };
+}
+
+/** A single-element f32 weight's value. */
+function scalarWeight(ctx: Ctx, name: string): number | undefined {
+  const spec = ctx.graph.weights[name];
+  if (!spec || spec.dtype !== "f32" || count(spec.shape) !== 1) return undefined;
+  return (ctx.weights.get(name)!.data as Float32Array)[0];
+}
+
+/** Walk back through mul/div by scalar weights: the value before them and the product of their factors. */
+function peelScale(ctx: Ctx, value: string): { value: string; scale: number } {
+  let scale = 1;
+  for (let p = ctx.byValue.get(value); p && p.op === "binary"; p = ctx.byValue.get(value)) {
+    const op = ctx.info.attrs.get(p.name)!.op;
+    const [x, w] = p.inputs as [string, string];
+    if (op === "mul" && scalarWeight(ctx, w) !== undefined && !ctx.graph.weights[x]) {
+      scale *= scalarWeight(ctx, w)!;
+      value = x;
+    } else if (op === "mul" && scalarWeight(ctx, x) !== undefined && !ctx.graph.weights[w]) {
+      scale *= scalarWeight(ctx, x)!;
+      value = w;
+    } else if (op === "div" && scalarWeight(ctx, w) !== undefined && !ctx.graph.weights[x]) {
+      scale /= scalarWeight(ctx, w)!;
+      value = x;
+    } else break;
+  }
+  return { value, scale };
+}
+
+/**
+ * The tokens of one operand: `value` must hold, for head h, token t and column c (in the order
+ * `order` names them), element start + t·ld + h·width + c of each row of `base` read as [L, ld].
+ */
+function tokensOf(ctx: Ctx, value: string, order: "htc" | "hct", heads: number, length: number, width: number) {
+  const traced = traceBack(ctx, value);
+  if (!traced) return undefined;
+  const { base, idx } = traced;
+  const total = count(shapeOf(ctx, base));
+  if (total % length !== 0) return undefined;
+  const ld = total / length;
+  const start = idx[0]!;
+  if (start + heads * width > ld) return undefined;
+  let t = 0;
+  for (let h = 0; h < heads; h++) {
+    for (let a = 0; a < (order === "htc" ? length : width); a++) {
+      for (let b = 0; b < (order === "htc" ? width : length); b++) {
+        const [tok, c] = order === "htc" ? [a, b] : [b, a];
+        if (idx[t++] !== start + tok * ld + h * width + c) return undefined;
+      }
+    }
+  }
+  return { base, start, ld };
+}
+
+/** The furthest value down a chain of single-use layout nodes from `value` [H, Lq, dv] that holds it as [Lq, H·dv]. */
+function outputOf(ctx: Ctx, value: string, heads: number, length: number, width: number): string | undefined {
+  const wanted = (idx: Int32Array) => idx.every((o, t) => o === Math.floor(t / width) % heads * length * width + Math.floor(t / (heads * width)) * width + (t % width));
+  const outputs = new Set(Object.values(ctx.graph.outputs));
+  let cur = iota(heads * length * width, shapeOf(ctx, value));
+  let found = wanted(cur.idx) ? value : undefined;
+  for (let v = value; ctx.uses.get(v) === 1 && !outputs.has(v); ) {
+    const next = ctx.graph.nodes.find((n) => n.inputs.includes(v));
+    if (!next || !layoutOps.has(next.op)) break;
+    cur = applyLayout(ctx, next, cur.idx, cur.shape)!;
+    v = next.outputs[0]!;
+    if (wanted(cur.idx)) found = v;
+  }
+  return found;
+}
+
+/**
+ * The kernel mask an additive constant mask [.., Lq, Lk] is, or undefined when it is neither none nor causal.
+ * `after`: the scale applied to the masked scores (scalars between the add and the softmax scale the mask too).
+ */
+function maskOf(ctx: Ctx, name: string, heads: number, lq: number, lk: number, after: number): "none" | "causal" | undefined {
+  const spec = ctx.graph.weights[name]!;
+  if (spec.dtype !== "f32") return undefined;
+  const row = weightRowShape(spec, 4);
+  const out = [heads, lq, lk];
+  if (!row || row.length > 3 || broadcastShapes([row, out])?.join() !== out.join()) return undefined;
+  const s = broadcastStrides(row, out);
+  const m = ctx.weights.get(name)!.data as Float32Array;
+  let none = true;
+  let causal = true;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < lq; i++) {
+      for (let j = 0; j < lk; j++) {
+        const v = m[h * s[0]! + i * s[1]! + j * s[2]!]! * after;
+        none &&= v === 0;
+        causal &&= j <= i + lk - lq ? v === 0 : v <= HIDDEN;
+      }
+    }
+  }
+  return none ? "none" : causal && lq <= lk ? "causal" : undefined;
+}
+
+/**
+ * The bool [Lk] value a key padding mask comes from (true = hidden), as torch exports
+ * key_padding_mask: scalar · where(expand(padding), -inf, 0) added to the scores [H, Lq, Lk].
+ */
+function keyPaddingOf(ctx: Ctx, value: string, heads: number, lq: number, lk: number, after: number): string | undefined {
+  const scores = [heads, lq, lk].join();
+  const shape = shapeOf(ctx, value);
+  if (shape.length > 3 || broadcastShapes([shape, [heads, lq, lk]])?.join() !== scores) return undefined;
+  const { value: selected, scale } = peelScale(ctx, value);
+  const where = ctx.byValue.get(selected);
+  if (where?.op !== "where" || !(scale * after > 0)) return undefined;
+  const [cond, hide, keep] = where.inputs as [string, string, string];
+  const hidden = scalarWeight(ctx, hide);
+  const zeros = ctx.graph.weights[keep]?.dtype === "f32" && (ctx.weights.get(keep)!.data as Float32Array).every((x) => x === 0);
+  if (hidden === undefined || !(hidden * scale * after <= HIDDEN) || !zeros || ctx.graph.weights[cond]) return undefined;
+  // Every element of the condition must be flag j of one bool row of Lk flags.
+  const traced = traceBack(ctx, cond, maskLayoutOps);
+  const condShape = shapeOf(ctx, cond);
+  if (!traced || ctx.info.values.get(traced.base)!.dtype !== "bool" || count(shapeOf(ctx, traced.base)) !== lk || condShape.at(-1) !== lk) return undefined;
+  return traced.idx.every((o, t) => o === t % lk) ? traced.base : undefined;
+}
+
+/** The attention a softmax node sits in, as the nodes that replace the producer of its output; undefined when any piece differs. */
+function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node[]; summary: string } | undefined {
+  const sa = ctx.info.attrs.get(softmax.name)!;
+  const scores = shapeOf(ctx, softmax.inputs[0]!);
+  if (sa.log || scores.length !== 3 || rowAxis(sa.axis as number, 3) !== 2) return undefined;
+  const [heads, lq, lk] = scores as [number, number, number];
+  if (lq < 1 || lk < 1) return undefined;
+  // The score side: scalars, then an optional constant mask, then scalars, back to Q·Kᵀ.
+  let { value, scale } = peelScale(ctx, softmax.inputs[0]!);
+  let mask: "none" | "causal" = "none";
+  let padding: string | undefined;
+  const add = ctx.byValue.get(value);
+  if (add?.op === "binary" && ctx.info.attrs.get(add.name)!.op === "add") {
+    const w = add.inputs.find((i) => ctx.graph.weights[i]);
+    let x = add.inputs.find((i) => !ctx.graph.weights[i]);
+    if (!x || add.inputs.length !== 2) return undefined;
+    if (w) {
+      const m = maskOf(ctx, w, heads, lq, lk, scale);
+      if (!m) return undefined;
+      mask = m;
+    } else {
+      // Two activations: one is the scores, the other a key padding mask.
+      const [a, b] = add.inputs as [string, string];
+      padding = keyPaddingOf(ctx, b, heads, lq, lk, scale);
+      x = a;
+      if (!padding) {
+        padding = keyPaddingOf(ctx, a, heads, lq, lk, scale);
+        x = b;
+      }
+      if (!padding) return undefined;
+    }
+    const inner = peelScale(ctx, x);
+    value = inner.value;
+    scale *= inner.scale;
+  }
+  const qk = ctx.byValue.get(value);
+  if (qk?.op !== "batch_matmul" || pv.inputs[0] !== softmax.outputs[0]) return undefined;
+  const [qs, ks] = qk.inputs.map((i) => peelScale(ctx, i)) as [{ value: string; scale: number }, { value: string; scale: number }];
+  const [qShape, kShape, vShape] = [qk.inputs[0]!, qk.inputs[1]!, pv.inputs[1]!].map((v) => (ctx.graph.weights[v] ? [] : shapeOf(ctx, v)));
+  if (qShape!.length !== 3 || kShape!.length !== 3 || vShape!.length !== 3) return undefined;
+  const d = qShape![2]!;
+  const dv = vShape![2]!;
+  if (qShape!.join() !== [heads, lq, d].join() || kShape!.join() !== [heads, d, lk].join() || vShape!.join() !== [heads, lk, dv].join()) return undefined;
+  const q = tokensOf(ctx, qs.value, "htc", heads, lq, d);
+  const k = tokensOf(ctx, ks.value, "hct", heads, lk, d);
+  const v = tokensOf(ctx, pv.inputs[1]!, "htc", heads, lk, dv);
+  if (!q || !k || !v) return undefined;
+  const roles = new Set([q.base, k.base, v.base, ...(padding ? [padding] : [])].map((b) => ctx.info.values.get(b)!.role));
+  const dtypes = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.dtype));
+  if (roles.size !== 1 || !dtypes.has("f32") || dtypes.size !== 1) return undefined;
+  const out = outputOf(ctx, pv.outputs[0]!, heads, lq, dv);
+  if (!out) return undefined;
+  scale *= qs.scale * ks.scale;
+  if (!Number.isFinite(scale)) return undefined;
+  const name = `${softmax.name}:attention`;
+  const nodes: Node[] = [];
+  /** The operand as [L, ld] rows (a free reshape when its value has another shape). */
+  const tokens = (t: { base: string; ld: number }, length: number, tag: string) => {
+    if (shapeOf(ctx, t.base).join() === [length, t.ld].join()) return t.base;
+    nodes.push({ name: `${name}:${tag}`, op: "reshape", inputs: [t.base], outputs: [`${name}:${tag}`], attrs: { shape: [length, t.ld] } });
+    return `${name}:${tag}`;
+  };
+  const inputs = [tokens(q, lq, "q"), tokens(k, lk, "k"), tokens(v, lk, "v")];
+  if (padding) {
+    if (shapeOf(ctx, padding).length === 1) inputs.push(padding);
+    else {
+      nodes.push({ name: `${name}:padding`, op: "reshape", inputs: [padding], outputs: [`${name}:padding`], attrs: { shape: [lk] } });
+      inputs.push(`${name}:padding`);
+    }
+  }
+  const flat = shapeOf(ctx, out).join() === [lq, heads * dv].join();
+  const result = flat ? out : `${name}:out`;
+  nodes.push({ name, op: "attention", inputs, outputs: [result], attrs: { heads, headDim: d, valueDim: dv, qStart: q.start, kStart: k.start, vStart: v.start, scale, mask } });
+  if (!flat) nodes.push({ name: `${name}:view`, op: "reshape", inputs: [result], outputs: [out], attrs: { shape: shapeOf(ctx, out) } });
+  return { replaces: ctx.byValue.get(out)!, nodes, summary: `heads=${heads}, L=${lq}${lk === lq ? "" : `x${lk}`}, d=${d}, mask ${padding ? "key padding" : mask}` };
+}
+
+export const fuseAttention: Pass = {
+  name: "fuse-attention",
+  run(model) {
+    const graph = cloneGraph(model.graph);
+    const fused: string[] = [];
+    const tried = new Set<string>();
+    // One rewrite at a time: each changes producers and uses, and a later attention may read an earlier one's output.
+    // The chain it replaces stays until dce (its softmax is tried once).
+    for (let changed = true; changed; ) {
+      changed = false;
+      const ctx: Ctx = { graph, info: inferGraph(graph), weights: model.weights, byValue: producers(graph), uses: useCounts(graph) };
+      for (const softmax of graph.nodes.filter((n) => n.op === "softmax_axis" && !tried.has(n.name))) {
+        tried.add(softmax.name);
+        const pv = graph.nodes.find((n) => n.op === "batch_matmul" && n.inputs[0] === softmax.outputs[0]);
+        const m = pv && match(ctx, softmax, pv);
+        if (!m) continue;
+        graph.nodes = graph.nodes.flatMap((n) => (n === m.replaces ? m.nodes : [n]));
+        fused.push(m.summary);
+        changed = true;
+        break;
+      }
+    }
+    inferGraph(graph);
+    const kinds = [...new Set(fused)].map((kind) => {
+      const times = fused.filter((f) => f === kind).length;
+      return times > 1 ? `${kind} ×${times}` : kind;
+    });
+    return { model: { graph, weights: model.weights }, summary: `fuse-attention: ${fused.length} multi-head attention -> attention${kinds.length ? ` (${kinds.join("; ")})` : ""}` };
+  },
+};

@@ -1,0 +1,81 @@
+// Step of the fused `attention` op (runtime/graph/sequence-ops.ts): one
+// rf_seq_attention call over the batch. A dense batch is a jagged one with
+// equal lengths: row b's tokens are Q rows [b·Lq, (b+1)·Lq) and K/V rows
+// [b·Lk, (b+1)·Lk) of the values read as [rows·L, columns] matrices, so the
+// offsets are fixed when the plan is built and a run allocates nothing. With a
+// key padding mask, each row's visible K/V rows are gathered into plan scratch
+// (one rf_gather_rows each) and the kv offsets count them, so the kernel sees
+// exactly the keys the mask leaves (any subset, not only a prefix or suffix).
+import { GraphError, type Node } from "../../graph/schema";
+import { enumCode } from "../../ffi/activations";
+import { seqMasks } from "../../ffi/sequence-ops";
+import { type PlanContext, type StepBuilder, rowsOf } from "../plan-context";
+import { contiguous, step } from "./tensor-operands";
+
+/** Offsets [capacity + 1] of rows of `length` tokens each. */
+function evenOffsets(capacity: number, length: number): BigInt64Array {
+  return BigInt64Array.from({ length: capacity + 1 }, (_, b) => BigInt(b * length));
+}
+
+/** Input `name` as a [rows · L, columns] matrix starting at column `start`. */
+function tokens(ctx: PlanContext, node: Node, name: string, start: number) {
+  const slot = ctx.tensorSlot(name);
+  contiguous(node, name, slot);
+  const [length, columns] = ctx.values.get(name)!.shape as [number, number];
+  return { slot, view: (slot.data as Float32Array).subarray(start), length, columns };
+}
+
+const attention: StepBuilder = (node, ctx) => {
+  const a = ctx.attrs(node);
+  const dv: number = a.valueDim ?? a.headDim;
+  const q = tokens(ctx, node, node.inputs[0]!, a.qStart);
+  const k = tokens(ctx, node, node.inputs[1]!, a.kStart);
+  const v = tokens(ctx, node, node.inputs[2]!, a.vStart);
+  const out = tokens(ctx, node, node.outputs[0]!, 0);
+  // Each row's queries attend to that row's keys: all of them must count the same rows.
+  for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
+    if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (attention): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);
+  }
+  const qOffsets = evenOffsets(ctx.capacity, q.length);
+  const kvOffsets = evenOffsets(ctx.capacity, k.length);
+  const mask = enumCode(seqMasks, a.mask, `node "${node.name}" mask`);
+  const { sym } = ctx;
+  if (node.inputs[3]) {
+    const padding = ctx.tensorSlot(node.inputs[3]);
+    contiguous(node, node.inputs[3], padding);
+    if (padding.role !== q.slot.role) throw new GraphError(`node "${node.name}" (attention): the key padding mask is a ${padding.role} value, q is a ${q.slot.role} value; broadcast it first`);
+    const hidden = padding.data as Uint8Array;
+    const [kw, vw] = [a.heads * a.headDim, a.heads * dv];
+    const kc = ctx.scratch(`${node.name}.k`, ctx.capacity * k.length * kw);
+    const vc = ctx.scratch(`${node.name}.v`, ctx.capacity * k.length * vw);
+    const visible = ctx.scratchI32(`${node.name}.visible`, ctx.capacity * k.length);
+    // Offsets are written through their low 32-bit words (little-endian; the high words stay 0): no BigInt per run.
+    const words = new Int32Array(kvOffsets.buffer);
+    return step(node, (s) => {
+      const rows = rowsOf(out.slot, s);
+      let n = 0;
+      for (let b = 0; b < rows; b++) {
+        words[2 * b] = n;
+        for (let j = 0; j < k.length; j++) if (hidden[b * k.length + j] === 0) visible[n++] = b * k.length + j;
+      }
+      words[2 * rows] = n;
+      if (n > 0) {
+        ctx.check(sym.rf_gather_rows(null, n, kw, k.view, k.columns, rows * k.length, visible, null, kc, kw), node);
+        ctx.check(sym.rf_gather_rows(null, n, vw, v.view, v.columns, rows * k.length, visible, null, vc, vw), node);
+      }
+      ctx.check(
+        sym.rf_seq_attention(null, rows, a.heads, a.headDim, dv, q.view, q.columns, qOffsets, kc, kw, vc, vw, kvOffsets, mask, null, a.scale, null, 0, null, null, out.view, out.columns),
+        node,
+      );
+    });
+  }
+  return step(node, (s) =>
+    ctx.check(
+      sym.rf_seq_attention(null, rowsOf(out.slot, s), a.heads, a.headDim, dv, q.view, q.columns, qOffsets, k.view, k.columns, v.view, v.columns, kvOffsets,
+        mask, null, a.scale, null, 0, null, null, out.view, out.columns),
+      node,
+    ),
+  );
+};
+
+export const attentionSteps: Record<string, StepBuilder> = { attention };

@@ -1,0 +1,63 @@
+// Fused sequence ops of the graph IR. `attention` is multi-head softmax
+// attention over each row's own tokens (made by the compiler's fuse-attention
+// from the MatMul / Softmax / MatMul chain nn.MultiheadAttention exports as;
+// it runs on rf_seq_attention). Q, K and V may be column windows of one value
+// (a fused QKV projection), so the projection's output is read in place.
+import { z } from "zod";
+import { activation, failNode } from "./op-inputs";
+import type { OpDef } from "./ops";
+
+const attentionAttrs = z.object({
+  heads: z.number().int().positive(),
+  /** Width of one head of Q and K. */
+  headDim: z.number().int().positive(),
+  /** Width of one head of V and of the output (default headDim). */
+  valueDim: z.number().int().positive().optional(),
+  /** First column of Q's heads in input 0's last axis (K's in input 1, V's in input 2). */
+  qStart: z.number().int().nonnegative().default(0),
+  kStart: z.number().int().nonnegative().default(0),
+  vStart: z.number().int().nonnegative().default(0),
+  /** Multiplies q·k before the softmax. */
+  scale: z.number().finite(),
+  /** rf_seq_mask names (runtime/ffi/sequence-ops.ts seqMasks). none: every key; causal: query i sees keys j <= i + Lk − Lq (aligned to the end, so Lq <= Lk). */
+  mask: z.enum(["none", "causal"]).default("none"),
+}).strict();
+export type AttentionAttrs = z.infer<typeof attentionAttrs>;
+
+/**
+ * out[i, h·dv + c] = Σ_j softmax_j(scale · q[i, h] · k[j, h] + mask(i, j)) v[j, h, c] per row:
+ * q [Lq, Cq], k [Lk, Ck], v [Lk, Cv] (activations of one role), head h of q at columns
+ * qStart + h·headDim (k, v likewise); out [Lq, heads·valueDim]. An optional 4th input, bool [Lk]
+ * (nn.MultiheadAttention's key_padding_mask: true = padding), hides those keys of the row
+ * (mask none only); a row whose keys are all hidden gets zeros (PyTorch gives NaN).
+ */
+const attention: OpDef<AttentionAttrs> = {
+  attrs: attentionAttrs,
+  infer: (inputs, a, node) => {
+    if (inputs.length !== 3 && inputs.length !== 4) failNode(node, `expects q, k, v and an optional key padding mask; got ${inputs.length} inputs`);
+    const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
+    }
+    const dv = a.valueDim ?? a.headDim;
+    const window = (name: string, t: { shape: number[] }, start: number, width: number) => {
+      if (start + width > t.shape[1]!) failNode(node, `${name} columns [${start}, ${start + width}) (heads × head width) leave its ${t.shape[1]} columns`);
+    };
+    window("q", q!, a.qStart, a.heads * a.headDim);
+    window("k", k!, a.kStart, a.heads * a.headDim);
+    window("v", v!, a.vStart, a.heads * dv);
+    const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
+    if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
+    if (lk < 1) failNode(node, "k and v need at least one token");
+    if (inputs[3]) {
+      const padding = activation(node, inputs, 3, ["bool"]);
+      if (padding.shape.join() !== String(lk)) failNode(node, `the key padding mask must be bool [N, ${lk}] (one flag per key), got [N, ${padding.shape.join(", ")}]`);
+      // Hidden keys are dropped before the kernel runs, which would shift a causal mask's positions.
+      if (a.mask !== "none") failNode(node, `a key padding mask works with mask "none" only, not "${a.mask}"`);
+    }
+    if (a.mask === "causal" && lq > lk) failNode(node, `a causal mask with ${lq} queries over ${lk} keys leaves the first queries nothing to attend to`);
+    return [{ dtype: "f32", shape: [lq, a.heads * dv] }];
+  },
+};
+
+export const sequenceOps: Record<string, OpDef<any>> = { attention };
