@@ -101,7 +101,7 @@ export async function main(args: string[]): Promise<void> {
       for (const precision of ["bf16", "int8"] as const) {
         progress(`${m.name} accuracy ${precision}`);
         const r = quantizationReport(withContext, { precision, requests: quick ? 2 : 6, candidates: 200 });
-        for (const [output, ndcg] of Object.entries(r.ndcg10)) accuracy.add({ model: m.name, precision, output, "NDCG@10": ndcg.toFixed(5), "max |Δ| (all outputs)": r.maxAbsDelta.toExponential(2) });
+        for (const [output, o] of Object.entries(r.outputs)) accuracy.add({ model: m.name, path: r.path, precision, output, "NDCG@10": o.ndcg10.toFixed(5), "Kendall τ": o.kendallTau.toFixed(4), "max |Δscore|": o.maxAbsDelta.toExponential(2) });
       }
     }
     await pytorchSuite(report, quick);

@@ -6,6 +6,8 @@ import { formatBytes, parseArgs, progressBar } from "./cli-support";
 import { loadModel } from "./index";
 import { readModel, writeModel } from "../runtime/model/model-file";
 import { quantizationReport } from "./quantization-report";
+import { calibrate } from "../runtime/quality/calibrate";
+import { rankingRequests } from "../runtime/quality/ranking-requests";
 import { importOnnxFile } from "../runtime/onnx/importer";
 import { compile } from "../runtime/compiler/compile";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
@@ -93,14 +95,21 @@ const commands: Record<string, Command> = {
     },
   },
   inspect: {
-    summary: "show a model file's inputs, outputs, parameters, compiler passes and memory plan: inspect <file> [--precision f32|bf16|int8]",
+    summary: "show a model file's inputs, outputs, parameters, compiler passes and memory plan: inspect <file> [--precision f32|bf16|int8 [--calibrate N]]",
     run(args) {
-      const { positional, flags } = parseArgs(args, ["precision"]);
+      const { positional, flags } = parseArgs(args, ["precision", "calibrate"]);
       const [file] = positional;
-      if (!file || positional.length > 1) throw new Error("usage: rankfn inspect <model.safetensors> [--precision f32|bf16|int8]");
+      if (!file || positional.length > 1) throw new Error("usage: rankfn inspect <model.safetensors> [--precision f32|bf16|int8 [--calibrate N]]");
       const precision = flags.precision ?? "f32";
       if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
-      const model = loadModel(file, { precision: precision as "f32" | "bf16" | "int8" });
+      const calibrateCount = flags.calibrate === undefined ? 0 : Number(flags.calibrate);
+      if (!Number.isInteger(calibrateCount) || calibrateCount < 0 || calibrateCount > 64) throw new Error(`--calibrate must be a number of sample requests 0-64, got "${flags.calibrate}"`);
+      const built = readModel(file);
+      // Calibration requests come from another seed than the accuracy requests, so the figures are held out.
+      const calibration = calibrateCount > 0 && precision !== "f32" ? rankingRequests(built, { count: calibrateCount, seed: 1000 }) : undefined;
+      if (calibration) process.stderr.write(`  … calibrating ${precision} on ${calibrateCount} generated requests\n`);
+      const kept = calibration ? calibrate(built, calibration, { precision: precision as "bf16" | "int8" }).keep : [];
+      const model = loadModel(file, { precision: precision as "f32" | "bf16" | "int8", keep: kept });
       const info = model.inspect();
       const row = (t: { name: string; dtype: string; shape: number[]; role: string }) => `  ${t.name.padEnd(14)} ${t.dtype.padEnd(4)} [${t.shape.join(", ")}]  ${t.role}`;
       console.log(`model     ${info.name} (${file})`);
@@ -113,9 +122,10 @@ const commands: Record<string, Command> = {
       model.dispose();
       if (precision !== "f32") {
         process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");
-        const r = quantizationReport(readModel(file), { precision: precision as "bf16" | "int8", requests: 4, candidates: 100 });
-        const ndcg = Object.entries(r.ndcg10).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
-        console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates: max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${ndcg}`);
+        const r = quantizationReport(built, { precision: precision as "bf16" | "int8", requests: 4, candidates: 200, keep: kept });
+        const per = (m: Record<string, number>) => Object.entries(m).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
+        console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates (${r.path}): max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${per(r.ndcg10)}, Kendall τ ${per(r.kendallTau)}`);
+        console.log(`fp32      ${r.keptFp32.length === 0 ? "no GEMM layer kept" : r.keptFp32.map((k) => `\n  ${k.weight}: ${k.reason}`).join("")}`);
       }
     },
   },

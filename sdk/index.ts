@@ -1,9 +1,13 @@
 // rankfn's public API: load or build a ranking model, score requests in-process.
 import { openModel } from "../runtime/engine/open-model";
+import { readModel } from "../runtime/model/model-file";
+import { importOnnxFile } from "../runtime/onnx/importer";
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { CompileOptions } from "../runtime/compiler/compile";
 import { setNumThreads } from "../runtime/ffi/device";
 import { Model } from "./model";
+import type { RankRequest } from "./request";
+import { calibrate } from "../runtime/quality/calibrate";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 
@@ -33,6 +37,14 @@ export interface LoadOptions extends CompileOptions {
   embeddings?: RemoteEmbeddingOptions;
   /** Run MoE layers expert-parallel over devices, e.g. `{ devices: "cpu:2" }` (see ModelOptions.experts). */
   experts?: ExpertParallelConfig;
+  /**
+   * Sample requests to calibrate a bf16/int8 quantization on (runtime/quality/calibrate.ts): the layers
+   * that cost the ranking most on this CPU path stay fp32 until Kendall's τ against fp32 reaches
+   * `calibrationTarget` (default 0.99). Without them every GEMM weight but the output head's last
+   * `headLayers` (3) linear layers is quantized. Calibration compiles the model once per layer: seconds.
+   */
+  calibration?: RankRequest[];
+  calibrationTarget?: number;
 }
 
 /**
@@ -45,8 +57,17 @@ export interface LoadOptions extends CompileOptions {
  */
 export function loadModel(source: string | BuiltModel, options: LoadOptions = {}): Model {
   if (options.threads !== undefined) setNumThreads(options.threads);
-  if (typeof source === "string") return openModel(source, options);
-  return new Model(source, options);
+  const { calibration, calibrationTarget, ...rest } = options;
+  let opts: LoadOptions = rest;
+  if (calibration && rest.precision && rest.precision !== "f32") {
+    // Calibration scores the model itself, so it needs the built graph: read (or import) it once more.
+    const onnx = typeof source === "string" && source.endsWith(".onnx");
+    const built = typeof source !== "string" ? source : onnx ? importOnnxFile(source, { context: rest.context, dims: rest.dims }) : readModel(source);
+    const { keep } = calibrate(built, calibration, { precision: rest.precision, tables: rest.tables, headLayers: rest.headLayers, keep: rest.keep, activationGroups: rest.activationGroups, maxActivationGroup: rest.maxActivationGroup, tauTarget: calibrationTarget });
+    opts = { ...rest, keep: [...(rest.keep ?? []), ...keep] };
+  }
+  if (typeof source === "string") return openModel(source, opts);
+  return new Model(source, opts);
 }
 
 export { Model } from "./model";

@@ -1,53 +1,52 @@
-// How much quantization costs: the quantized model and the fp32 model score
-// the same generated requests; we report the largest score difference and
-// NDCG@10 of the quantized candidate order against the fp32 order (gains:
-// the fp32 top 10 graded 10..1, everything else 0).
+// How much quantization costs, in the SDK's terms: the one accuracy harness
+// (runtime/quality/ranking-accuracy.ts) on generated ranking requests (1 user ×
+// 200 candidates, Zipf ids, log-count dense features), summarised for the
+// CLI, the benchmarks and the examples.
 import type { BuiltModel } from "../runtime/graph/builder";
-import type { TablePrecision, WeightPrecision } from "../runtime/compiler/quantize";
-import { Model } from "./model";
-import { sampleRequests } from "./sample-requests";
+import type { CompileOptions } from "../runtime/compiler/compile";
+import type { KeptWeight, TablePrecision, WeightPrecision } from "../runtime/compiler/quantize";
+import type { Isa } from "../runtime/ffi/device";
+import { type OutputAccuracy, type RankingAccuracy, rankingAccuracy } from "../runtime/quality/ranking-accuracy";
+
+export { kendallTau, maxAbsDelta, ndcgAtK } from "../runtime/quality/ranking-metrics";
 
 export interface QuantizationReport {
   precision: WeightPrecision;
   tables: TablePrecision;
+  /** The CPU code path measured (see RankingAccuracy.path). */
+  path: string;
   requests: number;
   candidates: number;
   /** max |score_quantized − score_fp32| over every output and candidate. */
   maxAbsDelta: number;
-  /** Mean NDCG@10 of the quantized ranking, per output. */
+  /** Mean NDCG@10 of the quantized ranking, per output column. */
   ndcg10: Record<string, number>;
+  /** Mean Kendall's τ of the quantized candidate order, per output column. */
+  kendallTau: Record<string, number>;
+  /** Everything the harness measured, per output column. */
+  outputs: Record<string, OutputAccuracy>;
+  /** GEMM weights left in fp32, and why (output head, kept by name, calibration). */
+  keptFp32: KeptWeight[];
 }
 
-/** NDCG@k of `order` (candidate indices, best first) when `reference` scores define the ideal. */
-export function ndcgAtK(scores: ArrayLike<number>, reference: ArrayLike<number>, k = 10): number {
-  const byRef = Array.from({ length: reference.length }, (_, i) => i).sort((a, b) => reference[b]! - reference[a]! || a - b);
-  const gain = new Float64Array(reference.length);
-  byRef.slice(0, k).forEach((c, rank) => (gain[c] = k - rank));
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const dcg = (list: number[]) => list.slice(0, k).reduce((acc, c, i) => acc + (2 ** gain[c]! - 1) / Math.log2(i + 2), 0);
-  const ideal = dcg(byRef);
-  return ideal > 0 ? dcg(order) / ideal : 1;
+export interface QuantizationReportOptions extends Omit<CompileOptions, "precision" | "tables"> {
+  precision: WeightPrecision;
+  tables?: TablePrecision;
+  requests?: number;
+  candidates?: number;
+  seed?: number;
 }
 
-export function quantizationReport(built: BuiltModel, { precision, tables = "f32", requests = 8, candidates = 200, seed = 1 }: { precision: WeightPrecision; tables?: TablePrecision; requests?: number; candidates?: number; seed?: number }): QuantizationReport {
-  const sample = sampleRequests(built, { count: requests, candidates, seed });
-  const fp32 = new Model(built);
-  const quant = new Model(built, { precision, tables });
-  let maxAbsDelta = 0;
-  const ndcg: Record<string, number> = {};
-  try {
-    for (const req of sample) {
-      const want = fp32.rankSync(req).outputs;
-      const got = quant.rankSync(req).outputs;
-      for (const [name, t] of Object.entries(want)) {
-        const q = got[name]!.data;
-        for (let i = 0; i < t.data.length; i++) maxAbsDelta = Math.max(maxAbsDelta, Math.abs(q[i]! - t.data[i]!));
-        ndcg[name] = (ndcg[name] ?? 0) + ndcgAtK(q, t.data) / sample.length;
-      }
-    }
-  } finally {
-    fp32.dispose();
-    quant.dispose();
-  }
-  return { precision, tables, requests, candidates, maxAbsDelta, ndcg10: ndcg };
+function summarise(r: RankingAccuracy, precision: WeightPrecision, tables: TablePrecision): QuantizationReport {
+  const pick = (f: (o: OutputAccuracy) => number) => Object.fromEntries(Object.entries(r.outputs).map(([k, o]) => [k, f(o)]));
+  return { precision, tables, path: r.path, requests: r.requests, candidates: r.candidates, maxAbsDelta: r.worst.maxAbsDelta, ndcg10: pick((o) => o.ndcg10), kendallTau: pick((o) => o.kendallTau), outputs: r.outputs, keptFp32: r.keptFp32 };
+}
+
+/** The quantized model against fp32 on the active CPU path (one report), or on each of `isas`. */
+export function quantizationReport(built: BuiltModel, options: QuantizationReportOptions): QuantizationReport;
+export function quantizationReport(built: BuiltModel, options: QuantizationReportOptions, isas: Isa[]): QuantizationReport[];
+export function quantizationReport(built: BuiltModel, options: QuantizationReportOptions, isas?: Isa[]): QuantizationReport | QuantizationReport[] {
+  const { precision, tables = "f32", requests = 8, candidates = 200, seed = 1, ...compile } = options;
+  const reports = rankingAccuracy(built, { ...compile, precision, tables }, { count: requests, candidates, seed, isas }).map((r) => summarise(r, precision, tables));
+  return isas ? reports : reports[0]!;
 }

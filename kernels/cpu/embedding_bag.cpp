@@ -23,8 +23,9 @@ namespace {
 
 // Validates one table. `who` is "rf_embedding_bag" or "rf_embedding_bags: table 3".
 rf_status check_job(const char *who, const BagJob &j, int64_t num_bags) {
-    RF_CHECK(j.table_dtype == RF_F32 || j.table_dtype == RF_F16 || j.table_dtype == RF_BF16 || j.table_dtype == RF_U8Q,
-             "%s: unsupported table_dtype %d (want RF_F32, RF_F16, RF_BF16 or RF_U8Q)", who, j.table_dtype);
+    RF_CHECK(j.table_dtype == RF_F32 || j.table_dtype == RF_F16 || j.table_dtype == RF_BF16 || j.table_dtype == RF_U8Q ||
+                 j.table_dtype == RF_U4Q,
+             "%s: unsupported table_dtype %d (want RF_F32, RF_F16, RF_BF16, RF_U8Q or RF_U4Q)", who, j.table_dtype);
     RF_CHECK(j.id_dtype == RF_I32 || j.id_dtype == RF_I64, "%s: id_dtype %d must be RF_I32 or RF_I64", who, j.id_dtype);
     RF_CHECK(j.mode >= RF_POOL_SUM && j.mode <= RF_POOL_GATHER, "%s: unknown mode %d", who, j.mode);
     RF_CHECK(j.rows >= 0, "%s: rows = %lld is negative", who, (long long)j.rows);

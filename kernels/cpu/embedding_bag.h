@@ -21,11 +21,13 @@ struct BagJob {
 };
 
 // (static: one copy per ISA object; see topk.h.)
-// Bytes of one table row (RF_U8Q: dim quantized bytes + fp16 scale + fp16 bias).
+// Bytes of one table row (RF_U8Q: dim quantized bytes + fp16 scale + fp16 bias;
+// RF_U4Q: (dim + 1) / 2 bytes of nibbles + fp16 scale + fp16 bias).
 static inline int64_t bag_row_bytes(int32_t dtype, int64_t dim) {
     switch (dtype) {
     case RF_F32: return dim * 4;
     case RF_U8Q: return dim + 4;
+    case RF_U4Q: return (dim + 1) / 2 + 4;
     default: return dim * 2;
     }
 }

@@ -34,6 +34,15 @@ inline __m512 load16(const uint8_t *row, int64_t c, __mmask16 m, __m512 scale, _
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + c * 2));
     } else if constexpr (DT == RF_BF16) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + c * 2)), 16));
+    } else if constexpr (DT == RF_U4Q) {
+        // 16 columns = 8 bytes of nibbles (even columns low); a partial vector reads only its bytes.
+        alignas(16) uint8_t buf[16] = {};
+        const int n = __builtin_popcount(unsigned(m));
+        std::memcpy(buf, row + c / 2, size_t(n + 1) / 2);
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(buf)), mask = _mm_set1_epi8(0x0f);
+        const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+        return _mm512_add_ps(_mm512_mul_ps(scale, q), bias);
     } else {
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, row + c)));
         return _mm512_add_ps(_mm512_mul_ps(scale, q), bias);
@@ -53,9 +62,9 @@ void bag_block(const BagJob &j, const uint8_t *table, int64_t row_bytes, const I
             prefetch_row(table + int64_t(ids[i + kPrefetchAhead]) * row_bytes, row_bytes);
         const uint8_t *row = table + int64_t(ids[i]) * row_bytes;
         __m512 w = j.weights ? _mm512_set1_ps(j.weights[i]) : one;
-        if constexpr (DT == RF_U8Q) {
+        if constexpr (DT == RF_U8Q || DT == RF_U4Q) {
             uint16_t sb[2];
-            std::memcpy(sb, row + j.dim, 4);
+            std::memcpy(sb, row + row_bytes - 4, 4);
             scale = _mm512_set1_ps(_cvtsh_ss(sb[0]));
             bias = _mm512_set1_ps(_cvtsh_ss(sb[1]));
         }

@@ -10,6 +10,7 @@ void run_task_ids(const BagJob &j, int64_t b0, int64_t b1) {
     case RF_F32: return run_task<RF_F32, IT>(j, b0, b1);
     case RF_F16: return run_task<RF_F16, IT>(j, b0, b1);
     case RF_BF16: return run_task<RF_BF16, IT>(j, b0, b1);
+    case RF_U4Q: return run_task<RF_U4Q, IT>(j, b0, b1);
     default: return run_task<RF_U8Q, IT>(j, b0, b1);
     }
 }

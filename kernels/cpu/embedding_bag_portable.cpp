@@ -26,6 +26,11 @@ inline void add_row(const uint8_t *row, int64_t dim, float w, float *out) {
             std::memcpy(&h, row + 2 * c, 2);
             out[c] += w * f16_to_f32(h);
         }
+    } else if constexpr (DT == RF_U4Q) {
+        uint16_t sb[2];
+        std::memcpy(sb, row + (dim + 1) / 2, 4);
+        float s = f16_to_f32(sb[0]), b = f16_to_f32(sb[1]);
+        for (int64_t c = 0; c < dim; ++c) out[c] += w * (s * float((row[c / 2] >> (4 * (c % 2))) & 15) + b);
     } else {
         uint16_t sb[2];
         std::memcpy(sb, row + dim, 4);

@@ -21,6 +21,14 @@ static float row_value(const BagJob &j, int64_t r, int64_t c) {
         std::memcpy(&h, base + c * 2, 2);
         return bf16_to_f32(h);
     }
+    case RF_U4Q: {
+        const int64_t qb = (j.dim + 1) / 2;
+        uint16_t s, b;
+        std::memcpy(&s, base + qb, 2);
+        std::memcpy(&b, base + qb + 2, 2);
+        const int q = (base[c / 2] >> (4 * (c % 2))) & 15;
+        return f16_to_f32(s) * float(q) + f16_to_f32(b);
+    }
     default: {
         uint16_t s, b;
         std::memcpy(&s, base + j.dim, 2);

@@ -68,6 +68,32 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
     });
 }
 
+RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds) {
+    RF_ENTRY({
+        RF_CHECK(w != nullptr, "rf_weight_set_act_groups: weight handle is NULL");
+        if (rf_status bad = rf::check_act_groups(w->dtype, w->k, num_groups, bounds); bad != RF_OK) return bad;
+        if (num_groups == 1) {
+            w->agroups.clear();
+            w->gcolsum.clear();
+            return RF_OK;
+        }
+        w->agroups.assign(bounds, bounds + num_groups + 1);
+        const size_t stride = size_t(w->panels) * rf::kNR;
+        w->gcolsum.assign(size_t(num_groups) * stride, 0);
+        // Read W back from the packed panels: [panel][k/4][32][4] (gemm.h).
+        const int8_t *q = static_cast<const int8_t *>(w->packed.p);
+        const int64_t kq = w->kp / 4;
+        for (int32_t g = 0; g < num_groups; ++g)
+            for (int64_t j = 0; j < w->n; ++j) {
+                const int64_t p = j / rf::kNR, c = j % rf::kNR;
+                int32_t s = 0;
+                for (int64_t l = bounds[g]; l < bounds[g + 1]; ++l) s += q[((p * kq + l / 4) * rf::kNR + c) * 4 + l % 4];
+                w->gcolsum[size_t(g) * stride + size_t(j)] = s;
+            }
+        return RF_OK;
+    });
+}
+
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype) {
     RF_ENTRY({
         RF_CHECK(w != nullptr, "rf_weight_shape: weight handle is NULL");

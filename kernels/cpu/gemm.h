@@ -60,6 +60,11 @@ struct rf_weight_s {
     rf::AlignedBuf packed;        // [panels][kp/g][kNR][g] elements of dtype
     std::vector<float> scales;    // int8: [panels*kNR], zero-padded
     std::vector<int32_t> colsum;  // int8: [panels*kNR], sum_l W[j][l]
+    // int8 activation groups (rf_weight_set_act_groups): group starts, agroups[G] == k; empty = one group.
+    std::vector<int64_t> agroups;
+    std::vector<int32_t> gcolsum;  // int8 with groups: [G][panels*kNR], W[j] summed over group g's columns
+
+    int act_groups() const { return agroups.empty() ? 1 : int(agroups.size()) - 1; }
 
     template <class T> const T *panel(int64_t p) const {
         return static_cast<const T *>(packed.p) + p * kp * rf::kNR;

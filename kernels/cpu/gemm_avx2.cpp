@@ -96,71 +96,120 @@ inline void tile_i8(const int16_t *A, const int8_t *B, int64_t kquads, const int
     }
 }
 
+// tile_i8 with activation groups (rf_weight_set_act_groups): the int32 sums of each group's k-quads
+// are rescaled by that group's row scale and zero point and summed in fp32 into out.
+// rparams = [group][scale × MR][zero point × MR]; gcolsum = [group][gstride] (this panel's 32 first).
+template <int R>
+inline void tile_i8_groups(const int16_t *A, const int8_t *B, const rf_weight_s &w, int64_t p, const float *rparams, float *out) {
+    const int G = w.act_groups();
+    const int64_t kquads = w.kp / 4, gstride = w.panels * kNR;
+    const float *wscale = w.scales.data() + p * kNR;
+    for (int pass = 0; pass < 4; ++pass) {  // 8 columns per pass
+        const int c0 = pass * 8;
+        const __m256 ws = _mm256_loadu_ps(wscale + c0);
+        const int8_t *Bp = B + pass * 32;
+        for (int g = 0; g < G; ++g) {
+            const int64_t q0 = w.agroups[size_t(g)] / 4, q1 = g + 1 == G ? kquads : w.agroups[size_t(g) + 1] / 4;
+            __m256i acc[R][2];
+            for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+            for (int64_t l = q0; l < q1; ++l) {
+                const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
+                const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
+                const int16_t *al = A + l * kMR * 4;
+#pragma GCC unroll 6
+                for (int r = 0; r < R; ++r) {
+                    int64_t q;
+                    std::memcpy(&q, al + r * 4, 8);
+                    const __m256i av = _mm256_set1_epi64x(q);
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+                }
+            }
+            const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w.gcolsum.data() + g * gstride + p * kNR + c0));
+            const float *xscale = rparams + g * 2 * kMR, *xzero = xscale + kMR;
+            for (int r = 0; r < R; ++r) {
+                const __m256i sum = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][0], acc[r][1]), 0xd8);
+                const __m256i zc = _mm256_mullo_epi32(cs, _mm256_set1_epi32(int(xzero[r])));
+                const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sum, zc)), _mm256_mul_ps(ws, _mm256_set1_ps(xscale[r])));
+                float *o = out + r * kNR + c0;
+                _mm256_store_ps(o, g == 0 ? v : _mm256_add_ps(_mm256_load_ps(o), v));
+            }
+        }
+    }
+}
+
 struct I8 {
     static constexpr int MR = kMR, MB_TILES = 16;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4 * sizeof(int16_t)); }
-    // The dynamic per-row quantisation of the AVX-512 VNNI path (gemm_avx512.cpp, I8::pack_a):
-    // s = (max − min) / 255 over the row's range widened to include 0, z = round(−min / s),
-    // q = clamp(round(x / s) + z, 0, 255); padding columns hold z (their weights are 0).
-    // rparams = [scale × MR][zero point × MR]; dst int16 [(l/4)*MR + r][l%4].
+    // The dynamic per-row quantisation of the AVX-512 VNNI path (gemm_avx512.cpp, I8::pack_a), per
+    // activation group [l0, l1) of the row (one group, the whole row, by default):
+    // s = (max − min) / 255 over the group's range widened to include 0, z = round(−min / s),
+    // q = clamp(round(x / s) + z, 0, 255); padding columns hold the last group's z (their weights are 0).
+    // rparams = [group][scale × MR][zero point × MR]; dst int16 [(l/4)*MR + r][l%4].
     static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
         int16_t *d = static_cast<int16_t *>(dst);
         const int64_t k = w.k, kp = w.kp;
+        const int G = w.act_groups();
         for (int r = 0; r < kMR; ++r) {
             if (r >= rows) {
-                rparams[r] = 0.f;
-                rparams[kMR + r] = 0.f;
+                for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
                 for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
                 continue;
             }
             const float *xr = x + r * ldx;
-            __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
-            int64_t l = 0;
-            for (; l + 8 <= k; l += 8) {
-                const __m256 v = _mm256_loadu_ps(xr + l);
-                vmin = _mm256_min_ps(vmin, v);
-                vmax = _mm256_max_ps(vmax, v);
+            float z = 0.f;
+            for (int g = 0; g < G; ++g) {
+                const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
+                __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
+                int64_t l = l0;
+                for (; l + 8 <= l1; l += 8) {
+                    const __m256 v = _mm256_loadu_ps(xr + l);
+                    vmin = _mm256_min_ps(vmin, v);
+                    vmax = _mm256_max_ps(vmax, v);
+                }
+                alignas(32) float tmin[8], tmax[8];
+                _mm256_store_ps(tmin, vmin);
+                _mm256_store_ps(tmax, vmax);
+                float lo = tmin[0], hi = tmax[0];
+                for (int t = 1; t < 8; ++t) {
+                    lo = std::min(lo, tmin[t]);
+                    hi = std::max(hi, tmax[t]);
+                }
+                for (; l < l1; ++l) {
+                    lo = std::min(lo, xr[l]);
+                    hi = std::max(hi, xr[l]);
+                }
+                const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+                const float inv = 1.f / s;
+                z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
+                rparams[g * 2 * kMR + r] = s;
+                rparams[g * 2 * kMR + kMR + r] = z;
+                const __m256 vinv = _mm256_set1_ps(inv);
+                const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
+                l = l0;
+                for (; l + 8 <= l1; l += 8) {
+                    __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
+                    q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
+                    alignas(32) int32_t t[8];
+                    _mm256_store_si256(reinterpret_cast<__m256i *>(t), q);
+                    for (int u = 0; u < 8; ++u) d[(((l + u) / 4) * kMR + r) * 4 + ((l + u) % 4)] = int16_t(t[u]);
+                }
+                for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
             }
-            alignas(32) float tmin[8], tmax[8];
-            _mm256_store_ps(tmin, vmin);
-            _mm256_store_ps(tmax, vmax);
-            float lo = tmin[0], hi = tmax[0];
-            for (int t = 1; t < 8; ++t) {
-                lo = std::min(lo, tmin[t]);
-                hi = std::max(hi, tmax[t]);
-            }
-            for (; l < k; ++l) {
-                lo = std::min(lo, xr[l]);
-                hi = std::max(hi, xr[l]);
-            }
-            const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
-            const float inv = 1.f / s;
-            const float z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
-            rparams[r] = s;
-            rparams[kMR + r] = z;
-            const __m256 vinv = _mm256_set1_ps(inv);
-            const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
-            l = 0;
-            for (; l + 8 <= k; l += 8) {
-                __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
-                q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
-                alignas(32) int32_t t[8];
-                _mm256_store_si256(reinterpret_cast<__m256i *>(t), q);
-                for (int u = 0; u < 8; ++u) d[(((l + u) / 4) * kMR + r) * 4 + ((l + u) % 4)] = int16_t(t[u]);
-            }
-            for (; l < kp; ++l) {
-                float q = z;
-                if (l < k) q = std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z));
-                d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(q);
-            }
+            for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(z);
         }
     }
     static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
-    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rparams,
                      float *out) {
         with_rows<kMR>(rows, [&](auto R) {
-            tile_i8<decltype(R)::value>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
-                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, rscale + kMR, out);
+            constexpr int kR = decltype(R)::value;
+            if (w.act_groups() > 1) {
+                tile_i8_groups<kR>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w, p, rparams, out);
+                return;
+            }
+            tile_i8<kR>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w.kp / 4, w.colsum.data() + p * kNR,
+                        w.scales.data() + p * kNR, rparams, rparams + kMR, out);
         });
     }
 };

@@ -343,7 +343,9 @@ struct I8 {
 rf_status gemm(const GemmArgs &a) {
     switch (a.w->dtype) {
     case RF_BF16: return drive<BF16>(a);
-    case RF_I8: return drive<I8>(a);
+    // Activation groups (rf_weight_set_act_groups) run on the AVX2 int8 kernel, which implements them
+    // (the VNNI tile has one zero point per row; a grouped VNNI tile is not written yet).
+    case RF_I8: return a.w->act_groups() > 1 ? ::rf::avx2::gemm(a) : drive<I8>(a);
     default: return drive<F32>(a);
     }
 }

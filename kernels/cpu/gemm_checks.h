@@ -29,6 +29,22 @@ inline rf_status check_weight_pack(int32_t dtype, int64_t n, int64_t k, const vo
     return RF_OK;
 }
 
+// rf_weight_set_act_groups after its handle check: int8 only, bounds as rankfn.h states.
+inline rf_status check_act_groups(int32_t dtype, int64_t k, int32_t num_groups, const int64_t *bounds) {
+    RF_CHECK(dtype == RF_I8, "rf_weight_set_act_groups: activation groups are for RF_I8 weights, got dtype %d", dtype);
+    RF_CHECK(num_groups >= 1 && num_groups <= 4096, "rf_weight_set_act_groups: num_groups = %d must be in 1..4096", num_groups);
+    RF_CHECK(bounds != nullptr, "rf_weight_set_act_groups: bounds is NULL");
+    RF_CHECK(bounds[0] == 0 && bounds[num_groups] == k, "rf_weight_set_act_groups: bounds must run from 0 to k = %lld, got %lld .. %lld",
+             (long long)k, (long long)bounds[0], (long long)bounds[num_groups]);
+    for (int32_t g = 1; g <= num_groups; ++g) {
+        RF_CHECK(bounds[g] > bounds[g - 1], "rf_weight_set_act_groups: bounds[%d] = %lld is not above bounds[%d] = %lld", g, (long long)bounds[g],
+                 g - 1, (long long)bounds[g - 1]);
+        RF_CHECK(g == num_groups || bounds[g] % 4 == 0, "rf_weight_set_act_groups: inner bound bounds[%d] = %lld is not a multiple of 4", g,
+                 (long long)bounds[g]);
+    }
+    return RF_OK;
+}
+
 // rf_gemm; *empty is set when there is nothing to compute (m == 0 or n == 0).
 template <class W>
 inline rf_status check_gemm(const W *w, int64_t m, const float *x, int64_t ldx, int32_t act, const float *residual, int64_t ldr,

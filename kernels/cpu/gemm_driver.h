@@ -94,7 +94,8 @@ inline const float *panel_f32(const rf_weight_s &w, int64_t p) {
 // K (kernel traits):
 //   static constexpr int MR, MB_TILES;
 //   static size_t a_tile_bytes(const rf_weight_s &);           multiple of 64
-//   static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &, void *dst, float *rparams /* [2*MR] */);
+//   static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &, void *dst,
+//                      float *rparams /* [act_groups][2*MR] */);
 //   static const void *panel(const rf_weight_s &, int64_t p);
 //   static void tile(int rows, const void *a, const void *b, const rf_weight_s &, int64_t p,
 //                    const float *rscale, float *out /* [MR][32] */);
@@ -107,8 +108,9 @@ rf_status drive(const GemmArgs &a) {
     const size_t tile_bytes = K::a_tile_bytes(w);
     thread_local AlignedBuf abuf, sbuf;  // the caller's; grow-only, reused across calls
     char *ap = static_cast<char *>(abuf.get(size_t(mtiles) * tile_bytes));
-    // Per-row quantisation parameters of A (int8 path): 2·MR floats per row tile.
-    float *rs = static_cast<float *>(sbuf.get(size_t(mtiles) * MR * 2 * sizeof(float)));
+    // Per-row quantisation parameters of A (int8 path): 2·MR floats per row tile and activation group.
+    const int64_t rper = int64_t(MR) * 2 * w.act_groups();
+    float *rs = static_cast<float *>(sbuf.get(size_t(mtiles) * size_t(rper) * sizeof(float)));
     const int T = num_threads();
 
     // 1. pack X
@@ -118,7 +120,7 @@ rf_status drive(const GemmArgs &a) {
         int64_t end = (t + 1) * per < mtiles ? (t + 1) * per : mtiles;
         for (int64_t i = t * per; i < end; ++i) {
             int rows = int(m - i * MR < MR ? m - i * MR : MR);
-            K::pack_a(a.x + i * MR * a.ldx, a.ldx, rows, w, ap + size_t(i) * tile_bytes, rs + i * MR * 2);
+            K::pack_a(a.x + i * MR * a.ldx, a.ldx, rows, w, ap + size_t(i) * tile_bytes, rs + i * rper);
         }
     });
 
@@ -139,7 +141,7 @@ rf_status drive(const GemmArgs &a) {
             const int nc = int(n - p * kNR < kNR ? n - p * kNR : kNR);
             for (int64_t i = bm * mb; i < iend; ++i) {
                 const int rows = int(m - i * MR < MR ? m - i * MR : MR);
-                K::tile(rows, ap + size_t(i) * tile_bytes, bp, w, p, rs + i * MR * 2, tile);
+                K::tile(rows, ap + size_t(i) * tile_bytes, bp, w, p, rs + i * rper, tile);
                 tile_epilogue(a, i * MR, p * kNR, rows, nc, tile);
             }
         }

@@ -52,7 +52,8 @@ typedef enum {
     RF_U8Q  = 4, /* row-wise quantized embedding rows: see rf_embedding_bag */
     RF_I32  = 5,
     RF_I64  = 6,
-    RF_BOOL = 7  /* one byte, 0 or 1 (the general tensor kernels) */
+    RF_BOOL = 7, /* one byte, 0 or 1 (the general tensor kernels) */
+    RF_U4Q  = 8  /* row-wise 4-bit embedding rows: see rf_embedding_bag */
 } rf_dtype;
 
 typedef enum {
@@ -237,6 +238,21 @@ RF_API rf_status rf_stream_stats(rf_stream s, int64_t *busy_ns, int64_t *command
  * handle; W may be freed afterwards. */
 RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_t k,
                                 const void *w, const float *scales, rf_weight *out);
+/* Activation groups of a packed int8 weight: the kernels that quantize X to u8
+ * (the AVX2 vpmaddwd blocked kernel; AVX-512 runs grouped weights on it) take
+ * each row's range per group of columns instead of over the whole row, so a
+ * concatenation of differently scaled segments, or a long K with outliers,
+ * keeps its resolution:
+ *   group g = columns [bounds[g], bounds[g+1]) for g < num_groups
+ *   require bounds[0] == 0, bounds[num_groups] == k, strictly increasing,
+ *           every inner bound a multiple of 4 (an int8 k-quad), 1 <= num_groups <= 4096
+ *   for each row i and group g: s_g, z_g from min/max of X[i][group g] (rf_gemm)
+ *   Y[i][j] = Σ_g s_g · scales[j] · Σ_{l in g} (q[i][l] − z_g) · W[j][l]
+ * num_groups == 1 is the default (one range per row). Paths that keep X in fp32
+ * (reference, portable, OpenCL) or quantize it to int16 (AVX2, m <= 24) accept
+ * and ignore the groups. Only RF_I8 weights; call before the weight is shared
+ * with concurrent rf_gemm calls. */
+RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds);
 /* Shape and dtype of a packed weight (any out pointer may be NULL). */
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype);
 RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
@@ -278,6 +294,9 @@ RF_API rf_status rf_cross_layer(rf_stream s, int64_t m, const float *x0, int64_t
  *   RF_F32 / RF_F16 / RF_BF16: table[r*dim + c] converted to fp32
  *   RF_U8Q: row r is dim+4 bytes: q[dim] (uint8), then fp16 scale, fp16 bias;
  *           row(r)[c] = scale * q[c] + bias
+ *   RF_U4Q: row r is (dim+1)/2 + 4 bytes (FBGEMM's fused 4-bit rows, unpadded):
+ *           q[c] = (byte[c/2] >> 4*(c%2)) & 15 (even columns in the low nibble),
+ *           then fp16 scale, fp16 bias; row(r)[c] = scale * q[c] + bias
  * RF_POOL_GATHER requires every bag to hold exactly one id.
  * The out block of dim floats per bag may be a slice of a wider row (ldo >= dim). */
 RF_API rf_status rf_embedding_bag(rf_stream s, const void *table, int32_t table_dtype,

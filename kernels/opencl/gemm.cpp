@@ -119,6 +119,15 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
     });
 }
 
+// The OpenCL GEMM widens int8 weights to fp32 and keeps X in fp32: activation groups are
+// checked like the CPU backend's, then have nothing to change.
+RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds) {
+    RF_ENTRY({
+        RF_CHECK(w != nullptr, "rf_weight_set_act_groups: weight handle is NULL");
+        return rf::check_act_groups(w->dtype, w->k, num_groups, bounds);
+    });
+}
+
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype) {
     RF_ENTRY({
         RF_CHECK(w != nullptr, "rf_weight_shape: weight handle is NULL");

@@ -14,7 +14,7 @@ import { fuseLookupPool } from "./fuse-lookup-pool";
 import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
-import { type TablePrecision, type WeightPrecision, quantize } from "./quantize";
+import { type KeptWeight, type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
   /** GEMM weight precision (default f32). */
@@ -23,14 +23,23 @@ export interface CompileOptions {
   tables?: TablePrecision;
   /** Linear layers at the end of each output head kept fp32 when quantizing (default 3). */
   headLayers?: number;
+  /**
+   * Further GEMM weights kept fp32 when quantizing, by name or with a reason: what calibration on
+   * sample requests chose (runtime/quality/calibrate.ts; the SDK's `loadModel(path, { calibration })`).
+   */
+  keep?: (string | KeptWeight)[];
+  /** int8: one activation range per concatenated segment ("segments", default) or per row (compiler/activation-groups.ts). */
+  activationGroups?: "segments" | "row";
+  /** int8: split activation groups longer than this many columns (group-wise scales over long K). */
+  maxActivationGroup?: number;
   /** false: only the lowering execution needs (for comparing against the optimised graph). */
   optimize?: boolean;
 }
 
-export function compilePasses({ precision = "f32", tables = "f32", headLayers, optimize = true }: CompileOptions = {}): Pass[] {
+export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers }), eliminateConcat];
+  return [...lowering, foldConstants, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

@@ -1,17 +1,19 @@
 // Quantization: GEMM weights to bf16 or int8 (symmetric, per output channel,
-// with an f32 scales weight), embedding tables to fp16 or int8 row-wise (u8q).
+// with an f32 scales weight), embedding tables to fp16, int8 row-wise (u8q) or
+// int4 row-wise (u4q, FBGEMM's fused 4-bit rows: ~7x smaller than fp32 at dim 128).
 // Weights of ops that reshape them at load (target attention) stay fp32, and so
 // do the output head's last `headLayers` linear layers: they are small (little
 // speed to gain) and the most sensitive (their error lands on the scores
 // directly; on DLRM, bf16 NDCG@10 goes from 0.9970 to 0.9998 by keeping 3).
-// The accuracy this costs is measured by sdk/quantization-report.ts.
+// The accuracy this costs is measured by runtime/quality/ranking-accuracy.ts.
 import type { Graph } from "../graph/schema";
-import { quantizeInt8PerChannel, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
+import { quantizeInt8PerChannel, quantizeRowsU4, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
 import { type Tensor, tensor } from "../tensor/tensor";
+import { activationGroups } from "./activation-groups";
 import { type Pass, cloneGraph } from "./pass";
 
 export type WeightPrecision = "f32" | "bf16" | "int8";
-export type TablePrecision = "f32" | "f16" | "u8q";
+export type TablePrecision = "f32" | "f16" | "u8q" | "u4q";
 
 /** Positions of GEMM weights among each op's inputs. */
 function gemmWeightInputs(op: string, inputs: string[], attrs: Record<string, unknown>): number[] {
@@ -51,21 +53,56 @@ export function headWeights(graph: Graph, layers: number): Set<string> {
   return out;
 }
 
+/** A GEMM weight left in fp32 by a quantization, and why (what the quantization report prints). */
+export interface KeptWeight {
+  weight: string;
+  reason: string;
+}
+
 export interface QuantizeOptions {
   weights?: WeightPrecision;
   tables?: TablePrecision;
   /** Linear layers at the end of each output head kept in fp32 (default 3; 0 quantizes all). */
   headLayers?: number;
-  /** Further weights kept in fp32, by name. */
-  keep?: string[];
+  /** Further weights kept in fp32: by name, or with the reason (calibration's choices, runtime/quality/calibrate.ts). */
+  keep?: (string | KeptWeight)[];
+  /**
+   * int8 activation ranges per row: "segments" (default) gives inputs that are concatenations (or DCN
+   * cross layers over one) a range per segment (compiler/activation-groups.ts); "row", one per row.
+   */
+  activationGroups?: "segments" | "row";
+  /** Also split activation groups longer than this many columns (group-wise scales over long K; default: no split). */
+  maxActivationGroup?: number;
 }
 
-export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [] }: QuantizeOptions): Pass {
+/** Every GEMM weight of `graph` with its position among its node's inputs. */
+export function gemmWeights(graph: Graph): { node: string; op: string; weight: string }[] {
+  return graph.nodes.flatMap((n) => gemmWeightInputs(n.op, n.inputs, n.attrs).map((i) => ({ node: n.name, op: n.op, weight: n.inputs[i]! })));
+}
+
+/** The GEMM weights a quantization with these options leaves in fp32, each with its reason (the first that applies). */
+export function keptWeights(graph: Graph, { weights: wp = "f32", headLayers = 3, keep = [] }: QuantizeOptions): KeptWeight[] {
+  if (wp === "f32") return [];
+  const reasons = new Map<string, string>();
+  for (const w of headWeights(graph, headLayers)) reasons.set(w, `output head: one of the last ${headLayers} linear layers before an output (headLayers; their error lands on the scores directly)`);
+  for (const k of keep) {
+    const { weight, reason } = typeof k === "string" ? { weight: k, reason: "kept by name (keep)" } : k;
+    if (!reasons.has(weight)) reasons.set(weight, reason);
+  }
+  const present = new Set(gemmWeights(graph).map((g) => g.weight));
+  return [...reasons].filter(([w]) => present.has(w)).map(([weight, reason]) => ({ weight, reason }));
+}
+
+export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [], activationGroups: groupMode = "segments", maxActivationGroup = Infinity }: QuantizeOptions): Pass {
   return {
     name: "quantize",
     run(model) {
       const graph: Graph = cloneGraph(model.graph);
-      const kept = new Set([...keep, ...headWeights(graph, headLayers)]);
+      const groups = wp === "int8" && groupMode === "segments" ? activationGroups(graph, maxActivationGroup) : new Map<string, number[]>();
+      let grouped = 0;
+      const keptList = keptWeights(graph, { weights: wp, headLayers, keep });
+      const kept = new Set(keptList.map((k) => k.weight));
+      const byName = keptList.length - headWeights(graph, headLayers).size;
       const weights = new Map(model.weights);
       const done = new Set<string>();
       let gemm = 0;
@@ -102,13 +139,20 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
               return [tensor("i8", t.shape, q), tensor("f32", [n], scales)];
             });
             if (converted) gemm++;
+            const bounds = groups.get(node.inputs[i]!);
+            if (converted && bounds) {
+              graph.weights[node.inputs[i]!]!.actGroups = bounds;
+              grouped++;
+            }
           }
         }
         if (tp !== "f32") {
           for (const i of tableInputs(node.op, node.inputs)) {
             const converted = convert(node.inputs[i]!, (t) => {
               const [rows, dim] = t.shape as [number, number];
-              return [tp === "f16" ? tensor("f16", t.shape, toF16(t.data as Float32Array)) : tensor("u8q", t.shape, quantizeRowsU8(t.data as Float32Array, rows, dim))];
+              const data = t.data as Float32Array;
+              if (tp === "f16") return [tensor("f16", t.shape, toF16(data))];
+              return [tp === "u4q" ? tensor("u4q", t.shape, quantizeRowsU4(data, rows, dim)) : tensor("u8q", t.shape, quantizeRowsU8(data, rows, dim))];
             });
             if (converted) tables++;
           }
@@ -117,7 +161,7 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
       const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
       return {
         model: { graph, weights },
-        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${wp === "f32" ? 0 : kept.size} head layers kept fp32), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
+        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}${grouped > 0 ? `, ${grouped} with per-segment activation ranges` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
       };
     },
   };

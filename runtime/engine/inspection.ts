@@ -35,7 +35,7 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
   let count = 0;
   let bytes = 0;
   for (const t of weights.values()) {
-    const n = t.dtype === "u8q" ? t.shape[0]! * t.shape[1]! : t.shape.reduce((a, b) => a * b, 1);
+    const n = t.dtype === "u8q" || t.dtype === "u4q" ? t.shape[0]! * t.shape[1]! : t.shape.reduce((a, b) => a * b, 1);
     count += n;
     bytes += t.data.byteLength;
     byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + n;

@@ -11,7 +11,7 @@ import { outputMatrix } from "./dense-ops";
 import { check, native } from "./native";
 
 export interface BagArgs {
-  /** [rows, dim] of f32 / f16 / bf16 / u8q. */
+  /** [rows, dim] of f32 / f16 / bf16 / u8q / u4q. */
   table: Tensor;
   /** i32 or i64 [num_ids]. */
   ids: Tensor;
@@ -39,12 +39,12 @@ interface CheckedBag {
   ldo: number;
 }
 
-const tableDTypes = new Set(["f32", "f16", "bf16", "u8q"]);
+const tableDTypes = new Set(["f32", "f16", "bf16", "u8q", "u4q"]);
 
 function checkBag(args: BagArgs, name: string): CheckedBag {
   validateTensor(args.table, `${name} table`);
   const { table } = args;
-  if (!tableDTypes.has(table.dtype)) throw new TensorError(`${name} table: dtype must be f32, f16, bf16 or u8q, got ${table.dtype}`, "bad_dtype");
+  if (!tableDTypes.has(table.dtype)) throw new TensorError(`${name} table: dtype must be f32, f16, bf16, u8q or u4q, got ${table.dtype}`, "bad_dtype");
   if (table.shape.length !== 2 || table.strides !== undefined) throw new TensorError(`${name} table: expected a contiguous [rows, dim] tensor, got shape [${table.shape.join(", ")}]`, "bad_shape");
   const [rows, dim] = table.shape as [number, number];
   validateTensor(args.ids, `${name} ids`);

@@ -51,6 +51,16 @@ export class PackedWeight extends NativeResource {
     return new PackedWeight(Number(out[0]) as Pointer, m.rows, m.cols, w.dtype);
   }
 
+  /**
+   * int8 only: quantize X per row over each group of columns [bounds[g], bounds[g+1]) instead of the
+   * whole row (rf_weight_set_act_groups). bounds run from 0 to k; inner bounds are multiples of 4.
+   */
+  setActivationGroups(bounds: readonly number[]): void {
+    this.alive();
+    if (bounds.length < 2) throw new TensorError(`weight activation groups: need at least [0, k], got ${bounds.length} bounds`, "bad_groups");
+    check(native().rf_weight_set_act_groups(this.#handle, bounds.length - 1, BigInt64Array.from(bounds, (b) => BigInt(b))), "rf_weight_set_act_groups");
+  }
+
   get handle(): Pointer {
     this.alive();
     return this.#handle;

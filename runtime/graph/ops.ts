@@ -49,7 +49,7 @@ function weight(node: Node, inputs: OpInput[], i: number, shape: (number | null)
 }
 
 const gemmWeightDTypes: DType[] = ["f32", "bf16", "i8"];
-const tableDTypes: DType[] = ["f32", "f16", "bf16", "u8q"];
+const tableDTypes: DType[] = ["f32", "f16", "bf16", "u8q", "u4q"];
 const idDTypes: DType[] = ["i32", "i64"];
 
 const noAttrs = z.object({}).strict();

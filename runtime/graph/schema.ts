@@ -25,10 +25,12 @@ export const inputSchema = z.object({
 export type GraphInput = z.infer<typeof inputSchema>;
 
 export const weightSchema = z.object({
-  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "i32", "i64", "bool"]),
+  dtype: z.enum(["f32", "f16", "bf16", "i8", "u8q", "u4q", "i32", "i64", "bool"]),
   shape: z.array(z.number().int().nonnegative()).min(1).max(8),
   /** int8 GEMM weights: name of the f32 [n] per-output-channel scale weight. */
   scales: z.string().optional(),
+  /** int8 GEMM weights: activation group bounds [0, …, k] (rf_weight_set_act_groups; compiler/activation-groups.ts). */
+  actGroups: z.array(z.number().int().nonnegative()).optional(),
 });
 export type WeightSpec = z.infer<typeof weightSchema>;
 

@@ -21,8 +21,9 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const ALIGN = 64;
 
 // safetensors dtype names <-> rankfn dtypes. u8q tables are stored as U8 [rows, dim + 4]
-// and marked in the metadata key "rankfn.u8q" (a JSON list of tensor names).
-const fileDType: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i8: "I8", u8q: "U8", i32: "I32", i64: "I64", bool: "BOOL" };
+// and marked in the metadata key "rankfn.u8q" (a JSON list of tensor names); u4q tables as
+// U8 [rows, (dim + 1) / 2 + 4] listed in "rankfn.u4q" with their dims ({"name": dim}).
+const fileDType: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i8: "I8", u8q: "U8", u4q: "U8", i32: "I32", i64: "I64", bool: "BOOL" };
 const fromFileDType: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16", I8: "i8", U8: "u8q", I32: "i32", I64: "i64", BOOL: "bool" };
 
 export interface SafetensorsFile {
@@ -77,13 +78,14 @@ export function parseSafetensors(bytes: Uint8Array, path = "<memory>"): Safetens
   if (typeof header !== "object" || header === null || Array.isArray(header)) throw new ModelFileError(path, "header is not a JSON object");
   const metadata = readMetadata(header.__metadata__, path);
   const u8qNames = readU8qNames(metadata["rankfn.u8q"], path);
+  const u4qDims = readU4qDims(metadata["rankfn.u4q"], path);
   const dataBytes = bytes.byteLength - dataStart;
   const tensors = new Map<string, Tensor>();
   const ranges: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     const entry = checkEntry(raw, name, path);
-    const dtype = fromFileDType[entry.dtype];
+    const dtype = entry.dtype === "U8" && Object.hasOwn(u4qDims, name) ? "u4q" : fromFileDType[entry.dtype];
     if (!dtype) throw new ModelFileError(path, `tensor "${name}": dtype ${entry.dtype} is not supported (expected ${Object.keys(fromFileDType).join(", ")})`);
     if (dtype === "u8q" && !u8qNames.has(name)) throw new ModelFileError(path, `tensor "${name}": U8 tensors are only supported as u8q embedding tables (listed in the "rankfn.u8q" metadata)`);
     const [begin, end] = entry.data_offsets;
@@ -93,6 +95,11 @@ export function parseSafetensors(bytes: Uint8Array, path = "<memory>"): Safetens
     const expected = numel(shape) * elementBytes;
     if (end - begin !== expected) {
       throw new ModelFileError(path, `tensor "${name}": ${entry.dtype} [${shape.join(", ")}] needs ${expected} bytes, data_offsets give ${end - begin}`);
+    }
+    if (dtype === "u4q") {
+      const dim = u4qDims[name]!;
+      if (shape.length !== 2 || shape[1] !== Math.ceil(dim / 2) + 4) throw new ModelFileError(path, `tensor "${name}": u4q tables of dim ${dim} are U8 [rows, ${Math.ceil(dim / 2) + 4}], got ${entry.dtype} [${shape.join(", ")}]`);
+      shape = [shape[0]!, dim];
     }
     if (dtype === "u8q") {
       if (shape.length !== 2 || shape[1]! < 4) throw new ModelFileError(path, `tensor "${name}": u8q tables are U8 [rows, dim + 4], got ${entry.dtype} [${shape.join(", ")}]`);
@@ -130,6 +137,20 @@ function readU8qNames(raw: string | undefined, path: string): Set<string> {
   return new Set(names as string[]);
 }
 
+function readU4qDims(raw: string | undefined, path: string): Record<string, number> {
+  if (raw === undefined) return {};
+  let dims: unknown;
+  try {
+    dims = JSON.parse(raw);
+  } catch {
+    dims = undefined;
+  }
+  if (typeof dims !== "object" || dims === null || Array.isArray(dims) || !Object.values(dims).every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new ModelFileError(path, `metadata "rankfn.u4q" must be a JSON object of tensor name -> dim, got ${raw.slice(0, 100)}`);
+  }
+  return dims as Record<string, number>;
+}
+
 function checkEntry(raw: unknown, name: string, path: string): HeaderEntry {
   const e = raw as Partial<HeaderEntry>;
   const validShape = Array.isArray(e?.shape) && e.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
@@ -162,17 +183,19 @@ export interface WriteOptions {
 export function writeSafetensors(path: string, tensors: Record<string, Tensor>, options: WriteOptions = {}): number {
   const header: Record<string, unknown> = {};
   const u8q: string[] = [];
+  const u4q: Record<string, number> = {};
   let offset = 0;
   const order = Object.entries(tensors);
   for (const [name, t] of order) {
     if (t.strides) throw new RankfnError(`writeSafetensors: tensor "${name}" must be contiguous`, "bad_strides");
     const length = t.data.byteLength;
-    const shape = t.dtype === "u8q" ? [t.shape[0]!, t.shape[1]! + 4] : t.shape;
+    const shape = t.dtype === "u8q" ? [t.shape[0]!, t.shape[1]! + 4] : t.dtype === "u4q" ? [t.shape[0]!, Math.ceil(t.shape[1]! / 2) + 4] : t.shape;
     if (t.dtype === "u8q") u8q.push(name);
+    if (t.dtype === "u4q") u4q[name] = t.shape[1]!;
     header[name] = { dtype: fileDType[t.dtype], shape, data_offsets: [offset, offset + length] };
     offset = align(offset + length);
   }
-  const metadata = { ...options.metadata, ...(u8q.length > 0 ? { "rankfn.u8q": JSON.stringify(u8q) } : {}) };
+  const metadata = { ...options.metadata, ...(u8q.length > 0 ? { "rankfn.u8q": JSON.stringify(u8q) } : {}), ...(Object.keys(u4q).length > 0 ? { "rankfn.u4q": JSON.stringify(u4q) } : {}) };
   header.__metadata__ = metadata;
   let json = new TextEncoder().encode(JSON.stringify(header));
   // Pad the header with spaces so the data section starts aligned.

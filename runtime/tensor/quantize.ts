@@ -1,6 +1,8 @@
 // Host-side conversions between fp32 and the stored dtypes the kernels read:
-// bf16, fp16, int8 per-channel GEMM weights, and u8q row-wise embedding rows
-// (dim bytes, then fp16 scale and fp16 bias: value = scale * q + bias).
+// bf16, fp16, int8 per-channel GEMM weights, u8q row-wise embedding rows
+// (dim bytes, then fp16 scale and fp16 bias: value = scale * q + bias) and u4q
+// rows (FBGEMM's fused 4-bit layout, unpadded: (dim + 1) / 2 bytes of nibbles,
+// even columns in the low nibble, then fp16 scale and fp16 bias).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -105,6 +107,48 @@ export function dequantizeRowsU8(src: Uint8Array, rows: number, dim: number): Fl
     const scale = f16ToF32(view.getUint16(r * stride + dim, true));
     const bias = f16ToF32(view.getUint16(r * stride + dim + 2, true));
     for (let c = 0; c < dim; c++) out[r * dim + c] = scale * src[r * stride + c]! + bias;
+  }
+  return out;
+}
+
+/** Row-wise 4-bit quantization of a [rows, dim] table into u4q rows ((dim + 1) / 2 + 4 bytes each). */
+export function quantizeRowsU4(src: Float32Array, rows: number, dim: number): Uint8Array {
+  const qb = Math.ceil(dim / 2);
+  const stride = qb + 4;
+  const out = new Uint8Array(rows * stride);
+  const view = new DataView(out.buffer);
+  for (let r = 0; r < rows; r++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let c = 0; c < dim; c++) {
+      const v = src[r * dim + c]!;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    if (dim === 0) lo = hi = 0;
+    // As for u8q: quantize with the fp16 scale and bias the kernel reads back.
+    const bias = f16ToF32(f32ToF16(lo));
+    const scale = f16ToF32(f32ToF16(hi > lo ? (hi - bias) / 15 : 1));
+    for (let c = 0; c < dim; c++) {
+      const q = Math.min(15, Math.max(0, Math.round((src[r * dim + c]! - bias) / scale)));
+      out[r * stride + (c >> 1)]! |= q << (4 * (c & 1));
+    }
+    view.setUint16(r * stride + qb, f32ToF16(scale), true);
+    view.setUint16(r * stride + qb + 2, f32ToF16(bias), true);
+  }
+  return out;
+}
+
+/** u4q rows back to fp32 [rows, dim] (what the kernels compute from). */
+export function dequantizeRowsU4(src: Uint8Array, rows: number, dim: number): Float32Array {
+  const qb = Math.ceil(dim / 2);
+  const stride = qb + 4;
+  const out = new Float32Array(rows * dim);
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let r = 0; r < rows; r++) {
+    const scale = f16ToF32(view.getUint16(r * stride + qb, true));
+    const bias = f16ToF32(view.getUint16(r * stride + qb + 2, true));
+    for (let c = 0; c < dim; c++) out[r * dim + c] = scale * ((src[r * stride + (c >> 1)]! >> (4 * (c & 1))) & 15) + bias;
   }
   return out;
 }

@@ -60,7 +60,7 @@ export function validateTensor(t: unknown, name: string): asserts t is Tensor {
     }
     return;
   }
-  if (dtype === "u8q") throw new TensorError(`${name}: u8q tensors must be contiguous`, "bad_strides");
+  if (dtype === "u8q" || dtype === "u4q") throw new TensorError(`${name}: ${dtype} tensors must be contiguous`, "bad_strides");
   if (!Array.isArray(strides) || strides.length !== shape.length || !strides.every((s) => Number.isSafeInteger(s) && s >= 0)) {
     throw new TensorError(`${name}: strides ${JSON.stringify(strides)} must be ${shape.length} non-negative integers`, "bad_strides");
   }

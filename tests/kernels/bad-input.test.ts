@@ -54,6 +54,18 @@ describe("gemm", () => {
     expect(() => k.PackedWeight.pack(tensor("i32", [2, 2]))).toThrow("weight: dtype must be f32, bf16 or i8, got i32");
     expect(() => k.PackedWeight.pack(tensor("i8", [2, 2]), f32([3]))).toThrow("weight scales: expected 2 elements, got 3");
   });
+  test("activation groups: int8 only, bounds from 0 to k, inner bounds on k-quads", () => {
+    const i8 = k.PackedWeight.pack(tensor("i8", [3, 10]), f32([3]));
+    expectKernelError(() => w34.setActivationGroups([0, 4]), "invalid_argument", "rf_weight_set_act_groups: activation groups are for RF_I8 weights, got dtype 0");
+    expectKernelError(() => i8.setActivationGroups([0, 8]), "invalid_argument", "rf_weight_set_act_groups: bounds must run from 0 to k = 10, got 0 .. 8");
+    expectKernelError(() => i8.setActivationGroups([0, 6, 10]), "invalid_argument", "rf_weight_set_act_groups: inner bound bounds[1] = 6 is not a multiple of 4");
+    expectKernelError(() => i8.setActivationGroups([0, 8, 8, 10]), "invalid_argument", "rf_weight_set_act_groups: bounds[2] = 8 is not above bounds[1] = 8");
+    expect(() => i8.setActivationGroups([0])).toThrow("weight activation groups: need at least [0, k], got 1 bounds");
+    i8.setActivationGroups([0, 8, 10]);
+    i8.setActivationGroups([0, 10]);
+    i8.dispose();
+    expectStillHealthy();
+  });
   test("the C entry points reject bad raw arguments with a status", () => {
     const sym = k.loadLibrary().symbols;
     const x = new Float32Array(8);
@@ -103,7 +115,7 @@ describe("embedding bags", () => {
     expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 2) })).toThrow("embeddingBag offsets: must start at 0 and end at the number of ids (3)");
     expectKernelError(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3, 1, 3) }), "invalid_argument", /offsets/);
     expectKernelError(() => k.embeddingBag({ table, ids, offsets: offsets(0, 2, 3), mode: "gather" }), "invalid_argument", /RF_POOL_GATHER needs one id per bag, bag 0 holds 2/);
-    expect(() => k.embeddingBag({ table: tensor("i32", [10, 4]), ids, offsets: offsets(0, 3) })).toThrow("embeddingBag table: dtype must be f32, f16, bf16 or u8q, got i32");
+    expect(() => k.embeddingBag({ table: tensor("i32", [10, 4]), ids, offsets: offsets(0, 3) })).toThrow("embeddingBag table: dtype must be f32, f16, bf16, u8q or u4q, got i32");
     expect(() => k.embeddingBag({ table, ids: f32([3]), offsets: offsets(0, 3) })).toThrow("embeddingBag ids: dtype must be i32 or i64, got f32");
     expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3), weights: f32([2]) })).toThrow("embeddingBag weights: expected 3 elements, got 2");
     expect(() => k.embeddingBag({ table, ids, offsets: offsets(0, 3), out: f32([1, 5]) })).toThrow("embeddingBag out: expected shape [1, 4], got [1, 5]");

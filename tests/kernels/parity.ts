@@ -3,7 +3,7 @@
 // every ISA this CPU supports (the C reference path included).
 import { expect } from "bun:test";
 
-export type DTypeTag = "f32" | "f16" | "bf16" | "u8q" | "i8" | "i32" | "i64" | "bool";
+export type DTypeTag = "f32" | "f16" | "bf16" | "u8q" | "u4q" | "i8" | "i32" | "i64" | "bool";
 
 export interface ParityCase {
   op: string;

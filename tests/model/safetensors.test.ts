@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModelFileError, parseSafetensors, readSafetensors, writeSafetensors } from "../../runtime/model/safetensors";
-import { quantizeRowsU8, toBf16, toF16 } from "../../runtime/tensor/quantize";
+import { quantizeRowsU4, quantizeRowsU8, toBf16, toF16 } from "../../runtime/tensor/quantize";
 import { Rng } from "../../runtime/tensor/random";
 import { type Tensor, tensor } from "../../runtime/tensor/tensor";
 
@@ -23,6 +23,8 @@ function sample(): Record<string, Tensor> {
     ids: tensor("i32", [4], new Int32Array([1, -2, 3, 2147483647])),
     big: tensor("i64", [2], new BigInt64Array([-(1n << 62n), 7n])),
     table: tensor("u8q", [4, 6], quantizeRowsU8(rng.floats(24), 4, 6)),
+    // An odd dim: (7 + 1) / 2 + 4 = 8 bytes per row, the dim kept in the "rankfn.u4q" metadata.
+    table4: tensor("u4q", [3, 7], quantizeRowsU4(rng.floats(21), 3, 7)),
     empty: tensor("f32", [0, 7]),
   };
 }

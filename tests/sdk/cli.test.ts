@@ -46,7 +46,13 @@ test("rankfn inspect lists inputs with their roles, passes, memory plan and int8
   expect(r.out).toMatch(/^ {2}cvr +f32 +\[-1, 1\] +candidate$/m);
   expect(r.out).toMatch(/^ {2}quantize: \d+ GEMM weights -> int8/m);
   expect(r.out).toMatch(/^ {2}batch ≤ 64 rows, ≤ 64 requests: memory [\d.]+ MB -> [\d.]+ MB, \d+ -> \d+ buffers$/m);
-  expect(r.out).toMatch(/^accuracy  vs fp32 over 4×100 candidates: max \|Δscore\| [\d.e-]+, NDCG@10 ctr 0\.\d+, cvr 0\.\d+$/m);
+  expect(r.out).toMatch(/^accuracy  vs fp32 over 4×200 candidates \((ref|portable|avx2|avx512)[a-z/0-9]*\): max \|Δscore\| [\d.e-]+, NDCG@10 ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000), Kendall τ ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000)$/m);
+  expect(r.out).toMatch(/^fp32 {6}\n {2}\S+: output head: one of the last 3 linear layers/m);
+  const c = run("inspect", path, "--precision", "int8", "--calibrate", "2");
+  expect(c.code).toBe(0);
+  expect(c.err).toContain("calibrating int8 on 2 generated requests");
+  expect(c.out).toMatch(/^accuracy  vs fp32 over 4×200 candidates/m);
+  expect(run("inspect", path, "--precision", "int8", "--calibrate", "x").err).toContain('--calibrate must be a number of sample requests 0-64, got "x"');
 });
 
 test("rankfn refuses unknown commands, options and bad files with a message", () => {

@@ -3,12 +3,22 @@
 // whole group. CPU devices: embedding_bag_rows, below. All compute
 //   out[b*ldo + c] = pool_{i in bag b} (weights ? weights[i] : 1) * row(ids[i])[c]
 // Ids were range-checked on the host before the launch. Table dtypes
-// (rf_dtype): 0 f32, 1 f16, 2 bf16, 4 u8q (dim bytes, fp16 scale, fp16 bias).
+// (rf_dtype): 0 f32, 1 f16, 2 bf16, 4 u8q (dim bytes, fp16 scale, fp16 bias),
+// 8 u4q ((dim + 1) / 2 bytes of nibbles, even columns low, fp16 scale, fp16 bias).
+inline float u4q_value(__global const uchar *t, long row, long dim, long c) {
+    const long qb = (dim + 1) / 2;
+    __global const uchar *r = t + row * (qb + 4);
+    const float scale = f16_to_f32((__global const ushort *)(r + qb));
+    const float bias = f16_to_f32((__global const ushort *)(r + qb + 2));
+    return scale * (float)((r[c / 2] >> (4 * (c % 2))) & 15) + bias;
+}
+
 inline float table_value(__global const uchar *t, int dtype, long row, long dim, long c) {
     switch (dtype) {
     case 0: return ((__global const float *)t)[row * dim + c];
     case 1: return f16_to_f32((__global const ushort *)t + row * dim + c);
     case 2: return bf16_to_f32(((__global const ushort *)t)[row * dim + c]);
+    case 8: return u4q_value(t, row, dim, c);
     default: {
         __global const uchar *r = t + row * (dim + 4);
         float scale = f16_to_f32((__global const ushort *)(r + dim));
@@ -48,6 +58,8 @@ inline float4 table_value4(__global const uchar *t, int dtype, long row, long di
     case 0: return vload4(c4, (__global const float *)t + row * dim);
     case 1: return vload_half4(c4, (__global const half *)t + row * dim);
     case 2: return as_float4(convert_uint4(vload4(c4, (__global const ushort *)t + row * dim)) << 16);
+    case 8: return (float4)(u4q_value(t, row, dim, 4 * c4), u4q_value(t, row, dim, 4 * c4 + 1), u4q_value(t, row, dim, 4 * c4 + 2),
+                            u4q_value(t, row, dim, 4 * c4 + 3));
     default: {
         __global const uchar *r = t + row * (dim + 4);
         float scale = f16_to_f32((__global const ushort *)(r + dim));
@@ -110,6 +122,8 @@ __kernel void embedding_bag_rows(GBUF(const uchar, table), int table_dtype, long
             } else if (table_dtype == 2) {
                 __global const ushort *r = (__global const ushort *)T + row * dim;
                 for (long c = 0; c < dim; ++c) Y[c] = fma(w, bf16_to_f32(r[c]), Y[c]);
+            } else if (table_dtype == 8) {
+                for (long c = 0; c < dim; ++c) Y[c] = fma(w, u4q_value(T, row, dim, c), Y[c]);
             } else {
                 __global const uchar *r = T + row * (dim + 4);
                 const float scale = f16_to_f32((__global const ushort *)(r + dim));

@@ -94,6 +94,40 @@ function gemmCases(): ParityCase[] {
       expected: () => [ref.gemmRef(x, m, kk, values, n, null, "none", null)],
     });
   }
+  // int8 activation groups (rf_weight_set_act_groups): each row quantized per group of columns.
+  // Odd shapes: k not a multiple of 4 (a 2-column last group), m = 1 (small-M path: groups ignored),
+  // groups of 256 over a long k, and two segments whose ranges differ 1000× (a bottom-MLP output
+  // next to pooled embeddings) with the wide segment's weights 0: the output is all the narrow
+  // segment's, which one range per row would quantize to nothing (normalised error ~1 on u8 paths).
+  const groupShapes: [number, number, number, number[], number][] = [
+    [30, 33, 130, [0, 64, 128, 130], 1],
+    [1, 17, 37, [0, 12, 37], 1],
+    [64, 48, 96, [0, 4, 96], 1],
+    [29, 40, 1100, [0, 256, 512, 768, 1024, 1100], 1],
+    [37, 24, 200, [0, 72, 200], 1000],
+  ];
+  for (const [m, n, kk, bounds, spread] of groupShapes) {
+    const rng = new Rng(m * 7 + kk);
+    const raw = rng.floats(n * kk, -0.5, 0.5);
+    if (spread > 1) for (let j = 0; j < n; j++) raw.fill(0, j * kk, j * kk + bounds[1]!);
+    const { q, scales } = quantizeInt8PerChannel(raw, n, kk);
+    const w = k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+    const values = dequantizeInt8PerChannel(q, scales, n, kk);
+    w.setActivationGroups(bounds);
+    const x = rng.floats(m * kk);
+    // The first group's values are `spread` times the others'.
+    for (let i = 0; i < m; i++) for (let l = 0; l < bounds[1]!; l++) x[i * kk + l]! *= spread;
+    const xt = tensor("f32", [m, kk], x);
+    const bias = tensor("f32", [n], rng.floats(n));
+    cases.push({
+      op: "gemm",
+      dtype: "i8",
+      label: `m=${m} n=${n} k=${kk} activation groups [${bounds.join(", ")}]${spread > 1 ? `, first group ${spread}× the rest` : ""} +bias relu`,
+      tol: tolerance.i8,
+      run: () => [k.gemm({ x: xt, w, bias, act: "relu" }).data as Float32Array],
+      expected: () => [ref.gemmRef(x, m, kk, values, n, bias.data as Float32Array, "relu", null)],
+    });
+  }
   // Strided x / y (column slices of wider buffers) and residual aliasing y.
   {
     const rng = new Rng(7);

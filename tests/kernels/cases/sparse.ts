@@ -2,13 +2,13 @@
 // id dtype and pooling mode (empty bags, strided outputs, many tables in one
 // call), and the MoE row gather / scatter-add.
 import * as k from "../../../runtime/ffi";
-import { dequantizeRowsU8, fromBf16, fromF16, quantizeRowsU8, toBf16, toF16 } from "../../../runtime/tensor/quantize";
+import { dequantizeRowsU4, dequantizeRowsU8, fromBf16, fromF16, quantizeRowsU4, quantizeRowsU8, toBf16, toF16 } from "../../../runtime/tensor/quantize";
 import { Rng } from "../../../runtime/tensor/random";
 import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
 import * as ref from "../reference";
 import { type ParityCase, tolerance } from "../parity";
 
-type TableDType = "f32" | "f16" | "bf16" | "u8q";
+type TableDType = "f32" | "f16" | "bf16" | "u8q" | "u4q";
 
 /** A table in `dtype` plus the fp32 values every path must compute from. */
 export function makeTable(dtype: TableDType, rows: number, dim: number, rng: Rng): { table: Tensor; values: Float32Array } {
@@ -18,6 +18,8 @@ export function makeTable(dtype: TableDType, rows: number, dim: number, rng: Rng
     case "f16": { const b = toF16(raw); return { table: tensor("f16", [rows, dim], b), values: fromF16(b) }; }
     case "bf16": { const b = toBf16(raw); return { table: tensor("bf16", [rows, dim], b), values: fromBf16(b) }; }
     case "u8q": { const q = quantizeRowsU8(raw, rows, dim); return { table: tensor("u8q", [rows, dim], q), values: dequantizeRowsU8(q, rows, dim) }; }
+    // Odd dims leave the last byte's high nibble unused.
+    case "u4q": { const q = quantizeRowsU4(raw, rows, dim); return { table: tensor("u4q", [rows, dim], q), values: dequantizeRowsU4(q, rows, dim) }; }
   }
 }
 
@@ -35,7 +37,7 @@ function bagCases(): ParityCase[] {
   const cases: ParityCase[] = [];
   const dims = [1, 3, 17, 128, 130];
   const bagSizes = [3, 0, 1, 7, 2, 0, 40, 1];
-  for (const dtype of ["f32", "f16", "bf16", "u8q"] as const) {
+  for (const dtype of ["f32", "f16", "bf16", "u8q", "u4q"] as const) {
     dims.forEach((dim, di) => {
       const rng = new Rng(di * 17 + dtype.length);
       const rows = 50 + di;
@@ -80,7 +82,7 @@ function bagCases(): ParityCase[] {
   }
   // Every table of a model in one call, writing one concatenated buffer.
   const rng = new Rng(99);
-  const specs = [["f32", 8, 30], ["u8q", 16, 500], ["f16", 3, 7], ["bf16", 130, 64], ["f32", 128, 1000]] as const;
+  const specs = [["f32", 8, 30], ["u8q", 16, 500], ["f16", 3, 7], ["bf16", 130, 64], ["u4q", 33, 70], ["f32", 128, 1000]] as const;
   const numBags = 11;
   const width = specs.reduce((a, [, dim]) => a + dim, 0);
   const tables = specs.map(([dtype, dim, rows], t) => {
