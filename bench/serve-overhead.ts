@@ -33,7 +33,8 @@ export async function serverOverhead(report: Report, quick: boolean): Promise<vo
     b.output("score", b.linear(b.input("x", "f32", 4, "candidate"), 1, "sigmoid", "l"));
     writeModel(join(dir, "tiny.safetensors"), b.build());
     const body = packr.pack({ rows: { x: encodeTensor(tensor("f32", [1, 4], new Float32Array([0.1, 0.2, 0.3, 0.4]))) } });
-    const init = { method: "POST", headers: { "Content-Type": MSGPACK, Accept: MSGPACK }, body };
+    // Content-Length as every HTTP client sends it (a Request built in code has none, and would take the streamed-body path).
+    const init = { method: "POST", headers: { "Content-Type": MSGPACK, Accept: MSGPACK, "Content-Length": String(body.byteLength) }, body };
     const section = report.section("server overhead per request, trivial 4 -> 1 model, p50 µs (target ≤ 100)");
     section.note("handler = app.fetch without a socket; loopback = Bun.serve + fetch from this process (client cost included); static waits its 200 µs queue delay by design");
     const calls = quick ? 1000 : 4000;

@@ -28,7 +28,7 @@ export type InitMessage = {
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; gathered?: Record<string, GatheredRows> };
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection }
   | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts }
@@ -65,6 +65,8 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
     const lane = lanes.get(msg.lane)!;
+    // Fresh output buffers alone (the last batch's became its responses): the inputs' views stay.
+    if (msg.outputs) lane.outputs = msg.outputs;
     // The plan reads the lane's inputs in place and its kernels write the lane's outputs where they can (else they are copied in).
     executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
     const plans = executor!.memory().length;

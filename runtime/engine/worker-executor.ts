@@ -32,8 +32,10 @@ type OutputSpec = { name: string; width: number; role: "context" | "candidate" }
 /** Shared buffers of one in-flight batch; they grow (power of two) and are reused. */
 export class Lane implements StagingBuffers {
   readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: rowBuffer("i32", 64, true) as Int32Array, outputs: {} };
-  /** Bumped when a buffer is replaced, so the worker refreshes its views. */
+  /** Bumped when an input buffer is replaced, so the worker refreshes its views. */
   version = 0;
+  /** Bumped when the output buffers are replaced (every handed-off batch): only they are sent again. */
+  outputsVersion = 0;
   busy = false;
 
   constructor(readonly id: number) {}
@@ -58,7 +60,7 @@ export class Lane implements StagingBuffers {
   /** Give this lane's output buffers away (they became a batch's responses): the next batch gets fresh ones. */
   handOffOutputs(): void {
     this.buffers.outputs = {};
-    this.version++;
+    this.outputsVersion++;
   }
 
   /** Output buffers big enough for `n` candidate / `r` context rows. */
@@ -67,7 +69,7 @@ export class Lane implements StagingBuffers {
       const length = (o.role === "candidate" ? n : r) * o.width;
       if ((this.buffers.outputs[o.name]?.length ?? -1) >= length) continue;
       this.buffers.outputs[o.name] = rowBuffer("f32", length, true) as Float32Array;
-      this.version++;
+      this.outputsVersion++;
     }
   }
 }
@@ -84,6 +86,8 @@ export class WorkerExecutor {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   readonly #lanes: Lane[] = [];
+  /** Lane id -> the output buffers' version the worker last received. */
+  readonly #sentOutputs = new Map<number, number>();
   /** Lane id -> the version the worker last received. */
   readonly #sent = new Map<number, number>();
   readonly ready: Promise<WorkerModelInfo>;
@@ -165,11 +169,13 @@ export class WorkerExecutor {
     // Buffers are (re)sent only when the lane grew (or handed its outputs off): otherwise the message is a few numbers.
     const fresh = this.#sent.get(lane.id) !== lane.version;
     this.#sent.set(lane.id, lane.version);
+    const freshOutputs = fresh || this.#sentOutputs.get(lane.id) !== lane.outputsVersion;
+    this.#sentOutputs.set(lane.id, lane.outputsVersion);
     await new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {
