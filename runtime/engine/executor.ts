@@ -71,6 +71,8 @@ interface Binding {
   outputViews: OutputView[];
   /** Per output (same order as outputViews): its value, arena storage and whether a run may bind it. */
   outputSlots: { name: string; value: string; arena: Float32Array; bindable: boolean }[];
+  /** The inputs a run may read from the caller's arrays (made on first use). */
+  bindableInputs?: ReadonlySet<string>;
 }
 
 export interface ProfileLine {
@@ -159,6 +161,12 @@ export class Executor {
     const out = new Map<string, TypedArray>();
     for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
     return out;
+  }
+
+  /** The graph inputs a batch of `rows` (and `contextRows`) can have read from the caller's arrays. */
+  bindableInputs(rows: number, contextRows = rows): ReadonlySet<string> {
+    const bound = this.#bind(this.plan(rows, contextRows));
+    return (bound.bindableInputs ??= new Set(bound.inputs.filter((i) => i.bindable && i.slot).map((i) => i.name)));
   }
 
   /**

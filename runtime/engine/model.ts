@@ -277,9 +277,11 @@ export class Model {
   #runInline(requests: readonly ValidRequest[], queueMs: number[]): RankResponse[] {
     const t0 = performance.now();
     const executor = this.#inline!.executor;
-    // One request: its own arrays, read in place. Several: staged straight into the plan's input slots.
-    const into = requests.length === 1 ? this.#rest : new DirectBuffers(executor.inputStorage(...batchRows(requests)), this.#rest);
-    const { batch, slices } = this.#stager.stage(requests, into, { inPlace: true });
+    // One request: its own arrays where the plan can read them in place; everything else (several
+    // requests, or an input a step holds the storage of) is staged straight into the plan's slots.
+    const rows = batchRows(requests);
+    const into = new DirectBuffers(executor.inputStorage(...rows), this.#rest);
+    const { batch, slices } = this.#stager.stage(requests, into, { inPlace: requests.length === 1 ? executor.bindableInputs(...rows) : undefined });
     const gathered = this.#resolver?.resolveLocal(batch);
     const out = executor.run(batch, { gathered, outputs: "owned" });
     return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
@@ -292,7 +294,7 @@ export class Model {
     // remote tier, while other batches may run): the batch keeps buffers of its own.
     const lane = this.#worker?.acquire();
     try {
-      const { batch, slices } = lane ? this.#stager.stage(requests, lane) : this.#stager.stage(requests, new BatchBuffers(), { inPlace: true });
+      const { batch, slices } = lane ? this.#stager.stage(requests, lane) : this.#stager.stage(requests, new BatchBuffers(), { inPlace: this.#inline!.executor.bindableInputs(...batchRows(requests)) });
       let gathered: Awaited<ReturnType<EmbeddingResolver["resolve"]>> | undefined;
       if (this.#resolver) {
         const limit = this.#remote!.options.timeoutMs;

@@ -9,6 +9,7 @@
 import type { Graph, GraphInput } from "../graph/schema";
 import type { TypedArray } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
+import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { StagedBatch } from "./executor";
 import type { ValidRequest } from "./validate";
 
@@ -101,10 +102,11 @@ export class Stager {
   /**
    * Stage validated requests into one batch (nothing here can fail for a request's input).
    * `into` supplies the batch's buffers (the plan's slots, a worker's shared lane, a batch's own);
-   * by default the stager's own, reused by the next call. With `inPlace`, a batch of one request
-   * passes its arrays themselves where the model takes them as they are.
+   * by default the stager's own, reused by the next call. With `inPlace` (the inputs the run can
+   * read from the caller's arrays), a batch of one request passes its arrays themselves for those
+   * inputs where the model takes them as they are; every other input is copied once into `into`.
    */
-  stage(requests: readonly ValidRequest[], into: StagingBuffers = this.#own, { inPlace = false }: { inPlace?: boolean } = {}): { batch: StagedBatch; slices: RequestSlice[] } {
+  stage(requests: readonly ValidRequest[], into: StagingBuffers = this.#own, { inPlace }: { inPlace?: ReadonlySet<string> } = {}): { batch: StagedBatch; slices: RequestSlice[] } {
     const slices: RequestSlice[] = [];
     let n = 0;
     let r = 0;
@@ -119,7 +121,7 @@ export class Stager {
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
       const length = rows * width(input);
-      if (inPlace && requests.length === 1) {
+      if (inPlace?.has(input.name) && requests.length === 1 && !unalignedBytes(requests[0]!.tensors.get(input.name))) {
         const data = requests[0]!.tensors.get(input.name)!.data;
         if (readableAsIs(data, input, length)) {
           inputs[input.name] = data.length === length ? data : data.subarray(0, length);
@@ -161,6 +163,8 @@ function readableAsIs(data: Tensor["data"], input: GraphInput, length: number): 
 
 /** Copy `count` values of `t` into `dst` at `at`, converting ids between i32/i64 and zeroing non-finite values where allowed. */
 function copyInto(dst: TypedArray, at: number, t: Tensor, count: number, input: GraphInput): void {
+  const raw = unalignedBytes(t);
+  if (raw) return copyUnaligned(dst, at, raw, t.dtype, count, input);
   const src = t.data;
   if (dst instanceof BigInt64Array && src instanceof Int32Array) {
     const d32 = new Int32Array(dst.buffer, dst.byteOffset + at * 8, count * 2);
@@ -177,6 +181,28 @@ function copyInto(dst: TypedArray, at: number, t: Tensor, count: number, input: 
     return;
   }
   (dst as Float32Array).set(src.subarray(0, count) as Float32Array, at);
+  if (input.dtype === "f32" && input.nonFinite === "zero") {
+    const f = dst as Float32Array;
+    for (let i = at; i < at + count; i++) if (!Number.isFinite(f[i]!)) f[i] = 0;
+  }
+}
+
+/** copyInto from bytes at an unaligned offset: a byte copy where the dtypes agree, else converted element by element. */
+function copyUnaligned(dst: TypedArray, at: number, raw: Uint8Array, dtype: Tensor["dtype"], count: number, input: GraphInput): void {
+  const eb = dst.BYTES_PER_ELEMENT;
+  const same = (dtype === "i64") === dst instanceof BigInt64Array && (dtype === "f32") === dst instanceof Float32Array && (dtype === "bool") === dst instanceof Uint8Array;
+  if (same) new Uint8Array(dst.buffer, dst.byteOffset + at * eb, count * eb).set(raw.subarray(0, count * eb));
+  else {
+    const read = elementReader(raw, dtype);
+    if (dst instanceof BigInt64Array) {
+      const d32 = new Int32Array(dst.buffer, dst.byteOffset + at * 8, count * 2);
+      for (let i = 0; i < count; i++) {
+        const v = read(i);
+        d32[2 * i] = v | 0;
+        d32[2 * i + 1] = v < 0 ? -1 : 0;
+      }
+    } else for (let i = 0; i < count; i++) (dst as Int32Array)[at + i] = read(i); // validate() proved every id fits
+  }
   if (input.dtype === "f32" && input.nonFinite === "zero") {
     const f = dst as Float32Array;
     for (let i = at; i < at + count; i++) if (!Number.isFinite(f[i]!)) f[i] = 0;

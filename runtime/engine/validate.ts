@@ -7,6 +7,7 @@ import { RequestError } from "../errors";
 import type { Graph, GraphInput } from "../graph/schema";
 import { embeddingLookups } from "../graph/embedding-lookups";
 import { type Tensor, validateTensor } from "../tensor/tensor";
+import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { RankRequest } from "./request";
 
 declare const checked: unique symbol;
@@ -107,7 +108,10 @@ export class RequestValidator {
     for (const input of this.#inputs) {
       const t = tensors.get(input.name)!;
       const field = `${where}${groupOf.get(input.name)}.${input.name}`;
-      if (input.dtype === "f32") {
+      // A tensor left unaligned in the request body is read where it is (its data would be a copy).
+      const raw = unalignedBytes(t);
+      if (raw) checkInPlace(raw, t.dtype, input, field, this.#bounds.get(input.name));
+      else if (input.dtype === "f32") {
         if (input.nonFinite !== "zero") checkFinite(t.data as Float32Array, field, width(input));
       } else if (input.dtype === "bool") {
         checkBools(t.data as Uint8Array, field, width(input));
@@ -120,10 +124,38 @@ export class RequestValidator {
 }
 
 function tensorAt(t: unknown, field: string): asserts t is Tensor {
+  if (unalignedBytes(t)) return; // made by the body decoder, which checked its dtype, shape and byte length
   try {
     validateTensor(t, field);
   } catch (err) {
     throw new RequestError((err as Error).message, "bad_tensor");
+  }
+}
+
+/** The checks of checkFinite / checkBools / checkIds on a tensor's unaligned bytes, read in place. */
+function checkInPlace(bytes: Uint8Array, dtype: Tensor["dtype"], input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
+  const w = width(input);
+  const at = elementReader(bytes, dtype);
+  const n = bytes.byteLength / (dtype === "i64" ? 8 : dtype === "bool" ? 1 : 4);
+  if (input.dtype === "f32") {
+    if (input.nonFinite === "zero") return;
+    for (let i = 0; i < n; i++) {
+      const v = at(i);
+      if (!Number.isFinite(v)) throw new RequestError(`${field}: row ${Math.floor(i / w)} has a non-finite value (${v}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
+    }
+    return;
+  }
+  if (input.dtype === "bool") {
+    for (let i = 0; i < n; i++) if (at(i) > 1) throw new RequestError(`${field}: row ${Math.floor(i / w)} has ${at(i)} in a bool tensor (expected 0 or 1)`, "bad_value");
+    return;
+  }
+  const pad = input.padding;
+  for (let i = 0; i < n; i++) {
+    const id = at(i);
+    if (id === pad) continue;
+    const where = `${field}: id ${id} at row ${Math.floor(i / w)}, position ${i % w}`;
+    if (input.dtype === "i32" && !(id >= -2147483648 && id <= 2147483647)) throw new RequestError(`${where} does not fit the model's i32 ids`, "id_out_of_range");
+    if (bound && !(id >= 0 && id < bound.rows)) throw new RequestError(`${where} is outside table "${bound.table}" (${bound.rows} rows)`, "id_out_of_range");
   }
 }
 

@@ -172,11 +172,10 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const v = await registry.acquire(name);
       try {
         const wire = decodeRequest(body, contentType, v.model.graphInputs, limits);
-        const counted = wireCopies.get(v.model) ?? { inPlace: 0, copied: 0, bytesCopied: 0 };
+        const counted = wireCopies.get(v.model) ?? { inPlace: 0, unaligned: 0 };
         wireCopies.set(v.model, counted);
         counted.inPlace += wire.copies.inPlace;
-        counted.copied += wire.copies.copied;
-        counted.bytesCopied += wire.copies.bytesCopied;
+        counted.unaligned += wire.copies.unaligned;
         // Checked alone against the model before it is queued: a bad request never joins a batch.
         const valid = v.model.validate(wire.request);
         const co = coalescerFor(v);
@@ -231,5 +230,5 @@ function firstResponse(v: ModelVersion): boolean {
 
 /** A model's stats with the body decoding's copies beside the engine's (how rows moved from the wire to the kernels). */
 function withWireCopies<S extends { copies: object }>(stats: S, wire: WireRequest["copies"] | undefined): S {
-  return { ...stats, copies: { wire: wire ?? { inPlace: 0, copied: 0, bytesCopied: 0 }, ...stats.copies } };
+  return { ...stats, copies: { wire: wire ?? { inPlace: 0, unaligned: 0 }, ...stats.copies } };
 }

@@ -2,7 +2,8 @@
 //   request  { context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
 //              | rows: {feature: value}, deadline_ms?, priority? }
 //   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset: a payload
-//            aligned to its element size is read in place, any other is copied once to align it)
+//            aligned to its element size is viewed in place, any other is checked in place and
+//            copied once, where the batch is staged — runtime/tensor/unaligned.ts)
 //            JSON:    nested arrays (dtype from the model's input), or { dtype, shape, data: flat array }
 //   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
 // Every field is checked here and named in the error; nothing malformed reaches the model.
@@ -11,6 +12,7 @@ import { packValue } from "./msgpack-writer";
 import type { GraphInput } from "../graph/schema";
 import { type ArrayOfDType, type DType, dtypes, isDType, storageLength } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
+import { unalignedTensor } from "../tensor/unaligned";
 import { RequestError } from "../errors";
 import type { RankRequest } from "../engine/request";
 
@@ -21,8 +23,8 @@ export interface WireRequest {
   request: RankRequest;
   deadlineMs?: number;
   priority?: number;
-  /** Tensors read in place from the body, and tensors (and their bytes) copied while decoding. */
-  copies: { inPlace: number; copied: number; bytesCopied: number };
+  /** Binary tensors viewed in place in the body, and those at unaligned offsets (read in place, copied once when staged). */
+  copies: { inPlace: number; unaligned: number };
 }
 
 export interface WireLimits {
@@ -62,7 +64,7 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
   for (const key in raw) if (!requestFields.has(key)) throw new RequestError(`${key}: unknown field (expected ${[...requestFields].join(", ")})`, "unknown_field");
   let specs = specsOf.get(inputs);
   if (!specs) specsOf.set(inputs, (specs = new Map(inputs.map((i) => [i.name, i]))));
-  const copies = { inPlace: 0, copied: 0, bytesCopied: 0 };
+  const copies = { inPlace: 0, unaligned: 0 };
   const group = (name: "context" | "candidates" | "rows"): Record<string, Tensor> | undefined => {
     const value = raw[name];
     if (value === undefined) return undefined;
@@ -109,18 +111,14 @@ function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, l
     const bytes = count * dtypes[dtype].bytes;
     if (data.byteLength !== bytes) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${bytes} bytes, got ${data.byteLength}`, "length_mismatch");
     // msgpack bin payloads sit at any offset of the body: an aligned one is the tensor's data as
-    // it is (the kernels may read it in place); another is copied once into an aligned buffer.
+    // it is (the kernels may read it in place); another stays where it is, read in place by
+    // validation and copied once, straight to where the batch is staged.
     if (data.byteOffset % dtypes[dtype].bytes === 0) {
       if (copies) copies.inPlace++;
       return { dtype, shape: shape as number[], data: view(data, dtype) } as Tensor;
     }
-    const aligned = new Uint8Array(bytes);
-    aligned.set(data);
-    if (copies) {
-      copies.copied++;
-      copies.bytesCopied += bytes;
-    }
-    return { dtype, shape: shape as number[], data: view(aligned, dtype) } as Tensor;
+    if (copies) copies.unaligned++;
+    return unalignedTensor(dtype, shape as number[], data);
   }
   if (Array.isArray(data)) {
     if (data.length !== count) throw new RequestError(`${field}.data: ${dtype} [${(shape as number[]).join(", ")}] needs ${count} values, got ${data.length}`, "length_mismatch");

@@ -3,7 +3,7 @@
 // the executor each count what they read in place and what they copy), over
 // real HTTP on a real model:
 //   - an aligned msgpack body, one request: 0 copies (the kernels read the body's bytes);
-//   - an unaligned body: 1 (aligning it), and nothing after;
+//   - an unaligned body: 1 (validation reads it in place; staging copies it to the plan's slots);
 //   - several requests coalesced into one batch: 1 (staged straight into the plan's slots);
 //   - worker mode: 1 (staged into the shared lane the worker's kernels read);
 // and the outputs are written by the kernels into the batch's own arrays, then
@@ -37,7 +37,7 @@ afterAll(() => {
 });
 
 type Counts = { inPlace: number; copied: number; bytesCopied: number };
-type Copies = { wire: Counts; staging: Counts; plan: { inputsInPlace: number; inputsCopied: number; outputsInPlace: number; outputsCopied: number; bytesCopied: number } };
+type Copies = { wire: { inPlace: number; unaligned: number }; staging: Counts; plan: { inputsInPlace: number; inputsCopied: number; outputsInPlace: number; outputsCopied: number; bytesCopied: number } };
 
 async function copies(server: LoopbackServer): Promise<Copies> {
   const res = await fetch(`${server.url}/v1/models/m`);
@@ -91,12 +91,12 @@ describe("inline", () => {
     const { outputs } = await client.rank("m", req!);
     const d = delta(before, await copies(server));
     expect(Array.from(outputs.ctr!.data)).toEqual(await expected(req!));
-    expect(d.wire).toEqual({ inPlace: tensorCount(req!), copied: 0, bytesCopied: 0 });
+    expect(d.wire).toEqual({ inPlace: tensorCount(req!), unaligned: 0 });
     expect(d.staging).toEqual({ inPlace: inputs, copied: 0, bytesCopied: 0 });
     expect(d.plan).toEqual({ inputsInPlace: inputs, inputsCopied: 0, outputsInPlace: 1, outputsCopied: 0, bytesCopied: 0 });
   });
 
-  test("an unaligned body: each tensor copied once to align it, and never again", async () => {
+  test("an unaligned body: checked where it lies, each tensor copied once, straight into the plan's slots", async () => {
     const [req] = sampleRequests(built, { count: 1, candidates: 33, seed: 4 });
     const body = unalignedBody(req!);
     const before = await copies(server);
@@ -105,8 +105,25 @@ describe("inline", () => {
     const d = delta(before, await copies(server));
     expect(got).toEqual(await expected(req!));
     const bytes = Object.values({ ...(req!.context ?? {}), ...req!.candidates }).reduce((a, t) => a + t.data.byteLength, 0);
-    expect(d.wire).toEqual({ inPlace: 0, copied: tensorCount(req!), bytesCopied: bytes });
-    expect(d.staging.copied).toBe(0);
+    expect(d.wire).toEqual({ inPlace: 0, unaligned: tensorCount(req!) });
+    expect(d.staging).toEqual({ inPlace: 0, copied: inputs, bytesCopied: bytes });
+    expect(d.plan.inputsCopied).toBe(0);
+  });
+
+  test("unaligned bodies coalesced into one batch: still one copy each; a bad id in one is found in place and fails it alone", async () => {
+    const reqs = sampleRequests(built, { count: 3, candidates: 9, seed: 8 });
+    const bodies = reqs.map(unalignedBody);
+    const bad = structuredClone(reqs[1]!);
+    (bad.candidates.cat_8!.data as BigInt64Array)[5] = -3n;
+    const before = await copies(server);
+    const post = (body: Uint8Array) => fetch(`${server.url}/v1/models/m/rank`, { method: "POST", headers: { "Content-Type": MSGPACK }, body });
+    const [a, b, c] = await Promise.all([post(bodies[0]!), post(unalignedBody(bad)), post(bodies[2]!)]);
+    expect(await scoresOf(a!)).toEqual(await expected(reqs[0]!));
+    expect(await scoresOf(c!)).toEqual(await expected(reqs[2]!));
+    expect(b!.status).toBe(400);
+    expect(await b!.text()).toContain("candidates.cat_8: id -3 at row 5, position 0 is outside table");
+    const d = delta(before, await copies(server));
+    expect(d.staging).toMatchObject({ inPlace: 0, copied: 2 * inputs });
     expect(d.plan.inputsCopied).toBe(0);
   });
 
@@ -117,7 +134,7 @@ describe("inline", () => {
     const results = await Promise.all(reqs.map((r) => client.rank("m", r)));
     const d = delta(before, await copies(server));
     for (let i = 0; i < reqs.length; i++) expect(Array.from(results[i]!.outputs.ctr!.data)).toEqual(await expected(reqs[i]!));
-    expect(d.wire.copied).toBe(0);
+    expect(d.wire.unaligned).toBe(0);
     expect(d.staging).toMatchObject({ inPlace: 0, copied: 3 * inputs });
     expect(d.plan).toEqual({ inputsInPlace: inputs, inputsCopied: 0, outputsInPlace: 1, outputsCopied: 0, bytesCopied: 0 });
   });
@@ -138,7 +155,7 @@ describe("worker mode", () => {
     const { outputs } = await client.rank("m", req!);
     const d = delta(before, await copies(server));
     expect(Array.from(outputs.ctr!.data)).toEqual(await expected(req!));
-    expect(d.wire.copied).toBe(0);
+    expect(d.wire.unaligned).toBe(0);
     expect(d.staging).toMatchObject({ inPlace: 0, copied: inputs });
     expect(d.plan).toEqual({ inputsInPlace: inputs, inputsCopied: 0, outputsInPlace: 1, outputsCopied: 0, bytesCopied: 0 });
   });
