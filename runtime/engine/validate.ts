@@ -7,6 +7,7 @@ import { RequestError } from "../errors";
 import type { Graph, GraphInput } from "../graph/schema";
 import { embeddingLookups } from "../graph/embedding-lookups";
 import { type Tensor, validateTensor } from "../tensor/tensor";
+import { dtypes } from "../tensor/dtype";
 import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { RankRequest } from "./request";
 
@@ -108,15 +109,14 @@ export class RequestValidator {
     for (const input of this.#inputs) {
       const t = tensors.get(input.name)!;
       const field = `${where}${groupOf.get(input.name)}.${input.name}`;
-      // A tensor left unaligned in the request body is read where it is (its data would be a copy).
-      const raw = unalignedBytes(t);
-      if (raw) checkInPlace(raw, t.dtype, input, field, this.#bounds.get(input.name));
-      else if (input.dtype === "f32") {
-        if (input.nonFinite !== "zero") checkFinite(t.data as Float32Array, field, width(input));
+      // A tensor left unaligned in the request body is read where it lies (its data would be a copy).
+      const values = elementsOf(t);
+      if (input.dtype === "f32") {
+        if (input.nonFinite !== "zero") checkFinite(values, field, width(input));
       } else if (input.dtype === "bool") {
-        checkBools(t.data as Uint8Array, field, width(input));
+        checkBools(values, field, width(input));
       } else {
-        checkIds(t, input, field, this.#bounds.get(input.name));
+        checkIds(values, t.dtype, input, field, this.#bounds.get(input.name));
       }
     }
     return { rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest } as unknown as ValidRequest;
@@ -132,80 +132,63 @@ function tensorAt(t: unknown, field: string): asserts t is Tensor {
   }
 }
 
-/** The checks of checkFinite / checkBools / checkIds on a tensor's unaligned bytes, read in place. */
-function checkInPlace(bytes: Uint8Array, dtype: Tensor["dtype"], input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
-  const w = width(input);
-  const at = elementReader(bytes, dtype);
-  const n = bytes.byteLength / (dtype === "i64" ? 8 : dtype === "bool" ? 1 : 4);
-  if (input.dtype === "f32") {
-    if (input.nonFinite === "zero") return;
-    for (let i = 0; i < n; i++) {
-      const v = at(i);
-      if (!Number.isFinite(v)) throw new RequestError(`${field}: row ${Math.floor(i / w)} has a non-finite value (${v}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
-    }
-    return;
+/**
+ * A tensor's values as the checks read them: by index, as numbers (an i64 from its two 32-bit
+ * halves, exact below 2^53: no BigInt per id), and `shown` exactly for messages. A tensor left
+ * unaligned in the request body is read where it lies.
+ */
+interface Elements {
+  count: number;
+  at(i: number): number;
+  shown(i: number): string;
+}
+
+function elementsOf(t: Tensor): Elements {
+  const raw = unalignedBytes(t);
+  if (raw) {
+    const at = elementReader(raw, t.dtype);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const count = raw.byteLength / dtypes[t.dtype].bytes;
+    return { count, at, shown: t.dtype === "i64" ? (i) => String(view.getBigInt64(8 * i, true)) : (i) => String(at(i)) };
   }
-  if (input.dtype === "bool") {
-    for (let i = 0; i < n; i++) if (at(i) > 1) throw new RequestError(`${field}: row ${Math.floor(i / w)} has ${at(i)} in a bool tensor (expected 0 or 1)`, "bad_value");
-    return;
+  if (t.data instanceof BigInt64Array) {
+    const v = t.data;
+    const s32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+    return { count: v.length, at: (i) => s32[2 * i + 1]! * 4294967296 + (s32[2 * i]! >>> 0), shown: (i) => String(v[i]) };
   }
-  const pad = input.padding;
-  for (let i = 0; i < n; i++) {
-    const id = at(i);
-    if (id === pad) continue;
-    const where = `${field}: id ${id} at row ${Math.floor(i / w)}, position ${i % w}`;
-    if (input.dtype === "i32" && !(id >= -2147483648 && id <= 2147483647)) throw new RequestError(`${where} does not fit the model's i32 ids`, "id_out_of_range");
-    if (bound && !(id >= 0 && id < bound.rows)) throw new RequestError(`${where} is outside table "${bound.table}" (${bound.rows} rows)`, "id_out_of_range");
-  }
+  const v = t.data as Float32Array | Int32Array | Uint8Array;
+  return { count: v.length, at: (i) => v[i]!, shown: (i) => String(v[i]) };
 }
 
 /** bool values are bytes 0 or 1 (what the kernels' logic ops assume). */
-function checkBools(data: Uint8Array, field: string, w: number): void {
-  for (let i = 0; i < data.length; i++) {
-    if (data[i]! > 1) throw new RequestError(`${field}: row ${Math.floor(i / w)} has ${data[i]} in a bool tensor (expected 0 or 1)`, "bad_value");
+function checkBools(values: Elements, field: string, w: number): void {
+  for (let i = 0; i < values.count; i++) {
+    if (values.at(i) > 1) throw new RequestError(`${field}: row ${Math.floor(i / w)} has ${values.shown(i)} in a bool tensor (expected 0 or 1)`, "bad_value");
   }
 }
 
-function checkFinite(data: Float32Array, field: string, w: number): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) {
-      throw new RequestError(`${field}: row ${Math.floor(i / w)} has a non-finite value (${data[i]}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
+function checkFinite(values: Elements, field: string, w: number): void {
+  for (let i = 0; i < values.count; i++) {
+    if (!Number.isFinite(values.at(i))) {
+      throw new RequestError(`${field}: row ${Math.floor(i / w)} has a non-finite value (${values.shown(i)}); send finite numbers or declare the input with nonFinite: "zero"`, "non_finite");
     }
   }
 }
 
 /**
  * Every id fits the model's id dtype and, where the input indexes a table under the
- * "error" policy, lies in [0, rows) or is the input's padding id. i64 ids are read as
- * (lo, hi) int32 pairs: no BigInt per id.
+ * "error" policy, lies in [0, rows) or is the input's padding id. (An i64 id beyond 2^53
+ * reads inexactly, but far outside both ranges, so it fails as it should.)
  */
-function checkIds(t: Tensor, input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
+function checkIds(values: Elements, dtype: Tensor["dtype"], input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
+  if (!bound && !(dtype === "i64" && input.dtype === "i32")) return; // nothing an id could violate
   const w = width(input);
   const pad = input.padding;
-  const fail = (i: number, id: bigint | number, why: string) => {
-    throw new RequestError(`${field}: id ${id} at row ${Math.floor(i / w)}, position ${i % w} ${why}`, "id_out_of_range");
-  };
-  if (!bound && !(t.dtype === "i64" && input.dtype === "i32")) return; // nothing an id could violate
-  if (t.dtype === "i64") {
-    const v = t.data as BigInt64Array;
-    const s32 = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
-    const padLo = pad === undefined ? 0 : pad | 0;
-    const padHi = pad === undefined ? 0 : pad < 0 ? -1 : 0;
-    for (let i = 0; i < v.length; i++) {
-      const lo = s32[2 * i]!;
-      const hi = s32[2 * i + 1]!;
-      if (pad !== undefined && lo === padLo && hi === padHi) continue;
-      const fits32 = (hi === 0 && lo >= 0) || (hi === -1 && lo < 0);
-      if (!fits32 && (input.dtype === "i32" || bound)) fail(i, v[i]!, input.dtype === "i32" ? "does not fit the model's i32 ids" : `is outside table "${bound!.table}" (${bound!.rows} rows)`);
-      if (bound && (lo < 0 || lo >= bound.rows)) fail(i, v[i]!, `is outside table "${bound.table}" (${bound.rows} rows)`);
-    }
-    return;
-  }
-  if (!bound) return;
-  const v = t.data as Int32Array;
-  for (let i = 0; i < v.length; i++) {
-    const id = v[i]!;
+  for (let i = 0; i < values.count; i++) {
+    const id = values.at(i);
     if (id === pad) continue;
-    if (id < 0 || id >= bound.rows) fail(i, id, `is outside table "${bound.table}" (${bound.rows} rows)`);
+    const why =
+      input.dtype === "i32" && !(id >= -2147483648 && id <= 2147483647) ? "does not fit the model's i32 ids" : bound && !(id >= 0 && id < bound.rows) ? `is outside table "${bound.table}" (${bound.rows} rows)` : undefined;
+    if (why) throw new RequestError(`${field}: id ${values.shown(i)} at row ${Math.floor(i / w)}, position ${i % w} ${why}`, "id_out_of_range");
   }
 }
