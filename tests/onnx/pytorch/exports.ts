@@ -1,19 +1,51 @@
 // Test fixture: describe() over the PyTorch exports (manifest.ts). Where no
 // python with torch exists the suites skip with a message — except under
-// CI=true, where that is a failure.
-import { describe, test } from "bun:test";
+// CI=true, where that is a failure. Also what the suites compare with: the
+// tolerance against PyTorch, and an exported batch as a ranking request.
+import { describe, expect, test } from "bun:test";
 import { isCI } from "../../../runtime/ffi";
-import { type PytorchManifest, findTorchPython, pytorchExports } from "./manifest";
+import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
+import type { RankingRequest } from "../../../sdk/request";
+import { type ExportedTensor, type PytorchManifest, findTorchPython, pytorchExports } from "./manifest";
 
 export * from "./manifest";
 
+/** Tolerance against PyTorch: |got − want| ≤ REL·|want| + ABS (fp32; the floor covers outputs near zero). */
+export const REL = 1e-4;
+export const ABS = 1e-5;
+
+/** Every element within REL relative (ABS absolute floor); reports the worst element. */
+export function expectMatches(label: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  let worst = { i: -1, excess: 0 };
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i]! - want[i]!) - (REL * Math.abs(want[i]!) + ABS);
+    if (!(excess <= 0) && (worst.i < 0 || !(excess <= worst.excess))) worst = { i, excess };
+  }
+  if (worst.i >= 0) throw new Error(`${label}: element ${worst.i} is ${got[worst.i]}, PyTorch says ${want[worst.i]} (tolerance ${REL} relative + ${ABS})`);
+}
+
+/** An exported batch as one ranking request: its context inputs once (the batch repeats the user's row, so row 0), the rest per candidate. */
+export function rankingRequest(inputs: ExportedTensor[], context: string[]): RankingRequest {
+  const ctx: Record<string, Tensor> = {};
+  const candidates: Record<string, Tensor> = {};
+  for (const input of inputs) {
+    const width = input.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (context.includes(input.name)) ctx[input.name] = tensor(input.dtype, [1, width], input.data.slice(0, width) as never);
+    else candidates[input.name] = tensor(input.dtype, [input.shape[0]!, width], input.data as never);
+  }
+  return { context: ctx, candidates };
+}
+
 /** describe() over the PyTorch exports when torch is installed; otherwise a skip with a message (a failure under CI). */
 export function describePytorch(name: string, body: (manifest: PytorchManifest) => void): void {
+  describeWithTorch(name, (python) => body(pytorchExports(python)));
+}
+
+/** describe() given the python that imports torch and onnx; a skip with a message without one (a failure under CI). */
+export function describeWithTorch(name: string, body: (python: string) => void): void {
   const found = findTorchPython();
-  if ("python" in found) {
-    const manifest = pytorchExports(found.python);
-    return describe(name, () => body(manifest));
-  }
+  if ("python" in found) return describe(name, () => body(found.python));
   if (isCI()) {
     test(`${name}: python3 with torch and onnx is installed`, () => {
       throw new Error(`${found.missing}; CI=true requires the PyTorch oracle suites to run (.ci/run installs them)`);

@@ -11,9 +11,9 @@ import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
 import { RankfnError } from "../../../runtime/errors";
 import { importOnnx } from "../../../runtime/onnx/importer";
-import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
+import type { Tensor } from "../../../runtime/tensor/tensor";
 import { type Model, loadModel } from "../../../sdk";
-import { type ExportedTensor, type PytorchExport, describePytorch } from "./exports";
+import { type ExportedTensor, type PytorchExport, describePytorch, expectMatches, rankingRequest } from "./exports";
 
 /**
  * The models that must import today and match PyTorch. Every other model must be refused
@@ -23,20 +23,6 @@ import { type ExportedTensor, type PytorchExport, describePytorch } from "./expo
 const importsToday: string[] = [
   "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "bst_padded", "sasrec", "mmoe", "ple", "youtube_dnn",
 ];
-
-const REL = 1e-4;
-const ABS = 1e-5;
-
-/** Every element within REL relative (ABS absolute floor); reports the worst element. */
-function expectMatches(label: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
-  expect(got.length).toBe(want.length);
-  let worst = { i: -1, excess: 0 };
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i]! - want[i]!) - (REL * Math.abs(want[i]!) + ABS);
-    if (!(excess <= 0) && (worst.i < 0 || !(excess <= worst.excess))) worst = { i, excess };
-  }
-  if (worst.i >= 0) throw new Error(`${label}: element ${worst.i} is ${got[worst.i]}, PyTorch says ${want[worst.i]} (tolerance ${REL} relative + ${ABS})`);
-}
 
 /** The (op, node name) of every node in the file, subgraphs (Loop bodies) included. */
 function onnxNodes(bytes: Uint8Array): Set<string> {
@@ -53,15 +39,7 @@ function onnxNodes(bytes: Uint8Array): Set<string> {
 
 /** Rank the fixed batch as one request: its context inputs once, the rest per candidate. */
 async function rankWithRankfn(model: Model, m: PytorchExport): Promise<Record<string, Tensor>> {
-  const context: Record<string, Tensor> = {};
-  const candidates: Record<string, Tensor> = {};
-  for (const input of m.inputs) {
-    const width = input.shape.slice(1).reduce((a, b) => a * b, 1);
-    // A context input is one row per request: the batch repeats the user's row (models.py), so send row 0.
-    if (m.context.includes(input.name)) context[input.name] = tensor(input.dtype, [1, width], input.data.slice(0, width) as never);
-    else candidates[input.name] = tensor(input.dtype, [input.shape[0]!, width], input.data as never);
-  }
-  return (await model.rank({ context, candidates })).outputs;
+  return (await model.rank(rankingRequest(m.inputs, m.context))).outputs;
 }
 
 function feedsOf(inputs: ExportedTensor[]): Record<string, ort.Tensor> {
