@@ -3,7 +3,7 @@
 // (some slots padded where the input declares padding). Used to measure
 // quantization accuracy and in benchmarks; deterministic for a seed.
 import type { BuiltModel } from "../runtime/graph/builder";
-import { embeddingLookups } from "../runtime/graph/embedding-lookups";
+import { idRowCounts } from "../runtime/graph/embedding-lookups";
 import type { GraphInput } from "../runtime/graph/schema";
 import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
@@ -11,12 +11,7 @@ import type { RankingRequest } from "./request";
 
 /** Rows of the smallest table each id input indexes (ids must fit all of them). */
 export function idRanges(model: BuiltModel): Map<string, number> {
-  const ranges = new Map<string, number>();
-  for (const { ids, table } of embeddingLookups(model.graph)) {
-    const rows = model.graph.weights[table]!.shape[0]!;
-    ranges.set(ids, Math.min(rows, ranges.get(ids) ?? Infinity));
-  }
-  return ranges;
+  return idRowCounts(model.graph);
 }
 
 function features(inputs: GraphInput[], rows: number, ranges: Map<string, number>, rng: Rng): Record<string, Tensor> {

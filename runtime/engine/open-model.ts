@@ -4,11 +4,9 @@
 // length, exported with dynamic_axes) is planned per size bucket: `dims` gives
 // each one's largest size, and each bucket is imported on first use, sharing
 // the file's initializers.
-import { readFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
 import { readModel } from "../model/model-file";
 import { OnnxError } from "../onnx/tensors";
-import { type OnnxImportOptions, dynamicDims, importOnnx } from "../onnx/importer";
+import { type OnnxImportOptions, decodeOnnx, dynamicDims, importOnnx, readOnnxFile } from "../onnx/importer";
 import type { Tensor } from "../tensor/tensor";
 import { Model, type ModelOptions } from "./model";
 import type { ShapeBucketOptions } from "./shape-buckets";
@@ -33,15 +31,12 @@ export interface OpenOptions extends ModelOptions {
 export function openModel(path: string, options: OpenOptions = {}): Model {
   const { context, dims, padding, onProgress, ...modelOptions } = options;
   if (!path.endsWith(".onnx")) return new Model(readModel(path), { ...modelOptions, path });
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new OnnxError(`${path}: cannot read (${(err as Error).message})`);
-  }
-  const base: OnnxImportOptions = { context, modelDir: dirname(path), name: basename(path).replace(/\.onnx$/, ""), onProgress };
-  const dynamic = dynamicDims(bytes);
-  if (dynamic.length === 0) return new Model(importOnnx(bytes, { ...base, dims }), modelOptions);
+  const { bytes, modelDir, name } = readOnnxFile(path);
+  const base: OnnxImportOptions = { context, modelDir, name, onProgress };
+  // Decoded once: every size bucket's import reads the same ModelProto.
+  const proto = decodeOnnx(bytes);
+  const dynamic = dynamicDims(proto);
+  if (dynamic.length === 0) return new Model(importOnnx(proto, { ...base, dims }), modelOptions);
   const missing = [...new Set(dynamic.map((d) => d.param))].filter((p) => dims?.[p] === undefined);
   if (missing.length) {
     const which = dynamic.filter((d) => missing.includes(d.param)).map((d) => `input "${d.input}" dimension ${d.axis} ("${d.param}")`);
@@ -49,8 +44,8 @@ export function openModel(path: string, options: OpenOptions = {}): Model {
   }
   // The file's initializers are read once and shared by every size bucket's import.
   const initializers = new Map<string, Tensor>();
-  const largest = importOnnx(bytes, { ...base, dims, initializers });
+  const largest = importOnnx(proto, { ...base, dims, initializers });
   const buckets: ShapeBucketOptions = { max: dims!, pad: padding?.value, side: padding?.side, ...(padding?.to === "max" ? { minSize: Number.POSITIVE_INFINITY } : {}) };
-  const build = (sizes: Record<string, number>) => (Object.keys(sizes).every((k) => sizes[k] === dims![k]) ? largest : importOnnx(bytes, { ...base, dims: { ...dims, ...sizes }, initializers }));
+  const build = (sizes: Record<string, number>) => (Object.keys(sizes).every((k) => sizes[k] === dims![k]) ? largest : importOnnx(proto, { ...base, dims: { ...dims, ...sizes }, initializers }));
   return new Model(largest, { ...modelOptions, shapes: { dims: dynamic, buckets, build } });
 }

@@ -35,3 +35,13 @@ export function embeddingLookups(graph: Graph): EmbeddingLookup[] {
   }
   return out;
 }
+
+/** Rows of the smallest table each id value indexes (ids must fit all of them): what generated requests draw ids below. */
+export function idRowCounts(graph: Graph): Map<string, number> {
+  const rows = new Map<string, number>();
+  for (const { ids, table } of embeddingLookups(graph)) {
+    const n = graph.weights[table]!.shape[0]!;
+    rows.set(ids, Math.min(n, rows.get(ids) ?? Infinity));
+  }
+  return rows;
+}

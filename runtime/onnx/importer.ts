@@ -55,14 +55,17 @@ export interface DynamicDim {
   param: string;
 }
 
-/** The dynamic dimensions after the batch of a model's inputs (what `dims` must give sizes for). */
-export function dynamicDims(bytes: Uint8Array): DynamicDim[] {
-  let model: onnx.ModelProto;
+/** An ONNX file's bytes decoded (once: several imports of one file share it). */
+export function decodeOnnx(bytes: Uint8Array): onnx.ModelProto {
   try {
-    model = onnx.ModelProto.decode(bytes);
+    return onnx.ModelProto.decode(bytes);
   } catch (err) {
     throw new OnnxError(`not an ONNX model: ${(err as Error).message}`);
   }
+}
+
+/** The dynamic dimensions after the batch of a model's inputs (what `dims` must give sizes for). */
+export function dynamicDims(model: onnx.ModelProto): DynamicDim[] {
   const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
   return (model.graph?.input ?? []).flatMap((input) =>
     inits.has(input.name)
@@ -72,13 +75,8 @@ export function dynamicDims(bytes: Uint8Array): DynamicDim[] {
 }
 
 /** Import an ONNX file's bytes as a rankfn model (graph + weights + which patterns fired). */
-export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): BuiltModel {
-  let model: onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (err) {
-    throw new OnnxError(`not an ONNX model: ${(err as Error).message}`);
-  }
+export function importOnnx(source: Uint8Array | onnx.ModelProto, options: OnnxImportOptions = {}): BuiltModel {
+  const model = source instanceof Uint8Array ? decodeOnnx(source) : source;
   const opset = num(model.opsetImport.find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0);
   if (opset < 13 || opset > 21) throw new OnnxError(`opset ${opset} is not supported (13 to 21)`);
   const g = model.graph;
@@ -353,13 +351,17 @@ function describe(v: Val): string {
   return v.kind === "const" ? "is a constant" : v.kind === "sym" ? "is shape arithmetic that depends on the batch size (an integer vector)" : "is a tensor";
 }
 
-/** Read an ONNX file (external data next to it). */
-export function importOnnxFile(path: string, options: OnnxImportOptions = {}): BuiltModel {
-  let bytes: Uint8Array;
+/** An ONNX file's bytes, and the import options its place implies (external data next to it, its name). */
+export function readOnnxFile(path: string): { bytes: Uint8Array; modelDir: string; name: string } {
   try {
-    bytes = readFileSync(path);
+    return { bytes: readFileSync(path), modelDir: dirname(path), name: basename(path).replace(/\.onnx$/, "") };
   } catch (err) {
     throw new OnnxError(`${path}: cannot read (${(err as Error).message})`);
   }
-  return importOnnx(bytes, { modelDir: dirname(path), name: options.name ?? basename(path).replace(/\.onnx$/, ""), ...options });
+}
+
+/** Read an ONNX file (external data next to it). */
+export function importOnnxFile(path: string, options: OnnxImportOptions = {}): BuiltModel {
+  const { bytes, modelDir, name } = readOnnxFile(path);
+  return importOnnx(bytes, { modelDir, name: options.name ?? name, ...options });
 }

@@ -10,7 +10,7 @@
 //     differ by orders of magnitude (what makes activation ranges hard);
 //   - bool inputs are true with probability 1/2.
 import type { BuiltModel } from "../graph/builder";
-import { embeddingLookups } from "../graph/embedding-lookups";
+import { idRowCounts } from "../graph/embedding-lookups";
 import type { GraphInput } from "../graph/schema";
 import type { RankingRequest } from "../engine/request";
 import { Rng, Zipf } from "../tensor/random";
@@ -24,16 +24,6 @@ export interface RankingRequestOptions {
   seed?: number;
   /** Zipf exponent of the ids (default 1.05). */
   zipf?: number;
-}
-
-/** Rows of the smallest table each id input indexes (ids must fit all of them). */
-export function idRowCounts(model: BuiltModel): Map<string, number> {
-  const rows = new Map<string, number>();
-  for (const { ids, table } of embeddingLookups(model.graph)) {
-    const n = model.graph.weights[table]!.shape[0]!;
-    rows.set(ids, Math.min(n, rows.get(ids) ?? Infinity));
-  }
-  return rows;
 }
 
 /** How one input's values are drawn: fixed per input for the whole run, so every request sees the same feature scales. */
@@ -74,7 +64,7 @@ function features(inputs: GraphInput[], draws: Map<string, Draw[]>, rows: number
  */
 export function rankingRequests(model: BuiltModel, { count = 8, candidates = 200, seed = 1, zipf = 1.05 }: RankingRequestOptions = {}): RankingRequest[] {
   const rng = new Rng(seed);
-  const idRows = idRowCounts(model);
+  const idRows = idRowCounts(model.graph);
   const draws = new Map(model.graph.inputs.map((i) => [i.name, drawFor(i, idRows, rng, zipf)] as const));
   const ctx = model.graph.inputs.filter((i) => i.role === "context");
   const cand = model.graph.inputs.filter((i) => i.role === "candidate");

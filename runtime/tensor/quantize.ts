@@ -71,23 +71,31 @@ export function fromF16(src: Uint16Array): Float32Array {
   return out;
 }
 
+/**
+ * The affine range of row r of a [rows, dim] table for `levels` + 1 quantized values: bias = the
+ * row's minimum, scale = its span / levels. Both are stored as fp16, so they are returned as the
+ * kernel reads them back — what the row must be quantized with.
+ */
+function rowScaleBias(src: Float32Array, r: number, dim: number, levels: number): { scale: number; bias: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let c = 0; c < dim; c++) {
+    const v = src[r * dim + c]!;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (dim === 0) lo = hi = 0;
+  const bias = f16ToF32(f32ToF16(lo));
+  return { bias, scale: f16ToF32(f32ToF16(hi > lo ? (hi - bias) / levels : 1)) };
+}
+
 /** Row-wise 8-bit quantization of a [rows, dim] table into u8q rows (dim + 4 bytes each). */
 export function quantizeRowsU8(src: Float32Array, rows: number, dim: number): Uint8Array {
   const stride = dim + 4;
   const out = new Uint8Array(rows * stride);
   const view = new DataView(out.buffer);
   for (let r = 0; r < rows; r++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let c = 0; c < dim; c++) {
-      const v = src[r * dim + c]!;
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    if (dim === 0) lo = hi = 0;
-    // Scale and bias are stored as fp16: quantize with the values the kernel will read back.
-    const bias = f16ToF32(f32ToF16(lo));
-    const scale = f16ToF32(f32ToF16(hi > lo ? (hi - bias) / 255 : 1));
+    const { scale, bias } = rowScaleBias(src, r, dim, 255);
     for (let c = 0; c < dim; c++) {
       const q = Math.round((src[r * dim + c]! - bias) / scale);
       out[r * stride + c] = Math.min(255, Math.max(0, q));
@@ -118,17 +126,7 @@ export function quantizeRowsU4(src: Float32Array, rows: number, dim: number): Ui
   const out = new Uint8Array(rows * stride);
   const view = new DataView(out.buffer);
   for (let r = 0; r < rows; r++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let c = 0; c < dim; c++) {
-      const v = src[r * dim + c]!;
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    if (dim === 0) lo = hi = 0;
-    // As for u8q: quantize with the fp16 scale and bias the kernel reads back.
-    const bias = f16ToF32(f32ToF16(lo));
-    const scale = f16ToF32(f32ToF16(hi > lo ? (hi - bias) / 15 : 1));
+    const { scale, bias } = rowScaleBias(src, r, dim, 15);
     for (let c = 0; c < dim; c++) {
       const q = Math.min(15, Math.max(0, Math.round((src[r * dim + c]! - bias) / scale)));
       out[r * stride + (c >> 1)]! |= q << (4 * (c & 1));

@@ -6,7 +6,8 @@ import { expect, test } from "bun:test";
 import { dcnV2Onnx } from "../../bench/onnx-models";
 import { importOnnx } from "../../runtime/onnx/importer";
 import { rankingAccuracy } from "../../runtime/quality/ranking-accuracy";
-import { idRowCounts, rankingRequests } from "../../runtime/quality/ranking-requests";
+import { rankingRequests } from "../../runtime/quality/ranking-requests";
+import { idRowCounts } from "../../runtime/graph/embedding-lookups";
 import { zoo } from "../../sdk";
 
 const dlrm = zoo.dlrm.build({ scale: 0.0001, seed: 3 });
@@ -26,7 +27,7 @@ test("requests: 1 context row × 200 candidates, the same for a seed, Zipf ids a
   expect(Math.max(...dense)).toBeGreaterThan(3);
   expect(Math.max(...dense)).toBeLessThan(20);
   // The hottest id of a large table appears far more often than uniform sampling would give it.
-  const rows = idRowCounts(dlrm).get("cat_20")!;
+  const rows = idRowCounts(dlrm.graph).get("cat_20")!;
   const ids = Array.from(a!.candidates.cat_20!.data as BigInt64Array, Number);
   expect(rows).toBeGreaterThan(1000);
   expect(ids.filter((id) => id === 0).length / ids.length).toBeGreaterThan(0.05);

@@ -10,19 +10,11 @@ import { RequestValidator } from "../../runtime/engine/validate";
 import { Rng } from "../../runtime/tensor/random";
 import type { Tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
-import { reference } from "./reference";
+import { normalisedError, reference } from "./reference";
 import { makeRequest, requestTensors } from "./requests";
 
 const executors: Executor[] = [];
 afterAll(() => executors.forEach((e) => e.dispose()));
-
-function normalisedError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1e-3;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / scale);
-  return worst;
-}
 
 describe.each(zooNames as ZooName[])("%s", (name) => {
   const built = zoo[name].build({});

@@ -3,6 +3,7 @@
 // within fp32 tolerance. Each backend runs in its own process.
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { normalisedError } from "./reference";
 import { join } from "node:path";
 
 const repo = join(import.meta.dir, "..", "..");
@@ -14,13 +15,6 @@ function rankOn(backend: string): { backend: string; scores: Scores } {
   const p = Bun.spawnSync(["bun", "tests/zoo/fixtures/rank-on-backend.ts"], { cwd: repo, env: { ...process.env, RANKFN_BACKEND: backend, RANKFN_DEVICES: "" } });
   if (p.exitCode !== 0) throw new Error(`ranking on ${backend} failed:\n${p.stderr}`);
   return JSON.parse(p.stdout.toString());
-}
-
-/** max |got - want| / max(|want|, 1e-3): the zoo suite's normalised error. */
-function normalisedError(got: number[], want: number[]): number {
-  let scale = 1e-3;
-  for (const w of want) scale = Math.max(scale, Math.abs(w));
-  return Math.max(0, ...want.map((w, i) => Math.abs(got[i]! - w) / scale));
 }
 
 // (skipped, and said so by opencl.test.ts, where the OpenCL backend is not built; CI always builds it)

@@ -18,6 +18,15 @@ import { type Act, act } from "../kernels/reference";
 import { type ZooRequest, inputRow } from "./requests";
 import { referenceHstu, referenceRankmixer } from "./reference-sequence";
 
+/** The largest |got − want| over the largest |want| (at least 1e-3): the float32-vs-float64 error the zoo tests bound. */
+export function normalisedError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 1e-3;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / scale);
+  return worst;
+}
+
 export { act };
 
 export type Weights = Map<string, Tensor>;

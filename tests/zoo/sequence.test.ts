@@ -16,20 +16,12 @@ import { GraphError } from "../../runtime/graph/schema";
 import { Rng } from "../../runtime/tensor/random";
 import type { Tensor } from "../../runtime/tensor/tensor";
 import { type ZooOptions, flopsPerRow, zoo } from "../../sdk/zoo";
-import { reference } from "./reference";
+import { normalisedError, reference } from "./reference";
 import { type ZooRequest, makeRequest, requestTensors } from "./requests";
 
 const TOL = 1e-4;
 const executors: Executor[] = [];
 afterAll(() => executors.forEach((e) => e.dispose()));
-
-function normalisedError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 1e-3;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / scale);
-  return worst;
-}
 
 type Name = "hstu" | "rankmixer";
 
