@@ -59,6 +59,26 @@ inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
 
 inline size_t round64(size_t b) { return (b + 63) & ~size_t(63); }
 
+// acc[r][0..1] = the int32 pair sums of rows r < R over k-quads [q0, q1) of 8 panel columns (the
+// layout tile_i8 describes); shared by tile_i8 and tile_i8_groups.
+template <int R>
+__attribute__((always_inline)) inline void madd_quads(const int16_t *A, const int8_t *Bp, int64_t q0, int64_t q1, __m256i (&acc)[R][2]) {
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t l = q0; l < q1; ++l) {
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
+        const int16_t *al = A + l * kMR * 4;
+#pragma GCC unroll 6
+        for (int r = 0; r < R; ++r) {
+            int64_t q;
+            std::memcpy(&q, al + r * 4, 8);
+            const __m256i av = _mm256_set1_epi64x(q);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
+        }
+    }
+}
+
 // out[r][c] = s_x[r] s_w[c] (Σ_l q_x[r][l] q_w[c][l] − z_x[r] colsum[c]) for one 32-column panel.
 // A: int16 [kp/4][MR][4] (a row's 4 values of one k-quad are 8 bytes, broadcast as a qword so
 // the 32-bit lanes alternate k pairs (0,1) and (2,3)); B: int8 [kp/4][32][4]. vpmovsxbw of 16
@@ -68,21 +88,8 @@ inline void tile_i8(const int16_t *A, const int8_t *B, int64_t kquads, const int
                     const float *xscale, const float *xzero, float *out) {
     for (int pass = 0; pass < 4; ++pass) {  // 8 columns per pass
         __m256i acc[R][2];
-        for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
         const int8_t *Bp = B + pass * 32;
-        for (int64_t l = 0; l < kquads; ++l) {
-            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
-            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
-            const int16_t *al = A + l * kMR * 4;
-#pragma GCC unroll 6
-            for (int r = 0; r < R; ++r) {
-                int64_t q;
-                std::memcpy(&q, al + r * 4, 8);
-                const __m256i av = _mm256_set1_epi64x(q);
-                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
-                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
-            }
-        }
+        madd_quads<R>(A, Bp, 0, kquads, acc);
         const int c0 = pass * 8;
         const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(colsum + c0));
         const __m256 ws = _mm256_loadu_ps(wscale + c0);
@@ -111,20 +118,7 @@ inline void tile_i8_groups(const int16_t *A, const int8_t *B, const rf_weight_s 
         for (int g = 0; g < G; ++g) {
             const int64_t q0 = w.agroups[size_t(g)] / 4, q1 = g + 1 == G ? kquads : w.agroups[size_t(g) + 1] / 4;
             __m256i acc[R][2];
-            for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-            for (int64_t l = q0; l < q1; ++l) {
-                const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR)));
-                const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i *>(Bp + l * 4 * kNR + 16)));
-                const int16_t *al = A + l * kMR * 4;
-#pragma GCC unroll 6
-                for (int r = 0; r < R; ++r) {
-                    int64_t q;
-                    std::memcpy(&q, al + r * 4, 8);
-                    const __m256i av = _mm256_set1_epi64x(q);
-                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, w0));
-                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, w1));
-                }
-            }
+            madd_quads<R>(A, Bp, q0, q1, acc);
             const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w.gcolsum.data() + g * gstride + p * kNR + c0));
             const float *xscale = rparams + g * 2 * kMR, *xzero = xscale + kMR;
             for (int r = 0; r < R; ++r) {
