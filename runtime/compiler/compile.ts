@@ -1,7 +1,7 @@
-// The compiler pipeline: validation, lowering, folding, fusion (GELU,
-// mixtures, the DLRM interaction, GEMMs, cross, pooled lookups, multi-head
-// attention), DCE,
-// quantization and concat elimination. Memory planning happens per batch-size
+// The compiler pipeline: validation, lowering, folding, strength reduction and
+// common subexpressions, fusion (GELU, mixtures, the DLRM interaction, GEMMs,
+// cross, pooled lookups, multi-head attention), DCE, quantization and concat
+// elimination. Memory planning happens per batch-size
 // bucket when the executor builds a plan (runtime/engine/plan.ts).
 import type { BuiltModel } from "../graph/builder";
 import { eliminateConcat } from "./eliminate-concat";
@@ -18,6 +18,7 @@ import { fuseMixture } from "./fuse-mixture";
 import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
+import { simplifyArithmetic } from "./simplify-arithmetic";
 import { type KeptWeight, type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
@@ -43,7 +44,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
+  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */
