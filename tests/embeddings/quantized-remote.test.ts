@@ -1,5 +1,5 @@
-// Tables stored quantized in the model file (fp16, int8 row-wise) travel to
-// Redis as stored and come back dequantized through the hot cache: the scores
+// Tables stored quantized in the model file (fp16, int8 and int4 row-wise) travel
+// to Redis as stored and come back dequantized through the hot cache: the scores
 // equal the local model's, which dequantizes the same rows inside its kernels.
 import { expect, test } from "bun:test";
 import { loadModel } from "../../sdk";
@@ -8,12 +8,13 @@ import { sampleRequests } from "../../sdk/sample-requests";
 import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
 import { smallDlrm } from "./fixtures/models";
+import { zoo } from "../../sdk";
 import { describeRedis, suiteRedis } from "./redis-server";
 
 describeRedis("quantized remote tables", () => {
   const redis = suiteRedis();
 
-  for (const tables of ["f16", "u8q"] as const) {
+  for (const tables of ["f16", "u8q", "u4q"] as const) {
     test(`${tables} tables: remote scores equal local scores`, async () => {
       const { model } = compile(smallDlrm(), { tables });
       expect(model.weights.get("emb_4.table")!.dtype).toBe(tables);
@@ -27,4 +28,28 @@ describeRedis("quantized remote tables", () => {
       }
     });
   }
+
+  test("u4q tables of odd dim 15 (12-byte rows): hot/cold split, hot cache and Redis rows score as the all-local u4q model", async () => {
+    const dlrm = zoo.dlrm.build({ scale: 0.00002, multiHot: [3, 1, 4, 2, 5], contextFeatures: 2, bottomMlp: [32, 15], topMlp: [32, 1], crossLayers: 1, crossRank: 8, embeddingDim: 15, tableRows: [500, 40, 900, 70, 1200], seed: 4 });
+    const { model } = compile(dlrm, { tables: "u4q" });
+    expect(model.weights.get("emb_0.table")!.dtype).toBe("u4q");
+    const prefix = "rankfn:qu4q-odd";
+    const store = new RedisEmbeddingStore({ url: redis.url, prefix });
+    await pushTables(model, store);
+    store.close();
+    using local = loadModel(model);
+    using remote = loadModel(model, { embeddings: { redis: redis.url, prefix, tables: { "emb_0.table": { local: "hot", hotRows: 0.3 }, "emb_2.table": "remote", "emb_4.table": { local: "hot", hotRows: 5 } }, subscribe: false } });
+    // Few candidates over few distinct ids, so rows recur across batches and earn a hot-cache slot.
+    const requests = sampleRequests(model, { count: 4, candidates: 40, seed: 11 });
+    for (let pass = 0; pass < 3; pass++) {
+      for (const req of requests) expect((await remote.rank(req)).outputs.ctr!.data).toEqual((await local.rank(req)).outputs.ctr!.data);
+    }
+    const t = remote.stats().embeddings!.tables;
+    for (const name of ["emb_0.table", "emb_2.table", "emb_4.table"]) {
+      expect(t[name]!.remote.rows).toBeGreaterThan(0);
+      expect(t[name]!.remote.bytes).toBe(t[name]!.remote.rows * (Math.ceil(15 / 2) + 4));
+    }
+    expect(t["emb_0.table"]!.local!.hits).toBeGreaterThan(0);
+    expect(Object.values(t).reduce((a, x) => a + (x.hot?.hits ?? 0), 0)).toBeGreaterThan(0);
+  });
 });
