@@ -9,6 +9,9 @@ import { RedisEmbeddingStore } from "../../runtime/embeddings/redis-store";
 import { pushTables } from "../../runtime/embeddings/push";
 import { smallDlrm } from "./fixtures/models";
 import { zoo } from "../../sdk";
+import { quantizeRowsU4 } from "../../runtime/tensor/quantize";
+import { tensor } from "../../runtime/tensor/tensor";
+import type { RankingRequest } from "../../sdk/request";
 import { describeRedis, suiteRedis } from "./redis-server";
 
 describeRedis("quantized remote tables", () => {
@@ -51,5 +54,32 @@ describeRedis("quantized remote tables", () => {
     }
     expect(t["emb_0.table"]!.local!.hits).toBeGreaterThan(0);
     expect(Object.values(t).reduce((a, x) => a + (x.hot?.hits ?? 0), 0)).toBeGreaterThan(0);
+  });
+
+  test("a row update to a u4q table is stored as u4q rows: cached and hot-split copies are replaced, scores equal a local model holding those rows", async () => {
+    const { model } = compile(smallDlrm(), { tables: "u4q" });
+    const prefix = "rankfn:qu4q-update";
+    const store = new RedisEmbeddingStore({ url: redis.url, prefix });
+    await pushTables(model, store);
+    store.close();
+    using remote = loadModel(model, { embeddings: { redis: redis.url, prefix, tables: { "emb_4.table": { local: "hot", hotRows: 0.5 }, "emb_2.table": "remote" }, subscribe: false } });
+    const [req] = sampleRequests(model, { count: 1, candidates: 30, seed: 5 }) as RankingRequest[];
+    const before = (await remote.rank(req!)).outputs.ctr!.data;
+    await remote.rank(req!); // the rows are in the hot cache now
+    const ids = [...new Set(Array.from(req!.candidates.cat_4!.data as BigInt64Array, Number).filter((v) => v >= 0))].slice(0, 6);
+    const dim = 16;
+    const rows = Float32Array.from({ length: ids.length * dim }, (_, i) => Math.sin(i) * 0.3);
+    await remote.updateEmbeddings("emb_4.table", ids, rows);
+    const table = model.weights.get("emb_4.table")!;
+    const bytes = (table.data as Uint8Array).slice();
+    const encoded = quantizeRowsU4(rows, ids.length, dim);
+    const rb = dim / 2 + 4;
+    ids.forEach((id, i) => bytes.set(encoded.subarray(i * rb, (i + 1) * rb), id * rb));
+    const weights = new Map(model.weights);
+    weights.set("emb_4.table", tensor("u4q", [...table.shape], bytes));
+    using updatedLocal = loadModel({ graph: model.graph, weights });
+    const after = (await remote.rank(req!)).outputs.ctr!.data;
+    expect(after).toEqual((await updatedLocal.rank(req!)).outputs.ctr!.data);
+    expect(after).not.toEqual(before);
   });
 });
