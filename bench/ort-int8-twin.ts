@@ -69,7 +69,7 @@ function weightOf(node: onnx.INodeProto, inits: Map<string, onnx.ITensorProto>):
   const [d0, d1] = b.dims.map(Number) as [number, number];
   const data = floatsOf(b);
   if (node.opType === "MatMul") return { w: data, k: d0, n: d1 };
-  if ((attr(node, "transA")?.i ?? 0) !== 0) return "Gemm with transA";
+  if (Number(attr(node, "transA")?.i ?? 0) !== 0) return "Gemm with transA";
   const alpha = attr(node, "alpha")?.f ?? 1;
   const beta = attr(node, "beta")?.f ?? 1;
   const transB = Number(attr(node, "transB")?.i ?? 0) !== 0;
