@@ -9,7 +9,9 @@
 // would its own (DynamicQuantizeMatMul). quantize_dynamic itself leaves Gemm in
 // fp32 (Gemm is not in its dynamic-op registry); we rewrite Gemm too — as the
 // MatMul + Add it computes — so the peer quantizes every layer rankfn does, the
-// strongest int8 peer ORT can run. Weights in Loop bodies are left alone.
+// strongest int8 peer ORT can run. Embedding tables (Gather) stay fp32, as with
+// `op_types_to_quantize=["MatMul"]` and as rankfn int8 keeps them; weights in
+// Loop bodies are left alone. Weights: QInt8, symmetric, no reduce_range (its defaults).
 import { onnx } from "onnx-proto";
 import { OnnxError } from "../runtime/onnx/tensors";
 
