@@ -11,6 +11,8 @@ const HELPERS = new Set([
   "onnx-graph.ts",
   "onnx-models.ts",
   "onnx-pytorch.ts",
+  "ort-int8-peer.ts",
+  "ort-int8-twin.ts",
   "report.ts",
   "run.ts",
   "serve-load.ts",

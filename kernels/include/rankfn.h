@@ -383,7 +383,7 @@ RF_API rf_status rf_emb_cache_lookup(rf_emb_cache c, int64_t n, const void *ids,
 /* Insert (or overwrite) rows, dequantized to fp32 on the way in:
  *   for i < n: require 0 <= ids[i] < rows
  *     v = row i of `rows_data`, packed rows of row_dtype (RF_F32/RF_F16/RF_BF16 dim values,
- *         RF_U8Q dim+4 bytes as in rf_embedding_bag), converted to fp32
+ *         RF_U8Q dim+4 bytes, RF_U4Q (dim+1)/2+4 bytes, as in rf_embedding_bag), converted to fp32
  *     if ids[i] is cached: overwrite it with v (updates++)
  *     else unless flags & RF_EMB_CACHE_UPDATE_ONLY: put v in a free slot of its set, or
  *          evict the set's least recently used row (evictions++); insertions++

@@ -439,7 +439,7 @@ function remoteTableSpecs(built: BuiltModel, options: RemoteEmbeddingOptions): T
   return names.map((name) => {
     if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
     const t = built.weights.get(name)!;
-    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
+    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16, u8q or u4q rows`, "bad_dtype", 400);
     const spec: TableSpec = { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
     const split = perTable?.[name];
     if (split !== undefined && split !== "remote") {
