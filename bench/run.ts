@@ -11,6 +11,7 @@ const HELPERS = new Set([
   "onnx-graph.ts",
   "onnx-models.ts",
   "onnx-pytorch.ts",
+  "onnx-pytorch-dlrm.ts",
   "ort-int8-peer.ts",
   "ort-int8-twin.ts",
   "report.ts",
