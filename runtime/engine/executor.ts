@@ -15,6 +15,7 @@ import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
+import { historyChain } from "./history-chain";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -123,7 +124,8 @@ export class Executor {
     this.remoteTables = new Set(remoteTables);
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
     this.experts = experts ? new ExpertParallel(experts) : undefined;
-    this.kvCache = kvCache ? new KvCache(this.model, kvCache) : undefined;
+    const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
+    this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
   }
 
   /**

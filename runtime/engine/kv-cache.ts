@@ -22,6 +22,8 @@ export interface KvCacheOptions {
   version?: string;
   /** A store shared with other models (in process; each keys its entries by its own version). */
   store?: KvStore;
+  /** false: a model without a cacheable history runs without a cache instead of failing (a server's flag for all its models). Default true. */
+  required?: boolean;
 }
 
 /** stats().kvCache: the store's counters and sizes, with the version and the hit ratio. */
