@@ -121,6 +121,18 @@ describe("serve with a KV cache", () => {
     if (hasPromtool) expect(await promtool(text)).toEqual({ code: 0, output: "" });
   });
 
+  test("RankingClient (msgpack) carries the user: the next visit is a hit", async () => {
+    const { RankingClient } = await import("../../sdk/client");
+    const client = new RankingClient({ url: served.url });
+    const before = await kvStats();
+    const h = visits.grow("u2");
+    const req = visits.request(h, 3, "u2");
+    const res = await client.rank("hstu", req);
+    await expectPlain(plain1, req, Array.from(res.outputs.ctr!.data));
+    const after = await kvStats();
+    expect(after.hits - before.hits).toBe(1);
+  });
+
   test("bad users are 400 bad_user naming the field", async () => {
     const req = { ...visits.request(visits.grow("u1"), 2), user: { id: 1 } } as unknown as RankingRequest;
     const res = await rankHttp(req);
