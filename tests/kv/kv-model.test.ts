@@ -209,6 +209,32 @@ describe("bf16 and int8 pages", () => {
   });
 });
 
+describe("host tier", () => {
+  const options = { ...base, rab: "time" as const };
+  const built = zoo.hstu.build(options);
+  const rows = hstuOptions(options).itemTableRows;
+
+  test("evicted users come back from the host tier (a copy, not a recompute) and still score like no cache", async () => {
+    const plain = keep(new Model(built));
+    // A native tier of ~2 users' pages, a host tier for all of them (bf16).
+    const cached = keep(new Model(built, { kvCache: { mb: 0.09, host: { mb: 4, dtype: "bf16" } } }));
+    const visits = new UserVisits(51, options.historyLength, rows, options.actions);
+    let worst = 0;
+    for (let v = 0; v < 24; v++) {
+      const user = `u${v % 6}`;
+      const req = visits.request(visits.grow(user, 30), 4, user);
+      const { user: _, ...anonymous } = req;
+      worst = Math.max(worst, maxDiff(await ctr(cached, req), await ctr(plain, anonymous)));
+    }
+    const s = cached.stats().kvCache!;
+    expect(s.evictions).toBeGreaterThan(0);
+    expect(s.hostHits).toBeGreaterThan(0);
+    expect(s.misses).toBe(6);
+    // bf16 host pages: close, not equal.
+    expect(worst).toBeLessThanOrEqual(2e-3);
+  });
+});
+
 describe("bad input", () => {
   const built = zoo.hstu.build({ ...base, rab: "time" });
 
