@@ -36,8 +36,8 @@ const ms = (f: () => void) => {
 };
 for (const [i, add] of [400, 3, 1, 5, 2].entries()) {
   const request = visit(add);
-  let withCache = new Float32Array();
-  let without = new Float32Array();
+  let withCache: Float32Array = new Float32Array();
+  let without: Float32Array = new Float32Array();
   const tCached = ms(() => (withCache = cached.rankSync({ user: "u42", ...request }).outputs.ctr!.data));
   const tPlain = ms(() => (without = plain.rankSync(request).outputs.ctr!.data));
   const diff = withCache.reduce((m, x, j) => Math.max(m, Math.abs(x - without[j]!)), 0);
