@@ -261,6 +261,16 @@ describe("bad input", () => {
     expect(err!.message).toContain("no hstu_history layer");
   });
 
+  test("required: false (a server's flag for all its models) leaves a model without a history uncached, and its users ignored", async () => {
+    const built = zoo.dlrm.build({ scale: 0.0001 });
+    const m = keep(new Model(built, { kvCache: { mb: 4, required: false } }));
+    const { sampleRequests } = await import("../../sdk/sample-requests");
+    const [req] = sampleRequests(built, { count: 1, candidates: 3, seed: 1 });
+    const plain = keep(new Model(built));
+    expect(maxDiff(await ctr(m, { ...(req as RankingRequest), user: "u1" }), await ctr(plain, req as RankingRequest))).toBe(0);
+    expect(m.stats().kvCache).toBeUndefined();
+  });
+
   test.each([[{ mb: 0 }], [{ mb: 4, dtype: "f16" }], [{ mb: 4, host: { mb: -1 } }]])("kvCache %p is a 400 bad_option", (kvCache) => {
     expect(() => new Model(built, { kvCache } as never)).toThrow(expect.objectContaining({ code: "bad_option", status: 400 }));
   });
