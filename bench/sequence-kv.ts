@@ -48,18 +48,18 @@ function stream(shape: Shape, itemRows: number): { user: string; request: Rankin
   for (let i = 0; i < shape.users + shape.warm + shape.measured; i++) {
     const u = i < shape.users ? zipf.idOf(i) : zipf.next();
     let h = hist.get(u);
-    // A first visit brings a long history (60–70 % of L); later ones 1–5 events.
-    const add = h ? 1 + rng.int(5) : Math.floor(0.6 * L) + rng.int(Math.floor(L / 10));
+    // A first visit brings a long history (85–93 % of L: the "history length L"); later ones 1–5 events.
+    const add = h ? 1 + rng.int(5) : Math.floor(0.85 * L) + rng.int(Math.floor(0.08 * L));
     if (!h) hist.set(u, (h = { items: [], actions: [], times: [] }));
     for (let j = 0; j < add; j++) {
       h.items.push(rng.int(itemRows));
       h.actions.push(rng.int(8));
       h.times.push((h.times.at(-1) ?? 1_700_000_000) + 1 + rng.int(600));
     }
-    // Past L the oldest quarter is dropped at once (chunked truncation): a window sliding by one event
-    // each visit would change every cached token's context and make every visit a miss.
+    // Past L the history is cut back to 85 % of L at once (chunked truncation, one miss per cut): a
+    // window sliding by one event each visit would change every cached token's context, so every visit would miss.
     if (h.items.length > L) {
-      const drop = h.items.length - Math.floor(0.75 * L);
+      const drop = h.items.length - Math.floor(0.85 * L);
       for (const xs of [h.items, h.actions, h.times]) xs.splice(0, drop);
     }
     const take = (xs: number[]) => {

@@ -13,6 +13,8 @@
 //   item (q_offsets = kv_offsets = [0, nh], causal), rf_norm_gate and the W2 GEMM with
 //   the residual. K and V of the events are kept in the context value kv, row t =
 //   [K_t | V_t]: the per-request history cache the candidate half reads.
+//   With the user-history KV cache (hstu-history-cache.ts) a request's cached tokens'
+//   K/V are restored into kv and only its new events run (historyLayer's `cached`).
 // - hstu_candidates runs over the candidate rows (s.n). Candidate i belongs to
 //   request s.requestOfRow[i]; rows of one request are consecutive (the stager stacks
 //   them; rows out of order would only make more runs), and each maximal run of rows sharing a history is one jagged item: its
