@@ -49,6 +49,7 @@ export function checkKvCacheOptions(o: KvCacheOptions): void {
   if (o.host?.dtype !== undefined && !pageDTypes.includes(o.host.dtype)) throw bad(`host.dtype must be one of ${pageDTypes.join(", ")}, got ${JSON.stringify(o.host.dtype)}`);
 }
 
+/** A model's user-history KV cache: the store, the version key and the history chain it serves. */
 export class KvCache {
   readonly store: KvStore;
   readonly version: bigint;
@@ -91,12 +92,14 @@ export class KvCache {
     this.#owned = true;
   }
 
+  /** The store's counters and sizes (since creation), with this cache's version, dtypes, hit ratio and in-batch sharing. */
   stats(): KvCacheStats {
     const s = this.store.stats();
     const lookups = s.hits + s.misses;
     return { ...s, version: this.version.toString(16), dtype: this.#dtype, ...(this.#hostDtype ? { hostDtype: this.#hostDtype } : {}), hitRatio: lookups > 0 ? s.hits / lookups : 0, sharedInBatch: this.sharedInBatch };
   }
 
+  /** Free the store (a shared one only loses this version's entries). */
   dispose(): void {
     if (this.#owned) this.store.dispose();
     else this.store.eraseVersion(this.version);

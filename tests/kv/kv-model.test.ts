@@ -248,6 +248,19 @@ describe("bad input", () => {
     expect(err.message).toContain("user:");
   });
 
+  test("a flat request naming a user is a 400 bad_user (only ranking requests are cached)", async () => {
+    const m = keep(new Model(built, { kvCache: { mb: 4 } }));
+    const visits = new UserVisits(32, base.historyLength, 100, base.actions);
+    const ranking = visits.request(visits.grow("u"), 1);
+    const flat = { user: "u", rows: { ...ranking.context, ...ranking.candidates } } as unknown as RankingRequest;
+    const err = await m.rank(flat).catch((e) => e);
+    expect([err.status, err.code]).toEqual([400, "bad_user"]);
+    expect(err.message).toContain("only ranking requests");
+    // The same rows without the user score.
+    const { user: _, ...anonymous } = flat as unknown as Record<string, unknown>;
+    expect((await m.rank(anonymous as never)).outputs.ctr!.data.length).toBe(1);
+  });
+
   test("a model without an HSTU history refuses a KV cache, naming why", () => {
     const err = (() => {
       try {
