@@ -8,14 +8,15 @@
 //   - native + host tier (the 50 % native budget and a bf16 host tier);
 //   - bf16 and int8 pages at the 98 % budget: NDCG@10 against f32 pages on the
 //     same stream, and page memory per cached user.
-// Each cached run warms the cache on the stream's first part and measures the rest:
+// Every configuration warms on the stream's first part; the rest is measured interleaved
+// (request i on each configuration in turn, so other load slows them alike):
 // throughput, p50 / p99 latency, hit ratio (and the host tier's share of hits),
 // history tokens computed per request, and the ratio to cache off.
 import { Model, tensor } from "../sdk";
 import { zoo } from "../sdk/zoo";
 import { hstuOptions } from "../sdk/zoo/hstu";
 import type { RankingRequest } from "../runtime/engine/request";
-import type { KvCacheOptions } from "../runtime/engine/kv-cache";
+import type { KvCacheOptions, KvCacheStats } from "../runtime/engine/kv-cache";
 import { kvPageBytes } from "../runtime/ffi/kv-store";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
@@ -88,38 +89,61 @@ interface RunResult {
   bytesPerUser: number;
 }
 
-/** Warm on the first part of the stream, measure the rest (one request at a time). */
-async function run(model: Model, visits: ReturnType<typeof stream>, shape: Shape, cached: boolean): Promise<RunResult> {
-  const req = (i: number) => (cached ? { ...visits[i]!.request, user: visits[i]!.user } : visits[i]!.request);
+interface Config {
+  mode: string;
+  budget: string;
+  model: Model;
+  cached: boolean;
+  times: number[];
+  scores: Float32Array[];
+  before?: KvCacheStats;
+}
+
+/**
+ * Warm every configuration on the first part of the stream, then measure the rest
+ * interleaved — request i on each configuration in turn — so that other processes
+ * taking the cores slow every configuration alike (the ratios hold within one run).
+ */
+function runAll(configs: Config[], visits: ReturnType<typeof stream>, shape: Shape): Map<Config, RunResult> {
   const warm = shape.users + shape.warm;
-  for (let i = 0; i < warm; i++) model.rankSync(req(i));
-  const before = model.stats().kvCache;
-  const times: number[] = [];
-  const scores: Float32Array[] = [];
-  const t0 = performance.now();
+  const req = (c: Config, i: number) => (c.cached ? { ...visits[i]!.request, user: visits[i]!.user } : visits[i]!.request);
+  for (const c of configs) {
+    progress(`warming ${c.mode} ${c.budget}`);
+    for (let i = 0; i < warm; i++) c.model.rankSync(req(c, i));
+    c.before = c.model.stats().kvCache;
+  }
+  progress(`measuring ${visits.length - warm} requests on ${configs.length} configurations, interleaved`);
   for (let i = warm; i < visits.length; i++) {
-    const t = performance.now();
-    scores.push(model.rankSync(req(i)).outputs.ctr!.data.slice());
-    times.push(performance.now() - t);
+    for (const c of configs) {
+      const t = performance.now();
+      c.scores.push(c.model.rankSync(req(c, i)).outputs.ctr!.data.slice());
+      c.times.push(performance.now() - t);
+    }
   }
-  const seconds = (performance.now() - t0) / 1000;
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  const after = model.stats().kvCache;
-  const n = times.length;
-  let tokens = visits.slice(warm).reduce((a, v) => a + v.events, 0) / n;
-  let hitRatio = 0;
-  let hostShare = 0;
-  let bytesPerUser = 0;
-  if (before && after) {
-    const hits = after.hits - before.hits;
-    const lookups = hits + after.misses - before.misses;
-    hitRatio = lookups > 0 ? hits / lookups : 0;
-    hostShare = hits > 0 ? (after.hostHits - before.hostHits) / hits : 0;
-    tokens = (after.tokensComputed - before.tokensComputed) / n;
-    bytesPerUser = after.entries > 0 ? after.bytesUsed / after.entries : 0;
+  const out = new Map<Config, RunResult>();
+  for (const c of configs) {
+    const n = c.times.length;
+    const seconds = c.times.reduce((a, b) => a + b, 0) / 1000;
+    const sorted = [...c.times].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))]!;
+    const after = c.model.stats().kvCache;
+    const before = c.before;
+    let tokens = visits.slice(warm).reduce((a, v) => a + v.events, 0) / n;
+    let hitRatio = 0;
+    let hostShare = 0;
+    let bytesPerUser = 0;
+    if (before && after) {
+      const hits = after.hits - before.hits;
+      const lookups = hits + after.misses - before.misses;
+      hitRatio = lookups > 0 ? hits / lookups : 0;
+      hostShare = hits > 0 ? (after.hostHits - before.hostHits) / hits : 0;
+      tokens = (after.tokensComputed - before.tokensComputed) / n;
+      bytesPerUser = after.entries > 0 ? after.bytesUsed / after.entries : 0;
+    }
+    out.set(c, { rps: n / seconds, p50: at(0.5), p99: at(0.99), hitRatio, hostShare, tokensPerRequest: tokens, scores: c.scores, bytesPerUser });
+    c.model.dispose();
   }
-  return { rps: n / seconds, p50: at(0.5), p99: at(0.99), hitRatio, hostShare, tokensPerRequest: tokens, scores, bytesPerUser };
+  return out;
 }
 
 /** Mean NDCG@10 of each request's ranking by `got` against the gains (and ideal order) of `want`. */
@@ -162,44 +186,27 @@ export async function main(args: string[]): Promise<void> {
   section.note("x off: throughput ratio; x off (p50): median latency ratio (robust to other processes taking the cores now and then)");
   section.note("budget: the native tier as a share of the stream's working set (every user's largest history in f32 pages)");
   section.note("target (issue 16): >= 4x cache off at a >= 95% hit ratio, >= 1.5x at ~50%; bf16 NDCG@10 >= 0.9995, int8 >= 0.998 vs f32 pages");
-  progress("cache off");
-  const off = await measure(new Model(built), visits, shape, false);
-  const row = (mode: string, budget: string, r: RunResult, extra: Record<string, string | number> = {}) =>
+  const config = (mode: string, budget: string, kvCache?: KvCacheOptions): Config => ({ mode, budget, model: new Model(built, kvCache ? { kvCache } : {}), cached: kvCache !== undefined, times: [], scores: [] });
+  const off = config("off", "-");
+  const native = [0.25, 0.6, 1.05].map((share) => config("native", `${(100 * share).toFixed(0)}%`, { mb: mb(share * working) }));
+  const host = config("native + host bf16", "25%", { mb: mb(0.25 * working), host: { mb: mb(working), dtype: "bf16" } });
+  const lowPages = (["bf16", "i8"] as const).map((dtype) => config(`native ${dtype} pages`, "105%", { mb: mb(1.05 * working), dtype }));
+  const results = runAll([off, ...native, host, ...lowPages], visits, shape);
+  const o = results.get(off)!;
+  const f32 = results.get(native[2]!)!;
+  for (const c of [off, ...native, host]) {
+    const r = results.get(c)!;
     section.add({
-      mode, budget, "req/s": r.rps, "x off": r.rps / off.rps, "x off (p50)": off.p50 / r.p50, "p50 ms": r.p50, "p99 ms": r.p99, "p99/p50": r.p99 / r.p50,
-      "hit %": 100 * r.hitRatio, "host % of hits": 100 * r.hostShare, "tokens computed / req": r.tokensPerRequest, ...extra,
+      mode: c.mode, budget: c.budget, "req/s": r.rps, "x off": r.rps / o.rps, "x off (p50)": o.p50 / r.p50, "p50 ms": r.p50, "p99 ms": r.p99, "p99/p50": r.p99 / r.p50,
+      "hit %": 100 * r.hitRatio, "host % of hits": 100 * r.hostShare, "tokens computed / req": r.tokensPerRequest, ...(c === off ? {} : { "max |Δ| vs off": maxDiff(r.scores, o.scores).toExponential(1) }),
     });
-  row("off", "-", off);
-  const configs: [string, number, Omit<KvCacheOptions, "mb">][] = [
-    ["native", 0.25, {}],
-    ["native", 0.6, {}],
-    ["native", 1.05, {}],
-    ["native + host bf16", 0.25, { host: { mb: mb(working), dtype: "bf16" } }],
-  ];
-  let f32: RunResult | undefined;
-  for (const [mode, share, extra] of configs) {
-    progress(`${mode} at ${share} of the working set`);
-    const r = await measure(new Model(built, { kvCache: { mb: mb(share * working), ...extra } }), visits, shape, true);
-    row(mode, `${(100 * share).toFixed(0)}%`, r, { "max |Δ| vs off": maxDiff(r.scores, off.scores).toExponential(1) });
-    if (share > 1) f32 = r;
   }
   const pages = report.section("page dtypes at the 105% budget (same stream and budget: smaller pages only hold more)");
-  for (const dtype of ["f32", "bf16", "i8"] as const) {
-    progress(`${dtype} pages`);
-    // f32: the native run at 105 % above.
-    const r = dtype === "f32" ? f32! : await measure(new Model(built, { kvCache: { mb: mb(1.05 * working), dtype } }), visits, shape, true);
-    pages.add({ dtype, "req/s": r.rps, "x off": r.rps / off.rps, "hit %": 100 * r.hitRatio, "NDCG@10 vs f32 pages": ndcg10(f32!.scores, r.scores).toFixed(6), "MiB / cached user": mb(r.bytesPerUser), "max |Δ| vs f32 pages": maxDiff(r.scores, f32!.scores).toExponential(1) });
+  for (const [dtype, c] of [["f32", native[2]!], ["bf16", lowPages[0]!], ["i8", lowPages[1]!]] as const) {
+    const r = results.get(c)!;
+    pages.add({ dtype, "req/s": r.rps, "x off": r.rps / o.rps, "hit %": 100 * r.hitRatio, "NDCG@10 vs f32 pages": ndcg10(f32.scores, r.scores).toFixed(6), "MiB / cached user": mb(r.bytesPerUser), "max |Δ| vs f32 pages": maxDiff(r.scores, f32.scores).toExponential(1) });
   }
   report.print(json);
-}
-
-/** run() on a fresh model, disposed after (its store and arena freed before the next configuration). */
-async function measure(model: Model, visits: ReturnType<typeof stream>, shape: Shape, cached: boolean): Promise<RunResult> {
-  try {
-    return await run(model, visits, shape, cached);
-  } finally {
-    model.dispose();
-  }
 }
 
 function maxDiff(a: Float32Array[], b: Float32Array[]): number {
