@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+# The PyTorch oracle for single layers: one tiny module per case (seeded, eval
+# mode), each exported with torch.onnx.export at every opset from 13 to 17 with
+# a dynamic batch axis, and PyTorch's outputs on one fixed batch. The bun test
+# (layers.test.ts) imports every file into rankfn and matches PyTorch.
+#
+#   /usr/bin/python3 tests/onnx/pytorch/layers.py OUT_DIR [--only NAME,NAME]
+#
+# Manifest (OUT_DIR/manifest.json): as models.py's — {"torch", "onnx", "batch",
+# "seconds" (the whole export), "models": [{"name", "opset", "path", "context": [],
+# "fusions": [regexes inspect().compiler must match], "inputs": [tensor...], "outputs": [tensor...]}]}.
+# Modules whose natural layout puts the sequence first (nn.MultiheadAttention,
+# nn.TransformerEncoderLayer and nn.GRU without batch_first) take batch-first
+# inputs and transpose around the layer, as a ranking model feeding them does.
+import argparse
+import json
+import os
+import sys
+import time
+
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models as M  # noqa: E402
+
+BATCH = 5
+OPSETS = (13, 14, 15, 16, 17)
+ROWS, DIM, HOTS, SEQ = 40, 4, 3, 6
+LINEAR = M.FUSE_LINEAR
+# nn.MultiheadAttention's chain -> one fused attention op, whichever side the batch is on.
+MHA = M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="none")
+
+
+class Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Embedding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(ROWS, DIM)
+
+    def forward(self, ids):
+        return self.emb(ids)
+
+
+class Bag(nn.Module):
+    """nn.EmbeddingBag over [N, H] ids (2-D input: one bag per row)."""
+
+    def __init__(self, mode):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(ROWS, DIM, mode=mode)
+
+    def forward(self, ids):
+        return self.bag(ids)
+
+
+class WeightedBag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(ROWS, DIM, mode="sum")
+
+    def forward(self, ids, weights):
+        return self.bag(ids, per_sample_weights=weights)
+
+
+class OffsetBag(nn.Module):
+    """The 1-D form: flattened ids and offsets = arange(0, N·H, H), computed from the batch."""
+
+    def __init__(self, mode):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(ROWS, DIM, mode=mode)
+
+    def forward(self, ids):
+        hots = ids.shape[1]
+        offsets = torch.arange(0, ids.shape[0] * hots, hots, dtype=torch.long)
+        return self.bag(ids.reshape(-1), offsets)
+
+
+class LayerNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(DIM * 2)
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+class BatchNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(8)
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+class Dropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 5)
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x):
+        return torch.relu(self.drop(self.fc(x)))
+
+
+class Attention(nn.Module):
+    def __init__(self, batch_first):
+        super().__init__()
+        self.batch_first = batch_first
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=batch_first)
+
+    def forward(self, x):
+        q = x if self.batch_first else x.transpose(0, 1)
+        out, _ = self.mha(q, q, q)
+        return out if self.batch_first else out.transpose(0, 1)
+
+
+class Encoder(nn.Module):
+    def __init__(self, batch_first):
+        super().__init__()
+        self.batch_first = batch_first
+        self.layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, batch_first=batch_first)
+
+    def forward(self, x):
+        q = x if self.batch_first else x.transpose(0, 1)
+        out = self.layer(q)
+        return out if self.batch_first else out.transpose(0, 1)
+
+
+class Recurrent(nn.Module):
+    def __init__(self, batch_first):
+        super().__init__()
+        self.batch_first = batch_first
+        self.gru = nn.GRU(4, 5, batch_first=batch_first)
+
+    def forward(self, x):
+        out, h = self.gru(x if self.batch_first else x.transpose(0, 1))
+        return (out if self.batch_first else out.transpose(0, 1)), h.squeeze(0)
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        return F.normalize(x, dim=-1)
+
+
+class MaskedFill(nn.Module):
+    def forward(self, x, ids):
+        return x.masked_fill(ids == 0, -1e4)
+
+
+class Where(nn.Module):
+    def forward(self, x, y):
+        return torch.where(x > y, x, y * 0.5)
+
+
+class IdsJoin(nn.Module):
+    """Ids joined by torch.cat or torch.stack (and shifted by an integer Add), then looked up."""
+
+    def __init__(self, stack):
+        super().__init__()
+        self.stack = stack
+        self.emb = nn.Embedding(2 * ROWS, DIM)
+
+    def forward(self, a, b):
+        ids = torch.stack([a, b + ROWS], dim=1) if self.stack else torch.cat([a, b + ROWS], dim=1)
+        return self.emb(ids)
+
+
+class FloatJoin(nn.Module):
+    def __init__(self, stack):
+        super().__init__()
+        self.stack = stack
+
+    def forward(self, x, y):
+        return torch.stack([x, y * 2.0], dim=1) if self.stack else torch.cat([x, y * 2.0], dim=1)
+
+
+class Pairwise(nn.Module):
+    """The pairwise dot products of F vectors, a triangle of them picked by tril_/triu_indices."""
+
+    def __init__(self, lower):
+        super().__init__()
+        self.lower = lower
+
+    def forward(self, x):
+        z = x.reshape(x.shape[0], 4, 3)
+        p = torch.bmm(z, z.transpose(1, 2))
+        i, j = torch.tril_indices(4, 4, offset=-1) if self.lower else torch.triu_indices(4, 4, offset=1)
+        return p[:, i, j]
+
+
+class TopK(nn.Module):
+    def forward(self, x, y):
+        values, indices = x.topk(3, dim=1)
+        return values, torch.gather(y, 1, indices)
+
+
+class CumSum(nn.Module):
+    def forward(self, x):
+        return x.cumsum(dim=1)
+
+
+def cases():
+    """Each entry: name, module factory, inputs (name, tensor), output names, trace with grad, and
+    regexes rankfn's inspect().compiler must match (the fusions that must fire on the layer)."""
+    g = torch.Generator().manual_seed(7)
+    dense = lambda *shape: torch.rand((BATCH, *shape), generator=g) * 2 - 1  # noqa: E731
+    ids = lambda width, rows=ROWS, low=0: torch.randint(low, rows, (BATCH, width), generator=g)  # noqa: E731
+    c = []
+
+    def add(name, make, inputs, outputs=("out",), grad=False, fusions=()):
+        c.append(dict(name=name, make=make, inputs=inputs, outputs=list(outputs), grad=grad, fusions=list(fusions)))
+
+    add("linear", Linear, [("x", dense(6))], fusions=[LINEAR])
+    add("embedding", Embedding, [("ids", ids(HOTS))])
+    for mode in ("sum", "mean", "max"):
+        # One bag kernel per row for sum and mean; max has no pooling kernel (lookup + reduce(max)) but one id is a gather.
+        pooled = [] if mode == "max" else [rf"fuse-lookup-pool: 1 lookups -> embedding_bag\({mode}\)"]
+        add(f"bag_{mode}_multi_hot", lambda mode=mode: Bag(mode), [("ids", ids(HOTS))], fusions=pooled)
+        add(f"bag_{mode}_single_hot", lambda mode=mode: Bag(mode), [("ids", ids(1))],
+            fusions=[r"fuse-lookup-pool: 1 lookups -> embedding_bag\(gather\)" if mode == "max" else pooled[0]])
+        add(f"bag_{mode}_offsets", lambda mode=mode: OffsetBag(mode), [("ids", ids(HOTS))], fusions=pooled)
+    add("bag_sum_offsets_single_hot", lambda: OffsetBag("sum"), [("ids", ids(1))], fusions=[r"embedding_bag\((sum|gather)\)"])
+    add("bag_per_sample_weights", WeightedBag, [("ids", ids(HOTS)), ("weights", torch.rand((BATCH, HOTS), generator=g) + 0.5)])
+    add("layer_norm", LayerNorm, [("x", dense(3, DIM * 2))])
+    add("batch_norm", BatchNorm, [("x", dense(8))])
+    add("dropout", Dropout, [("x", dense(6))], fusions=[LINEAR, r"fuse-linear: .*1 activation"])
+    # torch 1.13 takes fused fast paths (no ONNX export) for attention in eval under no_grad: trace with grad.
+    add("mha_sequence_first", lambda: Attention(False), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
+    add("mha_batch_first", lambda: Attention(True), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
+    add("encoder_sequence_first", lambda: Encoder(False), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
+    add("encoder_batch_first", lambda: Encoder(True), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
+    add("gru_batch_first", lambda: Recurrent(True), [("x", dense(SEQ, 4))], outputs=("seq", "last"))
+    add("gru_sequence_first", lambda: Recurrent(False), [("x", dense(SEQ, 4))], outputs=("seq", "last"))
+    add("normalize", Normalize, [("x", dense(3, 5))])
+    add("masked_fill", MaskedFill, [("x", dense(6)), ("ids", ids(6, rows=3))])
+    add("where", Where, [("x", dense(6)), ("y", dense(6))])
+    add("cat_ids", lambda: IdsJoin(False), [("a", ids(2)), ("b", ids(3))])
+    add("stack_ids", lambda: IdsJoin(True), [("a", ids(2)), ("b", ids(2))])
+    add("cat_floats", lambda: FloatJoin(False), [("x", dense(3)), ("y", dense(4))])
+    add("stack_floats", lambda: FloatJoin(True), [("x", dense(2, 3)), ("y", dense(2, 3))])
+    add("tril_indices", lambda: Pairwise(True), [("x", dense(12))], fusions=[r"fuse-interaction: 1 .*-> dot_interaction\(f=4, d=3\)"])
+    add("triu_indices", lambda: Pairwise(False), [("x", dense(12))], fusions=[r"fuse-interaction: 1 .*-> dot_interaction\(f=4, d=3\) with its columns permuted"])
+    add("topk", TopK, [("x", dense(7)), ("y", dense(7))], outputs=("values", "picked"))
+    add("cumsum", CumSum, [("x", dense(4, 3))])
+    return c
+
+
+def export(case, opset, out_dir, index):
+    torch.manual_seed(500 + index)
+    model = case["make"]()
+    M.not_degenerate(model, 500 + index, 1.0, 1.0)
+    model.eval()
+    names = [n for n, _ in case["inputs"]]
+    args = tuple(t for _, t in case["inputs"])
+    with torch.no_grad():
+        want = model(*args)
+    want = want if isinstance(want, tuple) else (want,)
+    path = f"{case['name']}.opset{opset}.onnx"
+    axes = {n: {0: "batch"} for n in names + case["outputs"]}
+    with torch.set_grad_enabled(case["grad"]):
+        torch.onnx.export(model, args, os.path.join(out_dir, path), input_names=names, output_names=case["outputs"],
+                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    onnx.checker.check_model(onnx.load(os.path.join(out_dir, path)))
+    return {
+        "name": case["name"], "opset": opset, "path": path, "context": [], "fusions": case["fusions"],
+        "inputs": [M.described(n, t) for n, t in case["inputs"]],
+        "outputs": [M.described(n, t) for n, t in zip(case["outputs"], want)],
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("out_dir")
+    p.add_argument("--only", default="", help="comma-separated case names")
+    a = p.parse_args()
+    os.makedirs(a.out_dir, exist_ok=True)
+    torch.set_num_threads(1)
+    only = set(filter(None, a.only.split(",")))
+    t0 = time.time()
+    entries = []
+    for index, case in enumerate(cases()):
+        if only and case["name"] not in only:
+            continue
+        for opset in OPSETS:
+            entries.append(export(case, opset, a.out_dir, index))
+    seconds = time.time() - t0
+    print(f"exported {len(entries)} files in {seconds:.2f}s", file=sys.stderr, flush=True)
+    manifest = {"torch": torch.__version__, "onnx": onnx.__version__, "batch": BATCH, "seconds": seconds, "models": entries}
+    tmp = os.path.join(a.out_dir, "manifest.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f)
+    os.replace(tmp, os.path.join(a.out_dir, "manifest.json"))
+
+
+if __name__ == "__main__":
+    main()
