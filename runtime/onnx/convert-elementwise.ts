@@ -99,7 +99,8 @@ export function whereGeneral(imp: Importer, node: OnnxNode): void {
   keepLayout(imp, generalOut(imp, node, "where", [operand(imp, c, node, like), operand(imp, a, node, like), operand(imp, b, node, like)]), node.output![0]!, like);
 }
 
-const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
+// DOUBLE is computed as f32 (double constants are narrowed when they load: tensors.ts).
+const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.DOUBLE]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
 
 /** Cast of an activation (a constant or shape value is cast when the model loads: convert-shape.ts). */
 export function castGeneral(imp: Importer, node: OnnxNode): void {
