@@ -211,6 +211,146 @@ class CumSum(nn.Module):
         return x.cumsum(dim=1)
 
 
+class LinearSeq(nn.Module):
+    """nn.Linear over a sequence: [N, L, E] (MatMul + Add, not Gemm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+
+
+class PaddedEmbedding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(ROWS, DIM, padding_idx=0)
+
+    def forward(self, ids):
+        return self.emb(ids).sum(dim=1)
+
+
+class SeqBatchNorm(nn.Module):
+    """nn.BatchNorm1d over [N, C, L]: per channel, along the sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(3)
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+class MaskedAttention(nn.Module):
+    """Batch-first attention with a key padding mask (id 0 = padding) or a causal mask."""
+
+    def __init__(self, causal):
+        super().__init__()
+        self.causal = causal
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x, ids):
+        if self.causal:
+            # A causal mask ignores the ids; they still shift the values, so the input stays in the graph.
+            mask = torch.triu(torch.ones(SEQ, SEQ, dtype=torch.bool), diagonal=1)
+            q = x + (ids == 0).unsqueeze(-1).float()
+            out, _ = self.mha(q, q, q, attn_mask=mask)
+        else:
+            out, _ = self.mha(x, x, x, key_padding_mask=ids == 0)
+        return out
+
+
+class TargetAttention(nn.Module):
+    """A target item's query over a behaviour sequence (query length 1, keys of length L)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, target, seq):
+        out, _ = self.mha(target.unsqueeze(1), seq, seq)
+        return out.squeeze(1)
+
+
+class PreNormEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu", norm_first=True, batch_first=True)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class DeepGRU(nn.Module):
+    def __init__(self, layers, bidirectional):
+        super().__init__()
+        self.gru = nn.GRU(4, 5, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+
+    def forward(self, x):
+        return self.gru(x)[0]
+
+
+class NormalizeAxis(nn.Module):
+    """F.normalize over a middle axis, and with p=1."""
+
+    def forward(self, x):
+        return F.normalize(x, p=2, dim=1), F.normalize(x, p=1, dim=-1)
+
+
+class MaskedSoftmax(nn.Module):
+    def forward(self, x, ids):
+        return x.masked_fill(ids == 0, float("-inf")).softmax(dim=-1)
+
+
+class TopKIndices(nn.Module):
+    """The k smallest along the last axis of [N, 3, 6]; their indices are ids looked up."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(6, DIM)
+
+    def forward(self, x):
+        values, indices = x.topk(2, dim=-1, largest=False)
+        return values, self.emb(indices)
+
+
+class Positions(nn.Module):
+    """Position ids from a padding mask by cumsum (0 for padding), then looked up."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.Embedding(SEQ + 1, DIM)
+
+    def forward(self, hist):
+        present = (hist != 0).long()
+        return self.pos(present.cumsum(dim=1) * present)
+
+
+class FlippedCumSum(nn.Module):
+    def forward(self, x):
+        return x.flip(dims=[1]).cumsum(dim=1).flip(dims=[1])
+
+
+class Relu0(nn.Module):
+    def forward(self, x):
+        return torch.where(x > 0, x, torch.zeros_like(x)) + torch.where(x < -0.5, 1.0, 0.0)
+
+
+class LookupPairwise(nn.Module):
+    """DLRM's self-interaction: lookups of F ids, their dot products with the diagonal, by tril_indices."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(ROWS, 3)
+
+    def forward(self, ids):
+        z = self.emb(ids)
+        p = torch.bmm(z, z.transpose(1, 2))
+        i, j = torch.tril_indices(4, 4)
+        return p[:, i, j]
+
+
 def cases():
     """Each entry: name, module factory, inputs (name, tensor), output names, trace with grad, and
     regexes rankfn's inspect().compiler must match (the fusions that must fire on the layer)."""
@@ -254,6 +394,25 @@ def cases():
     add("triu_indices", lambda: Pairwise(False), [("x", dense(12))], fusions=[r"fuse-interaction: 1 .*-> dot_interaction\(f=4, d=3\) with its columns permuted"])
     add("topk", TopK, [("x", dense(7)), ("y", dense(7))], outputs=("values", "picked"))
     add("cumsum", CumSum, [("x", dense(4, 3))])
+    # Variants practitioners write around the same layers.
+    add("linear_sequence", LinearSeq, [("x", dense(SEQ, 6))], fusions=[LINEAR])
+    add("embedding_padding_idx", PaddedEmbedding, [("ids", ids(5, rows=4))])
+    add("layer_norm_two_axes", lambda: nn.LayerNorm((3, DIM * 2)), [("x", dense(3, DIM * 2))])
+    add("batch_norm_sequence", SeqBatchNorm, [("x", dense(3, 5))])
+    add("mha_key_padding", lambda: MaskedAttention(False), [("x", dense(SEQ, 8)), ("ids", torch.cat([ids(SEQ - 2, rows=3), torch.ones((BATCH, 2), dtype=torch.long)], 1))],
+        grad=True)
+    add("mha_causal", lambda: MaskedAttention(True), [("x", dense(SEQ, 8)), ("ids", ids(SEQ))], grad=True)
+    add("mha_target", TargetAttention, [("target", dense(8)), ("seq", dense(SEQ, 8))], grad=True)
+    add("encoder_norm_first_gelu", PreNormEncoder, [("x", dense(SEQ, 8))], grad=True)
+    add("gru_two_layers", lambda: DeepGRU(2, False), [("x", dense(SEQ, 4))])
+    add("gru_bidirectional", lambda: DeepGRU(1, True), [("x", dense(SEQ, 4))])
+    add("normalize_axes", NormalizeAxis, [("x", dense(3, 5))], outputs=("l2_axis1", "l1_last"))
+    add("masked_softmax", MaskedSoftmax, [("x", dense(6)), ("ids", torch.cat([ids(5, rows=3), torch.ones((BATCH, 1), dtype=torch.long)], 1))])
+    add("topk_smallest_lookup", TopKIndices, [("x", dense(3, 6))], outputs=("values", "picked"))
+    add("cumsum_positions", Positions, [("hist", torch.cat([torch.zeros((BATCH, 2), dtype=torch.long), ids(SEQ - 2)], 1))])
+    add("cumsum_reversed", FlippedCumSum, [("x", dense(5, 2))])
+    add("where_scalars", Relu0, [("x", dense(7))])
+    add("tril_indices_lookup", LookupPairwise, [("ids", ids(4))])
     return c
 
 
