@@ -33,6 +33,7 @@ ROWS, DIM, HOTS, SEQ = 40, 4, 3, 6
 LINEAR = M.FUSE_LINEAR
 # nn.MultiheadAttention's chain -> one fused attention op, whichever side the batch is on.
 MHA = M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="none")
+TARGET_MHA = M.FUSE_MHA.format(n=1, heads=2, L=f"1x{SEQ}", d=4, mask="none")
 
 
 class Linear(nn.Module):
@@ -262,15 +263,19 @@ class MaskedAttention(nn.Module):
 
 
 class TargetAttention(nn.Module):
-    """A target item's query over a behaviour sequence (query length 1, keys of length L)."""
+    """A target item's query over a behaviour sequence (query length 1, keys of length L); sequence-first,
+    the query is target.unsqueeze(0), [1, N, E]."""
 
-    def __init__(self):
+    def __init__(self, batch_first=True):
         super().__init__()
-        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.batch_first = batch_first
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=batch_first)
 
     def forward(self, target, seq):
-        out, _ = self.mha(target.unsqueeze(1), seq, seq)
-        return out.squeeze(1)
+        if self.batch_first:
+            return self.mha(target.unsqueeze(1), seq, seq)[0].squeeze(1)
+        keys = seq.transpose(0, 1)
+        return self.mha(target.unsqueeze(0), keys, keys)[0].squeeze(0)
 
 
 class PreNormEncoder(nn.Module):
@@ -351,6 +356,48 @@ class LookupPairwise(nn.Module):
         return p[:, i, j]
 
 
+class AttentionWeights(nn.Module):
+    """nn.MultiheadAttention's averaged attention weights used as an output (need_weights=True)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        out, weights = self.mha(x, x, x, need_weights=True)
+        return out, weights
+
+
+class PaddedEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+
+    def forward(self, x, ids):
+        return self.layer(x, src_key_padding_mask=ids == 0)
+
+
+class StatefulGRU(nn.Module):
+    """nn.GRU from an initial state computed from the user's features; its last state is the output."""
+
+    def __init__(self):
+        super().__init__()
+        self.init = nn.Linear(3, 5)
+        self.gru = nn.GRU(4, 5, batch_first=True)
+
+    def forward(self, x, user):
+        _, h = self.gru(x, torch.tanh(self.init(user)).unsqueeze(0))
+        return h.squeeze(0)
+
+
+class BroadcastMask(nn.Module):
+    """A per-position mask [N, L] broadcast over the features [N, L, D], and a per-row condition [N, 1]."""
+
+    def forward(self, x, ids, gate):
+        masked = x.masked_fill((ids == 0).unsqueeze(-1), 0.0)
+        return torch.where(gate > 0, masked.sum(dim=1), -masked.mean(dim=1))
+
+
 def cases():
     """Each entry: name, module factory, inputs (name, tensor), output names, trace with grad, and
     regexes rankfn's inspect().compiler must match (the fusions that must fire on the layer)."""
@@ -395,15 +442,17 @@ def cases():
     add("topk", TopK, [("x", dense(7)), ("y", dense(7))], outputs=("values", "picked"))
     add("cumsum", CumSum, [("x", dense(4, 3))])
     # Variants practitioners write around the same layers.
-    add("linear_sequence", LinearSeq, [("x", dense(SEQ, 6))], fusions=[LINEAR])
+    add("linear_sequence", LinearSeq, [("x", dense(SEQ, 6))], fusions=[r"fuse-linear: .*1 matmul->linear, 1 bias, 1 activation"])
     add("embedding_padding_idx", PaddedEmbedding, [("ids", ids(5, rows=4))])
     add("layer_norm_two_axes", lambda: nn.LayerNorm((3, DIM * 2)), [("x", dense(3, DIM * 2))])
     add("batch_norm_sequence", SeqBatchNorm, [("x", dense(3, 5))])
     add("mha_key_padding", lambda: MaskedAttention(False), [("x", dense(SEQ, 8)), ("ids", torch.cat([ids(SEQ - 2, rows=3), torch.ones((BATCH, 2), dtype=torch.long)], 1))],
-        grad=True)
-    add("mha_causal", lambda: MaskedAttention(True), [("x", dense(SEQ, 8)), ("ids", ids(SEQ))], grad=True)
-    add("mha_target", TargetAttention, [("target", dense(8)), ("seq", dense(SEQ, 8))], grad=True)
-    add("encoder_norm_first_gelu", PreNormEncoder, [("x", dense(SEQ, 8))], grad=True)
+        grad=True, fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="key padding")])
+    add("mha_causal", lambda: MaskedAttention(True), [("x", dense(SEQ, 8)), ("ids", ids(SEQ))], grad=True,
+        fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="causal")])
+    add("mha_target", TargetAttention, [("target", dense(8)), ("seq", dense(SEQ, 8))], grad=True, fusions=[TARGET_MHA])
+    add("mha_target_sequence_first", lambda: TargetAttention(False), [("target", dense(8)), ("seq", dense(SEQ, 8))], grad=True, fusions=[TARGET_MHA])
+    add("encoder_norm_first_gelu", PreNormEncoder, [("x", dense(SEQ, 8))], grad=True, fusions=[MHA, r"fuse-gelu: 1 "])
     add("gru_two_layers", lambda: DeepGRU(2, False), [("x", dense(SEQ, 4))])
     add("gru_bidirectional", lambda: DeepGRU(1, True), [("x", dense(SEQ, 4))])
     add("normalize_axes", NormalizeAxis, [("x", dense(3, 5))], outputs=("l2_axis1", "l1_last"))
@@ -412,7 +461,12 @@ def cases():
     add("cumsum_positions", Positions, [("hist", torch.cat([torch.zeros((BATCH, 2), dtype=torch.long), ids(SEQ - 2)], 1))])
     add("cumsum_reversed", FlippedCumSum, [("x", dense(5, 2))])
     add("where_scalars", Relu0, [("x", dense(7))])
-    add("tril_indices_lookup", LookupPairwise, [("ids", ids(4))])
+    add("tril_indices_lookup", LookupPairwise, [("ids", ids(4))], fusions=[r"fuse-interaction: 1 "])
+    add("mha_need_weights", AttentionWeights, [("x", dense(SEQ, 8))], outputs=("out", "weights"), grad=True, fusions=[MHA])
+    add("encoder_key_padding", PaddedEncoder, [("x", dense(SEQ, 8)), ("ids", torch.cat([ids(SEQ - 1, rows=3), torch.ones((BATCH, 1), dtype=torch.long)], 1))],
+        grad=True, fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="key padding")])
+    add("gru_initial_state", StatefulGRU, [("x", dense(SEQ, 4)), ("user", dense(3))])
+    add("masked_fill_broadcast", BroadcastMask, [("x", dense(SEQ, 3)), ("ids", ids(SEQ, rows=3)), ("gate", dense(1))])
     return c
 
 

@@ -23,9 +23,10 @@ const cases = [
   "gru_batch_first", "gru_sequence_first", "normalize", "masked_fill", "where", "cat_ids", "stack_ids", "cat_floats", "stack_floats",
   "tril_indices", "triu_indices", "topk", "cumsum",
   // Variants around the same layers: rank-3 inputs, padding, masks, pre-norm, deeper GRUs, other axes, id arithmetic.
-  "linear_sequence", "embedding_padding_idx", "layer_norm_two_axes", "batch_norm_sequence", "mha_key_padding", "mha_causal", "mha_target",
+  "linear_sequence", "embedding_padding_idx", "layer_norm_two_axes", "batch_norm_sequence", "mha_key_padding", "mha_causal", "mha_target", "mha_target_sequence_first",
   "encoder_norm_first_gelu", "gru_two_layers", "gru_bidirectional", "normalize_axes", "masked_softmax", "topk_smallest_lookup",
   "cumsum_positions", "cumsum_reversed", "where_scalars", "tril_indices_lookup",
+  "mha_need_weights", "encoder_key_padding", "gru_initial_state", "masked_fill_broadcast",
 ];
 
 /**
@@ -35,6 +36,7 @@ const cases = [
  */
 const refusedToday: string[] = [
   "gru_bidirectional", // runtime/onnx/convert-recurrent.ts: only forward GRUs are supported
+  "gru_initial_state", // runtime/onnx/convert-recurrent.ts: only a zero initial state is supported
 ];
 
 const refused = (m: PytorchExport) => refusedToday.includes(m.name) || refusedToday.includes(`${m.name}@${m.opset}`);
