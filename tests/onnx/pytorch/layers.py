@@ -398,6 +398,40 @@ class BroadcastMask(nn.Module):
         return torch.where(gate > 0, masked.sum(dim=1), -masked.mean(dim=1))
 
 
+class NoBiasLinear(nn.Module):
+    """nn.Linear(bias=False) over rows and over a sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4, bias=False)
+
+    def forward(self, x, seq):
+        return self.fc(x), self.fc(seq)
+
+
+class FieldsEmbedding(nn.Module):
+    """nn.Embedding of [N, F, H] ids (F fields of H ids each), summed per field."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(ROWS, DIM)
+
+    def forward(self, ids):
+        return self.emb(ids.reshape(ids.shape[0], 2, HOTS)).sum(dim=2)
+
+
+class StackLast(nn.Module):
+    """Ids stacked along a new last axis, [N, L, 2], and one table looked up per column."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(ROWS, DIM)
+
+    def forward(self, a, b):
+        pairs = torch.stack([a, b], dim=-1)
+        return self.emb(pairs[:, :, 0]) * self.emb(pairs[:, :, 1])
+
+
 def cases():
     """Each entry: name, module factory, inputs (name, tensor), output names, trace with grad, and
     regexes rankfn's inspect().compiler must match (the fusions that must fire on the layer)."""
@@ -466,6 +500,11 @@ def cases():
     add("encoder_key_padding", PaddedEncoder, [("x", dense(SEQ, 8)), ("ids", torch.cat([ids(SEQ - 1, rows=3), torch.ones((BATCH, 1), dtype=torch.long)], 1))],
         grad=True, fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="key padding")])
     add("gru_initial_state", StatefulGRU, [("x", dense(SEQ, 4)), ("user", dense(3))])
+    add("linear_no_bias", NoBiasLinear, [("x", dense(6)), ("seq", dense(SEQ, 6))], outputs=("rows", "sequence"))
+    add("embedding_fields", FieldsEmbedding, [("ids", ids(2 * HOTS))])
+    add("stack_ids_last_axis", StackLast, [("a", ids(SEQ)), ("b", ids(SEQ))])
+    # F.normalize of an all-zero row divides by its eps clamp: zeros, not NaN.
+    add("normalize_zero_rows", Normalize, [("x", dense(3, 5) * (torch.arange(BATCH) % 2).reshape(BATCH, 1, 1))])
     add("masked_fill_broadcast", BroadcastMask, [("x", dense(SEQ, 3)), ("ids", ids(SEQ, rows=3)), ("gate", dense(1))])
     return c
 

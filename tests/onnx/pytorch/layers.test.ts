@@ -27,6 +27,7 @@ const cases = [
   "encoder_norm_first_gelu", "gru_two_layers", "gru_bidirectional", "normalize_axes", "masked_softmax", "topk_smallest_lookup",
   "cumsum_positions", "cumsum_reversed", "where_scalars", "tril_indices_lookup",
   "mha_need_weights", "encoder_key_padding", "gru_initial_state", "masked_fill_broadcast",
+  "linear_no_bias", "embedding_fields", "stack_ids_last_axis", "normalize_zero_rows",
 ];
 
 /**
