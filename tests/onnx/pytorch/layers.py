@@ -33,6 +33,7 @@ ROWS, DIM, HOTS, SEQ = 40, 4, 3, 6
 LINEAR = M.FUSE_LINEAR
 # nn.MultiheadAttention's chain -> one fused attention op, whichever side the batch is on.
 MHA = M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="none")
+ENCODER_LINEARS = r"fuse-linear: .*\(4 matmul->linear, 4 bias, 2 residual, 1 activation\)"
 TARGET_MHA = M.FUSE_MHA.format(n=1, heads=2, L=f"1x{SEQ}", d=4, mask="none")
 
 
@@ -460,8 +461,9 @@ def cases():
     # torch 1.13 takes fused fast paths (no ONNX export) for attention in eval under no_grad: trace with grad.
     add("mha_sequence_first", lambda: Attention(False), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
     add("mha_batch_first", lambda: Attention(True), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
-    add("encoder_sequence_first", lambda: Encoder(False), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
-    add("encoder_batch_first", lambda: Encoder(True), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA])
+    # Either layout: the out-projection and both feed-forward linears take their biases, residuals and ReLU.
+    add("encoder_sequence_first", lambda: Encoder(False), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA, ENCODER_LINEARS])
+    add("encoder_batch_first", lambda: Encoder(True), [("x", dense(SEQ, 8))], grad=True, fusions=[MHA, ENCODER_LINEARS])
     add("gru_batch_first", lambda: Recurrent(True), [("x", dense(SEQ, 4))], outputs=("seq", "last"))
     add("gru_sequence_first", lambda: Recurrent(False), [("x", dense(SEQ, 4))], outputs=("seq", "last"))
     add("normalize", Normalize, [("x", dense(3, 5))])
