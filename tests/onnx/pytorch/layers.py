@@ -433,6 +433,23 @@ class StackLast(nn.Module):
         return self.emb(pairs[:, :, 0]) * self.emb(pairs[:, :, 1])
 
 
+class SequenceFirstStack(nn.Module):
+    """nn.TransformerEncoder's default layout: two sequence-first layers and a final LayerNorm, with a key
+    padding mask; and a sequence-first nn.MultiheadAttention with the same mask."""
+
+    def __init__(self, stack):
+        super().__init__()
+        self.stack = stack
+        layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+        self.body = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8)) if stack else nn.MultiheadAttention(8, 2)
+
+    def forward(self, x, ids):
+        q = x.transpose(0, 1)
+        pad = ids == 0
+        out = self.body(q, src_key_padding_mask=pad) if self.stack else self.body(q, q, q, key_padding_mask=pad)[0]
+        return out.transpose(0, 1)
+
+
 def cases():
     """Each entry: name, module factory, inputs (name, tensor), output names, trace with grad, and
     regexes rankfn's inspect().compiler must match (the fusions that must fire on the layer)."""
@@ -507,6 +524,11 @@ def cases():
     add("stack_ids_last_axis", StackLast, [("a", ids(SEQ)), ("b", ids(SEQ))])
     # F.normalize of an all-zero row divides by its eps clamp: zeros, not NaN.
     add("normalize_zero_rows", Normalize, [("x", dense(3, 5) * (torch.arange(BATCH) % 2).reshape(BATCH, 1, 1))])
+    padded = lambda: torch.cat([ids(SEQ - 2, rows=3), torch.ones((BATCH, 2), dtype=torch.long)], 1)  # noqa: E731
+    add("mha_sequence_first_key_padding", lambda: SequenceFirstStack(False), [("x", dense(SEQ, 8)), ("ids", padded())], grad=True,
+        fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="key padding")])
+    add("encoder_stack_sequence_first", lambda: SequenceFirstStack(True), [("x", dense(SEQ, 8)), ("ids", padded())], grad=True,
+        fusions=[M.FUSE_MHA.format(n=2, heads=2, L=SEQ, d=4, mask="key padding ×2")])
     add("masked_fill_broadcast", BroadcastMask, [("x", dense(SEQ, 3)), ("ids", ids(SEQ, rows=3)), ("gate", dense(1))])
     return c
 
