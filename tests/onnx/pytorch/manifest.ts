@@ -106,10 +106,10 @@ export function pytorchExports(python: string): PytorchManifest {
 
 let cachedLayers: (PytorchManifest & { seconds: number }) | undefined;
 
-/** Run layers.py (one tiny module per PyTorch layer, opsets 13 to 17; once per version) and return its manifest. */
+/** Run layers.py (one tiny module per PyTorch layer and variant, opsets 13 to 17; once per version of it and its modules) and return its manifest. */
 export function layerExports(python: string): PytorchManifest & { seconds: number } {
   if (cachedLayers) return cachedLayers;
-  const dir = exportFolder(python, "layers.py");
+  const dir = exportFolder(python, "layers.py", [...scripts, ...["layer_modules.py", "layer_variants.py"].map((f) => join(scriptDir, f))]);
   const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Omit<PytorchManifest, "models"> & { seconds: number; models: RawExport[] };
   cachedLayers = { ...raw, models: raw.models.map((m) => ({ ...m, path: join(dir, m.path), inputs: m.inputs.map(decode), outputs: m.outputs.map(decode) })) };
   return cachedLayers;
