@@ -243,3 +243,19 @@ class SequenceFirstStack(nn.Module):
         pad = ids == 0
         out = self.body(q, src_key_padding_mask=pad) if self.stack else self.body(q, q, q, key_padding_mask=pad)[0]
         return out.transpose(0, 1)
+
+
+class ArangePositions(nn.Module):
+    """Item embeddings plus positional embeddings of arange(L) over the batch, written as
+    expand(N, -1) (exported as Equal/Where over the shape) or as repeat(N, 1) (a Tile)."""
+
+    def __init__(self, repeat):
+        super().__init__()
+        self.repeat = repeat
+        self.items = nn.Embedding(ROWS, DIM)
+        self.pos = nn.Embedding(SEQ, DIM)
+
+    def forward(self, hist):
+        steps = torch.arange(hist.shape[1])
+        pos = steps.repeat(hist.shape[0], 1) if self.repeat else steps.unsqueeze(0).expand(hist.shape[0], -1)
+        return self.items(hist) + self.pos(pos)

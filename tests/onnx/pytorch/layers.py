@@ -117,6 +117,8 @@ def cases():
         fusions=[M.FUSE_MHA.format(n=1, heads=2, L=SEQ, d=4, mask="key padding")])
     add("encoder_stack_sequence_first", lambda: V.SequenceFirstStack(True), [("x", dense(SEQ, 8)), ("ids", padded())], grad=True,
         fusions=[M.FUSE_MHA.format(n=2, heads=2, L=SEQ, d=4, mask="key padding ×2")])
+    add("embedding_positions_expand", lambda: V.ArangePositions(False), [("hist", ids(SEQ))])
+    add("embedding_positions_repeat", lambda: V.ArangePositions(True), [("hist", ids(SEQ))])
     add("masked_fill_broadcast", V.BroadcastMask, [("x", dense(SEQ, 3)), ("ids", ids(SEQ, rows=3)), ("gate", dense(1))])
     return c
 

@@ -28,7 +28,7 @@ const cases = [
   "cumsum_positions", "cumsum_reversed", "where_scalars", "tril_indices_lookup",
   "mha_need_weights", "encoder_key_padding", "gru_initial_state", "masked_fill_broadcast",
   "linear_no_bias", "embedding_fields", "stack_ids_last_axis", "normalize_zero_rows",
-  "mha_sequence_first_key_padding", "encoder_stack_sequence_first",
+  "mha_sequence_first_key_padding", "encoder_stack_sequence_first", "embedding_positions_expand", "embedding_positions_repeat",
 ];
 
 /**
