@@ -2,8 +2,9 @@
 // opset from 13 to 17 with a dynamic batch axis. (a) onnxruntime-node runs the
 // file and matches PyTorch — the export itself is right; (b) rankfn imports it
 // (runtime/onnx/importer.ts), fires the fusions the case names, ranks its rows
-// through loadModel at several batch sizes and matches PyTorch — or, for a case in refusedToday, refuses it with a
-// RankfnError naming the failing ONNX op and node of the file.
+// through loadModel at several batch sizes and matches PyTorch — or, for a
+// case in refusedToday, refuses it with a RankfnError naming the failing ONNX
+// op and node of the file.
 // Tolerance: exports.ts's expectMatches, |got − want| ≤ 1e-4·|want| + 1e-5.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
