@@ -6,6 +6,8 @@
 //   linear(x, W, b) ; batch_norm(·)   -> linear(x, W', b')        (batch-norm folding)
 //   linear(x, W, b) ; relu|gelu|...   -> linear{act}(x, W, b)
 //   linear{act}(x, W, b) ; add(·, r)  -> linear{act}(x, W, b, r)  (residual epilogue)
+// The general binary{add|mul} and unary{act} forms count as add, mul and act where they
+// broadcast as those do (generalAsRowOp).
 // A rewrite needs the linear's output to have no other reader, and weight
 // folds need f32 weights (quantization runs after fusion).
 import type { Graph, Node } from "../graph/schema";
@@ -35,7 +37,8 @@ const f32 = (ctx: Ctx, name: string) => (ctx.graph.weights[name]?.dtype === "f32
 /** Remove `consumer` and let its output be the linear's output. */
 function absorb(ctx: Ctx, linear: Node, consumer: Node, rule: string): void {
   replaceUses(ctx.graph, consumer.outputs[0]!, linear.outputs[0]!);
-  ctx.graph.nodes = ctx.graph.nodes.filter((n) => n !== consumer);
+  // By its output: the consumer may be the row-wise view of a general node (generalAsRowOp).
+  ctx.graph.nodes = ctx.graph.nodes.filter((n) => n.outputs[0] !== consumer.outputs[0]);
   ctx.fired.set(rule, (ctx.fired.get(rule) ?? 0) + 1);
 }
 
@@ -55,6 +58,32 @@ function scaleLinear(ctx: Ctx, linear: Node, scale: Float32Array, shift?: Float3
   linear.inputs[1] = newWeight(ctx, linear.inputs[1]!, tensor("f32", [n, k], w2));
   linear.inputs[2] = newWeight(ctx, linear.inputs[2] ?? `${linear.name}.bias`, tensor("f32", [n], b2));
   return true;
+}
+
+/**
+ * The general form of a linear's reader as the row-wise op the rules know (the importer emits
+ * binary/unary where the value's batch is not first, as in a sequence-first transformer):
+ * binary{add|mul} with a constant of one value per output feature ([n], [1, .., n], no larger
+ * rank) or with an activation of the linear's own shape; unary{relu|gelu|…}. The node itself
+ * when it is a row-wise op; undefined when its general form does not match a rule.
+ */
+function generalAsRowOp(ctx: Ctx, consumer: Node, out: string): Node | undefined {
+  const kind = consumer.attrs.op as string | undefined;
+  if (consumer.op === "unary") return kind && activationOps.has(kind) ? { ...consumer, op: kind } : undefined;
+  if (consumer.op !== "binary") return consumer;
+  if ((kind !== "add" && kind !== "mul") || consumer.inputs.length !== 2) return undefined;
+  const other = consumer.inputs.find((i) => i !== out);
+  if (!other) return undefined;
+  const info = inferGraph(ctx.graph);
+  const shape = info.values.get(out)!.shape;
+  const w = ctx.graph.weights[other];
+  if (w) {
+    const n = shape.at(-1)!;
+    const count = w.shape.reduce((a, b) => a * b, 1);
+    return w.shape.length <= shape.length && w.shape.at(-1) === n && count === n ? { ...consumer, op: kind } : undefined;
+  }
+  const o = info.values.get(other);
+  return kind === "add" && o?.dtype === "f32" && o.shape.join() === shape.join() ? { ...consumer, op: "add" } : undefined;
 }
 
 function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Map<string, Node>): boolean {
@@ -87,7 +116,8 @@ function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Ma
   if (node.op !== "linear" || node.inputs.length > 1 && !graph.weights[node.inputs[1]!]) return false;
   const out = node.outputs[0]!;
   if (uses.get(out) !== 1 || Object.values(graph.outputs).includes(out)) return false;
-  const consumer = graph.nodes.find((n) => n.inputs.includes(out));
+  const found = graph.nodes.find((n) => n.inputs.includes(out));
+  const consumer = found && generalAsRowOp(ctx, found, out);
   if (!consumer) return false;
   const act = (node.attrs.act as string | undefined) ?? "none";
   const hasResidual = node.inputs.length > 3;
@@ -96,7 +126,8 @@ function tryRewrite(ctx: Ctx, node: Node, uses: Map<string, number>, byValue: Ma
   /** A row constant as one value per output feature (a per-slot linear's constants repeat every n), or undefined. */
   const perFeature = (name: string): Float32Array | undefined => {
     const v = f32(ctx, name);
-    if (!v || slots === 1) return v;
+    // A general binary op's constant broadcasts: one value per feature, whatever the slots.
+    if (!v || slots === 1 || found !== consumer) return v;
     const n = v.length / slots;
     if (!Number.isInteger(n) || v.some((x, i) => x !== v[i % n])) return undefined;
     return v.slice(0, n);

@@ -8,7 +8,7 @@ import { tensor } from "../tensor/tensor";
 import { type Converter, intVec, setInts } from "./convert-shape";
 import { commonLayout, generalOut, keepLayout, operand, operandDType } from "./general";
 import type { Importer, OnnxNode } from "./importer";
-import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
+import { type Sym, elementwise, itemsOf, symAdd, symDiv, symMul, symSub } from "./symbolic";
 import { foldConstants } from "./fold-elementwise";
 import { ONNX } from "./tensors";
 
@@ -28,6 +28,7 @@ export function binaryGeneral(imp: Importer, node: OnnxNode): void {
     const vec = ia && ib ? elementwise(ia.vec, ib.vec, symOps[type]!) : undefined;
     if (vec) return setInts(imp, node.output![0]!, vec, ia!.scalar && ib!.scalar);
   }
+  if (ins.length === 2 && type === "Equal" && symbolicEqual(imp, node, ins)) return;
   if (ins.every((n) => imp.constant(n))) return foldOrFail(imp, node, ins);
   if (type === "Mod") return modulo(imp, node, ins);
   const op = binaryOps[type];
@@ -92,14 +93,57 @@ export function clip(imp: Importer, node: OnnxNode): void {
   keepLayout(imp, generalOut(imp, node, "unary", [x], { op: "clip", alpha: bound(1, -F32_MAX), beta: bound(2, F32_MAX) }), node.output![0]!, like);
 }
 
+/**
+ * Equal of shape arithmetic (x.expand(N, -1) exports Equal(shape, -1)): element by element,
+ * c₁ + n₁·N = c₂ + n₂·N holds for every batch size or for none unless it solves to one batch size
+ * N ≥ 1 — then (and for vectors of unequal length) it is not folded and false is returned.
+ */
+function symbolicEqual(imp: Importer, node: OnnxNode, ins: string[]): boolean {
+  const [a, b] = ins.map((n) => intVec(imp, n));
+  if (!a || !b || (imp.vals.get(ins[0]!)?.kind !== "sym" && imp.vals.get(ins[1]!)?.kind !== "sym")) return false;
+  const [xa, xb] = [itemsOf(a.vec), itemsOf(b.vec)];
+  if (!xa || !xb) return false;
+  const len = Math.max(xa.length, xb.length);
+  if ((xa.length !== len && xa.length !== 1) || (xb.length !== len && xb.length !== 1)) return false;
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    const [p, q] = [xa[xa.length === 1 ? 0 : i]!, xb[xb.length === 1 ? 0 : i]!];
+    if (p.n === q.n) out[i] = p.c === q.c ? 1 : 0;
+    else {
+      const n = (q.c - p.c) / (p.n - q.n);
+      if (Number.isInteger(n) && n >= 1) return false;
+    }
+  }
+  const scalar = a.scalar && b.scalar;
+  imp.setConst(node.output![0]!, tensor("bool", [scalar ? 1 : len], out), scalar ? [] : [len]);
+  return true;
+}
+
+/** Where(constant condition, shape arithmetic, shape arithmetic): the chosen items, still shape arithmetic. */
+function symbolicWhere(imp: Importer, node: OnnxNode, [c, a, b]: [string, string, string]): boolean {
+  const cond = imp.constant(c);
+  const [va, vb] = [intVec(imp, a), intVec(imp, b)];
+  if (!cond || !va || !vb || (imp.vals.get(a)?.kind !== "sym" && imp.vals.get(b)?.kind !== "sym")) return false;
+  const [xa, xb] = [itemsOf(va.vec), itemsOf(vb.vec)];
+  const pick = Array.from(cond.t.data as ArrayLike<number | bigint>, (x) => Number(x) !== 0);
+  if (!xa || !xb || cond.dims.length > 1) return false;
+  const len = Math.max(pick.length, xa.length, xb.length);
+  if ([pick.length, xa.length, xb.length].some((l) => l !== len && l !== 1)) return false;
+  const at = <T>(xs: T[], i: number) => xs[xs.length === 1 ? 0 : i]!;
+  setInts(imp, node.output![0]!, { items: Array.from({ length: len }, (_, i) => (at(pick, i) ? at(xa, i) : at(xb, i))) }, va.scalar && vb.scalar && cond.dims.length === 0);
+  return true;
+}
+
 export function whereGeneral(imp: Importer, node: OnnxNode): void {
   const [c, a, b] = node.input as [string, string, string];
+  if (symbolicWhere(imp, node, [c, a, b])) return;
   if ([c, a, b].every((n) => imp.constant(n))) return foldOrFail(imp, node, [c, a, b]);
   const like = commonLayout(imp, [c, a, b], node);
   keepLayout(imp, generalOut(imp, node, "where", [operand(imp, c, node, like), operand(imp, a, node, like), operand(imp, b, node, like)]), node.output![0]!, like);
 }
 
-const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
+// DOUBLE is computed as f32 (double constants are narrowed when they load: tensors.ts).
+const castTo: Record<number, "f32" | "i32" | "i64" | "bool"> = { [ONNX.FLOAT]: "f32", [ONNX.DOUBLE]: "f32", [ONNX.INT32]: "i32", [ONNX.INT64]: "i64", [ONNX.BOOL]: "bool" };
 
 /** Cast of an activation (a constant or shape value is cast when the model loads: convert-shape.ts). */
 export function castGeneral(imp: Importer, node: OnnxNode): void {

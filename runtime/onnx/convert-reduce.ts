@@ -1,7 +1,7 @@
 // Axis ONNX ops on the general tensor ops: every Reduce* (axes as attribute
 // or input, keepdims, noop_with_empty_axes), ArgMax/ArgMin, Softmax and
 // LogSoftmax along any feature axis, LayerNormalization over trailing axes of
-// any rank, CumSum and TopK. Axes are ONNX's (0 = batch); the IR refuses the
+// any rank, BatchNormalization (inference) over [N, C, ...], CumSum and TopK. Axes are ONNX's (0 = batch); the IR refuses the
 // batch axis with an error naming the node.
 import type { ReduceOp } from "../ffi/tensor-op-codes";
 import { tensor } from "../tensor/tensor";
@@ -80,6 +80,32 @@ export function layerNormGeneral(imp: Importer, node: OnnxNode): void {
   if (layoutOf(xv).axis > (axis < 0 ? axis + onnxRank(xv) : axis)) imp.fail(node, "the normalised axes include the batch");
   const y = generalOut(imp, node, "layer_norm_axis", [operand(imp, x!, node), ...weights], { axis: storedAxis(imp, node, xv, axis), eps: imp.floatAttr(node, "epsilon", 1e-5) });
   keepLayout(imp, y, node.output![0]!, xv);
+}
+
+/**
+ * BatchNormalization in inference of any rank ([N, C, L...], nn.BatchNorm1d over a sequence): the
+ * per-channel statistics fold at load into y = x·s + t, s = scale/√(var+ε), t = bias − mean·s,
+ * two broadcast constants of shape [C, 1...] (the [N, C] form is the batch_norm op, tried first).
+ */
+export function batchNormGeneral(imp: Importer, node: OnnxNode): void {
+  if ((node.output ?? []).slice(1).some(Boolean) || imp.intAttr(node, "training_mode", 0) !== 0) imp.fail(node, "only inference (training_mode=0, no running statistics outputs) is supported");
+  const [x, ...params] = node.input ?? [];
+  const xv = imp.tensor(x!, node, ["f32"], true);
+  if (!isBatchFirst(layoutOf(xv))) imp.fail(node, "BatchNormalization of a value whose batch is not first is not supported");
+  const channels = xv.dims[0];
+  const [scale, bias, mean, variance] = params.slice(0, 4).map((w) => {
+    const c = imp.constant(w);
+    if (!c || c.t.dtype !== "f32" || c.t.data.length !== channels) imp.fail(node, `"${w}" must be a float constant of ${channels} channels`);
+    return c.t.data as Float32Array;
+  });
+  if (!scale || !bias || !mean || !variance) imp.fail(node, "expects scale, B, input_mean and input_var");
+  const eps = imp.floatAttr(node, "epsilon", 1e-5);
+  const s = scale.map((w, c) => w / Math.sqrt(variance[c]! + eps));
+  const t = bias.map((b, c) => b - mean[c]! * s[c]!);
+  const shape = [channels!, ...xv.dims.slice(1).map(() => 1)];
+  const out = node.output![0]!;
+  const scaled = generalOut(imp, { ...node, output: [`${out}:scaled`] }, "binary", [operand(imp, x!, node), imp.derived(`${out}.scale`, tensor("f32", shape, s))], { op: "mul" });
+  generalOut(imp, node, "binary", [scaled.value, imp.derived(`${out}.shift`, tensor("f32", shape, t))], { op: "add" });
 }
 
 export function cumsum(imp: Importer, node: OnnxNode): void {

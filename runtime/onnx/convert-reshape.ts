@@ -145,12 +145,14 @@ function unsqueeze(imp: Importer, node: OnnxNode): void {
     return reshapeConst(imp, node, v, out, dims);
   }
   const m = materialize(imp, node.input![0]!, node);
-  if (m.layout) {
-    const shape = onnxShape(m);
-    const full = shape.length + axes.length;
-    const at = new Set(axes.map((a) => (a < 0 ? a + full : a)));
+  const shape = onnxShape(m);
+  const full = shape.length + axes.length;
+  const onnxAt = new Set(axes.map((a) => (a < 0 ? a + full : a)));
+  if ([...onnxAt].some((a) => a < 0 || a >= full) || onnxAt.size !== axes.length) imp.fail(node, `axes [${axes.join(", ")}] are out of range or repeated for rank ${full}`);
+  // A new leading axis moves the batch to axis 1 (a GRU's initial state [1, N, H] from a [N, H] value).
+  if (m.layout || onnxAt.has(0)) {
     const target: Sym[] = [];
-    for (let i = 0, j = 0; i < full; i++) target.push(at.has(i) ? sym(1) : shape[j++]!);
+    for (let i = 0, j = 0; i < full; i++) target.push(onnxAt.has(i) ? sym(1) : shape[j++]!);
     return movedReshape(imp, node, m, target, out);
   }
   const t = batchFirstTensor(imp, node);

@@ -9,7 +9,7 @@ import { reshapeConverters, setAlias } from "./convert-reshape";
 import { tableGather } from "./convert-embedding";
 import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym } from "./symbolic";
 import { onnxShape } from "./batch-layout";
-import { ONNX, initializerTensor, num } from "./tensors";
+import { ONNX, OnnxError, initializerTensor, num } from "./tensors";
 import type { TensorVal, Val } from "./values";
 
 export type Converter = (imp: Importer, node: OnnxNode) => void;
@@ -86,7 +86,13 @@ function constant(imp: Importer, node: OnnxNode): void {
   switch (a.name) {
     case "value":
       if (!a.t) imp.fail(node, 'Constant attribute "value" holds no tensor');
-      return imp.setConst(out, initializerTensor(a.t, imp.modelDir), (a.t.dims ?? []).map(num));
+      try {
+        return imp.setConst(out, initializerTensor(a.t, imp.modelDir), (a.t.dims ?? []).map(num));
+      } catch (err) {
+        // The tensor of a Constant has no name of its own: the error names the node.
+        if (err instanceof OnnxError) imp.fail(node, err.message);
+        throw err;
+      }
     case "value_float": return imp.setConst(out, tensor("f32", [1], new Float32Array([a.f ?? 0])), []);
     case "value_floats": return imp.setConst(out, tensor("f32", [a.floats!.length], Float32Array.from(a.floats!)), [a.floats!.length]);
     case "value_int": return imp.setConst(out, tensor("i64", [1], new BigInt64Array([BigInt(num(a.i))])), []);
@@ -126,7 +132,8 @@ function identity(imp: Importer, node: OnnxNode): void {
 }
 
 function cast(imp: Importer, node: OnnxNode): void {
-  const to = imp.intAttr(node, "to", 0);
+  // DOUBLE is computed as f32 (double constants are narrowed when they load: tensors.ts).
+  const to = imp.intAttr(node, "to", 0) === ONNX.DOUBLE ? ONNX.FLOAT : imp.intAttr(node, "to", 0);
   const v = imp.get(node.input![0]!, node);
   const out = node.output![0]!;
   const toInt = to === ONNX.INT64 || to === ONNX.INT32;

@@ -84,6 +84,14 @@ export function constantOfShape(imp: Importer, node: OnnxNode): void {
 }
 
 export function tile(imp: Importer, node: OnnxNode): void {
+  const c = imp.constant(node.input![0]!);
+  const items = itemsOf(intVec(imp, node.input![1])?.vec ?? { items: [] });
+  if (c && items && items.length === c.dims.length && c.dims[0] === 1 && symEq(items[0]!, BATCH) && items.slice(1).every(isConst)) {
+    // A constant row tiled N times (torch.arange(L).repeat(N, 1)): one row [1, ...] that broadcasts over the batch.
+    const dims = [1, ...c.dims.slice(1).map((d, i) => d * items[i + 1]!.c)];
+    const cs = strides(c.dims);
+    return imp.setConst(node.output![0]!, constFrom(c.t, dims, (o) => o.reduce((acc, v, i) => acc + (v % c.dims[i]!) * cs[i]!, 0)), dims);
+  }
   const repeats = intConsts(imp, node.input![1]);
   if (!repeats) imp.fail(node, "repeats must be constant");
   if (repeats[0] !== 1) imp.fail(node, `repeats[0] = ${repeats[0]} repeats the batch; rankfn keeps one row per candidate`);

@@ -6,7 +6,7 @@
 import { GraphError } from "../graph/schema";
 import { denseConverters } from "./convert-dense";
 import { binaryGeneral, castGeneral, elementwiseConverters, unaryGeneral, whereGeneral } from "./convert-elementwise";
-import { layerNormGeneral, reduceConverters, reduceGeneral, softmaxGeneral, topKGeneral } from "./convert-reduce";
+import { batchNormGeneral, layerNormGeneral, reduceConverters, reduceGeneral, softmaxGeneral, topKGeneral } from "./convert-reduce";
 import { type Converter, shapeConverters } from "./convert-shape";
 import { tensorConverters, tensorFallbacks } from "./convert-tensor";
 import type { Importer, OnnxNode } from "./importer";
@@ -43,6 +43,7 @@ const fallbacks: Record<string, Converter> = {
   Erf: unaryGeneral,
   Softmax: softmaxGeneral,
   LayerNormalization: layerNormGeneral,
+  BatchNormalization: batchNormGeneral,
   Where: whereGeneral,
   TopK: topKGeneral,
 };

@@ -119,7 +119,7 @@ export class Importer {
 
   run(): BuiltModel {
     const inits = this.g.initializer ?? [];
-    const sizes = inits.map((t) => (t.dims ?? []).map(num).reduce((a, b) => a * b, 1) * (t.dataType === ONNX.INT64 ? 8 : t.dataType === ONNX.BOOL ? 1 : 4));
+    const sizes = inits.map((t) => (t.dims ?? []).map(num).reduce((a, b) => a * b, 1) * (t.dataType === ONNX.INT64 || t.dataType === ONNX.DOUBLE ? 8 : t.dataType === ONNX.BOOL ? 1 : 4));
     const total = sizes.reduce((a, b) => a + b, 0);
     let done = 0;
     const shared = this.options.initializers;

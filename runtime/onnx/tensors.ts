@@ -10,7 +10,7 @@ export type Long = number | { toNumber(): number };
 export const num = (x: Long | null | undefined): number => (x === null || x === undefined ? 0 : typeof x === "number" ? x : x.toNumber());
 
 /** ONNX TensorProto.DataType codes rankfn reads. */
-export const ONNX = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, BFLOAT16: 16 } as const;
+export const ONNX = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 } as const;
 
 export class OnnxError extends RankfnError {
   override readonly name = "OnnxError";
@@ -19,14 +19,18 @@ export class OnnxError extends RankfnError {
   }
 }
 
-/** The initializer as a rankfn tensor (f32, i32, i64 or bool); external data is read relative to `modelDir`. */
+/**
+ * The initializer as a rankfn tensor (f32, i32, i64 or bool); external data is read relative to `modelDir`.
+ * rankfn computes in f32, so a DOUBLE tensor (torch exports Python scalars, as in torch.where(c, 1.0, 0.0),
+ * as double constants) is narrowed to f32 here.
+ */
 export function initializerTensor(t: onnx.ITensorProto, modelDir: string): Tensor {
   const name = t.name ?? "?";
   const dims = (t.dims ?? []).map(num);
   const count = dims.reduce((a, b) => a * b, 1);
   const type = t.dataType ?? 0;
-  const elementBytes = type === ONNX.FLOAT || type === ONNX.INT32 ? 4 : type === ONNX.INT64 ? 8 : type === ONNX.BOOL ? 1 : 0;
-  if (!elementBytes) throw new OnnxError(`initializer "${name}": data type ${type} is not supported (FLOAT, INT32, INT64, BOOL)`);
+  const elementBytes = type === ONNX.FLOAT || type === ONNX.INT32 ? 4 : type === ONNX.INT64 || type === ONNX.DOUBLE ? 8 : type === ONNX.BOOL ? 1 : 0;
+  if (!elementBytes) throw new OnnxError(`initializer "${name}": data type ${type} is not supported (FLOAT, DOUBLE, INT32, INT64, BOOL)`);
   let bytes: Uint8Array | undefined;
   if (t.dataLocation === 1) bytes = externalBytes(t, modelDir, count * elementBytes);
   else if (t.rawData && t.rawData.byteLength > 0) bytes = t.rawData;
@@ -36,13 +40,14 @@ export function initializerTensor(t: onnx.ITensorProto, modelDir: string): Tenso
     const aligned = new Uint8Array(bytes.byteLength);
     aligned.set(bytes);
     if (type === ONNX.FLOAT) return { dtype: "f32", shape, data: new Float32Array(aligned.buffer) };
+    if (type === ONNX.DOUBLE) return { dtype: "f32", shape, data: Float32Array.from(new Float64Array(aligned.buffer)) };
     if (type === ONNX.INT32) return { dtype: "i32", shape, data: new Int32Array(aligned.buffer) };
     if (type === ONNX.BOOL) return { dtype: "bool", shape, data: Uint8Array.from(aligned, (b) => (b ? 1 : 0)) };
     return { dtype: "i64", shape, data: new BigInt64Array(aligned.buffer) };
   }
-  const values: Long[] = type === ONNX.FLOAT ? (t.floatData ?? []) : type === ONNX.INT32 || type === ONNX.BOOL ? (t.int32Data ?? []) : (t.int64Data ?? []);
+  const values: Long[] = type === ONNX.FLOAT ? (t.floatData ?? []) : type === ONNX.DOUBLE ? (t.doubleData ?? []) : type === ONNX.INT32 || type === ONNX.BOOL ? (t.int32Data ?? []) : (t.int64Data ?? []);
   if (values.length !== count) throw new OnnxError(`initializer "${name}": [${dims.join(", ")}] needs ${count} values, has ${values.length}`);
-  if (type === ONNX.FLOAT) return { dtype: "f32", shape, data: Float32Array.from(values as number[]) };
+  if (type === ONNX.FLOAT || type === ONNX.DOUBLE) return { dtype: "f32", shape, data: Float32Array.from(values as number[]) };
   if (type === ONNX.BOOL) return { dtype: "bool", shape, data: Uint8Array.from(values as number[], (v) => (v ? 1 : 0)) };
   if (type === ONNX.INT32) return { dtype: "i32", shape, data: Int32Array.from(values as number[]) };
   return { dtype: "i64", shape, data: BigInt64Array.from(values, (v) => BigInt(num(v))) };

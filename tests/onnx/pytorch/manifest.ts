@@ -1,5 +1,5 @@
 // The PyTorch exports of tests/onnx/pytorch/models.py (used by the oracle
-// tests and by `bench onnx`). Finds a
+// tests and by `bench onnx`), of dynamic.py and of layers.py. Finds a
 // python3 that has torch and onnx (the Debian python3-torch installs for
 // /usr/bin/python3, which is often not the first python3 on PATH), runs the
 // script once into a folder under the OS temp dir keyed by the scripts' and
@@ -102,6 +102,17 @@ export function pytorchExports(python: string): PytorchManifest {
   const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Omit<PytorchManifest, "models"> & { models: RawExport[] };
   cached = { ...raw, models: raw.models.map((m) => ({ ...m, path: join(dir, m.path), inputs: m.inputs.map(decode), outputs: m.outputs.map(decode) })) };
   return cached;
+}
+
+let cachedLayers: (PytorchManifest & { seconds: number }) | undefined;
+
+/** Run layers.py (one tiny module per PyTorch layer and variant, opsets 13 to 17; once per version of it and its modules) and return its manifest. */
+export function layerExports(python: string): PytorchManifest & { seconds: number } {
+  if (cachedLayers) return cachedLayers;
+  const dir = exportFolder(python, "layers.py", [...scripts, ...["layer_modules.py", "layer_variants.py"].map((f) => join(scriptDir, f))]);
+  const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Omit<PytorchManifest, "models"> & { seconds: number; models: RawExport[] };
+  cachedLayers = { ...raw, models: raw.models.map((m) => ({ ...m, path: join(dir, m.path), inputs: m.inputs.map(decode), outputs: m.outputs.map(decode) })) };
+  return cachedLayers;
 }
 
 /** A model exported with a dynamic history length, and ranking requests each with a history of its own length. */
