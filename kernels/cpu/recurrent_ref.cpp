@@ -7,13 +7,14 @@
 namespace rf::ref {
 
 rf_status gru_sequence(int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt, const float *rb,
-                       int32_t linear_before_reset, float *y, int64_t ldy) {
+                       const float *h0, int64_t ldh0, int32_t linear_before_reset, int32_t reverse, float *y, int64_t ldy) {
     const int64_t g3 = 3 * h;
     std::vector<float> hs(h), gh(g3), rh(h);
     auto sigmoid = [](float v) { return 1.f / (1.f + std::exp(-v)); };
     for (int64_t b = 0; b < m; ++b) {
-        std::fill(hs.begin(), hs.end(), 0.f);
-        for (int64_t t = 0; t < steps; ++t) {
+        for (int64_t k = 0; k < h; ++k) hs[k] = h0 ? h0[b * ldh0 + k] : 0.f;
+        for (int64_t step = 0; step < steps; ++step) {
+            const int64_t t = reverse ? steps - 1 - step : step;
             const float *g = gx + b * ldgx + t * g3;
             for (int64_t i = 0; i < g3; ++i) {
                 float acc = rb ? rb[i] : 0.f;

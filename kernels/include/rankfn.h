@@ -579,12 +579,13 @@ RF_API rf_status rf_dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d
                                     const float *x, int64_t ldx, int32_t concat_dense,
                                     int32_t self_interaction, float *out, int64_t ldo);
 
-/* GRU recurrence over each row's sequence of `steps` inputs (ONNX GRU, forward,
- * zero initial state, default sigmoid/tanh; gate blocks z | r | n of h each):
+/* GRU recurrence over each row's sequence of `steps` inputs (ONNX GRU, one direction,
+ * default sigmoid/tanh; gate blocks z | r | n of h each):
  *   gx: per row, steps × 3h: x_t·Wᵀ + Wb of every step t, precomputed (one GEMM)
  *   rt: [h, 3h], the recurrent weights transposed (rt[k*3h + i] = R[i][k]); rb: [3h] or NULL (zeros)
- *   for each row b:  hs = 0
- *     for t in 0..steps-1:   g = gx[b*ldgx + t*3h ..]
+ *   h0: per row, the initial state (h values at h0[b*ldh0]), or NULL (zeros)
+ *   for each row b:  hs = h0 ? h0[b*ldh0 .. +h) : 0
+ *     for t in 0..steps-1 (reverse: steps-1 down to 0):   g = gx[b*ldgx + t*3h ..]
  *       gh[i] = rb[i] + sum_k hs[k] * rt[k*3h + i]                       (i < 3h)
  *       z = sigmoid(g_z + gh_z);  r = sigmoid(g_r + gh_r)
  *       n = tanh(g_n + r ⊙ gh_n)                                          (linear_before_reset = 1)
@@ -592,7 +593,8 @@ RF_API rf_status rf_dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d
  *       hs = (1 - z) ⊙ n + z ⊙ hs;   y[b*ldy + t*h .. +h) = hs */
 RF_API rf_status rf_gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h,
                                  const float *gx, int64_t ldgx, const float *rt, const float *rb,
-                                 int32_t linear_before_reset, float *y, int64_t ldy);
+                                 const float *h0, int64_t ldh0, int32_t linear_before_reset,
+                                 int32_t reverse, float *y, int64_t ldy);
 
 /* Layer norm over each row of n values:
  *   mu = mean(x_i); var = mean((x_i - mu)^2)

@@ -29,7 +29,8 @@ rf_status rms_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ld
                    float *y, int64_t ldy);
 rf_status softmax(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy);
 rf_status gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt,
-                       const float *rb, int32_t linear_before_reset, float *y, int64_t ldy);
+                       const float *rb, const float *h0, int64_t ldh0, int32_t linear_before_reset, int32_t reverse, float *y,
+                       int64_t ldy);
 rf_status topk(rf_stream s, int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, float *values,
                int32_t *indices, int64_t ldk);
 rf_status target_attention(rf_stream s, const AttentionArgs &a);

@@ -71,21 +71,26 @@ SANITIZE_CASE(gru_sequence) {
         for (int64_t steps : {int64_t(1), int64_t(4)})
             for (int64_t h : {int64_t(1), int64_t(5), int64_t(17)})
                 for (int lbr = 0; lbr < 2; ++lbr) {
-                    const int64_t ldgx = steps * 3 * h + 2, ldy = steps * h + 1;
+                    // lbr also picks the variant: a bias, an initial state (strided) and the reverse direction.
+                    const int64_t ldgx = steps * 3 * h + 2, ldy = steps * h + 1, ldh0 = h + 3;
                     auto gx = rng.floats(size_t(m * ldgx));
                     auto rt = rng.floats(size_t(h * 3 * h));
                     auto rb = rng.floats(size_t(3 * h));
+                    auto h0 = rng.floats(size_t(m * ldh0));
                     failed += parity(tag("gru_sequence", lbr, steps, h), size_t(m * ldy), 1e-5f, [&](float *y) {
-                        return rf_gru_sequence(nullptr, m, steps, h, gx.data(), ldgx, rt.data(), lbr ? rb.data() : nullptr, lbr, y, ldy);
+                        return rf_gru_sequence(nullptr, m, steps, h, gx.data(), ldgx, rt.data(), lbr ? rb.data() : nullptr,
+                                               lbr ? h0.data() : nullptr, ldh0, lbr, lbr, y, ldy);
                     });
                 }
     std::vector<float> x(100), y(100);
-    failed += expect_status("gru h = 0", rf_gru_sequence(nullptr, 1, 2, 0, x.data(), 6, x.data(), nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
-    failed += expect_status("gru ldgx small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 11, x.data(), nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
-    failed += expect_status("gru ldy small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, 0, y.data(), 3), RF_ERR_INVALID_ARG);
-    failed += expect_status("gru bad flag", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, 2, y.data(), 4), RF_ERR_INVALID_ARG);
-    failed += expect_status("gru NULL rt", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, nullptr, nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
-    failed += expect_status("gru m = 0", rf_gru_sequence(nullptr, 0, 2, 2, nullptr, 12, nullptr, nullptr, 0, nullptr, 4), RF_OK);
+    failed += expect_status("gru h = 0", rf_gru_sequence(nullptr, 1, 2, 0, x.data(), 6, x.data(), nullptr, nullptr, 0, 0, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru ldgx small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 11, x.data(), nullptr, nullptr, 0, 0, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru ldy small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, nullptr, 0, 0, 0, y.data(), 3), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru bad flag", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, nullptr, 0, 2, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru NULL rt", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, nullptr, nullptr, nullptr, 0, 0, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru ldh0 small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, x.data(), 1, 0, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru bad reverse", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, nullptr, 0, 0, 3, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru m = 0", rf_gru_sequence(nullptr, 0, 2, 2, nullptr, 12, nullptr, nullptr, nullptr, 0, 0, 0, nullptr, 4), RF_OK);
     return failed;
 }
 

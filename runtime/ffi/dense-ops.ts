@@ -123,14 +123,18 @@ export interface GruArgs {
   rt: Tensor;
   /** [3h], or omitted (zeros). */
   rb?: Tensor;
+  /** [m, h]: each row's initial state, or omitted (zeros). */
+  h0?: Tensor;
   linearBeforeReset?: boolean;
+  /** Run the steps last to first (an ONNX GRU's reverse direction); y keeps the steps' order. */
+  reverse?: boolean;
   /** [m, steps·h]: every step's state. */
   y?: Tensor;
   stream?: Stream;
 }
 
 /** The GRU recurrence over each row's sequence (rankfn.h rf_gru_sequence): all steps' states. */
-export function gruSequence({ gx, steps, h, rt, rb, linearBeforeReset = false, y, stream }: GruArgs): Tensor<"f32"> {
+export function gruSequence({ gx, steps, h, rt, rb, h0, linearBeforeReset = false, reverse = false, y, stream }: GruArgs): Tensor<"f32"> {
   const gm = matrixView(gx, "gru gx");
   if (!Number.isInteger(steps) || !Number.isInteger(h) || steps < 1 || h < 1) throw new TensorError(`gru: steps and h must be positive integers, got ${steps}, ${h}`);
   if (gm.cols !== steps * 3 * h) throw new TensorError(`gru gx: expected ${steps} × 3·${h} = ${steps * 3 * h} columns, got ${gm.cols}`, "bad_shape");
@@ -138,8 +142,13 @@ export function gruSequence({ gx, steps, h, rt, rb, linearBeforeReset = false, y
   if (rm.rows !== h || rm.cols !== 3 * h || rm.ld !== 3 * h || rt.dtype !== "f32") throw new TensorError(`gru rt: expected a contiguous f32 [${h}, ${3 * h}], got [${rm.rows}, ${rm.cols}]`, "bad_shape");
   const w = rm.data;
   const b = rb ? vectorData(rb, "gru rb", "f32", 3 * h) : null;
+  const hm = h0 ? matrixView(h0, "gru h0") : undefined;
+  if (hm && (hm.rows !== gm.rows || hm.cols !== h)) throw new TensorError(`gru h0: expected [${gm.rows}, ${h}], got [${hm.rows}, ${hm.cols}]`, "bad_shape");
   const o = outputMatrix(y, gm.rows, steps * h, "gru y");
-  check(native().rf_gru_sequence(streamOf(stream), gm.rows, steps, h, gm.data, gm.ld, w, b, linearBeforeReset ? 1 : 0, o.m.data, o.m.ld), "rf_gru_sequence");
+  check(
+    native().rf_gru_sequence(streamOf(stream), gm.rows, steps, h, gm.data, gm.ld, w, b, hm?.data ?? null, hm?.ld ?? 0, linearBeforeReset ? 1 : 0, reverse ? 1 : 0, o.m.data, o.m.ld),
+    "rf_gru_sequence",
+  );
   return o.t;
 }
 

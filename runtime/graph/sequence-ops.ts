@@ -62,17 +62,18 @@ const attention: OpDef<AttentionAttrs> = {
   },
 };
 
-const gruAttrs = z.object({ linearBeforeReset: z.boolean().default(false) }).strict();
+const gruAttrs = z.object({ linearBeforeReset: z.boolean().default(false), reverse: z.boolean().default(false) }).strict();
 
 /**
- * The GRU recurrence (zero initial state) over each row's steps: gx [L, 3h] holds x_t·Wᵀ + Wb per
- * step (gates z | r | n), rt [h, 3h] the recurrent weights transposed, rb [3h] their optional
- * bias; out [L, h] is every step's state (rankfn.h rf_gru_sequence).
+ * The GRU recurrence over each row's steps: gx [L, 3h] holds x_t·Wᵀ + Wb per step (gates
+ * z | r | n), rt [h, 3h] the recurrent weights transposed, rb [3h] their bias, and an optional
+ * 4th input the initial state [h] per row (zeros without); out [L, h] is every step's state, in
+ * step order also when `reverse` runs them last to first (rankfn.h rf_gru_sequence).
  */
 const gruSequence: OpDef<z.infer<typeof gruAttrs>> = {
   attrs: gruAttrs,
   infer: (inputs, _a, node) => {
-    if (inputs.length !== 2 && inputs.length !== 3) failNode(node, `expects gx, rt and an optional rb; got ${inputs.length} inputs`);
+    if (inputs.length < 3 || inputs.length > 4) failNode(node, `expects gx, rt, rb and an optional initial state; got ${inputs.length} inputs`);
     const gx = activation(node, inputs, 0, ["f32"]);
     const rt = inputs[1]!;
     if (rt.kind !== "weight" || rt.spec.dtype !== "f32" || rt.spec.shape.length !== 2 || rt.spec.shape[1] !== 3 * rt.spec.shape[0]!) {
@@ -80,8 +81,12 @@ const gruSequence: OpDef<z.infer<typeof gruAttrs>> = {
     }
     const h = rt.spec.shape[0]!;
     if (gx.shape.length !== 2 || gx.shape[1] !== 3 * h) failNode(node, `gx must be [N, L, 3·${h}] (per row [L, ${3 * h}]), got [N, ${gx.shape.join(", ")}]`);
-    const rb = inputs[2];
-    if (rb && (rb.kind !== "weight" || rb.spec.dtype !== "f32" || rb.spec.shape.join() !== String(3 * h))) failNode(node, `rb must be a float weight [${3 * h}]`);
+    const rb = inputs[2]!;
+    if (rb.kind !== "weight" || rb.spec.dtype !== "f32" || rb.spec.shape.join() !== String(3 * h)) failNode(node, `rb must be a float weight [${3 * h}]`);
+    if (inputs[3]) {
+      const h0 = activation(node, inputs, 3, ["f32"]);
+      if (h0.shape.reduce((p, q) => p * q, 1) !== h) failNode(node, `the initial state must hold ${h} values per row, got [N, ${h0.shape.join(", ")}]`);
+    }
     return [{ dtype: "f32", shape: [gx.shape[0]!, h] }];
   },
 };

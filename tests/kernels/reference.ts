@@ -80,15 +80,16 @@ export function embeddingBagRef(table: ArrayLike<number>, dim: number, ids: Arra
   return out;
 }
 
-/** The GRU recurrence in float64, from ONNX's formulas with R untransposed (rt[k·3h + i] = R[i][k]). */
-export function gruRef(gx: ArrayLike<number>, m: number, steps: number, h: number, rt: ArrayLike<number>, rb: ArrayLike<number> | null, lbr: boolean): Float64Array {
+/** The GRU recurrence in float64, from ONNX's formulas with R untransposed (rt[k·3h + i] = R[i][k]); h0 [m, h] or zeros. */
+export function gruRef(gx: ArrayLike<number>, m: number, steps: number, h: number, rt: ArrayLike<number>, rb: ArrayLike<number> | null, lbr: boolean, h0: ArrayLike<number> | null = null, reverse = false): Float64Array {
   const y = new Float64Array(m * steps * h);
   const sig = (v: number) => 1 / (1 + Math.exp(-v));
   const R = (i: number, k: number) => rt[k * 3 * h + i]!;
   const bias = (i: number) => (rb ? rb[i]! : 0);
   for (let b = 0; b < m; b++) {
-    let hs = new Float64Array(h);
-    for (let t = 0; t < steps; t++) {
+    let hs = Float64Array.from({ length: h }, (_, i) => (h0 ? h0[b * h + i]! : 0));
+    for (let step = 0; step < steps; step++) {
+      const t = reverse ? steps - 1 - step : step;
       const g = (i: number) => gx[b * steps * 3 * h + t * 3 * h + i]!;
       const proj = (i: number, v: Float64Array) => v.reduce((acc, x, k) => acc + x * R(i, k), 0);
       const r = Float64Array.from({ length: h }, (_, i) => sig(g(h + i) + proj(h + i, hs) + bias(h + i)));

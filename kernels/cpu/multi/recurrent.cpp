@@ -50,15 +50,17 @@ inline void gru_step(const float *__restrict g, float *__restrict hs, const floa
 }  // namespace
 
 rf_status gru_sequence(int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt, const float *rb,
-                       int32_t linear_before_reset, float *y, int64_t ldy) {
+                       const float *h0, int64_t ldh0, int32_t linear_before_reset, int32_t reverse, float *y, int64_t ldy) {
     const int64_t g3 = 3 * h;
     for_rows(m, steps * g3 * h, [&](int64_t b) {
         thread_local std::vector<float> scratch;
         if (scratch.size() < size_t(5 * h)) scratch.resize(size_t(5 * h));
         float *hs = scratch.data(), *gh = hs + h, *rh = gh + g3;
-        for (int64_t i = 0; i < h; ++i) hs[i] = 0.f;
-        for (int64_t t = 0; t < steps; ++t)
+        for (int64_t i = 0; i < h; ++i) hs[i] = h0 ? h0[b * ldh0 + i] : 0.f;
+        for (int64_t step = 0; step < steps; ++step) {
+            const int64_t t = reverse ? steps - 1 - step : step;
             gru_step(gx + b * ldgx + t * g3, hs, rt, rb, h, linear_before_reset, gh, rh, y + b * ldy + t * h);
+        }
     });
     return RF_OK;
 }

@@ -202,13 +202,15 @@ function rowOpCases(): ParityCase[] {
       const gx = tensor("f32", [m, steps * 3 * h], rng.floats(m * steps * 3 * h, -2, 2));
       const rt = tensor("f32", [h, 3 * h], rng.floats(3 * h * h, -0.6, 0.6));
       const rb = h === 3 ? undefined : tensor("f32", [3 * h], rng.floats(3 * h, -0.5, 0.5));
+      // Odd h also starts from a given state, and the linear-before-reset cases run in reverse.
+      const h0 = h % 2 === 1 ? tensor("f32", [m, h], rng.floats(m * h, -1, 1)) : undefined;
       cases.push({
         op: "gru_sequence",
         dtype: "f32",
-        label: `m=${m} steps=${steps} h=${h}${lbr ? " linear-before-reset" : ""}${rb ? "" : " no bias"}`,
+        label: `m=${m} steps=${steps} h=${h}${lbr ? " linear-before-reset reverse" : ""}${rb ? "" : " no bias"}${h0 ? " h0" : ""}`,
         tol: tolerance.f32,
-        run: () => [k.gruSequence({ gx, steps, h, rt, rb, linearBeforeReset: lbr }).data as Float32Array],
-        expected: () => [ref.gruRef(gx.data as Float32Array, m, steps, h, rt.data as Float32Array, rb ? (rb.data as Float32Array) : null, lbr)],
+        run: () => [k.gruSequence({ gx, steps, h, rt, rb, h0, linearBeforeReset: lbr, reverse: lbr }).data as Float32Array],
+        expected: () => [ref.gruRef(gx.data as Float32Array, m, steps, h, rt.data as Float32Array, rb ? (rb.data as Float32Array) : null, lbr, h0 ? (h0.data as Float32Array) : null, lbr)],
       });
     }
   }

@@ -37,10 +37,7 @@ const cases = [
  * with a RankfnError naming the node and op, so when the importer learns one this test fails
  * until it is taken off the list.
  */
-const refusedToday: string[] = [
-  "gru_bidirectional", // runtime/onnx/convert-recurrent.ts: only forward GRUs are supported
-  "gru_initial_state", // runtime/onnx/convert-recurrent.ts: only a zero initial state is supported
-];
+const refusedToday: string[] = [];
 
 const refused = (m: PytorchExport) => refusedToday.includes(m.name) || refusedToday.includes(`${m.name}@${m.opset}`);
 
