@@ -38,21 +38,22 @@ inline v8 fma8(v8 a, v8 b, v8 c) {
 inline v8 vmax8(v8 a, v8 b) { return a > b ? a : b; }
 inline v8 select8(v8i m, v8 a, v8 b) { return m ? a : b; }
 
-// vexp of vector_math.h, 8 lanes at once.
+// e^x, 8 lanes: x = n ln2 + r (|r| <= ln2 / 2, two-constant reduction), e^r by a degree-5
+// polynomial fitted for relative error (max 2.1e-7 in f32, as vector_math.h's vexp's ~2 ulp,
+// with 5 FMAs instead of its 9 operations: the exp is what the tile's elementwise pass costs).
 inline v8 vexp8(v8 x) {
     const v8 lo = splat(-87.33654f), hi = splat(88.72283f);
     x = x < lo ? lo : x;
     x = x > hi ? hi : x;
-    v8 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    v8 r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    v8 p = splat(1.9875691500E-4f);
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
+    const v8 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    v8 r = fma8(n, splat(-0.693359375f), x);
+    r = fma8(n, splat(2.12194440e-4f), r);
+    v8 p = splat(0.008297654800117016f);
+    p = fma8(p, r, splat(0.04191538318991661f));
+    p = fma8(p, r, splat(0.16667574644088745f));
+    p = fma8(p, r, splat(0.49998894333839417f));
+    p = fma8(p, r, splat(0.9999997019767761f));
+    p = fma8(p, r, splat(1.0000001192092896f));
     const v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
     return p * (v8)e;
 }
