@@ -6,13 +6,15 @@
 // a jagged batch of mixed lengths vs its sequences run one by one (and vs ORT on
 // the batch padded to its longest sequence); HSTU pointwise attention with its
 // relative bias against the same math as ONNX ops (bench/sequence-hstu-attention.ts);
-// the zoo hstu end to end at L = 256, 1024 with 64, 512 candidates (bench/sequence-zoo.ts).
+// the zoo hstu and bst end to end at L = 256, 1024 with 64, 512 candidates, each against
+// onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { F32, OnnxGraph } from "./onnx-graph";
 import { Report } from "./report";
+import { zooBstSection } from "./sequence-bst";
 import { hstuAttentionSection } from "./sequence-hstu-attention";
 import { zooHstuSection } from "./sequence-zoo";
 import { progress, time } from "./timing";
@@ -172,5 +174,6 @@ export async function main(args: string[]): Promise<void> {
 
   await hstuAttentionSection(report, rng, peak, THREADS, quick);
   await zooHstuSection(report, peak, THREADS, quick);
+  await zooBstSection(report, peak, THREADS, quick);
   report.print(json);
 }
