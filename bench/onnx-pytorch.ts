@@ -11,6 +11,7 @@ import { importOnnxFile } from "../runtime/onnx/importer";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { Model } from "../sdk/model";
 import { type ExportedTensor, type PytorchExport, findTorchPython, pytorchExports } from "../tests/onnx/pytorch/manifest";
+import { dlrmAgainstZoo } from "./onnx-pytorch-dlrm";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -69,6 +70,7 @@ export async function pytorchSuite(report: Report, quick: boolean): Promise<void
   }
   speed.note(`${models.length - refused.length} of ${models.length} exports import; × ORT = rankfn samples/s ÷ onnxruntime-node samples/s (2 threads each)`);
   for (const line of refused) speed.note(`not imported — ${line}`);
+  await dlrmAgainstZoo(report, found.python, quick);
 }
 
 /** How many of the export's expected fusions fired, e.g. "2/2". */

@@ -8,6 +8,7 @@
 // relative bias against the same math as ONNX ops (bench/sequence-hstu-attention.ts);
 // the zoo hstu and bst end to end at L = 256, 1024 with 64, 512 candidates, each against
 // onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
+// `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
@@ -106,6 +107,8 @@ function maxDiff(ours: Float32Array, theirs: Float32Array, p: Problem, lmax: num
 }
 
 export async function main(args: string[]): Promise<void> {
+  // The user-history KV cache's end-to-end section runs on its own (bench/sequence-kv.ts).
+  if (args.includes("--kv")) return (await import("./sequence-kv")).main(args);
   const json = args.includes("--json");
   const quick = args.includes("--quick");
   const report = new Report("sequence");

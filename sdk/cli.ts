@@ -13,6 +13,8 @@ import { compile } from "../runtime/compiler/compile";
 import { flopsPerRow, isZooName, parameterCount, zoo, zooNames } from "./zoo";
 import { embeddingsCommand } from "./cli-embeddings";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
+import type { KvCacheOptions } from "../runtime/engine/kv-cache";
+import type { KvPageDType } from "../runtime/ffi/kv-store";
 import { resolve } from "node:path";
 
 interface Command {
@@ -43,7 +45,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path(.safetensors|.onnx) [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--context a,b --dims hist_len=256 --pad-to bucket|max (ONNX files)] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean]",
+    summary: "serve models over HTTP: serve --model name=path(.safetensors|.onnx) [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--context a,b --dims hist_len=256 --pad-to bucket|max (ONNX files)] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean] [--kv-cache-mb N [--kv-dtype f32|bf16|i8] [--kv-host-mb M [--kv-host-dtype bf16|i8|f32]] (reuse users' history K/V across requests that name a user)]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -56,7 +58,7 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = resolve(spec.slice(eq + 1));
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices", "context", "dims", "pad-to"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices", "context", "dims", "pad-to", "kv-cache-mb", "kv-dtype", "kv-host-mb", "kv-host-dtype"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
@@ -70,7 +72,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true, ...onnxOptions(flags), ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}) },
+        modelOptions: { precision, worker: true, ...onnxOptions(flags), ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}), ...kvCacheOptions(flags) },
       });
       // Listen before the models load: /healthz answers at once (a liveness probe never kills a model
       // mid-warm-up), /readyz says 503 with what is still loading until every model serves.
@@ -234,6 +236,27 @@ if (!name || name === "help" || name === "--help" || name === "-h") {
     console.error(`rankfn ${name}: ${(err as Error).message}`);
     process.exit(1);
   }
+}
+
+/** The user-history KV cache from `serve` flags (each model with an HSTU history gets its own store on its worker; others none). */
+function kvCacheOptions(flags: Record<string, string>): { kvCache?: KvCacheOptions } {
+  if (flags["kv-cache-mb"] === undefined) {
+    for (const f of ["kv-dtype", "kv-host-mb", "kv-host-dtype"]) if (flags[f] !== undefined) throw new Error(`--${f} needs --kv-cache-mb`);
+    return {};
+  }
+  const mb = (flag: string) => {
+    const n = Number(flags[flag]);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number of MiB, got "${flags[flag]}"`);
+    return n;
+  };
+  const dtype = (flag: string) => {
+    const d = flags[flag];
+    if (d !== undefined && !["f32", "bf16", "i8"].includes(d)) throw new Error(`--${flag} must be f32, bf16 or i8, got "${d}"`);
+    return d as KvPageDType | undefined;
+  };
+  const host = flags["kv-host-mb"] !== undefined ? { mb: mb("kv-host-mb"), dtype: dtype("kv-host-dtype") } : undefined;
+  if (!host && flags["kv-host-dtype"] !== undefined) throw new Error("--kv-host-dtype needs --kv-host-mb");
+  return { kvCache: { mb: mb("kv-cache-mb"), dtype: dtype("kv-dtype"), ...(host ? { host } : {}), required: false } };
 }
 
 /** `--dims hist_len=64,other=8` as { hist_len: 64, other: 8 } (undefined without the flag). */

@@ -50,7 +50,7 @@ export class RankingClient {
     const msgpack = (this.options.format ?? "msgpack") === "msgpack";
     const start = performance.now();
     const encodeGroup = (g: Record<string, Tensor> | undefined) => g && Object.fromEntries(Object.entries(g).map(([k, t]) => [k, msgpack ? encodeTensor(t) : { dtype: t.dtype, shape: t.shape, data: Array.from(t.data as ArrayLike<number | bigint>, (v) => (typeof v === "bigint" ? Number(v) : v)) }]));
-    const body: Record<string, unknown> = "rows" in request ? { rows: encodeGroup(request.rows) } : { context: encodeGroup(request.context), candidates: encodeGroup(request.candidates) };
+    const body: Record<string, unknown> = "rows" in request ? { rows: encodeGroup(request.rows) } : { ...(request.user !== undefined ? { user: request.user } : {}), context: encodeGroup(request.context), candidates: encodeGroup(request.candidates) };
     if (priority !== undefined) body.priority = priority;
     for (let attempt = 0; ; attempt++) {
       const left = deadlineMs - (performance.now() - start);

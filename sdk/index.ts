@@ -10,6 +10,7 @@ import type { RankRequest } from "./request";
 import { calibrate } from "../runtime/quality/calibrate";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
+import type { KvCacheOptions } from "../runtime/engine/kv-cache";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -45,6 +46,11 @@ export interface LoadOptions extends CompileOptions {
    */
   calibration?: RankRequest[];
   calibrationTarget?: number;
+  /**
+   * Reuse each user's history K/V across requests (HSTU models): `{ mb: 256 }`, optionally
+   * `dtype: "bf16" | "i8"`, `host: { mb, dtype }`, `version`. Requests opt in with `user`.
+   */
+  kvCache?: KvCacheOptions;
 }
 
 /**
@@ -84,3 +90,4 @@ export { updateEmbeddingRows, type RowUpdate } from "../runtime/embeddings/updat
 export { pushTables, type PushOptions } from "../runtime/embeddings/push";
 export { RedisEmbeddingStore, RemoteTierError } from "../runtime/embeddings/redis-store";
 export type { RemoteEmbeddingOptions, RemoteEmbeddingStats } from "../runtime/embeddings/remote-tables";
+export type { KvCacheOptions, KvCacheStats } from "../runtime/engine/kv-cache";

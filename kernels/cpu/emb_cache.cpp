@@ -32,11 +32,13 @@ int64_t packed_row_bytes(int32_t dtype, int64_t dim) {
     switch (dtype) {
     case RF_F32: return dim * 4;
     case RF_U8Q: return dim + 4;
+    case RF_U4Q: return (dim + 1) / 2 + 4;
     default: return dim * 2;
     }
 }
 
-// Row `src` of `dtype` as fp32 (RF_U8Q: scale * q + bias, as rf_embedding_bag's reference).
+// Row `src` of `dtype` as fp32 (RF_U8Q / RF_U4Q: scale * q + bias, as rf_embedding_bag's reference —
+// a product then a sum, never fused, so a cached row equals the one the bag kernels compute with).
 void dequantize(const uint8_t *src, int32_t dtype, int64_t dim, float *dst) {
     uint16_t h;
     switch (dtype) {
@@ -47,6 +49,15 @@ void dequantize(const uint8_t *src, int32_t dtype, int64_t dim, float *dst) {
     case RF_BF16:
         for (int64_t c = 0; c < dim; ++c) std::memcpy(&h, src + 2 * c, 2), dst[c] = bf16_to_f32(h);
         return;
+    case RF_U4Q: {
+        const int64_t qb = (dim + 1) / 2;
+        uint16_t s, b;
+        std::memcpy(&s, src + qb, 2);
+        std::memcpy(&b, src + qb + 2, 2);
+        const float scale = f16_to_f32(s), bias = f16_to_f32(b);
+        for (int64_t c = 0; c < dim; ++c) dst[c] = scale * float((src[c / 2] >> (4 * (c % 2))) & 15) + bias;
+        return;
+    }
     default: {
         uint16_t s, b;
         std::memcpy(&s, src + dim, 2);
@@ -131,8 +142,8 @@ RF_API rf_status rf_emb_cache_insert(rf_emb_cache c, int64_t n, const void *ids,
         const char *who = "rf_emb_cache_insert";
         rf_status st = rf::check_ids(who, c, n, ids, id_dtype);
         if (st != RF_OK) return st;
-        RF_CHECK(row_dtype == RF_F32 || row_dtype == RF_F16 || row_dtype == RF_BF16 || row_dtype == RF_U8Q,
-                 "%s: row_dtype %d must be RF_F32, RF_F16, RF_BF16 or RF_U8Q", who, row_dtype);
+        RF_CHECK(row_dtype == RF_F32 || row_dtype == RF_F16 || row_dtype == RF_BF16 || row_dtype == RF_U8Q || row_dtype == RF_U4Q,
+                 "%s: row_dtype %d must be RF_F32, RF_F16, RF_BF16, RF_U8Q or RF_U4Q", who, row_dtype);
         RF_CHECK((flags & ~RF_EMB_CACHE_UPDATE_ONLY) == 0, "%s: unknown flags 0x%x", who, flags);
         RF_CHECK(n == 0 || rows_data != nullptr, "%s: rows_data is NULL", who);
         const int64_t row_bytes = rf::packed_row_bytes(row_dtype, c->dim);

@@ -383,7 +383,7 @@ RF_API rf_status rf_emb_cache_lookup(rf_emb_cache c, int64_t n, const void *ids,
 /* Insert (or overwrite) rows, dequantized to fp32 on the way in:
  *   for i < n: require 0 <= ids[i] < rows
  *     v = row i of `rows_data`, packed rows of row_dtype (RF_F32/RF_F16/RF_BF16 dim values,
- *         RF_U8Q dim+4 bytes as in rf_embedding_bag), converted to fp32
+ *         RF_U8Q dim+4 bytes, RF_U4Q (dim+1)/2+4 bytes, as in rf_embedding_bag), converted to fp32
  *     if ids[i] is cached: overwrite it with v (updates++)
  *     else unless flags & RF_EMB_CACHE_UPDATE_ONLY: put v in a free slot of its set, or
  *          evict the set's least recently used row (evictions++); insertions++
@@ -578,6 +578,21 @@ RF_API rf_status rf_kv_store_stats(rf_kv_store st, rf_kv_store_stats_t *out, int
 RF_API rf_status rf_dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d,
                                     const float *x, int64_t ldx, int32_t concat_dense,
                                     int32_t self_interaction, float *out, int64_t ldo);
+
+/* GRU recurrence over each row's sequence of `steps` inputs (ONNX GRU, forward,
+ * zero initial state, default sigmoid/tanh; gate blocks z | r | n of h each):
+ *   gx: per row, steps × 3h: x_t·Wᵀ + Wb of every step t, precomputed (one GEMM)
+ *   rt: [h, 3h], the recurrent weights transposed (rt[k*3h + i] = R[i][k]); rb: [3h] or NULL (zeros)
+ *   for each row b:  hs = 0
+ *     for t in 0..steps-1:   g = gx[b*ldgx + t*3h ..]
+ *       gh[i] = rb[i] + sum_k hs[k] * rt[k*3h + i]                       (i < 3h)
+ *       z = sigmoid(g_z + gh_z);  r = sigmoid(g_r + gh_r)
+ *       n = tanh(g_n + r ⊙ gh_n)                                          (linear_before_reset = 1)
+ *       n = tanh(g_n + rb_n + sum_k (r ⊙ hs)[k] * rt[k*3h + 2h + i])     (linear_before_reset = 0)
+ *       hs = (1 - z) ⊙ n + z ⊙ hs;   y[b*ldy + t*h .. +h) = hs */
+RF_API rf_status rf_gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h,
+                                 const float *gx, int64_t ldgx, const float *rt, const float *rb,
+                                 int32_t linear_before_reset, float *y, int64_t ldy);
 
 /* Layer norm over each row of n values:
  *   mu = mean(x_i); var = mean((x_i - mu)^2)

@@ -14,7 +14,7 @@ const openclDir = join(kernelsDir, "opencl");
 const buildDir = join(kernelsDir, "build");
 
 /** CPU entry points reused for their argument checks (their ISA dispatch goes to rf::ocl). */
-const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets",
+const reusedCpuEntries = ["errors", "convert", "embedding_bag", "dot_interaction", "norms", "recurrent", "topk", "target_attention", "gather_scatter", "elementwise", "emb_cache", "emb_cache_sets",
   "tensor_elementwise", "tensor_copy", "tensor_reduce", "matmul_batched", "tensor_gather", "tensor_scan",
   "sequence_attention", "sequence_rows", "grouped_gemm"];
 

@@ -11,6 +11,7 @@
 #include "../cpu/embedding_bag.h"
 #include "../cpu/gather_scatter.h"
 #include "../cpu/norms.h"
+#include "../cpu/recurrent.h"
 #include "../cpu/sequence_attention.h"
 #include "../cpu/sequence_rows.h"
 #include "../cpu/target_attention.h"
@@ -27,6 +28,8 @@ rf_status layer_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t 
 rf_status rms_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma, float eps,
                    float *y, int64_t ldy);
 rf_status softmax(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy);
+rf_status gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt,
+                       const float *rb, int32_t linear_before_reset, float *y, int64_t ldy);
 rf_status topk(rf_stream s, int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, float *values,
                int32_t *indices, int64_t ldk);
 rf_status target_attention(rf_stream s, const AttentionArgs &a);

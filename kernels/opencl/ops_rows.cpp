@@ -18,6 +18,20 @@ rf_status dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d, const fl
     return l.finish();
 }
 
+rf_status gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt,
+                       const float *rb, int32_t linear_before_reset, float *y, int64_t ldy) {
+    // cl/recurrent.cl keeps the state in private arrays of 256 floats.
+    if (h > 256) return fail(RF_ERR_UNSUPPORTED, "rf_gru_sequence: h = %lld > 256 is not supported on OpenCL", (long long)h);
+    Launch l("rf_gru_sequence", s);
+    int bg = l.arg(gx, span_bytes(m, steps * 3 * h, ldgx, 4)), br = l.arg(rt, size_t(h * 3 * h) * 4),
+        bb = l.arg(rb, size_t(3 * h) * 4), by = l.arg(y, span_bytes(m, steps * h, ldy, 4));
+    if (l.bind() != RF_OK) return l.status();
+    l.run("gru_sequence", {a_i64(m), a_i64(steps), a_i64(h), a_buf(bg), a_i64(ldgx), a_buf(br), a_buf(bb), a_i32(linear_before_reset),
+                           a_buf(by), a_i64(ldy)},
+          size_t(m), 0);
+    return l.finish();
+}
+
 rf_status layer_norm(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *gamma,
                      const float *beta, float eps, float *y, int64_t ldy) {
     Launch l("rf_layer_norm", s);

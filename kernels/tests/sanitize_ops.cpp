@@ -1,4 +1,4 @@
-// Sanitizer cases for rf_dot_interaction, rf_layer_norm, rf_rms_norm,
+// Sanitizer cases for rf_dot_interaction, rf_gru_sequence, rf_layer_norm, rf_rms_norm,
 // rf_softmax, rf_topk, rf_gather_rows, rf_scatter_add_rows: odd shapes with
 // strided I/O on every ISA against the reference (fp32, 1e-5 normalised;
 // topk, gather and unweighted scatter exact), plus bad arguments.
@@ -61,6 +61,31 @@ SANITIZE_CASE(dot_interaction) {
     failed += expect_status("dot NULL out", rf_dot_interaction(nullptr, 1, 3, 4, x.data(), 12, 0, 0, nullptr, 10), RF_ERR_INVALID_ARG);
     failed += expect_status("dot m = 0", rf_dot_interaction(nullptr, 0, 3, 4, nullptr, 12, 0, 0, nullptr, 10), RF_OK);
     failed += expect_status("dot m < 0", rf_dot_interaction(nullptr, -1, 3, 4, x.data(), 12, 0, 0, y.data(), 10), RF_ERR_INVALID_ARG);
+    return failed;
+}
+
+SANITIZE_CASE(gru_sequence) {
+    int failed = 0;
+    Rng rng(23);
+    for (int64_t m : {int64_t(1), int64_t(9)})
+        for (int64_t steps : {int64_t(1), int64_t(4)})
+            for (int64_t h : {int64_t(1), int64_t(5), int64_t(17)})
+                for (int lbr = 0; lbr < 2; ++lbr) {
+                    const int64_t ldgx = steps * 3 * h + 2, ldy = steps * h + 1;
+                    auto gx = rng.floats(size_t(m * ldgx));
+                    auto rt = rng.floats(size_t(h * 3 * h));
+                    auto rb = rng.floats(size_t(3 * h));
+                    failed += parity(tag("gru_sequence", lbr, steps, h), size_t(m * ldy), 1e-5f, [&](float *y) {
+                        return rf_gru_sequence(nullptr, m, steps, h, gx.data(), ldgx, rt.data(), lbr ? rb.data() : nullptr, lbr, y, ldy);
+                    });
+                }
+    std::vector<float> x(100), y(100);
+    failed += expect_status("gru h = 0", rf_gru_sequence(nullptr, 1, 2, 0, x.data(), 6, x.data(), nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru ldgx small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 11, x.data(), nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru ldy small", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, 0, y.data(), 3), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru bad flag", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, x.data(), nullptr, 2, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru NULL rt", rf_gru_sequence(nullptr, 1, 2, 2, x.data(), 12, nullptr, nullptr, 0, y.data(), 4), RF_ERR_INVALID_ARG);
+    failed += expect_status("gru m = 0", rf_gru_sequence(nullptr, 0, 2, 2, nullptr, 12, nullptr, nullptr, 0, nullptr, 4), RF_OK);
     return failed;
 }
 

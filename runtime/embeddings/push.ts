@@ -36,7 +36,7 @@ export async function pushTables(model: BuiltModel, store: RedisEmbeddingStore, 
   const specs = names.map((name) => {
     const t = model.weights.get(name);
     if (!t || !all.includes(name)) throw new RankfnError(`push: "${name}" is not an embedding table of model "${model.graph.name}" (tables: ${all.join(", ")})`, "unknown_table", 400);
-    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`push: table "${name}" is ${t.dtype}, not f32/f16/bf16/u8q`, "bad_dtype", 400);
+    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`push: table "${name}" is ${t.dtype}, not f32/f16/bf16/u8q/u4q`, "bad_dtype", 400);
     const [rows, dim] = t.shape as [number, number];
     const dtype = t.dtype as RowDType;
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);

@@ -1,22 +1,24 @@
 // The binary layout of one embedding row outside the model file (Redis values,
 // host-cache entries, update messages): the row exactly as the table stores it —
-// f32/f16/bf16 little-endian values, or u8q (dim bytes, fp16 scale, fp16 bias) —
+// f32/f16/bf16 little-endian values, u8q (dim bytes, fp16 scale, fp16 bias) or
+// u4q (⌈dim/2⌉ bytes of nibbles, even columns low, then the same scale and bias) —
 // so a remote row is bit-identical to the local one. Decoding matches the
 // kernels' conversion (fp32 math, no fused multiply-add).
 import { RankfnError } from "../errors";
-import { f16ToF32, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
+import { f16ToF32, quantizeRowsU4, quantizeRowsU8, toBf16, toF16 } from "../tensor/quantize";
+import { packedRowBytes } from "../ffi/emb-cache";
 import type { RowDType } from "../ffi/emb-cache";
 
 export type { RowDType };
 
-export const rowDTypes: readonly RowDType[] = ["f32", "f16", "bf16", "u8q"];
+export const rowDTypes: readonly RowDType[] = ["f32", "f16", "bf16", "u8q", "u4q"];
 
 /** Bytes of one encoded row. */
 export function rowBytes(dtype: RowDType, dim: number): number {
-  return dtype === "u8q" ? dim + 4 : dtype === "f32" ? dim * 4 : dim * 2;
+  return packedRowBytes(dtype, dim);
 }
 
-/** fp32 rows [n, dim] in the table's encoding (u8q: row-wise quantized). */
+/** fp32 rows [n, dim] in the table's encoding (u8q, u4q: row-wise quantized). */
 export function encodeRows(rows: Float32Array, n: number, dim: number, dtype: RowDType): Uint8Array {
   if (rows.length !== n * dim) throw new RankfnError(`rows: ${rows.length} values for ${n} rows of dim ${dim} (expected ${n * dim})`, "length_mismatch", 400);
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -25,6 +27,7 @@ export function encodeRows(rows: Float32Array, n: number, dim: number, dtype: Ro
     case "f16": return bytes(toF16(rows));
     case "bf16": return bytes(toBf16(rows));
     case "u8q": return quantizeRowsU8(rows, n, dim);
+    case "u4q": return quantizeRowsU4(rows, n, dim);
   }
 }
 
@@ -52,6 +55,13 @@ export function decodeRow(src: Uint8Array, dtype: RowDType, dim: number, out: Fl
       const scale = Math.fround(f16ToF32(view.getUint16(dim, true)));
       const bias = Math.fround(f16ToF32(view.getUint16(dim + 2, true)));
       for (let c = 0; c < dim; c++) out[at + c] = Math.fround(scale * src[c]!) + bias;
+      return;
+    }
+    case "u4q": {
+      const qb = Math.ceil(dim / 2);
+      const scale = Math.fround(f16ToF32(view.getUint16(qb, true)));
+      const bias = Math.fround(f16ToF32(view.getUint16(qb + 2, true)));
+      for (let c = 0; c < dim; c++) out[at + c] = Math.fround(scale * ((src[c >> 1]! >> (4 * (c & 1))) & 15)) + bias;
     }
   }
 }

@@ -17,21 +17,23 @@ import { type ModelInspection, inspectExecutor } from "./inspection";
 import type { Graph } from "../graph/schema";
 import type { GatheredRows } from "./plan-context";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
+import type { KvCacheOptions, KvCacheStats } from "./kv-cache";
 
 declare const self: Worker;
 
 export type InitMessage = {
   type: "init";
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
-  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig };
+  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions };
 };
 /** One lane's SharedArrayBuffer-backed views. */
-export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; outputs: Record<string, Float32Array> };
+export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; users: BigUint64Array; outputs: Record<string, Float32Array> };
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
+/** `users`: the lane's user keys are set for this batch (the KV cache applies). */
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
-  | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts }
+  | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -50,7 +52,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
       const compiled = compile(built, msg.options);
-      const exec = new Executor(compiled.model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts });
+      const exec = new Executor(compiled.model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts, kvCache: msg.options.kvCache });
       executor = exec;
       describe = () => inspectExecutor(exec, compiled.summaries, msg.options);
       const inspection = describe();
@@ -60,7 +62,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
         return { name, width: info.shape.reduce((a, b) => a * b, 1), role: info.role };
       });
       // The compiled graph without its weights: what the main thread needs to gather remote rows.
-      self.postMessage({ type: "ready", outputs, graph: exec.model.graph, inspection } satisfies WorkerReply);
+      self.postMessage({ type: "ready", outputs, graph: exec.model.graph, inspection, kvCache: exec.kvCache?.stats() } satisfies WorkerReply);
       return;
     }
     if (msg.buffers) lanes.set(msg.lane, msg.buffers);
@@ -68,11 +70,11 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     // Fresh output buffers alone (the last batch's became its responses): the inputs' views stay.
     if (msg.outputs) lane.outputs = msg.outputs;
     // The plan reads the lane's inputs in place and its kernels write the lane's outputs where they can (else they are copied in).
-    executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
+    executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, userKeys: msg.users ? lane.users.subarray(0, msg.r) : undefined }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

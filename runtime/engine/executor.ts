@@ -14,6 +14,8 @@ import type { GatheredRows, RunState, TensorArray } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
+import { KvCache, type KvCacheOptions } from "./kv-cache";
+import { historyChain } from "./history-chain";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -24,6 +26,8 @@ export interface StagedBatch {
   requestOfRow: Int32Array;
   /** Every graph input, row-major: [n or r rows, width]. */
   inputs: Record<string, TypedArray>;
+  /** Each context row's user key for the KV cache (0n: none); absent when no request names a user. */
+  userKeys?: BigUint64Array;
 }
 
 export interface RunOptions {
@@ -90,6 +94,8 @@ export class Executor {
   readonly #packed: WeightCache;
   /** Devices and expert layers, when mixtures run expert-parallel. */
   readonly experts: ExpertParallel | undefined;
+  /** The user-history KV cache (when enabled): lives as long as the executor, across batches and plans. */
+  readonly kvCache: KvCache | undefined;
   /** Plans by "candidate capacity/context capacity". */
   readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -108,7 +114,7 @@ export class Executor {
   readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions } = {}) {
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
     const lowered = needsBroadcast(model.graph, inferGraph(model.graph)) ? insertBroadcast.run(model).model : model;
@@ -118,6 +124,8 @@ export class Executor {
     this.remoteTables = new Set(remoteTables);
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
     this.experts = experts ? new ExpertParallel(experts) : undefined;
+    const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
+    this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
   }
 
   /**
@@ -218,6 +226,7 @@ export class Executor {
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
     state.gathered = gathered;
+    state.kv = this.kvCache && batch.userKeys ? { cache: this.kvCache, users: batch.userKeys } : undefined;
     let profile: Float64Array | undefined;
     if (this.#profiling) {
       let entry = this.#profile.get(plan);
@@ -228,6 +237,7 @@ export class Executor {
       plan.run(state, profile);
     } finally {
       state.gathered = undefined;
+      state.kv = undefined;
     }
     for (let i = 0; i < bound.outputViews.length; i++) {
       const view = bound.outputViews[i]!;
@@ -306,5 +316,6 @@ export class Executor {
     this.#arena?.dispose();
     this.#packed.dispose();
     this.experts?.dispose();
+    this.kvCache?.dispose();
   }
 }

@@ -25,6 +25,7 @@ import { RemoteEmbeddings, type RemoteEmbeddingOptions, type RemoteEmbeddingStat
 import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
+import { type KvCacheOptions, type KvCacheStats, checkKvCacheOptions } from "./kv-cache";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -41,6 +42,8 @@ export interface ModelStats {
   copies: { staging: StagingCopies; plan: CopyCounts };
   /** Expert parallelism (when the model runs with `experts`): devices, per-layer load, imbalance, placement. */
   moe?: MoeStats;
+  /** The user-history KV cache (with `kvCache`): hits, misses, tokens reused and computed, bytes, evictions (the worker's in worker mode). */
+  kvCache?: KvCacheStats;
 }
 
 export interface ModelOptions extends CompileOptions {
@@ -67,6 +70,11 @@ export interface ModelOptions extends CompileOptions {
    * compiled on first use; `built` is the model at the largest sizes.
    */
   shapes?: { dims: DynamicDim[]; buckets: ShapeBucketOptions; build: (sizes: Record<string, number>) => BuiltModel };
+  /**
+   * Cache each user's history K/V across requests (issue 16): `{ mb: 256 }` (native tier MiB),
+   * optionally `dtype` "bf16" / "i8", a `host` tier, a `version`. Requests opt in with `user`.
+   */
+  kvCache?: KvCacheOptions;
 }
 
 export class Model {
@@ -93,7 +101,7 @@ export class Model {
     this.#options = options;
     if (options.shapes) {
       const { shapes, ...rest } = options;
-      if (options.embeddings || options.experts) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings or expert parallelism yet", "bad_option", 400);
+      if (options.embeddings || options.experts || options.kvCache) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism or a KV cache yet", "bad_option", 400);
       this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
       this.#graphInputs = built.graph.inputs;
       this.#stager = new Stager(built.graph);
@@ -101,6 +109,8 @@ export class Model {
       this.#ready = Promise.resolve();
       return;
     }
+    if (options.kvCache) checkKvCacheOptions(options.kvCache);
+    if (options.worker && options.kvCache?.store) throw new RankfnError("kvCache.store: a worker creates its own store (pass mb, dtype and host instead)", "bad_option", 400);
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
     }
@@ -121,7 +131,7 @@ export class Model {
     } else {
       const { model, summaries } = compile(built, options);
       // Packs weights lazily, on the first batch of each bucket.
-      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts });
+      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts, kvCache: options.kvCache });
       this.#inline = { executor, summaries };
       if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(executor.model.graph, executor.remoteTables), this.#remote);
       graph = model.graph;
@@ -338,7 +348,8 @@ export class Model {
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}) };
+    const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
@@ -439,7 +450,7 @@ function remoteTableSpecs(built: BuiltModel, options: RemoteEmbeddingOptions): T
   return names.map((name) => {
     if (!all.includes(name)) throw new RankfnError(`embeddings.tables: "${name}" is not an embedding table of this model (its tables: ${all.join(", ")})`, "unknown_table", 400);
     const t = built.weights.get(name)!;
-    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16 or u8q rows`, "bad_dtype", 400);
+    if (!rowDTypes.includes(t.dtype as RowDType)) throw new RankfnError(`embeddings.tables: "${name}" is ${t.dtype}, remote tables hold f32, f16, bf16, u8q or u4q rows`, "bad_dtype", 400);
     const spec: TableSpec = { name, rows: t.shape[0]!, dim: t.shape[1]!, dtype: t.dtype as RowDType };
     const split = perTable?.[name];
     if (split !== undefined && split !== "remote") {

@@ -9,6 +9,7 @@ import type { NativeSymbols } from "../ffi/library";
 import type { Tensor } from "../tensor/tensor";
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
+import type { KvCache } from "./kv-cache";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
 /** Storage of a value of any graph dtype (bool is one byte per element). */
@@ -31,6 +32,8 @@ export interface RunState {
   requestOfRow: Int32Array;
   /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
+  /** The user-history KV cache and each context row's user key (0n: no user, nothing cached). */
+  kv?: { cache: KvCache; users: BigUint64Array };
 }
 
 /**

@@ -17,6 +17,7 @@ import { dtypes } from "../tensor/dtype";
 import type { PlanContext, RunState, Slot, Step, TensorArray } from "./plan-context";
 import { attentionSteps } from "./steps/attention";
 import { compositeSteps } from "./steps/composite";
+import { recurrentSteps } from "./steps/recurrent";
 import { sequenceLayerSteps } from "./steps/sequence-layers";
 import { expertSteps } from "./steps/experts";
 import { denseSteps } from "./steps/dense";
@@ -27,7 +28,7 @@ import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));

@@ -12,6 +12,8 @@ export interface FlatRequest {
 
 /** { context: { feature: 1-row Tensor }, candidates: { feature: N-row Tensor } }. */
 export interface RankingRequest {
+  /** Who the context belongs to: with a model's KV cache, the user's history K/V are reused across requests (none without). */
+  user?: string | number;
   context?: Record<string, Tensor>;
   candidates: Record<string, Tensor>;
 }

@@ -28,6 +28,8 @@ const width = (input: GraphInput) => input.shape.reduce((a, b) => a * b, 1);
 export interface StagingBuffers {
   input(input: GraphInput, length: number): TypedArray;
   requestOfRow(length: number): Int32Array;
+  /** Room for the context rows' user keys (default: a fresh array). */
+  users?(length: number): BigUint64Array;
 }
 
 /** A typed array for `length` values of `dtype` (capacity: a power of two, at least 64), on shared memory when `shared`. */
@@ -144,7 +146,17 @@ export class Stager {
     slices.forEach((s) => {
       for (let j = 0; j < s.count; j++) requestOfRow[s.start + j] = s.contextCount === 1 ? s.contextStart : s.contextStart + j;
     });
-    return { batch: { n, r, requestOfRow, inputs }, slices };
+    // User keys only when a request names one: without, the KV cache is not consulted.
+    let users: BigUint64Array | undefined;
+    if (requests.some((req) => req.user !== undefined)) {
+      users = into.users?.(r) ?? new BigUint64Array(r);
+      users.fill(0n, 0, r);
+      requests.forEach((req, i) => {
+        if (req.user !== undefined) users![slices[i]!.contextStart] = req.user;
+      });
+      users = users.subarray(0, r);
+    }
+    return { batch: { n, r, requestOfRow, inputs, ...(users ? { userKeys: users } : {}) }, slices };
   }
 }
 

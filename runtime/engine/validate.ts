@@ -10,6 +10,7 @@ import { type Tensor, validateTensor } from "../tensor/tensor";
 import { dtypes } from "../tensor/dtype";
 import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { RankRequest } from "./request";
+import { userKey } from "./user-key";
 
 declare const checked: unique symbol;
 
@@ -24,6 +25,8 @@ export interface ValidRequest {
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** The request as the caller sent it. */
   readonly request: RankRequest;
+  /** The user key of a ranking request naming a `user` (the KV cache's key with the model version). */
+  readonly user?: bigint;
 }
 
 /** The largest id (exclusive) each id input may carry: the smallest table it indexes under the "error" policy. */
@@ -119,8 +122,17 @@ export class RequestValidator {
         checkIds(values, t.dtype, input, field, this.#bounds.get(input.name));
       }
     }
-    return { rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest } as unknown as ValidRequest;
+    const user = r.user === undefined ? undefined : userOf(r.user, flat, where);
+    return { rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest, ...(user !== undefined ? { user } : {}) } as unknown as ValidRequest;
   }
+}
+
+/** A request's `user`: a non-empty string of at most 256 characters or a non-negative safe integer, on ranking requests only. */
+function userOf(user: unknown, flat: boolean, where: string): bigint {
+  if (flat) throw new RequestError(`${where}user: only ranking requests ({ context, candidates }) name a user; flat rows are not cached`, "bad_user");
+  const ok = typeof user === "string" ? user.length > 0 && user.length <= 256 : typeof user === "number" && Number.isSafeInteger(user) && user >= 0;
+  if (!ok) throw new RequestError(`${where}user: expected a non-empty string (at most 256 characters) or a non-negative integer, got ${JSON.stringify(user)?.slice(0, 64)}`, "bad_user");
+  return userKey(user as string | number);
 }
 
 function tensorAt(t: unknown, field: string): asserts t is Tensor {

@@ -18,6 +18,7 @@ import type { ModelInspection } from "./inspection";
 import type { Graph } from "../graph/schema";
 import { type StagingBuffers, rowBuffer } from "./stager";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
+import type { KvCacheOptions, KvCacheStats } from "./kv-cache";
 
 export interface WorkerOutput {
   data: Float32Array;
@@ -31,7 +32,7 @@ type OutputSpec = { name: string; width: number; role: "context" | "candidate" }
 
 /** Shared buffers of one in-flight batch; they grow (power of two) and are reused. */
 export class Lane implements StagingBuffers {
-  readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: rowBuffer("i32", 64, true) as Int32Array, outputs: {} };
+  readonly buffers: LaneBuffers = { inputs: {}, requestOfRow: rowBuffer("i32", 64, true) as Int32Array, users: new BigUint64Array(new SharedArrayBuffer(64 * 8)), outputs: {} };
   /** Bumped when an input buffer is replaced, so the worker refreshes its views. */
   version = 0;
   /** Bumped when the output buffers are replaced (every handed-off batch): only they are sent again. */
@@ -55,6 +56,14 @@ export class Lane implements StagingBuffers {
       this.version++;
     }
     return this.buffers.requestOfRow;
+  }
+
+  users(length: number): BigUint64Array {
+    if (this.buffers.users.length < length) {
+      this.buffers.users = new BigUint64Array(new SharedArrayBuffer(2 ** Math.ceil(Math.log2(length)) * 8));
+      this.version++;
+    }
+    return this.buffers.users;
   }
 
   /** Give this lane's output buffers away (they became a batch's responses): the next batch gets fresh ones. */
@@ -97,25 +106,28 @@ export class WorkerExecutor {
   inspection: ModelInspection | undefined;
   /** The worker's per-op profile as of the last batch (under RANKFN_PROFILE=1). */
   profile: ProfileLine[] = [];
+  /** The worker's KV cache counters as of the last batch (with kvCache). */
+  kvCache: KvCacheStats | undefined;
   /** The worker's copy counts as of the last batch. */
   copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions } = {}) {
     // The worker opens the kernel library itself: it gets this thread's environment, so
     // a backend chosen in code (process.env.RANKFN_BACKEND / RANKFN_DEVICES) is its backend too.
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url), { env: definedEnv() });
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts },
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const msg = event.data;
         if (msg.type === "ready") {
           this.inspection = msg.inspection;
+          this.kvCache = msg.kvCache;
           return resolve({ outputs: msg.outputs, graph: msg.graph });
         }
         if (msg.type === "error" && msg.id < 0) return reject(toError(msg.error));
@@ -126,6 +138,7 @@ export class WorkerExecutor {
           if (msg.moe) this.moeStats = msg.moe;
           if (msg.inspection) this.inspection = msg.inspection;
           if (msg.profile) this.profile = msg.profile;
+          if (msg.kvCache) this.kvCache = msg.kvCache;
           this.copies = msg.copies;
           waiter.resolve();
         } else if (msg.type === "error") waiter.reject(toError(msg.error));
@@ -175,7 +188,7 @@ export class WorkerExecutor {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, users: batch.userKeys !== undefined, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

@@ -114,6 +114,35 @@ export function dotInteraction({ x, f, d, concatDense = false, selfInteraction =
   return o.t;
 }
 
+export interface GruArgs {
+  /** [m, steps·3h]: x_t·Wᵀ + Wb of every step, gate blocks z | r | n. */
+  gx: Tensor;
+  steps: number;
+  h: number;
+  /** [h, 3h]: the recurrent weights transposed. */
+  rt: Tensor;
+  /** [3h], or omitted (zeros). */
+  rb?: Tensor;
+  linearBeforeReset?: boolean;
+  /** [m, steps·h]: every step's state. */
+  y?: Tensor;
+  stream?: Stream;
+}
+
+/** The GRU recurrence over each row's sequence (rankfn.h rf_gru_sequence): all steps' states. */
+export function gruSequence({ gx, steps, h, rt, rb, linearBeforeReset = false, y, stream }: GruArgs): Tensor<"f32"> {
+  const gm = matrixView(gx, "gru gx");
+  if (!Number.isInteger(steps) || !Number.isInteger(h) || steps < 1 || h < 1) throw new TensorError(`gru: steps and h must be positive integers, got ${steps}, ${h}`);
+  if (gm.cols !== steps * 3 * h) throw new TensorError(`gru gx: expected ${steps} × 3·${h} = ${steps * 3 * h} columns, got ${gm.cols}`, "bad_shape");
+  const rm = matrixView(rt, "gru rt");
+  if (rm.rows !== h || rm.cols !== 3 * h || rm.ld !== 3 * h || rt.dtype !== "f32") throw new TensorError(`gru rt: expected a contiguous f32 [${h}, ${3 * h}], got [${rm.rows}, ${rm.cols}]`, "bad_shape");
+  const w = rm.data;
+  const b = rb ? vectorData(rb, "gru rb", "f32", 3 * h) : null;
+  const o = outputMatrix(y, gm.rows, steps * h, "gru y");
+  check(native().rf_gru_sequence(streamOf(stream), gm.rows, steps, h, gm.data, gm.ld, w, b, linearBeforeReset ? 1 : 0, o.m.data, o.m.ld), "rf_gru_sequence");
+  return o.t;
+}
+
 function finiteEps(eps: number, what: string): number {
   if (!Number.isFinite(eps) || eps < 0) throw new TensorError(`${what}: eps must be a finite number >= 0, got ${eps}`);
   return eps;

@@ -33,7 +33,7 @@ export interface EmbeddingCacheStats {
 }
 
 export type Ids = Int32Array | BigInt64Array;
-export type RowDType = "f32" | "f16" | "bf16" | "u8q";
+export type RowDType = "f32" | "f16" | "bf16" | "u8q" | "u4q";
 
 const unreleased = new FinalizationRegistry<Pointer>((handle) => native().rf_emb_cache_destroy(handle));
 const idCode = (ids: Ids) => (ids instanceof BigInt64Array ? dtypes.i64.code : dtypes.i32.code);
@@ -44,9 +44,9 @@ export function cacheSetBytes(dim: number, ways: number): number {
   return Math.ceil((8 + 12 * ways) / 64) * 64 + ways * dim * 4;
 }
 
-/** Bytes of one packed row of `dtype` (u8q: dim bytes + fp16 scale + fp16 bias). */
+/** Bytes of one packed row of `dtype` (u8q: dim bytes + fp16 scale + fp16 bias; u4q: ⌈dim/2⌉ bytes of nibbles + the same). */
 export function packedRowBytes(dtype: RowDType, dim: number): number {
-  return dtype === "u8q" ? dim + 4 : dim * dtypes[dtype].bytes;
+  return dtype === "u8q" ? dim + 4 : dtype === "u4q" ? Math.ceil(dim / 2) + 4 : dim * dtypes[dtype].bytes;
 }
 
 /**

@@ -77,6 +77,7 @@ export const symbols = {
   // s, m, f, d, x, ldx, concat_dense, self_interaction, out, ldo
   rf_dot_interaction: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "i32", "i32", "ptr", "i64"),
   // s, m, n, x, ldx, gamma, beta, eps, y, ldy
+  rf_gru_sequence: fn("ptr", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i32", "ptr", "i64"),
   rf_layer_norm: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "ptr", "f32", "ptr", "i64"),
   // s, m, n, x, ldx, gamma, eps, y, ldy
   rf_rms_norm: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "f32", "ptr", "i64"),

@@ -3,6 +3,8 @@
 // from the MatMul / Softmax / MatMul chain nn.MultiheadAttention exports as;
 // it runs on rf_seq_attention). Q, K and V may be column windows of one value
 // (a fused QKV projection), so the projection's output is read in place.
+// `gru_sequence` is the recurrence of an ONNX GRU over each row's steps (the
+// input projection of every step is one GEMM before it; rf_gru_sequence).
 import { z } from "zod";
 import { activation, failNode } from "./op-inputs";
 import type { OpDef } from "./ops";
@@ -60,4 +62,28 @@ const attention: OpDef<AttentionAttrs> = {
   },
 };
 
-export const sequenceOps: Record<string, OpDef<any>> = { attention };
+const gruAttrs = z.object({ linearBeforeReset: z.boolean().default(false) }).strict();
+
+/**
+ * The GRU recurrence (zero initial state) over each row's steps: gx [L, 3h] holds x_t·Wᵀ + Wb per
+ * step (gates z | r | n), rt [h, 3h] the recurrent weights transposed, rb [3h] their optional
+ * bias; out [L, h] is every step's state (rankfn.h rf_gru_sequence).
+ */
+const gruSequence: OpDef<z.infer<typeof gruAttrs>> = {
+  attrs: gruAttrs,
+  infer: (inputs, _a, node) => {
+    if (inputs.length !== 2 && inputs.length !== 3) failNode(node, `expects gx, rt and an optional rb; got ${inputs.length} inputs`);
+    const gx = activation(node, inputs, 0, ["f32"]);
+    const rt = inputs[1]!;
+    if (rt.kind !== "weight" || rt.spec.dtype !== "f32" || rt.spec.shape.length !== 2 || rt.spec.shape[1] !== 3 * rt.spec.shape[0]!) {
+      failNode(node, `rt must be a float weight [h, 3h]`);
+    }
+    const h = rt.spec.shape[0]!;
+    if (gx.shape.length !== 2 || gx.shape[1] !== 3 * h) failNode(node, `gx must be [N, L, 3·${h}] (per row [L, ${3 * h}]), got [N, ${gx.shape.join(", ")}]`);
+    const rb = inputs[2];
+    if (rb && (rb.kind !== "weight" || rb.spec.dtype !== "f32" || rb.spec.shape.join() !== String(3 * h))) failNode(node, `rb must be a float weight [${3 * h}]`);
+    return [{ dtype: "f32", shape: [gx.shape[0]!, h] }];
+  },
+};
+
+export const sequenceOps: Record<string, OpDef<any>> = { attention, gru_sequence: gruSequence };

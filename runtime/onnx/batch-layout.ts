@@ -74,7 +74,16 @@ export function reshaped(t: TensorVal, target: Sym[]): { layout: BatchLayout; di
   // Elements between consecutive batch indices in the flat ONNX order.
   const step = l.inner * prod(shape.slice(l.axis + 1).map((s) => s.c));
   const resolved = target.map((s, i) => (isConst(s) && s.c === 0 ? shape[i] ?? s : s));
-  const at = resolved.findIndex((s) => s.n !== 0 || (isConst(s) && s.c === -1));
+  const hole = (s: Sym) => isConst(s) && s.c === -1;
+  const batchAt = resolved.findIndex((s) => s.n !== 0);
+  const holeAt = resolved.findIndex(hole);
+  if (batchAt >= 0 && holeAt >= 0) {
+    // [-1, N]: the batch axis is the one naming N, and the -1 takes what is left of the row.
+    const known = resolved[batchAt]!.n * prod(resolved.filter((s, i) => i !== batchAt && i !== holeAt).map((s) => s.c));
+    if (known <= 0 || elements % known !== 0) return "the element count does not match";
+    resolved[holeAt] = sym(elements / known);
+  }
+  const at = batchAt >= 0 ? batchAt : holeAt;
   if (at < 0) return "the target shape has no batch dimension";
   if (resolved.some((s, i) => i !== at && (!isConst(s) || s.c < 0))) return "only one dimension of the target may hold the batch";
   const right = prod(resolved.slice(at + 1).map((s) => s.c));

@@ -1,13 +1,9 @@
 // Converters for the arithmetic ops: GEMMs, elementwise (with constants
-// broadcast along rows), activations (the Erf GELU pattern included), norms,
+// broadcast along rows), activations, norms,
 // reductions, Where with a constant condition, TopK and GatherElements.
 import { type Tensor, tensor } from "../tensor/tensor";
 import { type Converter, axesOf, axisOf, intConsts, intVec, setInts } from "./convert-shape";
 import type { Importer, OnnxNode } from "./importer";
-import { lookupReduced } from "./pattern-embedding";
-import { reduceGeneral } from "./convert-reduce";
-import { startPairwise } from "./pattern-interaction";
-import { mixtureFromMatMul, mixtureFromReduce, weightedStack } from "./pattern-mixture";
 import { type Sym, elementwise, symAdd, symDiv, symMul, symSub } from "./symbolic";
 import type { TensorVal } from "./values";
 
@@ -57,10 +53,8 @@ function matmul(imp: Importer, node: OnnxNode): void {
     if (x.dims.at(-1) !== w.dims[0]) imp.fail(node, `inner dimensions differ: ${x.dims.at(-1)} and ${w.dims[0]}`);
     return imp.emit("matmul", [x.value, imp.weight(b, w.t)], out, [...x.dims.slice(0, -1), w.dims[1]!], {}, node);
   }
-  const x = imp.tensor(a, node);
-  if (bv.kind === "transposed") return startPairwise(imp, node, x, bv, out);
-  if (bv.kind === "tensor" && mixtureFromMatMul(imp, node, x, bv, out)) return;
-  imp.fail(node, "a MatMul needs a constant weight, or must be bmm(T, Tᵀ) (DLRM interaction) or bmm(gate, experts) (a mixture)");
+  // A product of two activations is the general batched MatMul (converters.ts falls back to it).
+  imp.fail(node, `the second operand is ${bv.kind === "tensor" ? "an activation" : "not a constant weight"}`);
 }
 
 function gemm(imp: Importer, node: OnnxNode): void {
@@ -125,53 +119,14 @@ function binary(imp: Importer, node: OnnxNode): void {
   if (imp.constant(b)) return imp.emit(op, [x.value, rowWeight(imp, node, b, x.dims)], out, x.dims, {}, node);
   const y = imp.tensor(b, node);
   if (x.dims.join() === y.dims.join()) return imp.emit(op, [x.value, y.value], out, x.dims, {}, node);
-  if (type === "Mul" && weightedStack(imp, x, y, out)) return;
-  imp.fail(node, `operands of [N, ${x.dims.join(", ")}] and [N, ${y.dims.join(", ")}] do not have the same shape (broadcasting between two tensors is supported only for gate ⊙ experts)`);
+  // Broadcasting between two activations is the general elementwise op (converters.ts falls back to it).
+  imp.fail(node, `operands of [N, ${x.dims.join(", ")}] and [N, ${y.dims.join(", ")}] do not have the same shape`);
 }
 
 function unary(imp: Importer, node: OnnxNode): void {
   if (node.opType === "Gelu" && imp.stringAttr(node, "approximate", "none") !== "none") imp.fail(node, 'only approximate="none" (erf) is supported');
   const x = imp.tensor(node.input![0]!, node);
   imp.emit(node.opType!.toLowerCase(), [x.value], node.output![0]!, x.dims, {}, node);
-}
-
-/** x·0.5·(1 + Erf(x/√2)) in any of the orders exporters write it -> gelu(x). */
-function erf(imp: Importer, node: OnnxNode): void {
-  const notGelu: (why: string) => never = (why) => imp.fail(node, `Erf is supported only inside the GELU pattern x·0.5·(1 + Erf(x/√2)): ${why}`);
-  const only = (name: string) => {
-    const users = imp.users(name);
-    return users.length === 1 ? users[0]! : undefined;
-  };
-  const scalarOf = (name: string | undefined) => {
-    const c = name ? imp.constant(name) : undefined;
-    return c && c.t.data.length === 1 && c.t.dtype === "f32" ? (c.t.data as Float32Array)[0]! : undefined;
-  };
-  const otherOf = (n: OnnxNode, name: string) => (n.input![0] === name ? n.input![1]! : n.input![0]!);
-  const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) < 1e-4 * Math.abs(want);
-  // Erf's input: x / √2 or x · (1/√2).
-  const scaled = imp.producer(node.input![0]!);
-  if (!scaled || (scaled.opType !== "Div" && scaled.opType !== "Mul")) notGelu("its input is not x/√2");
-  const x = scaled.opType === "Div" ? scaled.input![0]! : imp.constant(scaled.input![0]!) ? scaled.input![1]! : scaled.input![0]!;
-  const k = scalarOf(otherOf(scaled, x));
-  if (!(scaled.opType === "Div" ? near(k, Math.SQRT2) : near(k, Math.SQRT1_2))) notGelu("its input is not x/√2");
-  const plus = only(node.output![0]!);
-  if (!plus || plus.opType !== "Add" || !near(scalarOf(otherOf(plus, node.output![0]!)), 1)) notGelu("Erf(x/√2) is not followed by + 1");
-  const times = only(plus.output![0]!);
-  if (!times || times.opType !== "Mul") notGelu("(1 + Erf) is not multiplied by x");
-  const factor = otherOf(times, plus.output![0]!);
-  let last = times;
-  if (factor === x) {
-    const half = only(times.output![0]!);
-    if (!half || half.opType !== "Mul" || !near(scalarOf(otherOf(half, times.output![0]!)), 0.5)) notGelu("x·(1 + Erf) is not multiplied by 0.5");
-    last = half;
-  } else {
-    const halfX = imp.producer(factor);
-    if (!halfX || halfX.opType !== "Mul" || !halfX.input!.includes(x) || !near(scalarOf(otherOf(halfX, x)), 0.5)) notGelu("(1 + Erf) is not multiplied by 0.5·x");
-  }
-  for (const n of new Set([plus, times, last])) imp.consumed.add(n);
-  const xv = imp.tensor(x, node);
-  imp.fired("x·0.5·(1 + Erf(x/√2)) -> gelu");
-  imp.emit("gelu", [xv.value], last.output![0]!, xv.dims, {}, node);
 }
 
 function softmax(imp: Importer, node: OnnxNode): void {
@@ -205,15 +160,6 @@ function batchNorm(imp: Importer, node: OnnxNode): void {
 
 // ------------------------------------------------------------------ reductions, selection
 
-function reduce(imp: Importer, node: OnnxNode): void {
-  const v = imp.get(node.input![0]!, node);
-  const out = node.output![0]!;
-  const axes = axesOf(imp, node);
-  if (v.kind === "lookup") return lookupReduced(imp, node, v, axes, out);
-  if (v.kind === "weighted") return mixtureFromReduce(imp, node, v, axes, out);
-  // Every other reduction is the general one (one kernel call along the axes).
-  reduceGeneral(imp, node);
-}
 
 /** Where(cond, a, b) with a constant condition: a·m + b·(1 − m). */
 function where(imp: Importer, node: OnnxNode): void {
@@ -278,12 +224,9 @@ export const denseConverters: Record<string, Converter> = {
   Sigmoid: unary,
   Tanh: unary,
   Gelu: unary,
-  Erf: erf,
   Softmax: softmax,
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
-  ReduceSum: reduce,
-  ReduceMean: reduce,
   Where: where,
   TopK: topK,
   GatherElements: gatherElements,

@@ -125,6 +125,13 @@ export function castGeneral(imp: Importer, node: OnnxNode): void {
 /** PRelu(x, slope) = x < 0 ? slope·x : x (slope broadcast from the right). */
 function prelu(imp: Importer, node: OnnxNode): void {
   const [xName, slopeName] = node.input as [string, string];
+  const c = imp.constant(slopeName);
+  if (c && c.t.dtype === "f32" && c.t.data.length === 1 && !imp.constant(xName)) {
+    // nn.PReLU() (one slope): leaky_relu with that slope, one elementwise pass instead of lt/mul/where.
+    const like = commonLayout(imp, [xName], node);
+    const y = generalOut(imp, node, "unary", [operand(imp, xName, node)], { op: "leaky_relu", alpha: (c.t.data as Float32Array)[0]! });
+    return void keepLayout(imp, y, node.output![0]!, like);
+  }
   const x = operand(imp, xName, node);
   const slope = operand(imp, slopeName, node);
   const zero = imp.derived(`${node.output![0]}.zero`, tensor("f32", [1], new Float32Array(1)));

@@ -1,6 +1,7 @@
 // ONNX GRU (nn.GRU as PyTorch exports it: forward, one direction, default
-// sigmoid/tanh, zero initial state) unrolled over its fixed sequence length
-// into general tensor ops, per row:
+// sigmoid/tanh, zero initial state) over its fixed sequence length: the input
+// projection of every step as one batched matmul, then the recurrence as one
+// gru_sequence op (rf_gru_sequence), per row:
 //   gx = x Wᵀ + Wb (all steps at once);  gh = h Rᵀ + Rb
 //   z, r = σ(gx_zr + gh_zr);  n = tanh(gx_n + r ⊙ gh_n)   (linear_before_reset=1;
 //   otherwise n = tanh(gx_n + (r ⊙ h) R_nᵀ + Rb_n));  h' = n + z ⊙ (h − n)
@@ -39,43 +40,21 @@ export function gru(imp: Importer, node: OnnxNode): void {
   };
   const wt = imp.derived(wName!, tensor("f32", [I, 3 * H], transpose(W.t.data as Float32Array, 3 * H, I)));
   const rt = imp.derived(rName!, tensor("f32", [H, 3 * H], transpose(R.t.data as Float32Array, 3 * H, H)));
-  const rtN = imp.derived(rName!, tensor("f32", [H, H], transpose((R.t.data as Float32Array).slice(2 * H * H), H, H)));
   const wb = imp.derived(`${bName ?? node.name}.wb`, tensor("f32", [3 * H], bias.slice(0, 3 * H)));
-  const rb = bias.slice(3 * H);
-  const rbAll = imp.derived(`${bName ?? node.name}.rb`, tensor("f32", [3 * H], rb));
-  const rbN = imp.derived(`${bName ?? node.name}.rbn`, tensor("f32", [H], rb.slice(2 * H)));
+  const rb = imp.derived(`${bName ?? node.name}.rb`, tensor("f32", [3 * H], bias.slice(3 * H)));
   let k = 0;
   const op = (name: string, inputs: string[], attrs: Record<string, unknown> = {}) => general(imp, name, inputs, attrs, node, `${node.output![0] || node.name}:gru${k++}`)[0]!.value;
-  const cols = (v: string, from: number, to: number) => op("slice_nd", [v], { axes: [2], starts: [from], counts: [to - from], steps: [1] });
-  // Stored rows of x are [L, I]: the input projection of every step in one matmul.
+  // Stored rows of x are [L, I]: the input projection of every step in one matmul, then the recurrence in one call.
   const gx = op("binary", [op("batch_matmul", [operand(imp, xName!, node), wt]), wb], { op: "add" });
-  let h: string | undefined;
-  const states: string[] = [];
-  for (let t = 0; t < L; t++) {
-    const gxt = op("slice_nd", [gx], { axes: [1], starts: [t], counts: [1], steps: [1] }); // [1, 3H]
-    // With h = 0 (the first step) the recurrent projection is its bias alone.
-    const gh = h ? op("binary", [op("batch_matmul", [h, rt]), rbAll], { op: "add" }) : undefined;
-    const ghPart = (from: number, to: number) => (gh ? cols(gh, from, to) : imp.derived(`${node.name}.rb${from}`, tensor("f32", [to - from], rb.slice(from, to))));
-    const zr = op("unary", [op("binary", [cols(gxt, 0, 2 * H), ghPart(0, 2 * H)], { op: "add" })], { op: "sigmoid" });
-    const z = cols(zr, 0, H);
-    const r = cols(zr, H, 2 * H);
-    let recurrent: string;
-    if (lbr || !h) recurrent = op("binary", [r, ghPart(2 * H, 3 * H)], { op: "mul" });
-    else recurrent = op("binary", [op("batch_matmul", [op("binary", [r, h], { op: "mul" }), rtN]), rbN], { op: "add" });
-    const n = op("unary", [op("binary", [cols(gxt, 2 * H, 3 * H), recurrent], { op: "add" })], { op: "tanh" });
-    // h' = n + z ⊙ (h − n); with h = 0: n − z ⊙ n.
-    const diff = h ? op("binary", [h, n], { op: "sub" }) : op("unary", [n], { op: "neg" });
-    h = op("binary", [n, op("binary", [z, diff], { op: "mul" })], { op: "add" });
-    states.push(h);
-  }
+  const all = op("gru_sequence", [gx, rt, rb], { linearBeforeReset: lbr }); // stored [L, H]
+  const h = op("slice_nd", [all], { axes: [1], starts: [L - 1], counts: [1], steps: [1] }); // [1, H]
   const [yName, yhName] = node.output ?? [];
-  const all = op("concat_axis", states, { axis: 1 }); // stored [L, H]
   if (yName) {
     // Y is [L, 1, N, H] (layout 0) or [N, L, 1, H] (layout 1).
     imp.set(yName, batchFirst ? { kind: "tensor", value: all, dims: [L, 1, H], dtype: "f32" } : { kind: "tensor", value: all, dims: [L, 1, H], dtype: "f32", layout: { axis: 2, outer: 1, inner: 1 } });
   }
   if (yhName) {
     // Y_h is [1, N, H] (layout 0) or [N, 1, H] (layout 1).
-    imp.set(yhName, batchFirst ? { kind: "tensor", value: h!, dims: [1, H], dtype: "f32" } : { kind: "tensor", value: h!, dims: [1, H], dtype: "f32", layout: { axis: 1, outer: 1, inner: 1 } });
+    imp.set(yhName, batchFirst ? { kind: "tensor", value: h, dims: [1, H], dtype: "f32" } : { kind: "tensor", value: h, dims: [1, H], dtype: "f32", layout: { axis: 1, outer: 1, inner: 1 } });
   }
 }

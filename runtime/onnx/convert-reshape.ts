@@ -1,16 +1,14 @@
 // Reshape-like ONNX ops (Reshape, Flatten, Squeeze, Unsqueeze): of per-row
 // tensors they are views with new dims (the batch stays first, or keeps its
 // place inside the shape: runtime/onnx/batch-layout.ts); of constants and
-// shape values they fold; of a pattern's lazy value they continue the
-// pattern (a one-id lookup, the DLRM pairwise product) or materialise it.
+// shape values they fold; ids [N, L] flattened to [N·L] are PyTorch's
+// EmbeddingBag input (convert-embedding.ts).
 import type { Tensor } from "../tensor/tensor";
 import { onnxShape, reshaped } from "./batch-layout";
 import { type Converter, axesOf, axisOf, intConsts, intVec } from "./convert-shape";
 import { materialize } from "./general";
 import type { Importer, OnnxNode } from "./importer";
-import { lookupReshaped } from "./pattern-embedding";
-import { pairwiseReshape } from "./pattern-interaction";
-import { BATCH, type Sym, isConst, itemsOf, lengthOf, sym, symEq, symStr } from "./symbolic";
+import { BATCH, type Sym, isConst, itemsOf, lengthOf, sym, symEq, symMul, symStr } from "./symbolic";
 import type { TensorVal, Val } from "./values";
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -58,8 +56,6 @@ function reshape(imp: Importer, node: OnnxNode): void {
   if (!items) imp.fail(node, "the target shape must be computable when the model loads (constants and shape arithmetic)");
   if (v.kind === "tensor" && v.layout) imp.fail(node, "the batch is not first; the layout-aware reshape takes it");
   if (v.kind === "tensor") return reshapeTensor(imp, node, v, items, out);
-  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, items, out)) return;
   reshapeTensor(imp, node, materialize(imp, node.input![0]!, node), items, out);
 }
 
@@ -89,9 +85,14 @@ function flatten(imp: Importer, node: OnnxNode): void {
     const a = axis < 0 ? axis + v.dims.length : axis;
     return reshapeConst(imp, node, v, out, [prod(v.dims.slice(0, a)), prod(v.dims.slice(a))]);
   }
-  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
-  if (v.kind === "pairwise" && pairwiseReshape(imp, node, v, undefined, out, axis)) return;
-  const t = batchFirstTensor(imp, node);
+  const t = materialize(imp, node.input![0]!, node);
+  if (t.layout) {
+    // The batch inside the shape ([F, F, N] flattened to [F·F, N]): a view when the batch stays one factor of one axis.
+    const shape = onnxShape(t);
+    const a = axis < 0 ? axis + shape.length : axis;
+    const size = (dims: Sym[]) => dims.reduce<Sym>((acc, d) => symMul(acc, d)!, sym(1));
+    return movedReshape(imp, node, t, [size(shape.slice(0, a)), size(shape.slice(a))], out);
+  }
   const a = axis < 0 ? axis + t.dims.length + 1 : axis;
   if (a !== 1) imp.fail(node, `only Flatten(axis=1) keeps the batch first (got axis ${axis})`);
   setAlias(imp, out, t, [prod(t.dims)]);
@@ -107,7 +108,6 @@ function squeeze(imp: Importer, node: OnnxNode): void {
     const drop = new Set((axes ?? v.dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a)));
     return reshapeConst(imp, node, v, out, v.dims.filter((_, i) => !drop.has(i)));
   }
-  if (v.kind === "lookup" && v.idsDims.length === 1 && v.idsDims[0] === 1) return lookupReshaped(imp, node, v, out);
   const m = materialize(imp, node.input![0]!, node);
   if (m.layout) {
     const shape = onnxShape(m);

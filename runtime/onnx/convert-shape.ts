@@ -1,13 +1,12 @@
 // Converters for the ops that move data around without arithmetic: constants,
 // shape arithmetic (folded symbolically in the batch size), reshapes, concat,
-// slices and gathers along feature axes, casts and transposes. Lazy pattern
-// values (lookups, the DLRM pairwise product) are handed to their patterns.
+// slices and gathers along feature axes, casts and transposes. A Gather from
+// an embedding table is a lookup (convert-embedding.ts).
 import { onnx } from "onnx-proto";
 import { type Tensor, tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
 import { reshapeConverters, setAlias } from "./convert-reshape";
-import { startLookup } from "./pattern-embedding";
-import { pairwiseGather, pairwiseShape, pairwiseTranspose } from "./pattern-interaction";
+import { tableGather } from "./convert-embedding";
 import { BATCH, type Sym, type SymVec, concatVecs, elementAt, isConst, itemsOf, lengthOf, rangeVec, sliceVec, sym } from "./symbolic";
 import { onnxShape } from "./batch-layout";
 import { ONNX, initializerTensor, num } from "./tensors";
@@ -52,10 +51,6 @@ function fullShape(imp: Importer, v: Val, node: OnnxNode): Sym[] {
     case "const": return v.dims.map((d) => sym(d));
     case "sym": return v.scalar ? [] : [lengthOf(v.vec)];
     case "flatIds": return [sym(0, v.perRow)];
-    case "lookup": return [BATCH, ...v.idsDims.map((d) => sym(d)), sym(v.dim)];
-    case "transposed": return [BATCH, sym(v.of.dims[1]!), sym(v.of.dims[0]!)];
-    case "pairwise": return pairwiseShape(v);
-    case "weighted": return [BATCH, sym(v.experts.length), sym(v.d)];
     default: imp.fail(node, "the shape of this value is not known");
   }
 }
@@ -243,8 +238,7 @@ function gather(imp: Importer, node: OnnxNode): void {
     if (picked.some((p) => !p)) imp.fail(node, "index out of range of the shape value");
     return setInts(imp, out, { items: picked as Sym[] }, scalar);
   }
-  if (v.kind === "const" && v.t.dtype === "f32" && v.dims.length === 2 && axisAttr === 0) return startLookup(imp, node, data, v.t, out);
-  if (v.kind === "pairwise") return pairwiseGather(imp, node, v, out);
+  if (v.kind === "const" && v.t.dtype === "f32" && v.dims.length === 2 && axisAttr === 0) return tableGather(imp, node, data, v.t, out);
   if (v.kind !== "tensor" || v.layout) imp.fail(node, "gather from this value is not supported (supported: an embedding table constant, shape values, or a per-row tensor along a feature axis with constant indices)");
   const c = imp.constant(indices);
   if (!c || c.t.dtype === "f32") imp.fail(node, "gathering from a per-row tensor needs constant integer indices");
@@ -266,17 +260,14 @@ function transpose(imp: Importer, node: OnnxNode): void {
     if (p.length !== v.dims.length || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${v.dims.length} axes`);
     return imp.setConst(out, ...transposeConst(v.t, v.dims, p));
   }
-  if (v.kind === "pairwise") return pairwiseTranspose(imp, node, v, perm, out);
   if (v.kind !== "tensor" || v.layout) imp.fail(node, "transpose of this value is not supported");
   const rank = v.dims.length + 1;
   const p = perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
   if (p.length !== rank || [...p].sort((a, b) => a - b).some((x, i) => x !== i)) imp.fail(node, `perm ${JSON.stringify(p)} is not a permutation of the ${rank} axes of [N, ${v.dims.join(", ")}]`);
   if (p.every((x, i) => x === i)) return imp.set(out, v);
-  if (rank === 3 && p.join() === "0,2,1") {
-    if (v.dims[0] === 1 || v.dims[1] === 1) return setAlias(imp, out, v, [v.dims[1]!, v.dims[0]!]);
-    return imp.set(out, { kind: "transposed", of: v });
-  }
-  imp.fail(node, `transpose ${JSON.stringify(p)} of [N, ${v.dims.join(", ")}] is not supported (the batch stays first; a [N, F, D] matrix may be transposed only into the DLRM interaction)`);
+  if (rank === 3 && p.join() === "0,2,1" && (v.dims[0] === 1 || v.dims[1] === 1)) return setAlias(imp, out, v, [v.dims[1]!, v.dims[0]!]);
+  // Every other permutation is a real transpose (converters.ts falls back to the general one).
+  imp.fail(node, `transpose ${JSON.stringify(p)} of [N, ${v.dims.join(", ")}] is not a free view`);
 }
 
 /** Transpose a constant (folded at import: exporters transpose weights, e.g. nn.Linear). */

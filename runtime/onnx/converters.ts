@@ -1,8 +1,8 @@
 // The table of ONNX operators rankfn imports (what `supportedOps` lists in
-// every unsupported-operator error). Ops whose exporter patterns rankfn
-// rewrites on the way in (embedding bags, interactions, GELU, mixtures,
-// GEMMs, row-wise constants) try the pattern first; where it does not apply,
-// the op runs with its ONNX semantics on the general tensor ops.
+// every unsupported-operator error). Every op runs with its ONNX semantics;
+// some have a row-wise form tried first (GEMMs with constant weights as
+// linears, constants folded into per-column weights), and where it does not
+// apply, the general tensor op. Fusions are compiler passes over the result.
 import { GraphError } from "../graph/schema";
 import { denseConverters } from "./convert-dense";
 import { binaryGeneral, castGeneral, elementwiseConverters, unaryGeneral, whereGeneral } from "./convert-elementwise";
@@ -10,7 +10,7 @@ import { layerNormGeneral, reduceConverters, reduceGeneral, softmaxGeneral, topK
 import { type Converter, shapeConverters } from "./convert-shape";
 import { tensorConverters, tensorFallbacks } from "./convert-tensor";
 import type { Importer, OnnxNode } from "./importer";
-import { embeddingBagLoop } from "./pattern-embedding";
+import { embeddingBagLoop } from "./convert-embedding";
 import { OnnxError } from "./tensors";
 
 /**
@@ -43,8 +43,6 @@ const fallbacks: Record<string, Converter> = {
   Erf: unaryGeneral,
   Softmax: softmaxGeneral,
   LayerNormalization: layerNormGeneral,
-  ReduceSum: reduceGeneral,
-  ReduceMean: reduceGeneral,
   Where: whereGeneral,
   TopK: topKGeneral,
 };

@@ -1,11 +1,9 @@
 // The general path of the importer: every ONNX value an op reads becomes an
 // operand of a general tensor op with its ONNX shape — a per-row tensor (a
 // reshape view is emitted where rankfn stores it flattened), a constant (a
-// weight of its full shape, broadcast over rows), or the lazy middle of a
-// pattern that did not complete (an unpooled lookup, a transposed matrix,
-// the pairwise product bmm(T, Tᵀ), gate ⊙ experts), which is materialised
-// here with its ONNX meaning. Patterns are an optimisation, never the only
-// way in.
+// weight of its full shape, broadcast over rows). The fused ops (embedding
+// bags, interactions, mixtures, GELU, attention) are compiler passes over the
+// graph this builds, never the only way in.
 import { GraphError } from "../graph/schema";
 import type { Tensor } from "../tensor/tensor";
 import type { Importer, OnnxNode } from "./importer";
@@ -14,36 +12,12 @@ import type { RowDType, TensorVal } from "./values";
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The value `name` as a per-row tensor, materialising a pattern's lazy value with its ONNX semantics. */
+/** The value `name` as a per-row tensor (anything else — constants, shape arithmetic, flattened ids — is refused). */
 export function materialize(imp: Importer, name: string, node: OnnxNode): TensorVal {
   const v = imp.get(name, node);
   switch (v.kind) {
     case "tensor":
       return v;
-    case "lookup": {
-      // An unpooled lookup [N, ...ids, D]: one row of the table per id.
-      const table = imp.constant(v.table)!.t;
-      const out = general(imp, "embedding_sequence", [v.ids, imp.weight(v.table, table)], {}, node, `${name}:rows`)[0]!;
-      imp.fired("Gather(table, ids) -> embedding lookup (unpooled)");
-      return setTensor(imp, name, { ...out, dims: [...v.idsDims, v.dim] });
-    }
-    case "transposed": {
-      const x = shaped(imp, v.of, node);
-      return setTensor(imp, name, general(imp, "transpose", [x], { perm: [0, 2, 1] }, node, name)[0]!);
-    }
-    case "pairwise": {
-      if (v.stage !== "nff" && v.stage !== "nf2") imp.fail(node, "this view of bmm(T, Tᵀ) moves the batch axis; only its triangular gather (the DLRM interaction) is supported");
-      const t = shaped(imp, { kind: "tensor", value: v.x, dims: [v.f, v.d], dtype: "f32" }, node);
-      const tt = general(imp, "transpose", [t], { perm: [0, 2, 1] }, node, `${name}:T`)[0]!;
-      const z = general(imp, "batch_matmul", [t, tt.value], {}, node, `${name}:bmm`)[0]!;
-      return setTensor(imp, name, { ...z, dims: v.stage === "nff" ? [v.f, v.f] : [v.f * v.f] });
-    }
-    case "weighted": {
-      const experts = v.experts.map((e) => shaped(imp, { kind: "tensor", value: e, dims: [1, v.d], dtype: "f32" }, node));
-      const stack = general(imp, "concat_axis", experts, { axis: 1 }, node, `${name}:stack`)[0]!;
-      const gate = shaped(imp, { kind: "tensor", value: v.gate, dims: [v.experts.length, 1], dtype: "f32" }, node);
-      return setTensor(imp, name, general(imp, "binary", [gate, stack.value], { op: "mul" }, node, name)[0]!);
-    }
     case "flatIds":
       return imp.fail(node, `input "${name}" is ids flattened across the batch ([N·L]); only PyTorch's EmbeddingBag Loop may read it`);
     case "const":

@@ -2,14 +2,11 @@
 // decoder), maps initializers to weights and graph inputs to context/candidate
 // inputs, and converts nodes through the converter tables (convert-*.ts).
 // Every op in the supported set runs with its ONNX semantics on the general
-// tensor ops of the IR (runtime/onnx/general.ts); on the way in, the patterns
-// exporters produce are rewritten into fused rankfn ops where they apply:
-//   Gather(table) -> ReduceSum/ReduceMean, or PyTorch's EmbeddingBag Loop   => embedding_bag
-//   MatMul/Gemm (+Add)(+activation)                                           => linear (fused by the compiler)
-//   bmm(T, Tᵀ) -> triangular gather, any triangle order (DLRM, TorchRec)     => dot_interaction
-//   x·0.5·(1 + Erf(x/√2))                                                      => gelu
-//   Σ_e gate_e · expert_e (stack, Mul, ReduceSum or bmm)                      => mixture
-// A pattern that does not complete is materialised with its ONNX meaning.
+// tensor ops of the IR (runtime/onnx/general.ts); GEMMs with constant weights
+// map to linears. The fused ops real exports need are compiler passes over
+// that graph (runtime/compiler/): EmbeddingBag Loops and Gather -> Reduce to
+// embedding_bag, bmm(T, Tᵀ) + triangular gather to dot_interaction, the erf
+// GELU to gelu, gate ⊙ stacked experts to mixture, attention, DCN cross.
 // Values are stored batch-major, one row per candidate; the importer tracks
 // each ONNX value's dims per row, and where the batch moved inside the shape
 // (attention's [L, N, E]) its place (batch-layout.ts). Shape arithmetic

@@ -1,8 +1,6 @@
 // What an ONNX value is while importing. Per-row tensors become rankfn values;
-// the other kinds are constants, shape arithmetic, or the lazy middle of a
-// pattern (an embedding lookup waiting for its reduction, the DLRM pairwise
-// product waiting for its triangular gather, …) that a later node completes —
-// or, when something else reads it, that is materialised (general.ts).
+// the other kinds are constants, shape arithmetic folded at load, and ids
+// flattened across the batch (only PyTorch's EmbeddingBag Loop reads those).
 import type { Tensor } from "../tensor/tensor";
 import type { SymVec } from "./symbolic";
 
@@ -36,15 +34,4 @@ export type Val =
   /** An integer vector (or scalar) that depends on the batch size. */
   | { kind: "sym"; vec: SymVec; scalar: boolean }
   /** Ids [N, perRow] reshaped to [N·perRow] (PyTorch's EmbeddingBag input). */
-  | { kind: "flatIds"; value: string; perRow: number; dtype: RowDType }
-  /** Gather(table, ids [N, ...idsDims]): rows not yet pooled. */
-  | { kind: "lookup"; table: string; ids: string; idsDims: number[]; dim: number }
-  /** Transpose(T, [0, 2, 1]) of a per-row matrix T [N, f, d]. */
-  | { kind: "transposed"; of: TensorVal }
-  /**
-   * bmm(T, Tᵀ) of T [N, f, d] on its way to a triangular gather. Stage "nff": [N, f, f];
-   * "ffn": transposed to [f, f, N]; "pn": flattened to [f·f, N] ("pairs" set once gathered: [P, N]).
-   */
-  | { kind: "pairwise"; x: string; f: number; d: number; stage: "nff" | "nf2" | "ffn" | "pn"; pairs?: number[] }
-  /** gate [N, E, 1] ⊙ experts [N, E, d], waiting for the sum over E (a mixture). */
-  | { kind: "weighted"; gate: string; experts: string[]; d: number };
+  | { kind: "flatIds"; value: string; perRow: number; dtype: RowDType };

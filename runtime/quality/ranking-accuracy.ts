@@ -17,17 +17,9 @@ import { Model } from "../engine/model";
 import type { RankRequest } from "../engine/request";
 import { type Isa, isa as currentIsa, setIsa } from "../ffi/device";
 import { RankfnError } from "../errors";
-import { kendallTau, maxAbsDelta, ndcgAtK } from "./ranking-metrics";
+import { type OutputAccuracy, type ScoreColumns, addColumns, compareColumns, worstOf } from "./score-columns";
+export type { OutputAccuracy } from "./score-columns";
 import { type RankingRequestOptions, rankingRequests } from "./ranking-requests";
-
-export interface OutputAccuracy {
-  /** Mean over requests of NDCG@10 of the candidate order against the fp32 order. */
-  ndcg10: number;
-  /** Mean over requests of Kendall's τ-b between the two score vectors. */
-  kendallTau: number;
-  /** Largest |score − score_fp32| over every request and candidate. */
-  maxAbsDelta: number;
-}
 
 export interface RankingAccuracy {
   /** The CPU code path both models ran on, with the forced AVX2 int8 kernel when RANKFN_AVX2_INT8 is set ("avx2/vpmaddwd"). */
@@ -60,51 +52,10 @@ export interface AccuracyOptions extends RankingRequestOptions {
   k?: number;
 }
 
-interface Scores {
-  /** Per output column, per request: the candidates' scores. */
-  [column: string]: Float32Array[];
-}
-
-function score(model: Model, requests: RankRequest[]): Scores {
-  const out: Scores = {};
-  for (const req of requests) {
-    for (const [name, t] of Object.entries(model.rankSync(req).outputs)) {
-      const [rows, width = 1] = t.shape as [number, number?];
-      for (let c = 0; c < width; c++) {
-        const col = width === 1 ? name : `${name}[${c}]`;
-        const v = new Float32Array(rows);
-        for (let r = 0; r < rows; r++) v[r] = t.data[r * width + c]!;
-        (out[col] ??= []).push(v);
-      }
-    }
-  }
+function score(model: Model, requests: RankRequest[]): ScoreColumns {
+  const out: ScoreColumns = {};
+  for (const req of requests) addColumns(out, Object.fromEntries(Object.entries(model.rankSync(req).outputs).map(([name, t]) => [name, { dims: t.shape, data: t.data }])));
   return out;
-}
-
-function compare(got: Scores, want: Scores, k: number): Record<string, OutputAccuracy> {
-  const result: Record<string, OutputAccuracy> = {};
-  for (const [col, reqs] of Object.entries(want)) {
-    let ndcg = 0;
-    let tau = 0;
-    let delta = 0;
-    reqs.forEach((ref, i) => {
-      const q = got[col]![i]!;
-      ndcg += ndcgAtK(q, ref, k);
-      tau += kendallTau(q, ref);
-      delta = Math.max(delta, maxAbsDelta(q, ref));
-    });
-    result[col] = { ndcg10: ndcg / reqs.length, kendallTau: tau / reqs.length, maxAbsDelta: delta };
-  }
-  return result;
-}
-
-function worstOf(outputs: Record<string, OutputAccuracy>): OutputAccuracy {
-  const all = Object.values(outputs);
-  return {
-    ndcg10: Math.min(...all.map((o) => o.ndcg10)),
-    kendallTau: Math.min(...all.map((o) => o.kendallTau)),
-    maxAbsDelta: Math.max(...all.map((o) => o.maxAbsDelta)),
-  };
 }
 
 /** The code path name the harness reports for `isa` in this process. */
@@ -130,7 +81,7 @@ export function rankingAccuracy(model: BuiltModel, target: CompileOptions, optio
   try {
     return isas.map((isa) => {
       setIsa(isa);
-      const outputs = compare(score(quant, requests), score(fp32, requests), k);
+      const outputs = compareColumns(score(quant, requests), score(fp32, requests), k);
       const first = requests[0]!;
       const candidates = "rows" in first ? Object.values(first.rows)[0]!.shape[0]! : Object.values(first.candidates)[0]!.shape[0]!;
       return { path: pathName(isa), precision: target.precision ?? "f32", tables: target.tables ?? "f32", requests: requests.length, candidates, outputs, worst: worstOf(outputs), keptFp32: kept };

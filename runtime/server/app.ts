@@ -13,6 +13,7 @@ import type { ValidRequest } from "../engine/validate";
 import { type Labels, ServerMetrics, labelSet } from "./metrics";
 import { renderEmbeddingMetrics } from "./embedding-metrics";
 import { renderMoeMetrics } from "./moe-metrics";
+import { renderKvMetrics } from "./kv-metrics";
 import { type WireLimits, type WireRequest, decodeRequest, encodeResponse } from "./wire";
 import { mediaTypes, negotiateFormat, requestFormat } from "./negotiate";
 import { readBody } from "./body";
@@ -130,7 +131,12 @@ export function createApp(options: AppOptions = {}): RankfnApp {
       const stats = registry.current(name)?.model.stats().moe;
       return stats ? [{ model: name, moe: stats }] : [];
     });
-    return c.text(`${metrics.render()}${renderEmbeddingMetrics(embeddings)}${moe.length ? `\n${renderMoeMetrics(moe)}` : ""}`, 200, { "Content-Type": "text/plain; version=0.0.4" });
+    const kv = registry.list().flatMap(({ name }) => {
+      const v = registry.current(name);
+      const stats = v?.model.stats().kvCache;
+      return v && stats ? [{ model: name, version: String(v.version), kv: stats }] : [];
+    });
+    return c.text(`${metrics.render()}${renderEmbeddingMetrics(embeddings)}${moe.length ? `\n${renderMoeMetrics(moe)}` : ""}${kv.length ? `\n${renderKvMetrics(kv)}` : ""}`, 200, { "Content-Type": "text/plain; version=0.0.4" });
   });
 
   app.get("/v1/models", (c) => json(c, { models: registry.list() }));

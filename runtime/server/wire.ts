@@ -1,5 +1,5 @@
 // The wire format of the rank endpoint, msgpack or JSON:
-//   request  { context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
+//   request  { user?, context?: {feature: value}, candidates: {feature: value} | [{feature: scalar|array}, ...]
 //              | rows: {feature: value}, deadline_ms?, priority? }
 //   value    msgpack: { dtype, shape, data: bin } (little-endian bytes; any byte offset: a payload
 //            aligned to its element size is viewed in place, any other is checked in place and
@@ -45,7 +45,7 @@ function show(v: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-const requestFields = new Set(["context", "candidates", "rows", "deadline_ms", "priority"]);
+const requestFields = new Set(["user", "context", "candidates", "rows", "deadline_ms", "priority"]);
 /** Each model's inputs by name (decoding looks a feature's spec up per tensor). */
 const specsOf = new WeakMap<GraphInput[], Map<string, GraphInput>>();
 
@@ -87,7 +87,10 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
   if (priority !== undefined && (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 1000)) {
     throw new RequestError(`priority: must be an integer in [-1000, 1000], got ${show(priority)}`, "bad_priority");
   }
-  const request: RankRequest = rows ? { rows } : { context: context ?? {}, candidates: candidates! };
+  // `user` is checked by the model's validation (a string or an integer, ranking requests only).
+  const user = raw.user;
+  if (rows && user !== undefined) throw new RequestError("user: only ranking requests ({ context, candidates }) name a user; flat rows are not cached", "bad_user");
+  const request: RankRequest = rows ? { rows } : { ...(user !== undefined ? { user: user as string | number } : {}), context: context ?? {}, candidates: candidates! };
   return { request, deadlineMs: deadline as number | undefined, priority: priority as number | undefined, copies };
 }
 

@@ -96,6 +96,27 @@ describe("hot-row cache", () => {
     expect([...out]).toEqual([1.5, 1.5, 1.5, 1.5, -2, -2, -2, -2, 1, 1.5, 2, 128.5]);
   });
 
+  test("dequantizes u4q rows on insert (odd dim: ⌈5/2⌉ + 4 = 7 bytes a row, even columns in the low nibble)", () => {
+    using cache = new EmbeddingCache({ rows: 10, dim: 5, budgetBytes: 4096 });
+    // q = [0, 1, 2, 15, 7], scale 0.5 (0x3800), bias 1 (0x3c00); row 8 the same nibbles, scale 2 (0x4000), bias -1 (0xbc00).
+    const rows = new Uint8Array(14);
+    const view = new DataView(rows.buffer);
+    rows.set([0x10, 0xf2, 0x07], 0);
+    view.setUint16(3, 0x3800, true);
+    view.setUint16(5, 0x3c00, true);
+    rows.set([0x10, 0xf2, 0x07], 7);
+    view.setUint16(10, 0x4000, true);
+    view.setUint16(12, 0xbc00, true);
+    cache.insert(Int32Array.of(4, 8), rows, "u4q");
+    const out = new Float32Array(10);
+    expect(cache.lookup(Int32Array.of(4, 8), out).length).toBe(0);
+    expect([...out]).toEqual([1, 1.5, 2, 8.5, 4.5, -1, 1, 3, 29, 13]);
+    expect(() => cache.insert(Int32Array.of(1, 2), rows.subarray(0, 13), "u4q")).toThrow(/2 rows of u4q need 14 bytes, got 13/);
+    // A row dtype the cache does not know: the kernel names the ones it takes.
+    expect(native().rf_emb_cache_insert(cache.handle, 1, Int32Array.of(1), 5, rows, 6, 0)).not.toBe(0);
+    expect(String(native().rf_last_error())).toContain("must be RF_F32, RF_F16, RF_BF16, RF_U8Q or RF_U4Q");
+  });
+
   test("clear drops every row; stats reset zeroes the counters", () => {
     using cache = new EmbeddingCache({ rows: 100, dim: 2, budgetBytes: 8192 });
     cache.insert(Int32Array.from({ length: 20 }, (_, i) => i), new Float32Array(40));

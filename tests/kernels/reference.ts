@@ -80,6 +80,32 @@ export function embeddingBagRef(table: ArrayLike<number>, dim: number, ids: Arra
   return out;
 }
 
+/** The GRU recurrence in float64, from ONNX's formulas with R untransposed (rt[k·3h + i] = R[i][k]). */
+export function gruRef(gx: ArrayLike<number>, m: number, steps: number, h: number, rt: ArrayLike<number>, rb: ArrayLike<number> | null, lbr: boolean): Float64Array {
+  const y = new Float64Array(m * steps * h);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const R = (i: number, k: number) => rt[k * 3 * h + i]!;
+  const bias = (i: number) => (rb ? rb[i]! : 0);
+  for (let b = 0; b < m; b++) {
+    let hs = new Float64Array(h);
+    for (let t = 0; t < steps; t++) {
+      const g = (i: number) => gx[b * steps * 3 * h + t * 3 * h + i]!;
+      const proj = (i: number, v: Float64Array) => v.reduce((acc, x, k) => acc + x * R(i, k), 0);
+      const r = Float64Array.from({ length: h }, (_, i) => sig(g(h + i) + proj(h + i, hs) + bias(h + i)));
+      const rh = hs.map((x, i) => x * r[i]!);
+      const next = new Float64Array(h);
+      for (let i = 0; i < h; i++) {
+        const z = sig(g(i) + proj(i, hs) + bias(i));
+        const n = Math.tanh(g(2 * h + i) + (lbr ? r[i]! * (proj(2 * h + i, hs) + bias(2 * h + i)) : proj(2 * h + i, rh) + bias(2 * h + i)));
+        next[i] = (1 - z) * n + z * hs[i]!;
+      }
+      hs = next;
+      y.set(hs, b * steps * h + t * h);
+    }
+  }
+  return y;
+}
+
 export function interactionRef(x: ArrayLike<number>, m: number, f: number, d: number, concatDense: boolean, self: boolean): Float64Array {
   const width = (concatDense ? d : 0) + (self ? (f * (f + 1)) / 2 : (f * (f - 1)) / 2);
   const out = new Float64Array(m * width);

@@ -79,9 +79,9 @@ test("rankfn convert writes a model file that scores like the ONNX file, and loa
   const cli = join(import.meta.dir, "..", "..", "sdk", "cli.ts");
   const run = Bun.spawnSync([process.execPath, cli, "convert", onnxPath, out, "--context", "cat_0,cat_1"], { env: { ...process.env, RANKFN_DEBUG: "1" } });
   expect(run.exitCode).toBe(0);
-  // A progress bar while the weights are read, and (RANKFN_DEBUG=1) which ONNX patterns were rewritten.
+  // A progress bar while the weights are read, and (RANKFN_DEBUG=1) what the compiler fused.
   expect(run.stderr.toString()).toMatch(/importing .*small\.onnx \[#{30}\] 100%/);
-  expect(run.stderr.toString()).toContain("[rankfn compile] onnx-import: Gather -> ReduceSum -> embedding_bag(sum) (×26)");
+  expect(run.stderr.toString()).toContain("[rankfn compile] fuse-lookup-pool: 26 lookups -> embedding_bag(sum) (×26)");
   expect(run.stdout.toString()).toMatch(/^inputs {4}dense \[13\] candidate, cat_0 \[3\] context, cat_1 \[2\] context, cat_2/m);
   expect(run.stderr.toString()).toContain("fuse-embeddings: 26 bags fused");
   const fromOnnx = loadModel(onnxPath, { context: ["cat_0", "cat_1"] });

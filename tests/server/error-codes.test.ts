@@ -52,7 +52,8 @@ type Case = { name: string; status: number; code: string; message: RegExp; path?
 const cases: Case[] = [
   { name: "a body that is not msgpack", status: 400, code: "bad_body", message: /^body: not valid msgpack/, request: () => ({ body: new Uint8Array([0xc1, 0xc1]), headers: { "Content-Type": MSGPACK } }) },
   { name: "a body that is not JSON", status: 400, code: "bad_body", message: /^body: not valid JSON/, request: () => ({ body: "{", headers: { "Content-Type": "application/json" } }) },
-  { name: "an unknown top-level field", status: 400, code: "unknown_field", message: /^user: unknown field/, request: () => edit((o) => (o.user = 1)) },
+  { name: "an unknown top-level field", status: 400, code: "unknown_field", message: /^tenant: unknown field/, request: () => edit((o) => (o.tenant = 1)) },
+  { name: "a bad user", status: 400, code: "bad_user", message: /^user: expected a non-empty string/, request: () => edit((o) => (o.user = "")) },
   { name: "no candidates", status: 400, code: "missing_field", message: /^candidates: missing/, request: () => msgpack({ context: good().context }) },
   { name: "a bad deadline", status: 400, code: "bad_deadline", message: /^deadline_ms: must be a positive number/, request: () => edit((o) => (o.deadline_ms = -3)) },
   { name: "a bad priority", status: 400, code: "bad_priority", message: /^priority: must be an integer/, request: () => edit((o) => (o.priority = 1.5)) },

@@ -13,6 +13,8 @@
 //   item (q_offsets = kv_offsets = [0, nh], causal), rf_norm_gate and the W2 GEMM with
 //   the residual. K and V of the events are kept in the context value kv, row t =
 //   [K_t | V_t]: the per-request history cache the candidate half reads.
+//   With the user-history KV cache (hstu-history-cache.ts) a request's cached tokens'
+//   K/V are restored into kv and only its new events run (historyLayer's `cached`).
 // - hstu_candidates runs over the candidate rows (s.n). Candidate i belongs to
 //   request s.requestOfRow[i]; rows of one request are consecutive (the stager stacks
 //   them; rows out of order would only make more runs), and each maximal run of rows sharing a history is one jagged item: its
@@ -34,6 +36,7 @@ import type { Node } from "../../graph/schema";
 import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
+import { cachedHistory } from "./hstu-history-cache";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const SILU = activations.indexOf("silu");
@@ -106,7 +109,25 @@ function timestamps(node: Node, ctx: PlanContext, at: number): Slot<BigInt64Arra
   return ctx.attrs(node).rabBy === "time" ? (ctx.idSlot(node.inputs[at]!) as Slot<BigInt64Array>) : null;
 }
 
-const hstuHistory: StepBuilder = (node, ctx) => {
+/** One history layer's request-at-a-time runner, shared by the plain step and the KV-cached chain (hstu-history-cache.ts). */
+export interface HistoryLayer {
+  L: number;
+  /** K | V row width of the kv output (K: hq floats, then V: hv). */
+  wkv: number;
+  hq: number;
+  kv: Slot;
+  /** Leading padding slots of request b. */
+  pads(b: number): number;
+  /**
+   * Run request b's events from event `cached` on (delta-q): rows of K/V before it must already
+   * hold the cached tokens' K/V; new queries attend to them and to the new tokens (causal), and
+   * only the new tokens' outputs are written (the empty slots pass through as always).
+   */
+  run(b: number, cached: number): void;
+}
+
+/** The runner of one hstu_history node (scratch O(L), whatever the batch). */
+export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   const x = ctx.slot(node.inputs[0]!);
   const ids = ctx.idSlot(node.inputs[1]!);
   const ts = timestamps(node, ctx, 2);
@@ -117,38 +138,55 @@ const hstuHistory: StepBuilder = (node, ctx) => {
   const p = hstuLayer(node, ctx, ts ? 3 : 2, d);
   const wuq = p.hv + p.hq;
   const wkv = p.hq + p.hv;
-  // One request at a time: scratch is O(L), whatever the batch.
   const uq = ctx.scratch(`${node.name}.uq`, L * wuq);
   const att = ctx.scratch(`${node.name}.a`, L * p.hv);
   const gated = ctx.scratch(`${node.name}.g`, L * p.hv);
-  const offsets = new BigInt64Array(2);
+  const qOffsets = new BigInt64Array(2);
+  const kvOffsets = new BigInt64Array(2);
   const q = uq.subarray(p.hv);
   const { sym } = ctx;
-  return step(node, (s) => {
-    const rows = rowsOf(y, s);
-    for (let b = 0; b < rows; b++) {
+  return {
+    L, wkv, hq: p.hq, kv,
+    pads: (b) => leadingPads(ids, b, L, p.padding),
+    run(b, cached) {
       const pads = leadingPads(ids, b, L, p.padding);
       const nh = L - pads;
-      const xb = x.data.subarray(b * x.ld + pads * d);
-      const yb = y.data.subarray(b * y.ld + pads * d);
-      const kvb = kv.data.subarray(b * kv.ld + pads * wkv);
       // Empty slots: y = x, K/V zeros (never read).
       if (pads > 0) {
         ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
-      if (nh === 0) continue;
-      offsets[1] = BigInt(nh);
-      ctx.check(sym.rf_gemm(null, nh, xb, d, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
-      ctx.check(sym.rf_gemm(null, nh, xb, d, p.wKv, p.bKv, SILU, null, 0, kvb, wkv), node);
+      const nq = nh - cached;
+      if (nq <= 0) return;
+      const from = pads + cached;
+      const xb = x.data.subarray(b * x.ld + from * d);
+      const yb = y.data.subarray(b * y.ld + from * d);
+      const kvb = kv.data.subarray(b * kv.ld + pads * wkv);
+      qOffsets[1] = BigInt(nq);
+      kvOffsets[1] = BigInt(nh);
+      ctx.check(sym.rf_gemm(null, nq, xb, d, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
+      ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kvb.subarray(cached * wkv), wkv), node);
+      // Queries sit at the end of their kv sequence (rankfn.h), so new queries over cached K/V see positions cached.. .
       const pos = ts && p.rab ? ts.data.subarray(b * ts.ld + pads) : null;
       ctx.check(
-        sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, offsets, kvb, wkv, kvb.subarray(p.hq), wkv, offsets, CAUSAL, null, p.scale, p.rab, p.buckets, pos, pos, L, att, p.hv),
+        sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, qOffsets, kvb, wkv, kvb.subarray(p.hq), wkv, kvOffsets, CAUSAL, null, p.scale, p.rab, p.buckets, pos && pos.subarray(cached), pos, L, att, p.hv),
         node,
       );
-      ctx.check(sym.rf_norm_gate(null, nh, p.hv, att, p.hv, uq, wuq, p.gamma, p.beta, p.eps, gated, p.hv), node);
-      ctx.check(sym.rf_gemm(null, nh, gated, p.hv, p.w2, p.b2, IDENTITY, xb, d, yb, d), node);
-    }
+      ctx.check(sym.rf_norm_gate(null, nq, p.hv, att, p.hv, uq, wuq, p.gamma, p.beta, p.eps, gated, p.hv), node);
+      ctx.check(sym.rf_gemm(null, nq, gated, p.hv, p.w2, p.b2, IDENTITY, xb, d, yb, d), node);
+    },
+  };
+}
+
+const hstuHistory: StepBuilder = (node, ctx) => {
+  const layer = historyLayer(node, ctx);
+  const y = ctx.slot(node.outputs[0]!);
+  const cached = cachedHistory(node, ctx, layer);
+  return step(node, (s) => {
+    // With a KV cache, layer 0 runs the whole chain request by request and the later layers nothing.
+    if (s.kv && cached) return cached(s);
+    const rows = rowsOf(y, s);
+    for (let b = 0; b < rows; b++) layer.run(b, 0);
   });
 };
 

@@ -195,6 +195,23 @@ function rowOpCases(): ParityCase[] {
       });
     }
   }
+  // The GRU recurrence: h of one unit, odd and vector-width-crossing h, a single step, with and without biases.
+  for (const [m, steps, h] of [[1, 1, 1], [3, 5, 3], [7, 4, 16], [2, 6, 19]] as const) {
+    for (const lbr of [false, true]) {
+      const rng = new Rng(m * 100 + steps * 10 + h + (lbr ? 7 : 0));
+      const gx = tensor("f32", [m, steps * 3 * h], rng.floats(m * steps * 3 * h, -2, 2));
+      const rt = tensor("f32", [h, 3 * h], rng.floats(3 * h * h, -0.6, 0.6));
+      const rb = h === 3 ? undefined : tensor("f32", [3 * h], rng.floats(3 * h, -0.5, 0.5));
+      cases.push({
+        op: "gru_sequence",
+        dtype: "f32",
+        label: `m=${m} steps=${steps} h=${h}${lbr ? " linear-before-reset" : ""}${rb ? "" : " no bias"}`,
+        tol: tolerance.f32,
+        run: () => [k.gruSequence({ gx, steps, h, rt, rb, linearBeforeReset: lbr }).data as Float32Array],
+        expected: () => [ref.gruRef(gx.data as Float32Array, m, steps, h, rt.data as Float32Array, rb ? (rb.data as Float32Array) : null, lbr)],
+      });
+    }
+  }
   for (const n of [1, 3, 17, 128, 130]) {
     const m = 6;
     const rng = new Rng(n);

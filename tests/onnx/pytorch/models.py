@@ -87,14 +87,14 @@ def specs():
     add("dlrm", A.DLRM,
         [("dense", x.dense(13))] + [(f"cat_{i}", x.ids(n, h)) for i, (n, h) in enumerate(zip(A.DLRM.rows, A.DLRM.hots))],
         ["score"],
-        fusions=[r"embedding_bag\(sum\)", r"embedding_bag\(mean\)", r"embedding_bag\(max\)", r"dot_interaction\(f=7, d=16\)",
+        fusions=[r"embedding_bag\(sum\) \(×4\); embedding_bag\(mean\)", r"fuse-interaction: 1 .* dot_interaction\(f=7, d=16\)\n",
                  # The max-pooled bag runs as an unpooled lookup + reduce(max) (no max-pooling kernel): the other 5 fuse.
                  r"fuse-embeddings: 5 bags fused", FUSE_LINEAR], emb_scale=1.0)
     x = Inputs(2)
     add("torchrec_dlrm", A.TorchRecDLRM,
         [("dense_features", x.dense(8))] + [(f"sparse_{i}", x.ids(n, 3)) for i, n in enumerate(A.TorchRecDLRM.rows)],
         ["logit"],
-        fusions=[r"embedding_bag\(sum\)", r"dot_interaction\(f=6, d=8\)", r"fuse-embeddings: 5 bags fused", FUSE_LINEAR])
+        fusions=[r"embedding_bag\(sum\) \(×5\)", r"dot_interaction\(f=6, d=8\) with its columns permuted", r"fuse-embeddings: 5 bags fused", FUSE_LINEAR])
     x = Inputs(3)
     add("dcn_v2", A.DCNv2, [("dense", x.dense(8)), ("ids", x.columns(A.DCNv2.rows))], ["score"],
         fusions=[r"embedding_bag\(gather\)", r"fuse-embeddings: 6 bags fused", r"fuse-cross: 3 DCN cross formulas", FUSE_LINEAR], emb_scale=1.0)
@@ -130,16 +130,16 @@ def specs():
         fusions=[FUSE_MHA.format(n=2, heads=2, L=20, d=8, mask="causal ×2"), FUSE_LINEAR])
     x = Inputs(13)
     add("mmoe", A.MMoE, [("dense", x.dense(10)), ("ids", x.columns([100, 200, 300]))], ["ctr", "cvr"],
-        fusions=[r"mixture\(E=4\) \(×2\)", FUSE_LINEAR], emb_scale=1.0, linear_gain=2.0)
+        fusions=[r"fuse-mixture: 2 .* mixture\(E=4\) \(×2\)", FUSE_LINEAR], emb_scale=1.0, linear_gain=2.0)
     x = Inputs(14)
-    add("ple", A.PLE, [("dense", x.dense(6)), ("ids", x.columns([150, 250]))], ["ctr", "cvr"], fusions=[r"mixture\(E=4\)", FUSE_LINEAR],
+    add("ple", A.PLE, [("dense", x.dense(6)), ("ids", x.columns([150, 250]))], ["ctr", "cvr"], fusions=[r"fuse-mixture: 5 .* mixture\(E=4\) \(×4\); mixture\(E=6\)", FUSE_LINEAR],
         emb_scale=1.0, linear_gain=2.0)
     x = Inputs(15)
     add("youtube_dnn", S.YouTubeDNN,
         [("watch_hist", x.user(x.ids(1000, 10))), ("search_tokens", x.user(x.ids(500, 6))), ("user_dense", x.user(x.dense(4))),
          ("video_id", x.ids(1000, 1)), ("video_cate", x.ids(50, 1))],
         ["ctr"], context=["watch_hist", "search_tokens", "user_dense"], emb_scale=1.0,
-        fusions=[r"Gather -> ReduceMean -> embedding_bag\(mean\) \(×2\)", r"embedding_bag\(gather\)", r"fuse-embeddings: 4 bags fused, 2 embedding call",
+        fusions=[r"embedding_bag\(mean\) \(×2\); embedding_bag\(gather\) \(×2\)", r"fuse-embeddings: 4 bags fused, 2 embedding call",
                  r"insert-broadcast: 3 context values", FUSE_LINEAR, FUSE_BN_ACT])
     x = Inputs(16)
     add("bst_padded", lambda: S.BST(key_padding=True),

@@ -1,48 +1,23 @@
-// Embedding patterns: Gather(table, ids) pooled by ReduceSum/ReduceMean over
-// the ids (or a single id flattened away), and the Loop PyTorch emits for
-// nn.EmbeddingBag — ids [N, L] flattened to [N·L], offsets = range(0, N·L, L),
-// one loop iteration per bag doing Slice -> Gather -> ReduceSum/Mean. Both
-// become one embedding_bag over the ids as they arrive per row.
+// Embedding lookups as exporters write them, in their ONNX meaning on the
+// general ops: Gather(table, ids) is an unpooled lookup (embedding_sequence,
+// one table row per id; a lone id per row is a gather), and the Loop PyTorch
+// emits for nn.EmbeddingBag — ids [N, L] flattened to [N·L], offsets =
+// range(0, N·L, L), one iteration per bag doing Slice -> Gather -> Reduce —
+// is the lookup of the row's L ids and the reduction over them. Pooling them
+// into one embedding_bag call is the compiler's fuse-lookup-pool pass.
 import type { onnx } from "onnx-proto";
 import type { Tensor } from "../tensor/tensor";
+import { general } from "./general";
 import type { Importer, OnnxNode } from "./importer";
 import { type SymVec, isConst, symEq, sym } from "./symbolic";
 import { ONNX, initializerTensor, num } from "./tensors";
-import type { Val } from "./values";
 
-type Lookup = Extract<Val, { kind: "lookup" }>;
-
-/** Gather(table, ids): a lookup waiting for its pooling (or a direct one-id gather). */
-export function startLookup(imp: Importer, node: OnnxNode, tableName: string, table: Tensor, out: string): void {
+/** Gather(table, ids): one table row per id ([N, ...ids, D]; ids [N] give [N, D]). */
+export function tableGather(imp: Importer, node: OnnxNode, tableName: string, table: Tensor, out: string): void {
   const ids = imp.tensor(node.input![1]!, node, ["i32", "i64"]);
   const dim = table.shape[1]!;
-  if (ids.dims.length === 0) {
-    imp.fired("Gather(table, id) -> embedding_bag(gather)");
-    return imp.emit("embedding_bag", [ids.value, imp.weight(tableName, table)], out, [dim], { mode: "gather" }, node);
-  }
-  imp.set(out, { kind: "lookup", table: tableName, ids: ids.value, idsDims: ids.dims, dim });
-}
-
-/** Flatten/Squeeze/Reshape of a one-id lookup: the row itself. */
-export function lookupReshaped(imp: Importer, node: OnnxNode, v: Lookup, out: string): void {
-  if (v.idsDims.length !== 1 || v.idsDims[0] !== 1) imp.fail(node, `a lookup of ${v.idsDims.join("×")} ids per row must be pooled (ReduceSum/ReduceMean over axis 1) before it is reshaped`);
-  imp.fired("Gather(table, [id]) -> Flatten -> embedding_bag(gather)");
-  emitBag(imp, node, v, "gather", out, [v.dim]);
-}
-
-/** ReduceSum/ReduceMean of a lookup over its ids axis: an embedding bag. */
-export function lookupReduced(imp: Importer, node: OnnxNode, v: Lookup, axes: number[] | undefined, out: string): void {
-  const rank = v.idsDims.length + 2;
-  const norm = (axes ?? []).map((a) => (a < 0 ? a + rank : a));
-  if (v.idsDims.length !== 1 || norm.length !== 1 || norm[0] !== 1) imp.fail(node, "an embedding bag reduces over axis 1 (the ids of a row)");
-  const mode = node.opType === "ReduceSum" ? "sum" : "mean";
-  imp.fired(`Gather -> ${node.opType} -> embedding_bag(${mode})`);
-  emitBag(imp, node, v, mode, out, imp.intAttr(node, "keepdims", 1) ? [1, v.dim] : [v.dim]);
-}
-
-function emitBag(imp: Importer, node: OnnxNode, v: Lookup, mode: string, out: string, dims: number[]): void {
-  const table = imp.constant(v.table)!.t;
-  imp.emit("embedding_bag", [v.ids, imp.weight(v.table, table)], out, dims, { mode }, node);
+  const rows = general(imp, "embedding_sequence", [ids.value, imp.weight(tableName, table)], {}, node, out)[0]!;
+  imp.set(out, { ...rows, dims: [...ids.dims, dim] });
 }
 
 // ------------------------------------------------------------------ the EmbeddingBag Loop
@@ -107,16 +82,12 @@ export function embeddingBagLoop(imp: Importer, node: OnnxNode): void {
   const trip = node.input?.[0] ? imp.vals.get(node.input[0]) : undefined;
   if (trip && !(trip.kind === "sym" && "items" in trip.vec && trip.vec.items.length === 1 && symEq(trip.vec.items[0]!, sym(0, 1)))) why("the trip count must be the number of rows");
   if (sampleWeights) return weightedBag(imp, node, { ids: flat.value, L, table: lookup.input![0]!, reduce: reduce.opType!, rowsSlice: rows, ...sampleWeights });
-  if (reduce.opType === "ReduceMax") {
-    // Max pooling: the bag's rows [N, L, D] looked up, then the max over the L ids.
-    imp.fired("EmbeddingBag Loop -> embedding_bag(max) as an unpooled lookup + reduce(max)");
-    const rows = imp.temp("embedding_sequence", [flat.value, imp.weight(lookup.input![0]!, table.t)], L * table.dims[1]!, {}, "bag_rows");
-    const view = imp.temp("reshape", [rows], L * table.dims[1]!, { shape: [L, table.dims[1]!] }, "bag_rows");
-    return imp.emit("reduce", [view], node.output![0]!, [table.dims[1]!], { op: "max", axes: [1], keepdims: false }, node);
-  }
-  const mode = reduce.opType === "ReduceSum" ? "sum" : "mean";
-  imp.fired(`EmbeddingBag Loop -> embedding_bag(${mode})`);
-  imp.emit("embedding_bag", [flat.value, imp.weight(lookup.input![0]!, table.t)], node.output![0]!, [table.dims[1]!], { mode }, node);
+  // The bag's rows [N, L, D] looked up, then pooled over the L ids (fuse-lookup-pool makes sum/mean one embedding_bag).
+  const dim = table.dims[1]!;
+  const looked = imp.temp("embedding_sequence", [flat.value, imp.weight(lookup.input![0]!, table.t)], L * dim, {}, "bag_rows");
+  const view = imp.temp("reshape", [looked], L * dim, { shape: [L, dim] }, "bag_rows");
+  const op = reduce.opType === "ReduceSum" ? "sum" : reduce.opType === "ReduceMean" ? "mean" : "max";
+  imp.emit("reduce", [view], node.output![0]!, [dim], { op, axes: [1], keepdims: false }, node);
 }
 
 /**
@@ -132,7 +103,6 @@ function weightedBag(imp: Importer, node: OnnxNode, b: { ids: string; L: number;
   if (!perRow) imp.fail(node, "the per-sample weights must be a float input [N, L] flattened like the ids");
   const table = imp.constant(b.table)!.t;
   const dim = table.shape[1]!;
-  imp.fired("EmbeddingBag Loop -> embedding_bag(sum, per-sample weights) as an unpooled lookup ⊙ weights + reduce(sum)");
   const rows = imp.temp("embedding_sequence", [b.ids, imp.weight(b.table, table)], b.L * dim, {}, "bag_rows");
   const view = imp.temp("reshape", [rows], b.L * dim, { shape: [b.L, dim] }, "bag_rows");
   const weights = imp.temp("reshape", [w.value], b.L, { shape: [b.L, 1] }, "bag_weights");
