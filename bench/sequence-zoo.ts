@@ -2,9 +2,13 @@
 // process (loadModel + rankSync, fp32) at history lengths 256 and 1024 with 64
 // and 512 candidates per request — samples/s, ms per request, GFLOP/s from the
 // model's FLOP estimate (history once per request + every candidate) and % of
-// the fp32 peak measured in the same run.
+// the fp32 peak measured in the same run; against onnxruntime-node running the
+// same model and weights as plain ONNX ops in the per-request form
+// (bench/hstu-onnx-model.ts), ctr compared within 1e-4.
+import * as ort from "onnxruntime-node";
 import { loadModel, tensor } from "../sdk";
 import { flopsPerRow, zoo } from "../sdk/zoo";
+import { hstuOnnxModel } from "./hstu-onnx-model";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -27,19 +31,36 @@ export async function zooHstuSection(report: Report, peak: number, threads: numb
   );
   section.note("GFLOP/s: the model's FLOP estimate (flopsPerRow: the history half once, the candidate half per candidate) per measured call");
   section.note("target: end-to-end MFU on hstu at L = 1024 >= 40%");
+  section.note("ORT: the same model and weights as ONNX ops (Gather, Gemm, Split, MatMul, Sigmoid, LayerNormalization), one request per run, the history encoded once in the graph; speed-up: ORT ms / rankfn ms");
+  section.note("target: hstu at L = 1024 with 512 candidates >= 2x onnxruntime-node, outputs within 1e-4");
   for (const L of [256, 1024]) {
-    const built = zoo.hstu.build({ ...benchHstu, historyLength: L });
+    const options = { ...benchHstu, historyLength: L };
+    const built = zoo.hstu.build(options);
     const f = flopsPerRow(built.graph);
     using model = loadModel(built, { threads, maxBatch: 512 });
+    const session = await ort.InferenceSession.create(hstuOnnxModel(built, options), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
     for (const candidates of quick ? [512] : [64, 512]) {
       progress(`zoo hstu L=${L} candidates=${candidates}`);
       const req = request(L, candidates);
-      const t = await time(() => model.rankSync(req), { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 });
+      const budget = { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 };
+      const t = await time(() => model.rankSync(req), budget);
+      const feeds = {
+        hist_items: new ort.Tensor("int64", req.context.hist_items.data as BigInt64Array, [L]),
+        hist_actions: new ort.Tensor("int64", req.context.hist_actions.data as BigInt64Array, [L]),
+        item_id: new ort.Tensor("int64", req.candidates.item_id.data as BigInt64Array, [candidates, 1]),
+      };
+      const theirs = await time(() => session.run(feeds), budget);
+      const want = (await session.run(feeds)).ctr!.data as Float32Array;
+      const got = model.rankSync(req).outputs.ctr!.data as Float32Array;
+      let diff = 0;
+      for (let i = 0; i < candidates; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
       const work = f.context + candidates * f.candidate;
       section.add({
         L, candidates, "ms / request": t.median * 1e3, "samples/s": candidates / t.median, "history GFLOP": f.context / 1e9,
         "GFLOP / request": work / 1e9, "GFLOP/s": work / t.median / 1e9, "% peak": (100 * work) / t.median / 1e9 / peak,
+        "ORT ms": theirs.median * 1e3, "speed-up": theirs.median / t.median, "max |Δ| vs ORT": diff.toExponential(1), "within 1e-4": diff <= 1e-4 ? "yes" : "NO",
       });
     }
+    await session.release();
   }
 }

@@ -4,8 +4,10 @@
 // as GFLOP/s and % of the fp32 FMA peak measured in this run, against the same
 // math as ONNX ops (MatMul, Mul, Add mask, Softmax, MatMul) in onnxruntime-node;
 // a jagged batch of mixed lengths vs its sequences run one by one (and vs ORT on
-// the batch padded to its longest sequence); HSTU pointwise attention beside it;
-// the zoo hstu end to end at L = 256, 1024 with 64, 512 candidates (bench/sequence-zoo.ts).
+// the batch padded to its longest sequence); HSTU pointwise attention with its
+// relative bias against the same math as ONNX ops (bench/sequence-hstu-attention.ts);
+// the zoo hstu and bst end to end at L = 256, 1024 with 64, 512 candidates, each against
+// onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
 // `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
@@ -13,6 +15,8 @@ import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { F32, OnnxGraph } from "./onnx-graph";
 import { Report } from "./report";
+import { zooBstSection } from "./sequence-bst";
+import { hstuAttentionSection } from "./sequence-hstu-attention";
 import { zooHstuSection } from "./sequence-zoo";
 import { progress, time } from "./timing";
 
@@ -171,15 +175,8 @@ export async function main(args: string[]): Promise<void> {
     });
   }
 
-  const hstu = report.section(`HSTU pointwise attention (rf_hstu_attention), one sequence, H = 4, d = ${D}, causal, with rab`);
-  for (const L of quick ? [1024] : [1024, 4096]) {
-    const p = problem(rng, [L], 4);
-    const rab = { table: tensor("f32", [4, 12], rng.floats(48, -0.2, 0.2)) };
-    progress(`hstu L=${L}`);
-    const t = await time(() => k.hstuAttention({ q: p.q, k: p.k, v: p.v, qOffsets: p.qo, kvOffsets: p.qo, heads: 4, mask: "causal", rab }), budget);
-    const f = flops([L], 4, true);
-    hstu.add({ L, "ms": t.median * 1e3, "GFLOP/s": f / t.median / 1e9, "% peak": (100 * f) / t.median / 1e9 / peak });
-  }
+  await hstuAttentionSection(report, rng, peak, THREADS, quick);
   await zooHstuSection(report, peak, THREADS, quick);
+  await zooBstSection(report, peak, THREADS, quick);
   report.print(json);
 }

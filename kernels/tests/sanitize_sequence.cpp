@@ -44,6 +44,50 @@ SANITIZE_CASE(sequence_attention) {
     return failed;
 }
 
+// The tiled path's bias sources and task kinds: explicit per-token positions (8-lane buckets,
+// 44 buckets, deltas past 2^40), one shared query position (per-column bias), default positions
+// (the bias row), many items of at most 8 kv rows (the direct path) beside one of 150 (3 kv tiles).
+SANITIZE_CASE(sequence_attention_tiles) {
+    int failed = 0;
+    const int64_t heads = 2, d = 9, dv = 17, buckets = 44, batch = 41;
+    std::vector<int64_t> qo{0}, ko{0};
+    for (int64_t b = 0; b < batch; ++b) {
+        const int64_t n = b == batch - 1 ? 150 : b % 9;
+        qo.push_back(qo.back() + n);
+        ko.push_back(ko.back() + n);
+    }
+    const int64_t q_rows = qo.back(), kv_rows = ko.back();
+    Rng rng(79);
+    auto q = rng.floats(size_t(q_rows * heads * d)), k = rng.floats(size_t(kv_rows * heads * d));
+    auto v = rng.floats(size_t(kv_rows * heads * dv)), rab = rng.floats(size_t(heads * buckets));
+    std::vector<int64_t> qp(static_cast<size_t>(q_rows)), kp(static_cast<size_t>(kv_rows)), shared(static_cast<size_t>(q_rows));
+    for (int64_t t = 0; t < q_rows; ++t) qp[size_t(t)] = (int64_t(1) << 41) + int64_t(rng.next() % 3);
+    for (int64_t t = 0; t < kv_rows; ++t) kp[size_t(t)] = (int64_t(1) << 41) - (int64_t(1) << (rng.next() % 42)) + int64_t(rng.next() % 3) - 1;
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t t = qo[size_t(b)]; t < qo[size_t(b + 1)]; ++t) shared[size_t(t)] = int64_t(1000 + b);
+    for (int pointwise = 0; pointwise < 2; ++pointwise)
+        for (int mask = RF_SEQ_MASK_NONE; mask <= RF_SEQ_MASK_CAUSAL; ++mask)
+            for (int pos = 0; pos < 3; ++pos) {
+                const int64_t *qpos = pos == 0 ? nullptr : pos == 1 ? qp.data() : shared.data();
+                const int64_t *kpos = pos == 0 ? nullptr : kp.data();
+                auto run = [&](std::vector<float> &out) {
+                    return pointwise ? rf_hstu_attention(nullptr, batch, heads, d, dv, q.data(), heads * d, qo.data(), k.data(), heads * d, v.data(),
+                                                         heads * dv, ko.data(), mask, nullptr, 0.3f, rab.data(), buckets, qpos, kpos, 150, out.data(), heads * dv)
+                                     : rf_seq_attention(nullptr, batch, heads, d, dv, q.data(), heads * d, qo.data(), k.data(), heads * d, v.data(),
+                                                        heads * dv, ko.data(), mask, nullptr, 0.3f, rab.data(), buckets, qpos, kpos, out.data(), heads * dv);
+                };
+                std::vector<float> want(size_t(q_rows * heads * dv)), got(want.size());
+                rf_set_isa(RF_ISA_REF);
+                failed += expect_status("seq tiles ref", run(want), RF_OK);
+                for (int isa : supported_isas()) {
+                    rf_set_isa(isa);
+                    failed += expect_status("seq tiles", run(got), RF_OK);
+                    failed += expect_close("seq tiles", got.data(), want.data(), got.size(), 1e-5f);
+                }
+            }
+    return failed;
+}
+
 SANITIZE_CASE(sequence_rows) {
     int failed = 0;
     Rng rng(78);

@@ -4,7 +4,8 @@
 // repeated for the request's candidates. target_attention reads its context
 // keys and mask directly (it pairs each candidate with its request's row);
 // hstu_candidates reads its request's history K/V, ids and times the same way
-// (inputs 3 and 4 are weights unless its bias is by time: never broadcast either way).
+// (inputs 3 and 4 are weights unless its bias is by time: never broadcast either way);
+// attention without a mask reads its request's K/V in place.
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import { type Pass, cloneGraph } from "./pass";
@@ -12,11 +13,21 @@ import { type Pass, cloneGraph } from "./pass";
 /** Inputs an op consumes at context granularity on purpose (by position). */
 const contextAware: Record<string, Set<number>> = { target_attention: new Set([1, 2]), hstu_candidates: new Set([1, 2, 3, 4]) };
 
+/**
+ * Whether `node` reads input i at context granularity: the ops above, and attention's K and V
+ * when it has no key padding mask and mask "none" (candidate queries over their request's tokens,
+ * runtime/engine/steps/attention.ts; a causal mask would need each candidate's own positions).
+ */
+function readsContext(node: Node, i: number): boolean {
+  if (node.op === "attention") return (i === 1 || i === 2) && node.inputs.length === 3 && (node.attrs.mask ?? "none") === "none";
+  return contextAware[node.op]?.has(i) ?? false;
+}
+
 /** Does a candidate-row node still read a context value directly (insert-broadcast has not run)? */
 export function needsBroadcast(graph: Graph, info: GraphInfo): boolean {
   return graph.nodes.some((node) => {
     if (node.op === "broadcast" || info.values.get(node.outputs[0]!)!.role !== "candidate") return false;
-    return node.inputs.some((input, i) => info.values.get(input)?.role === "context" && !contextAware[node.op]?.has(i));
+    return node.inputs.some((input, i) => info.values.get(input)?.role === "context" && !readsContext(node, i));
   });
 }
 
@@ -32,7 +43,7 @@ export const insertBroadcast: Pass = {
       if (outRole === "candidate" && node.op !== "broadcast") {
         node.inputs = node.inputs.map((input, i) => {
           const v = info.values.get(input);
-          if (!v || v.role !== "context" || contextAware[node.op]?.has(i)) return input;
+          if (!v || v.role !== "context" || readsContext(node, i)) return input;
           let b = made.get(input);
           if (!b) {
             b = `${input}@candidates`;

@@ -3,6 +3,7 @@
 // the table rows, architecture sizes) and returns a validated graph and its
 // weights, ready for writeModel.
 import type { BuiltModel } from "../../runtime/graph/builder";
+import { buildBst, type BstOptions } from "./bst";
 import { buildDcnv2, type Dcnv2Options } from "./dcnv2";
 import { buildDeepfm, type DeepfmOptions } from "./deepfm";
 import { buildDin, type DinOptions } from "./din";
@@ -30,6 +31,7 @@ export interface ZooOptions {
   moe: MoeOptions;
   hstu: HstuOptions;
   rankmixer: RankmixerOptions;
+  bst: BstOptions;
 }
 
 export type ZooName = keyof ZooOptions;
@@ -45,6 +47,7 @@ export const zoo: { [N in ZooName]: ZooEntry<ZooOptions[N]> } = {
   moe: { summary: "sparse top-k mixture-of-experts block in a ranking model", build: buildMoe },
   hstu: { summary: "HSTU (DLRMv3-like): HSTU layers over the (item, action) history, candidates attend to it (M-FALCON)", build: buildHstu },
   rankmixer: { summary: "RankMixer: features as T tokens, token mixing + per-token FFN blocks", build: buildRankmixer },
+  bst: { summary: "BST: transformer blocks over the item history (once per request), the target attends to it", build: buildBst },
 };
 
 export const zooNames = Object.keys(zoo) as ZooName[];
@@ -54,5 +57,5 @@ export function isZooName(name: string): name is ZooName {
 }
 
 export { parameterCount, flopsPerRow } from "./stats";
-export { buildDcnv2, buildDeepfm, buildDin, buildDlrm, buildHstu, buildMmoe, buildMoe, buildPle, buildRankmixer, buildWidedeep };
-export type { Dcnv2Options, DeepfmOptions, DinOptions, DlrmOptions, HstuOptions, MmoeOptions, MoeOptions, PleOptions, RankmixerOptions, WidedeepOptions };
+export { buildBst, buildDcnv2, buildDeepfm, buildDin, buildDlrm, buildHstu, buildMmoe, buildMoe, buildPle, buildRankmixer, buildWidedeep };
+export type { BstOptions, Dcnv2Options, DeepfmOptions, DinOptions, DlrmOptions, HstuOptions, MmoeOptions, MoeOptions, PleOptions, RankmixerOptions, WidedeepOptions };

@@ -32,8 +32,10 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
     switch (node.op) {
       case "linear":
       case "matmul": {
+        // A per-slot linear (attrs.slots, e.g. per token) runs once per slot.
         const s = w(node.inputs[1]!);
-        f = 2 * s[0]! * s[1]!;
+        const slots = ((attrs.slots as number[] | undefined) ?? []).reduce((a, b) => a * b, 1);
+        f = 2 * s[0]! * s[1]! * slots;
         break;
       }
       case "cross": {
@@ -60,7 +62,9 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         const heads = attrs.heads as number;
         const d = attrs.headDim as number;
         const dv = (attrs.valueDim as number | undefined) ?? d;
-        f = heads * lq * lk * (2 * d + 2 * dv + 5);
+        // Causal: query i sees keys j <= i + lk - lq.
+        const pairs = attrs.mask === "causal" ? lq * lk - (lq * (lq - 1)) / 2 : lq * lk;
+        f = heads * pairs * (2 * d + 2 * dv + 5);
         break;
       }
       case "mixture":

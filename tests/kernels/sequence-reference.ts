@@ -26,8 +26,8 @@ export interface SeqProblem {
 
 /** The bucket of rankfn.h: the bit width of |qp - kp|, clamped to buckets - 1. */
 export function seqBucket(qp: number, kp: number, buckets: number): number {
-  const delta = Math.abs(qp - kp);
-  const b = delta === 0 ? 0 : Math.floor(Math.log2(delta)) + 1;
+  const delta = Math.abs(qp - kp); // exact: positions stay below 2^53
+  const b = delta === 0 ? 0 : delta.toString(2).length; // the bit width, exact where log2 rounds up near 2^k
   return Math.min(b, buckets - 1);
 }
 

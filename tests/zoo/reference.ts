@@ -17,6 +17,7 @@ import { widedeepOptions } from "../../sdk/zoo/widedeep";
 import { type Act, act } from "../kernels/reference";
 import { type ZooRequest, inputRow } from "./requests";
 import { referenceHstu, referenceRankmixer } from "./reference-sequence";
+import { referenceBst } from "./reference-bst";
 
 /** The largest |got − want| over the largest |want| (at least 1e-3): the float32-vs-float64 error the zoo tests bound. */
 export function normalisedError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -316,6 +317,7 @@ export const references: { [N in ZooName]: (options: Partial<ZooOptions[N]>, wei
   moe: referenceMoe,
   hstu: referenceHstu,
   rankmixer: referenceRankmixer,
+  bst: referenceBst,
 };
 
 /** The reference outputs of architecture `name` built with `options`. */

@@ -15,6 +15,7 @@ import { dlrmOptions } from "../../sdk/zoo/dlrm";
 import { mmoeOptions } from "../../sdk/zoo/mmoe";
 import { moeOptions } from "../../sdk/zoo/moe";
 import { pleOptions } from "../../sdk/zoo/ple";
+import { bstOptions } from "../../sdk/zoo/bst";
 import { hstuOptions } from "../../sdk/zoo/hstu";
 import { rankmixerOptions } from "../../sdk/zoo/rankmixer";
 import { widedeepOptions } from "../../sdk/zoo/widedeep";
@@ -97,6 +98,13 @@ export function inputSpecs<N extends ZooName>(name: N, options: Partial<ZooOptio
     case "rankmixer": {
       const o = rankmixerOptions(options as Partial<ZooOptions["rankmixer"]>);
       return [denseSpec(o.denseFeatures), ...bags("cat", o.multiHot, o.rows, o.contextFeatures)];
+    }
+    case "bst": {
+      const o = bstOptions(options as Partial<ZooOptions["bst"]>);
+      return [
+        { name: "hist", dtype: "i64", width: o.historyLength, role: "context", rows: o.itemTableRows, kind: "history" },
+        { name: "item_id", dtype: "i64", width: 1, role: "candidate", rows: o.itemTableRows, kind: "bag" },
+      ];
     }
     default:
       throw new Error(`no input specs for "${name}"`);

@@ -29,6 +29,7 @@ const outputs: Record<ZooName, string[]> = {
   moe: ["ctr"],
   hstu: ["ctr"],
   rankmixer: ["ctr"],
+  bst: ["ctr"],
 };
 
 function bytes(t: Tensor): Uint8Array {

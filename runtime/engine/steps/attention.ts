@@ -6,10 +6,12 @@
 // key padding mask, each row's visible K/V rows are gathered into plan scratch
 // (one rf_gather_rows each) and the kv offsets count them, so the kernel sees
 // exactly the keys the mask leaves (any subset, not only a prefix or suffix).
+// Candidate queries may attend to context K/V (a target over its request's
+// history): each request's run of rows is one item over that request's tokens.
 import { GraphError, type Node } from "../../graph/schema";
 import { enumCode } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
-import { type PlanContext, type StepBuilder, rowsOf } from "../plan-context";
+import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
 import { contiguous, step } from "./tensor-operands";
 
 /** Offsets [capacity + 1] of rows of `length` tokens each. */
@@ -25,6 +27,37 @@ function tokens(ctx: PlanContext, node: Node, name: string, start: number) {
   return { slot, view: (slot.data as Float32Array).subarray(start), length, columns };
 }
 
+type Tokens = ReturnType<typeof tokens>;
+
+/**
+ * Candidate queries over their request's context K/V (a target attending to an encoded history):
+ * one rf_seq_attention item per run of consecutive rows of one request, its queries those rows'
+ * tokens, its kv the request's L tokens read in place (never copied per candidate).
+ */
+function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>, q: Tokens, k: Tokens, v: Tokens, out: Tokens): Step {
+  if (node.inputs[3]) throw new GraphError(`node "${node.name}" (attention): a key padding mask needs q, k and v of one role`);
+  if (a.mask !== "none") throw new GraphError(`node "${node.name}" (attention): candidate queries over context keys take mask "none", not "${a.mask}"`);
+  const dv: number = a.valueDim ?? a.headDim;
+  const qOffsets = new BigInt64Array(2);
+  const kvOffsets = BigInt64Array.from([0n, BigInt(k.length)]);
+  const { sym } = ctx;
+  return step(node, (s) => {
+    const n = rowsOf(out.slot, s);
+    for (let i0 = 0; i0 < n; ) {
+      const r = s.requestOfRow[i0]!;
+      let i1 = i0 + 1;
+      while (i1 < n && s.requestOfRow[i1] === r) i1++;
+      qOffsets[1] = BigInt((i1 - i0) * q.length);
+      ctx.check(
+        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.length * q.columns), q.columns, qOffsets, k.view.subarray(r * k.length * k.columns), k.columns,
+          v.view.subarray(r * v.length * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
+        node,
+      );
+      i0 = i1;
+    }
+  });
+}
+
 const attention: StepBuilder = (node, ctx) => {
   const a = ctx.attrs(node);
   const dv: number = a.valueDim ?? a.headDim;
@@ -32,6 +65,7 @@ const attention: StepBuilder = (node, ctx) => {
   const k = tokens(ctx, node, node.inputs[1]!, a.kStart);
   const v = tokens(ctx, node, node.inputs[2]!, a.vStart);
   const out = tokens(ctx, node, node.outputs[0]!, 0);
+  if (q.slot.role === "candidate" && k.slot.role === "context" && v.slot.role === "context") return targetOverHistory(node, ctx, a, q, k, v, out);
   // Each row's queries attend to that row's keys: all of them must count the same rows.
   for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
     if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (attention): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);

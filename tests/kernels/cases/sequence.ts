@@ -33,6 +33,10 @@ const shapes: Shape[] = [
   { heads: 1, d: 3, dv: 2, qLens: [4, 2], kvLens: [2, 0] }, // more queries than kv: the first see nothing (zeros)
 ];
 
+// Many short items (the direct path, several tasks of them) beside long ones (the tiled path).
+const manyLens = Array.from({ length: 300 }, (_, i) => (i * 7) % 10);
+const manyShapes: Shape[] = [{ heads: 2, d: 24, dv: 40, qLens: [...manyLens, 150], kvLens: [...manyLens, 150] }];
+
 const falconShapes: Shape[] = [
   // Full sequences (history queries causal, candidates see history + self), empty history, all candidates.
   { heads: 2, d: 7, dv: 5, qLens: [9, 4, 3, 1, 75], kvLens: [9, 4, 3, 1, 75], cands: [4, 4, 0, 1, 11] },
@@ -40,7 +44,26 @@ const falconShapes: Shape[] = [
   { heads: 3, d: 16, dv: 16, qLens: [5, 1, 3, 20], kvLens: [25, 1, 70, 20], cands: [5, 1, 3, 20] },
 ];
 
-function problem(s: Shape, mask: ref.SeqMaskName, rab: "none" | "index" | "positions", seed: number) {
+/**
+ * Bias modes: none; index (default positions); positions (random, per token); shared (every query of an
+ * item at one position, as M-FALCON candidates at the request's time: the kernel's per-column path);
+ * wide (per token, 44 buckets, deltas of 2^e - 1, 2^e, 2^e + 1 up to 2^41: every bucket boundary, exactly).
+ */
+type RabMode = "none" | "index" | "positions" | "shared" | "wide";
+
+function positionsOf(rab: RabMode, rng: Rng, s: Shape, totalQ: number, totalKv: number): { qPos?: number[]; kvPos?: number[] } {
+  if (rab === "positions") return { qPos: Array.from({ length: totalQ }, () => rng.int(1000)), kvPos: Array.from({ length: totalKv }, () => rng.int(1000)) };
+  if (rab !== "shared" && rab !== "wide") return {};
+  const top = 2 ** 41;
+  const qPos = s.qLens.flatMap((n) => {
+    const at = rng.int(1000);
+    return Array.from({ length: n }, () => (rab === "wide" ? top + rng.int(3) : at));
+  });
+  const kvPos = Array.from({ length: totalKv }, () => (rab === "wide" ? top - (2 ** rng.int(42) + rng.int(3) - 1) : rng.int(1000)));
+  return { qPos, kvPos };
+}
+
+function problem(s: Shape, mask: ref.SeqMaskName, rab: RabMode, seed: number) {
   const rng = new Rng(seed);
   const totalQ = s.qLens.reduce((a, b) => a + b, 0);
   const totalKv = s.kvLens.reduce((a, b) => a + b, 0);
@@ -63,10 +86,9 @@ function problem(s: Shape, mask: ref.SeqMaskName, rab: "none" | "index" | "posit
     ldv = hv;
     tensors = { q: tensor("f32", [totalQ, hd], q), k: tensor("f32", [totalKv, hd], kk), v: tensor("f32", [totalKv, hv], v) };
   }
-  const buckets = 6;
+  const buckets = rab === "wide" ? 44 : 6;
   const table = rng.floats(s.heads * buckets, -0.5, 0.5);
-  const qPos = rab === "positions" ? Array.from({ length: totalQ }, () => rng.int(1000)) : undefined;
-  const kvPos = rab === "positions" ? Array.from({ length: totalKv }, () => rng.int(1000)) : undefined;
+  const { qPos, kvPos } = positionsOf(rab, rng, s, totalQ, totalKv);
   const pr: ref.SeqProblem = {
     heads: s.heads, d: s.d, dv: s.dv, q, ldq, k: kk, ldk, v, ldv,
     qOffsets: offsets(s.qLens), kvOffsets: offsets(s.kvLens), mask, numCandidates: s.cands,
@@ -80,14 +102,19 @@ function problem(s: Shape, mask: ref.SeqMaskName, rab: "none" | "index" | "posit
   return { pr, args };
 }
 
+// Shapes with items past one kv tile, where the shared and wide bias modes reach the tiled paths.
+const tiledShapes = new Set<Shape>([shapes[1]!, shapes[2]!, shapes[3]!, falconShapes[0]!, falconShapes[1]!, manyShapes[0]!]);
+
 function attentionCases(): ParityCase[] {
   const cases: ParityCase[] = [];
   const configs: [Shape, ref.SeqMaskName][] = [
     ...shapes.flatMap((s) => [[s, "none"], [s, "causal"]] as [Shape, ref.SeqMaskName][]),
     ...falconShapes.map((s) => [s, "falcon"] as [Shape, ref.SeqMaskName]),
+    ...manyShapes.flatMap((s) => [[s, "none"], [s, "causal"]] as [Shape, ref.SeqMaskName][]),
   ];
   configs.forEach(([s, mask], ci) => {
-    (["none", "index", "positions"] as const).forEach((rab, ri) => {
+    (["none", "index", "positions", "shared", "wide"] as const).forEach((rab, ri) => {
+      if (ri >= 3 && !tiledShapes.has(s)) return;
       const { pr, args } = problem(s, mask, rab, 7000 + ci * 10 + ri);
       const label = `H=${s.heads} d=${s.d} dv=${s.dv} q=[${s.qLens}] kv=[${s.kvLens}]${s.cands ? ` cands=[${s.cands}]` : ""} ${mask} rab=${rab}${s.fused ? " fused qkv" : ""}`;
       cases.push({ op: "seq_attention", dtype: "f32", label, tol: tolerance.f32, run: () => [k.seqAttention(args).data], expected: () => [ref.seqAttentionRef(pr, false)] });
