@@ -12,19 +12,28 @@
 namespace rf {
 namespace {
 
-inline float vexp(float x) {
-    x = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+// exp's range clamp and polynomial, for a float or a GCC vector of floats: returns the
+// polynomial p and sets n, the rounded power of two (exp(x) = p · 2^n).
+template <class V>
+inline V vexp_poly(V x, V &n) {
+    x = x < -87.33654f ? V{} + -87.33654f : x;
+    x = x > 88.72283f ? V{} + 88.72283f : x;
     // Round to nearest by adding and subtracting 1.5 * 2^23 (vectorises, unlike roundevenf).
-    float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    float r = x - n * 0.693359375f;
+    n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    V r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500E-4f;
+    V p = V{} + 1.9875691500E-4f;
     p = p * r + 1.3981999507E-3f;
     p = p * r + 8.3334519073E-3f;
     p = p * r + 4.1665795894E-2f;
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
+    return p * r * r + r + 1.0f;
+}
+
+inline float vexp(float x) {
+    float n;
+    float p = vexp_poly(x, n);
     int32_t e = int32_t(n) + 127;
     return p * std::bit_cast<float>(e << 23);
 }

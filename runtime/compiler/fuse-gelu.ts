@@ -5,8 +5,7 @@
 // broadcast ones (binary); each must hold a single value everywhere.
 import { inferGraph } from "../graph/infer";
 import type { Node } from "../graph/schema";
-import type { Tensor } from "../tensor/tensor";
-import { type Pass, cloneGraph, producers, useCounts } from "./pass";
+import { type Pass, cloneGraph, producers, uniformConstant, useCounts } from "./pass";
 
 const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) <= 1e-4 * Math.abs(want);
 
@@ -23,13 +22,7 @@ export const fuseGelu: Pass = {
     const graph = cloneGraph(model.graph);
     const byValue = producers(graph);
     const uses = useCounts(graph);
-    /** The one value of a constant weight, when all its elements are equal. */
-    const scalar = (v: string): number | undefined => {
-      const t: Tensor | undefined = graph.weights[v] ? model.weights.get(v) : undefined;
-      if (!t || t.dtype !== "f32" || t.data.length === 0) return undefined;
-      const d = t.data as Float32Array;
-      return d.every((x) => x === d[0]) ? d[0] : undefined;
-    };
+    const scalar = (v: string) => uniformConstant(model, graph, v);
     /** `n` as op(x, c) with c a constant (either order for add/mul): [x, c]. */
     const withConstant = (n: Node | undefined, op: string): [string, number] | undefined => {
       if (arith(n) !== op || n!.inputs.length !== 2) return undefined;

@@ -69,3 +69,11 @@ export function pruneWeights(graph: Graph, weights: Map<string, Tensor>): Map<st
   for (const name of Object.keys(graph.weights)) if (!used.has(name)) delete graph.weights[name];
   return new Map([...weights].filter(([name]) => used.has(name)));
 }
+
+/** The one value of constant `name` when all its f32 elements are equal (a broadcast scalar); undefined otherwise. */
+export function uniformConstant(model: BuiltModel, graph: Graph, name: string): number | undefined {
+  const t = graph.weights[name] ? model.weights.get(name) : undefined;
+  if (!t || t.dtype !== "f32" || t.data.length === 0) return undefined;
+  const d = t.data as Float32Array;
+  return d.every((x) => x === d[0]) ? d[0] : undefined;
+}

@@ -9,8 +9,7 @@
 // its linear and its FM tables).
 import { inferGraph } from "../graph/infer";
 import type { Node } from "../graph/schema";
-import type { Tensor } from "../tensor/tensor";
-import { type Pass, cloneGraph, pruneWeights, replaceUses } from "./pass";
+import { type Pass, cloneGraph, pruneWeights, replaceUses, uniformConstant } from "./pass";
 
 /** Constants larger than this are compared by name, not content. */
 const CONTENT_LIMIT = 4096;
@@ -19,12 +18,7 @@ export const simplifyArithmetic: Pass = {
   name: "simplify-arithmetic",
   run(model) {
     const graph = cloneGraph(model.graph);
-    const scalar = (v: string): number | undefined => {
-      const t: Tensor | undefined = graph.weights[v] ? model.weights.get(v) : undefined;
-      if (!t || t.dtype !== "f32" || t.data.length === 0) return undefined;
-      const d = t.data as Float32Array;
-      return d.every((x) => x === d[0]) ? d[0] : undefined;
-    };
+    const scalar = (v: string) => uniformConstant(model, graph, v);
     let reduced = 0;
     graph.nodes = graph.nodes.map((n) => {
       if (n.op !== "binary" || n.attrs.op !== "pow" || graph.weights[n.inputs[0]!]) return n;

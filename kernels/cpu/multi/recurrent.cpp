@@ -6,6 +6,7 @@
 // a horizontal sum or a long h.
 #include "../recurrent.h"
 #include "../row_ops.h"
+#include "../vector_math.h"
 
 #include <vector>
 
@@ -21,20 +22,10 @@ typedef int32_t vi __attribute__((vector_size(RB * 4)));
 
 inline vf splat(float x) { return vf{} + x; }
 
-// vector_math.h's vexp over the lanes (same polynomial, same clamp).
+// vector_math.h's exp over the lanes.
 inline vf vexpv(vf x) {
-    x = x < -87.33654f ? splat(-87.33654f) : x;
-    x = x > 88.72283f ? splat(88.72283f) : x;
-    vf n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = splat(1.9875691500E-4f);
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
+    vf n;
+    vf p = vexp_poly(x, n);
     vi e = (__builtin_convertvector(n, vi) + 127) << 23;
     return p * (vf)e;
 }

@@ -3,6 +3,7 @@
 // CI=true, where that is a failure. Also what the suites compare with: the
 // tolerance against PyTorch, and an exported batch as a ranking request.
 import { describe, expect, test } from "bun:test";
+import { onnx } from "onnx-proto";
 import { isCI } from "../../../runtime/ffi";
 import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
 import type { RankingRequest } from "../../../sdk/request";
@@ -54,4 +55,17 @@ export function describeWithTorch(name: string, body: (python: string) => void):
   }
   console.warn(`[rankfn tests] skipping "${name}": ${found.missing}`);
   describe.skip(name, () => {});
+}
+
+/** The (op, node name) of every node in the file, subgraphs (Loop bodies) included. */
+export function onnxNodes(bytes: Uint8Array): Set<string> {
+  const out = new Set<string>();
+  const walk = (g: onnx.IGraphProto | null | undefined) => {
+    for (const n of g?.node ?? []) {
+      out.add(`${n.opType} ${n.name}`);
+      for (const a of n.attribute ?? []) walk(a.g);
+    }
+  };
+  walk(onnx.ModelProto.decode(bytes).graph);
+  return out;
 }

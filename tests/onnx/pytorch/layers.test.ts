@@ -9,11 +9,10 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-import { onnx } from "onnx-proto";
 import { RankfnError } from "../../../runtime/errors";
 import { importOnnx } from "../../../runtime/onnx/importer";
 import { loadModel } from "../../../sdk";
-import { type ExportedTensor, type PytorchExport, describeWithTorch, expectMatches, layerExports, rankingRequest } from "./exports";
+import { type ExportedTensor, type PytorchExport, describeWithTorch, expectMatches, layerExports, rankingRequest, onnxNodes } from "./exports";
 
 /** Every layer case of issue 13 (the suite fails if layers.py loses one). */
 const cases = [
@@ -40,19 +39,6 @@ const cases = [
 const refusedToday: string[] = [];
 
 const refused = (m: PytorchExport) => refusedToday.includes(m.name) || refusedToday.includes(`${m.name}@${m.opset}`);
-
-/** The (op, node name) of every node in the file, subgraphs (Loop bodies) included. */
-function onnxNodes(bytes: Uint8Array): Set<string> {
-  const out = new Set<string>();
-  const walk = (g: onnx.IGraphProto | null | undefined) => {
-    for (const n of g?.node ?? []) {
-      out.add(`${n.opType} ${n.name}`);
-      for (const a of n.attribute ?? []) walk(a.g);
-    }
-  };
-  walk(onnx.ModelProto.decode(bytes).graph);
-  return out;
-}
 
 /** Batch sizes rankfn ranks each export at (the export's own is 5): one row, fewer, more. */
 const BATCHES = [5, 1, 3, 12];

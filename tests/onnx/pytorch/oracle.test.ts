@@ -8,12 +8,11 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-import { onnx } from "onnx-proto";
 import { RankfnError } from "../../../runtime/errors";
 import { importOnnx } from "../../../runtime/onnx/importer";
 import type { Tensor } from "../../../runtime/tensor/tensor";
 import { type Model, loadModel } from "../../../sdk";
-import { type ExportedTensor, type PytorchExport, describePytorch, expectMatches, rankingRequest } from "./exports";
+import { type ExportedTensor, type PytorchExport, describePytorch, expectMatches, rankingRequest, onnxNodes } from "./exports";
 
 /**
  * The models that must import today and match PyTorch. Every other model must be refused
@@ -23,19 +22,6 @@ import { type ExportedTensor, type PytorchExport, describePytorch, expectMatches
 const importsToday: string[] = [
   "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "bst_padded", "sasrec", "mmoe", "ple", "youtube_dnn",
 ];
-
-/** The (op, node name) of every node in the file, subgraphs (Loop bodies) included. */
-function onnxNodes(bytes: Uint8Array): Set<string> {
-  const out = new Set<string>();
-  const walk = (g: onnx.IGraphProto | null | undefined) => {
-    for (const n of g?.node ?? []) {
-      out.add(`${n.opType} ${n.name}`);
-      for (const a of n.attribute ?? []) walk(a.g);
-    }
-  };
-  walk(onnx.ModelProto.decode(bytes).graph);
-  return out;
-}
 
 /** Rank the fixed batch as one request: its context inputs once, the rest per candidate. */
 async function rankWithRankfn(model: Model, m: PytorchExport): Promise<Record<string, Tensor>> {
