@@ -1,4 +1,5 @@
-// AVX2+FMA GEMM. m <= small_m_limit(dtype): the direct kernels of gemm_small_avx2.cpp.
+// AVX2+FMA GEMM. m <= small_m_limit(dtype): the direct kernels of gemm_small_avx2.cpp;
+// fp32 with n <= 8 output channels: gemm_narrow, one ymm of outputs per row.
 // Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
 //   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
 //   bf16: weights widened to fp32 with vector code one panel at a time per task;
@@ -286,10 +287,61 @@ bool int8_vpmaddwd() {
     return use;
 }
 
+// fp32 weights with n <= 8 output channels past the small-M kernels: ranking heads ([k] -> 1),
+// gates ([k] -> experts), attention scorers. Row l of the packed panel holds its first 8 columns
+// contiguously (panel(0)[l*kNR .. +8)), so a row's whole output is one ymm: k broadcast FMAs per
+// row, 4 rows per pass over the weights — where the panel kernel computes all 32 of the panel's
+// columns, 32 - n of them zeros.
+constexpr int kNarrowN = 8;
+constexpr int kNarrowRows = 4;
+
+rf_status gemm_narrow(const GemmArgs &a) {
+    const float *wp = a.w->panel<float>(0);
+    const int64_t k = a.w->k, ldx = a.ldx;
+    const int nc = int(a.w->n);
+    const int64_t blocks = (a.m + kNarrowRows - 1) / kNarrowRows;
+    const int64_t per = chunk_size(blocks, int64_t(num_threads()) * 4, 2048 / (k + 1) + 1);
+    parallel_for((blocks + per - 1) / per, [&](int64_t t, int) {
+        alignas(32) float tile[kNarrowRows * kNR];
+        const int64_t b1 = (t + 1) * per < blocks ? (t + 1) * per : blocks;
+        for (int64_t b = t * per; b < b1; ++b) {
+            const int64_t i0 = b * kNarrowRows;
+            const int rows = a.m - i0 < kNarrowRows ? int(a.m - i0) : kNarrowRows;
+            const float *x0 = a.x + i0 * ldx;
+            if (rows == kNarrowRows) {
+                // Four named accumulators stay in registers (an array indexed in the loop spills).
+                const float *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+                __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+                for (int64_t l = 0; l < k; ++l) {
+                    const __m256 wv = _mm256_loadu_ps(wp + l * kNR);
+                    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x0 + l), wv, c0);
+                    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(x1 + l), wv, c1);
+                    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(x2 + l), wv, c2);
+                    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(x3 + l), wv, c3);
+                }
+                _mm256_store_ps(tile, c0);
+                _mm256_store_ps(tile + kNR, c1);
+                _mm256_store_ps(tile + 2 * kNR, c2);
+                _mm256_store_ps(tile + 3 * kNR, c3);
+            } else {
+                for (int r = 0; r < rows; ++r) {
+                    const float *xr = x0 + r * ldx;
+                    __m256 c = _mm256_setzero_ps();
+                    for (int64_t l = 0; l < k; ++l) c = _mm256_fmadd_ps(_mm256_broadcast_ss(xr + l), _mm256_loadu_ps(wp + l * kNR), c);
+                    _mm256_store_ps(tile + r * kNR, c);
+                }
+            }
+            tile_epilogue(a, i0, 0, rows, nc, tile);
+        }
+    });
+    return RF_OK;
+}
+
 }  // namespace
 
 rf_status gemm(const GemmArgs &a) {
     if (a.m <= small_m_limit(a.w->dtype)) return gemm_small(a);
+    if (a.w->dtype == RF_F32 && a.w->n <= kNarrowN) return gemm_narrow(a);
     if (a.w->dtype == RF_I8) return int8_vpmaddwd() ? drive<I8>(a) : drive<I8Fma>(a);
     if (a.w->dtype == RF_BF16) return drive<BF16Fma>(a);
     return drive<F32PanelKernel<kMR>>(a);
