@@ -1,5 +1,5 @@
 // AVX2+FMA GEMM. m <= small_m_limit(dtype): the direct kernels of gemm_small_avx2.cpp;
-// fp32 with n <= 8 output channels: gemm_narrow, one ymm of outputs per row.
+// fp32 with n <= 16 output channels: gemm_narrow, one or two ymm of outputs per row.
 // Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
 //   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
 //   bf16: weights widened to fp32 with vector code one panel at a time per task;
@@ -287,13 +287,52 @@ bool int8_vpmaddwd() {
     return use;
 }
 
-// fp32 weights with n <= 8 output channels past the small-M kernels: ranking heads ([k] -> 1),
-// gates ([k] -> experts), attention scorers. Row l of the packed panel holds its first 8 columns
-// contiguously (panel(0)[l*kNR .. +8)), so a row's whole output is one ymm: k broadcast FMAs per
-// row, 4 rows per pass over the weights — where the panel kernel computes all 32 of the panel's
-// columns, 32 - n of them zeros.
-constexpr int kNarrowN = 8;
+// fp32 weights with n <= 16 output channels past the small-M kernels: ranking heads ([k] -> 1),
+// gates ([k] -> experts), attention scorers, narrow towers. Row l of the packed panel holds its
+// first 16 columns contiguously (panel(0)[l*kNR .. +16)), so a row's whole output is V = 1 or 2
+// ymm: k broadcast FMAs per vector per row, 4 rows per pass over the weights — where the panel
+// kernel computes all 32 of the panel's columns, 32 - n of them zeros.
+constexpr int kNarrowN = 16;
 constexpr int kNarrowRows = 4;
+
+// One group of `rows` rows: x0 its first row, tile its kNR-strided output rows.
+template <int V>
+inline void narrow_rows(const float *x0, int64_t ldx, int rows, int64_t k, const float *wp, float *tile) {
+    if (rows == kNarrowRows) {
+        // Named accumulators stay in registers (an array indexed in the loop spills).
+        const float *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+        __m256 c0[V], c1[V], c2[V], c3[V];
+        for (int v = 0; v < V; ++v) c0[v] = c1[v] = c2[v] = c3[v] = _mm256_setzero_ps();
+        for (int64_t l = 0; l < k; ++l) {
+            const __m256 b0 = _mm256_broadcast_ss(x0 + l), b1 = _mm256_broadcast_ss(x1 + l);
+            const __m256 b2 = _mm256_broadcast_ss(x2 + l), b3 = _mm256_broadcast_ss(x3 + l);
+            for (int v = 0; v < V; ++v) {
+                const __m256 wv = _mm256_loadu_ps(wp + l * kNR + 8 * v);
+                c0[v] = _mm256_fmadd_ps(b0, wv, c0[v]);
+                c1[v] = _mm256_fmadd_ps(b1, wv, c1[v]);
+                c2[v] = _mm256_fmadd_ps(b2, wv, c2[v]);
+                c3[v] = _mm256_fmadd_ps(b3, wv, c3[v]);
+            }
+        }
+        for (int v = 0; v < V; ++v) {
+            _mm256_store_ps(tile + 8 * v, c0[v]);
+            _mm256_store_ps(tile + kNR + 8 * v, c1[v]);
+            _mm256_store_ps(tile + 2 * kNR + 8 * v, c2[v]);
+            _mm256_store_ps(tile + 3 * kNR + 8 * v, c3[v]);
+        }
+        return;
+    }
+    for (int r = 0; r < rows; ++r) {
+        const float *xr = x0 + r * ldx;
+        __m256 c[V];
+        for (int v = 0; v < V; ++v) c[v] = _mm256_setzero_ps();
+        for (int64_t l = 0; l < k; ++l) {
+            const __m256 b = _mm256_broadcast_ss(xr + l);
+            for (int v = 0; v < V; ++v) c[v] = _mm256_fmadd_ps(b, _mm256_loadu_ps(wp + l * kNR + 8 * v), c[v]);
+        }
+        for (int v = 0; v < V; ++v) _mm256_store_ps(tile + r * kNR + 8 * v, c[v]);
+    }
+}
 
 rf_status gemm_narrow(const GemmArgs &a) {
     const float *wp = a.w->panel<float>(0);
@@ -307,30 +346,8 @@ rf_status gemm_narrow(const GemmArgs &a) {
         for (int64_t b = t * per; b < b1; ++b) {
             const int64_t i0 = b * kNarrowRows;
             const int rows = a.m - i0 < kNarrowRows ? int(a.m - i0) : kNarrowRows;
-            const float *x0 = a.x + i0 * ldx;
-            if (rows == kNarrowRows) {
-                // Four named accumulators stay in registers (an array indexed in the loop spills).
-                const float *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
-                __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-                for (int64_t l = 0; l < k; ++l) {
-                    const __m256 wv = _mm256_loadu_ps(wp + l * kNR);
-                    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x0 + l), wv, c0);
-                    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(x1 + l), wv, c1);
-                    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(x2 + l), wv, c2);
-                    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(x3 + l), wv, c3);
-                }
-                _mm256_store_ps(tile, c0);
-                _mm256_store_ps(tile + kNR, c1);
-                _mm256_store_ps(tile + 2 * kNR, c2);
-                _mm256_store_ps(tile + 3 * kNR, c3);
-            } else {
-                for (int r = 0; r < rows; ++r) {
-                    const float *xr = x0 + r * ldx;
-                    __m256 c = _mm256_setzero_ps();
-                    for (int64_t l = 0; l < k; ++l) c = _mm256_fmadd_ps(_mm256_broadcast_ss(xr + l), _mm256_loadu_ps(wp + l * kNR), c);
-                    _mm256_store_ps(tile + r * kNR, c);
-                }
-            }
+            if (nc <= 8) narrow_rows<1>(a.x + i0 * ldx, ldx, rows, k, wp, tile);
+            else narrow_rows<2>(a.x + i0 * ldx, ldx, rows, k, wp, tile);
             tile_epilogue(a, i0, 0, rows, nc, tile);
         }
     });
