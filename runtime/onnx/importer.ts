@@ -95,9 +95,6 @@ export class Importer {
   readonly weights = new Map<string, Tensor>();
   readonly nodes: Node[] = [];
   readonly inputs: GraphInput[] = [];
-  readonly consumed = new Set<OnnxNode>();
-  readonly consumers = new Map<string, OnnxNode[]>();
-  readonly producers = new Map<string, OnnxNode>();
   /** Pattern -> how many times it fired (reported under RANKFN_DEBUG=1 and in inspect()). */
   readonly patterns = new Map<string, number>();
   readonly nodeNames = new Set<string>();
@@ -133,15 +130,6 @@ export class Importer {
       this.options.onProgress?.((done += sizes[i]!), total);
     });
     if (inits.length === 0) this.options.onProgress?.(0, 0);
-    for (const node of this.g.node ?? []) {
-      for (const i of node.input ?? []) {
-        if (!i) continue;
-        const list = this.consumers.get(i);
-        if (list) list.push(node);
-        else this.consumers.set(i, [node]);
-      }
-      for (const o of node.output ?? []) this.producers.set(o, node);
-    }
     const context = new Set(this.options.context ?? []);
     for (const input of this.g.input ?? []) {
       if (this.vals.has(input.name!)) continue;
@@ -149,7 +137,6 @@ export class Importer {
     }
     for (const c of context) if (!this.inputs.some((i) => i.name === c)) throw new OnnxError(`context input "${c}" is not an input of the graph (inputs: ${this.inputs.map((i) => i.name).join(", ")})`);
     (this.g.node ?? []).forEach((node) => {
-      if (this.consumed.has(node)) return;
       // A custom-domain op only shares its name with the ONNX one; converting it as that would be a silent lie.
       if (node.domain && node.domain !== "ai.onnx") this.fail(node, `operator of domain "${node.domain}" is not supported (only the default ONNX domain)`);
       const convert = converters[node.opType ?? ""];
@@ -164,7 +151,7 @@ export class Importer {
       if (v.dtype !== "f32") throw new OnnxError(`graph output "${o.name}" holds ${v.dtype} values; rankfn outputs are float (cast it to float in the model)`);
       outputs[o.name!] = v.value;
     }
-    // Nodes a later pattern made redundant (e.g. the x/√2 of an erf GELU) go now.
+    // Nodes no output reads (views a converter emitted and nothing used, a refused row-wise attempt) go now.
     const live = new Set(Object.values(outputs));
     const nodes = this.nodes.toReversed().filter((n) => n.outputs.some((o) => live.has(o)) && (n.inputs.forEach((i) => live.add(i)), true)).reverse();
     const graph: Graph = parseGraph({
@@ -327,16 +314,6 @@ export class Importer {
   stringAttr(node: OnnxNode, name: string, fallback: string): string {
     const s = this.attr(node, name, onnx.AttributeProto.AttributeType.STRING)?.s;
     return s && s.length ? new TextDecoder().decode(s) : fallback;
-  }
-
-  /** Consumers of an ONNX value (nodes of the main graph). */
-  users(name: string): OnnxNode[] {
-    return this.consumers.get(name) ?? [];
-  }
-
-  /** The main-graph node that produces an ONNX value. */
-  producer(name: string): OnnxNode | undefined {
-    return this.producers.get(name);
   }
 
   fail(node: OnnxNode, message: string): never {
