@@ -1,13 +1,19 @@
 // Test fixture: describe() over the PyTorch exports (manifest.ts). Where no
 // python with torch exists the suites skip with a message — except under
 // CI=true, where that is a failure. Also what the suites compare with: the
-// tolerance against PyTorch, and an exported batch as a ranking request.
+// tolerance against PyTorch, an exported batch as a ranking request, and the
+// checks every export gets (onnxruntime matches PyTorch; a refusal names its node).
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
+import { RankfnError } from "../../../runtime/errors";
 import { isCI } from "../../../runtime/ffi";
+import { importOnnx } from "../../../runtime/onnx/importer";
 import { type Tensor, tensor } from "../../../runtime/tensor/tensor";
+import { loadModel } from "../../../sdk";
 import type { RankingRequest } from "../../../sdk/request";
-import { type ExportedTensor, type PytorchManifest, findTorchPython, pytorchExports } from "./manifest";
+import { type ExportedTensor, type PytorchExport, type PytorchManifest, findTorchPython, pytorchExports } from "./manifest";
 
 export * from "./manifest";
 
@@ -68,4 +74,44 @@ export function onnxNodes(bytes: Uint8Array): Set<string> {
   };
   walk(onnx.ModelProto.decode(bytes).graph);
   return out;
+}
+
+/** f32 outputs within expectMatches' tolerance; integer outputs (indices) exactly. */
+export function expectSame(label: string, got: ArrayLike<number | bigint>, want: ExportedTensor): void {
+  if (want.dtype === "f32") return expectMatches(label, got as ArrayLike<number>, want.data);
+  expect({ label, values: Array.from(got, Number) }).toEqual({ label, values: Array.from(want.data, Number) });
+}
+
+/** onnxruntime-node runs the export on its fixed batch and gives PyTorch's outputs (the export itself is right). */
+export async function expectOrtMatches(m: PytorchExport, label: string): Promise<void> {
+  // logSeverityLevel 3: onnxruntime warns about every EmbeddingBag Loop it cannot rename inputs in.
+  const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, logSeverityLevel: 3 });
+  const feeds = Object.fromEntries(m.inputs.map((t) => [t.name, new ort.Tensor(t.dtype === "f32" ? "float32" : "int64", t.data, t.shape)]));
+  const got = await session.run(feeds);
+  expect(Object.keys(got).sort()).toEqual(m.outputs.map((o) => o.name).sort());
+  for (const want of m.outputs) {
+    expect(Array.from(got[want.name]!.dims)).toEqual(want.shape);
+    expectSame(`onnxruntime ${label} ${want.name}`, got[want.name]!.data as Float32Array | BigInt64Array, want);
+  }
+}
+
+/**
+ * rankfn refuses the export — at import, at compile or at the first rank of its batch (context
+ * inputs `context`) — with a RankfnError naming an op and node of the file; `whenItRanks` says what
+ * to do when it no longer does.
+ */
+export async function expectRefusalNamingNode(m: PytorchExport, label: string, context: string[], whenItRanks: string): Promise<void> {
+  const bytes = readFileSync(m.path);
+  let error: unknown;
+  try {
+    using model = loadModel(importOnnx(bytes, { name: m.name }));
+    await model.rank(rankingRequest(m.inputs, context));
+  } catch (err) {
+    error = err;
+  }
+  if (error === undefined) throw new Error(`${label} imports and ranks now: ${whenItRanks}`);
+  if (!(error instanceof RankfnError)) throw error;
+  const named = /^node "([^"]*)" \(([A-Za-z]+)\): \S/.exec(error.message);
+  if (!named) throw new Error(`${label}: the error does not name a node and op: ${error.message}`);
+  expect(onnxNodes(bytes).has(`${named[2]} ${named[1]}`)).toBe(true);
 }

@@ -128,23 +128,10 @@ def export(case, opset, out_dir, index):
     model = case["make"]()
     M.not_degenerate(model, 500 + index, 1.0, 1.0)
     model.eval()
-    names = [n for n, _ in case["inputs"]]
-    args = tuple(t for _, t in case["inputs"])
-    with torch.no_grad():
-        want = model(*args)
-    want = want if isinstance(want, tuple) else (want,)
     path = f"{case['name']}.opset{opset}.onnx"
-    axes = {n: {0: "batch"} for n in names + case["outputs"]}
-    with torch.set_grad_enabled(case["grad"]):
-        torch.onnx.export(model, args, os.path.join(out_dir, path), input_names=names, output_names=case["outputs"],
-                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    want = M.export_module(model, case["inputs"], case["outputs"], out_dir, path, opset, case["grad"])
     onnx.checker.check_model(onnx.load(os.path.join(out_dir, path)))
-    return {
-        "name": case["name"], "opset": opset, "path": path, "context": [], "fusions": case["fusions"],
-        "inputs": [M.described(n, t) for n, t in case["inputs"]],
-        "outputs": [M.described(n, t) for n, t in zip(case["outputs"], want)],
-    }
-
+    return M.manifest_entry(case["name"], opset, path, [], case["fusions"], case["inputs"], case["outputs"], want)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)

@@ -8,11 +8,9 @@
 // Tolerance: exports.ts's expectMatches, |got − want| ≤ 1e-4·|want| + 1e-5.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import * as ort from "onnxruntime-node";
-import { RankfnError } from "../../../runtime/errors";
 import { importOnnx } from "../../../runtime/onnx/importer";
 import { loadModel } from "../../../sdk";
-import { type ExportedTensor, type PytorchExport, describeWithTorch, expectMatches, layerExports, rankingRequest, onnxNodes } from "./exports";
+import { type ExportedTensor, type PytorchExport, describeWithTorch, expectOrtMatches, expectRefusalNamingNode, expectSame, layerExports, rankingRequest } from "./exports";
 
 /** Every layer case of issue 13 (the suite fails if layers.py loses one). */
 const cases = [
@@ -57,16 +55,6 @@ function rowsOf(t: ExportedTensor, rows: number[]): ExportedTensor {
   return { name: t.name, dtype: "i64", shape, data };
 }
 
-/** f32 outputs within expectMatches' tolerance; integer outputs (topk's indices) exactly. */
-function expectSame(label: string, got: ArrayLike<number | bigint>, want: ExportedTensor): void {
-  if (want.dtype === "f32") return expectMatches(label, got as ArrayLike<number>, want.data);
-  expect({ label, values: Array.from(got, Number) }).toEqual({ label, values: Array.from(want.data, Number) });
-}
-
-function feedsOf(inputs: ExportedTensor[]): Record<string, ort.Tensor> {
-  return Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype === "f32" ? "float32" : "int64", t.data, t.shape)]));
-}
-
 describeWithTorch("PyTorch layers at opsets 13 to 17 against PyTorch's own outputs", (python) => {
   const manifest = layerExports(python);
   console.info(`[rankfn tests] layers.py exported ${manifest.models.length} files in ${manifest.seconds.toFixed(1)}s (torch ${manifest.torch})`);
@@ -81,15 +69,7 @@ describeWithTorch("PyTorch layers at opsets 13 to 17 against PyTorch's own outpu
   for (const m of manifest.models) {
     const label = `${m.name} (opset ${m.opset})`;
 
-    test(`${label}: onnxruntime-node runs the export and matches PyTorch`, async () => {
-      const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, logSeverityLevel: 3 });
-      const got = await session.run(feedsOf(m.inputs));
-      expect(Object.keys(got).sort()).toEqual(m.outputs.map((o) => o.name).sort());
-      for (const want of m.outputs) {
-        expect(Array.from(got[want.name]!.dims)).toEqual(want.shape);
-        expectSame(`onnxruntime ${label} ${want.name}`, got[want.name]!.data as Float32Array | BigInt64Array, want);
-      }
-    });
+    test(`${label}: onnxruntime-node runs the export and matches PyTorch`, () => expectOrtMatches(m, label));
 
     if (!refused(m)) {
       test(`${label}: rankfn imports it${m.fusions.length ? `, fires ${m.fusions.length} expected fusions,` : ""} and matches PyTorch at batches ${BATCHES.join(", ")}`, async () => {
@@ -108,22 +88,9 @@ describeWithTorch("PyTorch layers at opsets 13 to 17 against PyTorch's own outpu
         }
       });
     } else {
-      test(`${label}: rankfn refuses it with a RankfnError naming the ONNX op and node (in refusedToday)`, async () => {
-        const bytes = readFileSync(m.path);
-        let error: unknown;
-        try {
-          // A refusal may come at import, at compile or at the first rank: all three are tried.
-          using model = loadModel(importOnnx(bytes, { name: m.name }));
-          await model.rank(rankingRequest(m.inputs, []));
-        } catch (err) {
-          error = err;
-        }
-        if (error === undefined) throw new Error(`${label} imports and ranks now: take it off refusedToday so it must match PyTorch`);
-        if (!(error instanceof RankfnError)) throw error;
-        const named = /^node "([^"]*)" \(([A-Za-z]+)\): \S/.exec(error.message);
-        if (!named) throw new Error(`${label}: the error does not name a node and op: ${error.message}`);
-        expect(onnxNodes(bytes).has(`${named[2]} ${named[1]}`)).toBe(true);
-      });
+      test(`${label}: rankfn refuses it with a RankfnError naming the ONNX op and node (in refusedToday)`, () =>
+        expectRefusalNamingNode(m, label, [], "take it off refusedToday so it must match PyTorch"),
+      );
     }
   }
 });

@@ -179,35 +179,45 @@ def described(name, t):
     return {"name": name, "dtype": "f32" if t.dtype.is_floating_point else "i64", "shape": list(t.shape), "data": b64(t)}
 
 
+def export_module(model, inputs, outputs, out_dir, path, opset, trace_with_grad):
+    """Run an eval-mode model on its fixed batch and export it with a dynamic batch axis; PyTorch's outputs."""
+    names = [n for n, _ in inputs]
+    args = tuple(t for _, t in inputs)
+    with torch.no_grad():
+        want = model(*args)
+    want = want if isinstance(want, tuple) else (want,)
+    axes = {n: {0: "batch"} for n in names + outputs}
+    # torch 1.13's nn.TransformerEncoderLayer takes its fused fast path (aten::_transformer_encoder_layer_fwd,
+    # which has no ONNX export) in eval mode under no_grad; with grad enabled it traces the plain ops.
+    # Tracing in eval mode never updates weights, so the export is the same model either way.
+    with torch.set_grad_enabled(trace_with_grad):
+        torch.onnx.export(model, args, os.path.join(out_dir, path), input_names=names, output_names=outputs,
+                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    return want
+
+
+def manifest_entry(name, opset, path, context, fusions, inputs, outputs, want):
+    """One export as the manifest lists it: its file, context inputs, expected fusions, inputs and PyTorch's outputs."""
+    return {
+        "name": name, "opset": opset, "path": path, "context": context, "fusions": fusions,
+        "inputs": [described(n, t) for n, t in inputs],
+        "outputs": [described(n, t) for n, t in zip(outputs, want)],
+    }
+
+
 def export(spec, opset, out_dir, index):
     torch.manual_seed(100 + index)
     model = spec["make"]()
     not_degenerate(model, index, spec["emb_scale"], spec["linear_gain"])
     model.eval()
-    names = [n for n, _ in spec["inputs"]]
-    args = tuple(t for _, t in spec["inputs"])
-    with torch.no_grad():
-        want = model(*args)
-    want = want if isinstance(want, tuple) else (want,)
     path = f"{spec['name']}.opset{opset}.onnx"
-    axes = {n: {0: "batch"} for n in names + spec["outputs"]}
-    # torch 1.13's nn.TransformerEncoderLayer takes its fused fast path (aten::_transformer_encoder_layer_fwd,
-    # which has no ONNX export) in eval mode under no_grad; with grad enabled it traces the plain ops.
-    # Tracing in eval mode never updates weights, so the export is the same model either way.
-    with torch.set_grad_enabled(spec["trace_with_grad"]):
-        torch.onnx.export(model, args, os.path.join(out_dir, path), input_names=names, output_names=spec["outputs"],
-                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+    want = export_module(model, spec["inputs"], spec["outputs"], out_dir, path, opset, spec["trace_with_grad"])
     if spec["context"]:
         proto = onnx.load(os.path.join(out_dir, path))
         entry = proto.metadata_props.add()
         entry.key, entry.value = "rankfn.context", ",".join(spec["context"])
         onnx.save(proto, os.path.join(out_dir, path))
-    return {
-        "name": spec["name"], "opset": opset, "path": path, "context": spec["context"], "fusions": spec["fusions"],
-        "inputs": [described(n, t) for n, t in spec["inputs"]],
-        "outputs": [described(n, t) for n, t in zip(spec["outputs"], want)],
-    }
-
+    return manifest_entry(spec["name"], opset, path, spec["context"], spec["fusions"], spec["inputs"], spec["outputs"], want)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)

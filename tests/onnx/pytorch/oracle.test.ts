@@ -7,12 +7,10 @@
 // outputs near zero, where a relative bound means nothing).
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import * as ort from "onnxruntime-node";
-import { RankfnError } from "../../../runtime/errors";
 import { importOnnx } from "../../../runtime/onnx/importer";
 import type { Tensor } from "../../../runtime/tensor/tensor";
 import { type Model, loadModel } from "../../../sdk";
-import { type ExportedTensor, type PytorchExport, describePytorch, expectMatches, rankingRequest, onnxNodes } from "./exports";
+import { type PytorchExport, describePytorch, expectMatches, expectOrtMatches, expectRefusalNamingNode, rankingRequest } from "./exports";
 
 /**
  * The models that must import today and match PyTorch. Every other model must be refused
@@ -26,10 +24,6 @@ const importsToday: string[] = [
 /** Rank the fixed batch as one request: its context inputs once, the rest per candidate. */
 async function rankWithRankfn(model: Model, m: PytorchExport): Promise<Record<string, Tensor>> {
   return (await model.rank(rankingRequest(m.inputs, m.context))).outputs;
-}
-
-function feedsOf(inputs: ExportedTensor[]): Record<string, ort.Tensor> {
-  return Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype === "f32" ? "float32" : "int64", t.data, t.shape)]));
 }
 
 describePytorch("PyTorch exports against PyTorch's own outputs", (manifest) => {
@@ -53,16 +47,7 @@ describePytorch("PyTorch exports against PyTorch's own outputs", (manifest) => {
   for (const m of manifest.models) {
     const label = `${m.name} (opset ${m.opset})`;
 
-    test(`${label}: onnxruntime-node runs the export and matches PyTorch`, async () => {
-      // logSeverityLevel 3: onnxruntime warns about every EmbeddingBag Loop it cannot rename inputs in.
-      const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, logSeverityLevel: 3 });
-      const got = await session.run(feedsOf(m.inputs));
-      expect(Object.keys(got).sort()).toEqual(m.outputs.map((o) => o.name).sort());
-      for (const want of m.outputs) {
-        expect(Array.from(got[want.name]!.dims)).toEqual(want.shape);
-        expectMatches(`onnxruntime ${label} ${want.name}`, got[want.name]!.data as Float32Array, want.data as Float32Array);
-      }
-    });
+    test(`${label}: onnxruntime-node runs the export and matches PyTorch`, () => expectOrtMatches(m, label));
 
     if (importsToday.includes(m.name)) {
       test(`${label}: rankfn imports it, fires ${m.fusions.length} expected fusions, and matches PyTorch`, async () => {
@@ -78,22 +63,9 @@ describePytorch("PyTorch exports against PyTorch's own outputs", (manifest) => {
         }
       });
     } else {
-      test(`${label}: rankfn refuses it with a RankfnError naming the ONNX op and node (not in importsToday)`, async () => {
-        const bytes = readFileSync(m.path);
-        let error: unknown;
-        try {
-          // A refusal may come at import, at compile or at the first rank: all three are tried.
-          using model = loadModel(importOnnx(bytes, { name: m.name }));
-          await rankWithRankfn(model, m);
-        } catch (err) {
-          error = err;
-        }
-        if (error === undefined) throw new Error(`${label} imports and ranks now: check it matches PyTorch by adding "${m.name}" to importsToday`);
-        if (!(error instanceof RankfnError)) throw error;
-        const named = /^node "([^"]*)" \(([A-Za-z]+)\): \S/.exec(error.message);
-        if (!named) throw new Error(`${label}: the error does not name a node and op: ${error.message}`);
-        expect(onnxNodes(bytes).has(`${named[2]} ${named[1]}`)).toBe(true);
-      });
+      test(`${label}: rankfn refuses it with a RankfnError naming the ONNX op and node (not in importsToday)`, () =>
+        expectRefusalNamingNode(m, label, m.context, `check it matches PyTorch by adding "${m.name}" to importsToday`),
+      );
     }
   }
 });
