@@ -9,7 +9,8 @@ import { loadModel, tensor } from "../sdk";
 import { flopsPerRow, zoo } from "../sdk/zoo";
 import { bstOnnxModel } from "./bst-onnx-model";
 import type { Report } from "./report";
-import { progress, time } from "./timing";
+import { requestAgainstOrt } from "./sequence-zoo";
+import { progress } from "./timing";
 
 /** The configuration benchmarked (the history length varies). */
 export const benchBst = { embeddingDim: 128, heads: 4, layers: 2, ffnDim: 256, seed: 5 } as const;
@@ -31,20 +32,8 @@ export async function zooBstSection(report: Report, peak: number, threads: numbe
       progress(`zoo bst L=${L} candidates=${candidates}`);
       const items = BigInt64Array.from({ length: candidates }, (_, i) => BigInt((i * 104_729) % 10_000));
       const req = { context: { hist: tensor("i64", [1, L], hist) }, candidates: { item_id: tensor("i64", [candidates, 1], items) } };
-      const budget = { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 };
-      const t = await time(() => model.rankSync(req), budget);
       const feeds = { hist: new ort.Tensor("int64", hist, [L]), item_id: new ort.Tensor("int64", items, [candidates, 1]) };
-      const theirs = await time(() => session.run(feeds), budget);
-      const want = (await session.run(feeds)).ctr!.data as Float32Array;
-      const got = model.rankSync(req).outputs.ctr!.data as Float32Array;
-      let diff = 0;
-      for (let i = 0; i < candidates; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-      const work = f.context + candidates * f.candidate;
-      section.add({
-        L, candidates, "ms / request": t.median * 1e3, "samples/s": candidates / t.median, "GFLOP / request": work / 1e9,
-        "GFLOP/s": work / t.median / 1e9, "% peak": (100 * work) / t.median / 1e9 / peak,
-        "ORT ms": theirs.median * 1e3, "speed-up": theirs.median / t.median, "max |Δ| vs ORT": diff.toExponential(1), "within 1e-4": diff <= 1e-4 ? "yes" : "NO",
-      });
+      section.add({ L, candidates, ...(await requestAgainstOrt(model, req, session, feeds, candidates, f.context + candidates * f.candidate, peak, quick)) });
     }
     await session.release();
   }

@@ -6,7 +6,7 @@
 // same model and weights as plain ONNX ops in the per-request form
 // (bench/hstu-onnx-model.ts), ctr compared within 1e-4.
 import * as ort from "onnxruntime-node";
-import { loadModel, tensor } from "../sdk";
+import { type Model, type RankRequest, loadModel, tensor } from "../sdk";
 import { flopsPerRow, zoo } from "../sdk/zoo";
 import { hstuOnnxModel } from "./hstu-onnx-model";
 import type { Report } from "./report";
@@ -21,6 +21,29 @@ function request(L: number, candidates: number) {
   return {
     context: { hist_items: ids((t) => (t * 7919) % 10_000), hist_actions: ids((t) => t % 8) },
     candidates: { item_id: tensor("i64", [candidates, 1], BigInt64Array.from({ length: candidates }, (_, i) => BigInt((i * 104_729) % 10_000))) },
+  };
+}
+
+/**
+ * One request of `candidates` items timed on rankfn and on onnxruntime-node (the same model as
+ * ONNX ops, `feeds`), their ctr compared: the row figures both end-to-end sections print, with
+ * `work` the request's FLOPs and `peak` the fp32 peak measured in the run.
+ */
+export async function requestAgainstOrt(
+  model: Model, req: RankRequest, session: ort.InferenceSession, feeds: Record<string, ort.Tensor>,
+  candidates: number, work: number, peak: number, quick: boolean,
+): Promise<Record<string, number | string>> {
+  const budget = { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 };
+  const t = await time(() => model.rankSync(req), budget);
+  const theirs = await time(() => session.run(feeds), budget);
+  const want = (await session.run(feeds)).ctr!.data as Float32Array;
+  const got = model.rankSync(req).outputs.ctr!.data as Float32Array;
+  let diff = 0;
+  for (let i = 0; i < candidates; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+  return {
+    "ms / request": t.median * 1e3, "samples/s": candidates / t.median, "GFLOP / request": work / 1e9,
+    "GFLOP/s": work / t.median / 1e9, "% peak": (100 * work) / t.median / 1e9 / peak,
+    "ORT ms": theirs.median * 1e3, "speed-up": theirs.median / t.median, "max |Δ| vs ORT": diff.toExponential(1), "within 1e-4": diff <= 1e-4 ? "yes" : "NO",
   };
 }
 
@@ -42,24 +65,13 @@ export async function zooHstuSection(report: Report, peak: number, threads: numb
     for (const candidates of quick ? [512] : [64, 512]) {
       progress(`zoo hstu L=${L} candidates=${candidates}`);
       const req = request(L, candidates);
-      const budget = { warmup: 1, minCalls: 3, minSeconds: quick ? 0.2 : 0.6 };
-      const t = await time(() => model.rankSync(req), budget);
       const feeds = {
         hist_items: new ort.Tensor("int64", req.context.hist_items.data as BigInt64Array, [L]),
         hist_actions: new ort.Tensor("int64", req.context.hist_actions.data as BigInt64Array, [L]),
         item_id: new ort.Tensor("int64", req.candidates.item_id.data as BigInt64Array, [candidates, 1]),
       };
-      const theirs = await time(() => session.run(feeds), budget);
-      const want = (await session.run(feeds)).ctr!.data as Float32Array;
-      const got = model.rankSync(req).outputs.ctr!.data as Float32Array;
-      let diff = 0;
-      for (let i = 0; i < candidates; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-      const work = f.context + candidates * f.candidate;
-      section.add({
-        L, candidates, "ms / request": t.median * 1e3, "samples/s": candidates / t.median, "history GFLOP": f.context / 1e9,
-        "GFLOP / request": work / 1e9, "GFLOP/s": work / t.median / 1e9, "% peak": (100 * work) / t.median / 1e9 / peak,
-        "ORT ms": theirs.median * 1e3, "speed-up": theirs.median / t.median, "max |Δ| vs ORT": diff.toExponential(1), "within 1e-4": diff <= 1e-4 ? "yes" : "NO",
-      });
+      const row = await requestAgainstOrt(model, req, session, feeds, candidates, f.context + candidates * f.candidate, peak, quick);
+      section.add({ L, candidates, "history GFLOP": f.context / 1e9, ...row });
     }
     await session.release();
   }
