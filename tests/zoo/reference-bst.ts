@@ -7,16 +7,10 @@ import type { ZooOptions } from "../../sdk/zoo";
 import { bstOptions } from "../../sdk/zoo/bst";
 import { type Act, act } from "../kernels/reference";
 import { type ZooRequest, inputRow } from "./requests";
+import { layerNorm as layerNormOf, w } from "./reference-sequence";
 
 type Weights = Map<string, Tensor>;
 type Vec = ArrayLike<number>;
-
-function w(weights: Weights, name: string, shape: number[]): Float32Array {
-  const t = weights.get(name);
-  if (!t) throw new Error(`reference: missing weight "${name}"`);
-  if (t.dtype !== "f32" || t.shape.join() !== shape.join()) throw new Error(`reference: weight "${name}" is ${t.dtype} [${t.shape.join(", ")}], expected f32 [${shape.join(", ")}]`);
-  return t.data as Float32Array;
-}
 
 /** act(W x + b) (+ residual), W [n, k] row-major. */
 function linear(weights: Weights, prefix: string, x: Vec, n: number, a: Act = "none", residual?: Vec): Float64Array {
@@ -29,16 +23,9 @@ function linear(weights: Weights, prefix: string, x: Vec, n: number, a: Act = "n
   });
 }
 
-function layerNorm(weights: Weights, prefix: string, x: Vec): Float64Array<ArrayBufferLike> {
+function layerNorm(weights: Weights, prefix: string, x: Vec): Float64Array {
   const n = x.length;
-  const gamma = w(weights, `${prefix}.gamma`, [n]), beta = w(weights, `${prefix}.beta`, [n]);
-  let mu = 0;
-  for (let i = 0; i < n; i++) mu += x[i]!;
-  mu /= n;
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (x[i]! - mu) ** 2;
-  v /= n;
-  return Float64Array.from({ length: n }, (_, i) => ((x[i]! - mu) / Math.sqrt(v + 1e-5)) * gamma[i]! + beta[i]!);
+  return layerNormOf(x, w(weights, `${prefix}.gamma`, [n]), w(weights, `${prefix}.beta`, [n]), 1e-5);
 }
 
 /** Multi-head softmax attention of one query over keys[0..n) (q, k, v rows hold every head). */

@@ -15,7 +15,8 @@ type Weights = Map<string, Tensor>;
 type Outputs = Record<string, Float64Array>;
 type Vec = ArrayLike<number>;
 
-function w(weights: Weights, name: string, shape: number[]): Float32Array {
+/** Weight `name` as f32 data, checked to have `shape`. */
+export function w(weights: Weights, name: string, shape: number[]): Float32Array {
   const t = weights.get(name);
   if (!t) throw new Error(`reference: missing weight "${name}"`);
   if (t.dtype !== "f32" || t.shape.join() !== shape.join()) throw new Error(`reference: weight "${name}" is ${t.dtype} [${t.shape.join(", ")}], expected f32 [${shape.join(", ")}]`);
@@ -49,7 +50,7 @@ function row(table: Float32Array, d: number, id: number): Float64Array {
 }
 
 /** (x − mean) / sqrt(var + eps) · gamma + beta. */
-function layerNorm(x: Vec, gamma: Vec, beta: Vec, eps: number): Float64Array {
+export function layerNorm(x: Vec, gamma: Vec, beta: Vec, eps: number): Float64Array {
   let mu = 0;
   for (let i = 0; i < x.length; i++) mu += x[i]!;
   mu /= x.length;
