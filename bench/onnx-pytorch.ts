@@ -10,6 +10,7 @@ import { RankfnError } from "../runtime/errors";
 import { importOnnxFile } from "../runtime/onnx/importer";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { Model } from "../sdk/model";
+import { flopsPerRow } from "../sdk/zoo";
 import { type ExportedTensor, type PytorchExport, findTorchPython, pytorchExports } from "../tests/onnx/pytorch/manifest";
 import { dlrmAgainstZoo } from "./onnx-pytorch-dlrm";
 import type { Report } from "./report";
@@ -27,7 +28,7 @@ const flatWidth = (t: ExportedTensor) => t.data.length / t.shape[0]!;
 const asTensor = (t: ExportedTensor, rows: number): Tensor => tensor(t.dtype, [rows, flatWidth(t)], t.data as never);
 
 /** Add the real-export sections to `report`; skipped with a note where no python has torch. */
-export async function pytorchSuite(report: Report, quick: boolean): Promise<void> {
+export async function pytorchSuite(report: Report, quick: boolean, peak: number): Promise<void> {
   const speed = report.section("real PyTorch exports (torch.onnx.export, opset 17): rankfn fp32 vs onnxruntime-node fp32 on the same file and rows");
   const found = findTorchPython();
   if (!("python" in found)) {
@@ -49,6 +50,9 @@ export async function pytorchSuite(report: Report, quick: boolean): Promise<void
     }
     const session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all", logSeverityLevel: 3 });
     const model = new Model(built, { maxBatch: 2048 });
+    // Imported flat (no context inputs): every FLOP is per row.
+    const f = flopsPerRow(built.graph);
+    const flops = f.context + f.candidate;
     try {
       for (const batch of quick ? [64] : [64, 512]) {
         const inputs = m.inputs.map((t) => tile(t, batch));
@@ -57,7 +61,10 @@ export async function pytorchSuite(report: Report, quick: boolean): Promise<void
         progress(`${m.name} batch ${batch}`);
         const tOrt = await time(() => session.run(feeds), { warmup: 2, minCalls: 3, minSeconds: quick ? 0.2 : 0.5 });
         const tRf = await time(() => model.rankSync({ rows }), { warmup: 2, minCalls: 3, minSeconds: quick ? 0.2 : 0.5 });
-        speed.add({ model: m.name, batch, "ORT samples/s": batch / tOrt.median, "rankfn samples/s": batch / tRf.median, "× ORT": tOrt.median / tRf.median, fusions: fired(model, m) });
+        speed.add({
+          model: m.name, batch, "ORT samples/s": batch / tOrt.median, "rankfn samples/s": batch / tRf.median, "× ORT": tOrt.median / tRf.median,
+          "% peak": (100 * flops * batch) / tRf.median / 1e9 / peak, fusions: fired(model, m),
+        });
       }
       if (m.context.length > 0) context.add(await contextMode(m));
     } catch (err) {
@@ -68,7 +75,7 @@ export async function pytorchSuite(report: Report, quick: boolean): Promise<void
       await session.release();
     }
   }
-  speed.note(`${models.length - refused.length} of ${models.length} exports import; × ORT = rankfn samples/s ÷ onnxruntime-node samples/s (2 threads each)`);
+  speed.note(`${models.length - refused.length} of ${models.length} exports import; × ORT = rankfn samples/s ÷ onnxruntime-node samples/s (2 threads each); % peak = rankfn GFLOP/s (flopsPerRow of the imported graph) ÷ the fp32 peak measured in this run`);
   for (const line of refused) speed.note(`not imported — ${line}`);
   await dlrmAgainstZoo(report, found.python, quick);
 }

@@ -134,7 +134,7 @@ export async function main(args: string[]): Promise<void> {
         await peer.release();
       }
     }
-    await pytorchSuite(report, quick);
+    await pytorchSuite(report, quick, peak);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
