@@ -14,7 +14,10 @@ import { quantizeInt8PerChannel, quantizeRowsU8, toBf16 } from "../runtime/tenso
 import { matmulAddReluModel } from "./onnx-gemm";
 import { DLRM_V2 } from "../sdk/zoo/dlrm-v2-shape";
 import { Report } from "./report";
-import { progress, time } from "./timing";
+import { progress, time, type Timing } from "./timing";
+
+/** Low precision within this fraction below fp32 is timing noise, not slower (the fp32 spread widens it). */
+const RULE_TOLERANCE = 0.02;
 
 
 
@@ -82,7 +85,8 @@ function benchAvx2Child(report: Report, args: string[]) {
 async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<number, number>>, threadCounts: number[], quick: boolean, isa: string) {
   const K = 1024;
   const N = 1024;
-  const ms = quick ? [1, 8, 64, 512] : [1, 4, 8, 64, 512, 2048];
+  // 16 and 32 straddle the AVX2 direct kernels' limit (m <= 24 for int8), where the blocked GEMM takes over.
+  const ms = quick ? [1, 8, 32, 64, 512] : [1, 4, 8, 16, 32, 64, 512, 2048];
   const wData = rng.floats(N * K, -0.05, 0.05);
   const bias = rng.floats(N, -0.1, 0.1);
   // Calls rotate over COPIES packed copies of the weights (32 MiB of fp32), so each call reads
@@ -104,6 +108,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
   section.note(`weights cold: each call reads one of ${COPIES} packed copies in turn (${(COPIES * N * K * 4) / 2 ** 20} MiB fp32), as a model larger than L3; hot: one copy, cache-resident`);
   section.note("vs ORT: onnxruntime-node MatMul+Add+Relu, fp32, same shape and threads, in this run (its one weight stays cache-hot)");
   const overPeak: string[] = [];
+  const rule: { threads: number; m: number; temp: string; dt: string; ratio: number; tolerance: number }[] = [];
   for (const threads of threadCounts) {
     k.setNumThreads(threads);
     const session = await ort.InferenceSession.create(onnxBytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
@@ -115,14 +120,29 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
       const feeds = { X: new ort.Tensor("float32", x.data as Float32Array, [m, K]) };
       const ortTime = await time(() => session.run(feeds), { minSeconds: quick ? 0.1 : 0.3 });
       const ortGflops = flop / ortTime.median / 1e9;
-      let fp32Gflops = 0;
-      for (const dt of ["f32", "bf16", "i8"] as const) {
+      const biasT = tensor("f32", [N], bias);
+      let call = 0;
+      const timeGemm = (dt: "f32" | "bf16" | "i8") => time(() => k.gemm({ x, w: copies[temp === "hot" ? 0 : call++ % COPIES]![dt], bias: biasT, act: "relu", y }), { minSeconds: quick ? 0.1 : 0.3 });
+      // fp32 is timed before and after the low precisions: their mean is the baseline and
+      // their spread the run's noise, which the rule below allows for.
+      progress(`gemm m=${m} threads=${threads} f32 ${temp}`);
+      const fp32Before = flop / (await timeGemm("f32")).median / 1e9;
+      const low: Record<string, Timing> = {};
+      for (const dt of ["bf16", "i8"] as const) {
         progress(`gemm m=${m} threads=${threads} ${dt} ${temp}`);
-        const biasT = tensor("f32", [N], bias);
-        let call = 0;
-        const t = await time(() => k.gemm({ x, w: copies[temp === "hot" ? 0 : call++ % COPIES]![dt], bias: biasT, act: "relu", y }), { minSeconds: quick ? 0.1 : 0.3 });
-        const gflops = flop / t.median / 1e9;
-        if (dt === "f32") fp32Gflops = gflops;
+        low[dt] = await timeGemm(dt);
+      }
+      progress(`gemm m=${m} threads=${threads} f32 ${temp} (again)`);
+      const fp32After = flop / (await timeGemm("f32")).median / 1e9;
+      const fp32Gflops = (fp32Before + fp32After) / 2;
+      const noise = Math.abs(fp32Before - fp32After) / fp32Gflops;
+      for (const dt of ["f32", "bf16", "i8"] as const) {
+        const gflops = dt === "f32" ? fp32Gflops : flop / low[dt]!.median / 1e9;
+        const usPerCall = (flop / gflops / 1e9) * 1e6;
+        if (dt !== "f32") {
+          const tolerance = Math.max(RULE_TOLERANCE, noise);
+          rule.push({ threads, m, temp, dt, ratio: gflops / fp32Gflops, tolerance });
+        }
         // The ceiling is the highest probe that could apply (bf16 may run on FMA, int8 on its own dot products).
         const ceiling = Math.max(peak.f32![threads]!, Number.isFinite(peak[dt]![threads]!) ? peak[dt]![threads]! : 0);
         if (gflops > ceiling) overPeak.push(`${threads} threads m=${m} ${dt} ${temp}: ${gflops.toFixed(1)}`);
@@ -137,13 +157,22 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
           "x fp32": gflops / fp32Gflops,
           "ORT GFLOP/s": ortGflops,
           "x ORT": gflops / ortGflops,
-          "us/call": t.median * 1e6,
+          "us/call": usPerCall,
         });
       }
     }
     await session.release();
   }
   if (overPeak.length > 0) section.note(`WARNING: above 100% of the measured peak (the probe is not a ceiling, or the machine changed speed): ${overPeak.join("; ")}`);
+  const slower = rule.filter((r) => r.ratio < 1 - r.tolerance);
+  const worst = rule.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+  section.note(
+    `rule, isa ${isa}: no low precision slower than fp32 at any m (a ratio below 1 - max(${RULE_TOLERANCE}, the fp32 spread) counts as slower): ` +
+      (slower.length === 0 ? "PASS" : `FAIL: ${slower.map((r) => `${r.threads}t m=${r.m} ${r.temp} ${r.dt} ${r.ratio.toFixed(3)}x`).join("; ")}`) +
+      `; lowest ${worst.dt} ${worst.ratio.toFixed(3)}x fp32 at ${worst.threads}t m=${worst.m} ${worst.temp}`,
+  );
+  report.fact(`rule low precision >= fp32 (${isa})`, slower.length === 0 ? "pass" : "fail");
+  report.fact(`lowest low-precision x fp32 (${isa})`, worst.ratio);
   for (const c of copies) for (const w of Object.values(c)) w.dispose();
 }
 

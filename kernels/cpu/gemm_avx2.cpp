@@ -10,7 +10,7 @@
 //         32767). Except on AMD Zen 1 / Zen+, whose one 128-bit vector integer
 //         multiplier gives vpmaddwd 0.79-0.83x the MAC rate of its two FMA
 //         pipes (kernels/tests/avx2_mac_rates.cpp): there int8 runs the fp32
-//         tile on panels dequantised with vector code, once per 96 rows.
+//         tile on panels dequantised with vector code, once per 288 rows.
 #include "gemm.h"
 
 #include <algorithm>
@@ -243,8 +243,16 @@ void dequant_bf16_panel(const rf_weight_s &w, int64_t p, float *out) {
         }
 }
 
-// The fp32 tile on bf16 panels widened with vector code, once per task block of 96 rows.
+// Row tiles per task block of the kernels that widen a panel before using it. The widening
+// (a store of the whole fp32 panel plus 4-5 vector ops per 8 weights) costs ~4% of a 96-row
+// block's FMAs (int8 measured 0.95-0.97x fp32 at m = 512 on Zen 1), so it is amortised over
+// 288 rows: int8 0.99-1.02x, bf16 1.0-1.04x. Larger blocks (768, 2400 rows) lost 3-5% again
+// at m = 2048, where the A block no longer stays in L3 across a task's panels.
+constexpr int kWidenedBlockTiles = 48;
+
+// The fp32 tile on bf16 panels widened with vector code, once per task block of rows.
 struct BF16Fma : F32PanelKernel<kMR> {
+    static constexpr int MB_TILES = kWidenedBlockTiles;
     static const void *panel(const rf_weight_s &w, int64_t p) {
         thread_local AlignedBuf buf;
         float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
@@ -255,6 +263,7 @@ struct BF16Fma : F32PanelKernel<kMR> {
 
 // The fp32 tile on dequantised int8 panels (the Zen 1 int8 path).
 struct I8Fma : F32PanelKernel<kMR> {
+    static constexpr int MB_TILES = kWidenedBlockTiles;
     static const void *panel(const rf_weight_s &w, int64_t p) {
         thread_local AlignedBuf buf;
         float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
