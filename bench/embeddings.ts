@@ -42,7 +42,6 @@ export async function main(args: string[]): Promise<void> {
   report.fact("table", `${ROWS.toLocaleString("en-US")} x ${DIM} fp32 (${(ROWS * DIM * 4 / 2 ** 30).toFixed(2)} GiB)`);
   report.fact("ids", `Zipf(${ALPHA}) over the table's rows, scattered`);
   report.fact("threads", 2);
-  report.fact("isa", k.isa().active);
   // --only=cache / --only=dlrm runs one of the two sections.
   const only = args.find((a) => a.startsWith("--only="))?.slice(7);
   if (!only || only === "cache") hotCache(report, quick);

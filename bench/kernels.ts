@@ -50,7 +50,6 @@ export async function main(args: string[]): Promise<void> {
       probes.note("on PoCL the device is this CPU: these figures measure the OpenCL path (its launches, copies and kernels), not accelerator speed");
     }
   }
-  report.fact("isa", k.isa().active);
   report.fact("fp32 peak GFLOP/s (2 threads)", peak.f32![2]!);
   report.fact("read bandwidth GB/s (2 threads)", bandwidth);
 

@@ -68,7 +68,6 @@ export async function main(args: string[]): Promise<void> {
     k.setNumThreads(2);
     progress("probing the fp32 peak (2 threads)");
     const peak = k.probePeakGflops(2, "f32");
-    report.fact("isa", k.isa().active);
     report.fact("fp32 peak GFLOP/s (2 threads, measured now)", peak);
     report.fact("onnxruntime-node", `${ort.env.versions?.common ?? "?"} CPU EP, intraOpNumThreads 2, graph optimisation all`);
     report.fact("ORT int8 twin", "quantize_dynamic layout (DynamicQuantizeLinear + MatMulInteger, per-channel symmetric s8 weights, Gemm included); u8s8 = ORT's default kernels, u8u8 = session.x64quantprecision=1");

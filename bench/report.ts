@@ -1,4 +1,7 @@
 // Benchmark output: an aligned table for people, or JSON (--json) for machines.
+// Every report starts with the ISA the kernels run on (RANKFN_ISA can lower it),
+// so no figure is read without the path that produced it.
+import { isa } from "../runtime/ffi";
 
 export type Row = Record<string, string | number>;
 
@@ -6,7 +9,10 @@ export class Report {
   readonly sections: { title: string; rows: Row[]; notes: string[] }[] = [];
   readonly facts: Record<string, number | string> = {};
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    const { active, best } = isa();
+    this.facts.isa = active === best ? active : `${active} (RANKFN_ISA; best supported: ${best})`;
+  }
 
   section(title: string): { add(row: Row): void; note(text: string): void } {
     const s = { title, rows: [] as Row[], notes: [] as string[] };

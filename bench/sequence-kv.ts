@@ -165,7 +165,6 @@ export async function main(args: string[]): Promise<void> {
   const report = new Report("sequence --kv");
   k.setNumThreads(THREADS);
   report.fact("backend", k.loadLibrary().backend);
-  report.fact("isa", k.isa().active);
   report.fact("threads", THREADS);
   const options = { ...shape.model, historyLength: shape.L, rabBuckets: 24, rab: "time" as const, seed: 5 };
   const built = zoo.hstu.build(options);

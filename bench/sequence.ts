@@ -117,7 +117,6 @@ export async function main(args: string[]): Promise<void> {
   progress("probing the fp32 FMA peak");
   const peak = k.probePeakGflops(THREADS, "f32");
   report.fact("backend", k.loadLibrary().backend);
-  report.fact("isa", k.isa().active);
   report.fact("threads", THREADS);
   report.fact(`fp32 peak GFLOP/s (${THREADS} threads, measured now)`, peak);
   const sessions = new Map<number, ort.InferenceSession>();
