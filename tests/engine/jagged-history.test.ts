@@ -222,6 +222,7 @@ describe("the declaration", () => {
     const seq = (g: typeof built.graph, name: string) => g.inputs.find((i) => i.name === name)!.sequence;
     for (const name of ["hist_items", "hist_actions", "hist_ts"]) expect(seq(built.graph, name)).toEqual({ maxLength: L, keep: "last", group: "history" });
     expect(seq(built.graph, "request_ts")).toBeUndefined();
+    expect(model.inspect().inputs.find((i) => i.name === "hist_ts")!.sequence).toEqual({ maxLength: L, keep: "last", group: "history" });
     const bst = zoo.bst.build({ historyLength: 12 });
     expect(seq(bst.graph, "hist")).toEqual({ maxLength: 12, keep: "last", group: "history" });
     const dir = mkdtempSync(join(tmpdir(), "rankfn-jagged-"));
