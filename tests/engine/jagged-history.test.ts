@@ -215,6 +215,21 @@ describe("the user-history KV cache over jagged histories", () => {
     expect(s.tokensReused).toBe(reused);
     expect(s.tokensComputed).toBe(30);
   });
+
+  test("past L the kept window slides: the cached prefix no longer matches, so it is recomputed and still scores as without the cache", async () => {
+    const cached = keep(new Model(built, { kvCache: { mb: 8 } }));
+    const full = history(40, 78);
+    const upTo = (n: number): History => ({ items: full.items.slice(0, n), actions: full.actions.slice(0, n), times: full.times.slice(0, n) });
+    await cached.rank(request(upTo(30), "[n]", "u2"));
+    const before = cached.stats().kvCache!;
+    const res = await cached.rank(request(upTo(40), "[n]", "u2"));
+    expect(res.truncated).toEqual({ hist_items: { length: 40, kept: L }, hist_actions: { length: 40, kept: L }, hist_ts: { length: 40, kept: L } });
+    expect(maxDiff(ctr(res), ctr(await model.rank(request(upTo(40), "[n]"))))).toBeLessThanOrEqual(1e-5);
+    const after = cached.stats().kvCache!;
+    expect(after.hits - before.hits).toBe(0);
+    expect(after.mismatches - before.mismatches).toBe(1);
+    expect(after.tokensComputed - before.tokensComputed).toBe(L);
+  });
 });
 
 describe("the declaration", () => {
