@@ -11,9 +11,12 @@
 // written into the model's fixed-capacity [maxLength] slots — its most recent
 // values after the padding slots — and the batch carries each context row's
 // event count (`sequenceLengths`), which the HSTU steps turn into the kernels'
-// offsets: padded slots are never computed, and no step re-scans them for pads.
-// (The slots stay fixed-capacity rather than values + offsets storage so every
-// plan, memory planner and the KV cache read histories as before.)
+// offsets (no step re-scans the slots for padding): HSTU's GEMMs and attention
+// run on the events only. The slots stay fixed-capacity rather than values +
+// offsets storage, so every plan, the memory planner and the KV cache read
+// histories as before; what still touches a padded slot is per-slot and cheap
+// (an embedding lookup writing zeros, the add of two such rows, HSTU's pass-
+// through copy), and BST, whose definition attends its padding (zoo/bst.ts).
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
