@@ -1,6 +1,6 @@
 // End-to-end section of `bun run bench sequence`: the zoo hstu model ranked in
 // process (loadModel + rankSync, fp32) at history lengths 256 and 1024 with 64
-// and 512 candidates per request — samples/s, ms per request, GFLOP/s from the
+// and 512 candidates per request (and 4096 with 512 without --quick) — samples/s, ms per request, GFLOP/s from the
 // model's FLOP estimate (history once per request + every candidate) and % of
 // the fp32 peak measured in the same run; against onnxruntime-node running the
 // same model and weights as plain ONNX ops in the per-request form
@@ -56,13 +56,13 @@ export async function zooHstuSection(report: Report, peak: number, threads: numb
   section.note("target: end-to-end MFU on hstu at L = 1024 >= 40%");
   section.note("ORT: the same model and weights as ONNX ops (Gather, Gemm, Split, MatMul, Sigmoid, LayerNormalization), one request per run, the history encoded once in the graph; speed-up: ORT ms / rankfn ms");
   section.note("target: hstu at L = 1024 with 512 candidates >= 2x onnxruntime-node, outputs within 1e-4");
-  for (const L of [256, 1024]) {
+  for (const L of quick ? [256, 1024] : [256, 1024, 4096]) {
     const options = { ...benchHstu, historyLength: L };
     const built = zoo.hstu.build(options);
     const f = flopsPerRow(built.graph);
     using model = loadModel(built, { threads, maxBatch: 512 });
     const session = await ort.InferenceSession.create(hstuOnnxModel(built, options), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
-    for (const candidates of quick ? [512] : [64, 512]) {
+    for (const candidates of quick || L > 1024 ? [512] : [64, 512]) {
       progress(`zoo hstu L=${L} candidates=${candidates}`);
       const req = request(L, candidates);
       const feeds = {

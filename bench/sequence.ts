@@ -6,8 +6,10 @@
 // a jagged batch of mixed lengths vs its sequences run one by one (and vs ORT on
 // the batch padded to its longest sequence); HSTU pointwise attention with its
 // relative bias against the same math as ONNX ops (bench/sequence-hstu-attention.ts);
-// the zoo hstu and bst end to end at L = 256, 1024 with 64, 512 candidates, each against
-// onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
+// the zoo hstu model ranking one batch of mixed history lengths vs each request alone
+// and vs the batch padded to its longest (bench/sequence-jagged.ts);
+// the zoo hstu and bst end to end at L = 256, 1024 (and 4096 without --quick) with 64, 512
+// candidates, each against onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
 // `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts).
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
@@ -17,6 +19,7 @@ import { F32, OnnxGraph } from "./onnx-graph";
 import { Report } from "./report";
 import { zooBstSection } from "./sequence-bst";
 import { hstuAttentionSection } from "./sequence-hstu-attention";
+import { jaggedHstuSection } from "./sequence-jagged";
 import { zooHstuSection } from "./sequence-zoo";
 import { progress, time } from "./timing";
 
@@ -175,6 +178,7 @@ export async function main(args: string[]): Promise<void> {
   }
 
   await hstuAttentionSection(report, rng, peak, THREADS, quick);
+  await jaggedHstuSection(report, THREADS, quick);
   await zooHstuSection(report, peak, THREADS, quick);
   await zooBstSection(report, peak, THREADS, quick);
   report.print(json);

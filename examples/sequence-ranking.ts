@@ -1,6 +1,7 @@
 // Sequence ranking with the zoo's HSTU (DLRMv3-like) and RankMixer. HSTU: a
-// user's (item, action) history — oldest event first, padded on the oldest side
-// with -1 — is encoded by HSTU layers once per request (context); each candidate
+// user's (item, action) history — oldest event first, sent at its own length (the
+// model declares it a sequence of at most L events; a longer one keeps its most
+// recent L and the response says so) — is encoded by HSTU layers once per request (context); each candidate
 // item attends to that history and to itself, never to another candidate
 // (M-FALCON), so a candidate's score is the same alone or among 300 others.
 // RankMixer: dense and sparse features become tokens, mixed and passed through
@@ -13,15 +14,18 @@ const L = 256;
 const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 64, heads: 2, qkDim: 32, vDim: 32, layers: 2, seed: 7 });
 using model = loadModel(hstu, { threads: 2 });
 const info = model.inspect();
-for (const input of info.inputs) console.log(`hstu input ${input.name.padEnd(12)} ${input.dtype} [${input.shape.join(", ")}] ${input.role}`);
+for (const input of info.inputs) {
+  const history = input.sequence ? `, a history of any length (the most recent ${input.sequence.maxLength} events kept)` : "";
+  console.log(`hstu input ${input.name.padEnd(12)} ${input.dtype} [${input.shape.join(", ")}] ${input.role}${history}`);
+}
 console.log(`hstu params ${info.params.count.toLocaleString("en-US")}; ${info.memoryPlan.map((p) => p.summary).join("; ")}`);
 const flops = flopsPerRow(hstu.graph);
 console.log(`hstu work: ${(flops.context / 1e6).toFixed(1)} MFLOP per request (the history), ${(flops.candidate / 1e3).toFixed(0)} kFLOP per candidate`);
 
-// One user with 180 events (the 76 oldest slots padded), 300 candidate items.
-const events = 180;
-const ids = (f: (t: number) => number) => tensor("i64", [1, L], BigInt64Array.from({ length: L }, (_, t) => BigInt(t < L - events ? -1 : f(t))));
-const context = { hist_items: ids((t) => (t * 7919) % 10_000), hist_actions: ids((t) => t % 8) };
+// One user with 180 events, sent as they are (no padding), and 300 candidate items.
+const ids = (events: number, f: (t: number) => number) => tensor("i64", [events], BigInt64Array.from({ length: events }, (_, t) => BigInt(f(t))));
+const history = (events: number) => ({ hist_items: ids(events, (t) => (t * 7919) % 10_000), hist_actions: ids(events, (t) => t % 8) });
+const context = history(180);
 const items = BigInt64Array.from({ length: 300 }, (_, i) => BigInt((i * 104_729) % 10_000));
 const { outputs, timing } = await model.rank({ context, candidates: { item_id: tensor("i64", [300, 1], items) } });
 const ctr = outputs.ctr!.data;
@@ -30,6 +34,10 @@ console.log(`hstu scored ${ctr.length} candidates in ${timing.computeMs.toFixed(
 
 const alone = await model.rank({ context, candidates: { item_id: tensor("i64", [1, 1], items.subarray(best[0]!, best[0]! + 1)) } });
 console.log(`candidate #${best[0]} scored alone: ${alone.outputs.ctr!.data[0]!.toFixed(4)} (among 300: ${ctr[best[0]!]!.toFixed(4)})`);
+
+// A history longer than the model keeps: the oldest events are dropped, and the response reports it.
+const long = await model.rank({ context: history(400), candidates: { item_id: tensor("i64", [3, 1], items.subarray(0, 3)) } });
+for (const [input, cut] of Object.entries(long.truncated ?? {})) console.log(`${input}: ${cut.length} events sent, the most recent ${cut.kept} kept`);
 
 const rankmixer = zoo.rankmixer.build({ seed: 7 });
 using mixer = loadModel(rankmixer, { threads: 2 });

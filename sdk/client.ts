@@ -28,6 +28,8 @@ export interface ClientRankResponse {
   timing: { queue_ms: number; compute_ms: number; cold_start_ms?: number };
   /** The server scored with default embedding rows (its Redis tier failed). */
   degraded?: boolean;
+  /** Histories longer than the model keeps, by input: events sent and kept (the most recent; the oldest were dropped). */
+  truncated?: Record<string, { length: number; kept: number }>;
 }
 
 /** An error answer from the server (status, code and message as it sent them). */

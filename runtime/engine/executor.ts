@@ -28,6 +28,8 @@ export interface StagedBatch {
   inputs: Record<string, TypedArray>;
   /** Each context row's user key for the KV cache (0n: none); absent when no request names a user. */
   userKeys?: BigUint64Array;
+  /** Per history (sequence) input: each context row's event count (stager.ts); absent, the steps count leading padding. */
+  sequenceLengths?: Record<string, Int32Array>;
 }
 
 export interface RunOptions {
@@ -225,6 +227,7 @@ export class Executor {
     state.n = batch.n;
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
+    state.sequenceLengths = batch.sequenceLengths;
     state.gathered = gathered;
     state.kv = this.kvCache && batch.userKeys ? { cache: this.kvCache, users: batch.userKeys } : undefined;
     let profile: Float64Array | undefined;
@@ -238,6 +241,7 @@ export class Executor {
     } finally {
       state.gathered = undefined;
       state.kv = undefined;
+      state.sequenceLengths = undefined;
     }
     for (let i = 0; i < bound.outputViews.length; i++) {
       const view = bound.outputViews[i]!;

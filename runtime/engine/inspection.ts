@@ -12,6 +12,8 @@ export interface TensorInfo {
   /** The batch dimension first, written as -1. */
   shape: number[];
   role: "context" | "candidate";
+  /** A history input: requests send up to any length, the most recent maxLength events are kept. */
+  sequence?: { maxLength: number; keep: "last"; group?: string };
 }
 
 export interface ModelInspection {
@@ -48,7 +50,7 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
   };
   return {
     name: graph.name,
-    inputs: graph.inputs.map((i) => info(i.name, i.name)),
+    inputs: graph.inputs.map((i) => ({ ...info(i.name, i.name), ...(i.sequence ? { sequence: i.sequence } : {}) })),
     outputs: Object.entries(graph.outputs).map(([name, v]) => info(name, v)),
     params: { count, bytes, byDtype },
     precision: { weights: options.precision ?? "f32", tables: options.tables ?? "f32" },

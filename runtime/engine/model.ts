@@ -294,7 +294,7 @@ export class Model {
     const { batch, slices } = this.#stager.stage(requests, into, { inPlace: requests.length === 1 ? executor.bindableInputs(...rows) : undefined });
     const gathered = this.#resolver?.resolveLocal(batch);
     const out = executor.run(batch, { gathered, outputs: "owned" });
-    return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs);
+    return this.#respond(requests, slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
   async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined): Promise<RankResponse[]> {
@@ -311,19 +311,22 @@ export class Model {
         gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
       }
       const out = this.#worker ? await this.#worker.run(batch, lane!, { gathered: gathered?.rows, handOff: true }) : this.#inline!.executor.run(batch, { gathered: gathered?.rows, outputs: "owned" });
-      return this.#respond(slices, out, batch.n, performance.now() - t0, queueMs, (gathered?.defaulted ?? 0) > 0);
+      return this.#respond(requests, slices, out, batch.n, performance.now() - t0, queueMs, (gathered?.defaulted ?? 0) > 0);
     } finally {
       if (lane) this.#worker!.release(lane);
     }
   }
 
   /** `out` holds this batch's own output arrays: each response gets views of its rows. */
-  #respond(slices: RequestSlice[], out: Record<string, OutputView>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
+  #respond(requests: readonly ValidRequest[], slices: RequestSlice[], out: Record<string, OutputView>, rows: number, computeMs: number, queueMs: number[], degraded = false): RankResponse[] {
     this.#stats.requests += slices.length;
     this.#stats.rows += rows;
     this.#stats.batches += 1;
     this.#stats.computeMs += computeMs;
-    return slices.map((slice, i) => ({ outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs }, ...(degraded ? { degraded } : {}) }));
+    return slices.map((slice, i) => {
+      const truncated = requests[i]!.truncated;
+      return { outputs: sliceOutputs(out, slice), model: this.name, timing: { queueMs: queueMs[i] ?? 0, computeMs }, ...(degraded ? { degraded } : {}), ...(truncated ? { truncated: { ...truncated } } : {}) };
+    });
   }
 
   /**

@@ -30,6 +30,8 @@ export interface RunState {
   r: number;
   /** Candidate row -> its request's context row. */
   requestOfRow: Int32Array;
+  /** History (sequence) input name -> each context row's event count, when the batch was staged with them. */
+  sequenceLengths?: Record<string, Int32Array>;
   /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
   /** The user-history KV cache and each context row's user key (0n: no user, nothing cached). */

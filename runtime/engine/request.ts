@@ -27,4 +27,9 @@ export interface RankResponse {
   timing: { queueMs: number; computeMs: number };
   /** Set when a remote embedding tier failed and default rows were scored (fault policy "default"). */
   degraded?: boolean;
+  /**
+   * Set when a history (an input the model declares a sequence) had more events than the model
+   * keeps: by input, the events sent and kept (the most recent `kept`; the oldest were dropped).
+   */
+  truncated?: Record<string, { length: number; kept: number }>;
 }

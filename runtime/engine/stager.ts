@@ -6,12 +6,24 @@
 // own arrays where nothing needs converting (the executor reads them in
 // place), and a batch of several is written straight into the storage it
 // runs from (the plan's input slots, or a worker's shared lane).
+//
+// History (sequence) inputs: a ranking request's history of any length is
+// written into the model's fixed-capacity [maxLength] slots — its most recent
+// values after the padding slots — and the batch carries each context row's
+// event count (`sequenceLengths`), which the HSTU steps turn into the kernels'
+// offsets (no step re-scans the slots for padding): HSTU's GEMMs and attention
+// run on the events only. The slots stay fixed-capacity rather than values +
+// offsets storage, so every plan, the memory planner and the KV cache read
+// histories as before; what still touches a padded slot is per-slot and cheap
+// (an embedding lookup writing zeros, the add of two such rows, HSTU's pass-
+// through copy), and BST, whose definition attends its padding (zoo/bst.ts).
 import type { Graph, GraphInput } from "../graph/schema";
-import type { TypedArray } from "../tensor/dtype";
+import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
 import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { StagedBatch } from "./executor";
 import type { ValidRequest } from "./validate";
+import type { SequenceExtent } from "./sequence-inputs";
 
 export interface RequestSlice {
   /** First candidate row of the request in the batch, and its row count. */
@@ -30,6 +42,8 @@ export interface StagingBuffers {
   requestOfRow(length: number): Int32Array;
   /** Room for the context rows' user keys (default: a fresh array). */
   users?(length: number): BigUint64Array;
+  /** Room for one history input's per-context-row event counts (default: a fresh array). */
+  sequenceLengths?(input: GraphInput, length: number): Int32Array;
 }
 
 /** A typed array for `length` values of `dtype` (capacity: a power of two, at least 64), on shared memory when `shared`. */
@@ -119,15 +133,19 @@ export class Stager {
     }
     const requestOfRow = into.requestOfRow(n);
     const inputs: Record<string, TypedArray> = {};
+    const sequenceLengths: Record<string, Int32Array> = {};
     const copies = this.copies;
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
       const length = rows * width(input);
-      if (inPlace?.has(input.name) && requests.length === 1 && !unalignedBytes(requests[0]!.tensors.get(input.name))) {
+      if (input.sequence) sequenceLengths[input.name] = (into.sequenceLengths?.(input, r) ?? new Int32Array(r)).subarray(0, r);
+      const whole = requests.length === 1 && (requests[0]!.sequences?.get(input.name)?.sent ?? width(input)) === width(input);
+      if (inPlace?.has(input.name) && whole && !unalignedBytes(requests[0]!.tensors.get(input.name))) {
         const data = requests[0]!.tensors.get(input.name)!.data;
         if (readableAsIs(data, input, length)) {
           inputs[input.name] = data.length === length ? data : data.subarray(0, length);
           copies.inPlace++;
+          if (input.sequence) countEvents(sequenceLengths[input.name]!, inputs[input.name]!, 0, requests[0]!, input);
           continue;
         }
       }
@@ -136,7 +154,10 @@ export class Stager {
       requests.forEach((req, i) => {
         const t = req.tensors.get(input.name)!;
         const count = (input.role === "candidate" ? slices[i]!.count : slices[i]!.contextCount) * width(input);
-        copyInto(buf, at, t, count, input);
+        const extent = req.sequences?.get(input.name);
+        if (extent) copyHistory(buf, at, t, extent, input);
+        else copyInto(buf, at, t, count, input);
+        if (input.sequence) countEvents(sequenceLengths[input.name]!, buf.subarray(at, at + count), slices[i]!.contextStart, req, input);
         at += count;
         copies.copied++;
         copies.bytesCopied += count * buf.BYTES_PER_ELEMENT;
@@ -156,8 +177,41 @@ export class Stager {
       });
       users = users.subarray(0, r);
     }
-    return { batch: { n, r, requestOfRow, inputs, ...(users ? { userKeys: users } : {}) }, slices };
+    const sequences = Object.keys(sequenceLengths).length > 0 ? { sequenceLengths } : {};
+    return { batch: { n, r, requestOfRow, inputs, ...(users ? { userKeys: users } : {}), ...sequences }, slices };
   }
+}
+
+/**
+ * A history's event counts from `rows` (its staged [rows, maxLength] slots, starting at context
+ * row `at`): measured by validate() for a ranking request's history, counted past each row's
+ * leading padding for flat rows (their histories are sent as the slots).
+ */
+function countEvents(lengths: Int32Array, rows: TypedArray, at: number, req: ValidRequest, input: GraphInput): void {
+  const extent = req.sequences?.get(input.name);
+  if (extent) {
+    lengths[at] = extent.events;
+    return;
+  }
+  const L = width(input);
+  const pad = input.padding!;
+  for (let b = 0; b < req.contextRows; b++) {
+    let t = 0;
+    if (rows instanceof BigInt64Array) {
+      const p = BigInt(pad);
+      while (t < L && rows[b * L + t] === p) t++;
+    } else while (t < L && rows[b * L + t] === pad) t++;
+    lengths[at + b] = L - t;
+  }
+}
+
+/** Copy one request's history into its [maxLength] slots at `at`: padding, then its last `copied` values. */
+function copyHistory(dst: TypedArray, at: number, t: Tensor, extent: SequenceExtent, input: GraphInput): void {
+  const L = width(input);
+  const pads = L - extent.copied;
+  if (dst instanceof BigInt64Array) dst.fill(BigInt(input.padding!), at, at + pads);
+  else (dst as Int32Array).fill(input.padding!, at, at + pads);
+  if (extent.copied > 0) copyInto(dst, at + pads, t, extent.copied, input, extent.sent - extent.copied);
 }
 
 /** Can the kernels read `data` as the input's rows without converting it (dtype, finite values where the input zeroes the rest)? */
@@ -173,11 +227,11 @@ function readableAsIs(data: Tensor["data"], input: GraphInput, length: number): 
   return input.dtype === "i64" ? data instanceof BigInt64Array : data instanceof Int32Array;
 }
 
-/** Copy `count` values of `t` into `dst` at `at`, converting ids between i32/i64 and zeroing non-finite values where allowed. */
-function copyInto(dst: TypedArray, at: number, t: Tensor, count: number, input: GraphInput): void {
+/** Copy `count` values of `t` from value `from` on into `dst` at `at`, converting ids between i32/i64 and zeroing non-finite values where allowed. */
+function copyInto(dst: TypedArray, at: number, t: Tensor, count: number, input: GraphInput, from = 0): void {
   const raw = unalignedBytes(t);
-  if (raw) return copyUnaligned(dst, at, raw, t.dtype, count, input);
-  const src = t.data;
+  if (raw) return copyUnaligned(dst, at, raw.subarray(from * dtypes[t.dtype].bytes), t.dtype, count, input);
+  const src = from === 0 ? t.data : t.data.subarray(from);
   if (dst instanceof BigInt64Array && src instanceof Int32Array) {
     const d32 = new Int32Array(dst.buffer, dst.byteOffset + at * 8, count * 2);
     for (let i = 0; i < count; i++) {

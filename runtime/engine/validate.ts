@@ -11,6 +11,7 @@ import { dtypes } from "../tensor/dtype";
 import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { RankRequest } from "./request";
 import { userKey } from "./user-key";
+import { type SequenceExtent, type Truncation, checkGroupLengths, sequenceExtent, sequenceLength, truncationOf } from "./sequence-inputs";
 
 declare const checked: unique symbol;
 
@@ -27,6 +28,10 @@ export interface ValidRequest {
   readonly request: RankRequest;
   /** The user key of a ranking request naming a `user` (the KV cache's key with the model version). */
   readonly user?: bigint;
+  /** Ranking requests: each history (sequence) input's extent, as the stager copies it. */
+  readonly sequences?: ReadonlyMap<string, SequenceExtent>;
+  /** Histories longer than the model keeps: events sent and kept, by input (the response's `truncated`). */
+  readonly truncated?: Readonly<Record<string, Truncation>>;
 }
 
 /** The largest id (exclusive) each id input may carry: the smallest table it indexes under the "error" policy. */
@@ -43,6 +48,8 @@ export function idBounds(graph: Graph): Map<string, { rows: number; table: strin
 }
 
 const width = (input: GraphInput) => input.shape.reduce((a, b) => a * b, 1);
+
+type SequenceInput = GraphInput & { sequence: NonNullable<GraphInput["sequence"]> };
 
 /** Checks requests against one model's inputs. */
 export class RequestValidator {
@@ -88,6 +95,13 @@ export class RequestValidator {
         const misplaced = t !== undefined;
         throw new RequestError(`${field}: missing ${misplaced ? `(it is a ${input.role} feature: put it in "${group}")` : "feature"}`, "missing_feature");
       }
+      // A ranking request's history is one row of any length ([n] or [1, n]); flat rows keep [rows, L].
+      if (!flat && input.sequence) {
+        sequenceLength(input as SequenceInput, t, field);
+        if (t.strides !== undefined) throw new RequestError(`${field}: strided tensors are not accepted in requests (send contiguous data)`, "bad_strides");
+        if (t.dtype !== "i32" && t.dtype !== "i64") throw new RequestError(`${field}: expected dtype i32 or i64 (event ids), got ${t.dtype}`, "bad_dtype");
+        continue;
+      }
       const w = width(input);
       // Rows of the input's per-row shape, or of that shape flattened.
       const full = input.shape.length > 1 && t.shape.length === input.shape.length + 1 && input.shape.every((d, j) => t.shape[j + 1] === d);
@@ -109,12 +123,21 @@ export class RequestValidator {
     }
     if (rows < 0) rows = flat ? Number(tensors.values().next().value?.shape[0] ?? 0) : 0;
     if (rows === 0) throw new RequestError(`${where}${flat ? "rows" : "candidates"}: empty — nothing to score`, "empty_request");
+    const fieldOf = (name: string) => `${where}${groupOf.get(name)}.${name}`;
+    let sequences: Map<string, SequenceExtent> | undefined;
+    let truncated: Record<string, Truncation> | undefined;
     for (const input of this.#inputs) {
       const t = tensors.get(input.name)!;
-      const field = `${where}${groupOf.get(input.name)}.${input.name}`;
+      const field = fieldOf(input.name);
       // A tensor left unaligned in the request body is read where it lies (its data would be a copy).
       const values = elementsOf(t);
-      if (input.dtype === "f32") {
+      if (!flat && input.sequence) {
+        checkIds(values, t.dtype, input, field, this.#bounds.get(input.name), Math.max(1, values.count));
+        const extent = sequenceExtent(input.sequence.maxLength, values.count, leadingPads(values, input.padding!));
+        (sequences ??= new Map()).set(input.name, extent);
+        const cut = truncationOf(extent);
+        if (cut) (truncated ??= {})[input.name] = cut;
+      } else if (input.dtype === "f32") {
         if (input.nonFinite !== "zero") checkFinite(values, field, width(input));
       } else if (input.dtype === "bool") {
         checkBools(values, field, width(input));
@@ -122,8 +145,12 @@ export class RequestValidator {
         checkIds(values, t.dtype, input, field, this.#bounds.get(input.name));
       }
     }
+    if (sequences) checkGroupLengths(this.#inputs, sequences, fieldOf);
     const user = r.user === undefined ? undefined : userOf(r.user, flat, where);
-    return { rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest, ...(user !== undefined ? { user } : {}) } as unknown as ValidRequest;
+    return {
+      rows, contextRows: flat ? rows : 1, tensors, request: req as RankRequest,
+      ...(user !== undefined ? { user } : {}), ...(sequences ? { sequences } : {}), ...(truncated ? { truncated } : {}),
+    } as unknown as ValidRequest;
   }
 }
 
@@ -172,6 +199,13 @@ function elementsOf(t: Tensor): Elements {
   return { count: v.length, at: (i) => v[i]!, shown: (i) => String(v[i]) };
 }
 
+/** The padding run a history starts with (its oldest, empty slots). */
+function leadingPads(values: Elements, padding: number): number {
+  let t = 0;
+  while (t < values.count && values.at(t) === padding) t++;
+  return t;
+}
+
 /** bool values are bytes 0 or 1 (what the kernels' logic ops assume). */
 function checkBools(values: Elements, field: string, w: number): void {
   for (let i = 0; i < values.count; i++) {
@@ -192,9 +226,8 @@ function checkFinite(values: Elements, field: string, w: number): void {
  * "error" policy, lies in [0, rows) or is the input's padding id. (An i64 id beyond 2^53
  * reads inexactly, but far outside both ranges, so it fails as it should.)
  */
-function checkIds(values: Elements, dtype: Tensor["dtype"], input: GraphInput, field: string, bound: { rows: number; table: string } | undefined): void {
+function checkIds(values: Elements, dtype: Tensor["dtype"], input: GraphInput, field: string, bound: { rows: number; table: string } | undefined, w = width(input)): void {
   if (!bound && !(dtype === "i64" && input.dtype === "i32")) return; // nothing an id could violate
-  const w = width(input);
   const pad = input.padding;
   for (let i = 0; i < values.count; i++) {
     const id = values.at(i);

@@ -43,7 +43,7 @@ export class GraphBuilder {
     return w;
   }
 
-  input(name: string, dtype: "f32" | "i32" | "i64", width: number, role: Role, options: Partial<Pick<GraphInput, "padding" | "nonFinite">> = {}): string {
+  input(name: string, dtype: "f32" | "i32" | "i64", width: number, role: Role, options: Partial<Pick<GraphInput, "padding" | "nonFinite" | "sequence">> = {}): string {
     this.#inputs.push({ name, dtype, shape: [width], role, ...options });
     this.#widths.set(name, width);
     return name;

@@ -21,6 +21,13 @@ export const inputSchema = z.object({
   padding: z.number().int().optional(),
   /** Dense inputs: what to do with NaN/Inf ("reject" the request, or "zero" them). */
   nonFinite: z.enum(["reject", "zero"]).optional(),
+  /**
+   * History inputs: a variable-length sequence of events, oldest first, stored in the [maxLength]
+   * slots of shape (left-padded with `padding`). A ranking request may send [n] or [1, n] for any
+   * n >= 0; beyond maxLength only the most recent events are kept (keep "last") and the response
+   * says so. Inputs of one `group` (e.g. items, actions, timestamps of one history) have equal lengths.
+   */
+  sequence: z.object({ maxLength: z.number().int().positive(), keep: z.literal("last"), group: z.string().min(1).optional() }).optional(),
 });
 export type GraphInput = z.infer<typeof inputSchema>;
 
@@ -67,7 +74,21 @@ export function parseGraph(json: unknown): Graph {
     const first = result.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
     throw new GraphError(`invalid graph: ${first.join("; ")}`);
   }
+  for (const input of result.data.inputs) checkSequenceInput(input);
   return result.data;
+}
+
+/** A sequence input is a context id input of one axis of maxLength slots with a padding id. */
+function checkSequenceInput(input: GraphInput): void {
+  const seq = input.sequence;
+  if (!seq) return;
+  const why =
+    input.role !== "context" ? "must be a context input (one history per request)"
+    : input.dtype !== "i32" && input.dtype !== "i64" ? `must be an id input (i32 or i64), not ${input.dtype}`
+    : input.padding === undefined ? "needs a padding id (the empty, oldest slots)"
+    : input.shape.length !== 1 || input.shape[0] !== seq.maxLength ? `shape [${input.shape.join(", ")}] must be [maxLength] = [${seq.maxLength}]`
+    : undefined;
+  if (why) throw new GraphError(`invalid graph: input "${input.name}" is a sequence and ${why}`);
 }
 
 /** The graph is malformed, or an op's inputs do not fit together. */

@@ -195,7 +195,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         metrics.queueDepth.set(labelsOf(name).model, co.queueDepthRows);
         const coldStart = firstResponse(v);
         const payload = encodeResponse(
-          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}) },
+          { outputs: res.outputs, model: v.name, version: v.version, timing: { queue_ms: res.timing.queueMs, compute_ms: res.timing.computeMs, ...(coldStart ? { cold_start_ms: v.coldStartMs } : {}) }, ...(res.degraded ? { degraded: true } : {}), ...(res.truncated ? { truncated: res.truncated } : {}) },
           format === "msgpack",
         );
         return c.body(payload as never, 200, { "Content-Type": mediaTypes[format], Vary: "Accept" });

@@ -5,7 +5,10 @@
 //            aligned to its element size is viewed in place, any other is checked in place and
 //            copied once, where the batch is staged — runtime/tensor/unaligned.ts)
 //            JSON:    nested arrays (dtype from the model's input), or { dtype, shape, data: flat array }
-//   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? } }
+//            A history (an input the model declares a sequence) is one row of any length:
+//            [n] or [1, n]; a JSON list of n ids is [n] (not n rows of one value).
+//   response { outputs: {name: tensor}, model, version, timing: { queue_ms, compute_ms, cold_start_ms? },
+//              degraded?, truncated?: { input: { length, kept } } (histories cut to the model's maximum) }
 // Every field is checked here and named in the error; nothing malformed reaches the model.
 import { Packr } from "msgpackr";
 import { packValue } from "./msgpack-writer";
@@ -98,8 +101,9 @@ export function decodeRequest(body: Uint8Array, contentType: string | undefined,
 function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, limits: WireLimits, copies?: WireRequest["copies"]): Tensor {
   if (Array.isArray(v)) {
     const dtype: DType = spec?.dtype ?? "f32";
-    const shape = nestedShape(v, field);
-    checkSize(shape, field, limits);
+    const history = spec?.sequence !== undefined;
+    const shape = nestedShape(v, field, history);
+    checkSize(shape, field, limits, history);
     return { dtype, shape, data: fromNumbers(v.flat(Infinity) as unknown[], dtype, field) };
   }
   if (!isObject(v)) throw new RequestError(`${field}: expected a tensor {dtype, shape, data} or nested arrays`, "bad_tensor");
@@ -108,7 +112,7 @@ function decodeTensor(v: unknown, field: string, spec: GraphInput | undefined, l
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 4) {
     throw new RequestError(`${field}.shape: expected up to 4 non-negative integers, got ${show(shape, 80)}`, "bad_shape");
   }
-  checkSize(shape as number[], field, limits);
+  checkSize(shape as number[], field, limits, spec?.sequence !== undefined);
   const count = storageLength(dtype, shape as number[]);
   if (data instanceof Uint8Array) {
     const bytes = count * dtypes[dtype].bytes;
@@ -135,13 +139,15 @@ function view<D extends DType>(bytes: Uint8Array, dtype: D): ArrayOfDType[D] {
   return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / dtypes[dtype].bytes);
 }
 
-function checkSize(shape: number[], field: string, limits: WireLimits): void {
+/** Element and row limits (a history's events are one row's values, not rows). */
+function checkSize(shape: number[], field: string, limits: WireLimits, history = false): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n > limits.maxElements) throw new RequestError(`${field}: ${n} elements exceed the limit of ${limits.maxElements}`, "too_large");
-  if ((shape[0] ?? 0) > limits.maxRows) throw new RequestError(`${field}: ${shape[0]} rows exceed the limit of ${limits.maxRows}`, "too_many_rows");
+  if (!(history && shape.length === 1) && (shape[0] ?? 0) > limits.maxRows) throw new RequestError(`${field}: ${shape[0]} rows exceed the limit of ${limits.maxRows}`, "too_many_rows");
 }
 
-function nestedShape(v: unknown[], field: string): number[] {
+/** The shape of nested arrays; a flat list is one value per row, unless it is a history (one row of events). */
+function nestedShape(v: unknown[], field: string, history = false): number[] {
   const shape = [v.length];
   let level: unknown = v[0];
   while (Array.isArray(level)) {
@@ -157,7 +163,7 @@ function nestedShape(v: unknown[], field: string): number[] {
     for (const e of x) check(e, depth + 1);
   };
   check(v, 0);
-  if (shape.length === 1) shape.push(1); // a list of scalars is one value per row
+  if (shape.length === 1 && !history) shape.push(1); // a list of scalars is one value per row
   return shape;
 }
 
@@ -211,6 +217,8 @@ export interface WireResponse {
   timing: { queue_ms: number; compute_ms: number; cold_start_ms?: number };
   /** Scored with default embedding rows because the remote tier failed (fault policy "default"). */
   degraded?: boolean;
+  /** Histories longer than the model keeps, by input: events sent and kept (the most recent). */
+  truncated?: Record<string, { length: number; kept: number }>;
 }
 
 /** Encode a response: msgpack tensors carry bin data, JSON tensors nested arrays. */

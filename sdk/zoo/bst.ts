@@ -8,7 +8,10 @@
 // concat(attended, target embedding).
 //
 // Inputs: "hist" i64 [L] (context; padding -1, oldest first, a padded slot looks up
-// zeros and is attended like any token), "item_id" i64 [1] (candidate).
+// zeros and is attended like any token: BST's semantics, as its ONNX export computes
+// it), "item_id" i64 [1] (candidate). "hist" is a declared sequence: a request may
+// send any n events and the stager left-pads them to L (the padded slots are still
+// computed, as above); beyond L the most recent L are kept and reported.
 // Weights: item.table [itemRows, d] (shared by the history and the targets);
 // per block l: block_l.qkv.{weight [3d, d], bias}, .out.{weight [d, d], bias},
 // .ln1.{gamma, beta} [d], .ffn1.{weight [F, d], bias}, .ffn2.{weight [d, F], bias},
@@ -16,7 +19,7 @@
 // bias}; head.{i}.{weight, bias}. Output "ctr".
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
 import { tokenLayerNorm } from "../../runtime/graph/sequence-layers";
-import { type CommonOptions, badOption, bagShared, checkSizes, mlp, resolve, scaleRows, sparseInput } from "./common";
+import { type CommonOptions, badOption, bagShared, checkSizes, historyInput, mlp, resolve, scaleRows, sparseInput } from "./common";
 
 export interface BstOptions extends CommonOptions {
   /** Model width d (item embeddings and every block). */
@@ -71,7 +74,7 @@ export function buildBst(options: Partial<BstOptions> = {}): BuiltModel {
   // Multi-head softmax attention of `queries` query tokens (q's heads at column qStart) over kv's tokens.
   const attention = (q: string, kv: string, queries: number, attrs: Record<string, unknown>, name: string) =>
     b.node("attention", [q, kv, kv], queries * d, { heads: o.heads, headDim: dh, scale: 1 / Math.sqrt(dh), ...attrs }, name);
-  const hist = sparseInput(b, "hist", L, "context");
+  const hist = historyInput(b, "hist", L, "history");
   const candidate = sparseInput(b, "item_id", 1, "candidate");
   const itemTable = b.randomWeight("item.table", [o.itemTableRows, d], 0.5);
   const tokens = (x: string, name: string) => b.node("reshape", [x], L * d, { shape: [L, d] }, name);

@@ -49,6 +49,15 @@ export function sparseInput(b: GraphBuilder, name: string, width: number, role: 
   return b.input(name, "i64", width, role, { padding: -1 });
 }
 
+/**
+ * A history input: i64 ids of up to `maxLength` events, oldest first, padding -1 on the oldest
+ * side; requests may send any length (the most recent maxLength events are kept). Inputs of one
+ * `group` are one history's per-event features (equal lengths).
+ */
+export function historyInput(b: GraphBuilder, name: string, maxLength: number, group: string): string {
+  return b.input(name, "i64", maxLength, "context", { padding: -1, sequence: { maxLength, keep: "last", group } });
+}
+
 /** Pooled (sum) lookup of `ids` in a fresh table `${name}.table` [rows, dim]. */
 export function bag(b: GraphBuilder, ids: string, rows: number, dim: number, name: string, scale = 0.05): string {
   return b.embeddingBag(ids, rows, dim, "sum", name, scale);

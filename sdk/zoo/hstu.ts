@@ -6,7 +6,9 @@
 //
 // Sequence representation: context inputs "hist_items" and "hist_actions", i64 [L]
 // with padding -1, oldest event first and padded on the oldest side (slot t < L − n
-// is -1 for a history of n events). Token t = item_emb(hist_items[t]) +
+// is -1 for a history of n events). They are declared sequences of one group: a
+// request may send any n events ([n] or [1, n]) and the stager pads them; beyond L
+// the most recent L are kept and the response reports the truncation. Token t = item_emb(hist_items[t]) +
 // action_emb(hist_actions[t]) (a padded id looks up zeros). The history half of every
 // layer runs once per request; candidates read its K/V (runtime/engine/steps/sequence-layers.ts).
 //
@@ -20,7 +22,7 @@
 // over concat(final candidate token, candidate embedding). Output "ctr".
 import { type BuiltModel, GraphBuilder } from "../../runtime/graph/builder";
 import { hstuLayer } from "../../runtime/graph/sequence-layers";
-import { type CommonOptions, badOption, bagShared, checkSizes, mlp, resolve, scaleRows, sparseInput } from "./common";
+import { type CommonOptions, badOption, bagShared, checkSizes, historyInput, mlp, resolve, scaleRows, sparseInput } from "./common";
 
 export interface HstuOptions extends CommonOptions {
   /** Model width d (token embeddings and every layer's input and output). */
@@ -31,7 +33,7 @@ export interface HstuOptions extends CommonOptions {
   qkDim: number;
   /** Per-head width of U and V. */
   vDim: number;
-  /** History length L (events kept per request; shorter histories are padded). */
+  /** History length L: the most events kept per request (older ones are dropped; shorter histories are padded). */
   historyLength: number;
   /** Production item table rows (scaled by `scale`). */
   itemRows: number;
@@ -74,10 +76,10 @@ export function buildHstu(options: Partial<HstuOptions> = {}): BuiltModel {
   const b = new GraphBuilder("hstu", o.seed);
   const d = o.embeddingDim;
   const L = o.historyLength;
-  const items = sparseInput(b, "hist_items", L, "context");
-  const actions = sparseInput(b, "hist_actions", L, "context");
+  const items = historyInput(b, "hist_items", L, "history");
+  const actions = historyInput(b, "hist_actions", L, "history");
   // Timestamps are i64 context inputs like the ids (padding -1 is never read: only the events' times are).
-  const time = o.rab === "time" ? { timestamps: sparseInput(b, "hist_ts", L, "context"), now: sparseInput(b, "request_ts", 1, "context") } : undefined;
+  const time = o.rab === "time" ? { timestamps: historyInput(b, "hist_ts", L, "history"), now: sparseInput(b, "request_ts", 1, "context") } : undefined;
   const candidate = sparseInput(b, "item_id", 1, "candidate");
   const itemTable = b.randomWeight("item.table", [o.itemTableRows, d], 0.5);
   const actionTable = b.randomWeight("action.table", [o.actions, d], 0.5);

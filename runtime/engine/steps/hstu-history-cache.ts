@@ -71,7 +71,7 @@ export function cachedHistory(node: Node, ctx: PlanContext, layer: HistoryLayer)
         if (src < 0) kv.data.set(r.kv.subarray(at + r.base[b]! * wkv, at + (r.base[b]! + cached) * wkv), row);
         else kv.data.copyWithin(row, src * kv.ld + r.pads[src]! * wkv, src * kv.ld + (r.pads[src]! + cached) * wkv);
       }
-      layer.run(b, cached);
+      layer.run(s, b, cached);
       if (r.base[b]! >= 0 && cached < r.nh[b]!) r.kv.set(kv.data.subarray(row + cached * wkv, row + r.nh[b]! * wkv), at + (r.base[b]! + cached) * wkv);
     }
     if (!last) return;
@@ -110,7 +110,7 @@ function batchPreparer(node: Node, ctx: PlanContext, idsName: string, tsName: st
     let rows = 0;
     const asked: number[] = [];
     for (let b = 0; b < R; b++) {
-      r.pads[b] = layer.pads(b);
+      r.pads[b] = layer.pads(s, b);
       r.nh[b] = L - r.pads[b]!;
       r.cached[b] = 0;
       r.source[b] = -1;

@@ -7,6 +7,9 @@
 //   the padding id on the oldest side. A request's events are the slots after the
 //   leading padding run (nh = L − pads); the padded slots pass through (y = x) and are
 //   never attended, so the history is jagged per request: no padding is computed.
+//   nh comes from the batch's sequenceLengths (the stager measured each request's
+//   history when it wrote the slots; stager.ts); a batch staged without them (by
+//   hand) has its leading padding counted here instead.
 // - hstu_history runs once per request (context rows, s.r): per request it runs the
 //   W1 GEMMs over just the nh event rows (U|Q into scratch, K|V straight into the kv
 //   output, so the candidates read them without a copy), rf_hstu_attention with one
@@ -47,6 +50,16 @@ const NONE = seqMasks.indexOf("none");
 
 function step(node: Node, run: (s: RunState) => void): Step {
   return { node: node.name, op: node.op, run };
+}
+
+/**
+ * Request b's events in the history whose ids are the value `name`: the staged count where the
+ * batch carries one for that input (a context slot, one row per request), else L less the row's
+ * leading padding.
+ */
+function eventsOf(s: RunState, name: string, ids: Slot<Int32Array | BigInt64Array>, b: number, L: number, padding: number): number {
+  const lengths = ids.role === "context" ? s.sequenceLengths?.[name] : undefined;
+  return lengths ? lengths[b]! : L - leadingPads(ids, b, L, padding);
 }
 
 /** Leading padding slots of row `row` of an id slot. */
@@ -117,13 +130,13 @@ export interface HistoryLayer {
   hq: number;
   kv: Slot;
   /** Leading padding slots of request b. */
-  pads(b: number): number;
+  pads(s: RunState, b: number): number;
   /**
    * Run request b's events from event `cached` on (delta-q): rows of K/V before it must already
    * hold the cached tokens' K/V; new queries attend to them and to the new tokens (causal), and
    * only the new tokens' outputs are written (the empty slots pass through as always).
    */
-  run(b: number, cached: number): void;
+  run(s: RunState, b: number, cached: number): void;
 }
 
 /** The runner of one hstu_history node (scratch O(L), whatever the batch). */
@@ -147,10 +160,10 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   const { sym } = ctx;
   return {
     L, wkv, hq: p.hq, kv,
-    pads: (b) => leadingPads(ids, b, L, p.padding),
-    run(b, cached) {
-      const pads = leadingPads(ids, b, L, p.padding);
-      const nh = L - pads;
+    pads: (s, b) => L - eventsOf(s, node.inputs[1]!, ids, b, L, p.padding),
+    run(s, b, cached) {
+      const nh = eventsOf(s, node.inputs[1]!, ids, b, L, p.padding);
+      const pads = L - nh;
       // Empty slots: y = x, K/V zeros (never read).
       if (pads > 0) {
         ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
@@ -186,7 +199,7 @@ const hstuHistory: StepBuilder = (node, ctx) => {
     // With a KV cache, layer 0 runs the whole chain request by request and the later layers nothing.
     if (s.kv && cached) return cached(s);
     const rows = rowsOf(y, s);
-    for (let b = 0; b < rows; b++) layer.run(b, 0);
+    for (let b = 0; b < rows; b++) layer.run(s, b, 0);
   });
 };
 
@@ -231,8 +244,8 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
       const h = perRow ? i0 : s.requestOfRow[i0]!;
       let i1 = i0 + 1;
       while (i1 < n && !perRow && s.requestOfRow[i1] === h) i1++;
-      const pads = leadingPads(ids, h, L, p.padding);
-      const nh = L - pads;
+      const nh = eventsOf(s, node.inputs[2]!, ids, h, L, p.padding);
+      const pads = L - nh;
       if (nh === 0) att.fill(0, i0 * p.hv, i1 * p.hv);
       else {
         qOffsets[1] = BigInt(i1 - i0);
