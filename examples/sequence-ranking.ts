@@ -46,3 +46,11 @@ const [request] = sampleRequests(rankmixer, { count: 1, candidates: 200, seed: 3
 const mixed = await mixer.rank(request!);
 const scores = Array.from(mixed.outputs.ctr!.data);
 console.log(`rankmixer scored ${scores.length} candidates in ${mixed.timing.computeMs.toFixed(2)} ms; first five: ${scores.slice(0, 5).map((s) => s.toFixed(4)).join(", ")}`);
+
+// RankMixer's sparse-MoE variant: each token's FFN is a mixture of 8 experts of its own with
+// ReLU routing (a token runs 0 to topK experts), placed on two CPU core groups.
+const sparse = zoo.rankmixer.build({ seed: 7, moe: { experts: 8, topK: 3, hidden: 64 } });
+using sparseMixer = loadModel(sparse, { threads: 2, experts: { devices: "cpu:2" } });
+const sparseScores = (await sparseMixer.rank(request!)).outputs.ctr!.data;
+const load = sparseMixer.stats().moe!.layers.map((l) => l.expertLoad.reduce((a, b) => a + b, 0));
+console.log(`rankmixer sparse-MoE scored ${sparseScores.length} candidates; experts run per token layer: ${load.map((n) => (n / sparseScores.length).toFixed(2)).join(", ")} of at most 3`);

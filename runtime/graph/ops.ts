@@ -331,12 +331,15 @@ export const ops: Record<string, OpDef<any>> = {
     },
   },
   /**
-   * Sparse top-k mixture of experts: gate = softmax(top-k of x · Gᵀ + g); each row goes to its
-   * k experts (two-layer MLP: act(x W1ᵀ + b1) W2ᵀ + b2) and their outputs are combined by gate weight.
+   * Sparse mixture of experts over the top-k gate logits l = x · Gᵀ + g: routing "softmax"
+   * weighs the k chosen experts by softmax over their logits; routing "relu" (RankMixer's ReLU
+   * routing) by relu(l), so an expert whose logit is <= 0 gets weight 0 and is not computed —
+   * each row runs between 0 and k experts (k = E: every expert with a positive logit).
+   * Experts are two-layer MLPs act(x W1ᵀ + b1) W2ᵀ + b2, combined by gate weight.
    * Inputs: x, G [E, d], g [E], then per expert W1 [h, d], b1 [h], W2 [d_out, h], b2 [d_out].
    */
   moe: {
-    attrs: z.object({ experts: z.number().int().positive(), topK: z.number().int().positive(), act: actSchema.default("relu") }).strict(),
+    attrs: z.object({ experts: z.number().int().positive(), topK: z.number().int().positive(), act: actSchema.default("relu"), routing: z.enum(["softmax", "relu"]).default("softmax") }).strict(),
     infer: (inputs, a, node) => {
       const x = value(node, inputs, 0);
       const d = width(x);

@@ -11,7 +11,7 @@ export type OverflowPolicy = "drop" | "spill";
 export interface DispatchInput {
   rows: number;
   k: number;
-  /** [rows × k] chosen experts and their gate weights (dense mixtures: every expert, k = E). */
+  /** [rows × k] chosen experts and their gate weights (dense mixtures: every expert, k = E); a weight of 0 routes nothing (ReLU routing). */
   topIdx: Int32Array;
   topVals: Float32Array;
   /** expert -> devices holding it (first = primary). */
@@ -61,6 +61,7 @@ export function dispatch(input: DispatchInput, slotRow: Int32Array, slotWeight: 
   const E = replicas.length;
   const routed = new Int32Array(E);
   for (let i = 0; i < rows * k; i++) {
+    if (topVals[i] === 0) continue;
     const e = topIdx[i]!;
     if (!(e >= 0 && e < E)) throw new TensorError(`dispatch: row ${Math.floor(i / k)} is routed to expert ${e}, the layer has ${E}`);
     for (let t = i - (i % k); t < i; t++) if (topIdx[t] === e) throw new TensorError(`dispatch: row ${Math.floor(i / k)} is routed to expert ${e} twice`);
@@ -116,6 +117,7 @@ export function dispatch(input: DispatchInput, slotRow: Int32Array, slotWeight: 
   let dropped = 0;
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < k; j++) {
+      if (topVals[i * k + j] === 0) continue;
       const e = topIdx[i * k + j]!;
       if (seen[e]! >= accepted[e]!) {
         dropped++;

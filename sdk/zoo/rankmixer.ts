@@ -5,6 +5,15 @@
 // per-token layer norm: S = LN(TokenMix(X) + X), X = LN(PFFN(S) + S). A head
 // scores the flattened tokens.
 //
+// Sparse-MoE variant (option `moe`): each token's FFN is a mixture of E experts
+// of its own with ReLU routing (the paper's ReLU routing, as served after
+// dense training): logits l = s_t·Gᵀ + g, the topK largest kept, expert e
+// weighted by relu(l_e) — a token runs 0 to topK experts, each expert a GELU MLP
+// D -> hidden -> D. It runs on the `moe` op, so `loadModel(m, { experts: {
+// devices } })` places every token's experts on devices (runtime/moe).
+// Weights: block_l.moe_t.gate.{weight [E, D], bias [E]},
+// block_l.moe_t.expert_e.{W1 [hidden, D], b1, W2 [D, hidden], b2} for token t.
+//
 // Inputs: "dense" f32 [denseFeatures] (candidate), "cat_i" i64 [multiHot[i]]
 // padding -1 (context for i < contextFeatures). The dense features are projected
 // to one embedding (dense_proj), the sparse ones sum-pooled (emb_i.table
@@ -32,6 +41,17 @@ export interface RankmixerOptions extends CommonOptions {
   ffnHidden: number;
   blocks: number;
   head: readonly number[];
+  /** Sparse-MoE per-token FFNs (ReLU routing) instead of dense ones; absent: dense. */
+  moe?: RankmixerMoeOptions;
+}
+
+export interface RankmixerMoeOptions {
+  /** Experts per token. */
+  experts: number;
+  /** Most experts a token runs (the largest gate logits; those <= 0 are off). topK = experts: pure ReLU routing. */
+  topK: number;
+  /** Hidden width of each expert. */
+  hidden: number;
 }
 
 export const rankmixerDefaults: RankmixerOptions = {
@@ -47,6 +67,7 @@ export const rankmixerDefaults: RankmixerOptions = {
   ffnHidden: 64,
   blocks: 2,
   head: [64, 1],
+  moe: undefined,
 };
 
 export function rankmixerOptions(options: Partial<RankmixerOptions> = {}): RankmixerOptions & { rows: number[] } {
@@ -57,6 +78,10 @@ export function rankmixerOptions(options: Partial<RankmixerOptions> = {}): Rankm
   if ((o.multiHot.length + 1) % o.tokens !== 0) throw badOption(`zoo rankmixer: ${o.tokens} tokens do not divide the ${o.multiHot.length + 1} feature embeddings (sparse features + the dense one)`);
   if (o.tokenDim % o.tokens !== 0) throw badOption(`zoo rankmixer: tokenDim ${o.tokenDim} does not split into ${o.tokens} heads`);
   if (o.head.at(-1) !== 1) throw badOption("zoo rankmixer: the head must end with 1 output");
+  if (o.moe) {
+    checkSizes("rankmixer moe", { experts: o.moe.experts, topK: o.moe.topK, hidden: o.moe.hidden });
+    if (o.moe.topK > o.moe.experts) throw badOption(`zoo rankmixer: moe topK ${o.moe.topK} exceeds the ${o.moe.experts} experts`);
+  }
   return { ...o, rows: scaleRows(o.tableRows, o.scale) };
 }
 
@@ -72,9 +97,29 @@ export function buildRankmixer(options: Partial<RankmixerOptions> = {}): BuiltMo
   for (let l = 0; l < o.blocks; l++) {
     const p = `block_${l}`;
     const s = tokenLayerNorm(b, add(b, tokenMix(b, h, T, `${p}.mix`), h, `${p}.mix_res`), T, `${p}.ln1`);
-    const f = groupedLinear(b, groupedLinear(b, s, T, o.ffnHidden, "gelu", `${p}.ffn1`), T, D, "none", `${p}.ffn2`);
+    const f = o.moe ? tokenExperts(b, s, T, D, o.moe, p) : groupedLinear(b, groupedLinear(b, s, T, o.ffnHidden, "gelu", `${p}.ffn1`), T, D, "none", `${p}.ffn2`);
     h = tokenLayerNorm(b, add(b, f, s, `${p}.ffn_res`), T, `${p}.ln2`);
   }
   b.output("ctr", mlp(b, h, o.head, "relu", "sigmoid", "head"));
   return b.build();
+}
+
+/** Token t's FFN as a sparse mixture of its own experts with ReLU routing, for every token; the tokens concatenated back. */
+function tokenExperts(b: GraphBuilder, s: string, T: number, D: number, o: RankmixerMoeOptions, prefix: string): string {
+  const outs = Array.from({ length: T }, (_, t) => {
+    const p = `${prefix}.moe_${t}`;
+    const token = b.node("slice", [s], D, { start: t * D, end: (t + 1) * D }, `${p}.token`);
+    const inputs = [token, b.randomWeight(`${p}.gate.weight`, [o.experts, D], Math.sqrt(6 / (D + o.experts))), b.randomWeight(`${p}.gate.bias`, [o.experts], 0.1)];
+    for (let e = 0; e < o.experts; e++) {
+      const q = `${p}.expert_${e}`;
+      inputs.push(
+        b.randomWeight(`${q}.W1`, [o.hidden, D], Math.sqrt(6 / D)),
+        b.randomWeight(`${q}.b1`, [o.hidden], 0.01),
+        b.randomWeight(`${q}.W2`, [D, o.hidden], Math.sqrt(6 / (D + o.hidden))),
+        b.randomWeight(`${q}.b2`, [D], 0.01),
+      );
+    }
+    return b.node("moe", inputs, D, { experts: o.experts, topK: o.topK, act: "gelu", routing: "relu" }, p);
+  });
+  return b.concat(outs);
 }

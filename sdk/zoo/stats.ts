@@ -73,7 +73,7 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
       case "moe": {
         const d = width(x);
         const E = attrs.experts as number;
-        const k = attrs.topK as number;
+        const k = attrs.topK as number; // ReLU routing runs at most topK (the count varies by row)
         const h = w(node.inputs[3]!)[0]!;
         f = 2 * E * d + k * (2 * h * d + 2 * outW * h + 2 * outW);
         break;

@@ -68,7 +68,7 @@ describe("dispatch", () => {
       topIdx[i * k] = rng.int(4);
       topIdx[i * k + 1] = (topIdx[i * k]! + 1 + rng.int(3)) % 4;
     }
-    const topVals = Float32Array.from({ length: rows * k }, (_, i) => i);
+    const topVals = Float32Array.from({ length: rows * k }, (_, i) => i + 1);
     const slotRow = new Int32Array(rows * k);
     const slotWeight = new Float32Array(rows * k);
     const replicas = [[0], [1], [0, 1], [1]];
@@ -83,7 +83,7 @@ describe("dispatch", () => {
           const i = slotRow[t]!;
           const j = topIdx[i * k] === s.expert ? 0 : 1;
           expect(topIdx[i * k + j]).toBe(s.expert);
-          expect(slotWeight[t]).toBe(i * k + j);
+          expect(slotWeight[t]).toBe(i * k + j + 1);
           if (t > s.start) expect(slotRow[t]!).toBeGreaterThan(slotRow[t - 1]!);
           seen.add(i * k + j);
         }
@@ -93,10 +93,23 @@ describe("dispatch", () => {
     expect(Math.abs(d.deviceLoad[0]! - d.deviceLoad[1]!)).toBeLessThanOrEqual(Math.max(...d.routed) );
   });
   test("routing to an unknown expert, or to one expert twice in a row, is an error", () => {
-    const base = { rows: 2, k: 2, topVals: new Float32Array(4), replicas: [[0], [0]], devices: 1, cost: [1, 1], capacity: Infinity, overflow: "drop" as const };
+    const base = { rows: 2, k: 2, topVals: new Float32Array(4).fill(0.5), replicas: [[0], [0]], devices: 1, cost: [1, 1], capacity: Infinity, overflow: "drop" as const };
     const slots = () => [new Int32Array(4), new Float32Array(4)] as const;
     expect(() => dispatch({ ...base, topIdx: Int32Array.of(0, 1, 1, 2) }, ...slots())).toThrow("dispatch: row 1 is routed to expert 2, the layer has 2");
     expect(() => dispatch({ ...base, topIdx: Int32Array.of(0, 1, 1, 1) }, ...slots())).toThrow("dispatch: row 1 is routed to expert 1 twice");
+  });
+  test("a gate weight of 0 routes nothing (ReLU routing): that expert neither counts nor computes the row", () => {
+    // Row 0: experts 0 and 1 on; row 1: only expert 1 (expert 0 at weight 0); row 2: none.
+    const topIdx = Int32Array.of(0, 1, 0, 1, 1, 0);
+    const topVals = Float32Array.of(0.5, 0.25, 0, 2, 0, 0);
+    const slotRow = new Int32Array(6);
+    const slotWeight = new Float32Array(6);
+    const d = dispatch({ rows: 3, k: 2, topIdx, topVals, replicas: [[0], [1]], devices: 2, cost: [1, 1], capacity: Infinity, overflow: "drop" }, slotRow, slotWeight);
+    expect(d.slots).toBe(3);
+    expect(Array.from(d.routed)).toEqual([1, 2]);
+    expect(d.segments.map((segs) => segs.map((s) => [s.expert, s.count]))).toEqual([[[0, 1]], [[1, 2]]]);
+    expect(Array.from(slotRow.subarray(0, 3))).toEqual([0, 0, 1]);
+    expect(Array.from(slotWeight.subarray(0, 3))).toEqual([0.5, 0.25, 2]);
   });
   test("a replicated expert's rows even out the devices' load", () => {
     const rows = 100;

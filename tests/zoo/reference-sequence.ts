@@ -171,6 +171,27 @@ export function referenceRankmixer(options: Partial<ZooOptions["rankmixer"]>, we
     for (let t = 0; t < T; t++) out.set(matvec(x.subarray(t * kk, (t + 1) * kk), W, n, kk, b, a, t * n * kk, t * n), t * n);
     return out;
   };
+  // Sparse-MoE FFN of each token: its topK largest gate logits (ties to the lower index), each
+  // expert weighted by relu(logit); experts at weight 0 contribute nothing.
+  const tokenExperts = (s: Float64Array, prefix: string) => {
+    const { experts: E, topK, hidden } = o.moe!;
+    const out = new Float64Array(T * D);
+    for (let t = 0; t < T; t++) {
+      const p = `${prefix}.moe_${t}`;
+      const x = s.subarray(t * D, (t + 1) * D);
+      const logits = matvec(x, w(weights, `${p}.gate.weight`, [E, D]), E, D, w(weights, `${p}.gate.bias`, [E]));
+      const chosen = Array.from({ length: E }, (_, e) => e).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, topK);
+      for (const e of chosen) {
+        const g = Math.max(0, logits[e]!);
+        if (g === 0) continue;
+        const q = `${p}.expert_${e}`;
+        const hid = matvec(x, w(weights, `${q}.W1`, [hidden, D]), hidden, D, w(weights, `${q}.b1`, [hidden]), "gelu");
+        const y = matvec(hid, w(weights, `${q}.W2`, [D, hidden]), D, hidden, w(weights, `${q}.b2`, [D]));
+        for (let c = 0; c < D; c++) out[t * D + c]! += g * y[c]!;
+      }
+    }
+    return out;
+  };
   const ctr = Float64Array.from({ length: req.rows }, (_, i) => {
     const dense = inputRow(req, "dense", i);
     const feats = [matvec(dense, w(weights, "dense_proj.weight", [e, o.denseFeatures]), e, o.denseFeatures, w(weights, "dense_proj.bias", [e]))];
@@ -189,7 +210,7 @@ export function referenceRankmixer(options: Partial<ZooOptions["rankmixer"]>, we
       const mixed = new Float64Array(T * D);
       for (let hh = 0; hh < T; hh++) for (let t = 0; t < T; t++) for (let c = 0; c < dh; c++) mixed[hh * T * dh + t * dh + c] = h[t * D + hh * dh + c]!;
       const s = tokenNorm(mixed.map((v, j) => v + h[j]!), `${p}.ln1`);
-      const f = grouped(grouped(s, `${p}.ffn1`, F, D, "gelu"), `${p}.ffn2`, D, F, "none");
+      const f = o.moe ? tokenExperts(s, p) : grouped(grouped(s, `${p}.ffn1`, F, D, "gelu"), `${p}.ffn2`, D, F, "none");
       h = tokenNorm(f.map((v, j) => v + s[j]!), `${p}.ln2`);
     }
     return mlp(weights, "head", h, o.head);

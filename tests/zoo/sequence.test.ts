@@ -132,6 +132,16 @@ describe("rankmixer", () => {
     t.score(reqs).forEach((got, i) => expect(normalisedError(got, reference("rankmixer", o, t.built.weights, reqs[i]!).ctr!)).toBeLessThan(TOL));
   });
 
+  test("the sparse-MoE variant (per-token experts, ReLU routing) matches the reference, capped and uncapped", () => {
+    for (const moe of [{ experts: 5, topK: 2, hidden: 12 }, { experts: 4, topK: 4, hidden: 9 }]) {
+      const o = { multiHot: [1, 2, 1, 1, 3], tableRows: [40, 30, 20, 10, 5], contextFeatures: 2, tokens: 3, tokenDim: 12, blocks: 2, embeddingDim: 8, scale: 1, moe };
+      const t = scorer("rankmixer", o);
+      const reqs = [makeRequest("rankmixer", 5, new Rng(4), o), makeRequest("rankmixer", 9, new Rng(5), o)];
+      t.score(reqs).forEach((got, i) => expect(normalisedError(got, reference("rankmixer", o, t.built.weights, reqs[i]!).ctr!)).toBeLessThan(TOL));
+    }
+    expect(() => zoo.rankmixer.build({ moe: { experts: 2, topK: 3, hidden: 8 } })).toThrow("moe topK 3 exceeds the 2 experts");
+  });
+
   test("options that cannot form tokens are refused", () => {
     expect(() => zoo.rankmixer.build({ tokens: 3 })).toThrow("3 tokens do not divide the 8 feature embeddings");
     expect(() => zoo.rankmixer.build({ tokens: 8, tokenDim: 12 })).toThrow("tokenDim 12 does not split into 8 heads");

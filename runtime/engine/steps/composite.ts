@@ -112,12 +112,13 @@ const mixture: StepBuilder = (node, ctx) => {
 };
 
 /**
- * Sparse top-k MoE: gate logits -> top-k -> softmax over the k; rows are grouped per
- * expert (one GEMM pair per expert over just its rows) and scatter-added back with
- * their gate weight, in original row order.
+ * Sparse top-k MoE: gate logits -> top-k -> softmax over the k (routing "relu": relu of
+ * each, and a weight of 0 routes nothing); rows are grouped per expert (one GEMM pair per
+ * expert over just its rows) and scatter-added back with their gate weight, in original row order.
  */
 const moe: StepBuilder = (node, ctx) => {
-  const { experts: E, topK: K, act } = ctx.attrs(node);
+  const { experts: E, topK: K, act, routing } = ctx.attrs(node);
+  const gateAct = routing === "relu" ? ACT("relu") : -1;
   const x = ctx.slot(node.inputs[0]!);
   const y = ctx.slot(node.outputs[0]!);
   const gateW = ctx.packed.get(node.inputs[1]!).handle;
@@ -155,15 +156,17 @@ const moe: StepBuilder = (node, ctx) => {
     const rows = rowsOf(y, s);
     ctx.check(sym.rf_gemm(null, rows, x.data, x.ld, gateW, gateB, 0, null, 0, logits, E), node);
     ctx.check(sym.rf_topk(null, rows, E, K, logits, E, topVals, topIdx, K), node);
-    ctx.check(sym.rf_softmax(null, rows, K, topVals, K, topVals, K), node);
+    if (gateAct >= 0) ctx.check(sym.rf_activation(null, gateAct, rows, K, topVals, K, topVals, K), node);
+    else ctx.check(sym.rf_softmax(null, rows, K, topVals, K, topVals, K), node);
     if (parallel) return parallel.run(rows, K, x.data, x.ld, topIdx, topVals, y.data, y.ld);
     counts.fill(0);
-    for (let i = 0; i < rows * K; i++) counts[topIdx[i]!]!++;
+    for (let i = 0; i < rows * K; i++) if (topVals[i] !== 0) counts[topIdx[i]!]!++;
     starts[0] = 0;
     for (let e = 0; e < E; e++) starts[e + 1] = starts[e]! + counts[e]!;
     counts.fill(0);
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < K; j++) {
+        if (topVals[i * K + j] === 0) continue; // relu routing: this expert is off for the row
         const e = topIdx[i * K + j]!;
         const at = starts[e]! + counts[e]!++;
         rowsByExpert[at] = i;
