@@ -56,8 +56,9 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         f = T * (2 * h * 4 * d + 2 * d + 4 * h + 2 * d);
         break;
       }
-      case "attention": {
-        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale per score.
+      case "attention":
+      case "pointwise_attention": {
+        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale (or SiLU and 1/n) per score.
         const [lq, lk] = [info.values.get(node.inputs[0]!)!.shape[0]!, info.values.get(node.inputs[1]!)!.shape[0]!];
         const heads = attrs.heads as number;
         const d = attrs.headDim as number;
