@@ -20,6 +20,7 @@ import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
 import { simplifyArithmetic } from "./simplify-arithmetic";
+import { splitHistoryTokens } from "./split-history-tokens";
 import { type KeptWeight, type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
@@ -45,7 +46,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, fuseHstuAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
+  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, fuseHstuAttention, splitHistoryTokens, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

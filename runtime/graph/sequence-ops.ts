@@ -116,6 +116,44 @@ const pointwiseAttention: OpDef<PointwiseAttentionAttrs> = {
   },
 };
 
+/**
+ * The candidate half of a causal pointwise_attention whose tokens are a request's history (a context
+ * value) followed by each candidate's own token (compiler/split-history-tokens.ts): q, k, v [1, C]
+ * per candidate row, hk, hv [Lh, C] per request (the history's K and V, read in place); the
+ * candidate at position Lh sees every visible history token and itself. Then an optional rab
+ * table (a weight, as for pointwise_attention) and optional visible flags: bool [1] per candidate
+ * and bool [Lh] per request, both or neither.
+ */
+const pointwiseAttentionCandidates: OpDef<PointwiseAttentionAttrs> = {
+  attrs: pointwiseAttrs,
+  infer: (inputs, a, node) => {
+    if (inputs.length < 5 || inputs.length > 8) failNode(node, `expects q, k, v, history k and v, an optional rab table and optional visible flags; got ${inputs.length} inputs`);
+    const [q, k, v, hk, hv] = [0, 1, 2, 3, 4].map((i) => activation(node, inputs, i, ["f32"]));
+    if (a.mask !== "causal") failNode(node, `the candidates' half needs mask "causal" (the history before them), got "${a.mask}"`);
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      if (t!.shape.join() !== [1, t!.shape[1]].join()) failNode(node, `${name} must be one token per candidate, [N, 1, columns], got [N, ${t!.shape.join(", ")}]`);
+    }
+    const lh = hk!.shape[0]!;
+    if (hk!.shape.length !== 2 || hv!.shape.length !== 2 || hv!.shape[0] !== lh || hk!.shape[1] !== k!.shape[1] || hv!.shape[1] !== v!.shape[1]) {
+      failNode(node, `history k and v must be [Lh, columns] with the columns of k and v, got [${hk!.shape.join(", ")}] and [${hv!.shape.join(", ")}]`);
+    }
+    const dv = a.valueDim ?? a.headDim;
+    let at = 5;
+    if (inputs[at]?.kind === "weight") {
+      const rab = inputs[at]!;
+      if (rab.kind !== "weight" || rab.spec.dtype !== "f32" || rab.spec.shape.length !== 2 || rab.spec.shape[0] !== a.heads) failNode(node, `the rab table must be an f32 weight [${a.heads}, buckets]`);
+      at++;
+    }
+    if (inputs[at]) {
+      const [own, history] = [activation(node, inputs, at, ["bool"]), activation(node, inputs, at + 1, ["bool"])];
+      if (own.shape.join() !== "1" || history.shape.join() !== String(lh)) failNode(node, `visible flags must be bool [N, 1] per candidate and [N, ${lh}] for the history`);
+      at += 2;
+    }
+    if (at !== inputs.length) failNode(node, `input ${at} must be the rab table or the visible flags`);
+    return [{ dtype: "f32", shape: [1, a.heads * dv] }];
+  },
+};
+
 const gruAttrs = z.object({ linearBeforeReset: z.boolean().default(false), reverse: z.boolean().default(false) }).strict();
 
 /**
@@ -145,4 +183,4 @@ const gruSequence: OpDef<z.infer<typeof gruAttrs>> = {
   },
 };
 
-export const sequenceOps: Record<string, OpDef<any>> = { attention, pointwise_attention: pointwiseAttention, gru_sequence: gruSequence };
+export const sequenceOps: Record<string, OpDef<any>> = { attention, pointwise_attention: pointwiseAttention, pointwise_attention_candidates: pointwiseAttentionCandidates, gru_sequence: gruSequence };

@@ -12,7 +12,7 @@
 //   visible keys before it: none for a left-padded row (zeros, as the graph gives),
 //   one call per hidden query otherwise. Outputs go back to their rows with one
 //   gather from a buffer whose first row is zeros.
-import { enumCode } from "../../ffi/activations";
+import { binaryOps, enumCode } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { GraphError, type Node } from "../../graph/schema";
 import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
@@ -21,6 +21,7 @@ import { contiguous, step } from "./tensor-operands";
 
 const NONE = seqMasks.indexOf("none");
 const CAUSAL = seqMasks.indexOf("causal");
+const ADD = binaryOps.indexOf("add");
 
 interface Operands {
   node: Node;
@@ -153,4 +154,73 @@ const pointwiseAttention: StepBuilder = (node, ctx) => {
   );
 };
 
-export const pointwiseAttentionSteps: Record<string, StepBuilder> = { pointwise_attention: pointwiseAttention };
+/**
+ * The candidates' half (pointwise_attention_candidates): per run of rows of one request, the candidates'
+ * queries over that request's visible history tokens (one item, mask none, each candidate at position
+ * Lh), plus each candidate over its own token (n items of length 1), added — exact, as nothing renormalises.
+ */
+const pointwiseAttentionCandidates: StepBuilder = (node, ctx) => {
+  const a = ctx.attrs(node);
+  const dv: number = a.valueDim ?? a.headDim;
+  const [q, k, v, hk, hv] = [0, 1, 2, 3, 4].map((i) => tokens(ctx, node, node.inputs[i]!, i === 0 ? a.qStart : i % 2 === 1 ? a.kStart : a.vStart)) as [Tokens, Tokens, Tokens, Tokens, Tokens];
+  const out = tokens(ctx, node, node.outputs[0]!, 0);
+  for (const [name, t, role] of [["q", q, "candidate"], ["k", k, "candidate"], ["v", v, "candidate"], ["history k", hk, "context"], ["history v", hv, "context"]] as const) {
+    if (t.slot.role !== role) throw new GraphError(`node "${node.name}" (pointwise_attention_candidates): ${name} is a ${t.slot.role} value, expected a ${role} value`);
+  }
+  let at = 5;
+  const table = node.inputs[at] && ctx.isWeight(node.inputs[at]!) ? ctx.weight(node.inputs[at++]!) : undefined;
+  const rab = table ? (table.data as Float32Array) : null;
+  const buckets = table ? table.shape[1]! : 0;
+  const [ownFlags, historyFlags] = node.inputs[at] ? [ctx.tensorSlot(node.inputs[at]!), ctx.tensorSlot(node.inputs[at + 1]!)] : [undefined, undefined];
+  if (ownFlags) contiguous(node, node.inputs[at]!, ownFlags);
+  if (historyFlags) contiguous(node, node.inputs[at + 1]!, historyFlags);
+  const Lh = hk.length;
+  const [kw, vw] = [a.heads * a.headDim, a.heads * dv];
+  const kc = ctx.scratch(`${node.name}.k`, Lh * kw);
+  const vc = ctx.scratch(`${node.name}.v`, Lh * vw);
+  const kept = ctx.scratchI32(`${node.name}.kept`, Lh);
+  const own = ctx.scratch(`${node.name}.own`, ctx.capacity * vw);
+  const iota = BigInt64Array.from({ length: ctx.capacity + 1 }, (_, i) => BigInt(i));
+  const qOffsets = new BigInt64Array(2);
+  const kvOffsets = new BigInt64Array(2);
+  const qPos = new BigInt64Array(ctx.capacity).fill(BigInt(Lh));
+  const kvPos = BigInt64Array.from({ length: Lh }, (_, j) => BigInt(j));
+  const keptPos = new BigInt64Array(Lh);
+  const { sym } = ctx;
+  return step(node, (s) => {
+    const n = rowsOf(out.slot, s);
+    for (let i0 = 0; i0 < n; ) {
+      const r = s.requestOfRow[i0]!;
+      let i1 = i0 + 1;
+      while (i1 < n && s.requestOfRow[i1] === r) i1++;
+      let [keys, values, ldk, ldv, positions, count] = [hk.view.subarray(r * Lh * hk.columns), hv.view.subarray(r * Lh * hv.columns), hk.columns, hv.columns, kvPos, Lh];
+      if (historyFlags) {
+        const flags = historyFlags.data as Uint8Array;
+        count = 0;
+        for (let j = 0; j < Lh; j++) if (flags[r * Lh + j] !== 0) [kept[count], keptPos[count++]] = [r * Lh + j, BigInt(j)];
+        if (count > 0) {
+          ctx.check(sym.rf_gather_rows(null, count, kw, hk.view, hk.columns, s.r * Lh, kept, null, kc, kw), node);
+          ctx.check(sym.rf_gather_rows(null, count, vw, hv.view, hv.columns, s.r * Lh, kept, null, vc, vw), node);
+        }
+        [keys, values, ldk, ldv, positions] = [kc, vc, kw, vw, keptPos];
+      }
+      if (count === 0) out.view.fill(0, i0 * out.columns, i1 * out.columns);
+      else {
+        qOffsets[1] = BigInt(i1 - i0);
+        kvOffsets[1] = BigInt(count);
+        ctx.check(
+          sym.rf_hstu_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.columns), q.columns, qOffsets, keys, ldk, values, ldv, kvOffsets, NONE, null, a.scale, rab, buckets,
+            rab && qPos, rab && positions, a.normLen, out.view.subarray(i0 * out.columns), out.columns),
+          node,
+        );
+      }
+      i0 = i1;
+    }
+    // Itself: n items of one query and one key (distance 0), hidden where its own flag says so.
+    ctx.check(sym.rf_hstu_attention(null, n, a.heads, a.headDim, dv, q.view, q.columns, iota, k.view, k.columns, v.view, v.columns, iota, NONE, null, a.scale, rab, buckets, null, null, a.normLen, own, vw), node);
+    if (ownFlags) for (let i = 0; i < n; i++) if ((ownFlags.data as Uint8Array)[i] === 0) own.fill(0, i * vw, (i + 1) * vw);
+    ctx.check(sym.rf_binary(null, ADD, n, vw, out.view, out.columns, own, vw, out.view, out.columns), node);
+  });
+};
+
+export const pointwiseAttentionSteps: Record<string, StepBuilder> = { pointwise_attention: pointwiseAttention, pointwise_attention_candidates: pointwiseAttentionCandidates };

@@ -82,7 +82,9 @@ FUSE_LINEAR = r"Gemm -> linear|matmul->linear"
 FUSE_BN_ACT = r"fuse-linear: .*\d+ batch-norm, \d+ activation"
 # nn.MultiheadAttention's MatMul / Softmax / MatMul chain -> one attention op (runtime/compiler/fuse-attention.ts).
 FUSE_MHA = r"fuse-attention: {n} multi-head attention -> attention \(heads={heads}, L={L}, d={d}, mask {mask}\)"
-# HSTU's MatMul / SiLU / div / mask / MatMul chain -> one pointwise_attention op (runtime/compiler/fuse-hstu-attention.ts).
+# HSTU's MatMul / SiLU / div / mask / MatMul chain -> one pointwise_attention op (runtime/compiler/fuse-hstu-attention.ts);
+# causal with the candidate last, its history half runs once per request (runtime/compiler/split-history-tokens.ts).
+FUSE_SPLIT = r"split-history: {n} HSTU attentions? split, their history tokens computed once per request"
 FUSE_HSTU = r"fuse-hstu-attention: {n} pointwise attention -> pointwise_attention \(heads=2, L={L}, d=8, mask {mask}, {rab}, n={L}{times}\)"
 
 
@@ -171,6 +173,7 @@ def specs():
         x = Inputs(20 + len(s))
         hist, actions = x.events(1000, HIST, events, holes)
         fusions = [FUSE_HSTU.format(n=n, L=HIST + 1, mask=mask, rab=rab, times=f" ×{n}" if n > 1 else "") if mask else r"fuse-hstu-attention: 0 pointwise attention", FUSE_LINEAR]
+        fusions.append(FUSE_SPLIT.format(n=n) if mask and mask.startswith("causal") else r"split-history: 0 HSTU attentions split")
         add(name, make, [("hist", x.user(hist)), ("hist_actions", x.user(actions)), ("target_item", x.ids(1000, 1, low=1))], ["ctr"],
             context=["hist", "hist_actions"], fusions=fusions, emb_scale=1.0, linear_gain=1.5)
     return s
