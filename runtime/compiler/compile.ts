@@ -1,6 +1,6 @@
 // The compiler pipeline: validation, lowering, folding, strength reduction and
 // common subexpressions, fusion (GELU, mixtures, the DLRM interaction, GEMMs,
-// cross, pooled lookups, multi-head attention), DCE, quantization and concat
+// cross, pooled lookups, multi-head and HSTU pointwise attention), DCE, quantization and concat
 // elimination. Memory planning happens per batch-size
 // bucket when the executor builds a plan (runtime/engine/plan.ts).
 import type { BuiltModel } from "../graph/builder";
@@ -11,6 +11,7 @@ import { fuseAttention } from "./fuse-attention";
 import { fuseCross } from "./fuse-cross";
 import { fuseEmbeddings } from "./fuse-embeddings";
 import { fuseGelu } from "./fuse-gelu";
+import { fuseHstuAttention } from "./fuse-hstu-attention";
 import { fuseInteraction } from "./fuse-interaction";
 import { fuseLinear } from "./fuse-linear";
 import { fuseLookupPool } from "./fuse-lookup-pool";
@@ -19,6 +20,7 @@ import { inferShapes } from "./infer-shapes";
 import { insertBroadcast } from "./insert-broadcast";
 import { type Pass, debugEnabled, runPasses } from "./pass";
 import { simplifyArithmetic } from "./simplify-arithmetic";
+import { splitHistoryTokens } from "./split-history-tokens";
 import { type KeptWeight, type TablePrecision, type WeightPrecision, quantize } from "./quantize";
 
 export interface CompileOptions {
@@ -44,7 +46,7 @@ export interface CompileOptions {
 export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
+  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, fuseHstuAttention, splitHistoryTokens, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

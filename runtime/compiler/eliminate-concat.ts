@@ -21,7 +21,7 @@ export const eliminateConcat: Pass = {
     const outputs = new Set(Object.values(graph.outputs));
     // Per-slot linears, unpooled lookups and fused attention also write (and read) whole contiguous rows.
     const contiguousNode = (n: { op: string; attrs: Record<string, unknown> }) =>
-      rowContiguous.has(n.op) || n.op === "embedding_sequence" || n.op === "attention" || (n.op === "linear" && Array.isArray(n.attrs.slots) && n.attrs.slots.length > 0);
+      rowContiguous.has(n.op) || n.op === "embedding_sequence" || n.op === "attention" || n.op === "pointwise_attention" || (n.op === "linear" && Array.isArray(n.attrs.slots) && n.attrs.slots.length > 0);
     const readByGeneral = new Set(graph.nodes.filter(contiguousNode).flatMap((n) => n.inputs));
     const aliases: Record<string, { of: string; offset: number }> = { ...graph.aliases };
     let aliased = 0;

@@ -16,6 +16,7 @@ import { debugEnabled } from "../compiler/pass";
 import { dtypes } from "../tensor/dtype";
 import type { PlanContext, RunState, Slot, Step, TensorArray } from "./plan-context";
 import { attentionSteps } from "./steps/attention";
+import { pointwiseAttentionSteps } from "./steps/pointwise-attention";
 import { compositeSteps } from "./steps/composite";
 import { recurrentSteps } from "./steps/recurrent";
 import { sequenceLayerSteps } from "./steps/sequence-layers";
@@ -28,7 +29,7 @@ import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
-const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
+const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...pointwiseAttentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
 
 /** Ops the executor can run (the compiler may not emit anything else). */
 export const executableOps = new Set(Object.keys(builders));

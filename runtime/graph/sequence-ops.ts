@@ -3,6 +3,9 @@
 // from the MatMul / Softmax / MatMul chain nn.MultiheadAttention exports as;
 // it runs on rf_seq_attention). Q, K and V may be column windows of one value
 // (a fused QKV projection), so the projection's output is read in place.
+// `pointwise_attention` is HSTU's softmax-free attention (made by
+// fuse-hstu-attention from the MatMul / SiLU / scale / mask / MatMul chain an
+// exported HSTU layer is; it runs on rf_hstu_attention).
 // `gru_sequence` is the recurrence of an ONNX GRU over each row's steps (the
 // input projection of every step is one GEMM before it; rf_gru_sequence).
 import { z } from "zod";
@@ -62,6 +65,95 @@ const attention: OpDef<AttentionAttrs> = {
   },
 };
 
+const pointwiseAttrs = attentionAttrs.extend({
+  /** The attention is divided by this length (generative-recommenders' padded length). */
+  normLen: z.number().int().positive(),
+}).strict();
+export type PointwiseAttentionAttrs = z.infer<typeof pointwiseAttrs>;
+
+/**
+ * out[i, h·dv + c] = Σ_{visible j} SiLU(scale · q[i, h] · k[j, h] + rab(h, i, j)) / normLen · v[j, h, c] per
+ * row (q, k, v as for attention). Optional inputs after v: a weight [heads, buckets], the relative bias
+ * by log buckets of |(i + Lk − Lq) − j| (rankfn.h's rab table), and then a bool [Lk] per row, the keys'
+ * visible flags (false = a padded key nobody sees; the mask and the bias keep the tokens' positions).
+ */
+const pointwiseAttention: OpDef<PointwiseAttentionAttrs> = {
+  attrs: pointwiseAttrs,
+  infer: (inputs, a, node) => {
+    if (inputs.length < 3 || inputs.length > 5) failNode(node, `expects q, k, v, an optional rab table and optional visible flags; got ${inputs.length} inputs`);
+    const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
+    }
+    const dv = a.valueDim ?? a.headDim;
+    const window = (name: string, t: { shape: number[] }, start: number, width: number) => {
+      if (start + width > t.shape[1]!) failNode(node, `${name} columns [${start}, ${start + width}) (heads × head width) leave its ${t.shape[1]} columns`);
+    };
+    window("q", q!, a.qStart, a.heads * a.headDim);
+    window("k", k!, a.kStart, a.heads * a.headDim);
+    window("v", v!, a.vStart, a.heads * dv);
+    const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
+    if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
+    if (lk < 1) failNode(node, "k and v need at least one token");
+    if (a.mask === "causal" && lq > lk) failNode(node, `a causal mask with ${lq} queries over ${lk} keys leaves the first queries nothing to attend to`);
+    let at = 3;
+    const rab = inputs[at];
+    if (rab?.kind === "weight") {
+      if (rab.spec.dtype !== "f32" || rab.spec.shape.length !== 2 || rab.spec.shape[0] !== a.heads || rab.spec.shape[1]! < 1) {
+        failNode(node, `the rab table must be an f32 weight [${a.heads}, buckets], got ${rab.spec.dtype} [${rab.spec.shape.join(", ")}]`);
+      }
+      at++;
+    }
+    if (inputs[at]) {
+      const visible = activation(node, inputs, at, ["bool"]);
+      if (visible.shape.join() !== String(lk)) failNode(node, `the visible flags must be bool [N, ${lk}] (one per key), got [N, ${visible.shape.join(", ")}]`);
+      // Compacting the visible keys keeps causality only when every query is a key's token.
+      if (a.mask === "causal" && lq !== lk) failNode(node, `visible flags with a causal mask need as many queries as keys, got ${lq} and ${lk}`);
+      at++;
+    }
+    if (at !== inputs.length) failNode(node, `input ${at} must be the rab table (a weight) or the visible flags (bool [N, ${lk}])`);
+    return [{ dtype: "f32", shape: [lq, a.heads * dv] }];
+  },
+};
+
+/**
+ * The candidate half of a causal pointwise_attention whose tokens are a request's history (a context
+ * value) followed by each candidate's own token (compiler/split-history-tokens.ts): q, k, v [1, C]
+ * per candidate row, hk, hv [Lh, C] per request (the history's K and V, read in place); the
+ * candidate at position Lh sees every visible history token and itself. Then an optional rab
+ * table (a weight, as for pointwise_attention) and optional visible flags: bool [1] per candidate
+ * and bool [Lh] per request, both or neither.
+ */
+const pointwiseAttentionCandidates: OpDef<PointwiseAttentionAttrs> = {
+  attrs: pointwiseAttrs,
+  infer: (inputs, a, node) => {
+    if (inputs.length < 5 || inputs.length > 8) failNode(node, `expects q, k, v, history k and v, an optional rab table and optional visible flags; got ${inputs.length} inputs`);
+    const [q, k, v, hk, hv] = [0, 1, 2, 3, 4].map((i) => activation(node, inputs, i, ["f32"]));
+    if (a.mask !== "causal") failNode(node, `the candidates' half needs mask "causal" (the history before them), got "${a.mask}"`);
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      if (t!.shape.join() !== [1, t!.shape[1]].join()) failNode(node, `${name} must be one token per candidate, [N, 1, columns], got [N, ${t!.shape.join(", ")}]`);
+    }
+    const lh = hk!.shape[0]!;
+    if (hk!.shape.length !== 2 || hv!.shape.length !== 2 || hv!.shape[0] !== lh || hk!.shape[1] !== k!.shape[1] || hv!.shape[1] !== v!.shape[1]) {
+      failNode(node, `history k and v must be [Lh, columns] with the columns of k and v, got [${hk!.shape.join(", ")}] and [${hv!.shape.join(", ")}]`);
+    }
+    const dv = a.valueDim ?? a.headDim;
+    let at = 5;
+    if (inputs[at]?.kind === "weight") {
+      const rab = inputs[at]!;
+      if (rab.kind !== "weight" || rab.spec.dtype !== "f32" || rab.spec.shape.length !== 2 || rab.spec.shape[0] !== a.heads) failNode(node, `the rab table must be an f32 weight [${a.heads}, buckets]`);
+      at++;
+    }
+    if (inputs[at]) {
+      const [own, history] = [activation(node, inputs, at, ["bool"]), activation(node, inputs, at + 1, ["bool"])];
+      if (own.shape.join() !== "1" || history.shape.join() !== String(lh)) failNode(node, `visible flags must be bool [N, 1] per candidate and [N, ${lh}] for the history`);
+      at += 2;
+    }
+    if (at !== inputs.length) failNode(node, `input ${at} must be the rab table or the visible flags`);
+    return [{ dtype: "f32", shape: [1, a.heads * dv] }];
+  },
+};
+
 const gruAttrs = z.object({ linearBeforeReset: z.boolean().default(false), reverse: z.boolean().default(false) }).strict();
 
 /**
@@ -91,4 +183,4 @@ const gruSequence: OpDef<z.infer<typeof gruAttrs>> = {
   },
 };
 
-export const sequenceOps: Record<string, OpDef<any>> = { attention, gru_sequence: gruSequence };
+export const sequenceOps: Record<string, OpDef<any>> = { attention, pointwise_attention: pointwiseAttention, pointwise_attention_candidates: pointwiseAttentionCandidates, gru_sequence: gruSequence };

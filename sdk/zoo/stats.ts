@@ -56,9 +56,17 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         f = T * (2 * h * 4 * d + 2 * d + 4 * h + 2 * d);
         break;
       }
-      case "attention": {
-        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale per score.
+      case "attention":
+      case "pointwise_attention":
+      case "pointwise_attention_candidates": {
+        // Q·Kᵀ and P·V per head, and the softmax's exp, sum and scale (or SiLU and 1/n) per score.
         const [lq, lk] = [info.values.get(node.inputs[0]!)!.shape[0]!, info.values.get(node.inputs[1]!)!.shape[0]!];
+        // The candidates' half of a split HSTU attention: one query over the history (input 3) and itself.
+        if (node.op === "pointwise_attention_candidates") {
+          const d = attrs.headDim as number;
+          f = (attrs.heads as number) * (info.values.get(node.inputs[3]!)!.shape[0]! + 1) * (2 * d + 2 * ((attrs.valueDim as number | undefined) ?? d) + 5);
+          break;
+        }
         const heads = attrs.heads as number;
         const d = attrs.headDim as number;
         const dv = (attrs.valueDim as number | undefined) ?? d;

@@ -67,7 +67,7 @@ test("every rewrite fires", () => {
   expect(ops.filter((o) => o === "embedding_bags")).toHaveLength(1); // the two candidate tables in one call
   expect(ops.filter((o) => o === "embedding_bag")).toHaveLength(1); // the context table runs once per request
   expect(Object.keys(compiled.model.graph.aliases ?? {}).length).toBeGreaterThanOrEqual(3);
-  expect(compiled.summaries.map((s) => s.split(":")[0])).toEqual(["infer-shapes", "insert-broadcast", "fold-constants", "simplify-arithmetic", "fuse-gelu", "fuse-mixture", "fuse-interaction", "fuse-linear", "fuse-cross", "fuse-lookup-pool", "fuse-attention", "dce", "fuse-embeddings", "quantize", "eliminate-concat"]);
+  expect(compiled.summaries.map((s) => s.split(":")[0])).toEqual(["infer-shapes", "insert-broadcast", "fold-constants", "simplify-arithmetic", "fuse-gelu", "fuse-mixture", "fuse-interaction", "fuse-linear", "fuse-cross", "fuse-lookup-pool", "fuse-attention", "fuse-hstu-attention", "split-history", "dce", "fuse-embeddings", "quantize", "eliminate-concat"]);
   expect(compiled.summaries.find((s) => s.startsWith("fuse-linear"))).toMatch(/batch-norm.*activation|activation.*batch-norm/);
 });
 

@@ -15,19 +15,19 @@ import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-c
 import { contiguous, step } from "./tensor-operands";
 
 /** Offsets [capacity + 1] of rows of `length` tokens each. */
-function evenOffsets(capacity: number, length: number): BigInt64Array {
+export function evenOffsets(capacity: number, length: number): BigInt64Array {
   return BigInt64Array.from({ length: capacity + 1 }, (_, b) => BigInt(b * length));
 }
 
 /** Input `name` as a [rows · L, columns] matrix starting at column `start`. */
-function tokens(ctx: PlanContext, node: Node, name: string, start: number) {
+export function tokens(ctx: PlanContext, node: Node, name: string, start: number) {
   const slot = ctx.tensorSlot(name);
   contiguous(node, name, slot);
   const [length, columns] = ctx.values.get(name)!.shape as [number, number];
   return { slot, view: (slot.data as Float32Array).subarray(start), length, columns };
 }
 
-type Tokens = ReturnType<typeof tokens>;
+export type Tokens = ReturnType<typeof tokens>;
 
 /**
  * Candidate queries over their request's context K/V (a target attending to an encoded history):

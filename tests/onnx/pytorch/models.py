@@ -61,6 +61,15 @@ class Inputs:
         pad = torch.arange(length).unsqueeze(0) < (length - lens).unsqueeze(1)
         return ids.masked_fill(pad, 0)
 
+    def events(self, rows, length, n, holes=()):
+        """One history of exactly n events, left-padded to length (0 = padding), with its action ids (1..3; 0 on padding);
+        `holes`: slots among the events that are padding too (events filtered out)."""
+        ids = torch.randint(1, rows, (BATCH, length), generator=self.g)
+        actions = torch.randint(1, 4, (BATCH, length), generator=self.g)
+        pad = torch.arange(length).unsqueeze(0).expand(BATCH, -1) < length - n
+        pad = pad | torch.isin(torch.arange(length), torch.tensor(list(holes), dtype=torch.long)).unsqueeze(0)
+        return ids.masked_fill(pad, 0), actions.masked_fill(pad, 0)
+
     def table_ids(self, widths_rows):
         return [self.ids(n, w) for w, n in widths_rows]
 
@@ -73,6 +82,10 @@ FUSE_LINEAR = r"Gemm -> linear|matmul->linear"
 FUSE_BN_ACT = r"fuse-linear: .*\d+ batch-norm, \d+ activation"
 # nn.MultiheadAttention's MatMul / Softmax / MatMul chain -> one attention op (runtime/compiler/fuse-attention.ts).
 FUSE_MHA = r"fuse-attention: {n} multi-head attention -> attention \(heads={heads}, L={L}, d={d}, mask {mask}\)"
+# HSTU's MatMul / SiLU / div / mask / MatMul chain -> one pointwise_attention op (runtime/compiler/fuse-hstu-attention.ts);
+# causal with the candidate last, its history half runs once per request (runtime/compiler/split-history-tokens.ts).
+FUSE_SPLIT = r"split-history: {n} HSTU attentions? split, their history tokens computed once per request"
+FUSE_HSTU = r"fuse-hstu-attention: {n} pointwise attention -> pointwise_attention \(heads=2, L={L}, d=8, mask {mask}, {rab}, n={L}{times}\)"
 
 
 def specs():
@@ -146,6 +159,23 @@ def specs():
         [("user_id", x.user(x.ids(200, 1))), ("user_dense", x.user(x.dense(3))), ("hist", x.user(x.history(1000, 12))), ("target_item", x.ids(1000, 1, low=1))],
         ["ctr"], context=["user_id", "user_dense", "hist"], trace_with_grad=True,
         fusions=[FUSE_MHA.format(n=1, heads=2, L=13, d=8, mask="key padding"), FUSE_LINEAR], emb_scale=1.0, linear_gain=1.5)
+    for name, make, events, holes, mask, rab, n in [
+        ("hstu", lambda: S.HSTU(), 9, (), "causal, key padding", "rab 5 buckets", 2),
+        ("hstu_one_event", lambda: S.HSTU(layers=1), 1, (), "causal, key padding", "rab 5 buckets", 1),
+        ("hstu_no_rab", lambda: S.HSTU(rab=False, key_padding=False), HIST, (), "causal", "no rab", 2),
+        # Padding between events: hidden queries that still see earlier events (one kernel call each); the head
+        # reads every token, so their outputs count.
+        ("hstu_gaps", lambda: S.HSTU(layers=2, readout="flatten"), 12, (6, 7, 11), "causal, key padding", "rab 5 buckets", 2),
+        ("hstu_bidirectional", lambda: S.HSTU(layers=1, causal=False, readout="flatten"), 10, (9,), "none, key padding", "rab 5 buckets", 1),
+        # Negative: a free [heads, L+1, L+1] bias is no rab table; the chain stays general (and still matches).
+        ("hstu_full_bias", lambda: S.HSTU(layers=1, full_bias=True), 12, (), None, None, 0),
+    ]:
+        x = Inputs(20 + len(s))
+        hist, actions = x.events(1000, HIST, events, holes)
+        fusions = [FUSE_HSTU.format(n=n, L=HIST + 1, mask=mask, rab=rab, times=f" ×{n}" if n > 1 else "") if mask else r"fuse-hstu-attention: 0 pointwise attention", FUSE_LINEAR]
+        fusions.append(FUSE_SPLIT.format(n=n) if mask and mask.startswith("causal") else r"split-history: 0 HSTU attentions split")
+        add(name, make, [("hist", x.user(hist)), ("hist_actions", x.user(actions)), ("target_item", x.ids(1000, 1, low=1))], ["ctr"],
+            context=["hist", "hist_actions"], fusions=fusions, emb_scale=1.0, linear_gain=1.5)
     return s
 
 

@@ -19,6 +19,7 @@ import { type PytorchExport, describePytorch, expectMatches, expectOrtMatches, e
  */
 const importsToday: string[] = [
   "dlrm", "torchrec_dlrm", "dcn_v2", "deepfm", "xdeepfm", "autoint", "wide_deep", "two_tower", "din", "dien", "bst", "bst_padded", "sasrec", "mmoe", "ple", "youtube_dnn",
+  "hstu", "hstu_one_event", "hstu_no_rab", "hstu_gaps", "hstu_bidirectional", "hstu_full_bias",
 ];
 
 /** Rank the fixed batch as one request: its context inputs once, the rest per candidate. */

@@ -7,6 +7,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from architectures import mlp
 
@@ -130,3 +131,73 @@ class YouTubeDNN(nn.Module):
         searched = self.token_emb(search_tokens).mean(dim=1)
         x = torch.cat([watched, searched, user_dense, self.video_emb(video_id).squeeze(1), self.cate_emb(video_cate).squeeze(1)], dim=1)
         return torch.sigmoid(self.mlp(x))
+
+
+def log_buckets(length, buckets):
+    """HSTU's (and rankfn.h's) log buckets of |i - j| over `length` positions: the bit width of the
+    distance (0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...), clamped to buckets - 1."""
+    pos = torch.arange(length)
+    delta = (pos.unsqueeze(1) - pos.unsqueeze(0)).abs()
+    width = torch.floor(torch.log2(delta.clamp(min=1).float())).long() + 1
+    return torch.where(delta == 0, torch.zeros_like(width), width).clamp(max=buckets - 1)
+
+
+class HSTU(nn.Module):
+    """HSTU ranking (generative-recommenders' padded HSTU, per candidate row): the history's item +
+    action embeddings and the candidate item as the last token; N layers of
+      u, v, q, k = split(silu(uvqk(x)));  a = silu(q·kᵀ·alpha + rab) / n · mask;  y = o(LN(a·v) · u) + x
+    with n = L + 1 (the padded length, as generative-recommenders normalises), mask = causal (the
+    candidate sees the history and itself) times the keys' hist != 0 flags, rab = a learned table
+    [heads, buckets] gathered at log buckets of |i - j|; the candidate's final token and its
+    embedding through an MLP to a sigmoid. causal=False: every token sees every kept token. readout="flatten": the head reads every
+    final token (as BST does), not only the candidate's. full_bias: a free [heads, L+1, L+1] bias instead of the
+    bucketed table (not expressible as rankfn's rab table: the attention stays unfused)."""
+
+    def __init__(self, d=16, heads=2, dqk=8, dv=8, layers=2, hist_len=16, buckets=5, rab=True, key_padding=True, full_bias=False, causal=True, readout="last"):
+        super().__init__()
+        self.heads, self.dqk, self.dv, self.key_padding = heads, dqk, dv, key_padding
+        t = hist_len + 1
+        self.alpha = 1.0 / math.sqrt(dqk)
+        self.item_emb = nn.Embedding(1000, d, padding_idx=0)
+        self.action_emb = nn.Embedding(4, d, padding_idx=0)
+        self.uvqk = nn.ModuleList(nn.Linear(d, heads * (2 * dv + 2 * dqk)) for _ in range(layers))
+        self.o = nn.ModuleList(nn.Linear(heads * dv, d) for _ in range(layers))
+        self.norm_weight = nn.ParameterList(nn.Parameter(torch.rand(heads * dv) + 0.5) for _ in range(layers))
+        self.norm_bias = nn.ParameterList(nn.Parameter(torch.rand(heads * dv) * 0.2 - 0.1) for _ in range(layers))
+        if full_bias:
+            self.rab = nn.ParameterList(nn.Parameter(torch.randn(heads, t, t) * 0.3) for _ in range(layers))
+        elif rab:
+            self.rab = nn.ParameterList(nn.Parameter(torch.randn(heads, buckets) * 0.3) for _ in range(layers))
+        else:
+            self.rab = None
+        self.full_bias = full_bias
+        self.register_buffer("buckets", log_buckets(t, buckets), persistent=False)
+        self.register_buffer("causal", torch.tril(torch.ones(t, t)) if causal else torch.ones(t, t), persistent=False)
+        self.readout = readout
+        self.head = nn.Sequential(nn.Linear((t + 1 if readout == "flatten" else 2) * d, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def layer(self, i, x, mask):
+        b, t, _ = x.shape
+        h = F.silu(self.uvqk[i](x))
+        u, v, q, k = torch.split(h, [self.heads * self.dv, self.heads * self.dv, self.heads * self.dqk, self.heads * self.dqk], dim=-1)
+        q = q.view(b, t, self.heads, self.dqk).transpose(1, 2)
+        k = k.view(b, t, self.heads, self.dqk).transpose(1, 2)
+        v = v.view(b, t, self.heads, self.dv).transpose(1, 2)
+        s = torch.matmul(q, k.transpose(-1, -2)) * self.alpha
+        if self.rab is not None:
+            s = s + (self.rab[i] if self.full_bias else self.rab[i][:, self.buckets])
+        a = F.silu(s) / t * mask
+        o = torch.matmul(a, v).transpose(1, 2).reshape(b, t, self.heads * self.dv)
+        return self.o[i](F.layer_norm(o, (self.heads * self.dv,), self.norm_weight[i], self.norm_bias[i], eps=1e-6) * u) + x
+
+    def forward(self, hist, hist_actions, target_item):
+        ids = torch.cat([hist, target_item], dim=1)
+        cand = self.item_emb(target_item)
+        x = torch.cat([self.item_emb(hist) + self.action_emb(hist_actions), cand], dim=1)
+        mask = self.causal
+        if self.key_padding:
+            mask = mask * (ids != 0).float().unsqueeze(1).unsqueeze(2)  # [B, 1, 1, L+1] keys
+        for i in range(len(self.uvqk)):
+            x = self.layer(i, x, mask)
+        final = x.flatten(1) if self.readout == "flatten" else x[:, -1, :]
+        return torch.sigmoid(self.head(torch.cat([final, cand.squeeze(1)], dim=1)))
