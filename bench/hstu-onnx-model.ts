@@ -3,21 +3,26 @@
 // the history [L] encoded once in the graph (every layer's K/V computed from it
 // and shared by all C candidates as [H, L, ·] matrices), the candidates [C, 1]
 // attending to the history (M-FALCON: not to each other) and to themselves. The
-// same weights as the rankfn model (built.weights), full histories (no padding:
-// what the benchmark sends). Bias positions: event j at j, each candidate at L.
+// same weights as the rankfn model (built.weights). The history holds only events
+// (no padding); with `dynamic` its length is a graph dimension, so one file takes
+// every request's own length n <= L (rankfn's jagged history). Bias positions:
+// rab "position": event j at j, each candidate at n; rab "time": the events'
+// timestamps (hist_ts [n]) and the request's time (request_ts [1]). Buckets are
+// computed in the graph (rankfn.h's log buckets: the bit width of |Δ|, capped).
 import type { BuiltModel } from "../runtime/graph/builder";
 import type { Tensor } from "../runtime/tensor/tensor";
 import { hstuOptions, type HstuOptions } from "../sdk/zoo/hstu";
 import { F32, I64, OnnxGraph } from "./onnx-graph";
 
-/** Bit width of |delta| clamped to buckets - 1 (rankfn.h's log bucket). */
-const bucketOf = (delta: number, buckets: number) => Math.min(buckets - 1, delta === 0 ? 0 : Math.abs(delta).toString(2).length);
+const DOUBLE = 11;
 
-/** The ONNX model of `built` (a zoo hstu with options `options`): inputs hist_items, hist_actions [L], item_id [C, 1]; output ctr [C, 1]. */
-export function hstuOnnxModel(built: BuiltModel, options: Partial<HstuOptions>): Uint8Array {
+/**
+ * The ONNX model of `built` (a zoo hstu with options `options`): inputs hist_items, hist_actions [L]
+ * (["n"] with `dynamic`), with rab "time" also hist_ts [L] and request_ts [1]; item_id [C, 1]; output ctr [C, 1].
+ */
+export function hstuOnnxModel(built: BuiltModel, options: Partial<HstuOptions>, { dynamic = false } = {}): Uint8Array {
   const o = hstuOptions(options);
   const { embeddingDim: d, heads: H, qkDim: dq, vDim: dv, historyLength: L, rabBuckets: B } = o;
-  if (o.rab !== "position") throw new Error("hstuOnnxModel: only rab \"position\" is written");
   const hv = H * dv, hq = H * dq;
   const g = new OnnxGraph("m");
   const weight = (name: string): string => {
@@ -25,19 +30,35 @@ export function hstuOnnxModel(built: BuiltModel, options: Partial<HstuOptions>):
     if (!t || t.dtype !== "f32") throw new Error(`hstuOnnxModel: missing f32 weight ${name}`);
     return g.floats(name, t.shape, t.data as Float32Array);
   };
-  const items = g.input("hist_items", I64, [L]);
-  const actions = g.input("hist_actions", I64, [L]);
+  const n = dynamic ? "n" : L;
+  const items = g.input("hist_items", I64, [n]);
+  const actions = g.input("hist_actions", I64, [n]);
+  const times = o.rab === "time" ? { events: g.input("hist_ts", I64, [n]), now: g.input("request_ts", I64, [1]) } : null;
   const itemId = g.input("item_id", I64, ["C", 1]);
   const itemTable = weight("item.table");
-  let x = g.op("Add", [g.op("Gather", [itemTable, items]), g.op("Gather", [weight("action.table"), actions])]); // [L, d]
+  let x = g.op("Add", [g.op("Gather", [itemTable, items]), g.op("Gather", [weight("action.table"), actions])]); // [n, d]
   const first = g.op("Gather", [itemTable, g.op("Squeeze", [itemId, g.ints([1])])]); // [C, d]
   let c = first;
-  // Bias buckets: [L, L] over the history (|i - j|), [1, L] for a candidate (L - j); the causal mask [L, L].
-  const histBuckets = Array.from({ length: L * L }, (_, t) => bucketOf(Math.floor(t / L) - (t % L), B));
-  const candBuckets = Array.from({ length: L }, (_, j) => bucketOf(L - j, B));
-  const causal = g.floats("causal", [L, L], Float32Array.from({ length: L * L }, (_, t) => (t % L <= Math.floor(t / L) ? 1 : 0)));
-  const hb = g.int64s("hist_buckets", [L, L], histBuckets);
-  const cb = g.int64s("cand_buckets", [1, L], candBuckets);
+  // Positions: j of [0, n) (events), the candidates at n; or the timestamps and the request's time.
+  const events = g.op("Shape", [items]); // [1]: n
+  const j = g.op("Range", [g.ints([0], []), g.op("Squeeze", [events, g.ints([0])]), g.ints([1], [])]); // [n]
+  const kp = times ? times.events : j;
+  const qpCandidate = times ? times.now : events;
+  // The bit width of |Δ| capped at B - 1, in double: floor(log2 |Δ|) + 1 is exact for |Δ| < 2^29 with the 1e-9 nudge.
+  const dbl = (v: number) => g.op("Cast", [g.scalar(v)], { to: DOUBLE });
+  const bucket = (delta: string) => {
+    const a = g.op("Abs", [delta]);
+    const log2 = g.op("Div", [g.op("Log", [g.op("Cast", [a], { to: DOUBLE })]), g.op("Log", [dbl(2)])]);
+    const width = g.op("Add", [g.op("Floor", [g.op("Add", [log2, dbl(1e-9)])]), dbl(1)]);
+    const zeroFirst = g.op("Where", [g.op("Equal", [a, g.ints([0], [])]), dbl(0), width]);
+    return g.op("Cast", [g.op("Min", [zeroFirst, dbl(B - 1)])], { to: I64 });
+  };
+  // Bias buckets: [n, n] over the history (|p_i - p_j|), [1, n] for a candidate; the causal mask [n, n].
+  const column = (t: string) => g.op("Unsqueeze", [t, g.ints([1])]);
+  const row = (t: string) => g.op("Unsqueeze", [t, g.ints([0])]);
+  const hb = B > 0 ? bucket(g.op("Sub", [column(kp), row(kp)])) : "";
+  const cb = B > 0 ? bucket(g.op("Sub", [row(qpCandidate), row(kp)])) : "";
+  const causal = g.op("Cast", [g.op("LessOrEqual", [row(j), column(j)])], { to: F32 });
   const scale = g.scalar(1 / Math.sqrt(dq));
   const invL = g.scalar(1 / L);
   const silu = (t: string) => g.op("Mul", [t, g.op("Sigmoid", [t])]);

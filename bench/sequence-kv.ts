@@ -7,12 +7,14 @@
 //   - native tier only at 25 / 60 / 80 / 105 % of the working set (hit ratios of
 //     about 50 / 80 / 90 / 98-100 % on this stream);
 //   - native + host tier (the 50 % native budget and a bf16 host tier);
+//   - onnxruntime-node on the same model (the peer: no cache, each request's events);
 //   - bf16 and int8 pages at the 98 % budget: NDCG@10 against f32 pages on the
 //     same stream, and page memory per cached user.
 // Every configuration warms on the stream's first part; the rest is measured interleaved
 // (request i on each configuration in turn, so other load slows them alike):
 // throughput, p50 / p99 latency, hit ratio (and the host tier's share of hits),
 // history tokens computed per request, and the ratio to cache off.
+import * as ort from "onnxruntime-node";
 import { Model, tensor } from "../sdk";
 import { zoo } from "../sdk/zoo";
 import { hstuOptions } from "../sdk/zoo/hstu";
@@ -21,6 +23,7 @@ import type { KvCacheOptions, KvCacheStats } from "../runtime/engine/kv-cache";
 import { kvPageBytes } from "../runtime/ffi/kv-store";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
+import { hstuOnnxModel } from "./hstu-onnx-model";
 import { Report } from "./report";
 import { Zipf } from "./zipf";
 import { progress } from "./timing";
@@ -40,11 +43,19 @@ const full: Shape = { L: 2048, candidates: 256, users: 32, warm: 64, measured: 1
 const quickShape: Shape = { L: 512, candidates: 64, users: 32, warm: 64, measured: 128, model: { embeddingDim: 64, heads: 2, qkDim: 32, vDim: 32, layers: 2 } };
 
 /** The seeded request stream: the same users, visits and candidates for every configuration. */
-function stream(shape: Shape, itemRows: number): { user: string; request: RankingRequest; events: number }[] {
+interface Visit {
+  user: string;
+  request: RankingRequest;
+  events: number;
+  /** The same request for onnxruntime: the history's events only (its graph takes any length). */
+  feeds: Record<string, ort.Tensor>;
+}
+
+function stream(shape: Shape, itemRows: number): Visit[] {
   const rng = new Rng(17);
   const zipf = new Zipf(shape.users, 1.1, 5);
   const hist = new Map<number, { items: number[]; actions: number[]; times: number[] }>();
-  const out: { user: string; request: RankingRequest; events: number }[] = [];
+  const out: Visit[] = [];
   const { L } = shape;
   // The warm part starts with one visit of every user (no first-visit misses are measured), then Zipf visits.
   for (let i = 0; i < shape.users + shape.warm + shape.measured; i++) {
@@ -74,7 +85,14 @@ function stream(shape: Shape, itemRows: number): { user: string; request: Rankin
       context: { hist_items: take(h.items), hist_actions: take(h.actions), hist_ts: take(h.times), request_ts: tensor("i64", [1, 1], BigInt64Array.of(BigInt(h.times.at(-1)! + 30))) },
       candidates: { item_id: tensor("i64", [shape.candidates, 1], BigInt64Array.from({ length: shape.candidates }, () => BigInt(rng.int(itemRows)))) },
     };
-    out.push({ user: `u${u}`, request, events: Math.min(L, h.items.length) });
+    const events = Math.min(L, h.items.length);
+    const ortEvents = (t: string) => new ort.Tensor("int64", (request.context![t]!.data as BigInt64Array).slice(L - events), [events]);
+    const feeds = {
+      hist_items: ortEvents("hist_items"), hist_actions: ortEvents("hist_actions"), hist_ts: ortEvents("hist_ts"),
+      request_ts: new ort.Tensor("int64", request.context!.request_ts!.data as BigInt64Array, [1]),
+      item_id: new ort.Tensor("int64", request.candidates.item_id!.data as BigInt64Array, [shape.candidates, 1]),
+    };
+    out.push({ user: `u${u}`, request, events, feeds });
   }
   return out;
 }
@@ -93,7 +111,8 @@ interface RunResult {
 interface Config {
   mode: string;
   budget: string;
-  model: Model;
+  /** rankfn, or onnxruntime-node on the same model (bench/hstu-onnx-model.ts, no cache). */
+  model: Model | ort.InferenceSession;
   cached: boolean;
   times: number[];
   scores: Float32Array[];
@@ -105,19 +124,22 @@ interface Config {
  * interleaved — request i on each configuration in turn — so that other processes
  * taking the cores slow every configuration alike (the ratios hold within one run).
  */
-function runAll(configs: Config[], visits: ReturnType<typeof stream>, shape: Shape): Map<Config, RunResult> {
+async function runAll(configs: Config[], visits: Visit[], shape: Shape): Promise<Map<Config, RunResult>> {
   const warm = shape.users + shape.warm;
-  const req = (c: Config, i: number) => (c.cached ? { ...visits[i]!.request, user: visits[i]!.user } : visits[i]!.request);
+  const score = async (c: Config, i: number): Promise<Float32Array> => {
+    if (c.model instanceof Model) return c.model.rankSync(c.cached ? { ...visits[i]!.request, user: visits[i]!.user } : visits[i]!.request).outputs.ctr!.data.slice();
+    return (await c.model.run(visits[i]!.feeds)).ctr!.data as Float32Array;
+  };
   for (const c of configs) {
     progress(`warming ${c.mode} ${c.budget}`);
-    for (let i = 0; i < warm; i++) c.model.rankSync(req(c, i));
-    c.before = c.model.stats().kvCache;
+    for (let i = 0; i < warm; i++) await score(c, i);
+    if (c.model instanceof Model) c.before = c.model.stats().kvCache;
   }
   progress(`measuring ${visits.length - warm} requests on ${configs.length} configurations, interleaved`);
   for (let i = warm; i < visits.length; i++) {
     for (const c of configs) {
       const t = performance.now();
-      c.scores.push(c.model.rankSync(req(c, i)).outputs.ctr!.data.slice());
+      c.scores.push(await score(c, i));
       c.times.push(performance.now() - t);
     }
   }
@@ -127,7 +149,7 @@ function runAll(configs: Config[], visits: ReturnType<typeof stream>, shape: Sha
     const seconds = c.times.reduce((a, b) => a + b, 0) / 1000;
     const sorted = [...c.times].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))]!;
-    const after = c.model.stats().kvCache;
+    const after = c.model instanceof Model ? c.model.stats().kvCache : undefined;
     const before = c.before;
     let tokens = visits.slice(warm).reduce((a, v) => a + v.events, 0) / n;
     let hitRatio = 0;
@@ -142,7 +164,8 @@ function runAll(configs: Config[], visits: ReturnType<typeof stream>, shape: Sha
       bytesPerUser = after.entries > 0 ? after.bytesUsed / after.entries : 0;
     }
     out.set(c, { rps: n / seconds, p50: at(0.5), p99: at(0.99), hitRatio, hostShare, tokensPerRequest: tokens, scores: c.scores, bytesPerUser });
-    c.model.dispose();
+    if (c.model instanceof Model) c.model.dispose();
+    else await c.model.release();
   }
   return out;
 }
@@ -183,7 +206,8 @@ export async function main(args: string[]): Promise<void> {
   report.fact("working set MiB (f32 pages)", mb(working));
 
   const section = report.section(`zoo hstu (fp32, d = ${shape.model.embeddingDim}, H = ${shape.model.heads}, qk/v ${shape.model.qkDim}/${shape.model.vDim}, ${shape.model.layers} layers, rab by time), one request at a time, rankSync`);
-  section.note("x off: throughput ratio; x off (p50): median latency ratio (robust to other processes taking the cores now and then)");
+  section.note("x off: throughput ratio; x off (p50): median latency ratio (robust to other processes taking the cores now and then); x ORT: throughput ratio to onnxruntime-node");
+  section.note("onnxruntime-node: the same model and weights as plain ONNX ops (bench/hstu-onnx-model.ts, history length dynamic: each request's events only, bias buckets from the timestamps in the graph), nothing cached across requests");
   section.note("budget: the native tier as a share of the stream's working set (every user's largest history in f32 pages)");
   section.note("target (issue 16): >= 4x cache off at a >= 95% hit ratio, >= 1.5x at ~50%; bf16 NDCG@10 >= 0.9995, int8 >= 0.998 vs f32 pages");
   const config = (mode: string, budget: string, kvCache?: KvCacheOptions): Config => ({ mode, budget, model: new Model(built, kvCache ? { kvCache } : {}), cached: kvCache !== undefined, times: [], scores: [] });
@@ -191,14 +215,17 @@ export async function main(args: string[]): Promise<void> {
   const native = [0.25, 0.6, 0.8, 1.05].map((share) => config("native", `${(100 * share).toFixed(0)}%`, { mb: mb(share * working) }));
   const host = config("native + host bf16", "25%", { mb: mb(0.25 * working), host: { mb: mb(working), dtype: "bf16" } });
   const lowPages = (["bf16", "i8"] as const).map((dtype) => config(`native ${dtype} pages`, "105%", { mb: mb(1.05 * working), dtype }));
-  const results = runAll([off, ...native, host, ...lowPages], visits, shape);
+  const session = await ort.InferenceSession.create(hstuOnnxModel(built, options, { dynamic: true }), { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
+  const peer: Config = { mode: "onnxruntime-node", budget: "-", model: session, cached: false, times: [], scores: [] };
+  const results = await runAll([off, peer, ...native, host, ...lowPages], visits, shape);
   const o = results.get(off)!;
   const f32 = results.get(native.at(-1)!)!;
-  for (const c of [off, ...native, host]) {
+  for (const c of [off, peer, ...native, host]) {
     const r = results.get(c)!;
     section.add({
       mode: c.mode, budget: c.budget, "req/s": r.rps, "x off": r.rps / o.rps, "x off (p50)": o.p50 / r.p50, "p50 ms": r.p50, "p99 ms": r.p99, "p99/p50": r.p99 / r.p50,
       "hit %": 100 * r.hitRatio, "host % of hits": 100 * r.hostShare, "tokens computed / req": r.tokensPerRequest, ...(c === off ? {} : { "max |Δ| vs off": maxDiff(r.scores, o.scores).toExponential(1) }),
+      "x ORT": r.rps / results.get(peer)!.rps,
     });
   }
   const pages = report.section("page dtypes at the 105% budget (same stream and budget: smaller pages only hold more)");
