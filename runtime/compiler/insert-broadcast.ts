@@ -21,7 +21,11 @@ const contextAware: Record<string, Set<number>> = { target_attention: new Set([1
 function readsContext(node: Node, i: number): boolean {
   // The candidates' half of a split HSTU attention reads the history's K, V and visible flags (last, of 7 or 8 inputs) per request.
   if (node.op === "pointwise_attention_candidates") return i === 3 || i === 4 || (node.inputs.length >= 7 && i === node.inputs.length - 1);
-  if (node.op === "attention") return (i === 1 || i === 2) && node.inputs.length === 3 && (node.attrs.mask ?? "none") === "none";
+  // With `events`, input 3 is the history's ids, read per request for its event window.
+  if (node.op === "attention") {
+    const events = node.attrs.events !== undefined;
+    return (i === 1 || i === 2 || (events && i === 3)) && (node.inputs.length === 3 || events) && (node.attrs.mask ?? "none") === "none";
+  }
   return contextAware[node.op]?.has(i) ?? false;
 }
 

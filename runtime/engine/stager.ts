@@ -10,13 +10,14 @@
 // History (sequence) inputs: a ranking request's history of any length is
 // written into the model's fixed-capacity [maxLength] slots — its most recent
 // values after the padding slots — and the batch carries each context row's
-// event count (`sequenceLengths`), which the HSTU steps turn into the kernels'
-// offsets (no step re-scans the slots for padding): HSTU's GEMMs and attention
-// run on the events only. The slots stay fixed-capacity rather than values +
-// offsets storage, so every plan, the memory planner and the KV cache read
-// histories as before; what still touches a padded slot is per-slot and cheap
-// (an embedding lookup writing zeros, the add of two such rows, HSTU's pass-
-// through copy), and BST, whose definition attends its padding (zoo/bst.ts).
+// event count (`sequenceLengths`), which the HSTU steps and the attention op's
+// `events` window (BST) turn into the kernels' offsets (no step re-scans the
+// slots for padding): HSTU's GEMMs and attention, and BST's attention, run on
+// the events only. The slots stay fixed-capacity rather than values + offsets
+// storage, so every plan, the memory planner and the KV cache read histories
+// as before; what still touches a padded slot is per-slot (an embedding lookup
+// writing zeros, the add of two such rows, HSTU's pass-through copy, and BST's
+// per-token linears and layer norms, whose padded rows no score reads).
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";

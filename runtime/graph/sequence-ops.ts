@@ -26,6 +26,13 @@ const attentionAttrs = z.object({
   scale: z.number().finite(),
   /** rf_seq_mask names (runtime/ffi/sequence-ops.ts seqMasks). none: every key; causal: query i sees keys j <= i + Lk − Lq (aligned to the end, so Lq <= Lk). */
   mask: z.enum(["none", "causal"]).default("none"),
+  /**
+   * The keys are a history's events: input 3 is then that history's ids [Lk] (a declared sequence,
+   * left-padded with `padding`), and only its slots after the leading padding run are keys (and, when
+   * q is the same tokens, queries) — the request's events, with any mask over them. Padded query
+   * slots get zeros.
+   */
+  events: z.object({ padding: z.number().int() }).strict().optional(),
 }).strict();
 export type AttentionAttrs = z.infer<typeof attentionAttrs>;
 
@@ -39,7 +46,8 @@ export type AttentionAttrs = z.infer<typeof attentionAttrs>;
 const attention: OpDef<AttentionAttrs> = {
   attrs: attentionAttrs,
   infer: (inputs, a, node) => {
-    if (inputs.length !== 3 && inputs.length !== 4) failNode(node, `expects q, k, v and an optional key padding mask; got ${inputs.length} inputs`);
+    if (inputs.length !== 3 && inputs.length !== 4) failNode(node, `expects q, k, v and an optional key padding mask (or, with events, the history's ids); got ${inputs.length} inputs`);
+    if (a.events && inputs.length !== 4) failNode(node, "events: input 3 must be the history's ids");
     const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
     for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
       if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
@@ -54,7 +62,10 @@ const attention: OpDef<AttentionAttrs> = {
     const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
     if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
     if (lk < 1) failNode(node, "k and v need at least one token");
-    if (inputs[3]) {
+    if (a.events) {
+      const ids = activation(node, inputs, 3, ["i32", "i64"]);
+      if (ids.shape.join() !== String(k!.shape[0])) failNode(node, `events: input 3 must be the history's ids [${k!.shape[0]}] (one per key), got [N, ${ids.shape.join(", ")}]`);
+    } else if (inputs[3]) {
       const padding = activation(node, inputs, 3, ["bool"]);
       if (padding.shape.join() !== String(lk)) failNode(node, `the key padding mask must be bool [N, ${lk}] (one flag per key), got [N, ${padding.shape.join(", ")}]`);
       // Hidden keys are dropped before the kernel runs, which would shift a causal mask's positions.
@@ -65,7 +76,7 @@ const attention: OpDef<AttentionAttrs> = {
   },
 };
 
-const pointwiseAttrs = attentionAttrs.extend({
+const pointwiseAttrs = attentionAttrs.omit({ events: true }).extend({
   /** The attention is divided by this length (generative-recommenders' padded length). */
   normLen: z.number().int().positive(),
 }).strict();

@@ -7,11 +7,13 @@
 // (softmax attention over its K/V, no copy per candidate) and a head scores
 // concat(attended, target embedding).
 //
-// Inputs: "hist" i64 [L] (context; padding -1, oldest first, a padded slot looks up
-// zeros and is attended like any token: BST's semantics, as its ONNX export computes
-// it), "item_id" i64 [1] (candidate). "hist" is a declared sequence: a request may
-// send any n events and the stager left-pads them to L (the padded slots are still
-// computed, as above); beyond L the most recent L are kept and reported.
+// Inputs: "hist" i64 [L] (context; padding -1, oldest first), "item_id" i64 [1]
+// (candidate). "hist" is a declared sequence: a request may send any n events
+// (the stager left-pads them into the L slots); beyond L the most recent L are
+// kept and reported. Attention sees only the events — the self-attention's
+// queries and keys and the target's keys are the slots after the padding (the
+// attention op's `events` window), so a history scores the same however many
+// slots pad it; a padded slot looks up zeros and its token never reaches a score.
 // Weights: item.table [itemRows, d] (shared by the history and the targets);
 // per block l: block_l.qkv.{weight [3d, d], bias}, .out.{weight [d, d], bias},
 // .ln1.{gamma, beta} [d], .ffn1.{weight [F, d], bias}, .ffn2.{weight [d, F], bias},
@@ -72,9 +74,9 @@ export function buildBst(options: Partial<BstOptions> = {}): BuiltModel {
   const L = o.historyLength;
   const dh = d / o.heads;
   // Multi-head softmax attention of `queries` query tokens (q's heads at column qStart) over kv's tokens.
-  const attention = (q: string, kv: string, queries: number, attrs: Record<string, unknown>, name: string) =>
-    b.node("attention", [q, kv, kv], queries * d, { heads: o.heads, headDim: dh, scale: 1 / Math.sqrt(dh), ...attrs }, name);
   const hist = historyInput(b, "hist", L, "history");
+  const attention = (q: string, kv: string, queries: number, attrs: Record<string, unknown>, name: string) =>
+    b.node("attention", [q, kv, kv, hist], queries * d, { heads: o.heads, headDim: dh, scale: 1 / Math.sqrt(dh), events: { padding: -1 }, ...attrs }, name);
   const candidate = sparseInput(b, "item_id", 1, "candidate");
   const itemTable = b.randomWeight("item.table", [o.itemTableRows, d], 0.5);
   const tokens = (x: string, name: string) => b.node("reshape", [x], L * d, { shape: [L, d] }, name);

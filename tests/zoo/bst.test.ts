@@ -42,6 +42,16 @@ function withHistory(req: ZooRequest, events: number, L: number): ZooRequest {
 }
 
 describe("bst", () => {
+  test("attention sees only the events: the same 17-event history scores the same in 40 or 70 slots", () => {
+    const base = { embeddingDim: 16, heads: 2, ffnDim: 24, layers: 2 };
+    const [short, long] = [40, 70].map((L) => ({ L, s: scorer({ ...base, historyLength: L }) }));
+    const rng = new Rng(5);
+    const req = makeRequest("bst", 6, rng, { ...base, historyLength: 40 });
+    const events = Array.from({ length: 17 }, (_, t) => (t * 7919 + 13) % 10_000);
+    const scores = [short!, long!].map(({ L, s }) => s.score([{ ...req, context: { hist: [...new Array(L - 17).fill(-1), ...events] } }])[0]!);
+    expect(normalisedError(scores[1]!, Float64Array.from(scores[0]!))).toBeLessThan(1e-5);
+  });
+
   for (const options of [{ historyLength: 40, embeddingDim: 16, heads: 2, ffnDim: 24, layers: 1 }, { historyLength: 70, embeddingDim: 24, heads: 3, ffnDim: 32, layers: 2 }]) {
     test(`L=${options.historyLength} d=${options.embeddingDim} heads=${options.heads} layers=${options.layers}: a batch of requests matches each request's reference`, () => {
       const s = scorer(options);

@@ -1,7 +1,8 @@
 // Independent float64 forward pass of the zoo bst model (sdk/zoo/bst.ts),
 // written by hand from its documented structure and weight names: plain loops,
 // no kernels, no graph interpretation. The history is encoded once per request;
-// every candidate (target) attends to the encoded history with softmax.
+// every candidate (target) attends to the encoded history with softmax. Only the
+// history's events (the slots after its leading padding) are tokens.
 import type { Tensor } from "../../runtime/tensor/tensor";
 import type { ZooOptions } from "../../sdk/zoo";
 import { bstOptions } from "../../sdk/zoo/bst";
@@ -31,6 +32,7 @@ function layerNorm(weights: Weights, prefix: string, x: Vec): Float64Array {
 /** Multi-head softmax attention of one query over keys[0..n) (q, k, v rows hold every head). */
 function attend(q: Vec, keys: Vec[], values: Vec[], heads: number, dh: number): Float64Array {
   const out = new Float64Array(heads * dh);
+  if (keys.length === 0) return out; // nothing to attend to: zeros
   for (let h = 0; h < heads; h++) {
     const s = keys.map((k) => {
       let dot = 0;
@@ -55,12 +57,14 @@ export function referenceBst(options: Partial<ZooOptions["bst"]>, weights: Weigh
   const items = w(weights, "item.table", [o.itemTableRows, d]);
   const row = (id: number) => (id < 0 ? new Float64Array(d) : Float64Array.from(items.subarray(id * d, (id + 1) * d)));
   const hist = req.context.hist!;
-  let x: Float64Array<ArrayBufferLike>[] = Array.from({ length: L }, (_, t) => row(hist[t]!));
+  let pads = 0;
+  while (pads < L && hist[pads]! < 0) pads++;
+  let x: Float64Array<ArrayBufferLike>[] = Array.from({ length: L - pads }, (_, t) => row(hist[pads + t]!));
   for (let l = 0; l < o.layers; l++) {
     const p = `block_${l}`;
     const qkv = x.map((t) => linear(weights, `${p}.qkv`, t, 3 * d));
     const q = qkv.map((r) => r.subarray(0, d)), k = qkv.map((r) => r.subarray(d, 2 * d)), v = qkv.map((r) => r.subarray(2 * d));
-    // Causal: token i attends to tokens 0..i (padded slots included, as any token).
+    // Causal: event i attends to events 0..i.
     const att = x.map((_, i) => attend(q[i]!, k.slice(0, i + 1), v.slice(0, i + 1), H, dh));
     const h1 = att.map((a, i) => layerNorm(weights, `${p}.ln1`, linear(weights, `${p}.out`, a, d, "none", x[i]!)));
     x = h1.map((h) => layerNorm(weights, `${p}.ln2`, linear(weights, `${p}.ffn2`, linear(weights, `${p}.ffn1`, h, F, "relu"), d, "none", h)));

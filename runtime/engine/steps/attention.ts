@@ -8,10 +8,15 @@
 // exactly the keys the mask leaves (any subset, not only a prefix or suffix).
 // Candidate queries may attend to context K/V (a target over its request's
 // history): each request's run of rows is one item over that request's tokens.
+// With `events` (a declared history's ids as input 3), row b's keys — and its
+// queries, when they are the same tokens — are only its events, the slots
+// after the leading padding (history-events.ts): one call per row over that
+// window, read in place; padded query slots get zeros.
 import { GraphError, type Node } from "../../graph/schema";
 import { enumCode } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
-import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import { eventsOf } from "./history-events";
 import { contiguous, step } from "./tensor-operands";
 
 /** Offsets [capacity + 1] of rows of `length` tokens each. */
@@ -35,11 +40,12 @@ export type Tokens = ReturnType<typeof tokens>;
  * tokens, its kv the request's L tokens read in place (never copied per candidate).
  */
 function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>, q: Tokens, k: Tokens, v: Tokens, out: Tokens): Step {
-  if (node.inputs[3]) throw new GraphError(`node "${node.name}" (attention): a key padding mask needs q, k and v of one role`);
+  if (node.inputs[3] && !a.events) throw new GraphError(`node "${node.name}" (attention): a key padding mask needs q, k and v of one role`);
   if (a.mask !== "none") throw new GraphError(`node "${node.name}" (attention): candidate queries over context keys take mask "none", not "${a.mask}"`);
   const dv: number = a.valueDim ?? a.headDim;
   const qOffsets = new BigInt64Array(2);
   const kvOffsets = BigInt64Array.from([0n, BigInt(k.length)]);
+  const keysOf = eventWindow(node, ctx, a, k.length);
   const { sym } = ctx;
   return step(node, (s) => {
     const n = rowsOf(out.slot, s);
@@ -48,12 +54,49 @@ function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>,
       let i1 = i0 + 1;
       while (i1 < n && s.requestOfRow[i1] === r) i1++;
       qOffsets[1] = BigInt((i1 - i0) * q.length);
+      const first = keysOf ? k.length - keysOf(s, r) : 0;
+      kvOffsets[1] = BigInt(k.length - first);
       ctx.check(
-        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.length * q.columns), q.columns, qOffsets, k.view.subarray(r * k.length * k.columns), k.columns,
-          v.view.subarray(r * v.length * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
+        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.length * q.columns), q.columns, qOffsets, k.view.subarray((r * k.length + first) * k.columns), k.columns,
+          v.view.subarray((r * v.length + first) * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
         node,
       );
       i0 = i1;
+    }
+  });
+}
+
+/** With `events`: row b's event count (its history's ids are input 3), else undefined. */
+function eventWindow(node: Node, ctx: PlanContext, a: Record<string, any>, L: number): ((s: RunState, b: number) => number) | undefined {
+  if (!a.events) return undefined;
+  const name = node.inputs[3]!;
+  const ids = ctx.idSlot(name);
+  const padding: number = a.events.padding;
+  return (s, b) => eventsOf(s, name, ids, b, L, padding);
+}
+
+/** Self-attention over each row's events only: one call per row on its window of the tokens. */
+function overEvents(node: Node, ctx: PlanContext, a: Record<string, any>, q: Tokens, k: Tokens, v: Tokens, out: Tokens): Step {
+  if (q.length !== k.length) throw new GraphError(`node "${node.name}" (attention): events windows need queries and keys of one history (${q.length} queries, ${k.length} keys)`);
+  const dv: number = a.valueDim ?? a.headDim;
+  const L = k.length;
+  const events = eventWindow(node, ctx, a, L)!;
+  const offsets = new BigInt64Array(2);
+  const mask = enumCode(seqMasks, a.mask, `node "${node.name}" mask`);
+  const { sym } = ctx;
+  return step(node, (s) => {
+    const rows = rowsOf(out.slot, s);
+    for (let b = 0; b < rows; b++) {
+      const e = events(s, b);
+      const first = b * L + (L - e);
+      out.view.fill(0, b * L * out.columns, first * out.columns);
+      if (e === 0) continue;
+      offsets[1] = BigInt(e);
+      ctx.check(
+        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(first * q.columns), q.columns, offsets, k.view.subarray(first * k.columns), k.columns,
+          v.view.subarray(first * v.columns), v.columns, offsets, mask, null, a.scale, null, 0, null, null, out.view.subarray(first * out.columns), out.columns),
+        node,
+      );
     }
   });
 }
@@ -70,6 +113,7 @@ const attention: StepBuilder = (node, ctx) => {
   for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
     if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (attention): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);
   }
+  if (a.events) return overEvents(node, ctx, a, q, k, v, out);
   const qOffsets = evenOffsets(ctx.capacity, q.length);
   const kvOffsets = evenOffsets(ctx.capacity, k.length);
   const mask = enumCode(seqMasks, a.mask, `node "${node.name}" mask`);

@@ -40,6 +40,7 @@ import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
 import { cachedHistory } from "./hstu-history-cache";
+import { eventsOf } from "./history-events";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const SILU = activations.indexOf("silu");
@@ -52,28 +53,6 @@ function step(node: Node, run: (s: RunState) => void): Step {
   return { node: node.name, op: node.op, run };
 }
 
-/**
- * Request b's events in the history whose ids are the value `name`: the staged count where the
- * batch carries one for that input (a context slot, one row per request), else L less the row's
- * leading padding.
- */
-function eventsOf(s: RunState, name: string, ids: Slot<Int32Array | BigInt64Array>, b: number, L: number, padding: number): number {
-  const lengths = ids.role === "context" ? s.sequenceLengths?.[name] : undefined;
-  return lengths ? lengths[b]! : L - leadingPads(ids, b, L, padding);
-}
-
-/** Leading padding slots of row `row` of an id slot. */
-function leadingPads(ids: Slot<Int32Array | BigInt64Array>, row: number, L: number, padding: number): number {
-  const base = row * ids.ld;
-  let t = 0;
-  if (ids.data instanceof BigInt64Array) {
-    const p = BigInt(padding);
-    while (t < L && ids.data[base + t] === p) t++;
-  } else {
-    while (t < L && ids.data[base + t] === padding) t++;
-  }
-  return t;
-}
 
 /** Packed weights and constants of one HSTU layer, shared by both halves (same weight names, same cache keys). */
 function hstuLayer(node: Node, ctx: PlanContext, at: number, d: number) {
