@@ -4,10 +4,11 @@
 // the chain on the index of every element (a match means the same elements,
 // whatever steps the exporter took), the output's way back to [L, H·dv], and
 // scalar factors folded into the kernel's scale.
-import type { GraphInfo } from "../graph/infer";
+import { type GraphInfo, inferGraph } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import { broadcastShapes, count } from "../graph/tensor-shapes";
 import type { Tensor } from "../tensor/tensor";
+import { producers, useCounts } from "./pass";
 
 /** Chains longer than this many elements per row are not traced (compile time stays small). */
 const MAX_TRACED = 1 << 22;
@@ -172,3 +173,63 @@ export function outputOf(ctx: ChainCtx, value: string, heads: number, length: nu
   return found;
 }
 
+
+/** Where a chain's heads live: `heads` of width d (q, k) and dv (v) over lq queries and lk keys. */
+export interface HeadShape {
+  heads: number;
+  lq: number;
+  lk: number;
+  d: number;
+  dv: number;
+}
+
+/**
+ * Q, K and V of a traced attention chain as token windows (tokensOf: Q, V head-major [H, L, w], K
+ * transposed) of one f32 role — shared with `also` (a padding mask or flags) when given — and the value
+ * the chain's [H, Lq, dv] output is read as (outputOf); undefined when any of that differs.
+ */
+export function chainOperands(ctx: ChainCtx, values: { q: string; k: string; v: string; out: string; also?: string }, s: HeadShape) {
+  const q = tokensOf(ctx, values.q, "htc", s.heads, s.lq, s.d);
+  const k = tokensOf(ctx, values.k, "hct", s.heads, s.lk, s.d);
+  const v = tokensOf(ctx, values.v, "htc", s.heads, s.lk, s.dv);
+  if (!q || !k || !v) return undefined;
+  const roles = new Set([q.base, k.base, v.base, ...(values.also ? [values.also] : [])].map((b) => ctx.info.values.get(b)!.role));
+  const dtypes = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.dtype));
+  if (roles.size !== 1 || !dtypes.has("f32") || dtypes.size !== 1) return undefined;
+  const out = outputOf(ctx, values.out, s.heads, s.lq, s.dv);
+  return out ? { q, k, v, out } : undefined;
+}
+
+/** A chain's replacement: the node whose output it takes over, the nodes standing in for it, its report line. */
+export interface ChainRewrite {
+  replaces: Node;
+  nodes: Node[];
+  summary: string;
+}
+
+/**
+ * Rewrite chains one at a time (each rewrite changes producers and uses, and a later chain may read
+ * an earlier one's output): a fresh context per round, every `op` node tried once as a chain's
+ * anchor; the chain a rewrite replaces stays until dce. `accept` sees each match before it lands.
+ * Returns the summaries of the rewrites, in order.
+ */
+export function rewriteChains<M extends ChainRewrite>(graph: Graph, weights: Map<string, Tensor>, op: string, match: (ctx: ChainCtx, anchor: Node) => M | undefined, accept: (m: M) => void = () => {}): string[] {
+  const fused: string[] = [];
+  const tried = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    const ctx: ChainCtx = { graph, info: inferGraph(graph), weights, byValue: producers(graph), uses: useCounts(graph) };
+    for (const anchor of graph.nodes.filter((n) => n.op === op && !tried.has(n.name))) {
+      tried.add(anchor.name);
+      const m = match(ctx, anchor);
+      if (!m) continue;
+      accept(m);
+      graph.nodes = graph.nodes.flatMap((n) => (n === m.replaces ? m.nodes : [n]));
+      fused.push(m.summary);
+      changed = true;
+      break;
+    }
+  }
+  inferGraph(graph);
+  return fused;
+}

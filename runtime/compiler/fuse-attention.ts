@@ -13,11 +13,10 @@
 // 0 where visible, -inf or <= -1e9 elsewhere) or a key padding mask (a bool
 // flag per key, through where(flag, -inf, 0)); any other mask or any other
 // difference leaves the graph as it is.
-import { inferGraph } from "../graph/infer";
 import type { Node } from "../graph/schema";
 import { broadcastShapes, broadcastStrides, count, weightRowShape } from "../graph/tensor-shapes";
-import { type ChainCtx as Ctx, maskLayoutOps, outputOf, peelScale, rowAxis, scalarWeight, shapeOf, tokensOf, traceBack } from "./attention-chains";
-import { type Pass, cloneGraph, producers, useCounts } from "./pass";
+import { type ChainCtx as Ctx, chainOperands, maskLayoutOps, rewriteChains, peelScale, rowAxis, scalarWeight, shapeOf, traceBack } from "./attention-chains";
+import { type Pass, cloneGraph, tallyKinds } from "./pass";
 
 /** An additive mask entry at or below this hides its key (exp underflows to exactly 0 in fp32 for any sane score). */
 const HIDDEN = -1e9;
@@ -113,15 +112,9 @@ function match(ctx: Ctx, softmax: Node, pv: Node): { replaces: Node; nodes: Node
   const d = qShape![2]!;
   const dv = vShape![2]!;
   if (qShape!.join() !== [heads, lq, d].join() || kShape!.join() !== [heads, d, lk].join() || vShape!.join() !== [heads, lk, dv].join()) return undefined;
-  const q = tokensOf(ctx, qs.value, "htc", heads, lq, d);
-  const k = tokensOf(ctx, ks.value, "hct", heads, lk, d);
-  const v = tokensOf(ctx, pv.inputs[1]!, "htc", heads, lk, dv);
-  if (!q || !k || !v) return undefined;
-  const roles = new Set([q.base, k.base, v.base, ...(padding ? [padding] : [])].map((b) => ctx.info.values.get(b)!.role));
-  const dtypes = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.dtype));
-  if (roles.size !== 1 || !dtypes.has("f32") || dtypes.size !== 1) return undefined;
-  const out = outputOf(ctx, pv.outputs[0]!, heads, lq, dv);
-  if (!out) return undefined;
+  const operands = chainOperands(ctx, { q: qs.value, k: ks.value, v: pv.inputs[1]!, out: pv.outputs[0]!, ...(padding ? { also: padding } : {}) }, { heads, lq, lk, d, dv });
+  if (!operands) return undefined;
+  const { q, k, v, out } = operands;
   scale *= qs.scale * ks.scale;
   if (!Number.isFinite(scale)) return undefined;
   const name = `${softmax.name}:attention`;
@@ -151,29 +144,12 @@ export const fuseAttention: Pass = {
   name: "fuse-attention",
   run(model) {
     const graph = cloneGraph(model.graph);
-    const fused: string[] = [];
-    const tried = new Set<string>();
-    // One rewrite at a time: each changes producers and uses, and a later attention may read an earlier one's output.
-    // The chain it replaces stays until dce (its softmax is tried once).
-    for (let changed = true; changed; ) {
-      changed = false;
-      const ctx: Ctx = { graph, info: inferGraph(graph), weights: model.weights, byValue: producers(graph), uses: useCounts(graph) };
-      for (const softmax of graph.nodes.filter((n) => n.op === "softmax_axis" && !tried.has(n.name))) {
-        tried.add(softmax.name);
-        const pv = graph.nodes.find((n) => n.op === "batch_matmul" && n.inputs[0] === softmax.outputs[0]);
-        const m = pv && match(ctx, softmax, pv);
-        if (!m) continue;
-        graph.nodes = graph.nodes.flatMap((n) => (n === m.replaces ? m.nodes : [n]));
-        fused.push(m.summary);
-        changed = true;
-        break;
-      }
-    }
-    inferGraph(graph);
-    const kinds = [...new Set(fused)].map((kind) => {
-      const times = fused.filter((f) => f === kind).length;
-      return times > 1 ? `${kind} ×${times}` : kind;
+    // Anchored at each softmax (tried once), with the batch_matmul that reads it.
+    const fused = rewriteChains(graph, model.weights, "softmax_axis", (ctx, softmax) => {
+      const pv = graph.nodes.find((n) => n.op === "batch_matmul" && n.inputs[0] === softmax.outputs[0]);
+      return pv && match(ctx, softmax, pv);
     });
+    const kinds = tallyKinds(fused);
     return { model: { graph, weights: model.weights }, summary: `fuse-attention: ${fused.length} multi-head attention -> attention${kinds.length ? ` (${kinds.join("; ")})` : ""}` };
   },
 };

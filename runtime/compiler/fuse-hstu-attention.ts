@@ -15,12 +15,11 @@
 // table[h][log bucket of |i − j|], read back from the constant itself. Any
 // other form (a free [H, L, L] bias, a mask of another shape, softmax) leaves
 // the graph as it is.
-import { inferGraph } from "../graph/infer";
 import type { Node } from "../graph/schema";
 import { broadcastShapes, broadcastStrides, count, weightRowShape } from "../graph/tensor-shapes";
 import { type Tensor, tensor } from "../tensor/tensor";
-import { type ChainCtx, maskLayoutOps, outputOf, peelScale, shapeOf, tokensOf, traceBack } from "./attention-chains";
-import { type Pass, cloneGraph, producers, useCounts } from "./pass";
+import { type ChainCtx, chainOperands, maskLayoutOps, rewriteChains, peelScale, shapeOf, traceBack } from "./attention-chains";
+import { type Pass, cloneGraph, tallyKinds } from "./pass";
 
 /** Score tensors larger than this many elements per row are not matched (compile time stays small). */
 const MAX_SCORES = 1 << 22;
@@ -193,15 +192,9 @@ function match(ctx: ChainCtx, pv: Node): { replaces: Node; nodes: Node[]; rab?: 
   const d = qShape![2]!;
   const dv = vShape![2]!;
   if (qShape!.join() !== [heads, lq, d].join() || kShape!.join() !== [heads, d, lk].join() || vShape!.join() !== [heads, lk, dv].join()) return undefined;
-  const q = tokensOf(ctx, qs.value, "htc", heads, lq, d);
-  const k = tokensOf(ctx, ks.value, "hct", heads, lk, d);
-  const v = tokensOf(ctx, vName, "htc", heads, lk, dv);
-  if (!q || !k || !v) return undefined;
-  const roles = new Set([q.base, k.base, v.base, ...(acc.flags ? [acc.flags] : [])].map((b) => ctx.info.values.get(b)!.role));
-  const dtypes = new Set([q.base, k.base, v.base].map((b) => ctx.info.values.get(b)!.dtype));
-  if (roles.size !== 1 || !dtypes.has("f32") || dtypes.size !== 1) return undefined;
-  const result = outputOf(ctx, pv.outputs[0]!, heads, lq, dv);
-  if (!result) return undefined;
+  const operands = chainOperands(ctx, { q: qs.value, k: ks.value, v: vName, out: pv.outputs[0]!, ...(acc.flags ? { also: acc.flags } : {}) }, { heads, lq, lk, d, dv });
+  if (!operands) return undefined;
+  const { q, k, v, out: result } = operands;
   scale *= qs.scale * ks.scale;
   if (!Number.isFinite(scale)) return undefined;
   const name = `${pv.name}:pointwise_attention`;
@@ -233,31 +226,12 @@ export const fuseHstuAttention: Pass = {
   run(model) {
     const graph = cloneGraph(model.graph);
     const weights = new Map(model.weights);
-    const fused: string[] = [];
-    const tried = new Set<string>();
-    // One rewrite at a time (each changes producers and uses); the chain it replaces stays until dce.
-    for (let changed = true; changed; ) {
-      changed = false;
-      const ctx: ChainCtx = { graph, info: inferGraph(graph), weights, byValue: producers(graph), uses: useCounts(graph) };
-      for (const pv of graph.nodes.filter((n) => n.op === "batch_matmul" && !tried.has(n.name))) {
-        tried.add(pv.name);
-        const m = match(ctx, pv);
-        if (!m) continue;
-        if (m.rab) {
-          graph.weights[m.rab[0]] = { dtype: "f32", shape: m.rab[1].shape };
-          weights.set(...m.rab);
-        }
-        graph.nodes = graph.nodes.flatMap((n) => (n === m.replaces ? m.nodes : [n]));
-        fused.push(m.summary);
-        changed = true;
-        break;
-      }
-    }
-    inferGraph(graph);
-    const kinds = [...new Set(fused)].map((kind) => {
-      const times = fused.filter((f) => f === kind).length;
-      return times > 1 ? `${kind} ×${times}` : kind;
+    const fused = rewriteChains(graph, weights, "batch_matmul", match, (m) => {
+      if (!m.rab) return;
+      graph.weights[m.rab[0]] = { dtype: "f32", shape: m.rab[1].shape };
+      weights.set(...m.rab);
     });
+    const kinds = tallyKinds(fused);
     return {
       model: { graph, weights },
       summary: `fuse-hstu-attention: ${fused.length} pointwise attention -> pointwise_attention${kinds.length ? ` (${kinds.join("; ")})` : ""}`,

@@ -77,3 +77,11 @@ export function uniformConstant(model: BuiltModel, graph: Graph, name: string): 
   const d = t.data as Float32Array;
   return d.every((x) => x === d[0]) ? d[0] : undefined;
 }
+
+/** The distinct kinds of a pass's rewrites in first-seen order, each with its count past one ("kind ×3"). */
+export function tallyKinds(kinds: readonly string[]): string[] {
+  return [...new Set(kinds)].map((kind) => {
+    const times = kinds.filter((k) => k === kind).length;
+    return times > 1 ? `${kind} ×${times}` : kind;
+  });
+}

@@ -10,7 +10,8 @@
 // input projection of every step is one GEMM before it; rf_gru_sequence).
 import { z } from "zod";
 import { activation, failNode } from "./op-inputs";
-import type { OpDef } from "./ops";
+import type { OpDef, OpInput, ValueType } from "./ops";
+import type { Node } from "./schema";
 
 const attentionAttrs = z.object({
   heads: z.number().int().positive(),
@@ -36,6 +37,25 @@ const attentionAttrs = z.object({
 }).strict();
 export type AttentionAttrs = z.infer<typeof attentionAttrs>;
 
+/** q, k, v of an attention op: per row [L, columns], each head window inside its columns, k and v of one length. */
+function checkQkv(node: Node, inputs: OpInput[], a: AttentionAttrs | PointwiseAttentionAttrs) {
+  const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"])) as [ValueType, ValueType, ValueType];
+  for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+    if (t.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t.shape.join(", ")}]`);
+  }
+  const dv = a.valueDim ?? a.headDim;
+  const window = (name: string, t: { shape: number[] }, start: number, width: number) => {
+    if (start + width > t.shape[1]!) failNode(node, `${name} columns [${start}, ${start + width}) (heads × head width) leave its ${t.shape[1]} columns`);
+  };
+  window("q", q, a.qStart, a.heads * a.headDim);
+  window("k", k, a.kStart, a.heads * a.headDim);
+  window("v", v, a.vStart, a.heads * dv);
+  const [lq, lk] = [q.shape[0]!, k.shape[0]!];
+  if (v.shape[0] !== lk) failNode(node, `v has ${v.shape[0]} tokens, k has ${lk}`);
+  if (lk < 1) failNode(node, "k and v need at least one token");
+  return { q, k, v, dv, lq, lk };
+}
+
 /**
  * out[i, h·dv + c] = Σ_j softmax_j(scale · q[i, h] · k[j, h] + mask(i, j)) v[j, h, c] per row:
  * q [Lq, Cq], k [Lk, Ck], v [Lk, Cv] (activations of one role), head h of q at columns
@@ -48,20 +68,7 @@ const attention: OpDef<AttentionAttrs> = {
   infer: (inputs, a, node) => {
     if (inputs.length !== 3 && inputs.length !== 4) failNode(node, `expects q, k, v and an optional key padding mask (or, with events, the history's ids); got ${inputs.length} inputs`);
     if (a.events && inputs.length !== 4) failNode(node, "events: input 3 must be the history's ids");
-    const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
-    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
-      if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
-    }
-    const dv = a.valueDim ?? a.headDim;
-    const window = (name: string, t: { shape: number[] }, start: number, width: number) => {
-      if (start + width > t.shape[1]!) failNode(node, `${name} columns [${start}, ${start + width}) (heads × head width) leave its ${t.shape[1]} columns`);
-    };
-    window("q", q!, a.qStart, a.heads * a.headDim);
-    window("k", k!, a.kStart, a.heads * a.headDim);
-    window("v", v!, a.vStart, a.heads * dv);
-    const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
-    if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
-    if (lk < 1) failNode(node, "k and v need at least one token");
+    const { k, dv, lq, lk } = checkQkv(node, inputs, a);
     if (a.events) {
       const ids = activation(node, inputs, 3, ["i32", "i64"]);
       if (ids.shape.join() !== String(k!.shape[0])) failNode(node, `events: input 3 must be the history's ids [${k!.shape[0]}] (one per key), got [N, ${ids.shape.join(", ")}]`);
@@ -92,20 +99,7 @@ const pointwiseAttention: OpDef<PointwiseAttentionAttrs> = {
   attrs: pointwiseAttrs,
   infer: (inputs, a, node) => {
     if (inputs.length < 3 || inputs.length > 5) failNode(node, `expects q, k, v, an optional rab table and optional visible flags; got ${inputs.length} inputs`);
-    const [q, k, v] = [0, 1, 2].map((i) => activation(node, inputs, i, ["f32"]));
-    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
-      if (t!.shape.length !== 2) failNode(node, `${name} must be [N, L, columns] (per row [L, columns]), got [N, ${t!.shape.join(", ")}]`);
-    }
-    const dv = a.valueDim ?? a.headDim;
-    const window = (name: string, t: { shape: number[] }, start: number, width: number) => {
-      if (start + width > t.shape[1]!) failNode(node, `${name} columns [${start}, ${start + width}) (heads × head width) leave its ${t.shape[1]} columns`);
-    };
-    window("q", q!, a.qStart, a.heads * a.headDim);
-    window("k", k!, a.kStart, a.heads * a.headDim);
-    window("v", v!, a.vStart, a.heads * dv);
-    const [lq, lk] = [q!.shape[0]!, k!.shape[0]!];
-    if (v!.shape[0] !== lk) failNode(node, `v has ${v!.shape[0]} tokens, k has ${lk}`);
-    if (lk < 1) failNode(node, "k and v need at least one token");
+    const { k, dv, lq, lk } = checkQkv(node, inputs, a);
     if (a.mask === "causal" && lq > lk) failNode(node, `a causal mask with ${lq} queries over ${lk} keys leaves the first queries nothing to attend to`);
     let at = 3;
     const rab = inputs[at];

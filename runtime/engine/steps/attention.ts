@@ -34,6 +34,34 @@ export function tokens(ctx: PlanContext, node: Node, name: string, start: number
 
 export type Tokens = ReturnType<typeof tokens>;
 
+/** An attention node's q, k, v (at their head windows' first columns) and output as token matrices. */
+export function attentionOperands(ctx: PlanContext, node: Node, a: Record<string, any>) {
+  return {
+    q: tokens(ctx, node, node.inputs[0]!, a.qStart),
+    k: tokens(ctx, node, node.inputs[1]!, a.kStart),
+    v: tokens(ctx, node, node.inputs[2]!, a.vStart),
+    out: tokens(ctx, node, node.outputs[0]!, 0),
+  };
+}
+
+/** f(r, i0, i1) for each run [i0, i1) of consecutive candidate rows of one request r, in order. */
+export function forEachRequestRun(n: number, requestOfRow: Int32Array, f: (r: number, i0: number, i1: number) => void): void {
+  for (let i0 = 0; i0 < n; ) {
+    const r = requestOfRow[i0]!;
+    let i1 = i0 + 1;
+    while (i1 < n && requestOfRow[i1] === r) i1++;
+    f(r, i0, i1);
+    i0 = i1;
+  }
+}
+
+/** Each row's queries attend to that row's keys: k and v must count the same rows as q. */
+export function requireOneRole(node: Node, q: Tokens, k: Tokens, v: Tokens): void {
+  for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
+    if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (${node.op}): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);
+  }
+}
+
 /**
  * Candidate queries over their request's context K/V (a target attending to an encoded history):
  * one rf_seq_attention item per run of consecutive rows of one request, its queries those rows'
@@ -48,11 +76,7 @@ function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>,
   const keysOf = eventWindow(node, ctx, a, k.length);
   const { sym } = ctx;
   return step(node, (s) => {
-    const n = rowsOf(out.slot, s);
-    for (let i0 = 0; i0 < n; ) {
-      const r = s.requestOfRow[i0]!;
-      let i1 = i0 + 1;
-      while (i1 < n && s.requestOfRow[i1] === r) i1++;
+    forEachRequestRun(rowsOf(out.slot, s), s.requestOfRow, (r, i0, i1) => {
       qOffsets[1] = BigInt((i1 - i0) * q.length);
       const first = keysOf ? k.length - keysOf(s, r) : 0;
       kvOffsets[1] = BigInt(k.length - first);
@@ -61,8 +85,7 @@ function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>,
           v.view.subarray((r * v.length + first) * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
         node,
       );
-      i0 = i1;
-    }
+    });
   });
 }
 
@@ -104,15 +127,9 @@ function overEvents(node: Node, ctx: PlanContext, a: Record<string, any>, q: Tok
 const attention: StepBuilder = (node, ctx) => {
   const a = ctx.attrs(node);
   const dv: number = a.valueDim ?? a.headDim;
-  const q = tokens(ctx, node, node.inputs[0]!, a.qStart);
-  const k = tokens(ctx, node, node.inputs[1]!, a.kStart);
-  const v = tokens(ctx, node, node.inputs[2]!, a.vStart);
-  const out = tokens(ctx, node, node.outputs[0]!, 0);
+  const { q, k, v, out } = attentionOperands(ctx, node, a);
   if (q.slot.role === "candidate" && k.slot.role === "context" && v.slot.role === "context") return targetOverHistory(node, ctx, a, q, k, v, out);
-  // Each row's queries attend to that row's keys: all of them must count the same rows.
-  for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
-    if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (attention): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);
-  }
+  requireOneRole(node, q, k, v);
   if (a.events) return overEvents(node, ctx, a, q, k, v, out);
   const qOffsets = evenOffsets(ctx.capacity, q.length);
   const kvOffsets = evenOffsets(ctx.capacity, k.length);

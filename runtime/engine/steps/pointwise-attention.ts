@@ -16,7 +16,7 @@ import { binaryOps, enumCode } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { GraphError, type Node } from "../../graph/schema";
 import { type PlanContext, type Step, type StepBuilder, rowsOf } from "../plan-context";
-import { type Tokens, evenOffsets, tokens } from "./attention";
+import { type Tokens, attentionOperands, evenOffsets, forEachRequestRun, requireOneRole, tokens } from "./attention";
 import { contiguous, step } from "./tensor-operands";
 
 const NONE = seqMasks.indexOf("none");
@@ -129,14 +129,8 @@ function withVisibleFlags(ctx: PlanContext, o: Operands, flagsName: string): Ste
 const pointwiseAttention: StepBuilder = (node, ctx) => {
   const a = ctx.attrs(node);
   const dv: number = a.valueDim ?? a.headDim;
-  const q = tokens(ctx, node, node.inputs[0]!, a.qStart);
-  const k = tokens(ctx, node, node.inputs[1]!, a.kStart);
-  const v = tokens(ctx, node, node.inputs[2]!, a.vStart);
-  const out = tokens(ctx, node, node.outputs[0]!, 0);
-  // Each row's queries attend to that row's keys: all of them must count the same rows.
-  for (const [name, t] of [[node.inputs[1]!, k], [node.inputs[2]!, v]] as const) {
-    if (t.slot.role !== q.slot.role) throw new GraphError(`node "${node.name}" (pointwise_attention): "${name}" is a ${t.slot.role} value, q is a ${q.slot.role} value; broadcast it first`);
-  }
+  const { q, k, v, out } = attentionOperands(ctx, node, a);
+  requireOneRole(node, q, k, v);
   let at = 3;
   const table = node.inputs[at] && ctx.isWeight(node.inputs[at]!) ? ctx.weight(node.inputs[at++]!) : undefined;
   const o: Operands = { node, a, q, k, v, out, rab: table ? (table.data as Float32Array) : null, buckets: table ? table.shape[1]! : 0 };
@@ -189,10 +183,7 @@ const pointwiseAttentionCandidates: StepBuilder = (node, ctx) => {
   const { sym } = ctx;
   return step(node, (s) => {
     const n = rowsOf(out.slot, s);
-    for (let i0 = 0; i0 < n; ) {
-      const r = s.requestOfRow[i0]!;
-      let i1 = i0 + 1;
-      while (i1 < n && s.requestOfRow[i1] === r) i1++;
+    forEachRequestRun(n, s.requestOfRow, (r, i0, i1) => {
       let [keys, values, ldk, ldv, positions, count] = [hk.view.subarray(r * Lh * hk.columns), hv.view.subarray(r * Lh * hv.columns), hk.columns, hv.columns, kvPos, Lh];
       if (historyFlags) {
         const flags = historyFlags.data as Uint8Array;
@@ -214,8 +205,7 @@ const pointwiseAttentionCandidates: StepBuilder = (node, ctx) => {
           node,
         );
       }
-      i0 = i1;
-    }
+    });
     // Itself: n items of one query and one key (distance 0), hidden where its own flag says so.
     ctx.check(sym.rf_hstu_attention(null, n, a.heads, a.headDim, dv, q.view, q.columns, iota, k.view, k.columns, v.view, v.columns, iota, NONE, null, a.scale, rab, buckets, null, null, a.normLen, own, vw), node);
     if (ownFlags) for (let i = 0; i < n; i++) if ((ownFlags.data as Uint8Array)[i] === 0) own.fill(0, i * vw, (i + 1) * vw);
