@@ -253,10 +253,11 @@ constexpr int kWidenedBlockTiles = 48;
 // The fp32 tile on bf16 panels widened with vector code, once per task block of rows.
 struct BF16Fma : F32PanelKernel<kMR> {
     static constexpr int MB_TILES = kWidenedBlockTiles;
+    static void widen(const rf_weight_s &w, int64_t p, float *out) { dequant_bf16_panel(w, p, out); }
     static const void *panel(const rf_weight_s &w, int64_t p) {
         thread_local AlignedBuf buf;
         float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
-        dequant_bf16_panel(w, p, out);
+        widen(w, p, out);
         return out;
     }
 };
@@ -264,10 +265,11 @@ struct BF16Fma : F32PanelKernel<kMR> {
 // The fp32 tile on dequantised int8 panels (the Zen 1 int8 path).
 struct I8Fma : F32PanelKernel<kMR> {
     static constexpr int MB_TILES = kWidenedBlockTiles;
+    static void widen(const rf_weight_s &w, int64_t p, float *out) { dequant_i8_panel(w, p, out); }
     static const void *panel(const rf_weight_s &w, int64_t p) {
         thread_local AlignedBuf buf;
         float *out = static_cast<float *>(buf.get(size_t(w.kp) * kNR * sizeof(float)));
-        dequant_i8_panel(w, p, out);
+        widen(w, p, out);
         return out;
     }
 };

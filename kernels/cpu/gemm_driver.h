@@ -124,9 +124,24 @@ rf_status drive(const GemmArgs &a) {
         }
     });
 
-    // 2. tiles
+    // 2. tiles. Kernels that widen each panel before using it (K::widen, bf16 / int8 on FMA)
+    // redo that once per row block; past a few blocks (m > 2 x MB_TILES x MR) the whole weight
+    // is widened once into a buffer of the calling thread instead (n x k floats, the size of
+    // the fp32 weight), and the tiles then run in fp32's 16-tile blocks, whose A stays in L2.
     const int64_t panels = w.panels;
-    const int64_t mb = mtiles < K::MB_TILES ? mtiles : K::MB_TILES;
+    const float *widened = nullptr;
+    int64_t block_tiles = K::MB_TILES;
+    if constexpr (requires { K::widen(w, int64_t(0), static_cast<float *>(nullptr)); }) {
+        if (mtiles > 2 * int64_t(K::MB_TILES)) {
+            thread_local AlignedBuf wbuf;
+            const size_t per_panel = size_t(w.kp) * kNR;
+            float *wb = static_cast<float *>(wbuf.get(size_t(panels) * per_panel * sizeof(float)));
+            parallel_for(panels, [&](int64_t p, int) { K::widen(w, p, wb + size_t(p) * per_panel); });
+            widened = wb;
+            block_tiles = 16;
+        }
+    }
+    const int64_t mb = mtiles < block_tiles ? mtiles : block_tiles;
     const int64_t mblocks = (mtiles + mb - 1) / mb;
     int64_t nb = panels * mblocks / (4 * int64_t(T));
     nb = nb < 1 ? 1 : (nb > 8 ? 8 : nb);
@@ -137,7 +152,7 @@ rf_status drive(const GemmArgs &a) {
         const int64_t pend = (bn + 1) * nb < panels ? (bn + 1) * nb : panels;
         const int64_t iend = (bm + 1) * mb < mtiles ? (bm + 1) * mb : mtiles;
         for (int64_t p = bn * nb; p < pend; ++p) {
-            const void *bp = K::panel(w, p);
+            const void *bp = widened ? widened + size_t(p) * size_t(w.kp) * kNR : K::panel(w, p);
             const int nc = int(n - p * kNR < kNR ? n - p * kNR : kNR);
             for (int64_t i = bm * mb; i < iend; ++i) {
                 const int rows = int(m - i * MR < MR ? m - i * MR : MR);
