@@ -180,11 +180,11 @@ export function attentionMerge({ parts, lse, heads, out, stream }: AttentionMerg
   // The kernel reads parts at a fixed stride: stack them (a copy per part, O(rows·heads·dv)).
   const stacked = new Float32Array(parts.length * rows * cols);
   views.forEach((v, p) => {
-    for (let r = 0; r < rows; r++) stacked.set(v.data.subarray(r * v.ld, r * v.ld + cols), (p * rows + r) * cols);
+    for (let r = 0; r < rows; r++) stacked.set((v.data as Float32Array).subarray(r * v.ld, r * v.ld + cols), (p * rows + r) * cols);
   });
   const stackedLse = lv ? new Float32Array(parts.length * rows * heads) : null;
   lv?.forEach((v, p) => {
-    for (let r = 0; r < rows; r++) stackedLse!.set(v.data.subarray(r * v.ld, r * v.ld + heads), (p * rows + r) * heads);
+    for (let r = 0; r < rows; r++) stackedLse!.set((v.data as Float32Array).subarray(r * v.ld, r * v.ld + heads), (p * rows + r) * heads);
   });
   const o = outputMatrix(out, rows, cols, "attentionMerge out");
   check(native().rf_attention_merge(streamOf(stream), parts.length, rows, heads, dv, stacked, cols, rows * cols, stackedLse, rows * heads, o.m.data, o.m.ld), "rf_attention_merge");
