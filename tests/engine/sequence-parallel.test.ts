@@ -3,7 +3,7 @@
 // empty shards and query blocks for short histories with minLength lowered,
 // position and time bias, a batch mixing a long and a short history) scores as
 // the single-device model within 1e-5 (relative to max(|want|, 1)) and really
-// ran split (its counters); softmax and HSTU attention split into kv shards
+// ran split (its counters), also for a returning user's new events over K/V from the KV cache; softmax and HSTU attention split into kv shards
 // over 2 and 3 devices equal the unsplit kernel; a device made to fail fails
 // only that batch; bad options are 400s before any device opens.
 import { afterAll, describe, expect, test } from "bun:test";
@@ -84,6 +84,19 @@ describe.each(["position", "time"] as const)("zoo hstu with rab %s", (rab) => {
     for (let i = 0; i < reqs.length; i++) expect(relError(got[i]!.outputs.ctr!.data, single.rankSync(reqs[i]!).outputs.ctr!.data)).toBeLessThan(1e-5);
     expect(parallel.stats().sequenceParallel!.historyLayers).toBe(2);
   });
+});
+
+test("with the KV cache, a returning user's new events run split over the cached prefix and score as one device", () => {
+  const built = zoo.hstu.build({ historyLength: L, embeddingDim: 32, heads: 2, qkDim: 16, vDim: 16, layers: 2, itemRows: 100_000 });
+  const single = keep(new Model(built));
+  const parallel = keep(new Model(built, { kvCache: { mb: 16 }, sequenceParallel: { devices: "cpu:3x1", minLength: 8 } }));
+  // The same seed: the 45-event history extends the 30-event one (ids first, actions derived from them).
+  for (const n of [30, 45]) {
+    const req = request(n, 51, "position");
+    expect(relError(parallel.rankSync({ ...req, user: "u1" }).outputs.ctr!.data, single.rankSync(req).outputs.ctr!.data)).toBeLessThan(1e-5);
+  }
+  expect(parallel.stats().kvCache!.tokensReused).toBeGreaterThanOrEqual(30);
+  expect(parallel.stats().sequenceParallel!.historyLayers).toBe(4);
 });
 
 test("a device made to fail fails only that batch; the next one scores as before", () => {
