@@ -99,6 +99,17 @@ test("with the KV cache, a returning user's new events run split over the cached
   expect(parallel.stats().sequenceParallel!.historyLayers).toBe(4);
 });
 
+test("on a worker (devices opened there from the spec) it scores as one device", async () => {
+  const built = zoo.hstu.build({ historyLength: L, embeddingDim: 32, heads: 2, qkDim: 16, vDim: 16, layers: 1, itemRows: 100_000 });
+  const single = keep(new Model(built));
+  const worker = keep(new Model(built, { worker: true, sequenceParallel: { devices: "cpu:2x1", minLength: 8 } }));
+  const req = request(33, 61, "position");
+  expect(relError((await worker.rank(req)).outputs.ctr!.data, single.rankSync(req).outputs.ctr!.data)).toBeLessThan(1e-5);
+  const opened = openDevices("cpu:1x1");
+  expect(() => new Model(built, { worker: true, sequenceParallel: { devices: opened } })).toThrow('pass sequenceParallel.devices as a spec ("cpu:2")');
+  opened.forEach((d) => d.dispose());
+});
+
 test("a device made to fail fails only that batch; the next one scores as before", () => {
   const built = zoo.hstu.build({ historyLength: L, embeddingDim: 32, heads: 2, qkDim: 16, vDim: 16, layers: 1, itemRows: 100_000 });
   const single = keep(new Model(built));
