@@ -35,6 +35,9 @@
 //   time for every candidate (the history's timestamp input sliced at its events). The
 //   attention is divided by L (the declared history length, generative-recommenders'
 //   max-length normalisation), not by a per-request count, for the same reason.
+// - Sequence parallelism (ctx.sequenceParallel, runtime/sequence-parallel/hstu-parallel.ts): a
+//   request whose history has at least minLength events runs both halves split over the devices
+//   instead (GEMMs by rows, causal attention by zig-zag query blocks, candidates by kv shards).
 import type { Node } from "../../graph/schema";
 import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
