@@ -15,7 +15,7 @@ SANITIZE_CASE(sequence_parallel) {
     const int64_t hd = heads * d, hv = heads * dv;
     Rng rng(91);
     auto q = rng.floats(size_t(nq * hd)), k = rng.floats(size_t(nk * hd)), v = rng.floats(size_t(nk * hv)), rab = rng.floats(size_t(heads * buckets));
-    std::vector<int64_t> qp(size_t(nq)), kp(size_t(nk));
+    std::vector<int64_t> qp(static_cast<size_t>(nq)), kp(static_cast<size_t>(nk));
     for (int64_t i = 0; i < nq; ++i) qp[size_t(i)] = 500 + i;
     for (int64_t j = 0; j < nk; ++j) kp[size_t(j)] = 3 * j;
     const int64_t shard[4] = {0, 50, 50, nk};  // shards [0, 50), [50, 50) (empty), [50, nk)
