@@ -10,7 +10,10 @@
 // and vs the batch padded to its longest (bench/sequence-jagged.ts);
 // the zoo hstu and bst end to end at L = 256, 1024 (and 4096 without --quick) with 64, 512
 // candidates, each against onnxruntime-node on the same model (bench/sequence-zoo.ts, bench/sequence-bst.ts).
-// `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts).
+// the zoo hstu with sequence parallelism over CPU core groups at L = 8192 (2048 with --quick):
+// 1 device × 1 core vs 2 devices × 1 core, and the attention kernel split in 2 (bench/sequence-parallel.ts).
+// `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts);
+// `--sp`: the sequence-parallel sections alone.
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
@@ -21,6 +24,7 @@ import { zooBstSection } from "./sequence-bst";
 import { hstuAttentionSection } from "./sequence-hstu-attention";
 import { jaggedHstuSection } from "./sequence-jagged";
 import { zooHstuSection } from "./sequence-zoo";
+import { sequenceParallelSection } from "./sequence-parallel";
 import { progress, time } from "./timing";
 
 const D = 64;
@@ -112,6 +116,7 @@ function maxDiff(ours: Float32Array, theirs: Float32Array, p: Problem, lmax: num
 export async function main(args: string[]): Promise<void> {
   // The user-history KV cache's end-to-end section runs on its own (bench/sequence-kv.ts).
   if (args.includes("--kv")) return (await import("./sequence-kv")).main(args);
+  if (args.includes("--sp")) return (await import("./sequence-parallel")).main(args);
   const json = args.includes("--json");
   const quick = args.includes("--quick");
   const report = new Report("sequence");
@@ -181,5 +186,6 @@ export async function main(args: string[]): Promise<void> {
   await jaggedHstuSection(report, THREADS, quick);
   await zooHstuSection(report, peak, THREADS, quick);
   await zooBstSection(report, peak, THREADS, quick);
+  await sequenceParallelSection(report, quick);
   report.print(json);
 }

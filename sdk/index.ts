@@ -11,6 +11,7 @@ import { calibrate } from "../runtime/quality/calibrate";
 import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables";
 import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 import type { KvCacheOptions } from "../runtime/engine/kv-cache";
+import type { SequenceParallelConfig } from "../runtime/sequence-parallel/sequence-parallel";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -51,6 +52,11 @@ export interface LoadOptions extends CompileOptions {
    * `dtype: "bf16" | "i8"`, `host: { mb, dtype }`, `version`. Requests opt in with `user`.
    */
   kvCache?: KvCacheOptions;
+  /**
+   * Split a long history's HSTU layers over devices (sequence parallelism): `{ devices: "cpu:2",
+   * minLength: 4096 }` (see ModelOptions.sequenceParallel).
+   */
+  sequenceParallel?: SequenceParallelConfig;
 }
 
 /**

@@ -8,11 +8,14 @@
 
 #include "backend.h"
 
+static_assert(sizeof(rf_cmd_t) == 96, "rf_cmd_t is 96 bytes (runtime/ffi/commands.ts)");
+static_assert(sizeof(rf_attention_args_t) == 176, "rf_attention_args_t is 176 bytes (runtime/ffi/attention-args.ts)");
+
 namespace rf {
 
 inline const char *cmd_name(int32_t op) {
-    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail"};
-    return op >= RF_CMD_GEMM && op <= RF_CMD_FAIL ? names[op] : "unknown";
+    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail", "seq_attention", "hstu_attention"};
+    return op >= RF_CMD_GEMM && op <= RF_CMD_HSTU_ATTENTION ? names[op] : "unknown";
 }
 
 inline rf_status run_cmd(rf_stream s, const rf_cmd_t &c) {
@@ -30,6 +33,18 @@ inline rf_status run_cmd(rf_stream s, const rf_cmd_t &c) {
         return rf_memcpy(c.d, c.a, c.m, c.arg, s);
     case RF_CMD_FAIL:
         return fail(c.arg >= RF_ERR_INVALID_ARG && c.arg <= RF_ERR_INTERNAL ? c.arg : RF_ERR_DEVICE, "injected fault");
+    case RF_CMD_SEQ_ATTENTION: {
+        const rf_attention_args_t &a = *static_cast<const rf_attention_args_t *>(c.a);
+        return rf_seq_attention_lse(s, a.batch, a.heads, a.d, a.dv, a.q, a.ldq, a.q_offsets, a.k, a.ldk, a.v, a.ldv,
+                                    a.kv_offsets, a.mask, a.num_candidates, a.scale, a.rab_table, a.num_buckets, a.q_pos,
+                                    a.kv_pos, a.out, a.ldo, a.lse);
+    }
+    case RF_CMD_HSTU_ATTENTION: {
+        const rf_attention_args_t &a = *static_cast<const rf_attention_args_t *>(c.a);
+        return rf_hstu_attention(s, a.batch, a.heads, a.d, a.dv, a.q, a.ldq, a.q_offsets, a.k, a.ldk, a.v, a.ldv,
+                                 a.kv_offsets, a.mask, a.num_candidates, a.scale, a.rab_table, a.num_buckets, a.q_pos,
+                                 a.kv_pos, a.norm_len, a.out, a.ldo);
+    }
     default:
         return fail(RF_ERR_INVALID_ARG, "unknown command %d", c.op);
     }
@@ -46,14 +61,17 @@ inline rf_status run_reported(rf_stream s, const rf_cmd_t &c, int64_t index, std
     return st;
 }
 
-// rf_stream_enqueue's argument checks (n >= 0, cmds given when n > 0, every op known), before anything runs.
+// rf_stream_enqueue's argument checks (n >= 0, cmds given when n > 0, every op known, attention args given), before anything runs.
 inline rf_status check_cmds(const rf_cmd_t *cmds, int32_t n) {
     RF_CHECK(n >= 0, "rf_stream_enqueue: n = %d is negative", n);
     if (n == 0) return RF_OK;
     RF_CHECK(cmds != nullptr, "rf_stream_enqueue: cmds is NULL");
-    for (int32_t i = 0; i < n; ++i)
-        RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_FAIL, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i,
+    for (int32_t i = 0; i < n; ++i) {
+        RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_HSTU_ATTENTION, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i,
                  cmds[i].op);
+        RF_CHECK((cmds[i].op != RF_CMD_SEQ_ATTENTION && cmds[i].op != RF_CMD_HSTU_ATTENTION) || cmds[i].a != nullptr,
+                 "rf_stream_enqueue: cmds[%d] (%s) needs a (its rf_attention_args_t)", i, cmd_name(cmds[i].op));
+    }
     return RF_OK;
 }
 

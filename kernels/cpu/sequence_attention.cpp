@@ -1,4 +1,4 @@
-// rf_seq_attention / rf_hstu_attention: argument checks (every offset, candidate
+// rf_seq_attention / rf_seq_attention_lse / rf_hstu_attention / rf_attention_merge: argument checks (every offset, candidate
 // count and mask before any row is read) and ISA dispatch.
 #include "sequence_attention.h"
 
@@ -61,7 +61,7 @@ RF_API rf_status rf_seq_attention(rf_stream s, int64_t batch, int64_t heads, int
                                   const int64_t *kv_pos, float *out, int64_t ldo) {
     RF_ENTRY({
         rf::SeqAttnArgs a{batch, heads, d, dv, q, ldq, q_offsets, k, ldk, v, ldv, kv_offsets, mask,
-                          num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, false, 0, out, ldo};
+                          num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, false, 0, out, ldo, nullptr};
         return run("rf_seq_attention", s, a);
     });
 }
@@ -73,8 +73,39 @@ RF_API rf_status rf_hstu_attention(rf_stream s, int64_t batch, int64_t heads, in
                                    const int64_t *kv_pos, int64_t norm_len, float *out, int64_t ldo) {
     RF_ENTRY({
         rf::SeqAttnArgs a{batch, heads, d, dv, q, ldq, q_offsets, k, ldk, v, ldv, kv_offsets, mask,
-                          num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, true, norm_len, out, ldo};
+                          num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, true, norm_len, out, ldo, nullptr};
         return run("rf_hstu_attention", s, a);
+    });
+}
+
+RF_API rf_status rf_seq_attention_lse(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv, const float *q,
+                                      int64_t ldq, const int64_t *q_offsets, const float *k, int64_t ldk, const float *v,
+                                      int64_t ldv, const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                      float scale, const float *rab_table, int64_t num_buckets, const int64_t *q_pos,
+                                      const int64_t *kv_pos, float *out, int64_t ldo, float *lse) {
+    RF_ENTRY({
+        rf::SeqAttnArgs a{batch, heads, d, dv, q, ldq, q_offsets, k, ldk, v, ldv, kv_offsets, mask,
+                          num_candidates, scale, rab_table, num_buckets, q_pos, kv_pos, false, 0, out, ldo, lse};
+        return run("rf_seq_attention_lse", s, a);
+    });
+}
+
+RF_API rf_status rf_attention_merge(rf_stream s, int64_t parts, int64_t rows, int64_t heads, int64_t dv, const float *x,
+                                    int64_t ldx, int64_t part_stride, const float *lse, int64_t lse_stride, float *out,
+                                    int64_t ldo) {
+    RF_ENTRY({
+        RF_CHECK(parts >= 1, "rf_attention_merge: parts = %lld must be >= 1", (long long)parts);
+        RF_CHECK(rows >= 0 && heads >= 0 && dv >= 0, "rf_attention_merge: negative size (rows %lld, heads %lld, dv %lld)",
+                 (long long)rows, (long long)heads, (long long)dv);
+        RF_CHECK(ldx >= heads * dv && ldo >= heads * dv, "rf_attention_merge: ldx %lld and ldo %lld must be >= heads*dv = %lld",
+                 (long long)ldx, (long long)ldo, (long long)(heads * dv));
+        RF_CHECK(part_stride >= 0, "rf_attention_merge: part_stride %lld is negative", (long long)part_stride);
+        if (lse) RF_CHECK(lse_stride >= rows * heads, "rf_attention_merge: lse_stride %lld must be >= rows*heads = %lld",
+                          (long long)lse_stride, (long long)(rows * heads));
+        if (rows == 0 || heads == 0 || dv == 0) return RF_OK;
+        RF_CHECK(x && out, "rf_attention_merge: x and out are required");
+        rf::AttnMergeArgs a{parts, rows, heads, dv, x, ldx, part_stride, lse, lse_stride, out, ldo};
+        RF_DISPATCH(attention_merge, a);
     });
 }
 

@@ -26,6 +26,18 @@ struct SeqAttnArgs {
     int64_t norm_len;  // HSTU: n = norm_len > 0 ? norm_len : nk
     float *out;
     int64_t ldo;
+    float *lse;        // softmax: per (row, head) log-sum-exp [q_rows][heads], or NULL
+};
+
+// rf_attention_merge's validated arguments (rankfn.h).
+struct AttnMergeArgs {
+    int64_t parts, rows, heads, dv;
+    const float *x;
+    int64_t ldx, part_stride;
+    const float *lse;  // NULL: a plain sum (HSTU)
+    int64_t lse_stride;
+    float *out;
+    int64_t ldo;
 };
 
 // The kv indices query position p sees: [lo, hi) plus `self` (-1: none).
@@ -52,6 +64,7 @@ static inline int64_t seq_bucket(int64_t qp, int64_t kp, int64_t num_buckets) {
     return b < num_buckets - 1 ? b : num_buckets - 1;
 }
 
-RF_DECLARE_ALL_ISAS(rf_status seq_attention(const SeqAttnArgs &a);)
+RF_DECLARE_ALL_ISAS(rf_status seq_attention(const SeqAttnArgs &a);
+                    rf_status attention_merge(const AttnMergeArgs &a);)
 
 }  // namespace rf

@@ -1,4 +1,4 @@
-// Scalar reference of rf_seq_attention / rf_hstu_attention, straight from the
+// Scalar reference of rf_seq_attention(_lse) / rf_hstu_attention (and rf_attention_merge), straight from the
 // header's pseudocode: per (item, head, query) all scores, then softmax (two
 // passes) or the pointwise SiLU / n, then the weighted sum of V.
 #include "sequence_attention.h"
@@ -37,6 +37,8 @@ rf_status seq_attention(const SeqAttnArgs &a) {
                     s.push_back(acc);
                     js.push_back(j);
                 }
+                float *lse = a.lse ? a.lse + (q0 + i) * a.heads + h : nullptr;
+                if (lse) *lse = -INFINITY;
                 if (s.empty()) continue;
                 if (a.pointwise) {
                     const float n = float(a.norm_len > 0 ? a.norm_len : nk);
@@ -47,12 +49,40 @@ rf_status seq_attention(const SeqAttnArgs &a) {
                     float sum = 0.f;
                     for (float &x : s) sum += (x = std::exp(x - mx));
                     for (float &x : s) x /= sum;
+                    if (lse) *lse = mx + std::log(sum);
                 }
                 for (size_t t = 0; t < s.size(); ++t) {
                     const float *vr = a.v + (k0 + js[t]) * a.ldv + h * a.dv;
                     for (int64_t c = 0; c < a.dv; ++c) o[c] += s[t] * vr[c];
                 }
             }
+        }
+    }
+    return RF_OK;
+}
+
+rf_status attention_merge(const AttnMergeArgs &a) {
+    std::vector<float> acc(size_t(a.dv));
+    for (int64_t t = 0; t < a.rows; ++t) {
+        for (int64_t h = 0; h < a.heads; ++h) {
+            float m = -INFINITY;
+            if (a.lse)
+                for (int64_t p = 0; p < a.parts; ++p) {
+                    const float l = a.lse[p * a.lse_stride + t * a.heads + h];
+                    m = l > m ? l : m;
+                }
+            float wsum = 0.f;
+            for (float &x : acc) x = 0.f;
+            if (!a.lse || m != -INFINITY) {
+                for (int64_t p = 0; p < a.parts; ++p) {
+                    const float w = a.lse ? std::exp(a.lse[p * a.lse_stride + t * a.heads + h] - m) : 1.f;
+                    wsum += w;
+                    const float *x = a.x + p * a.part_stride + t * a.ldx + h * a.dv;
+                    for (int64_t c = 0; c < a.dv; ++c) acc[size_t(c)] += w * x[c];
+                }
+            }
+            float *o = a.out + t * a.ldo + h * a.dv;
+            for (int64_t c = 0; c < a.dv; ++c) o[c] = a.lse ? (m == -INFINITY ? 0.f : acc[size_t(c)] / wsum) : acc[size_t(c)];
         }
     }
     return RF_OK;

@@ -170,8 +170,37 @@ typedef enum {
     RF_CMD_GATHER_ROWS      = 1,
     RF_CMD_SCATTER_ADD_ROWS = 2,
     RF_CMD_MEMCPY           = 3,
-    RF_CMD_FAIL             = 4
+    RF_CMD_FAIL             = 4,
+    RF_CMD_SEQ_ATTENTION    = 5,
+    RF_CMD_HSTU_ATTENTION   = 6
 } rf_cmd_op;
+
+/* The arguments of one queued attention call (RF_CMD_SEQ_ATTENTION,
+ * RF_CMD_HSTU_ATTENTION): the parameters of rf_seq_attention_lse /
+ * rf_hstu_attention by name. The caller keeps the struct alive and unchanged
+ * until rf_stream_sync returns, like every buffer it names. */
+typedef struct {
+    int64_t        batch, heads, d, dv;
+    const float   *q;
+    int64_t        ldq;
+    const int64_t *q_offsets;
+    const float   *k;
+    int64_t        ldk;
+    const float   *v;
+    int64_t        ldv;
+    const int64_t *kv_offsets;
+    int32_t        mask;
+    float          scale;
+    const int64_t *num_candidates;
+    const float   *rab_table;
+    int64_t        num_buckets;
+    const int64_t *q_pos;
+    const int64_t *kv_pos;
+    int64_t        norm_len;  /* RF_CMD_HSTU_ATTENTION only */
+    float         *out;
+    int64_t        ldo;
+    float         *lse;       /* RF_CMD_SEQ_ATTENTION only, may be NULL */
+} rf_attention_args_t;        /* 176 bytes, no padding */
 
 /* One queued call of an existing op (rf_stream_enqueue). Fields by op:
  *   RF_CMD_GEMM:             rf_gemm(s, m, a, lda, w, b, arg, c, ldc, d, ldd)
@@ -186,6 +215,9 @@ typedef enum {
  *                            (CPU core groups share host memory: a device-to-device copy)
  *   RF_CMD_FAIL:             fail with status arg (1..6), message "injected fault" (fault
  *                            injection, so the runtime's device-failure path is testable)
+ *   RF_CMD_SEQ_ATTENTION:    rf_seq_attention_lse(s, ...*a)   a = const rf_attention_args_t *
+ *   RF_CMD_HSTU_ATTENTION:   rf_hstu_attention(s, ...*a)      a = const rf_attention_args_t *
+ *                            (a == NULL is RF_ERR_INVALID_ARG before anything is queued)
  * Fields an op does not name are ignored. */
 typedef struct {
     int32_t     op;            /* rf_cmd_op */
@@ -692,6 +724,40 @@ RF_API rf_status rf_hstu_attention(rf_stream s, int64_t batch, int64_t heads, in
                                    float scale, const float *rab_table, int64_t num_buckets,
                                    const int64_t *q_pos, const int64_t *kv_pos, int64_t norm_len,
                                    float *out, int64_t ldo);
+
+/* rf_seq_attention that also returns each row's log-sum-exp, so attention
+ * over kv split into shards (sequence parallelism: a shard per device) merges
+ * exactly with rf_attention_merge. Arguments as rf_seq_attention, plus
+ * lse [q_rows][heads] (row t, head h at lse[t*heads + h]; NULL: not written):
+ *   lse[t, h] = log Σ_{visible j} exp(s_j)   (natural log; -inf if nothing is visible)
+ * A kv shard [j0, j1) of an item is a call with kv_offsets over the shard's
+ * rows and kv_pos its absolute positions (so the relative bias is unchanged).
+ * Backends without it (OpenCL) return RF_ERR_UNSUPPORTED when lse != NULL. */
+RF_API rf_status rf_seq_attention_lse(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
+                                      const float *q, int64_t ldq, const int64_t *q_offsets,
+                                      const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                      const int64_t *kv_offsets, int32_t mask, const int64_t *num_candidates,
+                                      float scale, const float *rab_table, int64_t num_buckets,
+                                      const int64_t *q_pos, const int64_t *kv_pos, float *out, int64_t ldo,
+                                      float *lse);
+
+/* Merge attention outputs of `parts` kv shards (sequence parallelism). Part p,
+ * row t, head h: x[p*part_stride + t*ldx + h*dv .. +dv); its log-sum-exp
+ * lse[p*lse_stride + t*heads + h] (rf_seq_attention_lse).
+ *   lse == NULL (HSTU's pointwise attention, each part computed with the
+ *   GLOBAL norm_len so the parts add exactly):
+ *     out[t, h] = Σ_p x_p[t, h]
+ *   else (softmax):
+ *     M = max_p lse_p[t, h]
+ *     M == -inf: out[t, h] = 0                    (no part saw any kv)
+ *     else:      w_p = exp(lse_p[t, h] - M)      (exp(-inf) = 0: an empty shard)
+ *                out[t, h] = Σ_p w_p x_p[t, h] / Σ_p w_p
+ * parts >= 1; ldx, ldo >= heads*dv; part_stride >= 0; lse_stride >= rows*heads.
+ * out may be part 0 itself (out == x, ldo == ldx); no other overlap.
+ * OpenCL: RF_ERR_UNSUPPORTED. */
+RF_API rf_status rf_attention_merge(rf_stream s, int64_t parts, int64_t rows, int64_t heads, int64_t dv,
+                                    const float *x, int64_t ldx, int64_t part_stride, const float *lse,
+                                    int64_t lse_stride, float *out, int64_t ldo);
 
 /* HSTU's gate: layer norm of each row, times a gate row (y may alias x or u):
  *   mu = mean(x_i); var = mean((x_i - mu)^2)

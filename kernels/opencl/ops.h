@@ -43,6 +43,7 @@ rf_status binary(rf_stream s, int op, int64_t m, int64_t n, const float *a, int6
 rf_status activation(rf_stream s, int act, int64_t m, int64_t n, const float *x, int64_t ldx, float *y, int64_t ldy);
 // The sequence section (ops_sequence.cpp).
 rf_status seq_attention(rf_stream s, const SeqAttnArgs &a);
+rf_status attention_merge(rf_stream s, const AttnMergeArgs &a);
 rf_status norm_gate(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *u, int64_t ldu,
                     const float *gamma, const float *beta, float eps, float *y, int64_t ldy);
 rf_status token_mix(rf_stream s, int64_t m, int64_t T, int64_t D, int64_t H, const float *x, int64_t ldx, float *y,

@@ -1,4 +1,5 @@
-// The sequence section on OpenCL: jagged softmax / HSTU attention (a work-item
+// The sequence section on OpenCL: jagged softmax / HSTU attention (no lse
+// output and no shard merge: those return RF_ERR_UNSUPPORTED) (a work-item
 // per (query row, head), online softmax over its visible kv), the norm gate (a
 // work-item per row) and token mixing (a work-item per output element).
 #include "launch.h"
@@ -7,6 +8,8 @@
 namespace rf::ocl {
 
 rf_status seq_attention(rf_stream s, const SeqAttnArgs &a) {
+    if (a.lse)
+        return fail(RF_ERR_UNSUPPORTED, "rf_seq_attention_lse: the OpenCL backend does not return the log-sum-exp (sequence parallelism over kv shards runs on CPU core groups); pass lse = NULL");
     const int64_t q_rows = a.q_offsets[a.batch], kv_rows = a.kv_offsets[a.batch];
     const bool falcon = a.mask == RF_SEQ_MASK_FALCON;
     Launch l(a.pointwise ? "rf_hstu_attention" : "rf_seq_attention", s);
@@ -22,6 +25,11 @@ rf_status seq_attention(rf_stream s, const SeqAttnArgs &a) {
                             a_buf(bo), a_i64(a.ldo)},
           size_t(q_rows), 0, size_t(a.heads), 0);
     return l.finish();
+}
+
+// Merging kv-shard partials is a CPU core-group feature (sequence parallelism); an OpenCL device runs one whole sequence.
+rf_status attention_merge(rf_stream, const AttnMergeArgs &) {
+    return fail(RF_ERR_UNSUPPORTED, "rf_attention_merge: not available on the OpenCL backend (sequence parallelism merges shards on CPU core groups)");
 }
 
 rf_status norm_gate(rf_stream s, int64_t m, int64_t n, const float *x, int64_t ldx, const float *u, int64_t ldu,

@@ -14,6 +14,7 @@ import type { GatheredRows, RunState, TensorArray } from "./plan-context";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
+import { SequenceParallel, type SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
 import { historyChain } from "./history-chain";
 
@@ -96,6 +97,8 @@ export class Executor {
   readonly #packed: WeightCache;
   /** Devices and expert layers, when mixtures run expert-parallel. */
   readonly experts: ExpertParallel | undefined;
+  /** Devices long histories split over (sequence parallelism), when enabled. */
+  readonly sequenceParallel: SequenceParallel | undefined;
   /** The user-history KV cache (when enabled): lives as long as the executor, across batches and plans. */
   readonly kvCache: KvCache | undefined;
   /** Plans by "candidate capacity/context capacity". */
@@ -116,7 +119,7 @@ export class Executor {
   readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig } = {}) {
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
     const lowered = needsBroadcast(model.graph, inferGraph(model.graph)) ? insertBroadcast.run(model).model : model;
@@ -126,6 +129,7 @@ export class Executor {
     this.remoteTables = new Set(remoteTables);
     this.#packed = new WeightCache(this.model.graph, this.model.weights);
     this.experts = experts ? new ExpertParallel(experts) : undefined;
+    this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
   }
@@ -143,7 +147,7 @@ export class Executor {
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel);
       this.#plans.set(key, plan);
       this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
@@ -320,6 +324,7 @@ export class Executor {
     this.#arena?.dispose();
     this.#packed.dispose();
     this.experts?.dispose();
+    this.sequenceParallel?.dispose();
     this.kvCache?.dispose();
   }
 }

@@ -26,6 +26,7 @@ import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 import { type KvCacheOptions, type KvCacheStats, checkKvCacheOptions } from "./kv-cache";
+import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceParallel } from "../sequence-parallel/sequence-parallel";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -75,6 +76,13 @@ export interface ModelOptions extends CompileOptions {
    * optionally `dtype` "bf16" / "i8", a `host` tier, a `version`. Requests opt in with `user`.
    */
   kvCache?: KvCacheOptions;
+  /**
+   * Sequence parallelism (issue 16): a request whose history has at least `minLength` (default
+   * 4096) events runs its HSTU layers split over `devices` ("cpu:2", "cpu:2x1" or opened
+   * devices) — GEMMs by rows, causal attention by zig-zag query blocks, candidate attention by
+   * kv shards, merged. Shorter histories run as without it.
+   */
+  sequenceParallel?: SequenceParallelConfig;
 }
 
 export class Model {
@@ -101,7 +109,7 @@ export class Model {
     this.#options = options;
     if (options.shapes) {
       const { shapes, ...rest } = options;
-      if (options.embeddings || options.experts || options.kvCache) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism or a KV cache yet", "bad_option", 400);
+      if (options.embeddings || options.experts || options.kvCache || options.sequenceParallel) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism or a KV cache yet", "bad_option", 400);
       this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
       this.#graphInputs = built.graph.inputs;
       this.#stager = new Stager(built.graph);
@@ -110,6 +118,10 @@ export class Model {
       return;
     }
     if (options.kvCache) checkKvCacheOptions(options.kvCache);
+    if (options.sequenceParallel) checkSequenceParallel(options.sequenceParallel);
+    if (options.worker && options.sequenceParallel && typeof options.sequenceParallel.devices !== "string") {
+      throw new RankfnError('worker mode opens its devices itself: pass sequenceParallel.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
+    }
     if (options.worker && options.kvCache?.store) throw new RankfnError("kvCache.store: a worker creates its own store (pass mb, dtype and host instead)", "bad_option", 400);
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
@@ -131,7 +143,7 @@ export class Model {
     } else {
       const { model, summaries } = compile(built, options);
       // Packs weights lazily, on the first batch of each bucket.
-      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts, kvCache: options.kvCache });
+      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel });
       this.#inline = { executor, summaries };
       if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(executor.model.graph, executor.remoteTables), this.#remote);
       graph = model.graph;
@@ -346,13 +358,14 @@ export class Model {
   }
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
-  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats } {
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats } {
     if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}) };
+    const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */

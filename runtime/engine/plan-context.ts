@@ -9,6 +9,7 @@ import type { NativeSymbols } from "../ffi/library";
 import type { Tensor } from "../tensor/tensor";
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
+import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { KvCache } from "./kv-cache";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
@@ -84,6 +85,8 @@ export interface PlanContext {
   check(status: number, node: Node): void;
   /** Devices and expert layers when the model runs its mixtures expert-parallel. */
   experts?: ExpertParallel;
+  /** Devices a long history's HSTU layers split over (sequence parallelism), when the model runs with it. */
+  sequenceParallel?: SequenceParallel;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

@@ -21,6 +21,7 @@ import { compositeSteps } from "./steps/composite";
 import { recurrentSteps } from "./steps/recurrent";
 import { sequenceLayerSteps } from "./steps/sequence-layers";
 import { expertSteps } from "./steps/experts";
+import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
@@ -55,6 +56,7 @@ export class Plan {
     arenaOf: (bytes: number) => ArrayBuffer = (bytes) => this.#native(bytes).view(),
     /** Context rows (requests) the plan holds, ≤ capacity (default: capacity). */
     readonly contextCapacity: number = capacity,
+    sequenceParallel?: SequenceParallel,
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity, contextCapacity));
@@ -131,6 +133,7 @@ export class Plan {
         if (status !== 0) throw new KernelError(`node "${node.name}" (${node.op}): ${String(native().rf_last_error())}`, status, node.op);
       },
       experts,
+      sequenceParallel,
     };
     this.steps = graph.nodes.map((node) => {
       // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.

@@ -5,6 +5,7 @@
 // messages are small control records (lane, row counts, batch id). A lane is
 // held by one batch at a time; concurrent callers get their own lanes.
 // Errors thrown in the worker come back as RankfnErrors with their status.
+import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInput } from "../graph/schema";
 import type { CompileOptions } from "../compiler/compile";
@@ -113,14 +114,14 @@ export class WorkerExecutor {
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig } = {}) {
     // The worker opens the kernel library itself: it gets this thread's environment, so
     // a backend chosen in code (process.env.RANKFN_BACKEND / RANKFN_DEVICES) is its backend too.
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url), { env: definedEnv() });
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache },
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {

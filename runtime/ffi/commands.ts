@@ -6,7 +6,7 @@ import { TensorError } from "../errors";
 
 export const CMD_BYTES = 96;
 
-export const CommandOp = { gemm: 0, gatherRows: 1, scatterAddRows: 2, memcpy: 3, fail: 4 } as const;
+export const CommandOp = { gemm: 0, gatherRows: 1, scatterAddRows: 2, memcpy: 3, fail: 4, seqAttention: 5, hstuAttention: 6 } as const;
 
 /** A native address (arena, rf_malloc memory, packed weight) or null. */
 export type Address = number | Pointer | null;
@@ -58,6 +58,16 @@ export class CommandList {
   /** A command that fails with `status` (fault injection). */
   fail(status = 5): void {
     this.#push(CommandOp.fail, status, 0, 0, 0, 0, 0, 0, null, null, null, null, null);
+  }
+
+  /** rf_seq_attention_lse with the arguments at `args` (an AttentionCall's address, kept alive until the wait). */
+  seqAttention(args: Address): void {
+    this.#push(CommandOp.seqAttention, 0, 0, 0, 0, 0, 0, 0, args, null, null, null, null);
+  }
+
+  /** rf_hstu_attention with the arguments at `args` (an AttentionCall's address, kept alive until the wait). */
+  hstuAttention(args: Address): void {
+    this.#push(CommandOp.hstuAttention, 0, 0, 0, 0, 0, 0, 0, args, null, null, null, null);
   }
 
   #push(op: number, arg: number, m: number, n: number, k: number, lda: number, ldc: number, ldd: number, a: Address, b: Address, c: Address, d: Address, w: Address): void {

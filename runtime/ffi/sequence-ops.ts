@@ -136,6 +136,61 @@ export function hstuAttention(args: HstuAttentionArgs): Tensor<"f32"> {
   return a.o.t;
 }
 
+/**
+ * rf_seq_attention that also returns each (row, head)'s log-sum-exp (rf_seq_attention_lse), so
+ * attention over kv shards merges exactly (attentionMerge): out [totalQ, heads·dv], lse [totalQ, heads].
+ */
+export function seqAttentionLse(args: SeqAttentionArgs & { lse?: Tensor }): { out: Tensor<"f32">; lse: Tensor<"f32"> } {
+  const a = attentionArgs(args, "seqAttentionLse");
+  const l = outputMatrix(args.lse, a.qm.rows, args.heads, "seqAttentionLse lse");
+  if (l.m.ld !== args.heads) throw new TensorError("seqAttentionLse lse: must be contiguous [rows, heads]", "bad_strides");
+  check(
+    native().rf_seq_attention_lse(streamOf(args.stream), a.batch, args.heads, a.d, a.dv, a.qm.data, a.qm.ld, a.qo, a.km.data, a.km.ld, a.vm.data, a.vm.ld, a.ko,
+      a.maskCode, a.nc, a.scale, a.rab?.data ?? null, a.rab?.cols ?? 0, a.qPos, a.kvPos, a.o.m.data, a.o.m.ld, l.m.data),
+    "rf_seq_attention_lse",
+  );
+  return { out: a.o.t, lse: l.t };
+}
+
+export interface AttentionMergeArgs {
+  /** Per kv shard, its attention output [rows, heads·dv] (every part the same shape). */
+  parts: readonly Tensor[];
+  /** Per part, its lse [rows, heads] (softmax, seqAttentionLse); omitted: a plain sum (HSTU with the global normLen). */
+  lse?: readonly Tensor[];
+  heads: number;
+  out?: Tensor;
+  stream?: Stream;
+}
+
+/** Merge the attention outputs of kv shards (rf_attention_merge): log-sum-exp rescaling for softmax, a sum for HSTU. */
+export function attentionMerge({ parts, lse, heads, out, stream }: AttentionMergeArgs): Tensor<"f32"> {
+  if (parts.length < 1) throw new TensorError("attentionMerge parts: needs at least one part", "bad_shape");
+  if (!Number.isSafeInteger(heads) || heads < 1) throw new TensorError(`attentionMerge heads: must be a positive integer, got ${heads}`, "bad_shape");
+  const views = parts.map((p, i) => matrixView(p, `attentionMerge parts[${i}]`));
+  const { rows, cols } = views[0]!;
+  views.forEach((v, i) => {
+    if (v.rows !== rows || v.cols !== cols) throw new TensorError(`attentionMerge parts[${i}]: is [${v.rows}, ${v.cols}], parts[0] is [${rows}, ${cols}]`, "bad_shape");
+  });
+  const dv = headWidth(views[0]!, heads, "attentionMerge parts[0]");
+  if (lse && lse.length !== parts.length) throw new TensorError(`attentionMerge lse: ${lse.length} tensors for ${parts.length} parts`, "bad_shape");
+  const lv = lse?.map((t, i) => matrixView(t, `attentionMerge lse[${i}]`));
+  lv?.forEach((v, i) => {
+    if (v.rows !== rows || v.cols !== heads) throw new TensorError(`attentionMerge lse[${i}]: expected [${rows}, ${heads}], got [${v.rows}, ${v.cols}]`, "bad_shape");
+  });
+  // The kernel reads parts at a fixed stride: stack them (a copy per part, O(rows·heads·dv)).
+  const stacked = new Float32Array(parts.length * rows * cols);
+  views.forEach((v, p) => {
+    for (let r = 0; r < rows; r++) stacked.set((v.data as Float32Array).subarray(r * v.ld, r * v.ld + cols), (p * rows + r) * cols);
+  });
+  const stackedLse = lv ? new Float32Array(parts.length * rows * heads) : null;
+  lv?.forEach((v, p) => {
+    for (let r = 0; r < rows; r++) stackedLse!.set((v.data as Float32Array).subarray(r * v.ld, r * v.ld + heads), (p * rows + r) * heads);
+  });
+  const o = outputMatrix(out, rows, cols, "attentionMerge out");
+  check(native().rf_attention_merge(streamOf(stream), parts.length, rows, heads, dv, stacked, cols, rows * cols, stackedLse, rows * heads, o.m.data, o.m.ld), "rf_attention_merge");
+  return o.t;
+}
+
 export interface NormGateArgs {
   x: Tensor;
   u: Tensor;

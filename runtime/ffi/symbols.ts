@@ -93,6 +93,10 @@ export const symbols = {
   rf_seq_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "ptr", "i64"),
   // the same, with norm_len before out
   rf_hstu_attention: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64"),
+  // rf_seq_attention's arguments, then lse
+  rf_seq_attention_lse: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "ptr", "ptr", "i64", "ptr", "i64", "ptr", "i32", "ptr", "f32", "ptr", "i64", "ptr", "ptr", "ptr", "i64", "ptr"),
+  // s, parts, rows, heads, dv, x, ldx, part_stride, lse, lse_stride, out, ldo
+  rf_attention_merge: fn("ptr", "i64", "i64", "i64", "i64", "ptr", "i64", "i64", "ptr", "i64", "ptr", "i64"),
   // s, m, n, x, ldx, u, ldu, gamma, beta, eps, y, ldy
   rf_norm_gate: fn("ptr", "i64", "i64", "ptr", "i64", "ptr", "i64", "ptr", "ptr", "f32", "ptr", "i64"),
   // s, m, T, D, H, x, ldx, y, ldy

@@ -193,4 +193,9 @@ test("every backend checks enqueue's arguments the same way; only the cpu backen
   expect(sym.rf_stream_enqueue(null, bytes, 1)).toBe(1);
   expect(String(sym.rf_last_error())).toBe("rf_stream_enqueue: cmds[0].op = 9 is unknown");
   expect(sym.rf_stream_stats(null as unknown as Pointer, null, null, null, null)).toBe(1);
+  // A queued attention command names its rf_attention_args_t: without one it is refused before anything runs.
+  const attention = new k.CommandList();
+  attention.hstuAttention(null);
+  expect(sym.rf_stream_enqueue(null, attention.bytes, 1)).toBe(1);
+  expect(String(sym.rf_last_error())).toBe("rf_stream_enqueue: cmds[0] (hstu_attention) needs a (its rf_attention_args_t)");
 });

@@ -16,7 +16,7 @@
 //                  l = l e^(m-m') + ΣP; O *= e^(m-m')
 //         HSTU:    P = visible ? SiLU(S) / n : 0
 //         O += P · V                      (MR × 16 register block)
-//     out = softmax ? O / l : O
+//     out = softmax ? O / l : O;  lse = m + log(l) where asked (rf_seq_attention_lse)
 // Tiles no query of a micro-tile sees are skipped (causal: the upper triangle).
 // Scratch per thread is O(QB·(d + dv) + KT·(d + dv) + L) (the bias row R), never O(L²).
 #include "sequence_attention_blocks.h"
@@ -75,6 +75,8 @@ void run_small(const SeqAttnArgs &a, int64_t b) {
                 s[n] = x;
                 js[n++] = j;
             }
+            float *lse = a.lse ? a.lse + (q0 + i) * a.heads + h : nullptr;
+            if (lse) *lse = -INFINITY;
             if (n == 0) continue;
             if (a.pointwise) {
                 for (int t = 0; t < n; ++t) s[t] = s[t] / (1.f + vexp(-s[t])) * inv_n;
@@ -83,6 +85,7 @@ void run_small(const SeqAttnArgs &a, int64_t b) {
                 for (int t = 1; t < n; ++t) mx = s[t] > mx ? s[t] : mx;
                 for (int t = 0; t < n; ++t) sum += (s[t] = vexp(s[t] - mx));
                 for (int t = 0; t < n; ++t) s[t] /= sum;
+                if (lse) *lse = mx + std::log(sum);
             }
             for (int t = 0; t < n; ++t) {
                 const float *vr = a.v + (k0 + js[t]) * a.ldv + h * a.dv;
@@ -245,6 +248,7 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
         } else {
             const float inv = L[r] > 0.f ? 1.f / L[r] : 0.f;
             for (int64_t c = 0; c < dv; ++c) o[c] = Or[c] * inv;
+            if (a.lse) a.lse[(q0 + t.i0 + r) * a.heads + h] = L[r] > 0.f ? M[r] + std::log(L[r]) : -INFINITY;
         }
     }
 }

@@ -35,12 +35,16 @@
 //   time for every candidate (the history's timestamp input sliced at its events). The
 //   attention is divided by L (the declared history length, generative-recommenders'
 //   max-length normalisation), not by a per-request count, for the same reason.
+// - Sequence parallelism (ctx.sequenceParallel, runtime/sequence-parallel/hstu-parallel.ts): a
+//   request whose history has at least minLength events runs both halves split over the devices
+//   instead (GEMMs by rows, causal attention by zig-zag query blocks, candidates by kv shards).
 import type { Node } from "../../graph/schema";
 import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
 import { cachedHistory } from "./hstu-history-cache";
 import { eventsOf } from "./history-events";
+import { ParallelCandidates, ParallelHistory } from "../../sequence-parallel/hstu-parallel";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
 const SILU = activations.indexOf("silu");
@@ -137,6 +141,9 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   const kvOffsets = new BigInt64Array(2);
   const q = uq.subarray(p.hv);
   const { sym } = ctx;
+  // Sequence parallelism (runtime/sequence-parallel): a history of at least minLength events runs split over the devices.
+  const sp = ctx.sequenceParallel;
+  const parallel = sp ? new ParallelHistory(sp, p, sym, (status) => ctx.check(status, node)) : null;
   return {
     L, wkv, hq: p.hq, kv,
     pads: (s, b) => L - eventsOf(s, node.inputs[1]!, ids, b, L, p.padding),
@@ -153,6 +160,13 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       const from = pads + cached;
       const xb = x.data.subarray(b * x.ld + from * d);
       const yb = y.data.subarray(b * y.ld + from * d);
+      if (parallel && sp!.applies(nh)) {
+        parallel.run({
+          x: x.data, xAt: b * x.ld + from * d, y: y.data, yAt: b * y.ld + from * d, kv: kv.data, kvAt: b * kv.ld + pads * wkv,
+          uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? b * ts.ld + pads : 0, L,
+        });
+        return;
+      }
       const kvb = kv.data.subarray(b * kv.ld + pads * wkv);
       qOffsets[1] = BigInt(nq);
       kvOffsets[1] = BigInt(nh);
@@ -207,6 +221,8 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
   const qPos = new BigInt64Array(cap);
   const kvPos = BigInt64Array.from({ length: L }, (_, j) => BigInt(j));
   const { sym } = ctx;
+  const sp = ctx.sequenceParallel;
+  const parallel = sp ? new ParallelCandidates(sp, p, sym, (status) => ctx.check(status, node), ctx.scratch(`${node.name}.parts`, sp.devices.length * cap * p.hv), cap) : null;
   // A candidate's history row: its request's (or its own, when the history is per row or the node is context-only).
   const perRow = kv.role === "candidate" || y.role === "context";
   return step(node, (s) => {
@@ -232,6 +248,14 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
         if (p.rab) qPos.fill(now ? now.data[h * now.ld]! : BigInt(nh), 0, i1 - i0);
         const kh = kv.data.subarray(h * kv.ld + pads * wkv);
         const kp = ts ? ts.data.subarray(h * ts.ld + pads) : kvPos;
+        if (parallel && sp!.applies(nh)) {
+          parallel.run({
+            uq, qAt: i0 * wuq + p.hv, rows: i1 - i0, kv: kv.data, kvAt: h * kv.ld + pads * wkv, nh,
+            qPos: p.rab ? qPos : null, kvPos: p.rab ? (ts ? ts.data : kvPos) : null, kvPosAt: ts ? h * ts.ld + pads : 0, L, att, outAt: i0 * p.hv,
+          });
+          i0 = i1;
+          continue;
+        }
         ctx.check(
           sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, uq.subarray(i0 * wuq + p.hv), wuq, qOffsets, kh, wkv, kh.subarray(p.hq), wkv, kvOffsets, NONE, null, p.scale, p.rab, p.buckets,
             p.rab ? qPos : null, p.rab ? kp : null, L, att.subarray(i0 * p.hv), p.hv),

@@ -8,6 +8,7 @@ import { Rng } from "../../../runtime/tensor/random";
 import { type Tensor, columnSlice, tensor } from "../../../runtime/tensor/tensor";
 import { type ParityCase, tolerance } from "../parity";
 import * as ref from "../sequence-reference";
+import { sequenceShardCases } from "./sequence-shards";
 
 const i64 = (xs: number[]) => tensor("i64", [xs.length], BigInt64Array.from(xs, BigInt));
 const offsets = (lens: number[]) => lens.reduce<number[]>((o, n) => [...o, o.at(-1)! + n], [0]);
@@ -232,5 +233,5 @@ function hstuLayerCases(): ParityCase[] {
 
 /** Every parity case of the sequence section. */
 export function sequenceCases(): ParityCase[] {
-  return [...attentionCases(), ...normGateCases(), ...tokenMixCases(), ...groupedGemmCases(), ...hstuLayerCases()];
+  return [...attentionCases(), ...normGateCases(), ...tokenMixCases(), ...groupedGemmCases(), ...hstuLayerCases(), ...sequenceShardCases()];
 }
