@@ -731,8 +731,7 @@ RF_API rf_status rf_hstu_attention(rf_stream s, int64_t batch, int64_t heads, in
  * lse [q_rows][heads] (row t, head h at lse[t*heads + h]; NULL: not written):
  *   lse[t, h] = log Σ_{visible j} exp(s_j)   (natural log; -inf if nothing is visible)
  * A kv shard [j0, j1) of an item is a call with kv_offsets over the shard's
- * rows and kv_pos its absolute positions (so the relative bias is unchanged).
- * Backends without it (OpenCL) return RF_ERR_UNSUPPORTED when lse != NULL. */
+ * rows and kv_pos its absolute positions (so the relative bias is unchanged). */
 RF_API rf_status rf_seq_attention_lse(rf_stream s, int64_t batch, int64_t heads, int64_t d, int64_t dv,
                                       const float *q, int64_t ldq, const int64_t *q_offsets,
                                       const float *k, int64_t ldk, const float *v, int64_t ldv,
@@ -753,8 +752,7 @@ RF_API rf_status rf_seq_attention_lse(rf_stream s, int64_t batch, int64_t heads,
  *     else:      w_p = exp(lse_p[t, h] - M)      (exp(-inf) = 0: an empty shard)
  *                out[t, h] = Σ_p w_p x_p[t, h] / Σ_p w_p
  * parts >= 1; ldx, ldo >= heads*dv; part_stride >= 0; lse_stride >= rows*heads.
- * out may be part 0 itself (out == x, ldo == ldx); no other overlap.
- * OpenCL: RF_ERR_UNSUPPORTED. */
+ * out may be part 0 itself (out == x, ldo == ldx); no other overlap. */
 RF_API rf_status rf_attention_merge(rf_stream s, int64_t parts, int64_t rows, int64_t heads, int64_t dv,
                                     const float *x, int64_t ldx, int64_t part_stride, const float *lse,
                                     int64_t lse_stride, float *out, int64_t ldo);

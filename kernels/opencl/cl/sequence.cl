@@ -6,6 +6,7 @@
 //     softmax (online): m' = max(m, s); O = O e^(m-m') + e^(s-m') V[j]; l = l e^(m-m') + e^(s-m')
 //     pointwise (HSTU): O += SiLU(s) / n · V[j]
 //   out = softmax ? O / l : O   (O accumulates in the output row itself)
+//   lse (optional, softmax): lse[t*heads + h] = l > 0 ? m + log(l) : -inf
 inline long seq_bucket(long qp, long kp, long nb) {
     const ulong delta = qp > kp ? (ulong)(qp - kp) : (ulong)(kp - qp);
     const long b = delta == 0 ? 0 : 64 - (long)clz(delta);
@@ -16,7 +17,7 @@ __kernel void seq_attention(long batch, long d, long dv, GBUF(const float, q), l
                             GBUF(const float, k), long ldk, GBUF(const float, v), long ldv, GBUF(const long, kvo),
                             int mask, GBUF(const long, nc), float scale, GBUF(const float, rab), long nb,
                             GBUF(const long, qpos), GBUF(const long, kvpos), int pointwise, long norm_len,
-                            GBUF(float, out), long ldo) {
+                            GBUF(float, out), long ldo, GBUF(float, lse)) {
     const long t = get_global_id(0), h = get_global_id(1);
     __global const long *QO = AT(const long, qo);
     __global const long *KO = AT(const long, kvo);
@@ -64,6 +65,34 @@ __kernel void seq_attention(long batch, long d, long dv, GBUF(const float, q), l
     if (!pointwise && l > 0.f) {
         const float inv = 1.f / l;
         for (long c = 0; c < dv; ++c) O[c] *= inv;
+    }
+    __global float *LSE = OPT(float, lse);
+    if (LSE) LSE[t * get_global_size(1) + h] = l > 0.f ? m + log(l) : -INFINITY;
+}
+
+// attention_merge: one work-item per (row t, head h), global (rows, heads). Parts p < parts:
+//   x_p = x + p*part_stride + t*ldx + h*dv; lse_p = lse[p*lse_stride + t*heads + h]
+//   no lse: out = Σ_p x_p; else M = max_p lse_p, w_p = exp(lse_p - M) (M = -inf: out = 0),
+//   out = Σ_p w_p x_p / Σ_p w_p. Column c reads every part before writing (out may be part 0).
+__kernel void attention_merge(long parts, long dv, GBUF(const float, x), long ldx, long part_stride, GBUF(const float, lse),
+                              long lse_stride, GBUF(float, out), long ldo) {
+    const long t = get_global_id(0), h = get_global_id(1), heads = get_global_size(1);
+    __global const float *X = AT(const float, x) + t * ldx + h * dv;
+    __global const float *L = OPT(const float, lse);
+    __global float *O = AT(float, out) + t * ldo + h * dv;
+    float M = -INFINITY, sum = 0.f;
+    if (L) {
+        for (long p = 0; p < parts; ++p) M = fmax(M, L[p * lse_stride + t * heads + h]);
+        if (M == -INFINITY) {
+            for (long c = 0; c < dv; ++c) O[c] = 0.f;
+            return;
+        }
+        for (long p = 0; p < parts; ++p) sum += exp(L[p * lse_stride + t * heads + h] - M);
+    }
+    for (long c = 0; c < dv; ++c) {
+        float acc = 0.f;
+        for (long p = 0; p < parts; ++p) acc += (L ? exp(L[p * lse_stride + t * heads + h] - M) : 1.f) * X[p * part_stride + c];
+        O[c] = L ? acc / sum : acc;
     }
 }
 

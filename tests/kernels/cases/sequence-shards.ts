@@ -3,8 +3,8 @@
 // attention over a history split into kv shards — unequal, empty, length 1 —
 // each shard with its absolute key positions, merged (softmax: LSE rescaling;
 // HSTU: a sum under the global normLen) against the unsplit float64
-// reference; and causal self-attention split into zig-zag query blocks. CPU
-// backend only: OpenCL returns RF_ERR_UNSUPPORTED for the lse and the merge.
+// reference; and causal self-attention split into zig-zag query blocks. On
+// every backend (CPU and OpenCL).
 import * as k from "../../../runtime/ffi";
 import { Rng } from "../../../runtime/tensor/random";
 import { tensor } from "../../../runtime/tensor/tensor";
@@ -189,8 +189,7 @@ function zigzagCases(): ParityCase[] {
   });
 }
 
-/** Every parity case of the sequence-parallel kernels (none on backends without them). */
+/** Every parity case of the sequence-parallel kernels. */
 export function sequenceShardCases(): ParityCase[] {
-  if (k.loadLibrary().backend !== "cpu") return [];
   return [...shardCases(), ...mergeCases(), ...zigzagCases()];
 }
