@@ -9,7 +9,9 @@
 //   - native + host tier (the 50 % native budget and a bf16 host tier);
 //   - onnxruntime-node on the same model (the peer: no cache, each request's events);
 //   - bf16 and int8 pages at the 98 % budget: NDCG@10 against f32 pages on the
-//     same stream, and page memory per cached user.
+//     same stream, and page memory per cached user;
+//   - then the sequence-parallel sections (bench/sequence-parallel.ts: one long
+//     history on 1 device × 1 core against 2 devices × 1 core).
 // Every configuration warms on the stream's first part; the rest is measured interleaved
 // (request i on each configuration in turn, so other load slows them alike):
 // throughput, p50 / p99 latency, hit ratio (and the host tier's share of hits),
@@ -24,6 +26,7 @@ import { kvPageBytes } from "../runtime/ffi/kv-store";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
 import { hstuOnnxModel } from "./hstu-onnx-model";
+import { sequenceParallelSection } from "./sequence-parallel";
 import { Report } from "./report";
 import { Zipf } from "./zipf";
 import { progress } from "./timing";
@@ -233,6 +236,8 @@ export async function main(args: string[]): Promise<void> {
     const r = results.get(c)!;
     pages.add({ dtype, "req/s": r.rps, "x off": r.rps / o.rps, "hit %": 100 * r.hitRatio, "NDCG@10 vs f32 pages": ndcg10(f32.scores, r.scores).toFixed(6), "MiB / cached user": mb(r.bytesPerUser), "max |Δ| vs f32 pages": maxDiff(r.scores, f32.scores).toExponential(1) });
   }
+  // The SP section (1 device against 2 at L = 8192; --quick 2048), as in bench sequence --sp.
+  await sequenceParallelSection(report, quick);
   report.print(json);
 }
 
