@@ -12,27 +12,6 @@ constexpr int64_t kLookupChunk = 1024;  // ids per pool task
 // Below this many ids a lookup runs on the calling thread: waking the pool costs more than the
 // copies (measured: 5,600 ids 0.32 ms on one thread, 0.55 ms split over two, on a busy 2-core Zen 1).
 constexpr int64_t kParallelIds = 16384;
-// From this many ids a lookup is batch-sorted: ids ordered by set (a radix sort of (set, i)), so
-// the probes walk the cache's blocks and rows in address order and a repeated id is adjacent.
-constexpr int64_t kSortedIds = 256;
-
-// (set << 32) | i for i < n, sorted by set (stable: equal sets keep ascending i), LSD radix over
-// the set's bits in 11-bit digits. Returns the sorted buffer (a or tmp).
-uint64_t *sort_by_set(const rf_emb_cache_s *c, const void *ids, bool wide, int64_t n, uint64_t *a, uint64_t *tmp) {
-    for (int64_t i = 0; i < n; ++i) {
-        const int64_t id = wide ? static_cast<const int64_t *>(ids)[i] : static_cast<const int32_t *>(ids)[i];
-        a[i] = uint64_t(emb_cache_set_of(c, id)) << 32 | uint64_t(i);
-    }
-    const int bits = c->sets > 1 ? 64 - __builtin_clzll(uint64_t(c->sets - 1)) : 0;
-    for (int shift = 32; shift < 32 + bits; shift += 11) {
-        int64_t count[2049] = {0};
-        for (int64_t i = 0; i < n; ++i) ++count[((a[i] >> shift) & 2047) + 1];
-        for (int d = 0; d < 2048; ++d) count[d + 1] += count[d];
-        for (int64_t i = 0; i < n; ++i) tmp[count[(a[i] >> shift) & 2047]++] = a[i];
-        std::swap(a, tmp);
-    }
-    return a;
-}
 
 rf_status check_ids(const char *who, const rf_emb_cache_s *c, int64_t n, const void *ids, int32_t id_dtype) {
     RF_CHECK(c != nullptr, "%s: cache is NULL", who);
@@ -135,29 +114,6 @@ RF_API rf_status rf_emb_cache_lookup(rf_emb_cache c, int64_t n, const void *ids,
         RF_CHECK(n == 0 || out != nullptr, "%s: out is NULL", who);
         RF_CHECK(n == 0 || miss_pos != nullptr, "%s: miss_pos is NULL", who);
         const bool wide = id_dtype == RF_I64;
-        if (n >= rf::kSortedIds && n < (int64_t(1) << 32)) {
-            thread_local std::vector<uint64_t> a, tmp;
-            thread_local std::vector<uint8_t> missed;
-            if (int64_t(a.size()) < n) a.resize(size_t(n)), tmp.resize(size_t(n));
-            missed.assign(size_t(n), 0);
-            const uint64_t *order = rf::sort_by_set(c, ids, wide, n, a.data(), tmp.data());
-            uint8_t *m = missed.data();
-            if (n <= rf::kParallelIds) {
-                rf::emb_cache_lookup_sorted(c, ids, wide, order, 0, n, out, ldo, m);
-            } else {
-                // Threads take consecutive stretches of the sorted order: neighbouring sets each.
-                const int64_t chunks = (n + rf::kLookupChunk - 1) / rf::kLookupChunk;
-                rf::parallel_for(chunks, [&](int64_t k, int) {
-                    const int64_t k0 = k * rf::kLookupChunk, k1 = k0 + rf::kLookupChunk < n ? k0 + rf::kLookupChunk : n;
-                    rf::emb_cache_lookup_sorted(c, ids, wide, order, k0, k1, out, ldo, m);
-                });
-            }
-            int64_t total = 0;
-            for (int64_t i = 0; i < n; ++i)
-                if (m[i]) miss_pos[total++] = i;
-            *num_misses = total;
-            return RF_OK;
-        }
         if (n <= rf::kParallelIds) {
             *num_misses = rf::emb_cache_lookup_range(c, ids, wide, 0, n, out, ldo, miss_pos);
             return RF_OK;

@@ -36,13 +36,6 @@ void emb_cache_delete(rf_emb_cache_s *c);
 // Look up ids[i0..i1) (int32 or int64); misses are appended (ascending) to `miss`, returns their count.
 int64_t emb_cache_lookup_range(rf_emb_cache_s *c, const void *ids, bool wide, int64_t i0, int64_t i1, float *out,
                                int64_t ldo, int64_t *miss);
-// Set of `id` (which set of the cache holds its row).
-int64_t emb_cache_set_of(const rf_emb_cache_s *c, int64_t id);
-// Look up the ids named by order[k0..k1): each entry is (set << 32) | i for ids[i], sorted by set
-// (batch-sorted: a batch's probes walk the cache in address order, an id repeated in the batch is
-// copied from its first out row). A miss sets missed[i] = 1; returns the misses.
-int64_t emb_cache_lookup_sorted(rf_emb_cache_s *c, const void *ids, bool wide, const uint64_t *order, int64_t k0,
-                                int64_t k1, float *out, int64_t ldo, uint8_t *missed);
 // Store one fp32 row under `id`; update_only skips ids that are not cached.
 void emb_cache_put(rf_emb_cache_s *c, int64_t id, const float *row, bool update_only);
 void emb_cache_erase_one(rf_emb_cache_s *c, int64_t id);

@@ -80,19 +80,20 @@ describe("hot-row cache vs reference LRU", () => {
   }
 });
 
-test("batch-sorted lookups (>= 256 ids, repeats, over the thread pool) return the rows and misses of id-by-id lookups", () => {
+test("large lookups (repeated ids, over the thread pool, rows on huge pages) return the rows and misses of id-by-id lookups", () => {
   const threads = numThreads();
   setNumThreads(2);
   try {
     const [rows, dim] = [20_000, 9];
     const random = rng(7);
-    using cache = new EmbeddingCache({ rows, dim, budgetBytes: 200_000, ways: 4 });
+    using cache = new EmbeddingCache({ rows, dim, budgetBytes: 12_000_000, ways: 4 }); // rows >= 4 MiB: on huge pages
     const all = Int32Array.from({ length: rows }, (_, i) => i);
     const data = new Float32Array(rows * dim);
     for (let r = 0; r < rows; r++) data.set(rowOf(r, 0, dim), r * dim);
-    cache.insert(all, data); // more rows than slots: some evicted, so hits and misses mix
+    cache.insert(all, data);
+    cache.erase(Int32Array.from({ length: rows / 4 }, (_, i) => i * 4)); // a quarter erased, so hits and misses mix
     for (const n of [256, 3001, 40_000]) {
-      // Skewed, so ids repeat (adjacent once sorted) and hit.
+      // Skewed, so ids repeat and hit.
       const ids = Int32Array.from({ length: n }, () => Math.floor(rows * random() ** 4));
       const out = new Float32Array(n * (dim + 1)).fill(-7);
       const misses = [...cache.lookup(ids, out, dim + 1)].map(Number);
