@@ -350,6 +350,9 @@ export class RemoteEmbeddings {
    * (a failed prefetch leaves its rows to the batch). Returns the rows requested.
    */
   prefetch(items: { table: string; ids: Int32Array | BigInt64Array }[]): number {
+    // The hot-cache inserts queued by the batch just gathered go in first (the next batch would
+    // flush them before its probe): a row they evict is then prefetched, not left to a second fetch.
+    this.#admission.flush();
     const keys: string[] = [];
     const requests: FetchRequest[] = [];
     const seen = new Set<string>();
