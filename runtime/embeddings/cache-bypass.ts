@@ -57,6 +57,11 @@ export class CacheBypass {
     this.#inserted += rows;
   }
 
+  /** Whether the cache is bypassed now (read only: no batch is counted). */
+  get bypassed(): boolean {
+    return this.#bypassed;
+  }
+
   /** Should this batch use the cache? (Folds in the previous cached batch's measurements first.) */
   use(): boolean {
     this.#settle();

@@ -35,6 +35,11 @@ export class HostRowCache {
     return v;
   }
 
+  /** Whether `key` is held (and fresh), without counting a lookup or touching its recency. */
+  has(key: string): boolean {
+    return this.#lru?.has(key) ?? false;
+  }
+
   set(key: string, row: Uint8Array): void {
     this.#lru?.set(key, row);
   }

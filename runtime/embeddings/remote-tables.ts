@@ -7,13 +7,16 @@
 // inserted after the batch is scored (admission.ts). The fault policy decides
 // what a failed or late fetch does. Row updates (from this process or announced
 // over pub/sub) evict stale copies and rewrite a hot/cold split's local rows.
+// `prefetch` fetches the next batch's misses ahead (prefetch.ts): a batch takes
+// those staged rows instead of fetching them.
 import { RankfnError } from "../errors";
 import { EmbeddingCache, type EmbeddingCacheStats, cacheSetBytes } from "../ffi/emb-cache";
 import { AdmissionQueue, FrequencySketch } from "./admission";
 import { CacheBypass, type CacheBypassStats } from "./cache-bypass";
 import { HostRowCache, type HostCacheStats } from "./host-cache";
 import { type HotSplitOptions, HotRows } from "./hot-rows";
-import { ROW_LAYOUT, RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
+import { type PrefetchStats, RowPrefetch, type StagedRow } from "./prefetch";
+import { type FetchRequest, ROW_LAYOUT, RedisEmbeddingStore, RemoteTierError, type RedisStoreStats, type TableMeta, type UpdateMessage } from "./redis-store";
 import { decodeRow, encodeRows, rowBytes } from "./row-codec";
 import { type Needed, type Table, type TableSpec, admitRows, fillRow, idArray, lookupLocal } from "./table-tiers";
 
@@ -48,6 +51,8 @@ export interface RemoteEmbeddingOptions {
   ways?: number;
   /** Turn a table's hot cache off while it costs more than it saves (measured; re-probed every 16 batches). Default true. */
   cacheBypass?: boolean;
+  /** Fetch the rows of the next queued batch while this one computes (Model.run's `next`; the server passes its coalescer's queue). Default true. */
+  prefetch?: boolean;
 }
 
 /** Per table; tier lookups count each batch's distinct ids once. */
@@ -71,11 +76,23 @@ export interface RemoteEmbeddingStats {
   redis: RedisStoreStats;
   /** Time this tier spent on batches: gathering rows (lookups, fetch, decode) and the hot-cache inserts queued after them. */
   cost: { batches: number; gatherMs: number; insertMs: number; stages: TierStages };
+  /** Rows fetched ahead for the next batch (Model.run's `next`), and what became of them. */
+  prefetch: PrefetchStats & { staged: number };
   degradedBatches: number;
   failedBatches: number;
   updates: number;
   resyncs: number;
 }
+
+/** Misses of one plan fetched together: indices j into its `needed`, and their ids. */
+interface FetchPart {
+  p: Plan;
+  idx: Int32Array;
+  ids: Float64Array;
+}
+
+/** Rows staged ahead (prefetch) more than this many at once: the oldest are dropped. */
+const MAX_STAGED_ROWS = 1 << 18;
 
 /** One table's part of a batch: what the local tiers left (`needed`), the rows obtained for it (host or Redis), and the misses still to fetch. */
 interface Plan {
@@ -118,6 +135,7 @@ export class RemoteEmbeddings {
   readonly options: Required<Omit<RemoteEmbeddingOptions, "prefix" | "tables">>;
   readonly #tables = new Map<string, Table>();
   readonly #host: HostRowCache;
+  readonly #prefetch: RowPrefetch;
   #meta: Promise<void> | undefined;
   readonly #subscribed: Promise<void>;
   // Rows updated while a fetch was in flight must not be cached from that (older) fetch.
@@ -145,9 +163,11 @@ export class RemoteEmbeddings {
       subscribe: options.subscribe ?? true,
       ways: options.ways ?? 8,
       cacheBypass: options.cacheBypass ?? true,
+      prefetch: options.prefetch ?? true,
     };
     this.store = new RedisEmbeddingStore({ url: options.redis, prefix: options.prefix ?? `rankfn:${modelName}` });
     this.#host = new HostRowCache(this.options.hostCacheBytes, this.options.hostTtlMs);
+    this.#prefetch = new RowPrefetch(MAX_STAGED_ROWS, this.options.hostTtlMs > 0 ? this.options.hostTtlMs : 60_000);
     const shares = splitBudget(specs, this.options.hotCacheBytes, this.options.ways);
     specs.forEach((s, i) => {
       const share = shares[i]!;
@@ -160,7 +180,7 @@ export class RemoteEmbeddings {
       const { data: _data, ...spec } = s;
       this.#tables.set(s.name, {
         ...spec, cache, sketch: cache ? new FrequencySketch(capacity) : undefined, bypass: cache ? new CacheBypass(capacity, 16, this.options.cacheBypass) : undefined, hot, admitPerBatch, scratch, rowBytes: rowBytes(s.dtype, s.dim), defaultRow: new Float32Array(s.dim),
-        stats: { localHits: 0, hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0, admitted: 0, rejected: 0 },
+        stats: { localHits: 0, hostHits: 0, hostMisses: 0, remoteRows: 0, remoteBytes: 0, fetches: 0, latencyMsSum: 0, latencyMsMax: 0, defaulted: 0, admitted: 0, rejected: 0, probeHits: 0, probeMisses: 0 },
       });
     });
     // Our own announcements come back too: they were applied when written (re-applying would drop rows fetched since).
@@ -236,17 +256,13 @@ export class RemoteEmbeddings {
     try {
       let defaulted = 0;
       try {
-        const t0 = performance.now();
-        const rows = await this.store.fetchMany(pending.map((p) => ({ table: p.t.name, ids: p.needIds })), deadlineMs);
-        const t1 = performance.now();
-        pending.forEach((p, k) => this.#fill(p, rows[k]!, t1 - t0));
-        const t2 = performance.now();
-        this.#stages.fetchMs += t1 - t0;
-        this.#stages.decodeMs += t2 - t1;
-        // What one fetched row costs this tier (its share of the round trip, plus decoding): what a cache hit saves.
-        const fetched = pending.reduce((a, p) => a + p.needIds.length, 0);
-        const perRow = (t2 - t0) / fetched;
-        this.#msPerRow = this.#msPerRow === 0 ? perRow : this.#msPerRow + 0.25 * (perRow - this.#msPerRow);
+        // Rows a prefetch staged are awaited while the rest are fetched (both in flight at once).
+        const started = performance.now();
+        const staged = this.#takeStaged(pending);
+        const direct = pending.filter((p) => p.needIdx.length > 0).map((p) => ({ p, idx: p.needIdx, ids: p.needIds }));
+        const [, retry] = await Promise.all([this.#fetchInto(direct, deadlineMs), this.#useStaged(staged, deadlineMs)]);
+        // A staged row whose prefetch failed or came too late: this batch fetches it itself.
+        if (retry.length > 0) await this.#fetchInto(retry, Math.max(1, deadlineMs - (performance.now() - started)));
       } catch (err) {
         if (!(err instanceof RemoteTierError) || this.options.onFailure === "fail") {
           this.#counters.failedBatches++;
@@ -260,6 +276,114 @@ export class RemoteEmbeddings {
     } finally {
       if (--this.#inflight === 0 && this.#pendingAdmits === 0) this.#recentUpdates.clear();
     }
+  }
+
+  /** One fetchMany for these misses, decoded into their plans. */
+  async #fetchInto(parts: FetchPart[], deadlineMs: number): Promise<void> {
+    if (parts.length === 0) return;
+    const t0 = performance.now();
+    const rows = await this.store.fetchMany(parts.map(({ p, ids }) => ({ table: p.t.name, ids })), deadlineMs);
+    const t1 = performance.now();
+    parts.forEach((part, k) => this.#fill(part, rows[k]!, t1 - t0));
+    const t2 = performance.now();
+    this.#stages.fetchMs += t1 - t0;
+    this.#stages.decodeMs += t2 - t1;
+    // What one fetched row costs this tier (its share of the round trip, plus decoding): what a cache hit saves.
+    const fetched = parts.reduce((a, part) => a + part.ids.length, 0);
+    const perRow = (t2 - t0) / fetched;
+    this.#msPerRow = this.#msPerRow === 0 ? perRow : this.#msPerRow + 0.25 * (perRow - this.#msPerRow);
+  }
+
+  /** Take the staged rows of the plans' misses (prefetch); leaves p.needIdx / p.needIds the misses still to fetch. */
+  #takeStaged(pending: Plan[]): { p: Plan; j: number; s: StagedRow }[] {
+    const staged: { p: Plan; j: number; s: StagedRow }[] = [];
+    if (this.#prefetch.size === 0) return staged;
+    for (const p of pending) {
+      const rest: number[] = [];
+      for (let q = 0; q < p.needIdx.length; q++) {
+        const s = this.#prefetch.take(HostRowCache.key(p.t.name, p.needIds[q]!));
+        if (s) staged.push({ p, j: p.needIdx[q]!, s });
+        else rest.push(q);
+      }
+      if (rest.length === p.needIdx.length) continue;
+      const { needIdx, needIds } = p;
+      p.needIdx = Int32Array.from(rest, (q) => needIdx[q]!);
+      p.needIds = Float64Array.from(rest, (q) => needIds[q]!);
+    }
+    return staged;
+  }
+
+  /** Wait (within the deadline) for the staged rows' prefetches and fill what they brought; returns the misses they did not serve. */
+  async #useStaged(staged: { p: Plan; j: number; s: StagedRow }[], deadlineMs: number): Promise<FetchPart[]> {
+    if (staged.length === 0) return [];
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(new Set(staged.map(({ s }) => s.group.done))), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+    clearTimeout(timer);
+    const t1 = performance.now();
+    const retry = new Map<Plan, number[]>();
+    for (const { p, j, s } of staged) {
+      const row = s.group.rows?.[s.k];
+      if (row && row.byteLength === p.t.rowBytes) {
+        fillRow(p.t, row, p.needed.pos[j]!, p.out, p.outBytes);
+        p.rows[j] = row;
+        p.remote[j] = 1;
+        p.t.stats.remoteRows++;
+        p.t.stats.remoteBytes += row.byteLength;
+      } else {
+        const js = retry.get(p);
+        if (js) js.push(j);
+        else retry.set(p, [j]);
+      }
+    }
+    const failed = [...retry.values()].reduce((a, js) => a + js.length, 0);
+    this.#prefetch.note(staged.length - failed, failed);
+    this.#stages.fetchMs += t1 - t0;
+    this.#stages.decodeMs += performance.now() - t1;
+    return [...retry].map(([p, js]) => ({ p, idx: Int32Array.from(js), ids: Float64Array.from(js, (j) => p.needed.ids[j]!) }));
+  }
+
+  /**
+   * Start fetching the rows that batches of these (distinct) ids will miss: not in the split's
+   * local rows, the hot cache (probed; not counted as lookups), the host cache or already
+   * staged. One fetchMany (one round trip per node) for all tables; never throws for Redis
+   * (a failed prefetch leaves its rows to the batch). Returns the rows requested.
+   */
+  prefetch(items: { table: string; ids: Int32Array | BigInt64Array }[]): number {
+    // The hot-cache inserts queued by the batch just gathered go in first (the next batch would
+    // flush them before its probe): a row they evict is then prefetched, not left to a second fetch.
+    this.#admission.flush();
+    const keys: string[] = [];
+    const requests: FetchRequest[] = [];
+    const seen = new Set<string>();
+    for (const { table, ids } of items) {
+      const t = this.#tables.get(table);
+      if (!t || ids.length === 0) continue;
+      const idAt = ids instanceof BigInt64Array ? (i: number) => Number(ids[i]!) : (i: number) => (ids as Int32Array)[i]!;
+      let rest: number[] = [];
+      for (let i = 0; i < ids.length; i++) if (!t.hot || t.hot.slot(idAt(i)) < 0) rest.push(idAt(i));
+      if (t.cache && !t.bypass?.bypassed && rest.length > 0) {
+        const probe = idArray(rest, t.rows);
+        const miss = t.cache.lookup(probe, new Float32Array(rest.length * t.dim), t.dim);
+        t.stats.probeHits += rest.length - miss.length;
+        t.stats.probeMisses += miss.length;
+        const low = new Int32Array(miss.buffer, miss.byteOffset, 2 * miss.length);
+        const all = rest;
+        rest = Array.from({ length: miss.length }, (_, j) => all[low[2 * j]!]!);
+      }
+      const want: number[] = [];
+      for (const id of rest) {
+        const key = HostRowCache.key(table, id);
+        if (seen.has(key) || this.#host.has(key) || this.#prefetch.has(key)) continue;
+        seen.add(key);
+        keys.push(key);
+        want.push(id);
+      }
+      if (want.length > 0) requests.push({ table, ids: want });
+    }
+    if (keys.length === 0) return 0;
+    this.#prefetch.add(keys, this.store.fetchMany(requests, this.options.timeoutMs).then((rows) => rows.flat()));
+    return keys.length;
   }
 
   /**
@@ -330,8 +454,8 @@ export class RemoteEmbeddings {
     return idx.length;
   }
 
-  /** Rows fetched from Redis for p.needIds: checked, decoded into `out`, kept in `p.rows`. */
-  #fill(p: Plan, rows: (Uint8Array | null)[], ms: number): void {
+  /** Rows fetched from Redis for a part's ids: checked, decoded into `out`, kept in `p.rows`. */
+  #fill({ p, idx, ids }: FetchPart, rows: (Uint8Array | null)[], ms: number): void {
     const { t, needed } = p;
     t.stats.fetches++;
     t.stats.latencyMsSum += ms;
@@ -341,12 +465,12 @@ export class RemoteEmbeddings {
     for (let k = 0; k < rows.length; k++) {
       if (rows[k] !== null && rows[k]!.byteLength === t.rowBytes) continue;
       absent++;
-      if (first < 0) first = p.needIds[k]!;
+      if (first < 0) first = ids[k]!;
     }
     if (absent > 0) throw new RemoteTierError(`table "${t.name}" has no valid row for id ${first} under ${this.store.rowKey(t.name, first)} (${absent} missing or malformed): push it with \`rankfn embeddings push\``, "embeddings_missing");
     for (let k = 0; k < rows.length; k++) {
       const row = rows[k]!;
-      const j = p.needIdx[k]!;
+      const j = idx[k]!;
       t.stats.remoteRows++;
       t.stats.remoteBytes += row.byteLength;
       fillRow(t, row, needed.pos[j]!, p.out, p.outBytes);
@@ -355,11 +479,17 @@ export class RemoteEmbeddings {
     }
   }
 
+  /** Every miss of p not obtained (from the host cache, a prefetch or Redis) gets the default row. */
   #defaultRows(p: Plan): number {
     const { t, needed } = p;
-    for (const j of p.needIdx) p.out.set(t.defaultRow, needed.pos[j]! * t.dim);
-    t.stats.defaulted += p.needIdx.length;
-    return p.needIdx.length;
+    let n = 0;
+    for (let j = 0; j < needed.count; j++) {
+      if (p.rows[j]) continue;
+      p.out.set(t.defaultRow, needed.pos[j]! * t.dim);
+      n++;
+    }
+    t.stats.defaulted += n;
+    return n;
   }
 
   /**
@@ -436,6 +566,7 @@ export class RemoteEmbeddings {
     for (const id of ids) {
       const key = HostRowCache.key(u.table, id);
       this.#host.delete(key);
+      this.#prefetch.invalidate(key);
       if (this.#inflight > 0 || this.#pendingAdmits > 0) this.#recentUpdates.set(key, seq);
     }
     t.cache?.erase(idArray(ids, t.rows));
@@ -467,6 +598,7 @@ export class RemoteEmbeddings {
     this.#resyncSeq = ++this.#updateSeq;
     for (const t of this.#tables.values()) t.cache?.clear();
     this.#host.clear();
+    this.#prefetch.clear();
     this.#counters.resyncs++;
   }
 
@@ -476,7 +608,7 @@ export class RemoteEmbeddings {
       const hot = t.cache?.stats();
       tables[t.name] = {
         local: t.hot ? { rows: t.hot.count, hits: t.stats.localHits } : null,
-        hot: hot ? { hits: hot.hits, misses: hot.misses, evictions: hot.evictions, usedRows: hot.usedRows, capacityRows: hot.capacityRows, bytes: hot.bytes } : null,
+        hot: hot ? { hits: hot.hits - t.stats.probeHits, misses: hot.misses - t.stats.probeMisses, evictions: hot.evictions, usedRows: hot.usedRows, capacityRows: hot.capacityRows, bytes: hot.bytes } : null,
         host: { hits: t.stats.hostHits, misses: t.stats.hostMisses },
         admission: { admitted: t.stats.admitted, rejected: t.stats.rejected },
         bypass: t.bypass?.stats() ?? null,
@@ -484,7 +616,7 @@ export class RemoteEmbeddings {
         defaultedRows: t.stats.defaulted,
       };
     }
-    return { tables, host: this.#host.stats(), redis: this.store.stats(), cost: { ...this.#cost, stages: { ...this.#stages } }, ...this.#counters };
+    return { tables, host: this.#host.stats(), redis: this.store.stats(), cost: { ...this.#cost, stages: { ...this.#stages } }, prefetch: this.#prefetch.stats(), ...this.#counters };
   }
 
   dispose(): void {

@@ -66,6 +66,15 @@ export class EmbeddingResolver {
   }
 
   /**
+   * Start fetching the rows `batch` (the next batch, staged ahead) will miss, so its Redis round
+   * trip overlaps the batch computing now; returns the rows requested. A bad id throws the
+   * RankfnError its own run would (nothing is fetched then).
+   */
+  prefetch(batch: StagedBatch): number {
+    return this.remote.prefetch(this.uses.map((use) => ({ table: use.table, ids: distinctIds(use, batch).distinct })));
+  }
+
+  /**
    * The gathered rows from the local tiers alone (hot/cold split, hot cache, host
    * cache); throws a RankfnError (503, remote_rows_not_local) naming the tables
    * with rows that only Redis has.

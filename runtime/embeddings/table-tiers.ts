@@ -34,6 +34,9 @@ export interface TableCounters {
   defaulted: number;
   admitted: number;
   rejected: number;
+  /** Hot-cache hits and misses of prefetch probes (not batch lookups: subtracted from the cache's own counts). */
+  probeHits: number;
+  probeMisses: number;
 }
 
 /**

@@ -236,8 +236,10 @@ export class Model {
    * (the others are still scored). `timeoutMs` caps the wait for remote embedding rows
    * below the model's own `embeddings.timeoutMs`.
    */
-  async rankMany(requests: RankRequest[], queueMs: number[] = [], options: { timeoutMs?: number } = {}): Promise<RankResponse[]> {
-    return firstFailure(await this.run(this.#validateAll(requests), queueMs, options));
+  async rankMany(requests: RankRequest[], queueMs: number[] = [], { timeoutMs, next }: { timeoutMs?: number; next?: RankRequest[] } = {}): Promise<RankResponse[]> {
+    // A next batch that does not validate is not prefetched (it fails on its own run).
+    const upcoming = next ? () => next.flatMap((r) => { try { return [this.validate(r)]; } catch { return []; } }) : undefined;
+    return firstFailure(await this.run(this.#validateAll(requests), queueMs, { timeoutMs, next: upcoming }));
   }
 
   /**
@@ -258,13 +260,15 @@ export class Model {
    * Run validated requests as one batch: one result per request, in order — its response,
    * or the RankfnError that failed it alone. An error that is not any one request's (a
    * device failing, the remote tier down under the "fail" policy) rejects the whole call.
+   * `next`: the requests queued behind this batch (the coalescer's next batch); with remote
+   * tables (and `embeddings.prefetch`) their missed rows are fetched while this batch computes.
    */
-  async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs }: { timeoutMs?: number } = {}): Promise<(RankResponse | RankfnError)[]> {
+  async run(requests: readonly ValidRequest[], queueMs: number[] = [], { timeoutMs, next }: { timeoutMs?: number; next?: () => readonly ValidRequest[] } = {}): Promise<(RankResponse | RankfnError)[]> {
     if (this.#router) return this.#router.run(requests, queueMs, { timeoutMs });
     if (!this.#worker && !this.#resolver) return this.runSync(requests, queueMs);
     await this.#ready;
     try {
-      return await this.#runBatch(requests, queueMs, timeoutMs);
+      return await this.#runBatch(requests, queueMs, timeoutMs, next);
     } catch (err) {
       if (requests.length === 1 || !isRequestFault(err)) throw err;
       // One request's input failed the batch: run each alone, so only that one fails.
@@ -309,7 +313,7 @@ export class Model {
     return this.#respond(requests, slices, out, batch.n, performance.now() - t0, queueMs);
   }
 
-  async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined): Promise<RankResponse[]> {
+  async #runBatch(requests: readonly ValidRequest[], queueMs: number[], timeoutMs: number | undefined, next?: () => readonly ValidRequest[]): Promise<RankResponse[]> {
     const t0 = performance.now();
     // Worker mode: staged straight into a shared-memory lane the worker reads in place; the worker
     // writes the outputs into fresh shared buffers that become the responses. Inline (awaiting the
@@ -321,12 +325,31 @@ export class Model {
       if (this.#resolver) {
         const limit = this.#remote!.options.timeoutMs;
         gathered = await this.#resolver.resolve(batch, timeoutMs === undefined ? limit : Math.max(1, Math.min(limit, timeoutMs)));
+        if (next && this.#remote!.options.prefetch) await this.#prefetchNext(next);
       }
       const out = this.#worker ? await this.#worker.run(batch, lane!, { gathered: gathered?.rows, handOff: true }) : this.#inline!.executor.run(batch, { gathered: gathered?.rows, outputs: "owned" });
       return this.#respond(requests, slices, out, batch.n, performance.now() - t0, queueMs, (gathered?.defaulted ?? 0) > 0);
     } finally {
       if (lane) this.#worker!.release(lane);
     }
+  }
+
+  /**
+   * Issue the fetch of the next batch's missed rows, then yield one event-loop turn so its
+   * commands are written before this batch computes (inline compute holds the thread). A next
+   * batch that cannot be staged is skipped: it fails on its own run, never this one.
+   */
+  async #prefetchNext(next: () => readonly ValidRequest[]): Promise<void> {
+    let rows = 0;
+    try {
+      const requests = next();
+      if (requests.length === 0) return;
+      rows = this.#resolver!.prefetch(this.#stager.stage(requests, new BatchBuffers()).batch);
+    } catch (err) {
+      if (!(err instanceof RankfnError)) throw err;
+      return;
+    }
+    if (rows > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** `out` holds this batch's own output arrays: each response gets views of its rows. */

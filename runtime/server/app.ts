@@ -75,10 +75,11 @@ export function createApp(options: AppOptions = {}): RankfnApp {
   const coalescerFor = (v: ModelVersion) => {
     let co = coalescers.get(v);
     if (!co) {
-      co = new Coalescer<ValidRequest, RankResponse | RankfnError>(async (requests, queueMs, budgetMs) => {
+      const created: Coalescer<ValidRequest, RankResponse | RankfnError> = new Coalescer<ValidRequest, RankResponse | RankfnError>(async (requests, queueMs, budgetMs) => {
         // A remote embedding fetch never outlives the batch's earliest deadline. A request
         // whose own input still fails the batch gets its error in its slot; the others are scored.
-        const res = await v.model.run(requests, queueMs, { timeoutMs: budgetMs });
+        // The requests queued behind this batch get their remote rows prefetched while it computes.
+        const res = await v.model.run(requests, queueMs, { timeoutMs: budgetMs, next: () => created.peekNext() });
         const rows = requests.reduce((a, r, i) => a + (res[i] instanceof RankfnError ? 0 : r.rows), 0);
         const model = labelsOf(v.name).model;
         metrics.batchRows.observe(rows, model);
@@ -86,6 +87,7 @@ export function createApp(options: AppOptions = {}): RankfnApp {
         for (const q of queueMs) metrics.queueDelay.observe(q / 1000, model);
         return res;
       }, coalescing);
+      co = created;
       coalescers.set(v, co);
     }
     return co;

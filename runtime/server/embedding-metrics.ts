@@ -1,6 +1,7 @@
 // Prometheus text for the embedding tiers of every loaded model with remote
 // tables: lookups by tier (hot cache, host cache) and result, rows and bytes
-// fetched from Redis, fetch latency, failures, degraded batches, updates.
+// fetched from Redis, fetch latency, failures, degraded batches, updates,
+// rows prefetched for the next batch and what became of them.
 import type { RemoteEmbeddingStats } from "../embeddings/remote-tables";
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -27,7 +28,7 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
   const tableSeconds: Sample[] = [];
   const localRows: Sample[] = [];
   const admission: Sample[] = [];
-  const perModel: Record<string, Sample[]> = { commands: [], roundTrips: [], fetches: [], latencySum: [], latencyMax: [], errors: [], degraded: [], failed: [], updates: [], resyncs: [], connected: [], reconnects: [] };
+  const perModel: Record<string, Sample[]> = { prefetch: [], commands: [], roundTrips: [], fetches: [], latencySum: [], latencyMax: [], errors: [], degraded: [], failed: [], updates: [], resyncs: [], connected: [], reconnects: [] };
   for (const { model, stats } of models) {
     for (const [table, t] of Object.entries(stats.tables)) {
       const tiers: [string, { hits: number; misses: number } | null][] = [["hot", t.hot], ["host", t.host]];
@@ -58,6 +59,8 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     perModel.resyncs!.push([{ model }, stats.resyncs]);
     perModel.connected!.push([{ model }, r.connected ? 1 : 0]);
     perModel.reconnects!.push([{ model }, r.reconnects]);
+    const p = stats.prefetch;
+    perModel.prefetch!.push(...(["rows", "used", "wasted", "invalidated", "failed"] as const).map((k): Sample => [{ model, result: k === "rows" ? "requested" : k }, p[k]]));
   }
   return [
     family("rankfn_embedding_lookups_total", "counter", "Embedding row lookups (distinct ids of each batch) by model, table, tier (hot: native cache, host: host row cache) and result.", lookups),
@@ -82,5 +85,6 @@ export function renderEmbeddingMetrics(models: { model: string; stats: RemoteEmb
     family("rankfn_embedding_resyncs_total", "counter", "Cache flushes after the update subscription dropped.", perModel.resyncs!),
     family("rankfn_embedding_redis_connected", "gauge", "1 while the model's Redis connection is up.", perModel.connected!),
     family("rankfn_embedding_redis_reconnects_total", "counter", "Redis reconnections.", perModel.reconnects!),
+    family("rankfn_embedding_prefetch_rows_total", "counter", "Rows fetched ahead for the next queued batch: requested, used by it, wasted (never used), invalidated (updated first), failed (the batch fetched them itself).", perModel.prefetch!),
   ].join("");
 }

@@ -388,6 +388,20 @@ export class Coalescer<Req, Res> {
     return earliest;
   }
 
+  /** The requests the next batch would take if it formed now (as #takeBatch picks them, nothing removed): what the running batch may prefetch for. */
+  peekNext(): Req[] {
+    const next: Req[] = [];
+    let rows = 0;
+    for (const priority of this.#priorities) {
+      for (const entry of this.#buckets.get(priority) ?? []) {
+        if (next.length >= this.#policy.maxBatchRequests || (next.length > 0 && rows + entry.rows > this.options.maxBatchRows)) return next;
+        next.push(entry.request);
+        rows += entry.rows;
+      }
+    }
+    return next;
+  }
+
   /** Highest priority first, then FIFO; stop before exceeding maxBatchRows (the first entry always goes). */
   #takeBatch(): Entry<Req, Res>[] {
     const batch: Entry<Req, Res>[] = [];

@@ -80,6 +80,40 @@ describe("hot-row cache vs reference LRU", () => {
   }
 });
 
+test("large lookups (repeated ids, over the thread pool, rows on huge pages) return the rows and misses of id-by-id lookups", () => {
+  const threads = numThreads();
+  setNumThreads(2);
+  try {
+    const [rows, dim] = [20_000, 9];
+    const random = rng(7);
+    using cache = new EmbeddingCache({ rows, dim, budgetBytes: 12_000_000, ways: 4 }); // rows >= 4 MiB: on huge pages
+    const all = Int32Array.from({ length: rows }, (_, i) => i);
+    const data = new Float32Array(rows * dim);
+    for (let r = 0; r < rows; r++) data.set(rowOf(r, 0, dim), r * dim);
+    cache.insert(all, data);
+    cache.erase(Int32Array.from({ length: rows / 4 }, (_, i) => i * 4)); // a quarter erased, so hits and misses mix
+    for (const n of [256, 3001, 40_000]) {
+      // Skewed, so ids repeat and hit.
+      const ids = Int32Array.from({ length: n }, () => Math.floor(rows * random() ** 4));
+      const out = new Float32Array(n * (dim + 1)).fill(-7);
+      const misses = [...cache.lookup(ids, out, dim + 1)].map(Number);
+      const want: number[] = [];
+      const one = new Float32Array(dim);
+      for (let i = 0; i < n; i++) {
+        const missed = cache.lookup(ids.subarray(i, i + 1), one.fill(-7)).length > 0;
+        if (missed) want.push(i);
+        const got = out.subarray(i * (dim + 1), i * (dim + 1) + dim);
+        expect([...got]).toEqual(missed ? Array(dim).fill(-7) : [...rowOf(ids[i]!, 0, dim)]);
+      }
+      expect(misses).toEqual(want);
+      expect(want.length).toBeGreaterThan(0);
+      expect(want.length).toBeLessThan(n);
+    }
+  } finally {
+    setNumThreads(threads);
+  }
+});
+
 describe("hot-row cache", () => {
   test("dequantizes f16, bf16 and u8q rows on insert", () => {
     using cache = new EmbeddingCache({ rows: 10, dim: 4, budgetBytes: 4096 });

@@ -88,6 +88,7 @@ describeRedis("remote tables behind the server", () => {
     expect(metrics).toMatch(/^rankfn_embedding_redis_connected\{model="strict"\} 1$/m);
     expect(metrics).toMatch(/^rankfn_embedding_remote_failures_total\{model="strict",kind="error"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^rankfn_embedding_remote_seconds_total\{model="strict"\} \d/m);
+    expect(metrics).toMatch(/^rankfn_embedding_prefetch_rows_total\{model="strict",result="used"\} \d+$/m);
     if (hasPromtool) expect(await promtool(metrics)).toEqual({ code: 0, output: "" });
   }, 30_000);
 
