@@ -96,7 +96,9 @@ export function flopsPerRow(graph: Graph): FlopEstimate {
         const hq = (attrs.heads as number) * (attrs.qkDim as number);
         const tokens = history ? L : 1;
         const visible = history ? (L * (L + 1)) / 2 : L + 1;
-        f = tokens * (2 * d * (2 * hv + 2 * hq) + 2 * hv * d + 6 * hv) + visible * 2 * (hq + hv);
+        // A history half whose tokens nothing reads (the last layer) computes only its K/V.
+        const read = !history || graph.nodes.some((n) => n.inputs.includes(node.outputs[0]!)) || Object.values(graph.outputs).includes(node.outputs[0]!);
+        f = read ? tokens * (2 * d * (2 * hv + 2 * hq) + 2 * hv * d + 6 * hv) + visible * 2 * (hq + hv) : tokens * 2 * d * (hv + hq);
         break;
       }
       case "grouped_linear": {

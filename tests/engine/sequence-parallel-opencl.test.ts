@@ -21,7 +21,7 @@ test.skipIf(!built && !process.env.CI)("hstu split over two OpenCL sub-devices s
   const r = run("opencl", "opencl:2", "opencl");
   expect(r.backend).toBe("opencl");
   expect(r.devices).toEqual(["opencl:0", "opencl:1"]);
-  // 2 layers × the 4 non-empty histories ran split.
-  expect(r.historyLayers).toBe(8);
+  // Layer 0 of the 4 non-empty histories ran split (the last layer computes only its K/V).
+  expect(r.historyLayers).toBe(4);
   expect(r.worst).toBeLessThan(1e-5);
 }, 120_000);

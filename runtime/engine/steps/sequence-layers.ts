@@ -144,6 +144,9 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   // Sequence parallelism (runtime/sequence-parallel): a history of at least minLength events runs split over the devices.
   const sp = ctx.sequenceParallel;
   const parallel = sp ? new ParallelHistory(sp, p, sym, (status) => ctx.check(status, node)) : null;
+  // The last layer's history tokens feed nothing (its candidates read only its K/V): then only K/V are computed.
+  const yName = node.outputs[0]!;
+  const historyRead = ctx.graph.nodes.some((n) => n.inputs.includes(yName)) || Object.values(ctx.graph.outputs).includes(yName);
   return {
     L, wkv, hq: p.hq, kv,
     pads: (s, b) => L - eventsOf(s, node.inputs[1]!, ids, b, L, p.padding),
@@ -152,7 +155,7 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       const pads = L - nh;
       // Empty slots: y = x, K/V zeros (never read).
       if (pads > 0) {
-        ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
+        if (historyRead) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
       const nq = nh - cached;
@@ -160,6 +163,10 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       const from = pads + cached;
       const xb = x.data.subarray(b * x.ld + from * d);
       const yb = y.data.subarray(b * y.ld + from * d);
+      if (!historyRead) {
+        ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kv.data.subarray(b * kv.ld + from * wkv), wkv), node);
+        return;
+      }
       if (parallel && sp!.applies(nh)) {
         parallel.run({
           x: x.data, xAt: b * x.ld + from * d, y: y.data, yAt: b * y.ld + from * d, kv: kv.data, kvAt: b * kv.ld + pads * wkv,
