@@ -109,7 +109,7 @@ export class Model {
     this.#options = options;
     if (options.shapes) {
       const { shapes, ...rest } = options;
-      if (options.embeddings || options.experts || options.kvCache || options.sequenceParallel) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism or a KV cache yet", "bad_option", 400);
+      if (options.embeddings || options.experts || options.kvCache || options.sequenceParallel) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism, a KV cache or sequence parallelism yet", "bad_option", 400);
       this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
       this.#graphInputs = built.graph.inputs;
       this.#stager = new Stager(built.graph);

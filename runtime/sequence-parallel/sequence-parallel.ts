@@ -1,5 +1,6 @@
 // Sequence parallelism of one model (issue 16): the devices a long history's
-// attention and GEMMs are split over (CPU core groups), the history length
+// attention and GEMMs are split over (CPU core groups, or OpenCL devices and
+// sub-devices), the history length
 // from which it applies, and counters of the requests that used it.
 import { type Device, openDevices } from "../devices";
 import type { DeviceDescription } from "../devices/device";
