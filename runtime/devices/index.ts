@@ -28,6 +28,22 @@ export function openDevices(spec: string): Device[] {
   throw new TensorError(`devices: unknown spec ${JSON.stringify(spec)} (expected cpu, cpu:N, cpu:NxT, cuda or opencl)`);
 }
 
+/**
+ * Wait for every device — even after one failed, so none may still use a batch's buffers —
+ * then throw the first failure (a DeviceError naming its device).
+ */
+export function waitAll(devices: readonly Device[]): void {
+  let first: unknown;
+  for (const d of devices) {
+    try {
+      d.wait();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
 /** The loaded backend's devices of `kind`, each with a stream of its own. */
 function backendDevices(kind: "cuda" | "opencl"): Device[] {
   const out: Device[] = [];

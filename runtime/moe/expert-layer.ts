@@ -9,6 +9,7 @@ import { RankfnError } from "../errors";
 import { type Pointer, ptr } from "bun:ffi";
 import type { Device } from "../devices/device";
 import { DeviceError } from "../devices/device";
+import { waitAll } from "../devices";
 import { CommandList } from "../ffi/commands";
 import { DeviceBuffer } from "../ffi/device";
 import { check, native } from "../ffi/native";
@@ -234,15 +235,9 @@ export class ExpertLayer {
 
   /** Wait for every device (even after one failed: none may still use the buffers), then throw the first failure. */
   #waitAll(): void {
-    let failure: unknown;
-    for (const dev of this.#devices) {
-      try {
-        dev.wait();
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure) {
+    try {
+      waitAll(this.#devices);
+    } catch (failure) {
       this.#failed++;
       throw failure instanceof DeviceError ? new DeviceError(`MoE layer "${this.name}": ${failure.message}`, failure.device) : failure;
     }

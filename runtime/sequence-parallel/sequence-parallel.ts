@@ -2,7 +2,7 @@
 // attention and GEMMs are split over (CPU core groups, or OpenCL devices and
 // sub-devices), the history length
 // from which it applies, and counters of the requests that used it.
-import { type Device, openDevices } from "../devices";
+import { type Device, openDevices, waitAll } from "../devices";
 import type { DeviceDescription } from "../devices/device";
 import { RankfnError } from "../errors";
 
@@ -53,15 +53,7 @@ export class SequenceParallel {
    * command may still run on the batch's buffers when the error reaches the caller.
    */
   waitAll(): void {
-    let first: unknown;
-    for (const d of this.devices) {
-      try {
-        d.wait();
-      } catch (err) {
-        first ??= err;
-      }
-    }
-    if (first !== undefined) throw first;
+    waitAll(this.devices);
   }
 
   stats(): SequenceParallelStats {

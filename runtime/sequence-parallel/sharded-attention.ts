@@ -4,7 +4,7 @@
 // the shard's log-sum-exp, rf_seq_attention_lse; HSTU: with the global
 // norm_len), then the parts merge on the calling thread (rf_attention_merge:
 // LSE rescaling, or a sum). Equals the unsplit call within float rounding.
-import type { Device } from "../devices";
+import { type Device, waitAll } from "../devices";
 import { TensorError } from "../errors";
 import { AttentionCall } from "../ffi/attention-args";
 import { CommandList } from "../ffi/commands";
@@ -77,15 +77,7 @@ export class ShardedAttention {
       else list.hstuAttention(call.address);
       this.devices[i]!.submit(list);
     });
-    let failed: unknown;
-    for (const d of this.devices) {
-      try {
-        d.wait();
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-    if (failed !== undefined) throw failed;
+    waitAll(this.devices);
     check(native().rf_attention_merge(null, S, a.nq, a.heads, a.dv, this.#parts, hv, a.nq * hv, softmax ? this.#lse : null, a.nq * a.heads, a.out, hv), "rf_attention_merge");
     return a.out;
   }
