@@ -5,9 +5,7 @@
 // with the padding id 0, which the model masks — so each user's scores equal
 // PyTorch run on exactly that user's history. Needs the Debian python3-torch and
 // python3-onnx (for /usr/bin/python3). `bun examples/dynamic-history.ts`
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { runTorchExport } from "./torch-export";
 import { loadModel, tensor } from "../sdk";
 
 const EXPORT = String.raw`
@@ -44,15 +42,7 @@ onnx.save(proto, path)
 print(json.dumps({"users": [h.flatten().tolist() for h in users], "items": items.flatten().tolist(), "ctr": want}))
 `;
 
-const python = ["/usr/bin/python3", "python3"].find((p) => (p.startsWith("/") ? existsSync(p) : Bun.which(p)) && Bun.spawnSync([p, "-c", "import torch, onnx"]).exitCode === 0);
-if (!python) {
-  console.error("needs a python3 with torch and onnx: apt-get install python3-torch python3-onnx");
-  process.exit(1);
-}
-const path = join(mkdtempSync(join(tmpdir(), "rankfn-dynamic-")), "din.onnx");
-const run = Bun.spawnSync([python, "-W", "ignore", "-c", EXPORT, path]);
-if (run.exitCode !== 0) throw new Error(run.stderr.toString());
-const exported = JSON.parse(run.stdout.toString()) as { users: number[][]; items: number[]; ctr: number[][] };
+const { path, exported } = runTorchExport<{ users: number[][]; items: number[]; ctr: number[][] }>(EXPORT, "din.onnx");
 
 // The history's largest length; padding: { value: 0, side: "left" } is the default.
 using model = loadModel(path, { dims: { hist_len: 64 } });

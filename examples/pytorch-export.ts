@@ -4,9 +4,7 @@
 // with loadModel and ranked — one user, five candidates — next to PyTorch's
 // own scores. Needs the Debian python3-torch and python3-onnx (for
 // /usr/bin/python3). `bun examples/pytorch-export.ts`
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { runTorchExport } from "./torch-export";
 import { loadModel, tensor } from "../sdk";
 
 const EXPORT = String.raw`
@@ -43,15 +41,7 @@ onnx.save(proto, path)
 print(json.dumps({"inputs": {k: v.tolist() for k, v in zip(names, args)}, "ctr": want.flatten().tolist()}))
 `;
 
-const python = ["/usr/bin/python3", "python3"].find((p) => (p.startsWith("/") ? existsSync(p) : Bun.which(p)) && Bun.spawnSync([p, "-c", "import torch, onnx"]).exitCode === 0);
-if (!python) {
-  console.error("needs a python3 with torch and onnx: apt-get install python3-torch python3-onnx");
-  process.exit(1);
-}
-const path = join(mkdtempSync(join(tmpdir(), "rankfn-pytorch-")), "ranker.onnx");
-const run = Bun.spawnSync([python, "-W", "ignore", "-c", EXPORT, path]);
-if (run.exitCode !== 0) throw new Error(run.stderr.toString());
-const exported = JSON.parse(run.stdout.toString()) as { inputs: Record<string, number[][]>; ctr: number[] };
+const { path, exported } = runTorchExport<{ inputs: Record<string, number[][]>; ctr: number[] }>(EXPORT, "ranker.onnx");
 const ids = (rows: number[][]) => tensor("i64", [rows.length, rows[0]!.length], BigInt64Array.from(rows.flat(), BigInt));
 
 using model = loadModel(path); // a .onnx file is imported on load; its metadata names the context inputs
