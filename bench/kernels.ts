@@ -96,6 +96,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
     f32: k.PackedWeight.pack(tensor("f32", [N, K], wData)),
     bf16: k.PackedWeight.pack(tensor("bf16", [N, K], toBf16(wData))),
     i8: packInt8(wData, N, K),
+    i8a16: packInt8(wData, N, K, 16),
   });
   const copies = Array.from({ length: COPIES }, pack);
   // ONNX wants W as [K, N].
@@ -106,6 +107,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
   section.note("% peak: of the fp32 FMA peak at the same thread count (bf16/int8 also vs their own instruction peak)");
   section.note(`weights cold: each call reads one of ${COPIES} packed copies in turn (${(COPIES * N * K * 4) / 2 ** 20} MiB fp32), as a model larger than L3; hot: one copy, cache-resident`);
   section.note("vs ORT: onnxruntime-node MatMul+Add+Relu, fp32, same shape and threads, in this run (its one weight stays cache-hot)");
+  section.note("i8: int8 weights, activations quantized per row to u8 (rf_gemm's default); i8a16: to int16 levels (rf_weight_set_act_bits(w, 16), what compiled models use unless calibration narrows a layer)");
   const overPeak: string[] = [];
   const rule: { threads: number; m: number; temp: string; dt: string; ratio: number; tolerance: number }[] = [];
   for (const threads of threadCounts) {
@@ -121,13 +123,13 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
       const ortGflops = flop / ortTime.median / 1e9;
       const biasT = tensor("f32", [N], bias);
       let call = 0;
-      const timeGemm = (dt: "f32" | "bf16" | "i8") => time(() => k.gemm({ x, w: copies[temp === "hot" ? 0 : call++ % COPIES]![dt], bias: biasT, act: "relu", y }), { minSeconds: quick ? 0.1 : 0.3 });
+      const timeGemm = (dt: GemmDtype) => time(() => k.gemm({ x, w: copies[temp === "hot" ? 0 : call++ % COPIES]![dt], bias: biasT, act: "relu", y }), { minSeconds: quick ? 0.1 : 0.3 });
       // fp32 is timed before and after the low precisions: their mean is the baseline and
       // their spread the run's noise, which the rule below allows for.
       progress(`gemm m=${m} threads=${threads} f32 ${temp}`);
       const fp32Before = flop / (await timeGemm("f32")).median / 1e9;
       const low: Record<string, Timing> = {};
-      for (const dt of ["bf16", "i8"] as const) {
+      for (const dt of ["bf16", "i8", "i8a16"] as const) {
         progress(`gemm m=${m} threads=${threads} ${dt} ${temp}`);
         low[dt] = await timeGemm(dt);
       }
@@ -135,7 +137,8 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
       const fp32After = flop / (await timeGemm("f32")).median / 1e9;
       const fp32Gflops = (fp32Before + fp32After) / 2;
       const noise = Math.abs(fp32Before - fp32After) / fp32Gflops;
-      for (const dt of ["f32", "bf16", "i8"] as const) {
+      for (const dt of ["f32", "bf16", "i8", "i8a16"] as const) {
+        const own = dt === "i8a16" ? NaN : peak[dt]![threads]!;
         const gflops = dt === "f32" ? fp32Gflops : flop / low[dt]!.median / 1e9;
         const usPerCall = (flop / gflops / 1e9) * 1e6;
         if (dt !== "f32") {
@@ -143,7 +146,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
           rule.push({ threads, m, temp, dt, ratio: gflops / fp32Gflops, tolerance });
         }
         // The ceiling is the highest probe that could apply (bf16 may run on FMA, int8 on its own dot products).
-        const ceiling = Math.max(peak.f32![threads]!, Number.isFinite(peak[dt]![threads]!) ? peak[dt]![threads]! : 0);
+        const ceiling = Math.max(peak.f32![threads]!, Number.isFinite(own) ? own : dt === "i8a16" ? peak.i8![threads]! : 0);
         if (gflops > ceiling) overPeak.push(`${threads} threads m=${m} ${dt} ${temp}: ${gflops.toFixed(1)}`);
         section.add({
           threads,
@@ -152,7 +155,7 @@ async function benchGemm(report: Report, rng: Rng, peak: Record<string, Record<n
           dtype: dt,
           "GFLOP/s": gflops,
           "% fp32 peak": (100 * gflops) / peak.f32![threads]!,
-          "% own peak": na((100 * gflops) / peak[dt]![threads]!),
+          "% own peak": na((100 * gflops) / own),
           "x fp32": gflops / fp32Gflops,
           "ORT GFLOP/s": ortGflops,
           "x ORT": gflops / ortGflops,
@@ -262,9 +265,13 @@ function probeOrNaN(probe: () => number): number {
 
 const na = (v: number): number | string => (Number.isFinite(v) ? v : "n/a");
 
-function packInt8(w: Float32Array, n: number, kk: number): k.PackedWeight {
+type GemmDtype = "f32" | "bf16" | "i8" | "i8a16";
+
+function packInt8(w: Float32Array, n: number, kk: number, activationBits: 8 | 16 = 8): k.PackedWeight {
   const { q, scales } = quantizeInt8PerChannel(w, n, kk);
-  return k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+  const packed = k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+  if (activationBits === 16) packed.setActivationBits(16);
+  return packed;
 }
 
 /** Tables live in rf_malloc memory (huge pages where the OS allows), as a host tier would hold them. */

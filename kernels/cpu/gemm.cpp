@@ -94,6 +94,15 @@ RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const
     });
 }
 
+RF_API rf_status rf_weight_set_act_bits(rf_weight w, int32_t bits) {
+    RF_ENTRY({
+        RF_CHECK(w != nullptr, "rf_weight_set_act_bits: weight handle is NULL");
+        if (rf_status bad = rf::check_act_bits(w->dtype, bits); bad != RF_OK) return bad;
+        w->act_bits = bits;
+        return RF_OK;
+    });
+}
+
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype) {
     RF_ENTRY({
         RF_CHECK(w != nullptr, "rf_weight_shape: weight handle is NULL");

@@ -47,6 +47,15 @@ struct AlignedBuf {
     }
 };
 
+// Levels L of X's int16 quantisation against an int8 weight of padded depth kp: q − z spans at
+// most L and |w| ≤ 128, so every dot product Σ (q − z)·w stays below 2^31 and the int32 lanes
+// (vpmaddwd, vpdpwssd; wrapping sums whose final value fits) are exact without flushes.
+// L = 32767 (15 bits) up to kp = 512, 16383 at 1024, 4853 at 3456, 4095 (12 bits) at 4096.
+inline int32_t i16_levels(int64_t kp) {
+    const int64_t fit = (int64_t(1) << 31) / (128 * (kp < 1 ? 1 : kp)) - 1;
+    return int32_t(fit < 32767 ? (fit < 1 ? 1 : fit) : 32767);
+}
+
 inline int dtype_group(int dtype) { return dtype == RF_I8 ? 4 : dtype == RF_BF16 ? 2 : 1; }
 inline size_t dtype_bytes(int dtype) { return dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4; }
 
@@ -63,6 +72,8 @@ struct rf_weight_s {
     // int8 activation groups (rf_weight_set_act_groups): group starts, agroups[G] == k; empty = one group.
     std::vector<int64_t> agroups;
     std::vector<int32_t> gcolsum;  // int8 with groups: [G][panels*kNR], W[j] summed over group g's columns
+    // int8: the fewest bits the kernels quantize X to (rf_weight_set_act_bits): 8 (u8) or 16 (int16 levels).
+    int32_t act_bits = 8;
 
     int act_groups() const { return agroups.empty() ? 1 : int(agroups.size()) - 1; }
 
@@ -105,6 +116,11 @@ static inline int64_t small_m_limit(int dtype) { return dtype == RF_I8 ? 24 : 8;
 // Direct small-M GEMM (m <= small_m_limit, gemm_small_avx2.cpp): X rows stay fp32 and
 // each weight panel is read once, widened in registers (bf16, int8), no packing.
 rf_status gemm_small(const GemmArgs &a);
+// Rows of the int16 X tiles pack_a_i16 writes: [kp/4][kI16TileRows][4] int16 (gemm_avx2.cpp).
+constexpr int kI16TileRows = 6;
+// X rows [0, rows) quantised to int16 levels (i16_levels) per activation group, as one tile;
+// read by the AVX2 vpmaddwd tile and the AVX-512 vpdpwssd tile.
+void pack_a_i16(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams);
 }  // namespace avx2
 
 }  // namespace rf

@@ -3,7 +3,8 @@
 // Otherwise the blocked driver (gemm_driver.h) with 6-row register tiles:
 //   fp32: FMA on a 6 x 16 tile (12 ymm accumulators), twice per 32-column panel;
 //   bf16: weights widened to fp32 with vector code one panel at a time per task;
-//   int8: X quantised per row to u8 (as the VNNI path does) and held as int16,
+//   int8: X quantised per row to u8 (as the VNNI path does), or to int16 levels
+//         with rf_weight_set_act_bits(w, 16), and held as int16,
 //         weights sign-extended to int16 in registers, vpmaddwd (s16 x s16 pairs
 //         summed into s32: exact, |2 * 255 * 128| << 2^31) on a 6 x 8 tile.
 //         Not vpmaddubsw: its u8 x s8 pair sum saturates at s16 (2 * 255 * 127 >
@@ -133,66 +134,80 @@ inline void tile_i8_groups(const int16_t *A, const int8_t *B, const rf_weight_s 
     }
 }
 
+}  // namespace
+
+// The dynamic per-row quantisation of X against an int8 weight, per activation group [l0, l1) of
+// the row (one group, the whole row, by default), into L levels held as int16: u8's L = 255 (the
+// VNNI path's math), or L = i16_levels(kp) (gemm.h) for rf_weight_set_act_bits(w, 16):
+// s = (max − min) / L over the group's range widened to include 0, z = round(−min / s),
+// q = clamp(round(x / s) + z, 0, L); padding columns hold the last group's z (their weights are 0).
+// rparams = [group][scale × kI16TileRows][zero point × kI16TileRows]; dst int16 [(l/4)*MR + r][l%4].
+// Shared by this file's vpmaddwd tile and the AVX-512 vpdpwssd tile (gemm_avx512.cpp).
+void pack_a_i16(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
+    static_assert(kMR == kI16TileRows, "pack_a_i16 packs kI16TileRows-row tiles");
+    int16_t *d = static_cast<int16_t *>(dst);
+    const int64_t k = w.k, kp = w.kp;
+    const int G = w.act_groups();
+    const float levels = w.act_bits == 16 ? float(i16_levels(kp)) : 255.f;
+    for (int r = 0; r < kMR; ++r) {
+        if (r >= rows) {
+            for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
+            for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
+            continue;
+        }
+        const float *xr = x + r * ldx;
+        float z = 0.f;
+        for (int g = 0; g < G; ++g) {
+            const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
+            __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
+            int64_t l = l0;
+            for (; l + 8 <= l1; l += 8) {
+                const __m256 v = _mm256_loadu_ps(xr + l);
+                vmin = _mm256_min_ps(vmin, v);
+                vmax = _mm256_max_ps(vmax, v);
+            }
+            alignas(32) float tmin[8], tmax[8];
+            _mm256_store_ps(tmin, vmin);
+            _mm256_store_ps(tmax, vmax);
+            float lo = tmin[0], hi = tmax[0];
+            for (int t = 1; t < 8; ++t) {
+                lo = std::min(lo, tmin[t]);
+                hi = std::max(hi, tmax[t]);
+            }
+            for (; l < l1; ++l) {
+                lo = std::min(lo, xr[l]);
+                hi = std::max(hi, xr[l]);
+            }
+            const float s = hi > lo ? (hi - lo) / levels : 1.f;
+            const float inv = 1.f / s;
+            z = std::min(levels, std::max(0.f, std::nearbyint(-lo * inv)));
+            rparams[g * 2 * kMR + r] = s;
+            rparams[g * 2 * kMR + kMR + r] = z;
+            const __m256 vinv = _mm256_set1_ps(inv);
+            const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(int(levels));
+            l = l0;
+            for (; l + 8 <= l1; l += 8) {
+                __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
+                q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
+                // 8 int16 (no saturation: q <= L <= 32767) = the row's k-quads l/4 and l/4 + 1 (l0 is a multiple of 4).
+                const __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+                int16_t *dq = d + ((l / 4) * kMR + r) * 4;
+                _mm_storel_epi64(reinterpret_cast<__m128i *>(dq), p);
+                _mm_storeh_pd(reinterpret_cast<double *>(dq + kMR * 4), _mm_castsi128_pd(p));
+            }
+            for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(std::min(levels, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
+        }
+        for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(z);
+    }
+}
+
+namespace {
+
 struct I8 {
     static constexpr int MR = kMR, MB_TILES = 16;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4 * sizeof(int16_t)); }
-    // The dynamic per-row quantisation of the AVX-512 VNNI path (gemm_avx512.cpp, I8::pack_a), per
-    // activation group [l0, l1) of the row (one group, the whole row, by default):
-    // s = (max − min) / 255 over the group's range widened to include 0, z = round(−min / s),
-    // q = clamp(round(x / s) + z, 0, 255); padding columns hold the last group's z (their weights are 0).
-    // rparams = [group][scale × MR][zero point × MR]; dst int16 [(l/4)*MR + r][l%4].
     static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
-        int16_t *d = static_cast<int16_t *>(dst);
-        const int64_t k = w.k, kp = w.kp;
-        const int G = w.act_groups();
-        for (int r = 0; r < kMR; ++r) {
-            if (r >= rows) {
-                for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
-                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
-                continue;
-            }
-            const float *xr = x + r * ldx;
-            float z = 0.f;
-            for (int g = 0; g < G; ++g) {
-                const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
-                __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
-                int64_t l = l0;
-                for (; l + 8 <= l1; l += 8) {
-                    const __m256 v = _mm256_loadu_ps(xr + l);
-                    vmin = _mm256_min_ps(vmin, v);
-                    vmax = _mm256_max_ps(vmax, v);
-                }
-                alignas(32) float tmin[8], tmax[8];
-                _mm256_store_ps(tmin, vmin);
-                _mm256_store_ps(tmax, vmax);
-                float lo = tmin[0], hi = tmax[0];
-                for (int t = 1; t < 8; ++t) {
-                    lo = std::min(lo, tmin[t]);
-                    hi = std::max(hi, tmax[t]);
-                }
-                for (; l < l1; ++l) {
-                    lo = std::min(lo, xr[l]);
-                    hi = std::max(hi, xr[l]);
-                }
-                const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
-                const float inv = 1.f / s;
-                z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
-                rparams[g * 2 * kMR + r] = s;
-                rparams[g * 2 * kMR + kMR + r] = z;
-                const __m256 vinv = _mm256_set1_ps(inv);
-                const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
-                l = l0;
-                for (; l + 8 <= l1; l += 8) {
-                    __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
-                    q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
-                    alignas(32) int32_t t[8];
-                    _mm256_store_si256(reinterpret_cast<__m256i *>(t), q);
-                    for (int u = 0; u < 8; ++u) d[(((l + u) / 4) * kMR + r) * 4 + ((l + u) % 4)] = int16_t(t[u]);
-                }
-                for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
-            }
-            for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(z);
-        }
+        pack_a_i16(x, ldx, rows, w, dst, rparams);
     }
     static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
     static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rparams,

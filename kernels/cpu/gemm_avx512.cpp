@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 // GCC 12 warns about _mm512_undefined_*() inside its own intrinsic headers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -133,23 +134,44 @@ void tile_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, 
 
 // ------------------------------------------------------------------ fp32
 
+// Small tiles (1-2 rows: batch-1 serving) would be one or two FMA chains per accumulator, bound by
+// the FMA latency rather than its throughput: they split k into P phases with their own
+// accumulators (8 chains in all), summed at the end.
 template <int R>
 inline void tile_f32(const float *A, const float *B, int64_t k, float *out) {
-    __m512 c0[R], c1[R];
-    for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (int64_t l = 0; l < k; ++l) {
-        const __m512 b0 = _mm512_load_ps(B + l * kNR), b1 = _mm512_load_ps(B + l * kNR + 16);
-        const float *al = A + l * kMR;
+    constexpr int P = R == 1 ? 4 : R == 2 ? 2 : 1;
+    __m512 c0[P][R], c1[P][R];
+    for (int q = 0; q < P; ++q)
+        for (int r = 0; r < R; ++r) c0[q][r] = c1[q][r] = _mm512_setzero_ps();
+    int64_t l = 0;
+    for (; l + P <= k; l += P) {
+#pragma GCC unroll 4
+        for (int q = 0; q < P; ++q) {
+            const __m512 b0 = _mm512_load_ps(B + (l + q) * kNR), b1 = _mm512_load_ps(B + (l + q) * kNR + 16);
+            const float *al = A + (l + q) * kMR;
 #pragma GCC unroll 12
+            for (int r = 0; r < R; ++r) {
+                const __m512 av = _mm512_set1_ps(al[r]);
+                c0[q][r] = _mm512_fmadd_ps(av, b0, c0[q][r]);
+                c1[q][r] = _mm512_fmadd_ps(av, b1, c1[q][r]);
+            }
+        }
+    }
+    for (; l < k; ++l) {
+        const __m512 b0 = _mm512_load_ps(B + l * kNR), b1 = _mm512_load_ps(B + l * kNR + 16);
         for (int r = 0; r < R; ++r) {
-            const __m512 av = _mm512_set1_ps(al[r]);
-            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+            const __m512 av = _mm512_set1_ps(A[l * kMR + r]);
+            c0[0][r] = _mm512_fmadd_ps(av, b0, c0[0][r]);
+            c1[0][r] = _mm512_fmadd_ps(av, b1, c1[0][r]);
         }
     }
     for (int r = 0; r < R; ++r) {
-        _mm512_store_ps(out + r * kNR, c0[r]);
-        _mm512_store_ps(out + r * kNR + 16, c1[r]);
+        for (int q = 1; q < P; ++q) {
+            c0[0][r] = _mm512_add_ps(c0[0][r], c0[q][r]);
+            c1[0][r] = _mm512_add_ps(c1[0][r], c1[q][r]);
+        }
+        _mm512_store_ps(out + r * kNR, c0[0][r]);
+        _mm512_store_ps(out + r * kNR + 16, c1[0][r]);
     }
 }
 
@@ -177,8 +199,11 @@ struct F32 {
 
 template <int R>
 inline void tile_bf16(const float *A /* [kp][MR] */, const uint16_t *B, int64_t kpairs, float *out) {
-    __m512 c0[R], c1[R];
-    for (int r = 0; r < R; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+    // 1-2 rows: even and odd k into their own accumulators (4-8 chains, as tile_f32 does).
+    constexpr int P = R <= 2 ? 2 : 1;
+    __m512 c0[P][R], c1[P][R];
+    for (int q = 0; q < P; ++q)
+        for (int r = 0; r < R; ++r) c0[q][r] = c1[q][r] = _mm512_setzero_ps();
     const __m512i hi = _mm512_set1_epi32(int(0xffff0000u));
     for (int64_t l = 0; l < kpairs; ++l) {
         const __m512i p0 = _mm512_load_si512(B + l * 2 * kNR), p1 = _mm512_load_si512(B + l * 2 * kNR + 32);
@@ -190,19 +215,23 @@ inline void tile_bf16(const float *A /* [kp][MR] */, const uint16_t *B, int64_t 
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
             const __m512 av = _mm512_set1_ps(ae[r]);
-            c0[r] = _mm512_fmadd_ps(av, e0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, e1, c1[r]);
+            c0[0][r] = _mm512_fmadd_ps(av, e0, c0[0][r]);
+            c1[0][r] = _mm512_fmadd_ps(av, e1, c1[0][r]);
         }
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
             const __m512 av = _mm512_set1_ps(ao[r]);
-            c0[r] = _mm512_fmadd_ps(av, o0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, o1, c1[r]);
+            c0[P - 1][r] = _mm512_fmadd_ps(av, o0, c0[P - 1][r]);
+            c1[P - 1][r] = _mm512_fmadd_ps(av, o1, c1[P - 1][r]);
         }
     }
     for (int r = 0; r < R; ++r) {
-        _mm512_store_ps(out + r * kNR, c0[r]);
-        _mm512_store_ps(out + r * kNR + 16, c1[r]);
+        if constexpr (P == 2) {
+            c0[0][r] = _mm512_add_ps(c0[0][r], c0[1][r]);
+            c1[0][r] = _mm512_add_ps(c1[0][r], c1[1][r]);
+        }
+        _mm512_store_ps(out + r * kNR, c0[0][r]);
+        _mm512_store_ps(out + r * kNR + 16, c1[0][r]);
     }
 }
 
@@ -239,101 +268,205 @@ inline void dpbusd(__m512i &acc, __m512i a, __m512i b) {
 // Named accumulators (not an array): with an array GCC 12 keeps them in memory
 // around the asm statements.
 template <int R>
-inline void tile_i8(const uint32_t *A, const int8_t *B, int64_t kquads, const int32_t *colsum, const float *wscale,
-                    const float *xscale, const float *xzero, float *out) {
+inline void tile_i8(const uint32_t *A, const int8_t *B, const rf_weight_s &w, int64_t p, const float *rparams, float *out) {
     static_assert(R >= 1 && R <= 12, "tile_i8: 1..12 rows");
+    // Activation groups (rf_weight_set_act_groups): each group's int32 sums are rescaled by its own
+    // row scale and zero point and added up in fp32 in out.
+    const int G = w.act_groups();
+    const int64_t kquads = w.kp / 4, gstride = w.panels * kNR;
+    const float *wscale = w.scales.data() + p * kNR;
+    for (int g = 0; g < G; ++g) {
+        const int64_t q0 = G == 1 ? 0 : w.agroups[size_t(g)] / 4, q1 = g + 1 == G ? kquads : w.agroups[size_t(g) + 1] / 4;
 #define RF_DECL(r) __m512i c0_##r = _mm512_setzero_si512(), c1_##r = _mm512_setzero_si512();
-    RF_I8_ROWS(RF_DECL)
+        RF_I8_ROWS(RF_DECL)
 #undef RF_DECL
-    for (int64_t l = 0; l < kquads; ++l) {
-        const __m512i b0 = _mm512_load_si512(B + l * 4 * kNR), b1 = _mm512_load_si512(B + l * 4 * kNR + 64);
-        const uint32_t *al = A + l * kMR;
+        for (int64_t l = q0; l < q1; ++l) {
+            const __m512i b0 = _mm512_load_si512(B + l * 4 * kNR), b1 = _mm512_load_si512(B + l * 4 * kNR + 64);
+            const uint32_t *al = A + l * kMR;
 #define RF_STEP(r)                                                    \
     if constexpr (R > r) {                                            \
         const __m512i av = _mm512_set1_epi32(int(al[r]));             \
         dpbusd(c0_##r, av, b0);                                       \
         dpbusd(c1_##r, av, b1);                                       \
     }
-        RF_I8_ROWS(RF_STEP)
+            RF_I8_ROWS(RF_STEP)
 #undef RF_STEP
-    }
-    // x ≈ s_x (q_x − z_x) per row, so  sum x w = s_x s_w (acc − z_x · colsum(w)).
-    const __m512i cs0 = _mm512_loadu_si512(colsum), cs1 = _mm512_loadu_si512(colsum + 16);
-    const __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
+        }
+        // x ≈ s_x (q_x − z_x) per row (and group), so  sum x w = s_x s_w (acc − z_x · colsum(w)).
+        const int32_t *colsum = G == 1 ? w.colsum.data() + p * kNR : w.gcolsum.data() + g * gstride + p * kNR;
+        const float *xscale = rparams + g * 2 * kMR, *xzero = xscale + kMR;
+        const __m512i cs0 = _mm512_loadu_si512(colsum), cs1 = _mm512_loadu_si512(colsum + 16);
+        const __m512 s0 = _mm512_loadu_ps(wscale), s1 = _mm512_loadu_ps(wscale + 16);
 #define RF_STORE(r)                                                                                              \
     if constexpr (R > r) {                                                                                       \
         const __m512 xs = _mm512_set1_ps(xscale[r]);                                                             \
         const __m512i zp = _mm512_set1_epi32(int(xzero[r]));                                                     \
         const __m512i z0 = _mm512_mullo_epi32(cs0, zp), z1 = _mm512_mullo_epi32(cs1, zp);                        \
-        _mm512_store_ps(out + r * kNR, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0_##r, z0)), _mm512_mul_ps(s0, xs))); \
-        _mm512_store_ps(out + r * kNR + 16,                                                                      \
-                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1_##r, z1)), _mm512_mul_ps(s1, xs))); \
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0_##r, z0)), _mm512_mul_ps(s0, xs));      \
+        __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1_##r, z1)), _mm512_mul_ps(s1, xs));      \
+        if (g > 0) {                                                                                             \
+            v0 = _mm512_add_ps(v0, _mm512_load_ps(out + r * kNR));                                               \
+            v1 = _mm512_add_ps(v1, _mm512_load_ps(out + r * kNR + 16));                                          \
+        }                                                                                                        \
+        _mm512_store_ps(out + r * kNR, v0);                                                                      \
+        _mm512_store_ps(out + r * kNR + 16, v1);                                                                 \
     }
-    RF_I8_ROWS(RF_STORE)
+        RF_I8_ROWS(RF_STORE)
 #undef RF_STORE
+    }
 }
 
 struct I8 {
     static constexpr int MR = kMR, MB_TILES = kMB;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4); }
-    // Dynamic asymmetric per-row quantisation over the row's range widened to
-    // include 0: s = (max − min) / 255, zero point z = round(−min / s), and
-    // q = clamp(round(x / s) + z, 0, 255), so x ≈ s (q − z). Rows after a ReLU
-    // (min ≥ 0) get all 256 levels. rparams = [scale × MR][zero point × MR].
-    // dst bytes [(l/4)*MR + r][l%4].
+    // Dynamic asymmetric per-row quantisation, per activation group [l0, l1) of the row (one group,
+    // the whole row, by default), over the group's range widened to include 0: s = (max − min) / 255,
+    // zero point z = round(−min / s), and q = clamp(round(x / s) + z, 0, 255), so x ≈ s (q − z). Rows
+    // after a ReLU (min ≥ 0) get all 256 levels. rparams = [group][scale × MR][zero point × MR].
+    // dst bytes [(l/4)*MR + r][l%4]; padding columns hold the last group's z (their weights are 0).
     static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
         uint8_t *d = static_cast<uint8_t *>(dst);
         const int64_t k = w.k, kp = w.kp;
+        const int G = w.act_groups();
         for (int r = 0; r < kMR; ++r) {
             if (r >= rows) {
-                rparams[r] = 0.f;
-                rparams[kMR + r] = 0.f;
+                for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
                 for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
                 continue;
             }
             const float *xr = x + r * ldx;
-            __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_setzero_ps();
-            int64_t l = 0;
-            for (; l + 16 <= k; l += 16) {
-                const __m512 v = _mm512_loadu_ps(xr + l);
-                vmin = _mm512_min_ps(vmin, v);
-                vmax = _mm512_max_ps(vmax, v);
+            float z = 0.f;
+            for (int g = 0; g < G; ++g) {
+                const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
+                __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_setzero_ps();
+                int64_t l = l0;
+                for (; l + 16 <= l1; l += 16) {
+                    const __m512 v = _mm512_loadu_ps(xr + l);
+                    vmin = _mm512_min_ps(vmin, v);
+                    vmax = _mm512_max_ps(vmax, v);
+                }
+                float lo = _mm512_reduce_min_ps(vmin), hi = _mm512_reduce_max_ps(vmax);
+                for (; l < l1; ++l) {
+                    lo = std::min(lo, xr[l]);
+                    hi = std::max(hi, xr[l]);
+                }
+                const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
+                const float inv = 1.f / s;
+                z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
+                rparams[g * 2 * kMR + r] = s;
+                rparams[g * 2 * kMR + kMR + r] = z;
+                const __m512 vinv = _mm512_set1_ps(inv);
+                const __m512i vz = _mm512_set1_epi32(int(z)), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
+                l = l0;
+                for (; l + 16 <= l1; l += 16) {
+                    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
+                    q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vz), zero), top);
+                    __m128i b = _mm512_cvtepi32_epi8(q);
+                    alignas(16) uint32_t quads[4];
+                    _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
+                    for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
+                }
+                for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = uint8_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
             }
-            float lo = _mm512_reduce_min_ps(vmin), hi = _mm512_reduce_max_ps(vmax);
-            for (; l < k; ++l) {
-                lo = std::min(lo, xr[l]);
-                hi = std::max(hi, xr[l]);
-            }
-            const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
-            const float inv = 1.f / s;
-            const float z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
-            rparams[r] = s;
-            rparams[kMR + r] = z;
-            const __m512 vinv = _mm512_set1_ps(inv);
-            const __m512i vz = _mm512_set1_epi32(int(z)), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
-            l = 0;
-            for (; l + 16 <= k; l += 16) {
-                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
-                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vz), zero), top);
-                __m128i b = _mm512_cvtepi32_epi8(q);
-                alignas(16) uint32_t quads[4];
-                _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
-                for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
-            }
-            for (; l < kp; ++l) {
-                // Padding columns hold the zero point: they add z·0 (padded W is 0) and z·colsum covers none of them.
-                uint8_t q = uint8_t(z);
-                if (l < k) q = uint8_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
-                d[((l / 4) * kMR + r) * 4 + (l % 4)] = q;
-            }
+            for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = uint8_t(z);
         }
     }
     static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
     static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,
                      float *out) {
         with_rows<kMR>(rows, [&](auto R) {
-            tile_i8<decltype(R)::value>(static_cast<const uint32_t *>(a), static_cast<const int8_t *>(b), w.kp / 4,
-                                        w.colsum.data() + p * kNR, w.scales.data() + p * kNR, rscale, rscale + kMR, out);
+            tile_i8<decltype(R)::value>(static_cast<const uint32_t *>(a), static_cast<const int8_t *>(b), w, p, rscale, out);
+        });
+    }
+};
+
+// ------------------------------------------------------------------ int8 weights x int16 X
+// rf_weight_set_act_bits(w, 16), and weights with activation groups: X quantised per row (per group)
+// to int16 levels (avx2::pack_a_i16, 6-row tiles), weights sign-extended to int16 in registers,
+// vpdpwssd (s16 x s16 pairs into s32; exact: i16_levels keeps every sum below 2^31). Half the MACs
+// of a vpdpbusd, twice those of an fp32 FMA, at the resolution of int16 rather than u8.
+// A: int16 [kp/4][6][4], a row's k-quad broadcast as a qword (32-bit lanes alternate pairs (0,1)
+// and (2,3)); vpmovsxbw of 32 panel bytes gives columns 8v..8v+7 x 4 k, so lane 2c+h of
+// accumulator v holds column 8v+c, pair h. 6 rows x 4 accumulators = 24 zmm.
+constexpr int kW16Rows = ::rf::avx2::kI16TileRows;
+
+// acc += s16 x s16 pair sums per 32-bit lane (inline asm, for the reason dpbusd gives).
+inline void dpwssd(__m512i &acc, __m512i a, __m512i b) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+}
+
+#define RF_W16_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+// Sum lane pairs (2c, 2c+1) of a (columns 0-7) and b (columns 8-15) into 16 columns.
+inline __m512i pair_sums(__m512i a, __m512i b) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    return _mm512_add_epi32(_mm512_permutex2var_epi32(a, even, b), _mm512_permutex2var_epi32(a, odd, b));
+}
+
+template <int R>
+inline void tile_i8w16(const int16_t *A, const int8_t *B, const rf_weight_s &w, int64_t p, const float *rparams, float *out) {
+    static_assert(R >= 1 && R <= kW16Rows, "tile_i8w16: 1..6 rows");
+    const int G = w.act_groups();
+    const int64_t kquads = w.kp / 4, gstride = w.panels * kNR;
+    const __m512 ws0 = _mm512_loadu_ps(w.scales.data() + p * kNR), ws1 = _mm512_loadu_ps(w.scales.data() + p * kNR + 16);
+    for (int g = 0; g < G; ++g) {
+        const int64_t q0 = G == 1 ? 0 : w.agroups[size_t(g)] / 4, q1 = g + 1 == G ? kquads : w.agroups[size_t(g) + 1] / 4;
+#define RF_DECL(r) __m512i a0_##r = _mm512_setzero_si512(), a1_##r = a0_##r, a2_##r = a0_##r, a3_##r = a0_##r;
+        RF_W16_ROWS(RF_DECL)
+#undef RF_DECL
+        for (int64_t l = q0; l < q1; ++l) {
+            const int8_t *bl = B + l * 4 * kNR;
+            const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i *>(bl)));
+            const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i *>(bl + 32)));
+            const __m512i w2 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i *>(bl + 64)));
+            const __m512i w3 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i *>(bl + 96)));
+            const int16_t *al = A + l * kW16Rows * 4;
+#define RF_STEP(r)                                                \
+    if constexpr (R > r) {                                        \
+        int64_t q;                                                \
+        std::memcpy(&q, al + r * 4, 8);                           \
+        const __m512i av = _mm512_set1_epi64(q);                  \
+        dpwssd(a0_##r, av, w0);                                   \
+        dpwssd(a1_##r, av, w1);                                   \
+        dpwssd(a2_##r, av, w2);                                   \
+        dpwssd(a3_##r, av, w3);                                   \
+    }
+            RF_W16_ROWS(RF_STEP)
+#undef RF_STEP
+        }
+        const int32_t *cs = G == 1 ? w.colsum.data() + p * kNR : w.gcolsum.data() + g * gstride + p * kNR;
+        const __m512i cs0 = _mm512_loadu_si512(cs), cs1 = _mm512_loadu_si512(cs + 16);
+        const float *xscale = rparams + g * 2 * kW16Rows, *xzero = xscale + kW16Rows;
+#define RF_STORE(r)                                                                                                        \
+    if constexpr (R > r) {                                                                                                 \
+        const __m512i zp = _mm512_set1_epi32(int(xzero[r]));                                                               \
+        const __m512 xs = _mm512_set1_ps(xscale[r]);                                                                       \
+        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(pair_sums(a0_##r, a1_##r), _mm512_mullo_epi32(cs0, zp))), _mm512_mul_ps(ws0, xs)); \
+        __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(pair_sums(a2_##r, a3_##r), _mm512_mullo_epi32(cs1, zp))), _mm512_mul_ps(ws1, xs)); \
+        float *o = out + r * kNR;                                                                                          \
+        if (g > 0) {                                                                                                       \
+            v0 = _mm512_add_ps(v0, _mm512_load_ps(o));                                                                     \
+            v1 = _mm512_add_ps(v1, _mm512_load_ps(o + 16));                                                                \
+        }                                                                                                                  \
+        _mm512_store_ps(o, v0);                                                                                            \
+        _mm512_store_ps(o + 16, v1);                                                                                       \
+    }
+        RF_W16_ROWS(RF_STORE)
+#undef RF_STORE
+    }
+}
+
+struct I8W16 {
+    static constexpr int MR = kW16Rows, MB_TILES = 16;
+    static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kW16Rows * 4 * sizeof(int16_t)); }
+    static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
+        ::rf::avx2::pack_a_i16(x, ldx, rows, w, dst, rparams);
+    }
+    static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
+    static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rparams, float *out) {
+        with_rows<kW16Rows>(rows, [&](auto R) {
+            tile_i8w16<decltype(R)::value>(static_cast<const int16_t *>(a), static_cast<const int8_t *>(b), w, p, rparams, out);
         });
     }
 };
@@ -343,9 +476,8 @@ struct I8 {
 rf_status gemm(const GemmArgs &a) {
     switch (a.w->dtype) {
     case RF_BF16: return drive<BF16>(a);
-    // Activation groups (rf_weight_set_act_groups) run on the AVX2 int8 kernel, which implements them
-    // (the VNNI tile has one zero point per row; a grouped VNNI tile is not written yet).
-    case RF_I8: return a.w->act_groups() > 1 ? ::rf::avx2::gemm(a) : drive<I8>(a);
+    // 16-bit activations on the vpdpwssd tile, u8 ones on the vpdpbusd tile (both with activation groups).
+    case RF_I8: return a.w->act_bits == 16 ? drive<I8W16>(a) : drive<I8>(a);
     default: return drive<F32>(a);
     }
 }

@@ -45,6 +45,13 @@ inline rf_status check_act_groups(int32_t dtype, int64_t k, int32_t num_groups, 
     return RF_OK;
 }
 
+// rf_weight_set_act_bits after its handle check: int8 only, 8 or 16 bits.
+inline rf_status check_act_bits(int32_t dtype, int32_t bits) {
+    RF_CHECK(dtype == RF_I8, "rf_weight_set_act_bits: activation bits are for RF_I8 weights, got dtype %d", dtype);
+    RF_CHECK(bits == 8 || bits == 16, "rf_weight_set_act_bits: bits = %d must be 8 or 16", bits);
+    return RF_OK;
+}
+
 // rf_gemm; *empty is set when there is nothing to compute (m == 0 or n == 0).
 template <class W>
 inline rf_status check_gemm(const W *w, int64_t m, const float *x, int64_t ldx, int32_t act, const float *residual, int64_t ldr,

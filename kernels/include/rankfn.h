@@ -270,8 +270,8 @@ RF_API rf_status rf_stream_stats(rf_stream s, int64_t *busy_ns, int64_t *command
  * handle; W may be freed afterwards. */
 RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_t k,
                                 const void *w, const float *scales, rf_weight *out);
-/* Activation groups of a packed int8 weight: the kernels that quantize X to u8
- * (the AVX2 vpmaddwd blocked kernel; AVX-512 runs grouped weights on it) take
+/* Activation groups of a packed int8 weight: the kernels that quantize X per row
+ * (the AVX2 vpmaddwd blocked kernel, the AVX-512 vpdpbusd and vpdpwssd tiles) take
  * each row's range per group of columns instead of over the whole row, so a
  * concatenation of differently scaled segments, or a long K with outliers,
  * keeps its resolution:
@@ -285,6 +285,22 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
  * and ignore the groups. Only RF_I8 weights; call before the weight is shared
  * with concurrent rf_gemm calls. */
 RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds);
+/* Activation resolution of a packed int8 weight: the fewest bits rf_gemm
+ * quantizes each row (each activation group) of X to.
+ *   bits == 8 (the default): u8 levels, q in [0, 255] — the AVX-512 VNNI
+ *     vpdpbusd tile, 64 MACs an instruction: the fastest, and the coarsest
+ *   bits == 16: int16 levels, q in [0, L] with L = min(32767,
+ *     floor(2^31 / (128 * kp)) - 1) (kp = k padded to a multiple of 4), so the
+ *     int32 dot products cannot overflow: 15 bits up to k = 512, 12 bits at
+ *     k = 4096. The AVX-512 vpdpwssd tile: half the MACs of vpdpbusd, twice
+ *     those of fp32 FMA. For layers whose u8 rounding reorders candidates.
+ *   s, z, q and Y as for rf_weight_set_act_groups, with 255 replaced by L
+ * The AVX2 vpmaddwd kernel honours it the same way (at the same speed either
+ * way: it multiplies int16). Paths that keep more than u8 whatever the setting
+ * (reference, portable, OpenCL and Zen 1's FMA path: fp32; the AVX2 small-M
+ * kernels, m <= 24: int16) accept and ignore it. Only RF_I8 weights; call
+ * before the weight is shared with concurrent rf_gemm calls. */
+RF_API rf_status rf_weight_set_act_bits(rf_weight w, int32_t bits);
 /* Shape and dtype of a packed weight (any out pointer may be NULL). */
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype);
 RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
@@ -296,8 +312,9 @@ RF_API rf_status rf_weight_free(rf_weight w); /* NULL is a no-op */
  *     Y[i*ldy + j] = act(acc) + (residual ? residual[i*ldr + j] : 0)
  * X, Y, residual are fp32. bf16 weights are widened to fp32 as they are read
  * (weight-only quantization: X stays fp32); int8 weights: each row of X is
- * quantized to 8 bits over its range (per-row scale and zero point) and dotted
- * with VNNI, the result rescaled by both scales.
+ * quantized over its range (per-row scale and zero point; to u8, or to int16
+ * levels with rf_weight_set_act_bits(w, 16)) and dotted with VNNI or vpmaddwd,
+ * the result rescaled by both scales.
  * bias, residual may be NULL. residual may alias Y (same pointer, ldr == ldy). */
 RF_API rf_status rf_gemm(rf_stream s, int64_t m, const float *x, int64_t ldx, rf_weight w,
                          const float *bias, int32_t act, const float *residual, int64_t ldr,

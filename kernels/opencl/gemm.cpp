@@ -128,6 +128,14 @@ RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const
     });
 }
 
+// X stays fp32 here too: at least as many bits as any rf_weight_set_act_bits asks for.
+RF_API rf_status rf_weight_set_act_bits(rf_weight w, int32_t bits) {
+    RF_ENTRY({
+        RF_CHECK(w != nullptr, "rf_weight_set_act_bits: weight handle is NULL");
+        return rf::check_act_bits(w->dtype, bits);
+    });
+}
+
 RF_API rf_status rf_weight_shape(rf_weight w, int64_t *n, int64_t *k, int32_t *dtype) {
     RF_ENTRY({
         RF_CHECK(w != nullptr, "rf_weight_shape: weight handle is NULL");

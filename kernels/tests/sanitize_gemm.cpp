@@ -130,6 +130,25 @@ SANITIZE_CASE(gemm_blocked) {
             }
         }
     }
+    // int8 with 16-bit activations (rf_weight_set_act_bits), with and without activation groups:
+    // the AVX-512 vpdpwssd tile and the AVX2 int16 pack, on whole and partial 6-row tiles.
+    for (int grouped = 0; grouped < 2; ++grouped)
+        for (int64_t rows : {int64_t(5), m}) {
+            Weight w;
+            failed += expect_status("pack", make_weight(rng, RF_I8, n, k, w), RF_OK);
+            failed += expect_status("act bits", rf_weight_set_act_bits(w.h, 16), RF_OK);
+            const int64_t bounds[] = {0, 40, k};
+            if (grouped) failed += expect_status("act groups", rf_weight_set_act_groups(w.h, 2, bounds), RF_OK);
+            auto x = rng.floats(size_t(rows * k));
+            std::vector<float> res;
+            rf_status st;
+            auto want = run_gemm(RF_ISA_REF, rows, n, k, x, k, w.h, nullptr, RF_ACT_RELU, 0, res, n, st);
+            for (int isa : supported_isas()) {
+                auto got = run_gemm(isa, rows, n, k, x, k, w.h, nullptr, RF_ACT_RELU, 0, res, n, st);
+                failed += expect_status("gemm int8 16-bit activations", st, RF_OK);
+                failed += expect_close(grouped ? "i8 a16 grouped" : "i8 a16", got.data(), want.data(), got.size(), 2e-3f);
+            }
+        }
     settle_pool(2);
     rf_set_isa(RF_ISA_REF);
     return failed;

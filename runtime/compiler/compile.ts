@@ -39,14 +39,22 @@ export interface CompileOptions {
   activationGroups?: "segments" | "row";
   /** int8: split activation groups longer than this many columns (group-wise scales over long K). */
   maxActivationGroup?: number;
+  /**
+   * int8: the fewest bits activations are quantized to, per row (rankfn.h, rf_weight_set_act_bits): 16
+   * (default) keeps the ranking (DLRM-v2 NDCG@10 0.9989 against 0.938 with u8); 8 is the VNNI u8 path,
+   * ~2x faster per GEMM on AVX-512 and coarser. `narrow` lists weights that get 8 bits whatever the
+   * default: what calibration found harmless (runtime/quality/calibrate.ts).
+   */
+  activationBits?: 8 | 16;
+  narrow?: (string | KeptWeight)[];
   /** false: only the lowering execution needs (for comparing against the optimised graph). */
   optimize?: boolean;
 }
 
-export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, optimize = true }: CompileOptions = {}): Pass[] {
+export function compilePasses({ precision = "f32", tables = "f32", headLayers, keep, activationGroups, maxActivationGroup, activationBits, narrow, optimize = true }: CompileOptions = {}): Pass[] {
   const lowering = [inferShapes, insertBroadcast];
   if (!optimize) return lowering;
-  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, fuseHstuAttention, splitHistoryTokens, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup }), eliminateConcat];
+  return [...lowering, foldConstants, simplifyArithmetic, fuseGelu, fuseMixture, fuseInteraction, fuseLinear, fuseCross, fuseLookupPool, fuseAttention, fuseHstuAttention, splitHistoryTokens, eliminateDeadCode, fuseEmbeddings, quantize({ weights: precision, tables, headLayers, keep, activationGroups, maxActivationGroup, activationBits, narrow }), eliminateConcat];
 }
 
 /** Compile a model; `summaries` holds one line per pass (printed under RANKFN_DEBUG=1). */

@@ -73,6 +73,9 @@ export interface QuantizeOptions {
   activationGroups?: "segments" | "row";
   /** Also split activation groups longer than this many columns (group-wise scales over long K; default: no split). */
   maxActivationGroup?: number;
+  /** int8: the fewest bits activations are quantized to (rf_weight_set_act_bits; default 16), and weights that get 8 whatever it is. */
+  activationBits?: 8 | 16;
+  narrow?: (string | KeptWeight)[];
 }
 
 /** Every GEMM weight of `graph` with its position among its node's inputs. */
@@ -93,13 +96,15 @@ export function keptWeights(graph: Graph, { weights: wp = "f32", headLayers = 3,
   return [...reasons].filter(([w]) => present.has(w)).map(([weight, reason]) => ({ weight, reason }));
 }
 
-export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [], activationGroups: groupMode = "segments", maxActivationGroup = Infinity }: QuantizeOptions): Pass {
+export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [], activationGroups: groupMode = "segments", maxActivationGroup = Infinity, activationBits = 16, narrow = [] }: QuantizeOptions): Pass {
   return {
     name: "quantize",
     run(model) {
       const graph: Graph = cloneGraph(model.graph);
       const groups = wp === "int8" && groupMode === "segments" ? activationGroups(graph, maxActivationGroup) : new Map<string, number[]>();
       let grouped = 0;
+      let wideCount = 0;
+      const narrowSet = new Set(narrow.map((w) => (typeof w === "string" ? w : w.weight)));
       const keptList = keptWeights(graph, { weights: wp, headLayers, keep });
       const kept = new Set(keptList.map((k) => k.weight));
       const byName = keptList.length - headWeights(graph, headLayers).size;
@@ -139,6 +144,10 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
               return [tensor("i8", t.shape, q), tensor("f32", [n], scales)];
             });
             if (converted) gemm++;
+            if (converted && wp === "int8" && activationBits === 16 && !narrowSet.has(node.inputs[i]!)) {
+              graph.weights[node.inputs[i]!]!.actBits = 16;
+              wideCount++;
+            }
             const bounds = groups.get(node.inputs[i]!);
             if (converted && bounds) {
               graph.weights[node.inputs[i]!]!.actGroups = bounds;
@@ -161,7 +170,7 @@ export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers =
       const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
       return {
         model: { graph, weights },
-        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}${grouped > 0 ? `, ${grouped} with per-segment activation ranges` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
+        summary: `quantize: ${gemm} GEMM weights -> ${wp} (${kept.size} kept fp32${byName > 0 ? `, ${byName} of them by name or calibration` : ""}${grouped > 0 ? `, ${grouped} with per-segment activation ranges` : ""}${wp === "int8" ? `, ${wideCount} with 16-bit activations, ${gemm - wideCount} with 8-bit` : ""}), ${tables} tables -> ${tp} (${mb(before)} -> ${mb(after)})`,
       };
     },
   };

@@ -24,6 +24,7 @@ export class WeightCache {
       if (!spec || !t) throw new Error(`weight "${name}" is not in the model`);
       p = PackedWeight.pack(t, spec.scales ? this.weights.get(spec.scales) : undefined);
       if (spec.actGroups && t.dtype === "i8") p.setActivationGroups(spec.actGroups);
+      if (spec.actBits === 16 && t.dtype === "i8") p.setActivationBits(16);
       this.#packed.set(name, p);
       // The kernels read the packed copy from now on: the file's pages of the weight go back to the
       // page cache instead of counting in this process (read again from the file if touched).

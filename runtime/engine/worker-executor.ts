@@ -121,7 +121,7 @@ export class WorkerExecutor {
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel },
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, keep: options.keep, activationGroups: options.activationGroups, maxActivationGroup: options.maxActivationGroup, activationBits: options.activationBits, narrow: options.narrow, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {

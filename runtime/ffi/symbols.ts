@@ -36,6 +36,7 @@ export const symbols = {
   // device, dtype, n, k, w, scales, out
   rf_weight_pack: fn("i32", "i32", "i64", "i64", "ptr", "ptr", "ptr"),
   rf_weight_set_act_groups: fn("ptr", "i32", "ptr"),
+  rf_weight_set_act_bits: fn("ptr", "i32"),
   rf_weight_shape: fn("ptr", "ptr", "ptr", "ptr"),
   rf_weight_free: fn("ptr"),
   // s, m, x, ldx, w, bias, act, residual, ldr, y, ldy

@@ -61,6 +61,15 @@ export class PackedWeight extends NativeResource {
     check(native().rf_weight_set_act_groups(this.#handle, bounds.length - 1, BigInt64Array.from(bounds, (b) => BigInt(b))), "rf_weight_set_act_groups");
   }
 
+  /**
+   * int8 only: the fewest bits X is quantized to per row (rf_weight_set_act_bits): 8 (u8, the default,
+   * fastest on VNNI) or 16 (int16 levels: for layers whose u8 rounding reorders candidates).
+   */
+  setActivationBits(bits: 8 | 16): void {
+    this.alive();
+    check(native().rf_weight_set_act_bits(this.#handle, bits), "rf_weight_set_act_bits");
+  }
+
   get handle(): Pointer {
     this.alive();
     return this.#handle;

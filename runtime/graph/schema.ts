@@ -38,6 +38,8 @@ export const weightSchema = z.object({
   scales: z.string().optional(),
   /** int8 GEMM weights: activation group bounds [0, …, k] (rf_weight_set_act_groups; compiler/activation-groups.ts). */
   actGroups: z.array(z.number().int().nonnegative()).optional(),
+  /** int8 GEMM weights: the fewest bits X is quantized to per row (rf_weight_set_act_bits; default 8). */
+  actBits: z.union([z.literal(8), z.literal(16)]).optional(),
 });
 export type WeightSpec = z.infer<typeof weightSchema>;
 

@@ -60,6 +60,8 @@ describe("gemm", () => {
     expectKernelError(() => i8.setActivationGroups([0, 8]), "invalid_argument", "rf_weight_set_act_groups: bounds must run from 0 to k = 10, got 0 .. 8");
     expectKernelError(() => i8.setActivationGroups([0, 6, 10]), "invalid_argument", "rf_weight_set_act_groups: inner bound bounds[1] = 6 is not a multiple of 4");
     expectKernelError(() => i8.setActivationGroups([0, 8, 8, 10]), "invalid_argument", "rf_weight_set_act_groups: bounds[2] = 8 is not above bounds[1] = 8");
+    expectKernelError(() => w34.setActivationBits(16), "invalid_argument", "rf_weight_set_act_bits: activation bits are for RF_I8 weights, got dtype 0");
+    expectKernelError(() => i8.setActivationBits(12 as 16), "invalid_argument", "rf_weight_set_act_bits: bits = 12 must be 8 or 16");
     expect(() => i8.setActivationGroups([0])).toThrow("weight activation groups: need at least [0, k], got 1 bounds");
     i8.setActivationGroups([0, 8, 10]);
     i8.setActivationGroups([0, 10]);

@@ -97,6 +97,32 @@ function gemmCases(): ParityCase[] {
       expected: () => [ref.gemmRef(x, m, kk, values, n, null, "none", null)],
     });
   }
+  // int8 weights with 16-bit activations (rf_weight_set_act_bits(w, 16)): X rounded to int16 levels
+  // L = floor(2^31 / (128 kp)) - 1, so at k = 4100 (L = 4091) rows at their maximum against weights
+  // of 127 / -128 bring the int32 sums to 2^31 - 1 minus a margin: a larger L (or u8's 255 on a path
+  // that ignored the bits) is off by wrap-around or by ~4e-3 of the range, both above the tolerance.
+  // m = 1, 7: one partial 6-row tile (AVX-512 vpdpwssd) or the AVX2 small-M kernels; m = 30: five tiles.
+  for (const [m, adversarial] of [[1, false], [7, true], [30, false], [30, true]] as const) {
+    const n = 40;
+    const kk = 4100;
+    const rng = new Rng(777 + m + (adversarial ? 1 : 0));
+    const q = new Int8Array(n * kk);
+    for (let j = 0; j < n; j++) for (let l = 0; l < kk; l++) q[j * kk + l] = adversarial ? (j % 2 ? 127 : -128) : rng.int(256) - 128;
+    const scales = Float32Array.from({ length: n }, (_, j) => 0.002 + 0.0003 * (j % 7));
+    const w = k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+    w.setActivationBits(16);
+    const values = dequantizeInt8PerChannel(q, scales, n, kk);
+    const x = adversarial ? new Float32Array(m * kk).fill(1) : rng.floats(m * kk);
+    const xt = tensor("f32", [m, kk], x);
+    cases.push({
+      op: "gemm",
+      dtype: "i8",
+      label: `m=${m} n=${n} k=${kk} int8 weights, 16-bit activations${adversarial ? " (x at level L, weights 127 / -128)" : ""}`,
+      tol: tolerance.i8w16,
+      run: () => [k.gemm({ x: xt, w }).data as Float32Array],
+      expected: () => [ref.gemmRef(x, m, kk, values, n, null, "none", null)],
+    });
+  }
   // int8 activation groups (rf_weight_set_act_groups): each row quantized per group of columns.
   // Odd shapes: k not a multiple of 4 (a 2-column last group), m = 1 (small-M path: groups ignored),
   // groups of 256 over a long k, and two segments whose ranges differ 1000× (a bottom-MLP output
@@ -128,6 +154,18 @@ function gemmCases(): ParityCase[] {
       label: `m=${m} n=${n} k=${kk} activation groups [${bounds.join(", ")}]${spread > 1 ? `, first group ${spread}× the rest` : ""} +bias relu`,
       tol: tolerance.i8,
       run: () => [k.gemm({ x: xt, w, bias, act: "relu" }).data as Float32Array],
+      expected: () => [ref.gemmRef(x, m, kk, values, n, bias.data as Float32Array, "relu", null)],
+    });
+    // The same groups with 16-bit activations (the AVX-512 vpdpwssd tile's group loop).
+    const w16 = k.PackedWeight.pack(tensor("i8", [n, kk], q), tensor("f32", [n], scales));
+    w16.setActivationGroups(bounds);
+    w16.setActivationBits(16);
+    cases.push({
+      op: "gemm",
+      dtype: "i8",
+      label: `m=${m} n=${n} k=${kk} activation groups [${bounds.join(", ")}], 16-bit activations${spread > 1 ? `, first group ${spread}× the rest` : ""} +bias relu`,
+      tol: tolerance.i8w16,
+      run: () => [k.gemm({ x: xt, w: w16, bias, act: "relu" }).data as Float32Array],
       expected: () => [ref.gemmRef(x, m, kk, values, n, bias.data as Float32Array, "relu", null)],
     });
   }
