@@ -2,9 +2,9 @@
 // run in low precision on this CPU path without costing the ranking.
 //
 // Why layers, not activation scales: rf_gemm quantizes activations itself,
-// dynamically, per row (rankfn.h; u8 over the row's range on the AVX2 vpmaddwd
-// and AVX-512 VNNI blocked kernels, int16 on the AVX2 small-M kernels, not at
-// all on ref/portable/Zen 1's FMA path). A per-row range measured on the row
+// dynamically, per row (rankfn.h; over the row's range to int16 levels or u8 on
+// the AVX2 vpmaddwd and AVX-512 VNNI blocked kernels, int16 on the AVX2 small-M
+// kernels, not at all on ref/portable/Zen 1's FMA path). A per-row range measured on the row
 // itself is never looser than a static one calibrated offline, so calibration
 // cannot improve the scales the kernel picks; what it can do is find the layers
 // where one range per row is not enough — a concatenation whose segments

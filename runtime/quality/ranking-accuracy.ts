@@ -7,8 +7,9 @@
 // (1e-6-sized) differences between ISA paths. What int8 does to activations
 // depends on the path and batch size (rankfn.h, rf_gemm): ref, portable and
 // Zen 1's FMA path keep them fp32, the AVX2 small-M kernels (≤ 24 rows) quantize
-// each row to int16, the AVX2 vpmaddwd and AVX-512 VNNI blocked kernels to u8 —
-// hence figures per path. `RANKFN_AVX2_INT8` (read once per process) picks the
+// each row to int16, the AVX2 vpmaddwd and AVX-512 VNNI blocked kernels to what
+// each layer asks for (rf_weight_set_act_bits: int16 levels by default, u8 where
+// asked or calibrated) — hence figures per path. `RANKFN_AVX2_INT8` (read once per process) picks the
 // AVX2 int8 kernel and is reported with the path.
 import type { BuiltModel } from "../graph/builder";
 import { type CompileOptions, compile } from "../compiler/compile";

@@ -123,3 +123,19 @@ test("the worker compiles the model once: inspect() shows the worker's passes an
   expect(profile.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 5);
   model.dispose();
 });
+
+test("the worker compiles with every quantization option the caller gave (kept layers, u8 layers, activation ranges)", async () => {
+  // GEMM weights: cross_0..2.W, deep.0..2.weight, head.weight; the last three linear layers stay fp32 (headLayers).
+  const options = { precision: "int8", keep: [{ weight: "deep.0.weight", reason: "kept for the test" }], narrow: ["cross_1.W"], activationGroups: "row" } as const;
+  const model = loadModel(path, { ...options, worker: true });
+  await model.ready();
+  const inline = loadModel(path, options);
+  const line = (m: typeof model) => m.inspect().compiler.find((l) => l.startsWith("quantize:"));
+  expect(line(model)).toMatch(/^quantize: 3 GEMM weights -> int8 \(4 kept fp32, 1 of them by name or calibration, 2 with 16-bit activations, 1 with 8-bit\)/);
+  expect(line(model)).toEqual(line(inline));
+  expect(line(model)).not.toContain("per-segment");
+  const request = sampleRequests(built, { count: 1, candidates: 50, seed: 6 })[0]!;
+  expect((await model.rank(request)).outputs.ctr!.data).toEqual(inline.rankSync(request).outputs.ctr!.data);
+  model.dispose();
+  inline.dispose();
+});
