@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RankfnError } from "../../runtime/errors";
-import { loadModel, writeModel, zoo } from "../../sdk";
+import { type LoadOptions, loadModel, writeModel, zoo } from "../../sdk";
 import { sampleFlatRequest, sampleRequests } from "../../sdk/sample-requests";
 
 const dir = mkdtempSync(join(tmpdir(), "rankfn-worker-"));
@@ -126,7 +126,7 @@ test("the worker compiles the model once: inspect() shows the worker's passes an
 
 test("the worker compiles with every quantization option the caller gave (kept layers, u8 layers, activation ranges)", async () => {
   // GEMM weights: cross_0..2.W, deep.0..2.weight, head.weight; the last three linear layers stay fp32 (headLayers).
-  const options = { precision: "int8", keep: [{ weight: "deep.0.weight", reason: "kept for the test" }], narrow: ["cross_1.W"], activationGroups: "row" } as const;
+  const options: LoadOptions = { precision: "int8", keep: [{ weight: "deep.0.weight", reason: "kept for the test" }], narrow: ["cross_1.W"], activationGroups: "row" };
   const model = loadModel(path, { ...options, worker: true });
   await model.ready();
   const inline = loadModel(path, options);
