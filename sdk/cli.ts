@@ -110,8 +110,8 @@ const commands: Record<string, Command> = {
       // Calibration requests come from another seed than the accuracy requests, so the figures are held out.
       const calibration = calibrateCount > 0 && precision !== "f32" ? rankingRequests(built, { count: calibrateCount, seed: 1000 }) : undefined;
       if (calibration) process.stderr.write(`  … calibrating ${precision} on ${calibrateCount} generated requests\n`);
-      const kept = calibration ? calibrate(built, calibration, { precision: precision as "bf16" | "int8" }).keep : [];
-      const model = loadModel(file, { precision: precision as "f32" | "bf16" | "int8", keep: kept });
+      const { keep: kept, narrow } = calibration ? calibrate(built, calibration, { precision: precision as "bf16" | "int8" }) : { keep: [], narrow: [] };
+      const model = loadModel(file, { precision: precision as "f32" | "bf16" | "int8", keep: kept, narrow });
       const info = model.inspect();
       const row = (t: { name: string; dtype: string; shape: number[]; role: string }) => `  ${t.name.padEnd(14)} ${t.dtype.padEnd(4)} [${t.shape.join(", ")}]  ${t.role}`;
       console.log(`model     ${info.name} (${file})`);
@@ -124,10 +124,11 @@ const commands: Record<string, Command> = {
       model.dispose();
       if (precision !== "f32") {
         process.stderr.write("  … measuring accuracy against fp32 on generated requests\n");
-        const r = quantizationReport(built, { precision: precision as "bf16" | "int8", requests: 4, candidates: 200, keep: kept });
+        const r = quantizationReport(built, { precision: precision as "bf16" | "int8", requests: 4, candidates: 200, keep: kept, narrow });
         const per = (m: Record<string, number>) => Object.entries(m).map(([o, v]) => `${o} ${v.toFixed(4)}`).join(", ");
         console.log(`accuracy  vs fp32 over ${r.requests}×${r.candidates} candidates (${r.path}): max |Δscore| ${r.maxAbsDelta.toExponential(2)}, NDCG@10 ${per(r.ndcg10)}, Kendall τ ${per(r.kendallTau)}`);
         console.log(`fp32      ${r.keptFp32.length === 0 ? "no GEMM layer kept" : r.keptFp32.map((k) => `\n  ${k.weight}: ${k.reason}`).join("")}`);
+        if (precision === "int8") console.log(`u8 acts   ${r.u8Activations.length === 0 ? "none (every int8 layer quantizes its activations to 16-bit levels)" : r.u8Activations.map((k) => `\n  ${k.weight}: ${k.reason}`).join("")}`);
       }
     },
   },

@@ -27,6 +27,8 @@ export interface QuantizationReport {
   outputs: Record<string, OutputAccuracy>;
   /** GEMM weights left in fp32, and why (output head, kept by name, calibration). */
   keptFp32: KeptWeight[];
+  /** int8: the GEMM weights whose activations are u8, and why (activationBits 8, narrowed by name or calibration); the others have 16-bit activations. */
+  u8Activations: KeptWeight[];
 }
 
 export interface QuantizationReportOptions extends Omit<CompileOptions, "precision" | "tables"> {
@@ -39,7 +41,7 @@ export interface QuantizationReportOptions extends Omit<CompileOptions, "precisi
 
 function summarise(r: RankingAccuracy, precision: WeightPrecision, tables: TablePrecision): QuantizationReport {
   const pick = (f: (o: OutputAccuracy) => number) => Object.fromEntries(Object.entries(r.outputs).map(([k, o]) => [k, f(o)]));
-  return { precision, tables, path: r.path, requests: r.requests, candidates: r.candidates, maxAbsDelta: r.worst.maxAbsDelta, ndcg10: pick((o) => o.ndcg10), kendallTau: pick((o) => o.kendallTau), outputs: r.outputs, keptFp32: r.keptFp32 };
+  return { precision, tables, path: r.path, requests: r.requests, candidates: r.candidates, maxAbsDelta: r.worst.maxAbsDelta, ndcg10: pick((o) => o.ndcg10), kendallTau: pick((o) => o.kendallTau), outputs: r.outputs, keptFp32: r.keptFp32, u8Activations: r.u8Activations };
 }
 
 /** The quantized model against fp32 on the active CPU path (one report), or on each of `isas`. */

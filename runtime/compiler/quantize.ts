@@ -96,6 +96,16 @@ export function keptWeights(graph: Graph, { weights: wp = "f32", headLayers = 3,
   return [...reasons].filter(([w]) => present.has(w)).map(([weight, reason]) => ({ weight, reason }));
 }
 
+/** The int8 GEMM weights a quantization with these options runs with u8 activations, each with its reason. */
+export function narrowedWeights(graph: Graph, options: QuantizeOptions): KeptWeight[] {
+  if (options.weights !== "int8") return [];
+  const kept = new Set(keptWeights(graph, options).map((k) => k.weight));
+  const int8 = [...new Set(gemmWeights(graph).map((g) => g.weight))].filter((w) => !kept.has(w));
+  if (options.activationBits === 8) return int8.map((weight) => ({ weight, reason: "activationBits: 8" }));
+  const narrow = new Map((options.narrow ?? []).map((n) => (typeof n === "string" ? [n, "narrowed by name (narrow)"] : [n.weight, n.reason])));
+  return int8.filter((w) => narrow.has(w)).map((weight) => ({ weight, reason: narrow.get(weight)! }));
+}
+
 export function quantize({ weights: wp = "f32", tables: tp = "f32", headLayers = 3, keep = [], activationGroups: groupMode = "segments", maxActivationGroup = Infinity, activationBits = 16, narrow = [] }: QuantizeOptions): Pass {
   return {
     name: "quantize",

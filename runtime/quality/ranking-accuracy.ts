@@ -13,7 +13,7 @@
 // AVX2 int8 kernel and is reported with the path.
 import type { BuiltModel } from "../graph/builder";
 import { type CompileOptions, compile } from "../compiler/compile";
-import { type KeptWeight, keptWeights } from "../compiler/quantize";
+import { type KeptWeight, keptWeights, narrowedWeights } from "../compiler/quantize";
 import { Model } from "../engine/model";
 import type { RankRequest } from "../engine/request";
 import { type Isa, isa as currentIsa, setIsa } from "../ffi/device";
@@ -35,6 +35,8 @@ export interface RankingAccuracy {
   worst: OutputAccuracy;
   /** GEMM weights the quantization left in fp32, and why. */
   keptFp32: KeptWeight[];
+  /** int8 GEMM weights whose activations are u8 (the others: 16-bit), and why. */
+  u8Activations: KeptWeight[];
 }
 
 /** The GEMM weights `target` leaves in fp32 (names as the compiled graph has them), with the reasons. */
@@ -42,6 +44,13 @@ export function keptFp32(model: BuiltModel, target: CompileOptions): KeptWeight[
   if (!target.precision || target.precision === "f32") return [];
   const graph = compile(model, { ...target, precision: "f32" }).model.graph;
   return keptWeights(graph, { weights: target.precision, headLayers: target.headLayers, keep: target.keep });
+}
+
+/** The int8 GEMM weights `target` runs with u8 activations (names as the compiled graph has them), with the reasons. */
+export function u8Activations(model: BuiltModel, target: CompileOptions): KeptWeight[] {
+  if (target.precision !== "int8") return [];
+  const graph = compile(model, { ...target, precision: "f32" }).model.graph;
+  return narrowedWeights(graph, { weights: "int8", headLayers: target.headLayers, keep: target.keep, activationBits: target.activationBits, narrow: target.narrow });
 }
 
 export interface AccuracyOptions extends RankingRequestOptions {
@@ -77,6 +86,7 @@ export function rankingAccuracy(model: BuiltModel, target: CompileOptions, optio
   const before = currentIsa().active;
   const isas = options.isas ?? [before];
   const kept = keptFp32(model, target);
+  const narrowed = u8Activations(model, target);
   const fp32 = new Model(model, { precision: "f32", tables: "f32" });
   const quant = new Model(model, target);
   try {
@@ -85,7 +95,7 @@ export function rankingAccuracy(model: BuiltModel, target: CompileOptions, optio
       const outputs = compareColumns(score(quant, requests), score(fp32, requests), k);
       const first = requests[0]!;
       const candidates = "rows" in first ? Object.values(first.rows)[0]!.shape[0]! : Object.values(first.candidates)[0]!.shape[0]!;
-      return { path: pathName(isa), precision: target.precision ?? "f32", tables: target.tables ?? "f32", requests: requests.length, candidates, outputs, worst: worstOf(outputs), keptFp32: kept };
+      return { path: pathName(isa), precision: target.precision ?? "f32", tables: target.tables ?? "f32", requests: requests.length, candidates, outputs, worst: worstOf(outputs), keptFp32: kept, u8Activations: narrowed };
     });
   } finally {
     setIsa(before);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel, writeModel, zoo } from "../../sdk";
 import { RankingClient } from "../../sdk/client";
+import { isa } from "../../runtime/ffi";
 import { findPython, pythonRank, pythonRequest } from "../server/python-client";
 
 const dir = mkdtempSync(join(tmpdir(), "rankfn-cli-"));
@@ -48,10 +49,14 @@ test("rankfn inspect lists inputs with their roles, passes, memory plan and int8
   expect(r.out).toMatch(/^ {2}batch ≤ 64 rows, ≤ 64 requests: memory [\d.]+ MB -> [\d.]+ MB, \d+ -> \d+ buffers$/m);
   expect(r.out).toMatch(/^accuracy  vs fp32 over 4×200 candidates \((ref|portable|avx2|avx512)[a-z/0-9]*\): max \|Δscore\| [\d.e-]+, NDCG@10 ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000), Kendall τ ctr (0\.\d+|1\.0000), cvr (0\.\d+|1\.0000)$/m);
   expect(r.out).toMatch(/^fp32 {6}\n {2}\S+: output head: one of the last 3 linear layers/m);
+  expect(r.out).toMatch(/^u8 acts   none \(every int8 layer quantizes its activations to 16-bit levels\)$/m);
   const c = run("inspect", path, "--precision", "int8", "--calibrate", "2");
   expect(c.code).toBe(0);
   expect(c.err).toContain("calibrating int8 on 2 generated requests");
   expect(c.out).toMatch(/^accuracy  vs fp32 over 4×200 candidates/m);
+  // Calibration narrows layers to u8 only where that is faster (the AVX-512 VNNI path).
+  if (isa().active === "avx512") expect(c.out).toMatch(/^u8 acts   \n {2}\S+: calibration: u8 activations alone keep Kendall τ at 0\.\d{4} on 2 sample requests$/m);
+  else expect(c.out).toMatch(/^u8 acts   none/m);
   expect(run("inspect", path, "--precision", "int8", "--calibrate", "x").err).toContain('--calibrate must be a number of sample requests 0-64, got "x"');
 });
 
