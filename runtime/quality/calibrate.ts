@@ -22,9 +22,9 @@
 // the order of the candidates layer by layer. Each remaining int8 layer is
 // measured with u8 activations alone, and the least damaging ones are narrowed
 // to 8 bits, one by one, while τ stays within `narrowLoss` of the 16-bit model.
-// Paths that keep more than u8 whatever the setting (AVX2, portable, OpenCL)
-// narrow nothing: there is nothing to gain there, and a narrowed layer would
-// cost the ranking on a VNNI machine that reused the choice.
+// Paths where u8 is no faster (AVX2: vpmaddwd multiplies int16 either way;
+// ref, portable, OpenCL: fp32) narrow nothing: there is nothing to gain there,
+// and a narrowed layer would cost the ranking for nothing.
 import type { BuiltModel } from "../graph/builder";
 import { type CompileOptions, compile } from "../compiler/compile";
 import { type KeptWeight, gemmWeights, keptWeights } from "../compiler/quantize";
