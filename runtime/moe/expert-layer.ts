@@ -22,6 +22,8 @@ import { type Placement, type PlacementReport, type PlacementStrategy, greedy, i
 export interface ExpertLinear {
   w: Tensor;
   scales?: Tensor;
+  /** int8: the activation bits the compiler chose (rf_weight_set_act_bits). */
+  actBits?: 8 | 16;
   b: Tensor<"f32">;
   act: number;
 }
@@ -300,7 +302,9 @@ export class ExpertLayer {
           layers: this.experts[e]!.map((l) => {
             const b = new DeviceBuffer(dev.backendDevice, l.b.data.byteLength);
             b.upload(l.b.data);
-            return { w: PackedWeight.pack(l.w, l.scales, dev.backendDevice), b };
+            const w = PackedWeight.pack(l.w, l.scales, dev.backendDevice);
+            if (l.actBits === 16 && l.w.dtype === "i8") w.setActivationBits(16);
+            return { w, b };
           }),
         });
       }

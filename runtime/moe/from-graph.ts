@@ -11,7 +11,7 @@ const ACT = (name: string) => activations.indexOf(name as (typeof activations)[n
 
 function linear(ctx: PlanContext, w: string, b: string, act: number): ExpertLinear {
   const scales = ctx.graph.weights[w]?.scales;
-  return { w: ctx.weight(w), scales: scales ? ctx.weight(scales) : undefined, b: ctx.weight(b) as Tensor<"f32">, act };
+  return { w: ctx.weight(w), scales: scales ? ctx.weight(scales) : undefined, actBits: ctx.graph.weights[w]?.actBits, b: ctx.weight(b) as Tensor<"f32">, act };
 }
 
 /** The expert layer of sparse MoE node `node` (inputs: x, gate W, gate b, then W1, b1, W2, b2 per expert). */
