@@ -233,29 +233,35 @@ export class ShardedLookup {
     const parts = this.#rowJobs[i]!;
     const n = parts.length;
     const tableRows = this.sharding.shardsOf(t.name).table.rows;
-    const src = new Int32Array(t.ids.buffer, t.ids.byteOffset, t.ids.length * (t.ids instanceof BigInt64Array ? 2 : 1));
     const wide = t.ids instanceof BigInt64Array;
+    const src = new Int32Array(t.ids.buffer, t.ids.byteOffset, t.ids.length * (wide ? 2 : 1));
     const off32 = new Int32Array(t.offsets.buffer, t.offsets.byteOffset, 2 * (rows + 1));
     const mean = t.mode === "mean";
-    for (const p of parts) p.routed!.count = 0;
+    // The shards' row ranges are contiguous: shard s holds [bounds[s], bounds[s + 1]).
+    const bounds = parts.map((p) => p.shard.rows.start).concat(parts[n - 1]!.shard.rows.end);
+    const ids = parts.map((p) => p.routed!.ids);
+    const weights = parts.map((p) => p.routed!.weights);
+    const starts = parts.map((p) => p.routed!.off32);
+    const counts = new Int32Array(n);
     for (let b = 0; b < rows; b++) {
       const a = off32[2 * b]!, e = off32[2 * b + 2]!;
-      for (const p of parts) p.routed!.off32[2 * b] = p.routed!.count;
+      for (let s = 0; s < n; s++) starts[s]![2 * b] = counts[s]!;
       const weight = mean && e > a ? Math.fround(1 / (e - a)) : 1;
       for (let k = a; k < e; k++) {
         const v = wide ? src[2 * k + 1]! * 4294967296 + (src[2 * k]! >>> 0) : src[k]!;
-        let s = Math.min(n - 1, Math.max(0, Math.floor((v * n) / tableRows)));
-        while (s > 0 && v < parts[s]!.shard.rows.start) s--;
-        while (s < n - 1 && v >= parts[s]!.shard.rows.end) s++;
-        const p = parts[s]!;
-        if (!(v >= p.shard.rows.start && v < p.shard.rows.end)) throw this.#outOfRange(t, v, tableRows);
-        const r = p.routed!;
-        r.ids[r.count] = v - p.shard.rows.start;
-        if (r.weights) r.weights[r.count] = weight;
-        r.count++;
+        if (!(v >= bounds[0]! && v < bounds[n]!)) throw this.#outOfRange(t, v, tableRows);
+        let s = Math.min(n - 1, Math.floor((v * n) / tableRows));
+        while (v < bounds[s]!) s--;
+        while (v >= bounds[s + 1]!) s++;
+        const c = counts[s]!++;
+        ids[s]![c] = v - bounds[s]!;
+        if (mean) weights[s]![c] = weight;
       }
     }
-    for (const p of parts) p.routed!.off32[2 * rows] = p.routed!.count;
+    parts.forEach((p, s) => {
+      p.routed!.off32[2 * rows] = counts[s]!;
+      p.routed!.count = counts[s]!;
+    });
   }
 
   /** Ids the validator did not see (computed ones) must fall in their table before any device reads them. */
