@@ -234,23 +234,28 @@ export class ShardedLookup {
     const n = parts.length;
     const tableRows = this.sharding.shardsOf(t.name).table.rows;
     const wide = t.ids instanceof BigInt64Array;
-    const src = new Int32Array(t.ids.buffer, t.ids.byteOffset, t.ids.length * (wide ? 2 : 1));
+    const step = wide ? 2 : 1;
+    const src = new Int32Array(t.ids.buffer, t.ids.byteOffset, t.ids.length * step);
     const off32 = new Int32Array(t.offsets.buffer, t.offsets.byteOffset, 2 * (rows + 1));
     const mean = t.mode === "mean";
-    // The shards' row ranges are contiguous: shard s holds [bounds[s], bounds[s + 1]).
-    const bounds = parts.map((p) => p.shard.rows.start).concat(parts[n - 1]!.shard.rows.end);
+    // The shards' row ranges are contiguous: shard s holds [bounds[s], bounds[s + 1]). Ids are
+    // below 2^31 (a table has fewer rows), so an i64 id with a nonzero high word is out of range.
+    const bounds = Int32Array.from([...parts.map((p) => p.shard.rows.start), parts[n - 1]!.shard.rows.end]);
+    const first = bounds[0]!, last = bounds[n]!;
     const ids = parts.map((p) => p.routed!.ids);
     const weights = parts.map((p) => p.routed!.weights);
     const starts = parts.map((p) => p.routed!.off32);
     const counts = new Int32Array(n);
+    const scale = n / tableRows;
     for (let b = 0; b < rows; b++) {
       const a = off32[2 * b]!, e = off32[2 * b + 2]!;
       for (let s = 0; s < n; s++) starts[s]![2 * b] = counts[s]!;
       const weight = mean && e > a ? Math.fround(1 / (e - a)) : 1;
       for (let k = a; k < e; k++) {
-        const v = wide ? src[2 * k + 1]! * 4294967296 + (src[2 * k]! >>> 0) : src[k]!;
-        if (!(v >= bounds[0]! && v < bounds[n]!)) throw this.#outOfRange(t, v, tableRows);
-        let s = Math.min(n - 1, Math.floor((v * n) / tableRows));
+        const v = src[k * step]!;
+        if ((wide && src[k * step + 1] !== 0) || v < first || v >= last) throw this.#outOfRange(t, wide ? Number((t.ids as BigInt64Array)[k]) : v, tableRows);
+        let s = (v * scale) | 0;
+        if (s >= n) s = n - 1;
         while (v < bounds[s]!) s--;
         while (v >= bounds[s + 1]!) s++;
         const c = counts[s]!++;
