@@ -1,6 +1,7 @@
 // One pooled-lookup node (embedding_bag / embedding_bags) of one plan, run over
 // the devices that hold its tables' shards. Each device looks up its part of
-// the batch in one queued rf_embedding_bags command, concurrently:
+// the batch in queued rf_embedding_bags commands (one over its tables' every
+// bag, one over its share of the bags), concurrently with the others:
 // - table-wise: its whole tables, every bag;
 // - column-wise: its column slice of every row, every bag, written into that
 //   slice of each pooled vector;
@@ -10,10 +11,12 @@
 // - replicate: its contiguous share of the bags, every table.
 // The pooled rows land in the concatenated interaction input: a core group
 // writes them there in place (shared host memory); a device with memory of its
-// own (an OpenCL sub-device) gets its inputs copied in, pools into its own
-// buffer, and copies that back, from where they are placed (or added). A device
-// failing fails this batch only (DeviceError); an id outside its table is the
-// request's fault (400), found before any device runs.
+// own (an OpenCL sub-device) gets its ids copied into that memory, pools into
+// its own buffer and copies it back, from where the rows are placed (or added).
+// A device failing fails this batch only (DeviceError). An id outside its table
+// is the request's fault (400): the validator checks graph inputs, and ids it
+// did not see (computed ones, or any routed by row) are checked here before any
+// device runs.
 import { type Pointer, ptr } from "bun:ffi";
 import { runAll } from "../devices";
 import { DeviceError } from "../devices/device";

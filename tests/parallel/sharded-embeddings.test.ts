@@ -9,7 +9,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { type Device, DeviceError, openDevices } from "../../runtime/devices";
 import { compile } from "../../runtime/compiler/compile";
+import { Executor } from "../../runtime/engine/executor";
 import { Model, type ModelOptions } from "../../runtime/engine/model";
+import { Stager } from "../../runtime/engine/stager";
+import { RequestValidator } from "../../runtime/engine/validate";
 import { RankfnError } from "../../runtime/errors";
 import { placeTables } from "../../runtime/parallel/embedding-placement";
 import { pooledTables } from "../../runtime/parallel/embedding-sharding";
@@ -104,6 +107,20 @@ describe("sum, mean and gather pooling with an odd dim, padding and an empty bag
     expect((err as RankfnError).status).toBe(400);
     expect((err as Error).message).toMatch(/\bs\b.*id 13/);
     expect(sharded.stats().parallel!.embeddings!.batches).toBe(0);
+  });
+
+  test("an id past every row range (not validated: the executor run directly) is a 400 naming its input, and the next batch runs", () => {
+    const compiled = compile(built).model;
+    const exec = keep(new Executor(compiled, { devices: "cpu:2x1", parallel: { embeddings: "row" } }));
+    const reference = keep(new Executor(compiled));
+    const validator = new RequestValidator(compiled.graph);
+    const stage = () => new Stager(compiled.graph).stage([validator.validate(poolingRequest(4, 10))]).batch;
+    const bad = stage();
+    (bad.inputs.m as BigInt64Array)[6] = 9n; // table "mean_emb.table" has 9 rows
+    expect(() => exec.run(bad)).toThrow('input "m": id 9 is outside table "mean_emb.table" (9 rows)');
+    const want = Array.from(reference.run(stage()).ctr!.data.subarray(0, 4));
+    const got = Array.from(exec.run(stage()).ctr!.data.subarray(0, 4));
+    got.forEach((g, i) => expect(Math.abs(g - want[i]!)).toBeLessThan(1e-6));
   });
 });
 
