@@ -12,6 +12,8 @@ import type { RemoteEmbeddingOptions } from "../runtime/embeddings/remote-tables
 import type { ExpertParallelConfig } from "../runtime/moe/expert-parallel";
 import type { KvCacheOptions } from "../runtime/engine/kv-cache";
 import type { SequenceParallelConfig } from "../runtime/sequence-parallel/sequence-parallel";
+import type { Device } from "../runtime/devices";
+import type { ParallelConfig } from "../runtime/parallel/parallel-options";
 
 export interface LoadOptions extends CompileOptions {
   /** Threads of the kernel library's pool (process-wide). */
@@ -59,6 +61,13 @@ export interface LoadOptions extends CompileOptions {
    * minLength: 4096 }` (see ModelOptions.sequenceParallel).
    */
   sequenceParallel?: SequenceParallelConfig;
+  /** Local devices `parallel` spreads the model over: "cpu:2" (two core groups), "cpu:3x1", "opencl", or opened devices. */
+  devices?: string | Device[];
+  /**
+   * How the model spreads over `devices`, per part, e.g. `{ embeddings: "row" }` shards the
+   * embedding tables by row ranges ("table", "row", "column", "replicated"; see ModelOptions.parallel).
+   */
+  parallel?: ParallelConfig;
 }
 
 /**

@@ -14,8 +14,8 @@ static_assert(sizeof(rf_attention_args_t) == 176, "rf_attention_args_t is 176 by
 namespace rf {
 
 inline const char *cmd_name(int32_t op) {
-    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail", "seq_attention", "hstu_attention"};
-    return op >= RF_CMD_GEMM && op <= RF_CMD_HSTU_ATTENTION ? names[op] : "unknown";
+    static const char *names[] = {"gemm", "gather_rows", "scatter_add_rows", "memcpy", "fail", "seq_attention", "hstu_attention", "embedding_bags"};
+    return op >= RF_CMD_GEMM && op <= RF_CMD_EMBEDDING_BAGS ? names[op] : "unknown";
 }
 
 inline rf_status run_cmd(rf_stream s, const rf_cmd_t &c) {
@@ -45,6 +45,8 @@ inline rf_status run_cmd(rf_stream s, const rf_cmd_t &c) {
                                  a.kv_offsets, a.mask, a.num_candidates, a.scale, a.rab_table, a.num_buckets, a.q_pos,
                                  a.kv_pos, a.norm_len, a.out, a.ldo);
     }
+    case RF_CMD_EMBEDDING_BAGS:
+        return rf_embedding_bags(s, int32_t(c.m), static_cast<const rf_bag_table_t *>(c.a), c.n);
     default:
         return fail(RF_ERR_INVALID_ARG, "unknown command %d", c.op);
     }
@@ -61,14 +63,16 @@ inline rf_status run_reported(rf_stream s, const rf_cmd_t &c, int64_t index, std
     return st;
 }
 
-// rf_stream_enqueue's argument checks (n >= 0, cmds given when n > 0, every op known, attention args given), before anything runs.
+// rf_stream_enqueue's argument checks (n >= 0, cmds given when n > 0, every op known, attention args and bag tables given), before anything runs.
 inline rf_status check_cmds(const rf_cmd_t *cmds, int32_t n) {
     RF_CHECK(n >= 0, "rf_stream_enqueue: n = %d is negative", n);
     if (n == 0) return RF_OK;
     RF_CHECK(cmds != nullptr, "rf_stream_enqueue: cmds is NULL");
     for (int32_t i = 0; i < n; ++i) {
-        RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_HSTU_ATTENTION, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i,
+        RF_CHECK(cmds[i].op >= RF_CMD_GEMM && cmds[i].op <= RF_CMD_EMBEDDING_BAGS, "rf_stream_enqueue: cmds[%d].op = %d is unknown", i,
                  cmds[i].op);
+        RF_CHECK(cmds[i].op != RF_CMD_EMBEDDING_BAGS || (cmds[i].m >= 0 && cmds[i].m <= INT32_MAX && (cmds[i].m == 0 || cmds[i].a != nullptr)),
+                 "rf_stream_enqueue: cmds[%d] (embedding_bags) needs 0 <= m <= INT32_MAX tables and a (its rf_bag_table_t [m])", i);
         RF_CHECK((cmds[i].op != RF_CMD_SEQ_ATTENTION && cmds[i].op != RF_CMD_HSTU_ATTENTION) || cmds[i].a != nullptr,
                  "rf_stream_enqueue: cmds[%d] (%s) needs a (its rf_attention_args_t)", i, cmd_name(cmds[i].op));
     }

@@ -172,7 +172,8 @@ typedef enum {
     RF_CMD_MEMCPY           = 3,
     RF_CMD_FAIL             = 4,
     RF_CMD_SEQ_ATTENTION    = 5,
-    RF_CMD_HSTU_ATTENTION   = 6
+    RF_CMD_HSTU_ATTENTION   = 6,
+    RF_CMD_EMBEDDING_BAGS   = 7
 } rf_cmd_op;
 
 /* The arguments of one queued attention call (RF_CMD_SEQ_ATTENTION,
@@ -218,6 +219,9 @@ typedef struct {
  *   RF_CMD_SEQ_ATTENTION:    rf_seq_attention_lse(s, ...*a)   a = const rf_attention_args_t *
  *   RF_CMD_HSTU_ATTENTION:   rf_hstu_attention(s, ...*a)      a = const rf_attention_args_t *
  *                            (a == NULL is RF_ERR_INVALID_ARG before anything is queued)
+ *   RF_CMD_EMBEDDING_BAGS:   rf_embedding_bags(s, m, a, n)   num_tables = m,
+ *                            tables = a (const rf_bag_table_t [m]), num_bags = n
+ *                            (a == NULL with m > 0 is RF_ERR_INVALID_ARG before anything is queued)
  * Fields an op does not name are ignored. */
 typedef struct {
     int32_t     op;            /* rf_cmd_op */

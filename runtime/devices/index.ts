@@ -1,12 +1,12 @@
 // Opening devices from a spec ("cpu:2", "cpu:2x1", "cuda") and moving bytes
 // between them.
 import type { Pointer } from "bun:ffi";
-import { TensorError } from "../errors";
+import { KernelError, TensorError } from "../errors";
 import { CommandList } from "../ffi/commands";
 import { deviceCount, deviceInfo } from "../ffi/device";
 import { check, native } from "../ffi/native";
 import { allowedCpus, coreGroups, openCpuDevices } from "./cpu";
-import { Device } from "./device";
+import { Device, DeviceError } from "./device";
 
 export { Device, DeviceError, type DeviceDescription, type DeviceKind } from "./device";
 export { allowedCpus, coreGroups, openCpuDevices } from "./cpu";
@@ -40,6 +40,28 @@ export function waitAll(devices: readonly Device[]): void {
     } catch (err) {
       first ??= err;
     }
+  }
+  if (first !== undefined) throw first;
+}
+
+/**
+ * Queue `lists[i]` on `devices[i]` (every device, even one with nothing to do, so a fault
+ * injected on it fires), then waitAll. A device that fails while its list is issued (OpenCL
+ * issues commands as they are queued) fails the batch the same way, as a DeviceError naming it.
+ */
+export function runAll(devices: readonly Device[], lists: readonly CommandList[]): void {
+  let first: unknown;
+  devices.forEach((d, i) => {
+    try {
+      d.submit(lists[i]!);
+    } catch (err) {
+      first ??= err instanceof KernelError ? new DeviceError(`device ${d.id} failed the batch: ${err.message}`, d.id) : err;
+    }
+  });
+  try {
+    waitAll(devices);
+  } catch (err) {
+    first ??= err;
   }
   if (first !== undefined) throw first;
 }

@@ -7,6 +7,7 @@
 // appears, and the per-op profile under RANKFN_PROFILE=1. Long batches never
 // block the main thread's event loop.
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
+import type { ParallelConfig } from "../parallel/parallel-options";
 import { compile, type CompileOptions } from "../compiler/compile";
 import type { BuiltModel } from "../graph/builder";
 import { readModel } from "../model/model-file";
@@ -25,7 +26,7 @@ declare const self: Worker;
 export type InitMessage = {
   type: "init";
   source: { path: string } | { graph: BuiltModel["graph"]; weights: [string, Tensor][] };
-  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig };
+  options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string; parallel?: ParallelConfig };
 };
 /** One lane's SharedArrayBuffer-backed views. */
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; users: BigUint64Array; outputs: Record<string, Float32Array> };
@@ -54,7 +55,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
       if (msg.options.threads !== undefined) setNumThreads(msg.options.threads);
       const built: BuiltModel = "path" in msg.source ? readModel(msg.source.path) : { graph: msg.source.graph, weights: new Map(msg.source.weights) };
       const compiled = compile(built, msg.options);
-      const exec = new Executor(compiled.model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts, kvCache: msg.options.kvCache, sequenceParallel: msg.options.sequenceParallel });
+      const exec = new Executor(compiled.model, { maxBatch: msg.options.maxBatch, remoteTables: msg.options.remoteTables, experts: msg.options.experts, kvCache: msg.options.kvCache, sequenceParallel: msg.options.sequenceParallel, devices: msg.options.devices, parallel: msg.options.parallel });
       executor = exec;
       describe = () => inspectExecutor(exec, compiled.summaries, msg.options);
       const inspection = describe();

@@ -17,6 +17,9 @@ import { groupExperts } from "../moe/group-experts";
 import { SequenceParallel, type SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
 import { historyChain } from "./history-chain";
+import type { Device } from "../devices";
+import { EmbeddingSharding } from "../parallel/embedding-sharding";
+import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -101,6 +104,8 @@ export class Executor {
   readonly sequenceParallel: SequenceParallel | undefined;
   /** The user-history KV cache (when enabled): lives as long as the executor, across batches and plans. */
   readonly kvCache: KvCache | undefined;
+  /** Devices and table shards when the pooled lookups run sharded (`parallel.embeddings`). */
+  readonly embeddingSharding: EmbeddingSharding | undefined;
   /** Plans by "candidate capacity/context capacity". */
   readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -119,7 +124,10 @@ export class Executor {
   readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig } = {}) {
+    checkParallel(devices, parallel);
+    const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
+    if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
     const lowered = needsBroadcast(model.graph, inferGraph(model.graph)) ? insertBroadcast.run(model).model : model;
@@ -132,6 +140,7 @@ export class Executor {
     this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
+    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: devices!, embeddings }) : undefined;
   }
 
   /**
@@ -147,7 +156,7 @@ export class Executor {
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding);
       this.#plans.set(key, plan);
       this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
@@ -326,5 +335,6 @@ export class Executor {
     this.experts?.dispose();
     this.sequenceParallel?.dispose();
     this.kvCache?.dispose();
+    this.embeddingSharding?.dispose();
   }
 }

@@ -5,6 +5,7 @@
 // it to the main thread whenever a new plan appears).
 import { describePlan } from "../compiler/plan-memory";
 import type { Executor, ProfileLine } from "./executor";
+import type { EmbeddingShardingReport } from "../parallel/embedding-sharding";
 
 export interface TensorInfo {
   name: string;
@@ -26,6 +27,8 @@ export interface ModelInspection {
   memoryPlan: { capacity: number; contextCapacity: number; arenaBytes: number; naiveBytes: number; summary: string }[];
   /** Dynamic dimensions after the batch, and the size buckets they are planned in (this inspection is the largest's). */
   dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
+  /** How the model spreads over its devices (`parallel`): where each embedding table's shards live. */
+  parallel?: { embeddings?: EmbeddingShardingReport };
 }
 
 export type { ProfileLine };
@@ -56,5 +59,6 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
     precision: { weights: options.precision ?? "f32", tables: options.tables ?? "f32" },
     compiler,
     memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, contextCapacity: m.contextCapacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
+    ...(executor.embeddingSharding ? { parallel: { embeddings: executor.embeddingSharding.describe() } } : {}),
   };
 }

@@ -27,6 +27,9 @@ import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 import { type KvCacheOptions, type KvCacheStats, checkKvCacheOptions } from "./kv-cache";
 import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceParallel } from "../sequence-parallel/sequence-parallel";
+import type { Device } from "../devices";
+import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
+import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -83,6 +86,14 @@ export interface ModelOptions extends CompileOptions {
    * kv shards, merged. Shorter histories run as without it.
    */
   sequenceParallel?: SequenceParallelConfig;
+  /** The local devices `parallel` spreads the model over: a spec ("cpu:2", "cpu:3x1", "opencl") or opened devices (the caller keeps ownership). */
+  devices?: string | Device[];
+  /**
+   * How the model spreads over `devices` (issue 20), per part: `{ embeddings: "table" | "row" |
+   * "column" | "replicated" }` shards the pooled embedding tables (or `{ default, tables }` per
+   * table). "auto" (the planner) is not available yet.
+   */
+  parallel?: ParallelConfig;
 }
 
 export class Model {
@@ -107,9 +118,10 @@ export class Model {
   constructor(built: BuiltModel, options: ModelOptions = {}) {
     this.name = built.graph.name;
     this.#options = options;
+    checkParallel(options.devices, options.parallel);
     if (options.shapes) {
       const { shapes, ...rest } = options;
-      if (options.embeddings || options.experts || options.kvCache || options.sequenceParallel) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism, a KV cache or sequence parallelism yet", "bad_option", 400);
+      if (options.embeddings || options.experts || options.kvCache || options.sequenceParallel || options.parallel) throw new RankfnError("dynamic dimensions (dims) cannot be combined with remote embeddings, expert parallelism, a KV cache, sequence parallelism or parallel strategies yet", "bad_option", 400);
       this.#router = new ShapeRouter(shapes.dims, shapes.buckets, built.graph.inputs, (sizes) => new Model(shapes.build(sizes), rest));
       this.#graphInputs = built.graph.inputs;
       this.#stager = new Stager(built.graph);
@@ -122,6 +134,9 @@ export class Model {
     if (options.worker && options.sequenceParallel && typeof options.sequenceParallel.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass sequenceParallel.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
     }
+    if (options.worker && options.parallel && typeof options.devices !== "string") {
+      throw new RankfnError('worker mode opens its devices itself: pass devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
+    }
     if (options.worker && options.kvCache?.store) throw new RankfnError("kvCache.store: a worker creates its own store (pass mb, dtype and host instead)", "bad_option", 400);
     if (options.worker && options.experts && typeof options.experts.devices !== "string") {
       throw new RankfnError('worker mode opens its devices itself: pass experts.devices as a spec ("cpu:2"), not opened devices', "bad_option", 400);
@@ -133,7 +148,7 @@ export class Model {
     // keeps: in worker mode the caller's thread never compiles.
     let graph = built.graph;
     if (options.worker) {
-      const worker = new WorkerExecutor(options.path ?? built, { ...options, remoteTables: remoteNames });
+      const worker = new WorkerExecutor(options.path ?? built, { ...options, devices: typeof options.devices === "string" ? options.devices : undefined, remoteTables: remoteNames });
       this.#worker = worker;
       // Remote rows are gathered for the worker's compiled graph (its fused embedding ops).
       this.#ready = worker.ready.then(({ graph: compiled }) => {
@@ -143,7 +158,7 @@ export class Model {
     } else {
       const { model, summaries } = compile(built, options);
       // Packs weights lazily, on the first batch of each bucket.
-      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel });
+      const executor = new Executor(model, { maxBatch: options.maxBatch, remoteTables: remoteNames, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel, devices: options.devices, parallel: options.parallel });
       this.#inline = { executor, summaries };
       if (this.#remote) this.#resolver = new EmbeddingResolver(remoteUses(executor.model.graph, executor.remoteTables), this.#remote);
       graph = model.graph;
@@ -381,14 +396,15 @@ export class Model {
   }
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
-  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats } {
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats; parallel?: { embeddings?: EmbeddingShardingStats } } {
     if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}) };
+    const sharded = this.#inline?.executor.embeddingSharding?.stats();
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */

@@ -10,6 +10,7 @@ import type { Tensor } from "../tensor/tensor";
 import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
+import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import type { KvCache } from "./kv-cache";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
@@ -56,6 +57,8 @@ export interface Step {
   node: string;
   op: string;
   run(state: RunState): void;
+  /** Free what the step holds beyond the plan's arena (native buffers), when the plan goes. */
+  dispose?(): void;
 }
 
 export interface PlanContext {
@@ -87,6 +90,8 @@ export interface PlanContext {
   experts?: ExpertParallel;
   /** Devices a long history's HSTU layers split over (sequence parallelism), when the model runs with it. */
   sequenceParallel?: SequenceParallel;
+  /** Devices and table shards when the model shards its embedding tables (`parallel.embeddings`). */
+  embeddingSharding?: EmbeddingSharding;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

@@ -25,6 +25,8 @@ import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import { denseSteps } from "./steps/dense";
 import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
+import { shardedEmbeddingSteps } from "./steps/sharded-embeddings";
+import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
@@ -57,6 +59,7 @@ export class Plan {
     /** Context rows (requests) the plan holds, ≤ capacity (default: capacity). */
     readonly contextCapacity: number = capacity,
     sequenceParallel?: SequenceParallel,
+    embeddingSharding?: EmbeddingSharding,
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity, contextCapacity));
@@ -134,11 +137,13 @@ export class Plan {
       },
       experts,
       sequenceParallel,
+      embeddingSharding,
     };
     this.steps = graph.nodes.map((node) => {
       // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.
       const generalBroadcast = node.op === "broadcast" && info.values.get(node.inputs[0]!)!.dtype !== "f32";
-      const build = generalBroadcast ? broadcastAny : builders[node.op as keyof typeof builders];
+      const sharded = embeddingSharding ? shardedEmbeddingSteps[node.op] : undefined;
+      const build = generalBroadcast ? broadcastAny : (sharded ?? builders[node.op as keyof typeof builders]);
       if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
       return build(node, ctx);
     });
@@ -215,6 +220,7 @@ export class Plan {
   }
 
   dispose(): void {
+    for (const s of this.steps) s.dispose?.();
     for (const b of this.#buffers) b.dispose();
     this.#buffers.length = 0;
   }

@@ -6,6 +6,7 @@
 // held by one batch at a time; concurrent callers get their own lanes.
 // Errors thrown in the worker come back as RankfnErrors with their status.
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
+import type { ParallelConfig } from "../parallel/parallel-options";
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInput } from "../graph/schema";
 import type { CompileOptions } from "../compiler/compile";
@@ -114,14 +115,14 @@ export class WorkerExecutor {
   #nextId = 0;
   #closed = false;
 
-  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig } = {}) {
+  constructor(source: string | BuiltModel, options: CompileOptions & { maxBatch?: number; threads?: number; remoteTables?: string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string; parallel?: ParallelConfig } = {}) {
     // The worker opens the kernel library itself: it gets this thread's environment, so
     // a backend chosen in code (process.env.RANKFN_BACKEND / RANKFN_DEVICES) is its backend too.
     this.#worker = new Worker(new URL("./executor-worker.ts", import.meta.url), { env: definedEnv() });
     const init: InitMessage = {
       type: "init",
       source: typeof source === "string" ? { path: source } : { graph: source.graph, weights: [...source.weights] },
-      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, keep: options.keep, activationGroups: options.activationGroups, maxActivationGroup: options.maxActivationGroup, activationBits: options.activationBits, narrow: options.narrow, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel },
+      options: { precision: options.precision, tables: options.tables, headLayers: options.headLayers, keep: options.keep, activationGroups: options.activationGroups, maxActivationGroup: options.maxActivationGroup, activationBits: options.activationBits, narrow: options.narrow, optimize: options.optimize, maxBatch: options.maxBatch, threads: options.threads, remoteTables: options.remoteTables, experts: options.experts, kvCache: options.kvCache, sequenceParallel: options.sequenceParallel, devices: options.devices, parallel: options.parallel },
     };
     this.ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {

@@ -6,7 +6,7 @@ import { TensorError } from "../errors";
 
 export const CMD_BYTES = 96;
 
-export const CommandOp = { gemm: 0, gatherRows: 1, scatterAddRows: 2, memcpy: 3, fail: 4, seqAttention: 5, hstuAttention: 6 } as const;
+export const CommandOp = { gemm: 0, gatherRows: 1, scatterAddRows: 2, memcpy: 3, fail: 4, seqAttention: 5, hstuAttention: 6, embeddingBags: 7 } as const;
 
 /** A native address (arena, rf_malloc memory, packed weight) or null. */
 export type Address = number | Pointer | null;
@@ -68,6 +68,11 @@ export class CommandList {
   /** rf_hstu_attention with the arguments at `args` (an AttentionCall's address, kept alive until the wait). */
   hstuAttention(args: Address): void {
     this.#push(CommandOp.hstuAttention, 0, 0, 0, 0, 0, 0, 0, args, null, null, null, null);
+  }
+
+  /** rf_embedding_bags over the `tables` rf_bag_table_t at `descriptors` (a BagTables' address, kept alive until the wait), `bags` bags each. */
+  embeddingBags(tables: number, descriptors: Address, bags: number): void {
+    this.#push(CommandOp.embeddingBags, 0, tables, bags, 0, 0, 0, 0, descriptors, null, null, null, null);
   }
 
   #push(op: number, arg: number, m: number, n: number, k: number, lda: number, ldc: number, ldd: number, a: Address, b: Address, c: Address, d: Address, w: Address): void {

@@ -11,6 +11,7 @@ export * from "./emb-cache";
 export * from "./kv-store";
 export { CommandList, CommandOp, CMD_BYTES, type Address } from "./commands";
 export { AttentionCall, ATTENTION_ARGS_BYTES, type AttentionCallFields } from "./attention-args";
+export { BagTables, BAG_TABLE_BYTES, type BagTableFields } from "./bag-tables";
 export { CoreGroupStream, type QueueStats } from "./core-group";
 export * from "./tensor-op-codes";
 export * from "./nd-array";

@@ -96,6 +96,44 @@ describe("queued commands on core groups", () => {
     expect(maxRelDiff(out.data, want)).toBeLessThan(1e-6);
   });
 
+  test.skipIf(!cpu)("a queued embedding_bags command pools what the direct rf_embedding_bags call pools", () => {
+    using g = new k.CoreGroupStream(1);
+    const dims = [5, 3];
+    const rows = [17, 4];
+    const tables = dims.map((d, t) => nativeF32(rows[t]! * d, () => rng.uniform(-1, 1)));
+    const ids = [nativeI32([3, 16, 0, 9, 9, 2]), nativeI32([1, 3, 0])];
+    const offsets = [BigInt64Array.of(0n, 2n, 2n, 6n), BigInt64Array.of(0n, 1n, 2n, 3n)]; // 3 bags, the second of table 0 empty
+    const offsetsAt = offsets.map((o) => {
+      const buf = new k.DeviceBuffer(0, o.byteLength);
+      owned.push(buf);
+      new BigInt64Array(buf.view()).set(o);
+      return buf.ptr as number;
+    });
+    const width = dims[0]! + dims[1]!;
+    const out = nativeF32(3 * width);
+    const bags = new k.BagTables(2);
+    dims.forEach((dim, t) =>
+      bags.push({ table: tables[t]!.ptr, ids: ids[t]!.ptr, offsets: offsetsAt[t]!, weights: null, out: out.ptr + (t === 0 ? 0 : dims[0]! * 4), rows: rows[t]!, dim, numIds: ids[t]!.data.length, ldo: width, tableDtype: 0, idDtype: 5, mode: t === 0 ? 1 : 0 }),
+    );
+    const list = new k.CommandList();
+    list.embeddingBags(2, bags.address, 3);
+    g.enqueue(list);
+    g.sync();
+    const direct = k.embeddingBags(dims.map((dim, t) => ({ table: tensor("f32", [rows[t]!, dim], tables[t]!.data.slice()), ids: tensor("i32", [ids[t]!.data.length], ids[t]!.data.slice()), offsets: tensor("i64", [4], offsets[t]!), mode: t === 0 ? "mean" : "sum" })));
+    const want = new Float32Array(3 * width);
+    direct.forEach((d, t) => { for (let b = 0; b < 3; b++) want.set(d.data.subarray(b * dims[t]!, (b + 1) * dims[t]!) as Float32Array, b * width + (t === 0 ? 0 : dims[0]!)); });
+    expect(maxRelDiff(out.data, want)).toBeLessThan(1e-6);
+    expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(0);
+    bags.dispose();
+  });
+
+  test.skipIf(!cpu)("an embedding_bags command without its tables is refused before anything is queued", () => {
+    using g = new k.CoreGroupStream(1);
+    const list = new k.CommandList();
+    list.embeddingBags(2, null, 3);
+    expect(() => g.enqueue(list)).toThrow("cmds[0] (embedding_bags) needs 0 <= m <= INT32_MAX tables and a");
+  });
+
   test.skipIf(!cpu)("a device-to-device copy moves the bytes", () => {
     using g = new k.CoreGroupStream(1);
     const src = nativeF32(100, (i) => i * 1.5);

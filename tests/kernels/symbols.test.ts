@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { declaredSymbols, loadLibrary, ndDTypes, seqMasks, tensorEnumPrefixes } from "../../runtime/ffi";
+import { CommandOp, declaredSymbols, loadLibrary, ndDTypes, seqMasks, tensorEnumPrefixes } from "../../runtime/ffi";
 import { kernelsDir } from "../../kernels/source-hash";
 
 function headerSymbols(): string[] {
@@ -38,6 +38,14 @@ test("the op-code lists of the general tensor kernels match rankfn.h's enums nam
   }
   const bool = /\bRF_BOOL\s*=\s*(\d+)/.exec(header);
   expect(Number(bool?.[1])).toBe(ndDTypes.bool);
+});
+
+test("the TS command op codes follow rf_cmd_op of rankfn.h name by name", () => {
+  const header = readFileSync(join(kernelsDir, "include", "rankfn.h"), "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  const camel = (s: string) => s.toLowerCase().replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+  const fromHeader = Object.fromEntries([...header.matchAll(/\bRF_CMD_(\w+)\s*=\s*(\d+)/g)].map((m) => [camel(m[1]!), Number(m[2])]));
+  expect(Object.keys(fromHeader).length).toBeGreaterThanOrEqual(8);
+  expect(fromHeader).toEqual({ ...CommandOp });
 });
 
 test("the TS mask names follow rf_seq_mask of rankfn.h", () => {

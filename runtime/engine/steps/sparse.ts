@@ -15,7 +15,7 @@ import { poolModes } from "../../ffi/activations";
 import type { Tensor } from "../../tensor/tensor";
 import { type GatheredRows, type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
-interface BagSource {
+export interface BagSource {
   /** Name of the ids input (for error messages). */
   input: string;
   table: Tensor;
@@ -78,7 +78,7 @@ function liveIds(slot: Slot<Int32Array | BigInt64Array>): () => ReturnType<typeo
 }
 
 /** Prepare the ids of one table: direct when there is nothing to drop or fold, else compacted. */
-function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
+export function bagSource(ctx: PlanContext, node: Node, index: number, idsName: string, tableName: string, mode: string, idPolicy: string): BagSource {
   const idSlot = ctx.idSlot(idsName);
   const L = idSlot.width;
   const table = ctx.weight(tableName);

@@ -1,0 +1,15 @@
+// `bun run bench parallel [--json] [--quick]`: parallel strategies across local
+// devices (issue 20), each section measured in the same run with its ratios:
+// - sharded embedding tables (bench/parallel-embeddings.ts): the DLRM-v2-shaped
+//   embedding stage replicated or sharded table-, row- or column-wise on
+//   2 devices × 1 core against 1 device × 1 core and 1 device × 2 cores.
+import { embeddingSection } from "./parallel-embeddings";
+import { Report } from "./report";
+
+export async function main(args: string[]): Promise<void> {
+  const json = args.includes("--json");
+  const quick = args.includes("--quick");
+  const report = new Report("parallel");
+  await embeddingSection(report, { quick });
+  report.print(json);
+}
