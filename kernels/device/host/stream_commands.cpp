@@ -1,10 +1,10 @@
-// Queued commands on the OpenCL backend (rf_stream_enqueue): an OpenCL stream
-// is already an in-order device queue, so each command is issued on it through
+// Queued commands on a device backend (rf_stream_enqueue): an OpenCL or CUDA
+// stream is already an in-order device queue, so each command is issued on it through
 // the backend's own entry points (kernels/cpu/commands.h), in order, from the
 // calling thread. Core-group streams (rf_stream_create_pool) are a CPU backend
 // feature: unsupported here.
 #include "backend.h"
-#include "../cpu/commands.h"
+#include "../../cpu/commands.h"
 
 extern "C" {
 
@@ -12,7 +12,7 @@ RF_API rf_status rf_stream_create_pool(int32_t device, int32_t threads, const in
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_stream_create_pool: out is NULL");
         *out = nullptr;
-        return rf::fail(RF_ERR_UNSUPPORTED, "rf_stream_create_pool: core-group streams are a CPU backend feature (OpenCL devices queue their own work; split a device with rf_set_device_partitions)");
+        return rf::fail(RF_ERR_UNSUPPORTED, "rf_stream_create_pool: core-group streams are a CPU backend feature (" RF_BACKEND_NAME " devices queue their own work" RF_PARTITION_HINT ")");
     });
 }
 

@@ -5,15 +5,15 @@
 // (scatter, updates applied in order). Indices arrive range-checked; index
 // arrays are read as i32 (idx_dtype 5) or i64.
 
-inline long idx_at(__global const char *p, int idx_dtype, long i) {
-    return idx_dtype == 5 ? (long)((__global const int *)p)[i] : ((__global const long *)p)[i];
+RF_FN long idx_at(RF_GLOBAL const char *p, int idx_dtype, long i) {
+    return idx_dtype == 5 ? (long)((RF_GLOBAL const int *)p)[i] : ((RF_GLOBAL const long *)p)[i];
 }
-inline long wrap_idx(long t, long len) { return t < 0 ? t + len : t; }
+RF_FN long wrap_idx(long t, long len) { return t < 0 ? t + len : t; }
 
-__kernel void reduce_f32(int op, long outer, long n, long inner, GBUF(const float, x), GBUF(float, y), GBUF(long, yi)) {
+RF_KERNEL void reduce_f32(int op, long outer, long n, long inner, GBUF(const float, x), GBUF(float, y), GBUF(long, yi)) {
     const long i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer) return;
-    __global const float *X = AT(const float, x) + o * n * inner + i;
+    RF_GLOBAL const float *X = AT(const float, x) + o * n * inner + i;
     if (op == 10 || op == 11) {
         long best = 0;
         float bv = X[0];
@@ -53,11 +53,11 @@ __kernel void reduce_f32(int op, long outer, long n, long inner, GBUF(const floa
 }
 
 #define RF_REDUCE_INT(T, U, NAME)                                                                                \
-    __kernel void reduce_##NAME(int op, long outer, long n, long inner, GBUF(const T, x), GBUF(T, y),            \
+    RF_KERNEL void reduce_##NAME(int op, long outer, long n, long inner, GBUF(const T, x), GBUF(T, y),            \
                                 GBUF(long, yi)) {                                                                \
         const long i = get_global_id(0), o = get_global_id(1);                                                   \
         if (i >= inner || o >= outer) return;                                                                    \
-        __global const T *X = AT(const T, x) + o * n * inner + i;                                                \
+        RF_GLOBAL const T *X = AT(const T, x) + o * n * inner + i;                                                \
         if (op == 10 || op == 11) {                                                                              \
             long best = 0;                                                                                       \
             T bv = X[0];                                                                                         \
@@ -82,11 +82,11 @@ __kernel void reduce_f32(int op, long outer, long n, long inner, GBUF(const floa
 RF_REDUCE_INT(int, uint, i32)
 RF_REDUCE_INT(long, ulong, i64)
 
-__kernel void softmax_axis(int log_softmax, long outer, long n, long inner, GBUF(const float, x), GBUF(float, y)) {
+RF_KERNEL void softmax_axis(int log_softmax, long outer, long n, long inner, GBUF(const float, x), GBUF(float, y)) {
     const long i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer) return;
-    __global const float *X = AT(const float, x) + o * n * inner + i;
-    __global float *Y = AT(float, y) + o * n * inner + i;
+    RF_GLOBAL const float *X = AT(const float, x) + o * n * inner + i;
+    RF_GLOBAL float *Y = AT(float, y) + o * n * inner + i;
     float mx = -INFINITY;
     for (long j = 0; j < n; ++j) mx = X[j * inner] > mx ? X[j * inner] : mx;
     float z = 0.f;
@@ -101,23 +101,23 @@ __kernel void softmax_axis(int log_softmax, long outer, long n, long inner, GBUF
 }
 
 // One work-item per y element: (j, i + m * p).
-__kernel void matmul_batched(long batch, long m, long n, long k, GBUF(const float, a), long sa_b, long sa_m, long sa_k,
+RF_KERNEL void matmul_batched(long batch, long m, long n, long k, GBUF(const float, a), long sa_b, long sa_m, long sa_k,
                              GBUF(const float, b), long sb_b, long sb_k, long sb_n, float beta, GBUF(float, y),
                              long sy_b, long sy_m) {
     const long j = get_global_id(0), ip = get_global_id(1);
     if (j >= n || ip >= m * batch) return;
     const long p = ip / m, i = ip % m;
-    __global const float *A = AT(const float, a) + p * sa_b + i * sa_m;
-    __global const float *B = AT(const float, b) + p * sb_b + j * sb_n;
+    RF_GLOBAL const float *A = AT(const float, a) + p * sa_b + i * sa_m;
+    RF_GLOBAL const float *B = AT(const float, b) + p * sb_b + j * sb_n;
     float acc = 0.f;
     for (long l = 0; l < k; ++l) acc += A[l * sa_k] * B[l * sb_k];
-    __global float *Y = AT(float, y) + p * sy_b + i * sy_m + j;
+    RF_GLOBAL float *Y = AT(float, y) + p * sy_b + i * sy_m + j;
     *Y = beta != 0.f ? acc + beta * *Y : acc;
 }
 
 // Gathers move elements of 1, 4 or 8 bytes (the dtype only matters for its size).
 #define RF_GATHER_KERNELS(T, NAME)                                                                               \
-    __kernel void gather_axis_##NAME(long outer, long axis_len, long inner, GBUF(const T, x), GBUF(const char, idx), \
+    RF_KERNEL void gather_axis_##NAME(long outer, long axis_len, long inner, GBUF(const T, x), GBUF(const char, idx), \
                                      int idx_dtype, long num_idx, int per_outer, GBUF(T, y)) {                   \
         const long f = get_global_id(0);                                                                         \
         if (f >= outer * num_idx * inner) return;                                                                \
@@ -125,7 +125,7 @@ __kernel void matmul_batched(long batch, long m, long n, long k, GBUF(const floa
         const long t = wrap_idx(idx_at(AT(const char, idx), idx_dtype, per_outer ? u : j), axis_len);           \
         AT(T, y)[f] = AT(const T, x)[(o * axis_len + t) * inner + i];                                            \
     }                                                                                                            \
-    __kernel void gather_elements_##NAME(long outer, long n_in, long n_out, long inner, GBUF(const T, x),       \
+    RF_KERNEL void gather_elements_##NAME(long outer, long n_in, long n_out, long inner, GBUF(const T, x),       \
                                          GBUF(const char, idx), int idx_dtype, GBUF(T, y)) {                     \
         const long f = get_global_id(0);                                                                         \
         if (f >= outer * n_out * inner) return;                                                                  \
@@ -138,15 +138,20 @@ RF_GATHER_KERNELS(uchar, 1)
 RF_GATHER_KERNELS(uint, 4)
 RF_GATHER_KERNELS(ulong, 8)
 
-// ScatterND: one work-item per slice element e, every update in order.
+// ScatterND: one work-item per slice element e, every update in order. The data
+// shape travels by value (host: int64_t[8]).
+typedef struct {
+    long d[8];
+} Shape8;
+
 #define RF_SCATTER_KERNEL(T, U, NAME, ADD, MUL)                                                                  \
-    __kernel void scatter_nd_##NAME(int reduction, long8 shape, int depth, long slice, long num_updates,         \
+    RF_KERNEL void scatter_nd_##NAME(int reduction, Shape8 shape, int depth, long slice, long num_updates,        \
                                     GBUF(const char, idx), int idx_dtype, GBUF(const T, upd), GBUF(T, y)) {      \
         const long e = get_global_id(0);                                                                         \
         if (e >= slice) return;                                                                                  \
-        const long dims[8] = {shape.s0, shape.s1, shape.s2, shape.s3, shape.s4, shape.s5, shape.s6, shape.s7};   \
-        __global T *Y = AT(T, y);                                                                                \
-        __global const T *Up = AT(const T, upd);                                                                 \
+        const long *dims = shape.d;                                                                              \
+        RF_GLOBAL T *Y = AT(T, y);                                                                                \
+        RF_GLOBAL const T *Up = AT(const T, upd);                                                                 \
         for (long u = 0; u < num_updates; ++u) {                                                                 \
             long base = 0;                                                                                       \
             for (int d = 0; d < depth; ++d)                                                                      \
@@ -164,7 +169,7 @@ RF_SCATTER_KERNEL(long, ulong, i64, (long)((ulong)old + (ulong)v), (long)((ulong
 RF_SCATTER_KERNEL(uchar, uchar, bool, v, v)
 
 #define RF_CUMSUM_KERNEL(T, ACC, NAME, ADD)                                                                      \
-    __kernel void cumsum_##NAME(long outer, long n, long inner, int exclusive, int reverse, GBUF(const T, x),    \
+    RF_KERNEL void cumsum_##NAME(long outer, long n, long inner, int exclusive, int reverse, GBUF(const T, x),    \
                                 GBUF(T, y)) {                                                                    \
         const long i = get_global_id(0), o = get_global_id(1);                                                   \
         if (i >= inner || o >= outer) return;                                                                    \
@@ -183,7 +188,7 @@ RF_CUMSUM_KERNEL(int, uint, i32, acc + (uint)v)
 RF_CUMSUM_KERNEL(long, ulong, i64, acc + (ulong)v)
 
 // The order of rf_topk_axis: a before b (NaN above every number; ties by index).
-inline bool topk_axis_before(int largest, float va, long ia, float vb, long ib) {
+RF_FN bool topk_axis_before(int largest, float va, long ia, float vb, long ib) {
     const bool na = va != va, nb = vb != vb;
     if (na || nb) return na == nb ? ia < ib : (largest ? na : nb);
     if (va != vb) return largest ? va > vb : va < vb;
@@ -191,11 +196,11 @@ inline bool topk_axis_before(int largest, float va, long ia, float vb, long ib) 
 }
 
 // Selection without scratch: the t-th output is the best element strictly after the (t-1)-th (a strict total order).
-__kernel void topk_axis(long outer, long n, long inner, long k, int largest, GBUF(const float, x), GBUF(float, values),
+RF_KERNEL void topk_axis(long outer, long n, long inner, long k, int largest, GBUF(const float, x), GBUF(float, values),
                         GBUF(long, indices)) {
     const long i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer) return;
-    __global const float *X = AT(const float, x) + o * n * inner + i;
+    RF_GLOBAL const float *X = AT(const float, x) + o * n * inner + i;
     long prev = -1;
     float pv = 0.f;
     for (long t = 0; t < k; ++t) {

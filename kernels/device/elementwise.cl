@@ -1,6 +1,6 @@
 // Elementwise ops over [m][n] blocks, one work-item per element (j, i).
 // ldb == 0 broadcasts b's single row. y may alias a or x (same element, same work-item).
-inline float binary_apply(int op, float a, float b) {
+RF_FN float binary_apply(int op, float a, float b) {
     switch (op) {
     case 0: return a + b;
     case 1: return a - b;
@@ -11,21 +11,21 @@ inline float binary_apply(int op, float a, float b) {
     }
 }
 
-__kernel void binary(int op, long m, long n, GBUF(const float, a), long lda, GBUF(const float, b), long ldb,
+RF_KERNEL void binary(int op, long m, long n, GBUF(const float, a), long lda, GBUF(const float, b), long ldb,
                      GBUF(float, y), long ldy) {
     const long j = get_global_id(0), i = get_global_id(1);
     if (j >= n || i >= m) return;
     AT(float, y)[i * ldy + j] = binary_apply(op, AT(const float, a)[i * lda + j], AT(const float, b)[i * ldb + j]);
 }
 
-__kernel void activation(int act, long m, long n, GBUF(const float, x), long ldx, GBUF(float, y), long ldy) {
+RF_KERNEL void activation(int act, long m, long n, GBUF(const float, x), long ldx, GBUF(float, y), long ldy) {
     const long j = get_global_id(0), i = get_global_id(1);
     if (j >= n || i >= m) return;
     AT(float, y)[i * ldy + j] = act_apply(act, AT(const float, x)[i * ldx + j]);
 }
 
 // The DCN cross epilogue when y aliases x: y = x0 ⊙ t + x, t computed first into scratch.
-__kernel void cross_combine(long m, long d, GBUF(const float, x0), long ldx0, GBUF(const float, t), long ldt,
+RF_KERNEL void cross_combine(long m, long d, GBUF(const float, x0), long ldx0, GBUF(const float, t), long ldt,
                             GBUF(const float, x), long ldx, GBUF(float, y), long ldy) {
     const long j = get_global_id(0), i = get_global_id(1);
     if (j >= d || i >= m) return;

@@ -1,4 +1,4 @@
-// The general tensor kernels on OpenCL (kernels/opencl/cl/tensor.cl and
+// The general tensor kernels on a device backend (kernels/device/tensor.cl and
 // tensor_axis.cl): one launch each. A strided operand is declared as the byte
 // range its elements span (negative strides reach below its pointer) and
 // passed to the kernel at element (0, …, 0); shapes and strides travel by
@@ -6,14 +6,14 @@
 #include "launch.h"
 #include "ops.h"
 
-#include "../cpu/tensor_scalar.h"
+#include "../../cpu/tensor_scalar.h"
 
 #include <cstdio>
 
-namespace rf::ocl {
+namespace rf::RF_DISPATCH_NS {
 namespace {
 
-// Must match NdArgs in cl/tensor.cl.
+// Must match NdArgs in device/tensor.cl.
 struct NdArgs {
     int64_t shape[8] = {};
     int64_t st[4][8] = {};
@@ -194,7 +194,7 @@ rf_status scatter_nd(rf_stream s, int dtype, int reduction, int data_rank, const
     Launch l("rf_scatter_nd", s);
     const size_t e = size_t(dtype_size(dtype)), ei = idx_dtype == RF_I32 ? 4 : 8;
     int64_t slice = 1, total = 1;
-    cl_long shape8[8] = {};
+    int64_t shape8[8] = {};  // Shape8 in device/tensor_axis.cl
     for (int d = 0; d < data_rank; ++d) {
         shape8[d] = data_shape[d];
         total *= data_shape[d];
@@ -234,4 +234,4 @@ rf_status topk_axis(rf_stream s, int64_t outer, int64_t n, int64_t inner, int64_
     return l.finish();
 }
 
-}  // namespace rf::ocl
+}  // namespace rf::RF_DISPATCH_NS

@@ -1,12 +1,12 @@
 // DLRM dot interaction, one work-item per (output column o, row b): column o is
 // either a copy of the dense vector v_0 (o < d with concat_dense) or the dot
 // product of one pair (i, j) of the lower triangle, in rankfn.h's order.
-__kernel void dot_interaction(long m, long f, long d, GBUF(const float, x), long ldx, int concat_dense,
+RF_KERNEL void dot_interaction(long m, long f, long d, GBUF(const float, x), long ldx, int concat_dense,
                               int self_interaction, GBUF(float, out), long ldo, long width) {
     const long o = get_global_id(0), b = get_global_id(1);
     if (o >= width || b >= m) return;
-    __global const float *X = AT(const float, x) + b * ldx;
-    __global float *Y = AT(float, out) + b * ldo;
+    RF_GLOBAL const float *X = AT(const float, x) + b * ldx;
+    RF_GLOBAL float *Y = AT(float, out) + b * ldo;
     long p = o;
     if (concat_dense) {
         if (p < d) {
@@ -22,8 +22,8 @@ __kernel void dot_interaction(long m, long f, long d, GBUF(const float, x), long
     while (i > 0 && (i * (i - 1 + 2 * s)) / 2 > p) --i;
     while (((i + 1) * (i + 2 * s)) / 2 <= p) ++i;
     const long j = p - (i * (i - 1 + 2 * s)) / 2;
-    __global const float *vi = X + i * d;
-    __global const float *vj = X + j * d;
+    RF_GLOBAL const float *vi = X + i * d;
+    RF_GLOBAL const float *vj = X + j * d;
     float acc = 0.f;
     for (long c = 0; c < d; ++c) acc = fma(vi[c], vj[c], acc);
     Y[o] = acc;

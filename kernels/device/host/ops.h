@@ -1,24 +1,26 @@
-// The OpenCL implementations behind the CPU backend's entry points, which this
-// backend reuses verbatim for argument checking (kernels/build.ts compiles
-// them with -DRF_DISPATCH_NS=ocl and force-includes this header). Arguments
+// The device-backend implementations behind the CPU backend's entry points,
+// which the OpenCL (rf::ocl) and CUDA (rf::cuda) libraries reuse verbatim for
+// argument checking (their builds compile them with -DRF_DISPATCH_NS=<ns> and
+// force-include this header). Written once against the backend's launch.h
+// (found on the include path: kernels/opencl/ or kernels/cuda/). Arguments
 // arrive validated, every index range-checked; each function resolves its
 // pointers, enqueues its kernels on stream s and waits when s is NULL.
 #pragma once
 #include "backend.h"
 
-#include "../cpu/dot_interaction.h"
-#include "../cpu/elementwise.h"
-#include "../cpu/embedding_bag.h"
-#include "../cpu/gather_scatter.h"
-#include "../cpu/norms.h"
-#include "../cpu/recurrent.h"
-#include "../cpu/sequence_attention.h"
-#include "../cpu/sequence_rows.h"
-#include "../cpu/target_attention.h"
-#include "../cpu/tensor_ops.h"
-#include "../cpu/topk.h"
+#include "../../cpu/dot_interaction.h"
+#include "../../cpu/elementwise.h"
+#include "../../cpu/embedding_bag.h"
+#include "../../cpu/gather_scatter.h"
+#include "../../cpu/norms.h"
+#include "../../cpu/recurrent.h"
+#include "../../cpu/sequence_attention.h"
+#include "../../cpu/sequence_rows.h"
+#include "../../cpu/target_attention.h"
+#include "../../cpu/tensor_ops.h"
+#include "../../cpu/topk.h"
 
-namespace rf::ocl {
+namespace rf::RF_DISPATCH_NS {
 
 rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t num_bags);
 rf_status dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d, const float *x, int64_t ldx,
@@ -74,4 +76,4 @@ rf_status cumsum_axis(rf_stream s, int dtype, int64_t outer, int64_t n, int64_t 
 rf_status topk_axis(rf_stream s, int64_t outer, int64_t n, int64_t inner, int64_t k, int largest, const float *x,
                     float *values, int64_t *indices);
 
-}  // namespace rf::ocl
+}  // namespace rf::RF_DISPATCH_NS

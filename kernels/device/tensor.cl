@@ -12,7 +12,7 @@ typedef struct {
     int pad;
 } NdArgs;
 
-inline void nd_offsets(const NdArgs *l, long flat, long *off) {
+RF_FN void nd_offsets(const NdArgs *l, long flat, long *off) {
     off[0] = off[1] = off[2] = off[3] = 0;
     for (int d = l->rank - 1; d >= 0; --d) {
         const long i = flat % l->shape[d];
@@ -22,7 +22,7 @@ inline void nd_offsets(const NdArgs *l, long flat, long *off) {
 }
 
 
-inline float unary_f32_apply(int op, float x, float alpha, float beta) {
+RF_FN float unary_f32_apply(int op, float x, float alpha, float beta) {
     switch (op) {
     case 0: return -x;
     case 1: return fabs(x);
@@ -49,7 +49,7 @@ inline float unary_f32_apply(int op, float x, float alpha, float beta) {
     }
 }
 
-__kernel void unary_f32(NdArgs l, long numel, int op, float alpha, float beta, GBUF(const float, x), GBUF(float, y)) {
+RF_KERNEL void unary_f32(NdArgs l, long numel, int op, float alpha, float beta, GBUF(const float, x), GBUF(float, y)) {
     const long f = get_global_id(0);
     if (f >= numel) return;
     long off[4];
@@ -57,7 +57,7 @@ __kernel void unary_f32(NdArgs l, long numel, int op, float alpha, float beta, G
     AT(float, y)[off[1]] = unary_f32_apply(op, AT(const float, x)[off[0]], alpha, beta);
 }
 
-__kernel void unary_isnan(NdArgs l, long numel, GBUF(const float, x), GBUF(uchar, y)) {
+RF_KERNEL void unary_isnan(NdArgs l, long numel, GBUF(const float, x), GBUF(uchar, y)) {
     const long f = get_global_id(0);
     if (f >= numel) return;
     long off[4];
@@ -66,7 +66,7 @@ __kernel void unary_isnan(NdArgs l, long numel, GBUF(const float, x), GBUF(uchar
     AT(uchar, y)[off[1]] = v != v;
 }
 
-__kernel void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, y)) {
+RF_KERNEL void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, y)) {
     const long f = get_global_id(0);
     if (f >= numel) return;
     long off[4];
@@ -76,7 +76,7 @@ __kernel void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, 
 
 // Integer unary (NEG ABS SIGN CLIP RELU) and binary ops for T = int / long (U its unsigned twin).
 #define RF_INT_OPS(T, U, NAME)                                                                                   \
-    inline T NAME##_unary(int op, T x, T lo, T hi) {                                                             \
+    RF_FN T NAME##_unary(int op, T x, T lo, T hi) {                                                             \
         switch (op) {                                                                                            \
         case 0: return (T)((U)0 - (U)x);                                                                         \
         case 1: return x < 0 ? (T)((U)0 - (U)x) : x;                                                             \
@@ -85,13 +85,13 @@ __kernel void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, 
         default: return x < 0 ? 0 : x;                                                                           \
         }                                                                                                        \
     }                                                                                                            \
-    inline T NAME##_pow(T a, T b) {                                                                              \
+    RF_FN T NAME##_pow(T a, T b) {                                                                              \
         if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;                                         \
         U r = 1, base = (U)a;                                                                                    \
         while (b) { if (b & 1) r *= base; base *= base; b >>= 1; }                                               \
         return (T)r;                                                                                             \
     }                                                                                                            \
-    inline T NAME##_binary(int op, T a, T b) {                                                                   \
+    RF_FN T NAME##_binary(int op, T a, T b) {                                                                   \
         switch (op) {                                                                                            \
         case 0: return (T)((U)a + (U)b);                                                                         \
         case 1: return (T)((U)a - (U)b);                                                                         \
@@ -104,7 +104,7 @@ __kernel void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, 
         default: return b == -1 ? 0 : a % b;                                                                     \
         }                                                                                                        \
     }                                                                                                            \
-    __kernel void unary_##NAME(NdArgs l, long numel, int op, T lo, T hi, GBUF(const T, x), GBUF(T, y)) {         \
+    RF_KERNEL void unary_##NAME(NdArgs l, long numel, int op, T lo, T hi, GBUF(const T, x), GBUF(T, y)) {         \
         const long f = get_global_id(0);                                                                         \
         if (f >= numel) return;                                                                                  \
         long off[4];                                                                                             \
@@ -115,7 +115,7 @@ __kernel void unary_not(NdArgs l, long numel, GBUF(const uchar, x), GBUF(uchar, 
 RF_INT_OPS(int, uint, i32)
 RF_INT_OPS(long, ulong, i64)
 
-inline float f32_binary(int op, float a, float b) {
+RF_FN float f32_binary(int op, float a, float b) {
     switch (op) {
     case 0: return a + b;
     case 1: return a - b;
@@ -129,7 +129,7 @@ inline float f32_binary(int op, float a, float b) {
     }
 }
 
-inline uchar compare_apply(int op, double a, double b) {
+RF_FN uchar compare_apply(int op, double a, double b) {
     switch (op) {
     case 9: return a == b;
     case 10: return a < b;
@@ -144,7 +144,7 @@ inline uchar compare_apply(int op, double a, double b) {
 
 // y is passed twice: as T (arithmetic) and as uchar (comparisons, logic).
 #define RF_BINARY_KERNEL(T, NAME, CMP_T)                                                                        \
-    __kernel void binary_##NAME(NdArgs l, long numel, int op, GBUF(const T, a), GBUF(const T, b), GBUF(T, y),    \
+    RF_KERNEL void binary_##NAME(NdArgs l, long numel, int op, GBUF(const T, a), GBUF(const T, b), GBUF(T, y),    \
                                 GBUF(uchar, q)) {                                                                \
         const long f = get_global_id(0);                                                                         \
         if (f >= numel) return;                                                                                  \
@@ -158,11 +158,11 @@ inline uchar compare_apply(int op, double a, double b) {
 RF_BINARY_KERNEL(float, f32, double)
 RF_BINARY_KERNEL(int, i32, double)
 RF_BINARY_KERNEL(long, i64, long)
-inline uchar bool_binary(int op, uchar a, uchar b) { return a; }  // unused: bool ops are comparisons / logic
+RF_FN uchar bool_binary(int op, uchar a, uchar b) { return a; }  // unused: bool ops are comparisons / logic
 RF_BINARY_KERNEL(uchar, bool, int)
 
 #define RF_WHERE_KERNEL(T, NAME)                                                                                 \
-    __kernel void where_##NAME(NdArgs l, long numel, GBUF(const uchar, c), GBUF(const T, a), GBUF(const T, b),   \
+    RF_KERNEL void where_##NAME(NdArgs l, long numel, GBUF(const uchar, c), GBUF(const T, a), GBUF(const T, b),   \
                                GBUF(T, y)) {                                                                     \
         const long f = get_global_id(0);                                                                         \
         if (f >= numel) return;                                                                                  \
@@ -177,7 +177,7 @@ RF_WHERE_KERNEL(ulong, 8)
 
 // cast_<from>_<to>: float -> int truncates (range-checked on the host), -> bool is x != 0.
 #define RF_CAST_KERNEL(TX, NX, TY, NY, CONV)                                                                     \
-    __kernel void cast_##NX##_##NY(NdArgs l, long numel, GBUF(const TX, x), GBUF(TY, y)) {                       \
+    RF_KERNEL void cast_##NX##_##NY(NdArgs l, long numel, GBUF(const TX, x), GBUF(TY, y)) {                       \
         const long f = get_global_id(0);                                                                         \
         if (f >= numel) return;                                                                                  \
         long off[4];                                                                                             \

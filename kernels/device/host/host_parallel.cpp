@@ -1,8 +1,8 @@
-// The host-side helpers the OpenCL library shares with the CPU backend (the
+// The host-side helpers a device library (OpenCL, CUDA) shares with the CPU backend (the
 // embedding hot-row cache, the KV store) split batches with rf::parallel_for.
 // This library has no CPU thread pool of its own: the tasks run in order on the
 // calling thread (the device does the heavy work; these are host bookkeeping).
-#include "../cpu/backend.h"
+#include "../../cpu/backend.h"
 
 namespace rf {
 

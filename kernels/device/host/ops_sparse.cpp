@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace rf::ocl {
+namespace rf::RF_DISPATCH_NS {
 
 rf_status embedding_bags(rf_stream s, const BagJob *jobs, int num_jobs, int64_t num_bags) {
     Launch l(num_jobs == 1 ? "rf_embedding_bag" : "rf_embedding_bags", s);
@@ -93,4 +93,4 @@ rf_status target_attention(rf_stream s, const AttentionArgs &a) {
     return l.finish();
 }
 
-}  // namespace rf::ocl
+}  // namespace rf::RF_DISPATCH_NS

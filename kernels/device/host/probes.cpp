@@ -1,7 +1,8 @@
-// Machine probes measured on device 0: fp32 FMA throughput (independent fma
-// chains) and read bandwidth (a 256 MiB device buffer). `threads` is accepted
-// with the CPU backend's check and ignored: the device decides its parallelism.
-// bf16 / int8 peaks have no portable OpenCL instruction: RF_ERR_UNSUPPORTED.
+// Machine probes measured on device 0 of a device backend: fp32 FMA throughput
+// (independent fma chains) and read bandwidth (a 256 MiB device buffer).
+// `threads` is accepted with the CPU backend's check and ignored: the device
+// decides its parallelism. bf16 / int8 peaks have no portable kernel instruction
+// (kernels/device/probes.cl): RF_ERR_UNSUPPORTED.
 #include "launch.h"
 
 #include <chrono>
@@ -14,7 +15,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-using namespace rf::ocl;
+using namespace rf::RF_DISPATCH_NS;
 
 extern "C" {
 
@@ -23,12 +24,12 @@ RF_API rf_status rf_probe_peak_gflops(int32_t threads, int32_t dtype, double *gf
         RF_CHECK(gflops != nullptr, "rf_probe_peak_gflops: gflops is NULL");
         RF_CHECK(threads >= 1, "rf_probe_peak_gflops: threads must be >= 1, got %d", threads);
         if (dtype != RF_F32)
-            return rf::fail(RF_ERR_UNSUPPORTED, "rf_probe_peak_gflops: the opencl backend measures RF_F32 only, got dtype %d", dtype);
+            return rf::fail(RF_ERR_UNSUPPORTED, "rf_probe_peak_gflops: the " RF_BACKEND_NAME " backend measures RF_F32 only, got dtype %d", dtype);
         Launch l("rf_probe_peak_gflops", nullptr);
         if (l.bind() != RF_OK) return l.status();
         const size_t items = size_t(l.device().compute_units) * 1024;
         const int iters = 4096;
-        cl_mem out;
+        DevMem out;
         if (l.scratch(items * 4, &out) != RF_OK) return l.status();
         double best = 0;
         for (int rep = 0; rep < 4; ++rep) {  // the first run includes the kernel's compilation by the driver
@@ -51,14 +52,9 @@ RF_API rf_status rf_probe_mem_bandwidth(int32_t threads, double *gbytes_per_s) {
         Launch l("rf_probe_mem_bandwidth", nullptr);
         if (l.bind() != RF_OK) return l.status();
         const size_t bytes = size_t(256) << 20, items = size_t(l.device().compute_units) * 256;
-        cl_mem src, out;
+        DevMem src, out;
         if (l.scratch(bytes, &src) != RF_OK || l.scratch(items * 4, &out) != RF_OK) return l.status();
-        const float zero = 0.f;
-        cl_event e;
-        cl_command_queue q = l.device().queue;
-        RF_CL("rf_probe_mem_bandwidth", clEnqueueFillBuffer(q, src, &zero, 4, 0, bytes, 0, nullptr, &e));
-        clWaitForEvents(1, &e);
-        clReleaseEvent(e);
+        if (l.zero(src, bytes) != RF_OK || l.finish() != RF_OK) return l.status();
         double best = 0;
         for (int rep = 0; rep < 4; ++rep) {
             auto t0 = std::chrono::steady_clock::now();

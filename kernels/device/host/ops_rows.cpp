@@ -4,7 +4,7 @@
 #include "launch.h"
 #include "ops.h"
 
-namespace rf::ocl {
+namespace rf::RF_DISPATCH_NS {
 
 rf_status dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d, const float *x, int64_t ldx,
                           int32_t concat_dense, int32_t self_interaction, float *out, int64_t ldo) {
@@ -21,8 +21,8 @@ rf_status dot_interaction(rf_stream s, int64_t m, int64_t f, int64_t d, const fl
 rf_status gru_sequence(rf_stream s, int64_t m, int64_t steps, int64_t h, const float *gx, int64_t ldgx, const float *rt,
                        const float *rb, const float *h0, int64_t ldh0, int32_t linear_before_reset, int32_t reverse, float *y,
                        int64_t ldy) {
-    // cl/recurrent.cl keeps the state in private arrays of 256 floats.
-    if (h > 256) return fail(RF_ERR_UNSUPPORTED, "rf_gru_sequence: h = %lld > 256 is not supported on OpenCL", (long long)h);
+    // device/recurrent.cl keeps the state in private arrays of 256 floats.
+    if (h > 256) return fail(RF_ERR_UNSUPPORTED, "rf_gru_sequence: h = %lld > 256 is not supported on " RF_BACKEND_NAME, (long long)h);
     Launch l("rf_gru_sequence", s);
     int bg = l.arg(gx, span_bytes(m, steps * 3 * h, ldgx, 4)), br = l.arg(rt, size_t(h * 3 * h) * 4),
         bb = l.arg(rb, size_t(3 * h) * 4), bh = l.arg(h0, span_bytes(m, h, ldh0, 4)), by = l.arg(y, span_bytes(m, steps * h, ldy, 4));
@@ -91,4 +91,4 @@ rf_status activation(rf_stream s, int act, int64_t m, int64_t n, const float *x,
     return l.finish();
 }
 
-}  // namespace rf::ocl
+}  // namespace rf::RF_DISPATCH_NS

@@ -1,4 +1,4 @@
-// The sequence section on OpenCL: jagged softmax / HSTU attention (a
+// The sequence section on a device backend: jagged softmax / HSTU attention (a
 // work-item per (query row, head), online softmax over its visible kv, with its
 // log-sum-exp on request), the merge of kv-shard partials (a work-item per
 // (row, head)), the norm gate (a work-item per row) and token mixing (a
@@ -6,7 +6,7 @@
 #include "launch.h"
 #include "ops.h"
 
-namespace rf::ocl {
+namespace rf::RF_DISPATCH_NS {
 
 rf_status seq_attention(rf_stream s, const SeqAttnArgs &a) {
     const int64_t q_rows = a.q_offsets[a.batch], kv_rows = a.kv_offsets[a.batch];
@@ -19,7 +19,7 @@ rf_status seq_attention(rf_stream s, const SeqAttnArgs &a) {
         bkp = l.arg(a.kv_pos, size_t(kv_rows) * 8), bo = l.arg(a.out, span_bytes(q_rows, a.heads * a.dv, a.ldo, 4)),
         blse = l.arg(a.lse, size_t(q_rows * a.heads) * 4);
     if (l.bind() != RF_OK) return l.status();
-    l.run("seq_attention", {a_i64(a.batch), a_i64(a.d), a_i64(a.dv), a_buf(bq), a_i64(a.ldq), a_buf(bqo), a_buf(bk), a_i64(a.ldk),
+    l.run("seq_attention", {a_i64(a.batch), a_i64(a.heads), a_i64(a.d), a_i64(a.dv), a_buf(bq), a_i64(a.ldq), a_buf(bqo), a_buf(bk), a_i64(a.ldk),
                             a_buf(bv), a_i64(a.ldv), a_buf(bko), a_i32(a.mask), a_buf(bnc), a_f32(a.scale), a_buf(brab),
                             a_i64(a.num_buckets), a_buf(bqp), a_buf(bkp), a_i32(a.pointwise ? 1 : 0), a_i64(a.norm_len),
                             a_buf(bo), a_i64(a.ldo), a_buf(blse)},
@@ -34,7 +34,7 @@ rf_status attention_merge(rf_stream s, const AttnMergeArgs &a) {
     int bx = l.arg(a.x, x_bytes), blse = l.arg(a.lse, (size_t(a.parts - 1) * size_t(a.lse_stride) + size_t(a.rows * a.heads)) * 4),
         bo = l.arg(a.out, span_bytes(a.rows, a.heads * a.dv, a.ldo, 4));
     if (l.bind() != RF_OK) return l.status();
-    l.run("attention_merge", {a_i64(a.parts), a_i64(a.dv), a_buf(bx), a_i64(a.ldx), a_i64(a.part_stride), a_buf(blse),
+    l.run("attention_merge", {a_i64(a.rows), a_i64(a.heads), a_i64(a.parts), a_i64(a.dv), a_buf(bx), a_i64(a.ldx), a_i64(a.part_stride), a_buf(blse),
                               a_i64(a.lse_stride), a_buf(bo), a_i64(a.ldo)},
           size_t(a.rows), 0, size_t(a.heads), 0);
     return l.finish();
@@ -62,4 +62,4 @@ rf_status token_mix(rf_stream s, int64_t m, int64_t T, int64_t D, int64_t H, con
     return l.finish();
 }
 
-}  // namespace rf::ocl
+}  // namespace rf::RF_DISPATCH_NS
