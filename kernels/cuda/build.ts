@@ -115,7 +115,8 @@ export async function buildCuda(force: boolean): Promise<void> {
   const started = performance.now();
   // 177: a variable declared but never used (e.g. the scales pointer of the fp32 GEMM kernels, shared by every dtype)
   const nvccCmd = [nvcc, "-fatbin", "-std=c++17", "-O3", "--threads", "0", "-diag-suppress=177", ...gpuTargets.flatMap((t) => ["-gencode", t]), "-o", fatbin, program];
-  const jobs = Math.max(1, availableParallelism() - 1); // nvcc takes a core of its own
+  // nvcc (one process, its targets on threads of their own) overlaps the host units.
+  const jobs = availableParallelism();
   await Promise.all([
     run(nvccCmd, "nvcc kernels/device/*.cl").then(() => console.log(`  [nvcc] kernels/device/*.cl -> kernels.fatbin (${gpuTargets.length} targets)`)),
     compileAll(units, jobs),

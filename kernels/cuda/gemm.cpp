@@ -22,15 +22,6 @@ namespace {
 
 const char *gemm_kernel(int dtype) { return dtype == RF_BF16 ? "gemm_bf16" : dtype == RF_I8 ? "gemm_i8" : "gemm_f32"; }
 
-rf_status check_device(const char *who, int32_t device) {
-    rf_status st = RF_OK;
-    Platform *p = platform(who, &st);
-    if (!p) return st;
-    const int n = int(p->devices.size());
-    RF_CHECK(device >= 0 && device < n, "%s: device %d is outside [0, %d)", who, device, n);
-    return use_device(who, device);
-}
-
 // W [n][k] of dtype widened to fp32 with the int8 scales applied: real W[j][l].
 std::vector<float> widened(int dtype, const void *w, const float *scales, int64_t n, int64_t k) {
     std::vector<float> t(size_t(n) * size_t(k));
@@ -92,8 +83,9 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_weight_pack: out is NULL");
         *out = nullptr;
-        rf_status st = check_device("rf_weight_pack", device);
-        if (st != RF_OK) return st;
+        rf_status st = RF_OK;
+        if (!platform_with_device("rf_weight_pack", device, &st)) return st;
+        if ((st = use_device("rf_weight_pack", device)) != RF_OK) return st;
         if (rf_status bad = rf::check_weight_pack(dtype, n, k, w, scales); bad != RF_OK) return bad;
         auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, nullptr, nullptr, lt_active()});
         const size_t count = size_t(n) * size_t(k);

@@ -13,9 +13,10 @@
 
 namespace rf::cuda {
 
-// A device buffer as a launch sees it; span_bytes, KArg and its a_* makers, group_overlapping.
+// A device buffer as a launch sees it; span_bytes, KArg and its a_* makers, group_overlapping,
+// platform_with_device.
 using DevMem = void *;
-#include "../device/host/kernel_args.h"
+#include "../device/host/launch_common.h"
 
 // Wait for the work queued on stream s (not NULL).
 rf_status stream_wait(const char *who, rf_stream s);

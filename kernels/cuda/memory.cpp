@@ -63,11 +63,6 @@ void drain(MemKind kind, int device) {
 
 BlockMap<Block> g_blocks;
 
-rf_status check_device(const char *who, int32_t device, Platform *p) {
-    const int n = int(p->devices.size());
-    RF_CHECK(device >= 0 && device < n, "%s: device %d is outside [0, %d)", who, device, n);
-    return RF_OK;
-}
 
 }  // namespace
 
@@ -117,9 +112,8 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_malloc: out is NULL");
         rf_status st = RF_OK;
-        Platform *p = platform("rf_malloc", &st);
+        Platform *p = platform_with_device("rf_malloc", device, &st);
         if (!p) return st;
-        if ((st = check_device("rf_malloc", device, p)) != RF_OK) return st;
         RF_CHECK(bytes >= 0, "rf_malloc: negative size %lld", (long long)bytes);
         if ((st = use_device("rf_malloc", device)) != RF_OK) return st;
         void *m = nullptr;
@@ -147,9 +141,8 @@ RF_API rf_status rf_stream_create(int32_t device, rf_stream *out) {
         RF_CHECK(out != nullptr, "rf_stream_create: out is NULL");
         *out = nullptr;
         rf_status st = RF_OK;
-        Platform *p = platform("rf_stream_create", &st);
+        Platform *p = platform_with_device("rf_stream_create", device, &st);
         if (!p) return st;
-        if ((st = check_device("rf_stream_create", device, p)) != RF_OK) return st;
         if ((st = use_device("rf_stream_create", device)) != RF_OK) return st;
         cudaStream_t stream;
         RF_CU("rf_stream_create", cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

@@ -33,15 +33,6 @@ std::vector<char> panels_of_16(const void *w, int64_t n, int64_t k, size_t eb) {
     return t;
 }
 
-rf_status check_device(const char *who, int32_t device) {
-    rf_status st = RF_OK;
-    Platform *p = platform(who, &st);
-    if (!p) return st;
-    int n = int(p->devices.size());
-    RF_CHECK(device >= 0 && device < n, "%s: device %d is outside [0, %d)", who, device, n);
-    return RF_OK;
-}
-
 }  // namespace
 
 // The OpenCL GEMM (device/host/gemm.h): one launch of the tiled or the column kernel.
@@ -75,10 +66,10 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_weight_pack: out is NULL");
         *out = nullptr;
-        rf_status st = check_device("rf_weight_pack", device);
-        if (st != RF_OK) return st;
+        rf_status st = RF_OK;
+        Platform *p = platform_with_device("rf_weight_pack", device, &st);
+        if (!p) return st;
         if (rf_status bad = rf::check_weight_pack(dtype, n, k, w, scales); bad != RF_OK) return bad;
-        Platform *p = platform("rf_weight_pack", &st);
         const size_t eb = dtype == RF_I8 ? 1 : dtype == RF_BF16 ? 2 : 4;
         const size_t bytes = size_t(p->cpu_kernels ? (n + 15) / 16 * 16 : n) * size_t(k) * eb;
         auto h = std::make_unique<rf_weight_s>(rf_weight_s{dtype, device, n, k, p->cpu_kernels, nullptr, nullptr});

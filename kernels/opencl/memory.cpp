@@ -13,11 +13,6 @@ BlockMap<Block> g_blocks;
 
 void CL_CALLBACK free_host(cl_mem, void *host) { std::free(host); }
 
-rf_status check_device(const char *who, int32_t device, Platform *p) {
-    int n = int(p->devices.size());
-    RF_CHECK(device >= 0 && device < n, "%s: device %d is outside [0, %d)", who, device, n);
-    return RF_OK;
-}
 
 }  // namespace
 
@@ -38,10 +33,8 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_malloc: out is NULL");
         rf_status st = RF_OK;
-        Platform *p = platform("rf_malloc", &st);
+        Platform *p = platform_with_device("rf_malloc", device, &st);
         if (!p) return st;
-        st = check_device("rf_malloc", device, p);
-        if (st != RF_OK) return st;
         RF_CHECK(bytes >= 0, "rf_malloc: negative size %lld", (long long)bytes);
         const int64_t limit = p->devices[size_t(device)].max_alloc;
         if (limit > 0 && bytes > limit)
@@ -82,10 +75,8 @@ RF_API rf_status rf_stream_create(int32_t device, rf_stream *out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_stream_create: out is NULL");
         rf_status st = RF_OK;
-        Platform *p = platform("rf_stream_create", &st);
+        Platform *p = platform_with_device("rf_stream_create", device, &st);
         if (!p) return st;
-        st = check_device("rf_stream_create", device, p);
-        if (st != RF_OK) return st;
         cl_int err;
         cl_command_queue q = clCreateCommandQueue(p->context, p->devices[size_t(device)].id, 0, &err);
         if (err != CL_SUCCESS) return cl_fail("rf_stream_create", "clCreateCommandQueue", err);

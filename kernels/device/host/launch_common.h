@@ -1,8 +1,9 @@
-// Kernel arguments of a launch, shared by the device backends' launch.h: each
-// includes this inside its namespace after naming its device buffer type
-// (`using DevMem = cl_mem;` on OpenCL, `void *` on CUDA). A pointer parameter
-// of a kernel is a buffer and a byte offset (kernels/device/common.cl: GBUF).
-// No include guard: one inclusion per backend namespace.
+// What the device backends' launch.h share: kernel arguments, the grouping of
+// host ranges, the device-index check. Each includes this inside its
+// namespace after its backend.h (Platform, platform()) and after naming its
+// device buffer type (`using DevMem = cl_mem;` on OpenCL, `void *` on CUDA).
+// A pointer parameter of a kernel is a buffer and a byte offset
+// (kernels/device/common.cl: GBUF). No include guard: one inclusion per backend namespace.
 
 // Bytes a row-major [rows][cols] block with leading dimension ld covers.
 static inline size_t span_bytes(int64_t rows, int64_t cols, int64_t ld, size_t elem) {
@@ -50,4 +51,16 @@ template <class Arg> std::vector<RangeGroup> group_overlapping(const std::vector
         g = h;
     }
     return groups;
+}
+
+// The platform, with `device` one of its devices; else nullptr, the error recorded for `who` in *st.
+static inline Platform *platform_with_device(const char *who, int32_t device, rf_status *st) {
+    Platform *p = platform(who, st);
+    if (!p) return nullptr;
+    const int n = int(p->devices.size());
+    if (device < 0 || device >= n) {
+        *st = fail(RF_ERR_INVALID_ARG, "%s: device %d is outside [0, %d)", who, device, n);
+        return nullptr;
+    }
+    return p;
 }
