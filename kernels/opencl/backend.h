@@ -36,6 +36,11 @@
 #include <string>
 #include <vector>
 
+// The backend's name in messages of the shared host code (kernels/device/host/).
+#define RF_BACKEND_NAME "OpenCL"
+#define RF_BACKEND_ID "opencl"  // rf_library_info
+#define RF_PARTITION_HINT "; split a device with rf_set_device_partitions"
+
 namespace rf::ocl {
 
 // ------------------------------------------------------------------ errors
@@ -109,7 +114,8 @@ bool find_block(const void *p, Block *out);
 
 // ------------------------------------------------------------------ program
 
-// OpenCL C source of every kernel (generated from kernels/opencl/cl/*.cl by kernels/build.ts).
+// OpenCL C source of every kernel (generated from kernels/device/dialect.h and
+// kernels/device/*.cl by kernels/opencl/build.ts).
 extern const char *const kProgramSource;
 
 // Build (or load from the on-disk cache) the program for every device of `p`.

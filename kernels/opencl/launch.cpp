@@ -44,26 +44,17 @@ rf_status Launch::bind() {
             host.push_back(i);
         }
     }
-    // Other host ranges: sort by start, one USE_HOST_PTR wrapper per overlapping group.
-    std::sort(host.begin(), host.end(), [&](size_t x, size_t y) { return args_[x].p < args_[y].p; });
-    for (size_t g = 0; g < host.size();) {
-        const char *start = args_[host[g]].p;
-        const char *end = start + args_[host[g]].bytes;
-        size_t h = g + 1;
-        while (h < host.size() && args_[host[h]].p < end) {
-            end = std::max(end, args_[host[h]].p + args_[host[h]].bytes);
-            ++h;
-        }
+    // Other host ranges: one USE_HOST_PTR wrapper per overlapping group.
+    for (const RangeGroup &g : group_overlapping(args_, host)) {
         cl_int err;
-        cl_mem m = clCreateBuffer(platform_->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, size_t(end - start),
-                                  const_cast<char *>(start), &err);
+        cl_mem m = clCreateBuffer(platform_->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, g.bytes,
+                                  const_cast<char *>(g.start), &err);
         if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clCreateBuffer(CL_MEM_USE_HOST_PTR)", err);
         owned_.push_back(m);
-        for (size_t i = g; i < h; ++i) {
-            args_[host[i]].mem = m;
-            args_[host[i]].offset = size_t(args_[host[i]].p - start);
+        for (size_t i : g.members) {
+            args_[i].mem = m;
+            args_[i].offset = size_t(args_[i].p - g.start);
         }
-        g = h;
     }
     if (explicit_sync()) return sync_args(CL_MAP_WRITE_INVALIDATE_REGION, false);  // host bytes -> device
     return RF_OK;
@@ -148,6 +139,16 @@ rf_status Launch::copy(cl_mem src, size_t src_off, cl_mem dst, size_t dst_off, s
     cl_event e = nullptr;
     cl_int err = clEnqueueCopyBuffer(queue(), src, dst, src_off, dst_off, bytes, 0, nullptr, &e);
     if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clEnqueueCopyBuffer", err);
+    track(e);
+    return RF_OK;
+}
+
+rf_status Launch::zero(cl_mem m, size_t bytes) {
+    if (status_ != RF_OK || bytes == 0) return status_;
+    const float zero = 0.f;
+    cl_event e = nullptr;
+    cl_int err = clEnqueueFillBuffer(queue(), m, &zero, 4, 0, bytes, 0, nullptr, &e);
+    if (err != CL_SUCCESS) return status_ = cl_fail(who_, "clEnqueueFillBuffer", err);
     track(e);
     return RF_OK;
 }

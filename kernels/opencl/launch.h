@@ -3,37 +3,23 @@
 // and wait when the stream is NULL. Holds the launch lock for its lifetime.
 //
 // Every pointer parameter of a kernel is two OpenCL parameters: the buffer and
-// a byte offset into it (kernels/opencl/cl/common.cl: GBUF / AT / OPT).
+// a byte offset into it (kernels/device/common.cl: GBUF / AT / OPT).
 #pragma once
 #include "backend.h"
 
+#include <algorithm>
 #include <initializer_list>
+#include <vector>
 
 namespace rf::ocl {
 
-// Bytes a row-major [rows][cols] block with leading dimension ld covers.
-static inline size_t span_bytes(int64_t rows, int64_t cols, int64_t ld, size_t elem) {
-    if (rows <= 0 || cols <= 0) return 0;
-    return (size_t(rows - 1) * size_t(ld) + size_t(cols)) * elem;
-}
+// A device buffer as a launch sees it; span_bytes, KArg and its a_* makers, group_overlapping,
+// platform_with_device.
+using DevMem = cl_mem;
+#include "../device/host/launch_common.h"
 
-struct KArg {
-    enum Kind { BUF, MEM, I64, I32, F32, BYTES } kind;
-    int buf = 0;           // BUF: a declared argument
-    cl_mem mem = nullptr;  // MEM: a buffer (NULL allowed) and a byte offset
-    cl_ulong off = 0;
-    int64_t i64 = 0;
-    int32_t i32 = 0;
-    float f32 = 0.f;
-    const void *bytes = nullptr;  // BYTES: a struct passed by value (copied when set)
-    size_t size = 0;
-};
-static inline KArg a_buf(int i) { KArg a{KArg::BUF}; a.buf = i; return a; }
-static inline KArg a_mem(cl_mem m, size_t off = 0) { KArg a{KArg::MEM}; a.mem = m; a.off = off; return a; }
-static inline KArg a_i64(int64_t v) { KArg a{KArg::I64}; a.i64 = v; return a; }
-static inline KArg a_i32(int32_t v) { KArg a{KArg::I32}; a.i32 = v; return a; }
-static inline KArg a_f32(float v) { KArg a{KArg::F32}; a.f32 = v; return a; }
-static inline KArg a_bytes(const void *p, size_t n) { KArg a{KArg::BYTES}; a.bytes = p; a.size = n; return a; }
+// Wait for the work queued on stream s (not NULL).
+rf_status stream_wait(const char *who, rf_stream s);
 
 class Launch {
 public:
@@ -56,6 +42,8 @@ public:
                   size_t l1 = 1);
     // Copy between resolved arguments / scratch buffers.
     rf_status copy(cl_mem src, size_t src_off, cl_mem dst, size_t dst_off, size_t bytes);
+    // Fill the first `bytes` of a buffer with zeros.
+    rf_status zero(cl_mem m, size_t bytes);
     cl_mem mem(int i) const { return args_[size_t(i)].mem; }
     size_t offset(int i) const { return args_[size_t(i)].offset; }
     // A declared argument as a kernel argument with its offset moved by `extra` bytes.

@@ -1,37 +1,27 @@
 // Device memory (host-visible blocks over USE_HOST_PTR buffers, see backend.h),
-// enqueued copies and streams (in-order queues with their last event).
+// and streams (in-order queues with their last event); copies: kernels/device/host/memcpy_entries.cpp.
 #include "launch.h"
-#include "../cpu/host_pages.h"
+
+#include "../device/host/block_map.h"
 
 #include <cstdlib>
-#include <map>
 
 namespace rf::ocl {
 namespace {
 
-std::mutex g_blocks_mutex;
-std::map<uintptr_t, Block> g_blocks;  // by host start address
+BlockMap<Block> g_blocks;
 
 void CL_CALLBACK free_host(cl_mem, void *host) { std::free(host); }
 
-rf_status check_device(const char *who, int32_t device, Platform *p) {
-    int n = int(p->devices.size());
-    RF_CHECK(device >= 0 && device < n, "%s: device %d is outside [0, %d)", who, device, n);
-    return RF_OK;
-}
 
 }  // namespace
 
-bool find_block(const void *p, Block *out) {
-    std::lock_guard<std::mutex> lock(g_blocks_mutex);
-    auto it = g_blocks.upper_bound(uintptr_t(p));
-    if (it == g_blocks.begin()) return false;
-    --it;
-    const Block &b = it->second;
-    if (uintptr_t(p) >= uintptr_t(b.host) + b.bytes) return false;
-    *out = b;
-    return true;
+rf_status stream_wait(const char *who, rf_stream s) {
+    RF_CL(who, clFinish(s->queue));
+    return RF_OK;
 }
+
+bool find_block(const void *p, Block *out) { return g_blocks.find(p, out); }
 
 }  // namespace rf::ocl
 
@@ -43,10 +33,8 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_malloc: out is NULL");
         rf_status st = RF_OK;
-        Platform *p = platform("rf_malloc", &st);
+        Platform *p = platform_with_device("rf_malloc", device, &st);
         if (!p) return st;
-        st = check_device("rf_malloc", device, p);
-        if (st != RF_OK) return st;
         RF_CHECK(bytes >= 0, "rf_malloc: negative size %lld", (long long)bytes);
         const int64_t limit = p->devices[size_t(device)].max_alloc;
         if (limit > 0 && bytes > limit)
@@ -67,10 +55,7 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
         }
         // The host memory goes when the runtime drops the buffer (after pending commands).
         clSetMemObjectDestructorCallback(m, free_host, host);
-        {
-            std::lock_guard<std::mutex> lock(g_blocks_mutex);
-            g_blocks[uintptr_t(host)] = Block{static_cast<const char *>(host), size_t(bytes == 0 ? 1 : bytes), m, device};
-        }
+        g_blocks.add(Block{static_cast<const char *>(host), size_t(bytes == 0 ? 1 : bytes), m, device});
         *out = host;
         return RF_OK;
     });
@@ -79,49 +64,10 @@ RF_API rf_status rf_malloc(int32_t device, int64_t bytes, void **out) {
 RF_API rf_status rf_free(void *ptr) {
     RF_ENTRY({
         if (!ptr) return RF_OK;
-        cl_mem m = nullptr;
-        {
-            std::lock_guard<std::mutex> lock(g_blocks_mutex);
-            auto it = g_blocks.find(uintptr_t(ptr));
-            RF_CHECK(it != g_blocks.end(), "rf_free: %p is not a block from rf_malloc", ptr);
-            m = it->second.mem;
-            g_blocks.erase(it);
-        }
-        clReleaseMemObject(m);
-        return RF_OK;
-    });
-}
-
-RF_API rf_status rf_release_pages(const void *p, int64_t bytes) {
-    RF_ENTRY({
-        RF_CHECK(bytes >= 0, "rf_release_pages: negative size %lld", (long long)bytes);
-        rf::release_pages(p, bytes);
-        return RF_OK;
-    });
-}
-
-RF_API rf_status rf_memcpy(void *dst, const void *src, int64_t bytes, int32_t kind, rf_stream s) {
-    RF_ENTRY({
-        RF_CHECK(bytes >= 0, "rf_memcpy: negative size %lld", (long long)bytes);
-        RF_CHECK(kind >= RF_COPY_HOST_TO_DEVICE && kind <= RF_COPY_HOST_TO_HOST, "rf_memcpy: unknown kind %d", kind);
-        if (bytes == 0) return RF_OK;
-        RF_CHECK(dst != nullptr && src != nullptr, "rf_memcpy: NULL pointer");
-        // Each side is what it is (a device block or host memory), whatever `kind` says,
-        // like the CPU backend; the copy is one enqueued command on the stream's queue.
         Block b;
-        if (!find_block(src, &b) && !find_block(dst, &b)) {  // host to host: after the stream's work
-            if (s) RF_CL("rf_memcpy", clFinish(s->queue));
-            std::memmove(dst, src, size_t(bytes));
-            return RF_OK;
-        }
-        Launch l("rf_memcpy", s);
-        const size_t n = size_t(bytes);
-        int from = l.arg(src, n), to = l.arg(dst, n);
-        rf_status st = l.bind();
-        if (st != RF_OK) return st;
-        st = l.copy(l.mem(from), l.offset(from), l.mem(to), l.offset(to), n);
-        if (st != RF_OK) return st;
-        return l.finish();
+        RF_CHECK(g_blocks.remove(ptr, &b), "rf_free: %p is not a block from rf_malloc", ptr);
+        clReleaseMemObject(b.mem);
+        return RF_OK;
     });
 }
 
@@ -129,10 +75,8 @@ RF_API rf_status rf_stream_create(int32_t device, rf_stream *out) {
     RF_ENTRY({
         RF_CHECK(out != nullptr, "rf_stream_create: out is NULL");
         rf_status st = RF_OK;
-        Platform *p = platform("rf_stream_create", &st);
+        Platform *p = platform_with_device("rf_stream_create", device, &st);
         if (!p) return st;
-        st = check_device("rf_stream_create", device, p);
-        if (st != RF_OK) return st;
         cl_int err;
         cl_command_queue q = clCreateCommandQueue(p->context, p->devices[size_t(device)].id, 0, &err);
         if (err != CL_SUCCESS) return cl_fail("rf_stream_create", "clCreateCommandQueue", err);

@@ -95,7 +95,7 @@ rf_status init(Platform &p, const char *who) {
     }
     // GEMM work-groups are gemm_wg² work-items: the largest of 16, 8, 4, 2, 1
     // every device accepts (and whose two tiles fit in local memory).
-    // (Two tiles of TILE x (TK + 1) floats, TILE = 2·gemm_wg, TK = 16: see cl/gemm.cl.)
+    // (Two tiles of TILE x (TK + 1) floats, TILE = 2·gemm_wg, TK = 16: see kernels/device/gemm.cl.)
     auto tiles_bytes = [](int wg) { return int64_t(2) * (2 * wg) * (16 + 1) * 4; };
     p.gemm_wg = 16;
     while (p.gemm_wg > 1 && (size_t(p.gemm_wg * p.gemm_wg) > min_wg || tiles_bytes(p.gemm_wg) > min_local)) p.gemm_wg /= 2;

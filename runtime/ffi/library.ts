@@ -116,7 +116,11 @@ function open(path: string, partitions: number, needDevice: boolean): LoadedLibr
   if (needDevice) {
     const count = new Int32Array(1);
     if (raw.rf_device_count(count) !== 0) throw new LibraryError(String(raw.rf_last_error()));
-    if (count[0] === 0) throw new LibraryError(`${info.backend}: no device`);
+    if (count[0] === 0) {
+      // The backend's own words for why (e.g. CUDA without a driver), from the first device's info.
+      const why = raw.rf_device_info(0, new Uint8Array(88)) !== 0 ? ` (${String(raw.rf_last_error())})` : "";
+      throw new LibraryError(`${info.backend}: no device${why}`);
+    }
   }
   const sym = process.env.RANKFN_TRACE_FFI === "1" ? traced(raw) : raw;
   return { path, symbols: sym, ...info };
