@@ -20,6 +20,7 @@ import { historyChain } from "./history-chain";
 import type { Device } from "../devices";
 import { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
+import { AutoRouting, refuseWithAuto } from "./auto-routing";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -121,11 +122,15 @@ export class Executor {
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
   /** Copies made since construction (counted per input / output per run). */
-  readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+  readonly copies: CopyCounts;
+  /** `parallel: "auto"`: the planner's choice per bucket and the executors that run them (this one only routes). */
+  readonly autoParallel: AutoRouting | undefined;
   #disposed = false;
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel, copies }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig; /** Internal: counters shared with the executor routing to this one. */ copies?: CopyCounts } = {}) {
     checkParallel(devices, parallel);
+    this.copies = copies ?? { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+    if (parallel === "auto") refuseWithAuto({ kvCache, sequenceParallel, experts });
     const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
     if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
@@ -141,6 +146,7 @@ export class Executor {
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
     this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: devices!, embeddings }) : undefined;
+    this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
   }
 
   /**
@@ -149,6 +155,7 @@ export class Executor {
    * a few requests holds its context values (a user's history, its K/V) for those few rows only.
    */
   plan(rows: number, contextRows = rows): Plan {
+    if (this.autoParallel && !this.#disposed) return this.autoParallel.executorFor(rows).plan(rows, contextRows);
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
     if (rows > this.maxBatch) throw new RankfnError(`batch of ${rows} rows exceeds this model's maxBatch ${this.maxBatch}`, "batch_too_large", 413);
     const capacity = Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))), Math.max(16, this.maxBatch));
@@ -180,6 +187,7 @@ export class Executor {
    * copy nothing in. Valid until the next run (or the next call that plans a larger bucket).
    */
   inputStorage(rows: number, contextRows = rows): Map<string, TypedArray> {
+    if (this.autoParallel) return this.autoParallel.executorFor(rows).inputStorage(rows, contextRows);
     const bound = this.#bind(this.plan(rows, contextRows));
     const out = new Map<string, TypedArray>();
     for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
@@ -188,6 +196,7 @@ export class Executor {
 
   /** The graph inputs a batch of `rows` (and `contextRows`) can have read from the caller's arrays. */
   bindableInputs(rows: number, contextRows = rows): ReadonlySet<string> {
+    if (this.autoParallel) return this.autoParallel.executorFor(rows).bindableInputs(rows, contextRows);
     const bound = this.#bind(this.plan(rows, contextRows));
     return (bound.bindableInputs ??= new Set(bound.inputs.filter((i) => i.bindable && i.slot).map((i) => i.name)));
   }
@@ -200,6 +209,7 @@ export class Executor {
    */
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
     const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
+    if (this.autoParallel) return this.autoParallel.executorFor(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
@@ -302,6 +312,7 @@ export class Executor {
 
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
+    if (this.autoParallel) return mergeProfiles(this.autoParallel.executors().map((e) => e.profile()));
     const byNode = new Map<string, { op: string; ms: number }>();
     for (const { steps, times } of this.#profile.values()) {
       steps.forEach((s, i) => {
@@ -316,11 +327,13 @@ export class Executor {
 
   /** Bytes of the arena the plans share (0 before the first plan). */
   get arenaBytes(): number {
+    if (this.autoParallel) return this.autoParallel.executors().reduce((a, e) => a + e.arenaBytes, 0);
     return this.#arena?.bytes ?? 0;
   }
 
   /** Memory plans of the buckets built so far. */
   memory(): (MemoryPlan & { capacity: number; contextCapacity: number })[] {
+    if (this.autoParallel) return this.autoParallel.executors().flatMap((e) => e.memory());
     return [...this.#memory.values()];
   }
 
@@ -336,5 +349,18 @@ export class Executor {
     this.sequenceParallel?.dispose();
     this.kvCache?.dispose();
     this.embeddingSharding?.dispose();
+    this.autoParallel?.dispose();
   }
+}
+
+/** The profiles of several executors as one (time per node summed, shares recomputed). */
+function mergeProfiles(profiles: ProfileLine[][]): ProfileLine[] {
+  const byNode = new Map<string, { op: string; ms: number }>();
+  for (const line of profiles.flat()) {
+    const e = byNode.get(line.node) ?? { op: line.op, ms: 0 };
+    e.ms += line.ms;
+    byNode.set(line.node, e);
+  }
+  const total = [...byNode.values()].reduce((a, e) => a + e.ms, 0) || 1;
+  return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
 }

@@ -1,6 +1,6 @@
 // The `devices` and `parallel` options of a model (issue 20): which local
-// devices a model spreads over and, per part of the model, how. Only explicit
-// choices are accepted for now ("auto" is the planner's, still to come); each
+// devices a model spreads over and, per part of the model, how: explicit
+// choices per part, or "auto" (the planner picks per batch-size bucket); each
 // part registers its own check here, so a bad option is a 400 naming its field
 // before any device opens.
 import type { Device } from "../devices";
@@ -22,7 +22,7 @@ export interface ParallelOptions {
   embeddings?: EmbeddingParallelism;
 }
 
-/** `parallel`: explicit choices per part; "auto" (the planner) is refused until it exists. */
+/** `parallel`: explicit choices per part, or "auto": the planner's choice per batch-size bucket (runtime/parallel/auto-parallel.ts). */
 export type ParallelConfig = "auto" | ParallelOptions;
 
 const bad = (message: string) => new RankfnError(message, "bad_option", 400);
@@ -38,7 +38,10 @@ export function checkParallel(devices: string | Device[] | undefined, parallel: 
     throw bad('devices: give a spec like "cpu:2" or at least one opened device');
   }
   if (parallel === undefined) return;
-  if (parallel === "auto") throw bad('parallel: "auto" (the planner) is not available yet; choose per part, e.g. { embeddings: "table" }');
+  if (parallel === "auto") {
+    if (devices === undefined) throw bad('parallel: "auto" needs devices to plan over, e.g. { devices: "cpu:2", parallel: "auto" }');
+    return;
+  }
   if (typeof parallel !== "object" || parallel === null || Array.isArray(parallel)) throw bad(`parallel: must be an object like { embeddings: "row" }, got ${JSON.stringify(parallel)}`);
   for (const [part, value] of Object.entries(parallel)) {
     const check = partChecks[part];
