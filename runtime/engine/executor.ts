@@ -17,9 +17,10 @@ import { groupExperts } from "../moe/group-experts";
 import { SequenceParallel, type SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
 import { historyChain } from "./history-chain";
-import type { Device } from "../devices";
+import { type Device, openDevices } from "../devices";
 import { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
+import { DenseParallel } from "../parallel/dense-parallel";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -106,6 +107,10 @@ export class Executor {
   readonly kvCache: KvCache | undefined;
   /** Devices and table shards when the pooled lookups run sharded (`parallel.embeddings`). */
   readonly embeddingSharding: EmbeddingSharding | undefined;
+  /** Devices and weight slices when linear chains run split over devices (`parallel.dense`). */
+  readonly denseParallel: DenseParallel | undefined;
+  /** Devices opened here from a spec when more than one part of the model spreads over them. */
+  readonly #sharedDevices: Device[] | undefined;
   /** Plans by "candidate capacity/context capacity". */
   readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -127,6 +132,8 @@ export class Executor {
   constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig } = {}) {
     checkParallel(devices, parallel);
     const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
+    const dense = typeof parallel === "object" ? parallel.dense : undefined;
+    if (dense && experts) throw new RankfnError("parallel.dense: cannot be combined with experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
     if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
@@ -140,7 +147,11 @@ export class Executor {
     this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
-    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: devices!, embeddings }) : undefined;
+    // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
+    this.#sharedDevices = embeddings && dense && typeof devices === "string" ? openDevices(devices) : undefined;
+    const spread = this.#sharedDevices ?? devices!;
+    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
+    this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
   }
 
   /**
@@ -156,7 +167,7 @@ export class Executor {
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding, this.denseParallel);
       this.#plans.set(key, plan);
       this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
@@ -336,5 +347,7 @@ export class Executor {
     this.sequenceParallel?.dispose();
     this.kvCache?.dispose();
     this.embeddingSharding?.dispose();
+    this.denseParallel?.dispose();
+    for (const d of this.#sharedDevices ?? []) d.dispose();
   }
 }

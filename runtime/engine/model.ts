@@ -30,6 +30,7 @@ import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceP
 import type { Device } from "../devices";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
 import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
+import type { DenseParallelStats } from "../parallel/dense-parallel";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -396,7 +397,7 @@ export class Model {
   }
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
-  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats; parallel?: { embeddings?: EmbeddingShardingStats } } {
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats; parallel?: { embeddings?: EmbeddingShardingStats; dense?: DenseParallelStats } } {
     if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
@@ -404,7 +405,8 @@ export class Model {
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
     const sharded = this.#inline?.executor.embeddingSharding?.stats();
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}) };
+    const dense = this.#inline?.executor.denseParallel?.stats();
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded || dense ? { parallel: { ...(sharded ? { embeddings: sharded } : {}), ...(dense ? { dense } : {}) } } : {}) };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */
