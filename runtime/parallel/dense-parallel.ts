@@ -47,8 +47,8 @@ export interface DenseGroupReport {
   /** in → … → out features along the group. */
   widths: number[];
   dtype: string[];
-  /** Per device: the slice it holds (pair: the first linear's output columns = the second's input rows; column: output columns; rows: everything). */
-  slices: { device: string; columns: [number, number]; bytes: number }[];
+  /** Per device: the slice it holds (pair: the first linear's output columns = the second's input rows; column: output columns; rows: every column, and its share of a batch's rows). */
+  slices: { device: string; columns: [number, number]; bytes: number; rowShare?: number }[];
 }
 
 export interface DenseParallelReport {
@@ -186,7 +186,8 @@ export class DenseParallel {
         const bytes = group.kind === "rows" ? group.linears.reduce((a, l) => a + l.n * l.k * bytesOf[l.dtype]!, 0) : group.linears.reduce((a, l, i) => a + cols * (i === 0 ? l.k : l.n) * bytesOf[l.dtype]!, 0);
         // A replicated chain's one packed copy counts once, on the first device.
         if (group.kind !== "rows" || d === 0) deviceBytes[ids[d]!]! += bytes;
-        return { device: ids[d]!, columns: [p.columns.start, p.columns.end] as [number, number], bytes };
+        const total = this.speeds.reduce((a, b) => a + b, 0);
+        return { device: ids[d]!, columns: [p.columns.start, p.columns.end] as [number, number], bytes, ...(group.kind === "rows" ? { rowShare: this.speeds[d]! / total } : {}) };
       });
       return { kind: group.kind, linears: group.linears.map((l) => l.node), widths: [group.linears[0]!.k, ...group.linears.map((l) => l.n)], dtype: group.linears.map((l) => l.dtype), slices };
     });
