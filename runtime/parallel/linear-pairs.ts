@@ -121,3 +121,20 @@ export function splitByWeight(n: number, weights: readonly number[], align = 16)
   }
   return weights.map((_, i) => ({ start: bounds[i]!, end: Math.max(bounds[i]!, bounds[i + 1]!) }));
 }
+
+/**
+ * rf_gemm quantizes an int8 layer's X rows to int16 instead of u8 when m <= 24 on AVX2
+ * (rankfn.h, rf_weight_set_act_bits), so a share of a batch's rows must stay on the same side
+ * of that bound as the whole batch to score as one device does.
+ */
+export const INT8_SMALL_M = 24;
+
+/** A batch's `rows` split into per-device shares (by `speeds`); with int8 layers, no share crosses INT8_SMALL_M the batch does not. */
+export function rowShares(rows: number, speeds: readonly number[], int8: boolean): { start: number; end: number }[] {
+  const used = int8 && rows > INT8_SMALL_M ? Math.max(1, Math.min(speeds.length, Math.floor(rows / (INT8_SMALL_M + 1)))) : speeds.length;
+  const shares = splitByWeight(rows, speeds.slice(0, used), 8);
+  // An 8-row alignment can leave a share of INT8_SMALL_M rows or fewer: then split evenly instead.
+  const even = int8 && rows > INT8_SMALL_M && shares.some((s) => s.end - s.start <= INT8_SMALL_M) ? splitByWeight(rows, speeds.slice(0, used), 1) : shares;
+  return [...even, ...speeds.slice(used).map(() => ({ start: rows, end: rows }))];
+}
+

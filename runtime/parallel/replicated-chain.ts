@@ -6,7 +6,9 @@
 // A batch of 64 rows is two batches of 32 in flight; throughput scales with
 // the devices as long as a share keeps a core group's GEMM tiles busy. The
 // chain's weights are packed once (core groups share host memory and rf_gemm
-// only reads them). Each device's values inside the chain live in its own
+// only reads them). A chain with int8 layers keeps every share on the side of
+// rf_gemm's small-M bound the whole batch is on (rowShares), so its rows are
+// quantized as on one device. Each device's values inside the chain live in its own
 // scratch (the memory planner may reuse a chain value's place for another as
 // soon as one device would be done with it); the output is written in place
 // when it overlaps nothing the chain reads, else copied after the wait.
@@ -17,7 +19,7 @@ import { activations } from "../ffi/activations";
 import { CommandList } from "../ffi/commands";
 import { check, native } from "../ffi/native";
 import type { DenseParallel, PlacedGroup } from "./dense-parallel";
-import { splitByWeight } from "./linear-pairs";
+import { rowShares } from "./linear-pairs";
 import { type StepSlot, addressOf } from "./tensor-parallel";
 
 const act = (name: string) => activations.indexOf(name as (typeof activations)[number]);
@@ -26,6 +28,7 @@ export class ReplicatedChain {
   readonly #lists: CommandList[];
   readonly #label: string;
   readonly #widest: number;
+  readonly #int8: boolean;
 
   constructor(
     readonly dense: DenseParallel,
@@ -40,6 +43,7 @@ export class ReplicatedChain {
     this.#lists = dense.devices.map(() => new CommandList(placed.group.linears.length + 1));
     this.#label = placed.group.linears.map((l) => l.node).join(" → ");
     this.#widest = Math.max(...placed.group.linears.map((l) => l.n));
+    this.#int8 = placed.group.linears.some((l) => l.dtype === "i8");
   }
 
   run(rows: number): void {
@@ -49,7 +53,7 @@ export class ReplicatedChain {
     const n = linears[last]!.n;
     const x = addressOf(this.x.data), y = addressOf(this.y.data);
     const res = this.residuals.map((r) => (r ? addressOf(r.data) : 0));
-    const shares = splitByWeight(rows, this.dense.speeds, 8);
+    const shares = rowShares(rows, this.dense.speeds, this.#int8);
     const outs = shares.map((share, d) => (this.direct ? { at: y + share.start * this.y.ld * 4, ld: this.y.ld } : { at: this.dense.scratch(d, "out", Math.max(1, share.end - share.start) * n * 4), ld: n }));
     this.placed.parts.forEach((part, d) => {
       const list = this.#lists[d]!;

@@ -14,7 +14,8 @@ import { Model, type ModelOptions } from "../../runtime/engine/model";
 import { inferGraph } from "../../runtime/graph/infer";
 import { GraphBuilder } from "../../runtime/graph/builder";
 import { RankfnError } from "../../runtime/errors";
-import { denseGroups, linearChains, splitByWeight } from "../../runtime/parallel/linear-pairs";
+import { INT8_SMALL_M, denseGroups, linearChains, rowShares, splitByWeight } from "../../runtime/parallel/linear-pairs";
+import * as k from "../../runtime/ffi";
 import { Rng } from "../../runtime/tensor/random";
 import { tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
@@ -59,6 +60,25 @@ describe.each(chained.filter((n) => chainsOf(n, "int8").length > 0) as ZooName[]
     // An int8 second linear never runs row-parallel (its slices would be quantized apart).
     for (const g of report.groups) if (g.kind === "pair") expect(g.dtype[1]).not.toBe("i8");
   });
+});
+
+test.skipIf(!k.supportedIsas().includes("avx2"))("int8 on AVX2 (int16 rows up to 24): replicated row shares keep the batch's side of the bound", () => {
+  const built = zoo.dcnv2.build();
+  const before = k.isa().active;
+  k.setIsa("avx2");
+  try {
+    const single = keep(new Model(built, { precision: "int8" }));
+    const split = keep(new Model(built, { precision: "int8", devices: "cpu:2", parallel: { dense: "replicate" } }));
+    for (const [rows, seed] of [[40, 1], [20, 2], [49, 3], [64, 4]] as const) expect(worstDifference(split, single, zooRequest("dcnv2", built, rows, seed))).toBeLessThan(1e-5);
+  } finally {
+    k.setIsa(before);
+  }
+  const sizes = (rows: number, int8: boolean) => rowShares(rows, [1, 1, 1], int8).map((s) => s.end - s.start);
+  expect(sizes(40, true)).toEqual([40, 0, 0]);
+  expect(sizes(60, true)).toEqual([32, 28, 0]);
+  expect(sizes(20, true)).toEqual([7, 6, 7]);
+  expect(sizes(40, false)).toEqual([16, 8, 16]);
+  for (let rows = INT8_SMALL_M + 1; rows < 200; rows++) for (const n of sizes(rows, true)) expect(n === 0 || n > INT8_SMALL_M).toBe(true);
 });
 
 /** x(7) → 13 relu → 7 (+ x residual) → 5 gelu → 3 tanh → 2 sigmoid: odd widths, a residual, an output narrower than 3 devices. */
