@@ -92,7 +92,9 @@ export interface ModelOptions extends CompileOptions {
   /**
    * How the model spreads over `devices` (issue 20), per part: `{ embeddings: "table" | "row" |
    * "column" | "replicated" }` shards the pooled embedding tables (or `{ default, tables }` per
-   * table). "auto" (the planner) is not available yet.
+   * table); `{ dense: "tensor" | "replicate" }` splits the chains of linears over the devices
+   * (Megatron-style pairs with one reduce each, or each device a share of the rows; CPU core groups).
+   * "auto" (the planner) is not available yet.
    */
   parallel?: ParallelConfig;
 }
