@@ -3,7 +3,10 @@
 // (linear-pairs.ts), each device's slices of the weights packed for it with
 // the compiler's quantization choices (int8 scales, activation groups and
 // bits, as weight-cache.ts packs the whole weights), and the counters
-// inspect() and stats() report. Shared by every batch-size plan; each plan's
+// inspect() and stats() report. A device with memory of its own (an OpenCL
+// sub-device) holds its slices there; the activations it reads and writes in
+// host memory are wrapped by the backend for each command (README: the OpenCL
+// memory model), and its scratch is its own memory. Shared by every batch-size plan; each plan's
 // steps (tensor-parallel.ts, replicated-chain.ts) run their batches over it.
 import { type Device, openDevices } from "../devices";
 import type { DeviceDescription } from "../devices/device";
@@ -92,8 +95,6 @@ export class DenseParallel {
     this.#ownsDevices = typeof config.devices === "string";
     this.devices = typeof config.devices === "string" ? openDevices(config.devices) : config.devices;
     try {
-      const own = this.devices.find((d) => !sharesHostMemory(d));
-      if (own) throw new RankfnError(`parallel.dense: runs on CPU core groups (devices "cpu:N"); ${own.id} has memory of its own, not supported yet`, "bad_option", 400);
       this.speeds = this.devices.map((d) => Math.max(1, d.stats().threads));
       for (const group of denseGroups(linearChains(model.graph, info), this.strategy)) {
         const placed = this.#place(group);
@@ -132,19 +133,23 @@ export class DenseParallel {
   #place(group: DenseGroup): PlacedGroup {
     const weights = this.model.weights;
     if (group.kind === "rows") {
-      // Host memory: one packed copy of the chain serves every device (rf_gemm only reads it).
-      const linears = group.linears.map((l) => this.#pack(l, weight(weights, l.w), this.#bias(l, 0, l.n)));
-      return { group, reduceBias: null, parts: this.devices.map(() => ({ columns: { start: 0, end: group.linears.at(-1)!.n }, linears })) };
+      // Core groups share host memory: one packed copy of the chain serves them all (rf_gemm only
+      // reads it); a device with memory of its own gets its copy there.
+      const pack = (device: number) => group.linears.map((l) => this.#pack(l, weight(weights, l.w), this.#bias(l, 0, l.n), undefined, device));
+      const shared = this.devices.some(sharesHostMemory) ? pack(0) : undefined;
+      const columns = { start: 0, end: group.linears.at(-1)!.n };
+      return { group, reduceBias: null, parts: this.devices.map((d) => ({ columns, linears: sharesHostMemory(d) ? shared! : pack(d.backendDevice) })) };
     }
     const first = group.linears[0]!;
     const spans = splitByWeight(first.n, this.speeds);
     const w = weight(weights, first.w);
-    const parts = spans.map((columns): DevicePart => {
+    const parts = spans.map((columns, d): DevicePart => {
       if (columns.end === columns.start) return { columns, linears: [] };
-      const linears = [this.#pack(first, rowSlice(w, columns.start, columns.end), this.#bias(first, columns.start, columns.end), this.#scales(first, columns.start, columns.end))];
+      const device = this.devices[d]!.backendDevice;
+      const linears = [this.#pack(first, rowSlice(w, columns.start, columns.end), this.#bias(first, columns.start, columns.end), this.#scales(first, columns.start, columns.end), device)];
       if (group.kind === "pair") {
         const second = group.linears[1]!;
-        linears.push(this.#pack(second, columnSlice(weight(weights, second.w), columns.start, columns.end), null));
+        linears.push(this.#pack(second, columnSlice(weight(weights, second.w), columns.start, columns.end), null, undefined, device));
       }
       return { columns, linears };
     });
@@ -153,9 +158,9 @@ export class DenseParallel {
   }
 
   /** Pack `w` (a slice of linear `l`'s weight) with the compiler's int8 choices for it. */
-  #pack(l: ChainLinear, w: Tensor, bias: DeviceBuffer | null, scales?: Tensor): PackedLinear {
+  #pack(l: ChainLinear, w: Tensor, bias: DeviceBuffer | null, scales: Tensor | undefined, device: number): PackedLinear {
     const spec = this.model.graph.weights[l.w]!;
-    const packed = PackedWeight.pack(w, w.dtype === "i8" ? (scales ?? this.#scales(l, 0, l.n)) : undefined);
+    const packed = PackedWeight.pack(w, w.dtype === "i8" ? (scales ?? this.#scales(l, 0, l.n)) : undefined, device);
     this.#owned.push(packed);
     if (w.dtype === "i8" && spec.actGroups) packed.setActivationGroups(spec.actGroups);
     if (w.dtype === "i8" && spec.actBits === 16) packed.setActivationBits(16);
@@ -184,8 +189,8 @@ export class DenseParallel {
       const slices = parts.map((p, d) => {
         const cols = p.columns.end - p.columns.start;
         const bytes = group.kind === "rows" ? group.linears.reduce((a, l) => a + l.n * l.k * bytesOf[l.dtype]!, 0) : group.linears.reduce((a, l, i) => a + cols * (i === 0 ? l.k : l.n) * bytesOf[l.dtype]!, 0);
-        // A replicated chain's one packed copy counts once, on the first device.
-        if (group.kind !== "rows" || d === 0) deviceBytes[ids[d]!]! += bytes;
+        // Core groups share a replicated chain's one packed copy: it counts once, on the first.
+        if (group.kind !== "rows" || d === 0 || !sharesHostMemory(this.devices[d]!)) deviceBytes[ids[d]!]! += bytes;
         const total = this.speeds.reduce((a, b) => a + b, 0);
         return { device: ids[d]!, columns: [p.columns.start, p.columns.end] as [number, number], bytes, ...(group.kind === "rows" ? { rowShare: this.speeds[d]! / total } : {}) };
       });

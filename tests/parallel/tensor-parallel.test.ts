@@ -19,6 +19,7 @@ import * as k from "../../runtime/ffi";
 import { Rng } from "../../runtime/tensor/random";
 import { tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
+import { oddChain, oddRequest } from "./dense-fixtures";
 import { worstDifference, zooRequest } from "./sharding-fixtures";
 
 const opened: { dispose(): void }[] = [];
@@ -80,20 +81,6 @@ test.skipIf(!k.supportedIsas().includes("avx2"))("int8 on AVX2 (int16 rows up to
   expect(sizes(40, false)).toEqual([16, 8, 16]);
   for (let rows = INT8_SMALL_M + 1; rows < 200; rows++) for (const n of sizes(rows, true)) expect(n === 0 || n > INT8_SMALL_M).toBe(true);
 });
-
-/** x(7) → 13 relu → 7 (+ x residual) → 5 gelu → 3 tanh → 2 sigmoid: odd widths, a residual, an output narrower than 3 devices. */
-function oddChain() {
-  const b = new GraphBuilder("odd_chain", 3);
-  const x = b.input("x", "f32", 7, "candidate");
-  const h = b.linear(b.linear(x, 13, "relu", "l1"), 7, "none", "l2");
-  const s = b.node("add", [h, x], 7);
-  b.output("score", b.linear(b.linear(b.linear(s, 5, "gelu", "l3"), 3, "tanh", "l4"), 2, "sigmoid", "l5"));
-  return b.build();
-}
-const oddRequest = (rows: number, seed: number) => {
-  const rng = new Rng(seed);
-  return { rows: { x: tensor("f32", [rows, 7], Float32Array.from({ length: rows * 7 }, () => rng.next() * 2 - 1)) } };
-};
 
 describe("a chain of odd widths with a residual", () => {
   const built = oddChain();
