@@ -93,7 +93,7 @@ export interface ModelOptions extends CompileOptions {
    * How the model spreads over `devices` (issue 20), per part: `{ embeddings: "table" | "row" |
    * "column" | "replicated" }` shards the pooled embedding tables (or `{ default, tables }` per
    * table); `{ dense: "tensor" | "replicate" }` splits the chains of linears over the devices
-   * (Megatron-style pairs with one reduce each, or each device a share of the rows; CPU core groups).
+   * (Megatron-style pairs with one reduce each, or each device a share of the rows).
    * "auto" (the planner) is not available yet.
    */
   parallel?: ParallelConfig;
