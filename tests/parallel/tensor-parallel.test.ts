@@ -131,6 +131,18 @@ test("pairing: chains cut in pairs, an odd last column-parallel, int8 second hal
   expect(splitByWeight(2, [1, 1, 1])).toEqual([{ start: 0, end: 1 }, { start: 1, end: 1 }, { start: 1, end: 2 }]);
 });
 
+test("a chain ends where a linear's output is a graph output or read twice", () => {
+  const b = new GraphBuilder("branching", 4);
+  const x = b.input("x", "f32", 8, "candidate");
+  const a = b.linear(b.linear(x, 16, "relu", "a1"), 12, "relu", "a2");
+  b.output("a", a); // a2's output leaves the graph: a3 starts no chain with it
+  const c = b.linear(b.linear(b.linear(a, 10, "relu", "a3"), 6, "relu", "a4"), 6, "relu", "a5");
+  b.output("c", b.node("add", [c, b.linear(c, 6, "none", "side")], 6)); // a5's output is read twice
+  const model = compile(b.build()).model;
+  const chains = linearChains(model.graph, inferGraph(model.graph)).map((ch) => ch.map((l) => l.node));
+  expect(chains).toEqual([["a1", "a2"], ["a3", "a4", "a5"]]);
+});
+
 test("a device made to fail fails only that batch; the next batch and the other requests in flight score as before", async () => {
   const built = zoo.dcnv2.build();
   const single = keep(new Model(built));
