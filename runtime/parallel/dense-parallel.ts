@@ -101,6 +101,7 @@ export class DenseParallel {
         this.groups.push(placed);
         this.#byFirstNode.set(group.linears[0]!.node, placed);
         for (const l of group.linears.slice(1)) this.#inside.add(l.node);
+        for (const l of group.linears) if (l.absorbed) this.#inside.add(l.absorbed);
       }
     } catch (err) {
       this.dispose();

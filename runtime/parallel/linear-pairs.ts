@@ -1,9 +1,10 @@
 // Which linears of a compiled graph run split over devices (`parallel.dense`),
 // and how. A chain is two or more linear nodes where each one's output is read
-// by the next one only, as its input (activations are fused into the linears'
-// epilogues by then: compiler/fuse-linear.ts), and by nothing else — no graph
-// output, no other reader — so the values inside a chain never need to exist
-// whole. Per strategy:
+// by the next one only, as its input, and by nothing else — no graph output, no
+// other reader — so the values inside a chain never need to exist whole. The
+// compiler fuses activations into the linears' epilogues (fuse-linear.ts); one
+// left as a node of its own (optimize: false) right after a linear without one
+// is taken into that linear's epilogue here. Per strategy:
 // - "tensor": the chain is cut Megatron-style into pairs, the first linear of a
 //   pair column-parallel (each device a slice of its output features), the
 //   second row-parallel (the matching slice of its inputs: a partial sum),
@@ -29,6 +30,8 @@ export interface ChainLinear {
   residual?: string;
   y: string;
   act: string;
+  /** The activation node taken into this linear's epilogue (its step does nothing; `y` is its output). */
+  absorbed?: string;
   n: number;
   k: number;
   dtype: string;
@@ -41,6 +44,7 @@ export type DenseGroup =
   | { kind: "rows"; linears: ChainLinear[] };
 
 const gemmDtypes = new Set(["f32", "bf16", "i8"]);
+const activationOps = new Set(["relu", "gelu", "silu", "sigmoid", "tanh"]);
 
 /** A linear the parallel steps can split: one GEMM (no per-slot form) over a 2-d weight, bias a weight, input and residual values. */
 function chainLinear(graph: Graph, info: GraphInfo, node: Node): ChainLinear | undefined {
@@ -67,7 +71,11 @@ export function linearChains(graph: Graph, info: GraphInfo): ChainLinear[][] {
   const linears = new Map<string, ChainLinear>();
   for (const node of graph.nodes) {
     const l = chainLinear(graph, info, node);
-    if (l) linears.set(node.name, l);
+    if (!l) continue;
+    const r = readers.get(l.y) ?? [];
+    const act = r.length === 1 && r[0]!.inputs.length === 1 && activationOps.has(r[0]!.op) ? r[0]! : undefined;
+    if (act && l.act === "none" && !l.residual && !outputs.has(l.y) && !aliased.has(l.y)) Object.assign(l, { act: act.op, absorbed: act.name, y: act.outputs[0]! });
+    linears.set(node.name, l);
   }
   // next(l): the one linear reading l's output, as its input only.
   const next = new Map<string, ChainLinear>();

@@ -6,13 +6,13 @@
 //   sum p_d = h_d · W₂[:, c_d]ᵀ (the first device's with b₂); one reduce after
 //   the wait: y = act₂(Σ_d p_d) (+ r₂). h never exists whole.
 // - column: device d writes its slice of the output in place,
-//   y[:, c_d] = act(x · W[c_d]ᵀ + b[c_d]) (+ r[:, c_d]) — core groups share host
-//   memory, so the gather is the writes themselves.
+//   y[:, c_d] = act(x · W[c_d]ᵀ + b[c_d]) (+ r[:, c_d]) — the gather is the
+//   writes themselves.
 // The step runs where the group's first linear ran. The memory planner may give
-// the pair's output the place of its input (the input is dead after the first
-// linear on one device), so the first device writes its partial into the
-// output only when the two do not overlap; otherwise every partial goes to
-// scratch. Slot storage is read when the step runs (graph inputs and outputs
+// the group's output the place of its input (a pair's input is dead after its
+// first linear on one device, a linear's after it when a separate activation
+// node writes the output), so the devices write the output directly only when
+// the two do not overlap; otherwise into scratch, placed after the wait. Slot storage is read when the step runs (graph inputs and outputs
 // may be bound to the caller's arrays). A device failing fails this batch only.
 import { type Pointer, ptr } from "bun:ffi";
 import { runAll } from "../devices";
@@ -20,7 +20,8 @@ import { DeviceError } from "../devices/device";
 import { activations, binaryOps } from "../ffi/activations";
 import { CommandList } from "../ffi/commands";
 import { check, native } from "../ffi/native";
-import type { DenseParallel, PlacedGroup } from "./dense-parallel";
+import type { DenseParallel, PackedLinear, PlacedGroup } from "./dense-parallel";
+import type { ChainLinear } from "./linear-pairs";
 
 /** Where a value lives when the step runs: its storage (read then) and row stride. */
 export interface StepSlot {
@@ -42,7 +43,7 @@ export class TensorParallelGroup {
     readonly x: StepSlot,
     readonly y: StepSlot,
     readonly residuals: (StepSlot | undefined)[],
-    /** The pair's output may not overlap its input (or the first linear's residual): the first partial goes straight to it. */
+    /** The output overlaps neither the input nor the first linear's residual: a column slice (a pair: the first partial) goes straight to it. */
     readonly direct: boolean,
   ) {
     this.#lists = dense.devices.map(() => new CommandList(4));
@@ -60,20 +61,29 @@ export class TensorParallelGroup {
     const x = addressOf(this.x.data), y = addressOf(this.y.data);
     const r = this.residuals[0];
     const rAt = r ? addressOf(r.data) : 0;
+    const out = this.placed.parts.map((part, d) => {
+      const cols = part.columns.end - part.columns.start;
+      return this.direct ? { at: y + part.columns.start * 4, ld: this.y.ld } : { at: this.dense.scratch(d, "columns", Math.max(1, rows * cols) * 4), ld: cols };
+    });
     this.placed.parts.forEach((part, d) => {
       const list = this.#lists[d]!;
       list.reset();
       if (part.linears.length === 0) return;
       const { w, bias } = part.linears[0]!;
       const c = part.columns.start;
-      list.gemm(rows, x, this.x.ld, w.handle as number, bias ? (bias.ptr as number) : null, act(l.act), y + c * 4, this.y.ld, r ? rAt + c * 4 : null, r?.ld ?? 0);
+      list.gemm(rows, x, this.x.ld, w.handle as number, bias ? (bias.ptr as number) : null, act(l.act), out[d]!.at, out[d]!.ld, r ? rAt + c * 4 : null, r?.ld ?? 0);
     });
     this.#runAll();
+    if (this.direct) return;
+    this.placed.parts.forEach((part, d) => {
+      const cols = part.columns.end - part.columns.start;
+      if (cols > 0) check(native().rf_activation(null, 0, rows, cols, out[d]!.at as unknown as Pointer, cols, (y + part.columns.start * 4) as unknown as Pointer, this.y.ld), "rf_activation");
+    });
   }
 
   #pair(rows: number): void {
-    const [a, b] = this.placed.group.linears as [typeof this.placed.group.linears[0], typeof this.placed.group.linears[0]];
-    const n = b!.n;
+    const [a, b] = this.placed.group.linears as [ChainLinear, ChainLinear];
+    const n = b.n;
     const x = addressOf(this.x.data), y = addressOf(this.y.data);
     const [r1, r2] = this.residuals;
     const r1At = r1 ? addressOf(r1.data) : 0;
@@ -84,13 +94,13 @@ export class TensorParallelGroup {
       const list = this.#lists[d]!;
       list.reset();
       if (part.linears.length === 0) return;
-      const [wa, wb] = part.linears as [typeof part.linears[0], typeof part.linears[0]];
+      const [wa, wb] = part.linears as [PackedLinear, PackedLinear];
       const cols = part.columns.end - part.columns.start;
       const h = this.dense.scratch(d, "hidden", rows * cols * 4);
-      list.gemm(rows, x, this.x.ld, wa!.w.handle as number, wa!.bias ? (wa!.bias.ptr as number) : null, act(a!.act), h, cols, r1 ? r1At + part.columns.start * 4 : null, r1?.ld ?? 0);
+      list.gemm(rows, x, this.x.ld, wa.w.handle as number, wa.bias ? (wa.bias.ptr as number) : null, act(a.act), h, cols, r1 ? r1At + part.columns.start * 4 : null, r1?.ld ?? 0);
       const p = partial[active.indexOf(d)]!;
       const bias = d === first && this.placed.reduceBias ? (this.placed.reduceBias.ptr as number) : null;
-      list.gemm(rows, h, cols, wb!.w.handle as number, bias, 0, p.at, p.ld);
+      list.gemm(rows, h, cols, wb.w.handle as number, bias, 0, p.at, p.ld);
     });
     this.#runAll();
     // The reduce: y = Σ partials, then the second linear's activation and residual, in place.
@@ -103,7 +113,7 @@ export class TensorParallelGroup {
       else check(lib.rf_activation(null, 0, rows, n, p0!.at as unknown as Pointer, p0!.ld, yp, this.y.ld), "rf_activation");
     }
     for (let i = start; i < partial.length; i++) check(lib.rf_binary(null, ADD, rows, n, yp, this.y.ld, partial[i]!.at as unknown as Pointer, partial[i]!.ld, yp, this.y.ld), "rf_binary");
-    if (b!.act !== "none") check(lib.rf_activation(null, act(b!.act), rows, n, yp, this.y.ld, yp, this.y.ld), "rf_activation");
+    if (b.act !== "none") check(lib.rf_activation(null, act(b.act), rows, n, yp, this.y.ld, yp, this.y.ld), "rf_activation");
     if (r2) check(lib.rf_binary(null, ADD, rows, n, yp, this.y.ld, r2.data, r2.ld, yp, this.y.ld), "rf_binary");
   }
 

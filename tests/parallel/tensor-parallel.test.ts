@@ -131,6 +131,27 @@ test("pairing: chains cut in pairs, an odd last column-parallel, int8 second hal
   expect(splitByWeight(2, [1, 1, 1])).toEqual([{ start: 0, end: 1 }, { start: 1, end: 1 }, { start: 1, end: 2 }]);
 });
 
+describe("activations left as nodes of their own (optimize: false) are taken into the chain", () => {
+  test.each(["tensor", "replicate"] as const)("%s over cpu:3x1", (dense) => {
+    for (const [built, request] of [[oddChain(), (seed: number) => oddRequest(23, seed)], [zoo.dcnv2.build(), (seed: number) => zooRequest("dcnv2", zoo.dcnv2.build(), 23, seed)]] as const) {
+      const single = keep(new Model(built, { optimize: false }));
+      const split = keep(new Model(built, { optimize: false, devices: "cpu:3x1", parallel: { dense } }));
+      for (const seed of [1, 2]) expect(worstDifference(split, single, request(seed) as never)).toBeLessThan(1e-5);
+      const groups = split.inspect().parallel!.dense!.groups;
+      expect(groups.length).toBeGreaterThan(0);
+      expect(split.stats().parallel!.dense!.batches).toBeGreaterThan(0);
+    }
+  });
+
+  test("the activation node becomes the linear's epilogue", () => {
+    const model = compile(oddChain(), { optimize: false }).model;
+    const chains = linearChains(model.graph, inferGraph(model.graph));
+    const byNode = Object.fromEntries(chains.flat().map((l) => [l.node, l.act]));
+    expect(byNode).toMatchObject({ l3: "gelu", l4: "tanh", l5: "sigmoid" });
+    expect(chains.flat().find((l) => l.node === "l5")!.absorbed).toBeDefined();
+  });
+});
+
 test("a chain ends where a linear's output is a graph output or read twice", () => {
   const b = new GraphBuilder("branching", 4);
   const x = b.input("x", "f32", 8, "candidate");
