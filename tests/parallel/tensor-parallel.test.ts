@@ -63,6 +63,14 @@ describe.each(chained.filter((n) => chainsOf(n, "int8").length > 0) as ZooName[]
   });
 });
 
+test.each([["tensor"], ["replicate"]] as const)("bf16 weights, %s over cpu:3x1, score as the single-device bf16 model (1e-5)", (dense) => {
+  const built = zoo.dlrm.build();
+  const single = keep(new Model(built, { precision: "bf16" }));
+  const split = keep(new Model(built, { precision: "bf16", devices: "cpu:3x1", parallel: { dense } }));
+  expect(split.inspect().parallel!.dense!.groups.flatMap((g) => g.dtype)).toContain("bf16");
+  for (const [rows, seed] of [[19, 1], [3, 2]] as const) expect(worstDifference(split, single, zooRequest("dlrm", built, rows, seed))).toBeLessThan(1e-5);
+});
+
 test.skipIf(!k.supportedIsas().includes("avx2"))("int8 on AVX2 (int16 rows up to 24): replicated row shares keep the batch's side of the bound", () => {
   const built = zoo.dcnv2.build();
   const before = k.isa().active;
