@@ -20,3 +20,12 @@ export const oddRequest = (rows: number, seed: number): RankRequest => {
   return { rows: { x: tensor("f32", [rows, 7], Float32Array.from({ length: rows * 7 }, () => rng.next() * 2 - 1)) } };
 };
 
+
+/** x(7) → 7 (+ x residual) → 13 relu → 3 sigmoid: a residual on the first (column-parallel) linear of a pair. */
+export function residualFirstChain(): BuiltModel {
+  const b = new GraphBuilder("residual_first", 5);
+  const x = b.input("x", "f32", 7, "candidate");
+  const s = b.node("add", [b.linear(x, 7, "none", "r1"), x], 7);
+  b.output("score", b.linear(b.linear(s, 13, "relu", "r2"), 3, "sigmoid", "r3"));
+  return b.build();
+}

@@ -19,7 +19,7 @@ import * as k from "../../runtime/ffi";
 import { Rng } from "../../runtime/tensor/random";
 import { tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
-import { oddChain, oddRequest } from "./dense-fixtures";
+import { oddChain, oddRequest, residualFirstChain } from "./dense-fixtures";
 import { worstDifference, zooRequest } from "./sharding-fixtures";
 
 const opened: { dispose(): void }[] = [];
@@ -107,6 +107,17 @@ describe("a chain of odd widths with a residual", () => {
       if (devices === "cpu:3x1") expect(report.groups[2]!.slices.filter((s) => s.columns[1] > s.columns[0]).length).toBe(2);
     } else expect(report.groups.map((g) => g.kind)).toEqual(["rows"]);
   });
+});
+
+test.each(["tensor", "replicate"] as const)("a residual on the first linear of a pair (%s over cpu:3x1)", (dense) => {
+  const built = residualFirstChain();
+  const single = keep(new Model(built));
+  const split = keep(new Model(built, { devices: "cpu:3x1", parallel: { dense } }));
+  for (const [rows, seed] of [[1, 1], [31, 2]] as const) expect(worstDifference(split, single, oddRequest(rows, seed) as never)).toBeLessThan(1e-5);
+  const model = compile(built).model;
+  const chain = linearChains(model.graph, inferGraph(model.graph))[0]!;
+  expect(chain.map((l) => [l.node, l.residual !== undefined])).toEqual([["r1", true], ["r2", false], ["r3", false]]);
+  if (dense === "tensor") expect(split.inspect().parallel!.dense!.groups.map((g) => g.kind)).toEqual(["pair", "column"]);
 });
 
 test("inspect() shows DLRM's pairs and each device's slice", () => {
