@@ -6,7 +6,8 @@
 import { describePlan } from "../compiler/plan-memory";
 import type { Executor, ProfileLine } from "./executor";
 import type { EmbeddingShardingReport } from "../parallel/embedding-sharding";
-import type { DenseParallelReport } from "../parallel/dense-parallel";
+import type { DenseParallelReport, DenseParallelStats } from "../parallel/dense-parallel";
+import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
 
 export interface TensorInfo {
   name: string;
@@ -30,6 +31,12 @@ export interface ModelInspection {
   dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
   /** How the model spreads over its devices (`parallel`): where each embedding table's shards live. */
   parallel?: { embeddings?: EmbeddingShardingReport; dense?: DenseParallelReport };
+}
+
+/** The parallel parts' counters since load (`stats().parallel`). */
+export interface ParallelStats {
+  embeddings?: EmbeddingShardingStats;
+  dense?: DenseParallelStats;
 }
 
 export type { ProfileLine };

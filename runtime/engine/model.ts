@@ -406,8 +406,8 @@ export class Model {
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
-    const sharded = this.#inline?.executor.embeddingSharding?.stats();
-    const dense = this.#inline?.executor.denseParallel?.stats();
+    const sharded = this.#inline ? this.#inline.executor.embeddingSharding?.stats() : this.#worker!.parallelStats?.embeddings;
+    const dense = this.#inline ? this.#inline.executor.denseParallel?.stats() : this.#worker!.parallelStats?.dense;
     return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded || dense ? { parallel: { ...(sharded ? { embeddings: sharded } : {}), ...(dense ? { dense } : {}) } } : {}) };
   }
 

@@ -228,6 +228,9 @@ test("on a worker (devices opened there from the spec) it scores as one device",
   const want = single.rankSync(req).outputs.ctr!.data;
   expect(Math.max(...Array.from(got, (g, i) => Math.abs(g - want[i]!)))).toBeLessThan(1e-5);
   expect(worker.inspect().parallel!.dense!.groups.map((g) => g.kind)).toEqual(["pair", "pair"]);
+  // The worker's counters come back with each batch.
+  expect(worker.stats().parallel!.dense!.batches).toBe(2);
+  expect(worker.stats().parallel!.dense!.devices.map((d) => d.id)).toEqual(["cpu:0", "cpu:1"]);
 });
 
 test("embeddings and dense together share one set of devices", () => {
