@@ -2,16 +2,19 @@
 // "replicate" }`). Design: the executor runs one batch at a time, so data
 // parallelism happens inside the batch — its rows are split into contiguous
 // shares (by each device's threads) and every device runs its share through
-// the whole chain on its own core group, all at once, with one sync per chain.
-// A batch of 64 rows is two batches of 32 in flight; throughput scales with
-// the devices as long as a share keeps a core group's GEMM tiles busy. The
-// chain's weights are packed once (core groups share host memory and rf_gemm
-// only reads them). A chain with int8 layers keeps every share on the side of
-// rf_gemm's small-M bound the whole batch is on (rowShares), so its rows are
-// quantized as on one device. Each device's values inside the chain live in its own
-// scratch (the memory planner may reuse a chain value's place for another as
-// soon as one device would be done with it); the output is written in place
-// when it overlaps nothing the chain reads, else copied after the wait.
+// the whole chain on its own queue and threads, all at once, with one sync per
+// chain. A batch of 64 rows is two batches of 32 in flight; throughput scales
+// with the devices as long as a share keeps a device's GEMM tiles busy (whole
+// batches per device would need an executor per device, each with its own
+// arena: the rest of the plan runs one batch at a time). Core groups share one
+// packed copy of the chain (host memory, rf_gemm only reads it); an OpenCL
+// sub-device holds its own. A chain with int8 layers keeps every share on the
+// side of rf_gemm's small-M bound the whole batch is on (rowShares), so its
+// rows are quantized as on one device. Each device's values inside the chain
+// live in its own scratch (the memory planner may reuse a chain value's place
+// for another as soon as one device would be done with it); the output is
+// written in place when it overlaps nothing the chain reads, else copied after
+// the wait.
 import { type Pointer } from "bun:ffi";
 import { runAll } from "../devices";
 import { DeviceError } from "../devices/device";

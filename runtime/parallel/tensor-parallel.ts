@@ -1,6 +1,7 @@
 // One tensor-parallel group of one plan (`parallel: { dense: "tensor" }`), run
-// over the devices that hold its slices, each on its own core group, all at
-// once (one command list each, runAll):
+// over the devices that hold its slices, each on its own queue and threads (a
+// core group's pinned pool, an OpenCL sub-device), all at once (one command
+// list each, runAll):
 // - pair (Megatron-style): device d computes its column slice of the first
 //   linear, h_d = act₁(x · W₁[c_d]ᵀ + b₁[c_d]) (+ r₁[:, c_d]), then its partial
 //   sum p_d = h_d · W₂[:, c_d]ᵀ (the first device's with b₂); one reduce after
@@ -12,8 +13,9 @@
 // the group's output the place of its input (a pair's input is dead after its
 // first linear on one device, a linear's after it when a separate activation
 // node writes the output), so the devices write the output directly only when
-// the two do not overlap; otherwise into scratch, placed after the wait. Slot storage is read when the step runs (graph inputs and outputs
-// may be bound to the caller's arrays). A device failing fails this batch only.
+// the two do not overlap; otherwise into scratch, placed after the wait. Slot
+// storage is read when the step runs (graph inputs and outputs may be bound to
+// the caller's arrays). A device failing fails this batch only.
 import { type Pointer, ptr } from "bun:ffi";
 import { runAll } from "../devices";
 import { DeviceError } from "../devices/device";
