@@ -3,6 +3,9 @@
 // - sharded embedding tables (bench/parallel-embeddings.ts): the DLRM-v2-shaped
 //   embedding stage replicated or sharded table-, row- or column-wise on
 //   2 devices × 1 core against 1 device × 1 core and 1 device × 2 cores.
+// - dense (bench/parallel-dense.ts): the DLRM-v2 top MLP tensor-parallel and
+//   replicated on 2 devices × 1 core against the same two single devices.
+import { denseSection } from "./parallel-dense";
 import { embeddingSection } from "./parallel-embeddings";
 import { Report } from "./report";
 
@@ -11,5 +14,6 @@ export async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const report = new Report("parallel");
   await embeddingSection(report, { quick });
+  await denseSection(report, { quick });
   report.print(json);
 }

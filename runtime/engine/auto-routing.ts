@@ -9,6 +9,7 @@ import type { BuiltModel } from "../graph/builder";
 import { RankfnError } from "../errors";
 import { type Device, openDevices } from "../devices";
 import { AutoParallel } from "../parallel/auto-parallel";
+import { linearPairs } from "../parallel/graph-costs";
 import { pooledTables } from "../parallel/embedding-sharding";
 import type { ParallelOptions } from "../parallel/parallel-options";
 import type { Strategy } from "../parallel/planner";
@@ -32,6 +33,8 @@ export class AutoRouting {
   readonly #owned: boolean;
   readonly #make: MakeExecutor;
   readonly #executors = new Map<Strategy, Executor>();
+  /** Batches run per strategy (`stats().parallel.auto`). */
+  readonly batches: Partial<Record<Strategy, number>> = {};
 
   constructor(model: BuiltModel, { devices, maxBatch, remoteTables, make }: { devices: string | Device[]; maxBatch: number; remoteTables: readonly string[]; make: MakeExecutor }) {
     this.#owned = typeof devices === "string";
@@ -41,8 +44,13 @@ export class AutoRouting {
       const groups = this.devices.length;
       const coresPerGroup = Math.max(1, Math.min(...this.devices.map((d) => d.stats().threads)));
       const strategies: Partial<Record<Strategy, ParallelOptions | undefined>> = {};
+      const pairs = linearPairs(model.graph);
       if (groups > 1 && remoteTables.length === 0 && pooledTables(model).length > 1) strategies.embeddings = { embeddings: "table" };
-      this.auto = new AutoParallel({ graph: model.graph, groups, coresPerGroup, buckets: bucketCapacities(maxBatch), strategies });
+      if (groups > 1 && pairs.chainOf.size > 0) {
+        strategies.tensor = { dense: "tensor" };
+        strategies.replicate = { dense: "replicate" };
+      }
+      this.auto = new AutoParallel({ graph: model.graph, groups, coresPerGroup, buckets: bucketCapacities(maxBatch), strategies, pairs });
     } catch (e) {
       this.dispose();
       throw e;
@@ -58,6 +66,14 @@ export class AutoRouting {
       ex = this.#make(options, options ? this.devices : undefined);
       this.#executors.set(strategy, ex);
     }
+    return ex;
+  }
+
+  /** The executor that runs a batch of `rows` rows, counted as run. */
+  runOn(rows: number): Executor {
+    const ex = this.executorFor(rows);
+    const strategy = this.auto.bucketFor(rows).choice;
+    this.batches[strategy] = (this.batches[strategy] ?? 0) + 1;
     return ex;
   }
 

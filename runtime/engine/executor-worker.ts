@@ -15,7 +15,7 @@ import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
 import { type CopyCounts, Executor, type ProfileLine } from "./executor";
-import { type ModelInspection, inspectExecutor } from "./inspection";
+import { type ModelInspection, type ParallelStats, inspectExecutor } from "./inspection";
 import type { Graph } from "../graph/schema";
 import type { GatheredRows } from "./plan-context";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
@@ -36,7 +36,7 @@ export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: In
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; parallel?: ParallelStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -77,9 +77,11 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats() } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), parallel: executor!.parallelStats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);
   }
 };
+
+

@@ -17,10 +17,12 @@ import { groupExperts } from "../moe/group-experts";
 import { SequenceParallel, type SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
 import { historyChain } from "./history-chain";
-import type { Device } from "../devices";
+import { type Device, openDevices } from "../devices";
 import { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
 import { AutoRouting, refuseWithAuto } from "./auto-routing";
+import type { ParallelStats } from "./inspection";
+import { DenseParallel } from "../parallel/dense-parallel";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -107,6 +109,10 @@ export class Executor {
   readonly kvCache: KvCache | undefined;
   /** Devices and table shards when the pooled lookups run sharded (`parallel.embeddings`). */
   readonly embeddingSharding: EmbeddingSharding | undefined;
+  /** Devices and weight slices when linear chains run split over devices (`parallel.dense`). */
+  readonly denseParallel: DenseParallel | undefined;
+  /** Devices opened here from a spec when more than one part of the model spreads over them. */
+  readonly #sharedDevices: Device[] | undefined;
   /** Plans by "candidate capacity/context capacity". */
   readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -132,6 +138,8 @@ export class Executor {
     this.copies = copies ?? { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
     if (parallel === "auto") refuseWithAuto({ kvCache, sequenceParallel, experts });
     const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
+    const dense = typeof parallel === "object" ? parallel.dense : undefined;
+    if (dense && experts) throw new RankfnError("parallel.dense: cannot be combined with experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
     if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
@@ -145,7 +153,11 @@ export class Executor {
     this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
-    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: devices!, embeddings }) : undefined;
+    // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
+    this.#sharedDevices = embeddings && dense && typeof devices === "string" ? openDevices(devices) : undefined;
+    const spread = this.#sharedDevices ?? devices!;
+    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
+    this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
     this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
   }
 
@@ -163,7 +175,7 @@ export class Executor {
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding, this.denseParallel);
       this.#plans.set(key, plan);
       this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
@@ -209,7 +221,7 @@ export class Executor {
    */
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
     const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
-    if (this.autoParallel) return this.autoParallel.executorFor(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
+    if (this.autoParallel) return this.autoParallel.runOn(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
@@ -310,6 +322,13 @@ export class Executor {
     return b;
   }
 
+  /** The parallel parts' counters since load (`stats().parallel`), when the model spreads over devices. */
+  parallelStats(): ParallelStats | undefined {
+    if (this.autoParallel) return { auto: { batches: { ...this.autoParallel.batches } } };
+    const embeddings = this.embeddingSharding?.stats(), dense = this.denseParallel?.stats();
+    return embeddings || dense ? { ...(embeddings ? { embeddings } : {}), ...(dense ? { dense } : {}) } : undefined;
+  }
+
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
     if (this.autoParallel) return mergeProfiles(this.autoParallel.executors().map((e) => e.profile()));
@@ -350,6 +369,8 @@ export class Executor {
     this.kvCache?.dispose();
     this.embeddingSharding?.dispose();
     this.autoParallel?.dispose();
+    this.denseParallel?.dispose();
+    for (const d of this.#sharedDevices ?? []) d.dispose();
   }
 }
 

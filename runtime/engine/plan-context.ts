@@ -11,6 +11,7 @@ import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { EmbeddingSharding } from "../parallel/embedding-sharding";
+import type { DenseParallel } from "../parallel/dense-parallel";
 import type { KvCache } from "./kv-cache";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
@@ -92,6 +93,8 @@ export interface PlanContext {
   sequenceParallel?: SequenceParallel;
   /** Devices and table shards when the model shards its embedding tables (`parallel.embeddings`). */
   embeddingSharding?: EmbeddingSharding;
+  /** Devices and weight slices when the model splits its linear chains over devices (`parallel.dense`). */
+  denseParallel?: DenseParallel;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

@@ -5,7 +5,8 @@
 // it to the explicit `parallel` options the engine runs:
 //   single     no devices: the library pool with every core of the devices
 //   embeddings { embeddings: "table" }
-//   and the dense strategies the engine registers (runtime/parallel/parallel-options.ts).
+//   tensor     { dense: "tensor" }     (models with dense chains)
+//   replicate  { dense: "replicate" }  (the same; each batch's rows split over the devices)
 // The executor then runs each batch with its bucket's choice (one executor per
 // distinct choice, sharing nothing but the model). What was predicted and
 // chosen is reported by inspect().parallel.auto.

@@ -7,12 +7,14 @@
 //   the table).
 // Context nodes (once per request) are counted as if once per row: the planner
 // places candidate-side work, and a context node costs at most that.
-// Linear pairs for tensor parallelism come from the caller (the pass that marks
-// them), as node name → pair index; the pair's last node carries the reduce.
+// Dense chains and tensor-parallel groups come from linearPairs() (the engine's
+// own pairing, runtime/parallel/linear-pairs.ts); a pair's last node carries
+// the reduce.
 import { type GraphInfo, inferGraph } from "../graph/infer";
 import { nodeFlops } from "../graph/node-flops";
 import type { Graph, Node } from "../graph/schema";
 import { dtypes, storageLength } from "../tensor/dtype";
+import { denseGroups, linearChains } from "./linear-pairs";
 import type { CostNode } from "./planner";
 
 const lookupOps = new Set(["embedding_bag", "embedding_bags", "embedding_sequence"]);
@@ -20,10 +22,26 @@ const linearOps = new Set(["linear", "matmul", "cross", "grouped_linear"]);
 const expertOps = new Set(["moe", "experts", "mixture"]);
 
 export interface LinearPairs {
-  /** Pair index of each node in a tensor-parallel pair. */
+  /** Tensor parallelism: the split group (pair or column-split linear) of each node in one. */
   pairOf: ReadonlyMap<string, number>;
   /** The nodes that end a pair (their output is reduced over the devices). */
   ends: ReadonlySet<string>;
+  /** Replicate: the dense chain of each node in one. */
+  chainOf: ReadonlyMap<string, number>;
+}
+
+/** The dense chains and tensor-parallel groups of a graph as the engine runs them (runtime/parallel/linear-pairs.ts). */
+export function linearPairs(graph: Graph, info: GraphInfo = inferGraph(graph)): LinearPairs {
+  const chains = linearChains(graph, info);
+  const pairOf = new Map<string, number>();
+  const ends = new Set<string>();
+  const chainOf = new Map<string, number>();
+  chains.forEach((chain, c) => chain.forEach((l) => chainOf.set(l.node, c)));
+  denseGroups(chains, "tensor").forEach((group, g) => {
+    for (const l of group.linears) pairOf.set(l.node, g);
+    if (group.kind === "pair") ends.add(group.linears[1].node);
+  });
+  return { pairOf, ends, chainOf };
 }
 
 function kindOf(node: Node): CostNode["kind"] {
@@ -66,6 +84,8 @@ export function costNodes(graph: Graph, pairs?: LinearPairs, info: GraphInfo = i
       bytesPerRow: activations + (kind === "embedding" ? lookupBytes(graph, info, node) : 0),
       weightBytes,
     };
+    const chain = pairs?.chainOf.get(node.name);
+    if (chain !== undefined) out.chain = chain;
     const pair = pairs?.pairOf.get(node.name);
     if (pair !== undefined) {
       out.pair = pair;
