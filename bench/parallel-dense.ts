@@ -20,6 +20,7 @@ import type { ParallelConfig } from "../runtime/parallel/parallel-options";
 import { Rng } from "../runtime/tensor/random";
 import { type Tensor, tensor } from "../runtime/tensor/tensor";
 import { DLRM_V2 } from "../sdk/zoo/dlrm-v2-shape";
+import { plannerCases } from "./parallel-planner";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -56,6 +57,7 @@ export async function denseSection(report: Report, { quick }: { quick: boolean }
   const staged = new Map<number, StagedBatch>(batches.map((n) => [n, new Stager(compiled.graph).stage([new RequestValidator(compiled.graph).validate(requests.get(n)!)]).batch]));
   const baseLatency = new Map<number, number>();
   const baseThroughput = new Map<number, number>();
+  const measured = new Map<string, Map<number, number>>();
   for (const setup of setups) {
     k.setNumThreads(setup.threads);
     const exec = new Executor(compiled, { maxBatch: 4096, devices: setup.devices, parallel: setup.parallel });
@@ -80,6 +82,7 @@ export async function denseSection(report: Report, { quick }: { quick: boolean }
         const rowsPerS = (IN_FLIGHT * n) / t.median;
         const ms = latency.get(n)!;
         if (!setup.devices && setup.threads === 1) (baseLatency.set(n, ms), baseThroughput.set(n, rowsPerS));
+        else measured.set(setup.label, (measured.get(setup.label) ?? new Map()).set(n, rowsPerS));
         section.add({
           setup: setup.label,
           batch: n,
@@ -96,6 +99,7 @@ export async function denseSection(report: Report, { quick }: { quick: boolean }
     }
   }
   k.setNumThreads(2);
+  plannerCases.push({ model: "DLRM-v2 top MLP", compiled, rowsPerSecond: measured, labelOf: { single: setups[1]!.label, tensor: setups[2]!.label, replicate: setups[3]!.label } });
   section.note("latency × 1×1: median time per batch (one after another) over 1 device × 1 core (below 1 is faster; the TP target at batch 64 on 2 × 1 is ≤ 0.6); throughput × 1×1: rows/s with 4 batches in flight on a worker over 1 × 1.");
   section.note("tensor: the pair (3456 → 1024 → 1024) is one sync and a reduce of the 1024-wide partials on the calling thread, the odd 512 layer column-parallel a second sync; replicate: each device runs half the rows through all three layers, one sync.");
 }
