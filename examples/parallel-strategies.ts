@@ -37,3 +37,17 @@ for (const dense of ["tensor", "replicate"] as const) {
     console.log(`           ${g.kind.padEnd(6)} ${g.linears.join(" + ").padEnd(28)} ${g.widths.join("→").padEnd(16)} ${slices}`);
   }
 }
+
+// parallel: "auto": the planner predicts every strategy this model can run on these devices per
+// batch-size bucket (from the graph's FLOPs and bytes and the devices' probed speeds) and runs each
+// batch with its bucket's pick; inspect().parallel.auto shows the predictions and the choice.
+{
+  using auto = loadModel(built, { devices: "cpu:2", parallel: "auto", maxBatch: 2048 });
+  const got = auto.rankSync(request).outputs.ctr!.data;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  console.log(`auto       max |score difference| vs one device ${worst.toExponential(2)}`);
+  for (const b of auto.inspect().parallel!.auto!.buckets) {
+    console.log(`           batch ≤ ${String(b.batch).padEnd(5)} picks ${b.choice.padEnd(10)} predicted ms per batch: ${b.predictions.map((p) => `${p.strategy} ${p.perBatchMs.toFixed(3)}`).join(", ")}`);
+  }
+}
