@@ -14,6 +14,7 @@ const HELPERS = new Set([
   "onnx-pytorch-dlrm.ts",
   "parallel-dense.ts",
   "parallel-embeddings.ts",
+  "parallel-moe.ts",
   "parallel-planner.ts",
   "ort-int8-peer.ts",
   "ort-int8-twin.ts",
