@@ -8,6 +8,7 @@ import { compile } from "../../runtime/compiler/compile";
 import { Model } from "../../runtime/engine/model";
 import { bucketCapacities } from "../../runtime/engine/auto-routing";
 import { RankfnError } from "../../runtime/errors";
+import { DeviceError, openDevices } from "../../runtime/devices";
 import { costNodes, linearPairs } from "../../runtime/parallel/graph-costs";
 import { pick, predict } from "../../runtime/parallel/planner";
 import { deviceSpeeds } from "../../runtime/parallel/device-speeds";
@@ -90,6 +91,47 @@ describe("dlrm on cpu:2 with parallel: auto", () => {
     const want: Record<string, number> = {};
     for (const rows of [1, 40, 300, 1000]) want[choice(rows)] = (want[choice(rows)] ?? 0) + 1;
     expect(auto.stats().parallel!.auto!.batches).toEqual(want);
+  });
+
+  test("a device failing under the bucket's split strategy fails only that batch", () => {
+    const single = keep(new Model(built));
+    const devices = openDevices("cpu:2");
+    const auto = new Model(built, { devices, parallel: "auto", maxBatch: 1024 });
+    try {
+      const big = zooRequest("dlrm", built, 1000, 7, options);
+      expect(auto.inspect().parallel!.auto!.buckets.at(-1)!.choice).not.toBe("single");
+      devices[1]!.failNextBatch();
+      let err: unknown;
+      try {
+        auto.rankSync(big);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(DeviceError);
+      expect((err as DeviceError).status).toBe(503);
+      expect((err as Error).message).toContain("device cpu:1 failed the batch");
+      expect(worstDifference(auto, single, big)).toBeLessThan(1e-5);
+      expect(worstDifference(auto, single, zooRequest("dlrm", built, 3, 8, options))).toBeLessThan(1e-5);
+    } finally {
+      auto.dispose();
+      devices.forEach((d) => d.dispose());
+    }
+  });
+  test("on a worker it plans, routes and reports the same", async () => {
+    const single = keep(new Model(built));
+    const worker = keep(new Model(built, { worker: true, devices: "cpu:2", parallel: "auto", maxBatch: 1024 }));
+    await worker.ready();
+    for (const [rows, seed] of [[5, 9], [900, 10]] as const) {
+      const req = zooRequest("dlrm", built, rows, seed, options);
+      const got = (await worker.rank(req)).outputs.ctr!.data;
+      const want = single.rankSync(req).outputs.ctr!.data;
+      expect(Math.max(...Array.from(got, (g, i) => Math.abs(g - want[i]!)))).toBeLessThan(1e-5 * Math.max(...Array.from(want, Math.abs)));
+    }
+    const buckets = worker.inspect().parallel!.auto!.buckets;
+    expect(buckets.map((b) => b.batch)).toEqual([16, 32, 64, 128, 256, 512, 1024]);
+    const batches = worker.stats().parallel!.auto!.batches;
+    expect(Object.values(batches).reduce((a, b) => a + b!, 0)).toBe(2);
+    expect(batches[buckets.at(-1)!.choice]).toBeGreaterThanOrEqual(1);
   });
 });
 
