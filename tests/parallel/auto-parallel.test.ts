@@ -13,7 +13,7 @@ import { costNodes, linearPairs } from "../../runtime/parallel/graph-costs";
 import { pick, predict } from "../../runtime/parallel/planner";
 import { deviceSpeeds } from "../../runtime/parallel/device-speeds";
 import { zoo } from "../../sdk/zoo";
-import { worstDifference, zooRequest } from "./sharding-fixtures";
+import { expectBadOption, worstDifference, zooRequest } from "./sharding-fixtures";
 
 const opened: { dispose(): void }[] = [];
 const saved = process.env.RANKFN_PLANNER_SPEEDS;
@@ -137,20 +137,11 @@ describe("dlrm on cpu:2 with parallel: auto", () => {
 
 test("bad uses of auto are 400s naming the field", () => {
   const built = zoo.dlrm.build();
-  const refuse = (f: () => unknown, message: string) => {
-    try {
-      f();
-      throw new Error("accepted");
-    } catch (e) {
-      expect(e).toBeInstanceOf(RankfnError);
-      expect((e as RankfnError).status).toBe(400);
-      expect((e as Error).message).toContain(message);
-    }
-  };
-  refuse(() => new Model(built, { parallel: "auto" }), 'parallel: "auto" needs devices');
+  expectBadOption(built, { parallel: "auto" }, 'parallel: "auto" needs devices');
+  expectBadOption(built, { devices: "cpu:2", parallel: "auto", kvCache: { mb: 1 } }, 'parallel: "auto" cannot be combined with kvCache');
   process.env.RANKFN_PLANNER_SPEEDS = "fast";
   try {
-    refuse(() => new Model(built, { devices: "cpu:2", parallel: "auto" }), "RANKFN_PLANNER_SPEEDS");
+    expectBadOption(built, { devices: "cpu:2", parallel: "auto" }, "RANKFN_PLANNER_SPEEDS");
   } finally {
     process.env.RANKFN_PLANNER_SPEEDS = "200,1";
   }

@@ -4,7 +4,8 @@
 import { expect } from "bun:test";
 import type { BuiltModel } from "../../runtime/graph/builder";
 import { GraphBuilder } from "../../runtime/graph/builder";
-import type { Model } from "../../runtime/engine/model";
+import { Model, type ModelOptions } from "../../runtime/engine/model";
+import { RankfnError } from "../../runtime/errors";
 import type { RankingRequest } from "../../runtime/engine/request";
 import { Rng } from "../../runtime/tensor/random";
 import { type Tensor, tensor } from "../../runtime/tensor/tensor";
@@ -53,4 +54,17 @@ export function poolingRequest(rows: number, seed: number): RankingRequest {
   const ids = (n: number, width: number, table: number, pad: boolean) =>
     tensor("i64", [n, width], BigInt64Array.from({ length: n * width }, (_, i) => BigInt(pad && (rng.next() < 0.3 || i < width) ? -1 : rng.int(table))));
   return { context: { u: ids(1, 3, 11, true) }, candidates: { s: ids(rows, 4, 13, true), m: ids(rows, 5, 9, true), g: ids(rows, 1, 5, false) } };
+}
+
+/** Loading `built` with `options` is refused with a 400 whose message contains `message`; a model that loads anyway is disposed. */
+export function expectBadOption(built: BuiltModel, options: ModelOptions, message: string): void {
+  let err: unknown;
+  try {
+    new Model(built, options).dispose();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(RankfnError);
+  expect((err as RankfnError).status).toBe(400);
+  expect((err as Error).message).toContain(message);
 }
