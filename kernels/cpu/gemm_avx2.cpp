@@ -161,69 +161,51 @@ inline void tile_i8_groups(const int16_t *A, const int8_t *B, const rf_weight_s 
 
 }  // namespace
 
-// The dynamic per-row quantisation of X against an int8 weight, per activation group [l0, l1) of
-// the row (one group, the whole row, by default), into L levels held as int16: u8's L = 255 (the
-// VNNI path's math), or L = i16_levels(kp) (gemm.h) for rf_weight_set_act_bits(w, 16):
-// s = (max − min) / L over the group's range widened to include 0, z = round(−min / s),
-// q = clamp(round(x / s) + z, 0, L); padding columns hold the last group's z (their weights are 0).
-// rparams = [group][scale × kI16TileRows][zero point × kI16TileRows]; dst int16 [(l/4)*MR + r][l%4].
+// The dynamic per-row quantisation of X against an int8 weight (pack_a_quantized, gemm_driver.h)
+// into L levels held as int16: u8's L = 255 (the VNNI path's math), or L = i16_levels(kp) (gemm.h)
+// for rf_weight_set_act_bits(w, 16). dst int16 [(l/4)*MR + r][l%4].
 // Shared by this file's vpmaddwd tile and the AVX-512 vpdpwssd tile (gemm_avx512.cpp).
 void pack_a_i16(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
     static_assert(kMR == kI16TileRows, "pack_a_i16 packs kI16TileRows-row tiles");
-    int16_t *d = static_cast<int16_t *>(dst);
-    const int64_t k = w.k, kp = w.kp;
-    const int G = w.act_groups();
-    const float levels = w.act_bits == 16 ? float(i16_levels(kp)) : 255.f;
-    for (int r = 0; r < kMR; ++r) {
-        if (r >= rows) {
-            for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
-            for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
-            continue;
+    const float levels = w.act_bits == 16 ? float(i16_levels(w.kp)) : 255.f;
+    const auto range = [](const float *xr, int64_t l0, int64_t l1) {
+        __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
+        int64_t l = l0;
+        for (; l + 8 <= l1; l += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + l);
+            vmin = _mm256_min_ps(vmin, v);
+            vmax = _mm256_max_ps(vmax, v);
         }
-        const float *xr = x + r * ldx;
-        float z = 0.f;
-        for (int g = 0; g < G; ++g) {
-            const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
-            __m256 vmin = _mm256_setzero_ps(), vmax = _mm256_setzero_ps();
-            int64_t l = l0;
-            for (; l + 8 <= l1; l += 8) {
-                const __m256 v = _mm256_loadu_ps(xr + l);
-                vmin = _mm256_min_ps(vmin, v);
-                vmax = _mm256_max_ps(vmax, v);
-            }
-            alignas(32) float tmin[8], tmax[8];
-            _mm256_store_ps(tmin, vmin);
-            _mm256_store_ps(tmax, vmax);
-            float lo = tmin[0], hi = tmax[0];
-            for (int t = 1; t < 8; ++t) {
-                lo = std::min(lo, tmin[t]);
-                hi = std::max(hi, tmax[t]);
-            }
-            for (; l < l1; ++l) {
-                lo = std::min(lo, xr[l]);
-                hi = std::max(hi, xr[l]);
-            }
-            const float s = hi > lo ? (hi - lo) / levels : 1.f;
-            const float inv = 1.f / s;
-            z = std::min(levels, std::max(0.f, std::nearbyint(-lo * inv)));
-            rparams[g * 2 * kMR + r] = s;
-            rparams[g * 2 * kMR + kMR + r] = z;
-            const __m256 vinv = _mm256_set1_ps(inv);
-            const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(int(levels));
-            l = l0;
-            for (; l + 8 <= l1; l += 8) {
-                __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
-                q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
-                // 8 int16 (no saturation: q <= L <= 32767) = the row's k-quads l/4 and l/4 + 1 (l0 is a multiple of 4).
-                const __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-                int16_t *dq = d + ((l / 4) * kMR + r) * 4;
-                _mm_storel_epi64(reinterpret_cast<__m128i *>(dq), p);
-                _mm_storeh_pd(reinterpret_cast<double *>(dq + kMR * 4), _mm_castsi128_pd(p));
-            }
-            for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(std::min(levels, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
+        alignas(32) float tmin[8], tmax[8];
+        _mm256_store_ps(tmin, vmin);
+        _mm256_store_ps(tmax, vmax);
+        float lo = tmin[0], hi = tmax[0];
+        for (int t = 1; t < 8; ++t) {
+            lo = std::min(lo, tmin[t]);
+            hi = std::max(hi, tmax[t]);
         }
-        for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = int16_t(z);
-    }
+        for (; l < l1; ++l) {
+            lo = std::min(lo, xr[l]);
+            hi = std::max(hi, xr[l]);
+        }
+        return std::pair{lo, hi};
+    };
+    const auto quantize = [levels](const float *xr, int64_t l0, int64_t l1, float inv, float z, int16_t *d, int r) {
+        const __m256 vinv = _mm256_set1_ps(inv);
+        const __m256i vz = _mm256_set1_epi32(int(z)), zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(int(levels));
+        int64_t l = l0;
+        for (; l + 8 <= l1; l += 8) {
+            __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + l), vinv));  // round to nearest even
+            q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, vz), zero), top);
+            // 8 int16 (no saturation: q <= L <= 32767) = the row's k-quads l/4 and l/4 + 1 (l0 is a multiple of 4).
+            const __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            int16_t *dq = d + ((l / 4) * kMR + r) * 4;
+            _mm_storel_epi64(reinterpret_cast<__m128i *>(dq), p);
+            _mm_storeh_pd(reinterpret_cast<double *>(dq + kMR * 4), _mm_castsi128_pd(p));
+        }
+        return l;
+    };
+    pack_a_quantized<kMR>(x, ldx, rows, w, static_cast<int16_t *>(dst), rparams, levels, range, quantize);
 }
 
 namespace {

@@ -319,57 +319,39 @@ inline void tile_i8(const uint32_t *A, const int8_t *B, const rf_weight_s &w, in
 struct I8 {
     static constexpr int MR = kMR, MB_TILES = kMB;
     static size_t a_tile_bytes(const rf_weight_s &w) { return round64(size_t(w.kp / 4) * kMR * 4); }
-    // Dynamic asymmetric per-row quantisation, per activation group [l0, l1) of the row (one group,
-    // the whole row, by default), over the group's range widened to include 0: s = (max − min) / 255,
-    // zero point z = round(−min / s), and q = clamp(round(x / s) + z, 0, 255), so x ≈ s (q − z). Rows
-    // after a ReLU (min ≥ 0) get all 256 levels. rparams = [group][scale × MR][zero point × MR].
-    // dst bytes [(l/4)*MR + r][l%4]; padding columns hold the last group's z (their weights are 0).
+    // X quantised per row (and activation group) to u8, 255 levels (pack_a_quantized, gemm_driver.h);
+    // rows after a ReLU (min ≥ 0) get all 256. dst bytes [(l/4)*MR + r][l%4].
     static void pack_a(const float *x, int64_t ldx, int rows, const rf_weight_s &w, void *dst, float *rparams) {
-        uint8_t *d = static_cast<uint8_t *>(dst);
-        const int64_t k = w.k, kp = w.kp;
-        const int G = w.act_groups();
-        for (int r = 0; r < kMR; ++r) {
-            if (r >= rows) {
-                for (int g = 0; g < G; ++g) rparams[g * 2 * kMR + r] = rparams[g * 2 * kMR + kMR + r] = 0.f;
-                for (int64_t l = 0; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = 0;
-                continue;
+        const auto range = [](const float *xr, int64_t l0, int64_t l1) {
+            __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_setzero_ps();
+            int64_t l = l0;
+            for (; l + 16 <= l1; l += 16) {
+                const __m512 v = _mm512_loadu_ps(xr + l);
+                vmin = _mm512_min_ps(vmin, v);
+                vmax = _mm512_max_ps(vmax, v);
             }
-            const float *xr = x + r * ldx;
-            float z = 0.f;
-            for (int g = 0; g < G; ++g) {
-                const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
-                __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_setzero_ps();
-                int64_t l = l0;
-                for (; l + 16 <= l1; l += 16) {
-                    const __m512 v = _mm512_loadu_ps(xr + l);
-                    vmin = _mm512_min_ps(vmin, v);
-                    vmax = _mm512_max_ps(vmax, v);
-                }
-                float lo = _mm512_reduce_min_ps(vmin), hi = _mm512_reduce_max_ps(vmax);
-                for (; l < l1; ++l) {
-                    lo = std::min(lo, xr[l]);
-                    hi = std::max(hi, xr[l]);
-                }
-                const float s = hi > lo ? (hi - lo) / 255.f : 1.f;
-                const float inv = 1.f / s;
-                z = std::min(255.f, std::max(0.f, std::nearbyint(-lo * inv)));
-                rparams[g * 2 * kMR + r] = s;
-                rparams[g * 2 * kMR + kMR + r] = z;
-                const __m512 vinv = _mm512_set1_ps(inv);
-                const __m512i vz = _mm512_set1_epi32(int(z)), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
-                l = l0;
-                for (; l + 16 <= l1; l += 16) {
-                    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
-                    q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vz), zero), top);
-                    __m128i b = _mm512_cvtepi32_epi8(q);
-                    alignas(16) uint32_t quads[4];
-                    _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
-                    for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
-                }
-                for (; l < l1; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = uint8_t(std::min(255.f, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
+            float lo = _mm512_reduce_min_ps(vmin), hi = _mm512_reduce_max_ps(vmax);
+            for (; l < l1; ++l) {
+                lo = std::min(lo, xr[l]);
+                hi = std::max(hi, xr[l]);
             }
-            for (int64_t l = k; l < kp; ++l) d[((l / 4) * kMR + r) * 4 + (l % 4)] = uint8_t(z);
-        }
+            return std::pair{lo, hi};
+        };
+        const auto quantize = [](const float *xr, int64_t l0, int64_t l1, float inv, float z, uint8_t *d, int r) {
+            const __m512 vinv = _mm512_set1_ps(inv);
+            const __m512i vz = _mm512_set1_epi32(int(z)), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
+            int64_t l = l0;
+            for (; l + 16 <= l1; l += 16) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + l), vinv));  // round to nearest even
+                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vz), zero), top);
+                __m128i b = _mm512_cvtepi32_epi8(q);
+                alignas(16) uint32_t quads[4];
+                _mm_store_si128(reinterpret_cast<__m128i *>(quads), b);
+                for (int t = 0; t < 4; ++t) std::memcpy(d + ((l / 4 + t) * kMR + r) * 4, &quads[t], 4);
+            }
+            return l;
+        };
+        pack_a_quantized<kMR>(x, ldx, rows, w, static_cast<uint8_t *>(dst), rparams, 255.f, range, quantize);
     }
     static const void *panel(const rf_weight_s &w, int64_t p) { return w.panel<int8_t>(p); }
     static void tile(int rows, const void *a, const void *b, const rf_weight_s &w, int64_t p, const float *rscale,

@@ -198,3 +198,41 @@ struct F32PanelKernel {
         });
     }
 };
+
+// The dynamic asymmetric per-row quantisation of X that the int8 tiles share, per activation group
+// [l0, l1) of each row (one group, the whole row, by default), into `levels` levels of T (u8 with
+// levels 255, or int16 with levels L for rf_weight_set_act_bits(w, 16)): over the group's range
+// widened to include 0, s = (max − min) / levels, zero point z = round(−min / s), and
+// q = clamp(round(x / s) + z, 0, levels), so x ≈ s (q − z). dst T [(l/4)*MR + r][l%4];
+// rparams = [group][scale × MR][zero point × MR]; rows past `rows` are zeros with parameters 0;
+// padding columns k..kp hold the last group's z (their weights are 0). The ISA supplies the vector
+// parts: range(xr, l0, l1) -> {min, max} with its tail, and quantize(xr, l0, l1, inv, z, row, r),
+// which writes a vector-sized prefix of the group and returns where it stopped (a multiple of 4
+// past l0); the scalar tail is here.
+template <int MR, class T, class Range, class Quantize>
+inline void pack_a_quantized(const float *x, int64_t ldx, int rows, const rf_weight_s &w, T *d, float *rparams, float levels,
+                             Range range, Quantize quantize) {
+    const int64_t k = w.k, kp = w.kp;
+    const int G = w.act_groups();
+    for (int r = 0; r < MR; ++r) {
+        if (r >= rows) {
+            for (int g = 0; g < G; ++g) rparams[g * 2 * MR + r] = rparams[g * 2 * MR + MR + r] = 0.f;
+            for (int64_t l = 0; l < kp; ++l) d[((l / 4) * MR + r) * 4 + (l % 4)] = 0;
+            continue;
+        }
+        const float *xr = x + r * ldx;
+        float z = 0.f;
+        for (int g = 0; g < G; ++g) {
+            const int64_t l0 = G == 1 ? 0 : w.agroups[size_t(g)], l1 = G == 1 ? k : w.agroups[size_t(g) + 1];
+            const auto [lo, hi] = range(xr, l0, l1);
+            const float s = hi > lo ? (hi - lo) / levels : 1.f;
+            const float inv = 1.f / s;
+            z = std::min(levels, std::max(0.f, std::nearbyint(-lo * inv)));
+            rparams[g * 2 * MR + r] = s;
+            rparams[g * 2 * MR + MR + r] = z;
+            for (int64_t l = quantize(xr, l0, l1, inv, z, d, r); l < l1; ++l)
+                d[((l / 4) * MR + r) * 4 + (l % 4)] = T(std::min(levels, std::max(0.f, std::nearbyint(xr[l] * inv) + z)));
+        }
+        for (int64_t l = k; l < kp; ++l) d[((l / 4) * MR + r) * 4 + (l % 4)] = T(z);
+    }
+}
