@@ -11,6 +11,7 @@ import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import { DeviceBuffer } from "../ffi/device";
 import type { GatheredRows, RunState, TensorArray } from "./plan-context";
+import type { TokenCounts } from "./jagged-tokens";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
@@ -119,10 +120,15 @@ export class Executor {
   #arena: DeviceBuffer | undefined;
   readonly #profile = new Map<Plan, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
-  readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
+  readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0), tokens: { computed: 0, slots: 0 } };
   /** Copies made since construction (counted per input / output per run). */
   readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   #disposed = false;
+
+  /** History tokens the jagged per-token ops computed since construction, and the slots their batches held (jagged-tokens.ts). */
+  get historyTokens(): TokenCounts {
+    return { ...this.#state.tokens! };
+  }
 
   constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig } = {}) {
     checkParallel(devices, parallel);

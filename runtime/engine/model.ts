@@ -26,6 +26,7 @@ import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 import { type KvCacheOptions, type KvCacheStats, checkKvCacheOptions } from "./kv-cache";
+import type { TokenCounts } from "./jagged-tokens";
 import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { Device } from "../devices";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
@@ -48,6 +49,8 @@ export interface ModelStats {
   moe?: MoeStats;
   /** The user-history KV cache (with `kvCache`): hits, misses, tokens reused and computed, bytes, evictions (the worker's in worker mode). */
   kvCache?: KvCacheStats;
+  /** History tokens stored jagged (values + offsets): tokens the per-token ops computed, and the slots a padded layout would have (inline mode, models with such histories). */
+  historyTokens?: TokenCounts;
 }
 
 export interface ModelOptions extends CompileOptions {
@@ -404,7 +407,9 @@ export class Model {
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
     const sharded = this.#inline?.executor.embeddingSharding?.stats();
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}) };
+    const tokens = this.#inline?.executor.historyTokens;
+    const historyTokens = tokens && tokens.slots > 0 ? { historyTokens: tokens } : {};
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}), ...historyTokens };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */

@@ -12,6 +12,7 @@ import type { ExpertParallel } from "../moe/expert-parallel";
 import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import type { KvCache } from "./kv-cache";
+import type { TokenCounts, TokenOffsets } from "./jagged-tokens";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
 /** Storage of a value of any graph dtype (bool is one byte per element). */
@@ -38,6 +39,8 @@ export interface RunState {
   gathered?: Record<string, GatheredRows>;
   /** The user-history KV cache and each context row's user key (0n: no user, nothing cached). */
   kv?: { cache: KvCache; users: BigUint64Array };
+  /** History tokens computed by the jagged per-token ops (jagged-tokens.ts), counted when present. */
+  tokens?: TokenCounts;
 }
 
 /**
@@ -92,6 +95,10 @@ export interface PlanContext {
   sequenceParallel?: SequenceParallel;
   /** Devices and table shards when the model shards its embedding tables (`parallel.embeddings`). */
   embeddingSharding?: EmbeddingSharding;
+  /** A history token value stored jagged (values + offsets, jagged-tokens.ts): its history's offsets. */
+  jagged(name: string): TokenOffsets | undefined;
+  /** Is `node` the embedding_sequence that writes its history's offsets each run? */
+  writesOffsets(node: Node): boolean;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

@@ -30,6 +30,7 @@ import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
+import { jaggedValues } from "./jagged-tokens";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
 const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...pointwiseAttentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
@@ -98,6 +99,7 @@ export class Plan {
     }
     const scratch = new Map<string, Float32Array | Int32Array>();
     const stored = (name: string) => this.#arenaData.get(name) ?? this.#slots.get(name)?.data;
+    const jagged = jaggedValues(graph, info, contextCapacity, (table) => remoteTables.has(table) || embeddingSharding !== undefined);
     const ctx: PlanContext = {
       graph,
       values: info.values,
@@ -138,6 +140,8 @@ export class Plan {
       experts,
       sequenceParallel,
       embeddingSharding,
+      jagged: (name) => jagged.values.get(name),
+      writesOffsets: (node) => jagged.writers.has(node.name),
     };
     this.steps = graph.nodes.map((node) => {
       // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.

@@ -12,12 +12,13 @@
 // values after the padding slots — and the batch carries each context row's
 // event count (`sequenceLengths`), which the HSTU steps and the attention op's
 // `events` window (BST) turn into the kernels' offsets (no step re-scans the
-// slots for padding): HSTU's GEMMs and attention, and BST's attention, run on
-// the events only. The slots stay fixed-capacity rather than values + offsets
-// storage, so every plan, the memory planner and the KV cache read histories
-// as before; what still touches a padded slot is per-slot (an embedding lookup
-// writing zeros, the add of two such rows, HSTU's pass-through copy, and BST's
-// per-token linears and layer norms, whose padded rows no score reads).
+// slots for padding): HSTU's GEMMs and attention run on the events only. The id
+// slots stay fixed-capacity; from the embedding lookup on, a history whose every
+// reader keeps tokens apart (BST's) is stored as values + offsets
+// (jagged-tokens.ts), so its per-token linears, layer norms and attention run
+// over Σ events rows. What still touches a padded slot is HSTU's side (its
+// lookups writing zeros, the add of two such rows, the pass-through copy) and
+// the KV cache, which read histories in the slot layout.
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";

@@ -35,6 +35,11 @@ const linear: StepBuilder = (node, ctx) => {
     }
     const k = x.width / slots;
     const n = y.width / slots;
+    // History tokens stored jagged (jagged-tokens.ts): one GEMM over the batch's Σ events rows.
+    const jagged = ctx.jagged(node.outputs[0]!);
+    if (jagged) return step(node, () => {
+      if (jagged.total > 0) ctx.check(ctx.sym.rf_gemm(null, jagged.total, x.data, k, w, bias, act, res?.data ?? null, res ? n : 0, y.data, n), node);
+    });
     return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s) * slots, x.data, k, w, bias, act, res?.data ?? null, res ? n : 0, y.data, n), node));
   }
   return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s), x.data, x.ld, w, bias, act, res?.data ?? null, res?.ld ?? 0, y.data, y.ld), node));

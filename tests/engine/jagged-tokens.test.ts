@@ -1,0 +1,96 @@
+// History tokens stored jagged (runtime/engine/jagged-tokens.ts: values + offsets,
+// no padding) through the real kernels: the zoo bst's per-token linears, layer norms
+// and self-attention run over the batch's Σ events tokens only. Checked here: a batch
+// of mixed lengths (0, 1, odd, max, over max, padded on the caller's side) scores each
+// request as it scores alone (1e-5), inline and on a worker; truncation to the most
+// recent events is still reported per request; the tokens computed are Σ events, not
+// contextRows × maxLength (stats().historyTokens, a count, not a timing); and a graph
+// whose history tokens feed an op that needs the slot layout (hstu's layers) keeps it.
+import { afterAll, describe, expect, test } from "bun:test";
+import { compile } from "../../runtime/compiler/compile";
+import { jaggedValues } from "../../runtime/engine/jagged-tokens";
+import { Model } from "../../runtime/engine/model";
+import type { RankingRequest, RankResponse } from "../../runtime/engine/request";
+import { inferGraph } from "../../runtime/graph/infer";
+import { tensor } from "../../runtime/tensor/tensor";
+import { zoo } from "../../sdk/zoo";
+import { bstOptions } from "../../sdk/zoo/bst";
+
+const L = 16;
+const options = { historyLength: L, embeddingDim: 16, heads: 2, layers: 2, ffnDim: 24, seed: 11 };
+const built = zoo.bst.build(options);
+const rows = bstOptions(options).itemTableRows;
+const models: Model[] = [];
+afterAll(() => models.forEach((m) => m.dispose()));
+const keep = (m: Model) => (models.push(m), m);
+
+/** A request of `n` history events (sent as [n], or left-padded to [1, L] when `padded`) and 4 candidates. */
+function request(n: number, seed: number, padded = false): RankingRequest {
+  const ids = Array.from({ length: n }, (_, t) => (t * 7919 + seed * 131) % rows);
+  const hist = padded ? tensor("i64", [1, L], BigInt64Array.from([...new Array<number>(L - n).fill(-1), ...ids], BigInt)) : tensor("i64", [n], BigInt64Array.from(ids, BigInt));
+  const candidates = Array.from({ length: 4 }, (_, i) => (i * 104_729 + seed) % rows);
+  return { context: { hist }, candidates: { item_id: tensor("i64", [4, 1], BigInt64Array.from(candidates, BigInt)) } };
+}
+
+const ctr = (res: RankResponse) => Array.from(res.outputs.ctr!.data);
+const maxDiff = (a: number[], b: number[]) => (expect(a.length).toBe(b.length), Math.max(...a.map((x, i) => Math.abs(x - b[i]!))));
+
+describe("bst: history tokens stored jagged", () => {
+  const lengths = [0, 1, 7, L, 23, 5];
+  const reqs = lengths.map((n, i) => request(n, i + 1, i === 5));
+  const events = lengths.map((n) => Math.min(n, L));
+
+  test("a batch of mixed lengths scores each request as alone, and reports the truncation of the long one only", async () => {
+    const model = keep(new Model(built));
+    const batch = await model.rankMany(reqs);
+    for (let i = 0; i < reqs.length; i++) {
+      const alone = await model.rank(reqs[i]!);
+      expect(maxDiff(ctr(batch[i]!), ctr(alone))).toBeLessThanOrEqual(1e-5);
+      expect(batch[i]!.truncated).toEqual(lengths[i]! > L ? { hist: { length: lengths[i]!, kept: L } } : undefined);
+    }
+  });
+
+  test("the per-token ops run over Σ events tokens, not requests × maxLength", async () => {
+    const model = keep(new Model(built));
+    await model.rankMany(reqs);
+    const sum = events.reduce((a, b) => a + b, 0);
+    expect(model.stats().historyTokens).toEqual({ computed: sum, slots: reqs.length * L });
+    await model.rank(reqs[2]!);
+    expect(model.stats().historyTokens).toEqual({ computed: sum + events[2]!, slots: (reqs.length + 1) * L });
+  });
+
+  test("an empty batch of histories (every request sent no events) scores as alone", async () => {
+    const model = keep(new Model(built));
+    const empties = [request(0, 3), request(0, 4)];
+    const batch = await model.rankMany(empties);
+    for (let i = 0; i < empties.length; i++) expect(maxDiff(ctr(batch[i]!), ctr(await model.rank(empties[i]!)))).toBeLessThanOrEqual(1e-5);
+    expect(model.stats().historyTokens!.computed).toBe(0);
+  });
+
+  test("on a worker it scores as inline", async () => {
+    const [inline, worker] = [keep(new Model(built)), keep(new Model(built, { worker: true }))];
+    const [a, b] = [await inline.rankMany(reqs), await worker.rankMany(reqs)];
+    for (let i = 0; i < reqs.length; i++) expect(maxDiff(ctr(b[i]!), ctr(a[i]!))).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe("which values are jagged", () => {
+  test("bst: every per-token value of the history, and none of the candidates'", () => {
+    const { graph } = compile(built).model;
+    const { values, writers } = jaggedValues(graph, inferGraph(graph), 8, () => false);
+    expect([...writers]).toEqual(["hist_emb"]);
+    for (const name of ["hist_emb:0", "block_0.qkv:0", "block_0.attention:0", "block_1.ln2:0", "target.kv:0"]) expect(values.get(name)?.history).toBe("hist");
+    for (const name of ["item_emb:0", "target.q:0", "target.attention:0"]) expect(values.has(name)).toBe(false);
+  });
+
+  test("a remote item table keeps the slot layout", () => {
+    const { graph } = compile(built).model;
+    expect(jaggedValues(graph, inferGraph(graph), 8, (table) => table === "item.table").values.size).toBe(0);
+  });
+
+  test("hstu: its layers read the slot layout, so its history is not stored jagged", async () => {
+    const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 1 });
+    const { graph } = compile(hstu).model;
+    expect(jaggedValues(graph, inferGraph(graph), 8, () => false).values.size).toBe(0);
+  });
+});
