@@ -12,13 +12,16 @@
 // a batch can stage) sizes each jagged value's buffer, as before; a run computes and
 // touches only the first Σ events rows of it.
 //
-// Which values are jagged: the closure, from embedding_sequence over a declared history
-// input, through ops that keep tokens apart (reshape, per-slot linear with a jagged
-// residual, layer norm over the token axis, self-attention with that history's `events`).
-// A history's values are jagged only when every reader of every one of them is such an op
+// Which values are jagged: the closure, from the embedding_sequence lookups of a history
+// (the declared sequence inputs of one group), through ops that keep tokens apart
+// (reshape, add/mul of two such values, per-slot linear with a jagged residual, layer norm
+// over the token axis, self-attention with `events`, an HSTU history layer's tokens). A
+// history's values are jagged only when every reader of every one of them is such an op
 // or a candidate attention over the history's events (the target reading K/V at the
-// offsets); otherwise (a pooling, a graph output, a remote table, sharded lookups) the
-// history keeps the slot layout and its padded rows, as before.
+// offsets), and all of them window the tokens by the events of one input; otherwise (a
+// pooling, a graph output, a remote table) the history keeps the slot layout and its
+// padded rows, as before. Request b's tokens are its events: the last e_b slots of that
+// input (history-events.ts), so every lookup of the group packs the same window.
 import type { GraphInfo } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import type { RunState } from "./plan-context";
@@ -74,87 +77,113 @@ export class TokenOffsets {
   }
 }
 
-/** Ops whose output is a jagged value when their token input is. */
-const tokenOps = new Set(["reshape", "linear", "layer_norm_axis", "attention"]);
-
 /**
  * The jagged values of a graph: value -> its history's offsets (shared by every value of that
  * history), plus each history's offsets-writing node (its first embedding_sequence).
- * `excluded(table)`: tables whose lookups cannot write packed rows (remote, sharded).
+ * `excluded(table)`: tables whose lookups cannot write packed rows (remote tables).
  */
 export function jaggedValues(graph: Graph, info: GraphInfo, contextCapacity: number, excluded: (table: string) => boolean): { values: Map<string, TokenOffsets>; writers: Set<string> } {
   const values = new Map<string, TokenOffsets>();
   const writers = new Set<string>();
   const readers = new Map<string, { node: Node; at: number }[]>();
   for (const n of graph.nodes) n.inputs.forEach((v, at) => (readers.get(v) ?? readers.set(v, []).get(v)!).push({ node: n, at }));
-  const outputs = new Set(Object.values(graph.outputs));
+  // One history: the declared sequence inputs of a group (a history's per-event features), each of L slots.
+  const groups = new Map<string, string[]>();
   for (const input of graph.inputs) {
     if (!input.sequence || input.role !== "context") continue;
-    const L = input.shape.reduce((a, b) => a * b, 1);
-    const set = historyValues(graph, info, input.name, L, readers, outputs, excluded);
-    if (!set) continue;
-    const offsets = new TokenOffsets(input.name, L, contextCapacity);
-    for (const v of set.values) values.set(v, offsets);
-    writers.add(set.writer);
+    const key = `${input.sequence.group ?? input.name}/${input.shape.reduce((a, b) => a * b, 1)}`;
+    groups.set(key, [...(groups.get(key) ?? []), input.name]);
+  }
+  for (const [key, inputs] of groups) {
+    const L = Number(key.slice(key.lastIndexOf("/") + 1));
+    const found = historyValues(graph, info, new Set(inputs), L, readers, excluded);
+    if (!found) continue;
+    const offsets = new TokenOffsets(found.events, L, contextCapacity);
+    for (const v of found.values) values.set(v, offsets);
+    writers.add(found.writer);
   }
   return { values, writers };
 }
 
-/** The closure of one history's token values, or undefined when a reader cannot take them jagged. */
+/** The input whose events a reader of history tokens windows them by, or undefined when it is no such reader. */
+function eventsInput(node: Node): string | undefined {
+  const a = (node.attrs ?? {}) as Record<string, unknown>;
+  if (node.op === "attention" && a.events !== undefined) return node.inputs[3];
+  if (node.op === "hstu_history") return node.inputs[1];
+  return undefined;
+}
+
+/**
+ * The closure of one history's token values (from its lookups on), or undefined when a reader
+ * cannot take them jagged or its readers window them by different inputs' events.
+ */
 function historyValues(
-  graph: Graph, info: GraphInfo, history: string, L: number, readers: Map<string, { node: Node; at: number }[]>, outputs: Set<string>, excluded: (table: string) => boolean,
-): { values: Set<string>; writer: string } | undefined {
-  const lookups = graph.nodes.filter((n) => n.op === "embedding_sequence" && n.inputs[0] === history);
+  graph: Graph, info: GraphInfo, inputs: Set<string>, L: number, readers: Map<string, { node: Node; at: number }[]>, excluded: (table: string) => boolean,
+): { values: Set<string>; writer: string; events: string } | undefined {
+  const lookups = graph.nodes.filter((n) => n.op === "embedding_sequence" && inputs.has(n.inputs[0]!));
   if (lookups.length === 0 || lookups.some((n) => excluded(n.inputs[1]!))) return undefined;
   const set = new Set<string>(lookups.map((n) => n.outputs[0]!));
   const pending = [...set];
+  const outputs = new Set(Object.values(graph.outputs));
   const shapeOf = (v: string) => info.values.get(v)?.shape ?? [];
-  const keepsTokens = (node: Node, at: number): boolean => {
+  const roleOf = (v: string) => info.values.get(v)?.role;
+  const windows = new Set<string>();
+  /** The output a reader writes history tokens to, null when it only reads them (a target's K/V), undefined when it cannot read them jagged. */
+  const tokensOut = (node: Node, at: number): string | null | undefined => {
     const a = (node.attrs ?? {}) as Record<string, any>;
     switch (node.op) {
       case "reshape":
-        return true;
+        return node.outputs[0];
+      case "add":
+      case "mul":
+        return roleOf(node.outputs[0]!) === "context" ? node.outputs[0] : undefined;
       case "linear": {
         const slots = ((a.slots as number[] | undefined) ?? []).reduce((p, q) => p * q, 1);
-        return slots === L && (at === 0 || at === 3);
+        return slots === L && (at === 0 || at === 3) ? node.outputs[0] : undefined;
       }
       case "layer_norm_axis": {
         const shape = shapeOf(node.inputs[0]!);
         const axis = (a.axis as number) < 0 ? shape.length + (a.axis as number) : (a.axis as number);
-        return at === 0 && shape.length === 2 && shape[0] === L && axis === 1;
+        return at === 0 && shape.length === 2 && shape[0] === L && axis === 1 ? node.outputs[0] : undefined;
       }
       case "attention":
-        return at < 3 && a.events !== undefined && node.inputs[3] === history && info.values.get(node.inputs[0]!)?.role === "context" && shapeOf(node.inputs[0]!)[0] === L;
+        if (a.events === undefined) return undefined;
+        if (roleOf(node.inputs[0]!) === "candidate") return at === 1 || at === 2 ? null : undefined;
+        return at < 3 && shapeOf(node.inputs[0]!)[0] === L ? node.outputs[0] : undefined;
+      case "hstu_history":
+        return at === 0 ? node.outputs[0] : undefined;
       default:
-        return false;
+        return undefined;
     }
-  };
-  const targetRead = (node: Node, at: number): boolean => {
-    const a = (node.attrs ?? {}) as Record<string, any>;
-    return node.op === "attention" && (at === 1 || at === 2) && a.events !== undefined && node.inputs[3] === history && info.values.get(node.inputs[0]!)?.role === "candidate";
   };
   while (pending.length > 0) {
     const v = pending.pop()!;
     if (outputs.has(v) || (graph.aliases ?? {})[v]) return undefined;
     for (const { node, at } of readers.get(v) ?? []) {
-      if (targetRead(node, at)) continue;
-      if (!tokenOps.has(node.op) || !keepsTokens(node, at)) return undefined;
-      const out = node.outputs[0]!;
-      if (!set.has(out)) {
+      const out = tokensOut(node, at);
+      if (out === undefined) return undefined;
+      const e = eventsInput(node);
+      if (e !== undefined) windows.add(e);
+      if (out !== null && !set.has(out)) {
         set.add(out);
         pending.push(out);
       }
     }
   }
+  // One events window for the whole history, of one of its inputs.
+  const events = [...windows][0];
+  if (windows.size !== 1 || !inputs.has(events!)) return undefined;
   // Every token operand of a node writing a jagged value must be jagged too (a linear's x and
-  // residual; attention's q, k, v).
+  // residual, both sides of an add, attention's q, k, v); a target reads K and V both jagged.
   for (const n of graph.nodes) {
-    if (!set.has(n.outputs[0]!) || n.op === "embedding_sequence") continue;
-    const operands = n.op === "linear" ? [n.inputs[0]!, ...(n.inputs[3] ? [n.inputs[3]] : [])] : n.op === "attention" ? n.inputs.slice(0, 3) : [n.inputs[0]!];
+    const writes = set.has(n.outputs[0]!);
+    if (n.op === "embedding_sequence" || (!writes && !(n.op === "attention" && n.inputs.slice(1, 3).some((o) => set.has(o))))) continue;
+    const operands =
+      n.op === "linear" ? [n.inputs[0]!, ...(n.inputs[3] ? [n.inputs[3]] : [])]
+      : n.op === "attention" ? n.inputs.slice(writes ? 0 : 1, 3)
+      : n.op === "add" || n.op === "mul" ? n.inputs.slice(0, 2)
+      : [n.inputs[0]!];
     if (operands.some((o) => !set.has(o))) return undefined;
   }
-  for (const n of graph.nodes) {
-    if (n.op === "attention" && !set.has(n.outputs[0]!) && n.inputs.slice(1, 3).some((o) => set.has(o)) && n.inputs.slice(1, 3).some((o) => !set.has(o))) return undefined;
-  }
-  return { values: set, writer: lookups[0]!.name };
+  return { values: set, writer: lookups[0]!.name, events: events! };
 }

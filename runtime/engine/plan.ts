@@ -30,6 +30,7 @@ import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
+import { historyChain } from "./history-chain";
 import { jaggedValues } from "./jagged-tokens";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
@@ -293,6 +294,13 @@ export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: num
   for (const out of Object.values(graph.outputs)) {
     const s = spans.get(baseOf(out));
     if (s) s.end = Infinity;
+  }
+  // The KV cache fingerprints a history's per-slot inputs in its first layer (hstu-history-cache.ts):
+  // they live until then, even when their last reader in the graph (a lookup) comes earlier.
+  const chain = historyChain(graph);
+  if (typeof chain !== "string") {
+    const first = graph.nodes.indexOf(chain.layers[0]!);
+    for (const name of [chain.ids, ...(chain.timestamps ? [chain.timestamps] : []), ...chain.others]) touch(name, first);
   }
   return [...spans].map(([name, s]) => {
     const v = info.values.get(name)!;

@@ -14,11 +14,10 @@
 // `events` window (BST) turn into the kernels' offsets (no step re-scans the
 // slots for padding): HSTU's GEMMs and attention run on the events only. The id
 // slots stay fixed-capacity; from the embedding lookup on, a history whose every
-// reader keeps tokens apart (BST's) is stored as values + offsets
-// (jagged-tokens.ts), so its per-token linears, layer norms and attention run
-// over Σ events rows. What still touches a padded slot is HSTU's side (its
-// lookups writing zeros, the add of two such rows, the pass-through copy) and
-// the KV cache, which read histories in the slot layout.
+// reader keeps tokens apart (BST's, HSTU's) is stored as values + offsets
+// (jagged-tokens.ts), so its lookups, adds, per-token linears, layer norms and
+// attention run over Σ events rows. What still reads the slot layout: the ids
+// and timestamps themselves, HSTU's K/V (the candidates and the KV cache read it).
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";

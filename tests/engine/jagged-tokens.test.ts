@@ -4,8 +4,10 @@
 // of mixed lengths (0, 1, odd, max, over max, padded on the caller's side) scores each
 // request as it scores alone (1e-5), inline and on a worker; truncation to the most
 // recent events is still reported per request; the tokens computed are Σ events, not
-// contextRows × maxLength (stats().historyTokens, a count, not a timing); and a graph
-// whose history tokens feed an op that needs the slot layout (hstu's layers) keeps it.
+// contextRows × maxLength (stats().historyTokens, a count, not a timing). The same for
+// the zoo hstu (lookups, their add, the layers' tokens; its K/V stay in slots), and its
+// KV cache still fingerprints every per-event input. Which values are jagged, and a
+// remote table keeping the slot layout.
 import { afterAll, describe, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { jaggedValues } from "../../runtime/engine/jagged-tokens";
@@ -15,6 +17,7 @@ import { inferGraph } from "../../runtime/graph/infer";
 import { tensor } from "../../runtime/tensor/tensor";
 import { zoo } from "../../sdk/zoo";
 import { bstOptions } from "../../sdk/zoo/bst";
+import { hstuOptions } from "../../sdk/zoo/hstu";
 
 const L = 16;
 const options = { historyLength: L, embeddingDim: 16, heads: 2, layers: 2, ffnDim: 24, seed: 11 };
@@ -74,6 +77,48 @@ describe("bst: history tokens stored jagged", () => {
   });
 });
 
+describe("hstu: history tokens stored jagged", () => {
+  const hstuOpts = { historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 2, rabBuckets: 12, actions: 6, rab: "time" as const, seed: 4 };
+  const hstu = zoo.hstu.build(hstuOpts);
+  const itemRows = hstuOptions(hstuOpts).itemTableRows;
+  /** `n` events, action of event 0 `firstAction`; sent as [n]. */
+  const req = (n: number, seed: number, user?: string, firstAction = 1): RankingRequest => {
+    const seq = (f: (t: number) => number) => tensor("i64", [n], BigInt64Array.from({ length: n }, (_, t) => BigInt(f(t))));
+    return {
+      ...(user ? { user } : {}),
+      context: {
+        hist_items: seq((t) => (t * 7919 + seed * 131) % itemRows), hist_actions: seq((t) => (t === 0 ? firstAction : (t + seed) % 6)), hist_ts: seq((t) => 1_000 + 10 * t),
+        request_ts: tensor("i64", [1, 1], BigInt64Array.of(BigInt(1_000 + 10 * n))),
+      },
+      candidates: { item_id: tensor("i64", [3, 1], BigInt64Array.of(1n, BigInt(seed), 77n)) },
+    };
+  };
+  const lengths = [0, 1, 7, L, 23];
+  const reqs = lengths.map((n, i) => req(n, i + 1));
+
+  test("a batch of mixed lengths scores each request as alone; the lookups, add and layers run over Σ events tokens", async () => {
+    const model = keep(new Model(hstu));
+    const batch = await model.rankMany(reqs);
+    for (let i = 0; i < reqs.length; i++) {
+      expect(maxDiff(ctr(batch[i]!), ctr(await model.rank(reqs[i]!)))).toBeLessThanOrEqual(1e-5);
+      expect(batch[i]!.truncated !== undefined).toBe(lengths[i]! > L);
+    }
+    const sum = lengths.reduce((a, n) => a + Math.min(n, L), 0);
+    expect(model.stats().historyTokens).toEqual({ computed: 2 * sum, slots: 2 * reqs.length * L });
+  });
+
+  test("the KV cache fingerprints every per-event input: a changed action in the cached prefix is a mismatch, not a reuse", async () => {
+    const [cached, plain] = [keep(new Model(hstu, { kvCache: { mb: 4 } })), keep(new Model(hstu))];
+    await cached.rank(req(6, 9, "u"));
+    const changed = req(8, 9, "u", 4);
+    expect(maxDiff(ctr(await cached.rank(changed)), ctr(await plain.rank(changed)))).toBeLessThanOrEqual(1e-5);
+    expect(cached.stats().kvCache!.mismatches).toBe(1);
+    const grown = req(10, 9, "u", 4);
+    expect(maxDiff(ctr(await cached.rank(grown)), ctr(await plain.rank(grown)))).toBeLessThanOrEqual(1e-5);
+    expect(cached.stats().kvCache!.hits).toBe(1);
+  });
+});
+
 describe("which values are jagged", () => {
   test("bst: every per-token value of the history, and none of the candidates'", () => {
     const { graph } = compile(built).model;
@@ -88,9 +133,12 @@ describe("which values are jagged", () => {
     expect(jaggedValues(graph, inferGraph(graph), 8, (table) => table === "item.table").values.size).toBe(0);
   });
 
-  test("hstu: its layers read the slot layout, so its history is not stored jagged", async () => {
-    const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 1 });
+  test("hstu: the lookups, their add and each layer's tokens; not the K/V the candidates read", () => {
+    const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 2, rab: "time" });
     const { graph } = compile(hstu).model;
-    expect(jaggedValues(graph, inferGraph(graph), 8, () => false).values.size).toBe(0);
+    const { values, writers } = jaggedValues(graph, inferGraph(graph), 8, () => false);
+    expect([...writers]).toEqual(["hist_item_emb"]);
+    for (const name of ["hist_item_emb:0", "hist_action_emb:0", "hist_tokens:0", "hstu_0.history:0", "hstu_1.history:0"]) expect(values.get(name)?.history).toBe("hist_items");
+    for (const name of ["hstu_0.history:1", "item_emb:0", "hstu_0.candidates:0"]) expect(values.has(name)).toBe(false);
   });
 });

@@ -9,7 +9,10 @@
 //   never attended, so the history is jagged per request: no padding is computed.
 //   nh comes from the batch's sequenceLengths (the stager measured each request's
 //   history when it wrote the slots; stager.ts); a batch staged without them (by
-//   hand) has its leading padding counted here instead.
+//   hand) has its leading padding counted here instead. When the history's tokens
+//   are stored jagged (jagged-tokens.ts: the lookups write only the events, packed),
+//   x and y are values + offsets: request b's events are rows offsets[b] ..
+//   offsets[b + 1], and there are no empty slots to pass through; kv keeps the slots.
 // - hstu_history runs once per request (context rows, s.r): per request it runs the
 //   W1 GEMMs over just the nh event rows (U|Q into scratch, K|V straight into the kv
 //   output, so the candidates read them without a copy), rf_hstu_attention with one
@@ -147,6 +150,9 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   // The last layer's history tokens feed nothing (its candidates read only its K/V): then only K/V are computed.
   const yName = node.outputs[0]!;
   const historyRead = ctx.graph.nodes.some((n) => n.inputs.includes(yName)) || Object.values(ctx.graph.outputs).includes(yName);
+  // History tokens stored jagged (jagged-tokens.ts): request b's x and y rows start at offsets[b]; no empty slots to pass through.
+  const jagged = ctx.jagged(node.inputs[0]!);
+  const rowOf = (slot: Slot, b: number, pads: number, t: number) => (jagged ? (jagged.start(b) + t) * d : b * slot.ld + (pads + t) * d);
   return {
     L, wkv, hq: p.hq, kv,
     pads: (s, b) => L - eventsOf(s, node.inputs[1]!, ids, b, L, p.padding),
@@ -155,21 +161,21 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       const pads = L - nh;
       // Empty slots: y = x, K/V zeros (never read).
       if (pads > 0) {
-        if (historyRead) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
+        if (historyRead && !jagged) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
       const nq = nh - cached;
       if (nq <= 0) return;
       const from = pads + cached;
-      const xb = x.data.subarray(b * x.ld + from * d);
-      const yb = y.data.subarray(b * y.ld + from * d);
+      const xb = x.data.subarray(rowOf(x, b, pads, cached));
+      const yb = y.data.subarray(rowOf(y, b, pads, cached));
       if (!historyRead) {
         ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kv.data.subarray(b * kv.ld + from * wkv), wkv), node);
         return;
       }
       if (parallel && sp!.applies(nh)) {
         parallel.run({
-          x: x.data, xAt: b * x.ld + from * d, y: y.data, yAt: b * y.ld + from * d, kv: kv.data, kvAt: b * kv.ld + pads * wkv,
+          x: x.data, xAt: rowOf(x, b, pads, cached), y: y.data, yAt: rowOf(y, b, pads, cached), kv: kv.data, kvAt: b * kv.ld + pads * wkv,
           uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? b * ts.ld + pads : 0, L,
         });
         return;

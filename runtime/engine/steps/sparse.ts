@@ -283,8 +283,9 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
 
 /**
  * embedding_sequence into a jagged value (jagged-tokens.ts): context row b's events (its last
- * e_b slots, e_b from the staged counts) are looked up into rows offsets[b] .. offsets[b + 1]
- * of y, packed; a padding id among them gives a zero row. The history's writer sets the offsets.
+ * e_b slots, e_b the staged event count of the history's window input) are looked up into rows
+ * offsets[b] .. offsets[b + 1] of y, packed; a padding id among them gives a zero row. The
+ * history's writer sets the offsets.
  */
 function packedSequence(node: Node, ctx: PlanContext, jagged: TokenOffsets, idSlot: Slot<Int32Array | BigInt64Array>, y: Slot, writer: boolean): Step {
   const table = ctx.weight(node.inputs[1]!);
@@ -300,12 +301,15 @@ function packedSequence(node: Node, ctx: PlanContext, jagged: TokenOffsets, idSl
   const offsets = new BigInt64Array(ctx.contextCapacity * L + 1);
   const off32 = new Int32Array(offsets.buffer);
   const tableCode = dtypes[table.dtype].code;
+  // The window: the events of the history input the readers window by (this lookup's, or another of its group).
+  const windowIds = ctx.idSlot(jagged.history);
+  const windowPad = ctx.graph.inputs.find((i) => i.name === jagged.history)?.padding ?? Number.NaN;
   return {
     node: node.name,
     op: node.op,
     run(s) {
       const rows = rowsOf(y, s);
-      if (writer) jagged.set(s, rows, (b) => eventsOf(s, name, idSlot, b, L, pad));
+      if (writer) jagged.set(s, rows, (b) => eventsOf(s, jagged.history, windowIds, b, L, windowPad));
       const src = live();
       let count = 0;
       let t = 0;
