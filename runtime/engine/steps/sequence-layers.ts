@@ -159,9 +159,9 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
     run(s, b, cached) {
       const nh = eventsOf(s, node.inputs[1]!, ids, b, L, p.padding);
       const pads = L - nh;
-      // Empty slots: y = x, K/V zeros (never read).
-      if (pads > 0) {
-        if (historyRead && !jagged) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
+      // Empty slots: y = x, K/V zeros (never read; jagged, neither is written: only the events are computed).
+      if (pads > 0 && !jagged) {
+        if (historyRead) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
       const nq = nh - cached;
