@@ -291,6 +291,7 @@ function packedSequence(node: Node, ctx: PlanContext, jagged: TokenOffsets, idSl
   const table = ctx.weight(node.inputs[1]!);
   const [rowsInTable, dim] = table.shape as [number, number];
   const L = idSlot.width;
+  if (y.ld !== y.width) throw new Error(`node "${node.name}": jagged history tokens must be stored contiguously`);
   const name = node.inputs[0]!;
   const pad = ctx.graph.inputs.find((i) => i.name === name)?.padding ?? Number.NaN;
   const modulo = ctx.attrs(node).idPolicy === "modulo";
