@@ -187,3 +187,33 @@ function historyValues(
   }
   return { values: set, writer: lookups[0]!.name, events: events! };
 }
+
+/** Readers of a history input that find its values at the batch's offsets when it was staged as values + offsets. */
+const offsetReaders = new Set(["embedding_sequence", "hstu_history", "hstu_candidates", "attention"]);
+
+/**
+ * The history inputs a plan reads as values + offsets when a batch stages them so (stager.ts):
+ * the declared sequence inputs of a jagged history whose every reader finds a request's
+ * events through its offsets (a packed lookup, the HSTU layers and their KV cache, an
+ * attention's `events` window over jagged tokens). A batch staging any other input so is
+ * laid back into its [L] slots first (executor.ts).
+ */
+export function offsetInputs(graph: Graph, values: ReadonlyMap<string, TokenOffsets>): Set<string> {
+  const histories = new Set([...values.values()].map((o) => o.history));
+  const groupOf = new Map(graph.inputs.map((i) => [i.name, i.sequence ? `${i.sequence.group ?? i.name}/${i.shape.reduce((a, b) => a * b, 1)}` : undefined]));
+  const groups = new Set([...histories].map((h) => groupOf.get(h)));
+  const result = new Set<string>();
+  for (const input of graph.inputs) {
+    if (!input.sequence || !groups.has(groupOf.get(input.name))) continue;
+    const ok = graph.nodes.every((n) => {
+      if (!n.inputs.includes(input.name)) return true;
+      if (!offsetReaders.has(n.op)) return false;
+      if (n.op === "embedding_sequence") return values.has(n.outputs[0]!);
+      if (n.op === "hstu_history") return values.has(n.inputs[0]!);
+      if (n.op === "attention") return n.inputs[3] === input.name && (values.has(n.outputs[0]!) || values.has(n.inputs[1]!));
+      return true;
+    });
+    if (ok) result.add(input.name);
+  }
+  return result;
+}

@@ -35,6 +35,8 @@ export interface RunState {
   requestOfRow: Int32Array;
   /** History (sequence) input name -> each context row's event count, when the batch was staged with them. */
   sequenceLengths?: Record<string, Int32Array>;
+  /** History inputs staged as values + offsets (stager.ts): context row b's events are values offsets[b] .. offsets[b + 1]. */
+  sequenceOffsets?: Record<string, Int32Array>;
   /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
   /** The user-history KV cache and each context row's user key (0n: no user, nothing cached). */

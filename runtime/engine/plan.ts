@@ -31,7 +31,7 @@ import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
 import { historyChain } from "./history-chain";
-import { jaggedValues } from "./jagged-tokens";
+import { jaggedValues, offsetInputs } from "./jagged-tokens";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
 const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...pointwiseAttentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
@@ -48,6 +48,8 @@ export class Plan {
   readonly #arenaData = new Map<string, TensorArray>();
   /** Graph inputs and outputs whose storage a run may point at the caller's array (see bind()). */
   readonly #bindable = new Set<string>();
+  /** History inputs this plan reads as values + offsets when a batch stages them so (jagged-tokens.ts). */
+  readonly offsetInputs: ReadonlySet<string>;
 
   constructor(
     readonly model: BuiltModel,
@@ -100,7 +102,8 @@ export class Plan {
     }
     const scratch = new Map<string, Float32Array | Int32Array>();
     const stored = (name: string) => this.#arenaData.get(name) ?? this.#slots.get(name)?.data;
-    const jagged = jaggedValues(graph, info, contextCapacity, (table) => remoteTables.has(table) || embeddingSharding !== undefined);
+    const jagged = jaggedValues(graph, info, contextCapacity, (table) => remoteTables.has(table));
+    this.offsetInputs = offsetInputs(graph, jagged.values);
     const ctx: PlanContext = {
       graph,
       values: info.values,

@@ -190,7 +190,7 @@ export class WorkerExecutor {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, users: batch.userKeys !== undefined, sequenceLengths: batch.sequenceLengths, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, users: batch.userKeys !== undefined, sequenceLengths: batch.sequenceLengths, sequenceOffsets: batch.sequenceOffsets, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

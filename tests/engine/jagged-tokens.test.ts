@@ -2,7 +2,8 @@
 // no padding) through the real kernels: the zoo bst's per-token linears, layer norms
 // and self-attention run over the batch's Σ events tokens only. Checked here: a batch
 // of mixed lengths (0, 1, odd, max, over max, padded on the caller's side) scores each
-// request as it scores alone (1e-5), inline and on a worker; truncation to the most
+// request as it scores alone (1e-5), inline and on a worker; the stager stores the
+// histories as values + offsets (and a plan reading slots gets them laid back); truncation to the most
 // recent events is still reported per request; the tokens computed are Σ events, not
 // contextRows × maxLength (stats().historyTokens, a count, not a timing). The same for
 // the zoo hstu (lookups, their add, the layers' tokens; its K/V stay in slots), and its
@@ -11,7 +12,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { jaggedValues } from "../../runtime/engine/jagged-tokens";
+import { Executor } from "../../runtime/engine/executor";
 import { Model } from "../../runtime/engine/model";
+import { Stager } from "../../runtime/engine/stager";
+import { RequestValidator } from "../../runtime/engine/validate";
 import type { RankingRequest, RankResponse } from "../../runtime/engine/request";
 import { inferGraph } from "../../runtime/graph/infer";
 import { tensor } from "../../runtime/tensor/tensor";
@@ -77,6 +81,39 @@ describe("bst: history tokens stored jagged", () => {
   });
 });
 
+describe("the stager stores a batch's histories as values + offsets", () => {
+  const compiled = compile(built).model;
+  const validator = new RequestValidator(compiled.graph);
+  const lens = [3, 0, 20, 9];
+  const reqs = lens.map((n, i) => validator.validate(request(n, i + 1)));
+
+  test("each request's events concatenated (the most recent L of a longer one), offsets[r] .. offsets[r + 1]", () => {
+    const { batch } = new Stager(compiled.graph).stage(reqs);
+    const kept = lens.map((n) => Math.min(n, L));
+    expect(Array.from(batch.sequenceOffsets!.hist!)).toEqual([0, 3, 3, 3 + L, 3 + L + 9]);
+    expect(Array.from(batch.sequenceLengths!.hist!)).toEqual(kept);
+    const sent = lens.map((n, i) => Array.from(request(n, i + 1).context!.hist!.data as BigInt64Array));
+    expect(Array.from(batch.inputs.hist!.subarray(0, 3 + L + 9) as BigInt64Array)).toEqual(sent.flatMap((ids, i) => ids.slice(ids.length - kept[i]!)));
+  });
+
+  test("a plan that reads the slot layout gets them laid back into [L] slots: the same scores", () => {
+    // The history's tokens are also a graph output here, so the plan keeps its slots.
+    const slotted = { ...compiled, graph: { ...compiled.graph, outputs: { ...compiled.graph.outputs, tokens: "hist_emb:0" } } };
+    const [jagged, slots] = [new Executor(compiled), new Executor(slotted)];
+    try {
+      const want = Array.from(jagged.run(new Stager(compiled.graph).stage(reqs).batch).ctr!.data.subarray(0, 16));
+      const staged = new Stager(compiled.graph).stage(reqs).batch;
+      expect(staged.sequenceOffsets).toBeDefined();
+      const got = Array.from(slots.run(staged).ctr!.data.subarray(0, 16));
+      expect(maxDiff(got, want)).toBeLessThanOrEqual(1e-6);
+      expect(new Stager(slotted.graph).stage(reqs).batch.sequenceOffsets).toBeUndefined();
+    } finally {
+      jagged.dispose();
+      slots.dispose();
+    }
+  });
+});
+
 describe("hstu: history tokens stored jagged", () => {
   const hstuOpts = { historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 2, rabBuckets: 12, actions: 6, rab: "time" as const, seed: 4 };
   const hstu = zoo.hstu.build(hstuOpts);
@@ -105,6 +142,17 @@ describe("hstu: history tokens stored jagged", () => {
     }
     const sum = lengths.reduce((a, n) => a + Math.min(n, L), 0);
     expect(model.stats().historyTokens).toEqual({ computed: 2 * sum, slots: 2 * reqs.length * L });
+  });
+
+  test("a group whose inputs keep different events (an action sent as padding first) stays in slots, and scores as alone", async () => {
+    const model = keep(new Model(hstu));
+    const odd = req(9, 5);
+    (odd.context!.hist_actions!.data as BigInt64Array)[0] = -1n;
+    const validator = new RequestValidator(compile(hstu).model.graph);
+    expect(new Stager(compile(hstu).model.graph).stage([validator.validate(odd), validator.validate(reqs[2]!)]).batch.sequenceOffsets).toBeUndefined();
+    expect(new Stager(compile(hstu).model.graph).stage(reqs.map((r) => validator.validate(r))).batch.sequenceOffsets).toBeDefined();
+    const batch = await model.rankMany([odd, reqs[2]!]);
+    expect(maxDiff(ctr(batch[0]!), ctr(await model.rank(odd)))).toBeLessThanOrEqual(1e-5);
   });
 
   test("the KV cache fingerprints every per-event input: a changed action in the cached prefix is a mismatch, not a reuse", async () => {

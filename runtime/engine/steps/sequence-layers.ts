@@ -46,7 +46,7 @@ import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
 import { cachedHistory } from "./hstu-history-cache";
-import { eventsOf } from "./history-events";
+import { eventsOf, firstEvent } from "./history-events";
 import { ParallelCandidates, ParallelHistory } from "../../sequence-parallel/hstu-parallel";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
@@ -130,6 +130,7 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   const x = ctx.slot(node.inputs[0]!);
   const ids = ctx.idSlot(node.inputs[1]!);
   const ts = timestamps(node, ctx, 2);
+  const tsName = ts ? node.inputs[2] : undefined;
   const y = ctx.slot(node.outputs[0]!);
   const kv = ctx.slot(node.outputs[1]!);
   const L = ids.width;
@@ -176,7 +177,7 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       if (parallel && sp!.applies(nh)) {
         parallel.run({
           x: x.data, xAt: rowOf(x, b, pads, cached), y: y.data, yAt: rowOf(y, b, pads, cached), kv: kv.data, kvAt: b * kv.ld + pads * wkv,
-          uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? b * ts.ld + pads : 0, L,
+          uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? firstEvent(s, tsName!, ts, b, nh, L) : 0, L,
         });
         return;
       }
@@ -186,7 +187,7 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
       ctx.check(sym.rf_gemm(null, nq, xb, d, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
       ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kvb.subarray(cached * wkv), wkv), node);
       // Queries sit at the end of their kv sequence (rankfn.h), so new queries over cached K/V see positions cached.. .
-      const pos = ts && p.rab ? ts.data.subarray(b * ts.ld + pads) : null;
+      const pos = ts && p.rab ? ts.data.subarray(firstEvent(s, tsName!, ts, b, nh, L)) : null;
       ctx.check(
         sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, qOffsets, kvb, wkv, kvb.subarray(p.hq), wkv, kvOffsets, CAUSAL, null, p.scale, p.rab, p.buckets, pos && pos.subarray(cached), pos, L, att, p.hv),
         node,
@@ -260,11 +261,12 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
         kvOffsets[1] = BigInt(nh);
         if (p.rab) qPos.fill(now ? now.data[h * now.ld]! : BigInt(nh), 0, i1 - i0);
         const kh = kv.data.subarray(h * kv.ld + pads * wkv);
-        const kp = ts ? ts.data.subarray(h * ts.ld + pads) : kvPos;
+        const kpAt = ts ? firstEvent(s, node.inputs[3]!, ts, h, nh, L) : 0;
+        const kp = ts ? ts.data.subarray(kpAt) : kvPos;
         if (parallel && sp!.applies(nh)) {
           parallel.run({
             uq, qAt: i0 * wuq + p.hv, rows: i1 - i0, kv: kv.data, kvAt: h * kv.ld + pads * wkv, nh,
-            qPos: p.rab ? qPos : null, kvPos: p.rab ? (ts ? ts.data : kvPos) : null, kvPosAt: ts ? h * ts.ld + pads : 0, L, att, outAt: i0 * p.hv,
+            qPos: p.rab ? qPos : null, kvPos: p.rab ? (ts ? ts.data : kvPos) : null, kvPosAt: kpAt, L, att, outAt: i0 * p.hv,
           });
           i0 = i1;
           continue;

@@ -15,7 +15,7 @@ import { poolModes } from "../../ffi/activations";
 import type { Tensor } from "../../tensor/tensor";
 import { type GatheredRows, type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 import type { TokenOffsets } from "../jagged-tokens";
-import { eventsOf } from "./history-events";
+import { eventsOf, firstEvent } from "./history-events";
 
 export interface BagSource {
   /** Name of the ids input (for error messages). */
@@ -283,7 +283,8 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
 
 /**
  * embedding_sequence into a jagged value (jagged-tokens.ts): context row b's events (its last
- * e_b slots, e_b the staged event count of the history's window input) are looked up into rows
+ * e_b slots, or its e_b values at its offset when the batch staged the ids as values + offsets;
+ * e_b the staged event count of the history's window input) are looked up into rows
  * offsets[b] .. offsets[b + 1] of y, packed; a padding id among them gives a zero row. The
  * history's writer sets the offsets.
  */
@@ -316,9 +317,10 @@ function packedSequence(node: Node, ctx: PlanContext, jagged: TokenOffsets, idSl
       let t = 0;
       for (let b = 0; b < rows; b++) {
         const e = jagged.count(b);
-        for (let j = L - e; j < L; j++) {
+        const first = firstEvent(s, name, idSlot, b, e, L);
+        for (let j = first; j < first + e; j++) {
           off32[2 * t++] = count;
-          const v = src.get(b * idSlot.ld + j);
+          const v = src.get(j);
           if (v === pad) continue;
           dst.set(count++, modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v);
         }
