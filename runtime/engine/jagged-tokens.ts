@@ -15,7 +15,8 @@
 // Which values are jagged: the closure, from the embedding_sequence lookups of a history
 // (the declared sequence inputs of one group), through ops that keep tokens apart
 // (reshape, add/mul of two such values, per-slot linear with a jagged residual, layer norm
-// over the token axis, self-attention with `events`, an HSTU history layer's tokens). A
+// over the token axis, self-attention with `events`, an HSTU history layer's tokens, and its
+// K/V when only candidate halves read them). A
 // history's values are jagged only when every reader of every one of them is such an op
 // or a candidate attention over the history's events (the target reading K/V at the
 // offsets), and all of them window the tokens by the events of one input; otherwise (a
@@ -169,6 +170,12 @@ function historyValues(
         pending.push(out);
       }
     }
+  }
+  // An HSTU layer's K/V over jagged tokens are stored jagged too, when only candidate halves read them.
+  for (const n of graph.nodes) {
+    if (n.op !== "hstu_history" || !set.has(n.inputs[0]!)) continue;
+    const kv = n.outputs[1]!;
+    if (!outputs.has(kv) && (readers.get(kv) ?? []).every((r) => r.node.op === "hstu_candidates" && r.at === 1)) set.add(kv);
   }
   // One events window for the whole history, of one of its inputs.
   const events = [...windows][0];

@@ -19,8 +19,8 @@
 // whose inputs keep different events, a model reading the slot layout) a history
 // is written into fixed [maxLength] slots — its most recent values after the
 // padding slots — and a plan that reads slots gets a values + offsets batch laid
-// back into them (intoSlots, executor.ts). From the lookups on, the tokens are
-// values + offsets too (jagged-tokens.ts); HSTU's K/V keep the slot layout.
+// back into them (intoSlots, executor.ts). From the lookups on, the tokens (and
+// HSTU's K/V) are values + offsets too (jagged-tokens.ts).
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";

@@ -6,7 +6,7 @@
 // histories as values + offsets (and a plan reading slots gets them laid back); truncation to the most
 // recent events is still reported per request; the tokens computed are Σ events, not
 // contextRows × maxLength (stats().historyTokens, a count, not a timing). The same for
-// the zoo hstu (lookups, their add, the layers' tokens; its K/V stay in slots), and its
+// the zoo hstu (lookups, their add, the layers' tokens and K/V), and its
 // KV cache still fingerprints every per-event input. Which values are jagged, and a
 // remote table keeping the slot layout.
 import { afterAll, describe, expect, test } from "bun:test";
@@ -181,12 +181,12 @@ describe("which values are jagged", () => {
     expect(jaggedValues(graph, inferGraph(graph), 8, (table) => table === "item.table").values.size).toBe(0);
   });
 
-  test("hstu: the lookups, their add and each layer's tokens; not the K/V the candidates read", () => {
+  test("hstu: the lookups, their add, each layer's tokens and the K/V its candidates read; not the candidates' values", () => {
     const hstu = zoo.hstu.build({ historyLength: L, embeddingDim: 16, heads: 2, qkDim: 8, vDim: 8, layers: 2, rab: "time" });
     const { graph } = compile(hstu).model;
     const { values, writers } = jaggedValues(graph, inferGraph(graph), 8, () => false);
     expect([...writers]).toEqual(["hist_item_emb"]);
-    for (const name of ["hist_item_emb:0", "hist_action_emb:0", "hist_tokens:0", "hstu_0.history:0", "hstu_1.history:0"]) expect(values.get(name)?.history).toBe("hist_items");
-    for (const name of ["hstu_0.history:1", "item_emb:0", "hstu_0.candidates:0"]) expect(values.has(name)).toBe(false);
+    for (const name of ["hist_item_emb:0", "hist_action_emb:0", "hist_tokens:0", "hstu_0.history:0", "hstu_1.history:0", "hstu_0.history:1", "hstu_1.history:1"]) expect(values.get(name)?.history).toBe("hist_items");
+    for (const name of ["item_emb:0", "hstu_0.candidates:0"]) expect(values.has(name)).toBe(false);
   });
 });

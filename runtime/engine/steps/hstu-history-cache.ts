@@ -66,11 +66,14 @@ export function cachedHistory(node: Node, ctx: PlanContext, layer: HistoryLayer)
     for (let b = 0; b < s.r; b++) {
       const cached = r.cached[b]!;
       const pads = r.pads[b]!;
-      const row = b * kv.ld + pads * wkv;
+      const row = layer.kvRow(b, pads);
       if (cached > 0) {
         const src = r.source[b]!;
         if (src < 0) kv.data.set(r.kv.subarray(at + r.base[b]! * wkv, at + (r.base[b]! + cached) * wkv), row);
-        else kv.data.copyWithin(row, src * kv.ld + r.pads[src]! * wkv, src * kv.ld + (r.pads[src]! + cached) * wkv);
+        else {
+          const from = layer.kvRow(src, r.pads[src]!);
+          kv.data.copyWithin(row, from, from + cached * wkv);
+        }
       }
       layer.run(s, b, cached);
       if (r.base[b]! >= 0 && cached < r.nh[b]!) r.kv.set(kv.data.subarray(row + cached * wkv, row + r.nh[b]! * wkv), at + (r.base[b]! + cached) * wkv);
