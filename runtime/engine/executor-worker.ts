@@ -6,6 +6,7 @@
 // go to the main thread once at start, an updated inspection when a new plan
 // appears, and the per-op profile under RANKFN_PROFILE=1. Long batches never
 // block the main thread's event loop.
+import type { TokenCounts } from "./jagged-tokens";
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import type { ParallelConfig } from "../parallel/parallel-options";
 import { compile, type CompileOptions } from "../compiler/compile";
@@ -36,7 +37,7 @@ export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: In
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; sequenceOffsets?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; historyTokens?: TokenCounts }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -77,7 +78,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats() } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), historyTokens: executor!.historyTokens } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

@@ -49,7 +49,7 @@ export interface ModelStats {
   moe?: MoeStats;
   /** The user-history KV cache (with `kvCache`): hits, misses, tokens reused and computed, bytes, evictions (the worker's in worker mode). */
   kvCache?: KvCacheStats;
-  /** History tokens stored jagged (values + offsets): tokens the per-token ops computed, and the slots a padded layout would have (inline mode, models with such histories). */
+  /** History tokens stored jagged (values + offsets): tokens the per-token ops computed, and the slots a padded layout would have (the worker's in worker mode; models with such histories). */
   historyTokens?: TokenCounts;
 }
 
@@ -407,7 +407,7 @@ export class Model {
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
     const sharded = this.#inline?.executor.embeddingSharding?.stats();
-    const tokens = this.#inline?.executor.historyTokens;
+    const tokens = this.#inline?.executor.historyTokens ?? this.#worker?.historyTokens;
     const historyTokens = tokens && tokens.slots > 0 ? { historyTokens: tokens } : {};
     return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}), ...historyTokens };
   }

@@ -5,6 +5,7 @@
 // messages are small control records (lane, row counts, batch id). A lane is
 // held by one batch at a time; concurrent callers get their own lanes.
 // Errors thrown in the worker come back as RankfnErrors with their status.
+import type { TokenCounts } from "./jagged-tokens";
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import type { ParallelConfig } from "../parallel/parallel-options";
 import type { BuiltModel } from "../graph/builder";
@@ -112,6 +113,8 @@ export class WorkerExecutor {
   kvCache: KvCacheStats | undefined;
   /** The worker's copy counts as of the last batch. */
   copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+  /** The worker's history token counts (jagged-tokens.ts), as of its last reply. */
+  historyTokens: TokenCounts = { computed: 0, slots: 0 };
   #nextId = 0;
   #closed = false;
 
@@ -142,6 +145,7 @@ export class WorkerExecutor {
           if (msg.profile) this.profile = msg.profile;
           if (msg.kvCache) this.kvCache = msg.kvCache;
           this.copies = msg.copies;
+          if (msg.historyTokens) this.historyTokens = msg.historyTokens;
           waiter.resolve();
         } else if (msg.type === "error") waiter.reject(toError(msg.error));
       };

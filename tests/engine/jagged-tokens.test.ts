@@ -74,10 +74,11 @@ describe("bst: history tokens stored jagged", () => {
     expect(model.stats().historyTokens!.computed).toBe(0);
   });
 
-  test("on a worker it scores as inline", async () => {
+  test("on a worker (the offsets travel with the batch) it scores and counts as inline", async () => {
     const [inline, worker] = [keep(new Model(built)), keep(new Model(built, { worker: true }))];
     const [a, b] = [await inline.rankMany(reqs), await worker.rankMany(reqs)];
     for (let i = 0; i < reqs.length; i++) expect(maxDiff(ctr(b[i]!), ctr(a[i]!))).toBeLessThanOrEqual(1e-6);
+    expect(worker.stats().historyTokens).toEqual(inline.stats().historyTokens!);
   });
 });
 
