@@ -1,28 +1,29 @@
-// History tokens stored jagged (issue 15, Deliver 1): values plus offsets, no padding.
-// A declared history's ids are staged in [maxLength] slots per request (stager.ts), but
-// every f32 value computed per history token — its embedding lookup, the per-token
-// linears and layer norms, self-attention over the events — is stored as the
-// concatenated tokens of the batch's requests: request b's tokens are rows
-// offsets[b] .. offsets[b + 1] of the value read as a [tokens, width] matrix. The
-// embedding lookup writes them packed, so every per-token op runs over Σ events rows
-// (one GEMM, one layer norm, one jagged attention call with these offsets), never
-// over contextRows × maxLength.
+// Histories stored jagged (issue 15, Deliver 1): values plus offsets, no padding.
+// A batch stages a declared history's ids as each request's events concatenated, with
+// offsets (stager.ts; `offsetInputs` below says which inputs a plan reads so), and every
+// f32 value computed per history token — its embedding lookup, adds, the per-token
+// linears and layer norms, self-attention over the events, an HSTU layer's tokens and
+// K/V — is stored as the concatenated tokens of the batch's requests: request b's tokens
+// are rows offsets[b] .. offsets[b + 1] of the value read as a [tokens, width] matrix.
+// The embedding lookup writes them packed, so every per-token op runs over Σ events rows
+// (one GEMM, one layer norm, one jagged attention call with these offsets), never over
+// contextRows × maxLength.
 //
-// Memory planning: a token budget of contextCapacity × maxLength rows (the upper bound
-// a batch can stage) sizes each jagged value's buffer, as before; a run computes and
-// touches only the first Σ events rows of it.
+// Memory planning: a token budget of contextCapacity × maxLength rows (the upper bound a
+// batch can stage) sizes each jagged value's buffer, as the slot layout did; a run
+// computes and touches only the first Σ events rows of it.
 //
 // Which values are jagged: the closure, from the embedding_sequence lookups of a history
 // (the declared sequence inputs of one group), through ops that keep tokens apart
 // (reshape, add/mul of two such values, per-slot linear with a jagged residual, layer norm
-// over the token axis, self-attention with `events`, an HSTU history layer's tokens, and its
-// K/V when only candidate halves read them). A
-// history's values are jagged only when every reader of every one of them is such an op
-// or a candidate attention over the history's events (the target reading K/V at the
-// offsets), and all of them window the tokens by the events of one input; otherwise (a
-// pooling, a graph output, a remote table) the history keeps the slot layout and its
-// padded rows, as before. Request b's tokens are its events: the last e_b slots of that
-// input (history-events.ts), so every lookup of the group packs the same window.
+// over the token axis, self-attention with `events`, an HSTU history layer's tokens, and
+// its K/V when only candidate halves read them). A history's values are jagged only when
+// every reader of every one of them is such an op or a candidate attention over the
+// history's events (the target reading K/V at the offsets), and all of them window the
+// tokens by the events of one input; otherwise (a pooling, a graph output, a remote
+// table) the history keeps the slot layout and its padded rows, as before. Request b's
+// tokens are its events: its last e_b slots of that input, or its e_b values at its
+// offset (history-events.ts), so every lookup of the group packs the same window.
 import type { GraphInfo } from "../graph/infer";
 import type { Graph, Node } from "../graph/schema";
 import type { RunState } from "./plan-context";
