@@ -19,6 +19,7 @@ import { embeddingStrategies } from "../runtime/parallel/parallel-options";
 import { Rng } from "../runtime/tensor/random";
 import { tensor } from "../runtime/tensor/tensor";
 import { DLRM_V2, scaledTableRows } from "../sdk/zoo/dlrm-v2-shape";
+import { plannerCases } from "./parallel-planner";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -60,6 +61,7 @@ export async function embeddingSection(report: Report, { quick }: { quick: boole
   const rng = new Rng(5);
   const staged = new Map(batches.map((n) => [n, stagedBatch(compiled, n, rng)]));
   const base = new Map<number, number>();
+  const measured = new Map<string, Map<number, number>>();
   for (const setup of setups) {
     k.setNumThreads(setup.threads);
     const exec = new Executor(compiled, { maxBatch: 4096, devices: setup.devices, parallel: setup.parallel });
@@ -70,6 +72,7 @@ export async function embeddingSection(report: Report, { quick }: { quick: boole
         const t = await time(() => exec.run(batch), { minSeconds: quick ? 0.1 : 0.5, warmup: 2 });
         const rowsPerS = n / t.median;
         if (!setup.devices && setup.threads === 1) base.set(n, rowsPerS);
+        else measured.set(setup.label, (measured.get(setup.label) ?? new Map()).set(n, rowsPerS));
         const readBytes = n * DLRM_V2.multiHot.reduce((a, b) => a + b, 0) * DLRM_V2.embeddingDim * 4;
         section.add({ setup: setup.label, batch: n, "latency ms": t.median * 1e3, "rows/s": rowsPerS, "× 1 core": rowsPerS / base.get(n)!, "% of read bandwidth": (100 * readBytes) / t.median / 1e9 / bandwidth });
       }
@@ -78,6 +81,7 @@ export async function embeddingSection(report: Report, { quick }: { quick: boole
     }
   }
   k.setNumThreads(2);
+  plannerCases.push({ model: "DLRM-v2 embedding stage", compiled, rowsPerSecond: measured, labelOf: { single: setups[1]!.label, embeddings: setups.find((s) => typeof s.parallel === "object" && s.parallel.embeddings === "table")!.label } });
   section.note("× 1 core: throughput over 1 device × 1 core at the same batch; % of read bandwidth: table rows read per second (ids × 128 × 4 bytes) over the measured bandwidth (above 100%: the rows came from cache).");
   section.note("row: each id is routed to its shard on the calling thread (JS) before the devices run; that routing, not the lookups, bounds it here.");
 }

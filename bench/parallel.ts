@@ -3,7 +3,16 @@
 // - sharded embedding tables (bench/parallel-embeddings.ts): the DLRM-v2-shaped
 //   embedding stage replicated or sharded table-, row- or column-wise on
 //   2 devices × 1 core against 1 device × 1 core and 1 device × 2 cores.
+// - dense (bench/parallel-dense.ts): the DLRM-v2 top MLP tensor-parallel and
+//   replicated on 2 devices × 1 core against the same two single devices.
+// - MoE (bench/parallel-moe.ts): the zoo moe model expert-parallel on
+//   2 devices × 1 core against the same two single devices.
+// - planner (bench/parallel-planner.ts): what parallel: "auto" picks for each
+//   of those models and batches against the best option measured above.
+import { denseSection } from "./parallel-dense";
+import { moeSection } from "./parallel-moe";
 import { embeddingSection } from "./parallel-embeddings";
+import { plannerSection } from "./parallel-planner";
 import { Report } from "./report";
 
 export async function main(args: string[]): Promise<void> {
@@ -11,5 +20,8 @@ export async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const report = new Report("parallel");
   await embeddingSection(report, { quick });
+  await denseSection(report, { quick });
+  await moeSection(report, { quick });
+  plannerSection(report);
   report.print(json);
 }

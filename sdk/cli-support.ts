@@ -1,5 +1,6 @@
 // Command-line helpers shared by the CLI, examples and benchmarks: argument
 // parsing, byte formatting and a progress bar on stderr.
+import { checkParallel } from "../runtime/parallel/parallel-options";
 
 /** Positional arguments and `--name value` / `--name=value` flags (only `known` names). */
 export function parseArgs(args: string[], known: string[]): { positional: string[]; flags: Record<string, string> } {
@@ -47,3 +48,27 @@ export function progressBar(label: string): (written: number, total: number) => 
     process.stderr.write(tty ? `\r${line}${written >= total ? "\n" : ""}` : `${line}\n`);
   };
 }
+
+/**
+ * `--parallel-devices cpu:2 --parallel dense=tensor,embeddings=row` as the `devices` and `parallel`
+ * model options, checked here (each part's value as the model checks it) so a bad one stops the
+ * command before any model loads.
+ * @example parallelOptions({ "parallel-devices": "cpu:2", parallel: "dense=replicate" })
+ */
+export function parallelOptions(flags: Record<string, string>): { devices?: string; parallel?: Record<string, string> } {
+  if (flags.parallel === undefined) {
+    if (flags["parallel-devices"] !== undefined) throw new Error("--parallel-devices needs --parallel part=strategy (e.g. dense=tensor)");
+    return {};
+  }
+  const devices = flags["parallel-devices"];
+  if (!devices) throw new Error("--parallel needs --parallel-devices (e.g. cpu:2)");
+  const parallel: Record<string, string> = {};
+  for (const item of flags.parallel.split(",")) {
+    const eq = item.indexOf("=");
+    if (eq <= 0 || eq === item.length - 1) throw new Error(`--parallel takes part=strategy[,part=strategy], got "${flags.parallel}"`);
+    parallel[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  checkParallel(devices, parallel);
+  return { devices, parallel };
+}
+

@@ -2,7 +2,7 @@
 // The rankfn command line: `bun run rankfn <command>` from the repository, or
 // `rankfn <command>` once installed.
 import * as k from "../runtime/ffi";
-import { formatBytes, parseArgs, progressBar } from "./cli-support";
+import { formatBytes, parallelOptions, parseArgs, progressBar } from "./cli-support";
 import { loadModel } from "./index";
 import { readModel, writeModel } from "../runtime/model/model-file";
 import { quantizationReport } from "./quantization-report";
@@ -45,7 +45,7 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    summary: "serve models over HTTP: serve --model name=path(.safetensors|.onnx) [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--lazy] [--context a,b --dims hist_len=256 --pad-to bucket|max (ONNX files)] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean] [--kv-cache-mb N [--kv-dtype f32|bf16|i8] [--kv-host-mb M [--kv-host-dtype bf16|i8|f32]] (reuse users' history K/V across requests that name a user)]",
+    summary: "serve models over HTTP: serve --model name=path(.safetensors|.onnx) [--model ...] [--port 8080] [--host 127.0.0.1] [--model-root DIR] [--precision P] [--api-key K] [--expert-devices cpu:2] [--parallel-devices cpu:2 --parallel dense=tensor|replicate[,embeddings=table|row|column|replicate]] [--lazy] [--context a,b --dims hist_len=256 --pad-to bucket|max (ONNX files)] [--redis URL --remote-tables all|a,b --on-redis-failure fail|default --default-row zeros|mean] [--kv-cache-mb N [--kv-dtype f32|bf16|i8] [--kv-host-mb M [--kv-host-dtype bf16|i8|f32]] (reuse users' history K/V across requests that name a user)]",
     async run(args) {
       const models: Record<string, string> = {};
       const rest: string[] = [];
@@ -58,13 +58,14 @@ const commands: Record<string, Command> = {
           models[spec.slice(0, eq)] = resolve(spec.slice(eq + 1));
         } else rest.push(args[i]!);
       }
-      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices", "context", "dims", "pad-to", "kv-cache-mb", "kv-dtype", "kv-host-mb", "kv-host-dtype"]);
+      const { positional, flags } = parseArgs(rest.filter((a) => a !== "--lazy"), ["port", "host", "model-root", "precision", "api-key", "redis", "remote-tables", "on-redis-failure", "default-row", "expert-devices", "parallel-devices", "parallel", "context", "dims", "pad-to", "kv-cache-mb", "kv-dtype", "kv-host-mb", "kv-host-dtype"]);
       if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
       if (Object.keys(models).length === 0) throw new Error("usage: rankfn serve --model name=path [--model ...] [--port 8080]");
       const port = Number(flags.port ?? 8080);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got "${flags.port}"`);
       const precision = (flags.precision ?? "f32") as "f32" | "bf16" | "int8";
       if (!["f32", "bf16", "int8"].includes(precision)) throw new Error(`--precision must be f32, bf16 or int8, got "${precision}"`);
+      const spread = parallelOptions(flags);
       const { createApp } = await import("../runtime/server/app");
       const t0 = performance.now();
       const server = createApp({
@@ -72,7 +73,7 @@ const commands: Record<string, Command> = {
         lazy: rest.includes("--lazy"),
         modelRoot: flags["model-root"] ?? ".",
         apiKey: flags["api-key"] ?? process.env.RANKFN_API_KEY,
-        modelOptions: { precision, worker: true, ...onnxOptions(flags), ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}), ...kvCacheOptions(flags) },
+        modelOptions: { precision, worker: true, ...onnxOptions(flags), ...(flags.redis ? { embeddings: remoteOptions(flags) } : {}), ...(flags["expert-devices"] ? { experts: { devices: flags["expert-devices"] } } : {}), ...spread, ...kvCacheOptions(flags) },
       });
       // Listen before the models load: /healthz answers at once (a liveness probe never kills a model
       // mid-warm-up), /readyz says 503 with what is still loading until every model serves.

@@ -65,7 +65,8 @@ export interface LoadOptions extends CompileOptions {
   devices?: string | Device[];
   /**
    * How the model spreads over `devices`, per part, e.g. `{ embeddings: "row" }` shards the
-   * embedding tables by row ranges ("table", "row", "column", "replicated"; see ModelOptions.parallel).
+   * embedding tables by row ranges ("table", "row", "column", "replicated"; see ModelOptions.parallel);
+   * `{ dense: "tensor" | "replicate" }` splits the chains of linears (tensor-parallel pairs, or row shares).
    */
   parallel?: ParallelConfig;
 }

@@ -16,7 +16,7 @@ import { setNumThreads } from "../ffi/device";
 import type { Tensor } from "../tensor/tensor";
 import type { TypedArray } from "../tensor/dtype";
 import { type CopyCounts, Executor, type ProfileLine } from "./executor";
-import { type ModelInspection, inspectExecutor } from "./inspection";
+import { type ModelInspection, type ParallelStats, inspectExecutor } from "./inspection";
 import type { Graph } from "../graph/schema";
 import type { GatheredRows } from "./plan-context";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
@@ -37,7 +37,7 @@ export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: In
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; sequenceOffsets?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; historyTokens?: TokenCounts }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; historyTokens?: TokenCounts; parallel?: ParallelStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -84,3 +84,5 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);
   }
 };
+
+

@@ -19,9 +19,12 @@ import { groupExperts } from "../moe/group-experts";
 import { SequenceParallel, type SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import { KvCache, type KvCacheOptions } from "./kv-cache";
 import { historyChain } from "./history-chain";
-import type { Device } from "../devices";
+import { type Device, openDevices } from "../devices";
 import { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
+import { AutoRouting, refuseWithAuto } from "./auto-routing";
+import type { ParallelStats } from "./inspection";
+import { DenseParallel } from "../parallel/dense-parallel";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -110,6 +113,10 @@ export class Executor {
   readonly kvCache: KvCache | undefined;
   /** Devices and table shards when the pooled lookups run sharded (`parallel.embeddings`). */
   readonly embeddingSharding: EmbeddingSharding | undefined;
+  /** Devices and weight slices when linear chains run split over devices (`parallel.dense`). */
+  readonly denseParallel: DenseParallel | undefined;
+  /** Devices opened here from a spec when more than one part of the model spreads over them. */
+  readonly #sharedDevices: Device[] | undefined;
   /** Plans by "candidate capacity/context capacity". */
   readonly #plans = new Map<string, Plan>();
   readonly #bindings = new Map<Plan, Binding>();
@@ -125,7 +132,9 @@ export class Executor {
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0), tokens: { computed: 0, slots: 0 } };
   /** Copies made since construction (counted per input / output per run). */
-  readonly copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+  readonly copies: CopyCounts;
+  /** `parallel: "auto"`: the planner's choice per bucket and the executors that run them (this one only routes). */
+  readonly autoParallel: AutoRouting | undefined;
   #disposed = false;
 
   /** History tokens the jagged per-token ops computed since construction, and the slots their batches held (jagged-tokens.ts). */
@@ -133,9 +142,13 @@ export class Executor {
     return { ...this.#state.tokens! };
   }
 
-  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig } = {}) {
+  constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel, copies }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig; /** Internal: counters shared with the executor routing to this one. */ copies?: CopyCounts } = {}) {
     checkParallel(devices, parallel);
+    this.copies = copies ?? { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+    if (parallel === "auto") refuseWithAuto({ kvCache, sequenceParallel, experts });
     const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
+    const dense = typeof parallel === "object" ? parallel.dense : undefined;
+    if (dense && experts) throw new RankfnError("parallel.dense: cannot be combined with experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
     if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
     // hand may not be); on devices, dense mixture experts are grouped to run expert-parallel.
@@ -149,7 +162,12 @@ export class Executor {
     this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
-    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: devices!, embeddings }) : undefined;
+    // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
+    this.#sharedDevices = embeddings && dense && typeof devices === "string" ? openDevices(devices) : undefined;
+    const spread = this.#sharedDevices ?? devices!;
+    this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
+    this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
+    this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
   }
 
   /**
@@ -158,6 +176,7 @@ export class Executor {
    * a few requests holds its context values (a user's history, its K/V) for those few rows only.
    */
   plan(rows: number, contextRows = rows): Plan {
+    if (this.autoParallel && !this.#disposed) return this.autoParallel.executorFor(rows).plan(rows, contextRows);
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
     if (rows > this.maxBatch) throw new RankfnError(`batch of ${rows} rows exceeds this model's maxBatch ${this.maxBatch}`, "batch_too_large", 413);
     const capacity = Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))), Math.max(16, this.maxBatch));
@@ -165,7 +184,7 @@ export class Executor {
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding);
+      plan = new Plan(this.model, this.info, capacity, this.#packed, this.remoteTables, this.experts, (bytes) => this.#arenaOf(bytes), contextCapacity, this.sequenceParallel, this.embeddingSharding, this.denseParallel);
       this.#plans.set(key, plan);
       this.#memory.set(key, { capacity, contextCapacity, ...plan.memory });
     }
@@ -189,6 +208,7 @@ export class Executor {
    * copy nothing in. Valid until the next run (or the next call that plans a larger bucket).
    */
   inputStorage(rows: number, contextRows = rows): Map<string, TypedArray> {
+    if (this.autoParallel) return this.autoParallel.executorFor(rows).inputStorage(rows, contextRows);
     const bound = this.#bind(this.plan(rows, contextRows));
     const out = new Map<string, TypedArray>();
     for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
@@ -197,6 +217,7 @@ export class Executor {
 
   /** The graph inputs a batch of `rows` (and `contextRows`) can have read from the caller's arrays. */
   bindableInputs(rows: number, contextRows = rows): ReadonlySet<string> {
+    if (this.autoParallel) return this.autoParallel.executorFor(rows).bindableInputs(rows, contextRows);
     const bound = this.#bind(this.plan(rows, contextRows));
     return (bound.bindableInputs ??= new Set(bound.inputs.filter((i) => i.bindable && i.slot).map((i) => i.name)));
   }
@@ -209,6 +230,7 @@ export class Executor {
    */
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
     const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
+    if (this.autoParallel) return this.autoParallel.runOn(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
@@ -331,8 +353,16 @@ export class Executor {
     return b;
   }
 
+  /** The parallel parts' counters since load (`stats().parallel`), when the model spreads over devices. */
+  parallelStats(): ParallelStats | undefined {
+    if (this.autoParallel) return { auto: { batches: { ...this.autoParallel.batches } } };
+    const embeddings = this.embeddingSharding?.stats(), dense = this.denseParallel?.stats();
+    return embeddings || dense ? { ...(embeddings ? { embeddings } : {}), ...(dense ? { dense } : {}) } : undefined;
+  }
+
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
+    if (this.autoParallel) return mergeProfiles(this.autoParallel.executors().map((e) => e.profile()));
     const byNode = new Map<string, { op: string; ms: number }>();
     for (const { steps, times } of this.#profile.values()) {
       steps.forEach((s, i) => {
@@ -347,11 +377,13 @@ export class Executor {
 
   /** Bytes of the arena the plans share (0 before the first plan). */
   get arenaBytes(): number {
+    if (this.autoParallel) return this.autoParallel.executors().reduce((a, e) => a + e.arenaBytes, 0);
     return this.#arena?.bytes ?? 0;
   }
 
   /** Memory plans of the buckets built so far. */
   memory(): (MemoryPlan & { capacity: number; contextCapacity: number })[] {
+    if (this.autoParallel) return this.autoParallel.executors().flatMap((e) => e.memory());
     return [...this.#memory.values()];
   }
 
@@ -367,5 +399,20 @@ export class Executor {
     this.sequenceParallel?.dispose();
     this.kvCache?.dispose();
     this.embeddingSharding?.dispose();
+    this.autoParallel?.dispose();
+    this.denseParallel?.dispose();
+    for (const d of this.#sharedDevices ?? []) d.dispose();
   }
+}
+
+/** The profiles of several executors as one (time per node summed, shares recomputed). */
+function mergeProfiles(profiles: ProfileLine[][]): ProfileLine[] {
+  const byNode = new Map<string, { op: string; ms: number }>();
+  for (const line of profiles.flat()) {
+    const e = byNode.get(line.node) ?? { op: line.op, ms: 0 };
+    e.ms += line.ms;
+    byNode.set(line.node, e);
+  }
+  const total = [...byNode.values()].reduce((a, e) => a + e.ms, 0) || 1;
+  return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
 }

@@ -6,6 +6,10 @@
 import { describePlan } from "../compiler/plan-memory";
 import type { Executor, ProfileLine } from "./executor";
 import type { EmbeddingShardingReport } from "../parallel/embedding-sharding";
+import type { AutoDescription } from "../parallel/auto-parallel";
+import type { Strategy } from "../parallel/planner";
+import type { DenseParallelReport, DenseParallelStats } from "../parallel/dense-parallel";
+import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
 
 export interface TensorInfo {
   name: string;
@@ -28,7 +32,15 @@ export interface ModelInspection {
   /** Dynamic dimensions after the batch, and the size buckets they are planned in (this inspection is the largest's). */
   dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
   /** How the model spreads over its devices (`parallel`): where each embedding table's shards live. */
-  parallel?: { embeddings?: EmbeddingShardingReport };
+  parallel?: { embeddings?: EmbeddingShardingReport; dense?: DenseParallelReport; auto?: AutoDescription };
+}
+
+/** The parallel parts' counters since load (`stats().parallel`). */
+export interface ParallelStats {
+  embeddings?: EmbeddingShardingStats;
+  dense?: DenseParallelStats;
+  /** `parallel: "auto"`: batches run per chosen strategy. */
+  auto?: { batches: Partial<Record<Strategy, number>> };
 }
 
 export type { ProfileLine };
@@ -59,6 +71,7 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
     precision: { weights: options.precision ?? "f32", tables: options.tables ?? "f32" },
     compiler,
     memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, contextCapacity: m.contextCapacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
-    ...(executor.embeddingSharding ? { parallel: { embeddings: executor.embeddingSharding.describe() } } : {}),
+    ...(executor.embeddingSharding || executor.denseParallel ? { parallel: { ...(executor.embeddingSharding ? { embeddings: executor.embeddingSharding.describe() } : {}), ...(executor.denseParallel ? { dense: executor.denseParallel.describe() } : {}) } } : {}),
+    ...(executor.autoParallel ? { parallel: { auto: executor.autoParallel.auto.describe() } } : {}),
   };
 }

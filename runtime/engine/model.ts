@@ -8,7 +8,7 @@
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
 import { type CopyCounts, Executor, type OutputView, type ProfileLine, contextBuckets } from "./executor";
-import { type ModelInspection, inspectExecutor } from "./inspection";
+import { type ModelInspection, type ParallelStats, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
 import { BatchBuffers, DirectBuffers, type RequestSlice, ReusedBuffers, Stager, type StagingCopies } from "./stager";
 import { RequestValidator, type ValidRequest } from "./validate";
@@ -30,7 +30,6 @@ import type { TokenCounts } from "./jagged-tokens";
 import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { Device } from "../devices";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
-import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
 
 export type { ModelInspection, TensorInfo } from "./inspection";
 
@@ -94,7 +93,9 @@ export interface ModelOptions extends CompileOptions {
   /**
    * How the model spreads over `devices` (issue 20), per part: `{ embeddings: "table" | "row" |
    * "column" | "replicated" }` shards the pooled embedding tables (or `{ default, tables }` per
-   * table). "auto" (the planner) is not available yet.
+   * table); `{ dense: "tensor" | "replicate" }` splits the chains of linears over the devices
+   * (Megatron-style pairs with one reduce each, or each device a share of the rows).
+   * "auto" (the planner) is not available yet.
    */
   parallel?: ParallelConfig;
 }
@@ -399,17 +400,17 @@ export class Model {
   }
 
   /** Counters since load, the per-op profile under RANKFN_PROFILE=1 (the worker's in worker mode), per-tier embedding counters when tables are remote, and MoE counters when experts run on devices. */
-  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats; parallel?: { embeddings?: EmbeddingShardingStats } } {
+  stats(): ModelStats & { profile: ProfileLine[]; embeddings?: RemoteEmbeddingStats; moe?: MoeStats; sequenceParallel?: SequenceParallelStats; parallel?: ParallelStats } {
     if (this.#router) return sumStats(this.#router.models.map((m) => m.stats()));
     const moe = this.#inline?.executor.experts?.stats() ?? this.#worker?.moeStats;
     const profile = this.#inline ? this.#inline.executor.profile() : this.#worker!.profile;
     const copies = { staging: { ...this.#stager.copies }, plan: { ...(this.#inline?.executor.copies ?? this.#worker!.copies) } };
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
-    const sharded = this.#inline?.executor.embeddingSharding?.stats();
+    const parallel = this.#inline ? this.#inline.executor.parallelStats() : this.#worker!.parallelStats;
     const tokens = this.#inline?.executor.historyTokens ?? this.#worker?.historyTokens;
     const historyTokens = tokens && tokens.slots > 0 ? { historyTokens: tokens } : {};
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(sharded ? { parallel: { embeddings: sharded } } : {}), ...historyTokens };
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(parallel ? { parallel } : {}), ...historyTokens };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */

@@ -11,6 +11,7 @@ import type { WeightCache } from "./weight-cache";
 import type { ExpertParallel } from "../moe/expert-parallel";
 import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { EmbeddingSharding } from "../parallel/embedding-sharding";
+import type { DenseParallel } from "../parallel/dense-parallel";
 import type { KvCache } from "./kv-cache";
 import type { TokenCounts, TokenOffsets } from "./jagged-tokens";
 
@@ -97,6 +98,8 @@ export interface PlanContext {
   sequenceParallel?: SequenceParallel;
   /** Devices and table shards when the model shards its embedding tables (`parallel.embeddings`). */
   embeddingSharding?: EmbeddingSharding;
+  /** Devices and weight slices when the model splits its linear chains over devices (`parallel.dense`). */
+  denseParallel?: DenseParallel;
   /** A history token value stored jagged (values + offsets, jagged-tokens.ts): its history's offsets. */
   jagged(name: string): TokenOffsets | undefined;
   /** Is `node` the embedding_sequence that writes its history's offsets each run? */

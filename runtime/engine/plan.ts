@@ -27,6 +27,8 @@ import { selectSteps } from "./steps/select";
 import { sparseSteps } from "./steps/sparse";
 import { shardedEmbeddingSteps } from "./steps/sharded-embeddings";
 import type { EmbeddingSharding } from "../parallel/embedding-sharding";
+import type { DenseParallel } from "../parallel/dense-parallel";
+import { denseParallelStep } from "./steps/dense-parallel";
 import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
@@ -64,6 +66,7 @@ export class Plan {
     readonly contextCapacity: number = capacity,
     sequenceParallel?: SequenceParallel,
     embeddingSharding?: EmbeddingSharding,
+    denseParallel?: DenseParallel,
   ) {
     const { graph } = model;
     this.memory = planMemory(valueLifetimes(model, info, capacity, contextCapacity));
@@ -144,6 +147,7 @@ export class Plan {
       experts,
       sequenceParallel,
       embeddingSharding,
+      denseParallel,
       jagged: (name) => jagged.values.get(name),
       writesOffsets: (node) => jagged.writers.has(node.name),
     };
@@ -151,7 +155,8 @@ export class Plan {
       // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.
       const generalBroadcast = node.op === "broadcast" && info.values.get(node.inputs[0]!)!.dtype !== "f32";
       const sharded = embeddingSharding ? shardedEmbeddingSteps[node.op] : undefined;
-      const build = generalBroadcast ? broadcastAny : (sharded ?? builders[node.op as keyof typeof builders]);
+      const split = denseParallel ? denseParallelStep(denseParallel, node) : undefined;
+      const build = generalBroadcast ? broadcastAny : (split ?? sharded ?? builders[node.op as keyof typeof builders]);
       if (!build) throw new Error(`node "${node.name}": op "${node.op}" cannot be executed (run the compiler's lowering first)`);
       return build(node, ctx);
     });

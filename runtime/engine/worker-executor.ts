@@ -17,7 +17,7 @@ import type { StagedBatch } from "./executor";
 import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
 import type { CopyCounts, ProfileLine } from "./executor";
 import type { GatheredRows } from "./plan-context";
-import type { ModelInspection } from "./inspection";
+import type { ModelInspection, ParallelStats } from "./inspection";
 import type { Graph } from "../graph/schema";
 import { type StagingBuffers, rowBuffer } from "./stager";
 import type { ExpertParallelConfig, MoeStats } from "../moe/expert-parallel";
@@ -111,6 +111,8 @@ export class WorkerExecutor {
   profile: ProfileLine[] = [];
   /** The worker's KV cache counters as of the last batch (with kvCache). */
   kvCache: KvCacheStats | undefined;
+  /** The parallel parts' counters as of the last batch (with `parallel`). */
+  parallelStats: ParallelStats | undefined;
   /** The worker's copy counts as of the last batch. */
   copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
   /** The worker's history token counts (jagged-tokens.ts), as of its last reply. */
@@ -144,6 +146,7 @@ export class WorkerExecutor {
           if (msg.inspection) this.inspection = msg.inspection;
           if (msg.profile) this.profile = msg.profile;
           if (msg.kvCache) this.kvCache = msg.kvCache;
+          if (msg.parallel) this.parallelStats = msg.parallel;
           this.copies = msg.copies;
           if (msg.historyTokens) this.historyTokens = msg.historyTokens;
           waiter.resolve();

@@ -1,10 +1,13 @@
 // The `devices` and `parallel` options of a model (issue 20): which local
-// devices a model spreads over and, per part of the model, how. Only explicit
-// choices are accepted for now ("auto" is the planner's, still to come); each
+// devices a model spreads over and, per part of the model, how: explicit
+// choices per part, or "auto" (the planner picks per batch-size bucket); each
 // part registers its own check here, so a bad option is a 400 naming its field
 // before any device opens.
 import type { Device } from "../devices";
 import { RankfnError } from "../errors";
+import { type DenseStrategy, denseStrategies } from "./linear-pairs";
+
+export type { DenseStrategy } from "./linear-pairs";
 
 /** How the pooled embedding lookups spread over the devices (runtime/parallel/embedding-placement.ts). */
 export type EmbeddingStrategy = "table" | "row" | "column" | "replicate";
@@ -20,9 +23,15 @@ export interface ParallelOptions {
    * (every device holds every table and looks up a share of the batch's rows).
    */
   embeddings?: EmbeddingParallelism;
+  /**
+   * Split the chains of linears (an MLP's layers) over the devices: "tensor" (Megatron-style pairs,
+   * column- then row-parallel, one reduce per pair), "replicate" (every device runs a share of the
+   * batch's rows through its copy of the chain).
+   */
+  dense?: DenseStrategy;
 }
 
-/** `parallel`: explicit choices per part; "auto" (the planner) is refused until it exists. */
+/** `parallel`: explicit choices per part, or "auto": the planner's choice per batch-size bucket (runtime/parallel/auto-parallel.ts). */
 export type ParallelConfig = "auto" | ParallelOptions;
 
 const bad = (message: string) => new RankfnError(message, "bad_option", 400);
@@ -30,6 +39,7 @@ const bad = (message: string) => new RankfnError(message, "bad_option", 400);
 /** Each part's check of its own value (a part not listed here is not supported yet). */
 const partChecks: Record<string, (value: unknown) => void> = {
   embeddings: checkEmbeddingParallelism,
+  dense: checkDenseParallelism,
 };
 
 /** Validate `devices` and `parallel` before any device opens or any native call. */
@@ -38,7 +48,10 @@ export function checkParallel(devices: string | Device[] | undefined, parallel: 
     throw bad('devices: give a spec like "cpu:2" or at least one opened device');
   }
   if (parallel === undefined) return;
-  if (parallel === "auto") throw bad('parallel: "auto" (the planner) is not available yet; choose per part, e.g. { embeddings: "table" }');
+  if (parallel === "auto") {
+    if (devices === undefined) throw bad('parallel: "auto" needs devices to plan over, e.g. { devices: "cpu:2", parallel: "auto" }');
+    return;
+  }
   if (typeof parallel !== "object" || parallel === null || Array.isArray(parallel)) throw bad(`parallel: must be an object like { embeddings: "row" }, got ${JSON.stringify(parallel)}`);
   for (const [part, value] of Object.entries(parallel)) {
     const check = partChecks[part];
@@ -46,6 +59,10 @@ export function checkParallel(devices: string | Device[] | undefined, parallel: 
     if (value !== undefined) check(value);
   }
   if (devices === undefined) throw bad('parallel: needs devices to spread over, e.g. { devices: "cpu:2", parallel: { embeddings: "table" } }');
+}
+
+function checkDenseParallelism(value: unknown): void {
+  if (!denseStrategies.includes(value as DenseStrategy)) throw bad(`parallel.dense: unknown strategy ${JSON.stringify(value)} (expected ${denseStrategies.map((s) => `"${s}"`).join(", ")})`);
 }
 
 function checkStrategy(field: string, value: unknown): void {

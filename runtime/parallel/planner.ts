@@ -10,11 +10,14 @@
 // so a small batch is bound by streaming the weights and a large one by the
 // FMAs. The strategies, for a batch of B rows:
 //   single     one device with all G·c cores: Σ t(node, B, G·c)
-//   replicate  data parallel: whole batches to each group, G in flight:
-//              latency Σ t(node, B, c), a batch every latency / G
-//   tensor     each linear pair split G ways on c cores (weights and FLOPs / G),
-//              plus one reduce of the pair's output per device and two syncs;
-//              the other nodes on all G·c cores
+//   replicate  data parallel over the dense chains (runtime/parallel/linear-pairs.ts):
+//              each group runs a 1/G share of the batch's rows through its own
+//              copy of every chain (whole weights), one sync per chain; the
+//              other nodes on all G·c cores
+//   tensor     each tensor-parallel group (a linear pair, or one column-split
+//              linear) split G ways on c cores (weights and FLOPs / G), plus a
+//              pair's reduce of its output and one sync per group; the other
+//              nodes on all G·c cores
 //   pipeline   the nodes cut into G stages of balanced time, the batch in m
 //              microbatches: a batch every max stage time (+ m syncs), latency
 //              the stages' sum over m plus the fill
@@ -35,9 +38,11 @@ export interface CostNode {
   bytesPerRow: number;
   /** Bytes read once per batch whatever its size (weights). */
   weightBytes: number;
-  /** Tensor parallelism: the index of the linear pair this node belongs to, and its output width (the reduce's size) when it ends one. */
+  /** Tensor parallelism: the index of the split group (a pair, or one column-split linear) this node belongs to, and its output width (the reduce's size) when it ends a pair. */
   pair?: number;
   reduceWidth?: number;
+  /** Replicate: the index of the dense chain this node belongs to (its rows split over the groups). */
+  chain?: number;
 }
 
 export interface DeviceSpeeds {
@@ -70,7 +75,9 @@ export interface BucketPlan {
 }
 
 const LAUNCH = 2e-6;
-const SYNC = 20e-6;
+// One hand-off to the devices and back (runAll: submit, the devices' condition-variable wake-ups,
+// wait), measured at ~55 µs on 2 core groups of a 2-core EPYC whatever the work.
+const SYNC = 50e-6;
 
 function nodeTime(n: CostNode, rows: number, cores: number, s: DeviceSpeeds, split = 1): number {
   const compute = (n.flopsPerRow * rows) / split / (s.gflops(cores) * 1e9);
@@ -115,12 +122,16 @@ export function predict(nodes: readonly CostNode[], speeds: DeviceSpeeds, batch:
   const single = sum(nodes.map((n) => on(n, all)));
   out.push({ strategy: "single", latency: single, perBatch: single });
   if (G < 2) return out;
-  const replica = sum(nodes.map((n) => on(n, c))) + sync;
-  out.push({ strategy: "replicate", latency: replica, perBatch: replica / G });
+  const chains = new Set(nodes.flatMap((n) => (n.chain === undefined ? [] : [n.chain])));
+  if (chains.size > 0) {
+    const share = Math.ceil(batch / G);
+    const t = sum(nodes.map((n) => (n.chain === undefined ? on(n, all) : on(n, c, 1, share)))) + chains.size * sync;
+    out.push({ strategy: "replicate", latency: t, perBatch: t });
+  }
   const pairs = new Set(nodes.flatMap((n) => (n.pair === undefined ? [] : [n.pair])));
   if (pairs.size > 0) {
     const reduce = sum(nodes.map((n) => (n.reduceWidth ? (batch * n.reduceWidth * 4 * G) / (speeds.bandwidth(c) * 1e9) : 0)));
-    const t = sum(nodes.map((n) => (n.pair === undefined ? on(n, all) : on(n, c, G)))) + reduce + 2 * pairs.size * sync;
+    const t = sum(nodes.map((n) => (n.pair === undefined ? on(n, all) : on(n, c, G)))) + reduce + pairs.size * sync;
     out.push({ strategy: "tensor", latency: t, perBatch: t });
   }
   const m = Math.max(1, Math.min(microbatches, batch));

@@ -190,9 +190,9 @@ test("placement: row ranges and column slices cover their table; faster devices 
 describe("bad options are 400s naming the field, before any device opens", () => {
   const built = poolingModel(4);
   const cases: [ModelOptions, string][] = [
-    [{ devices: "cpu:2", parallel: "auto" }, 'parallel: "auto" (the planner) is not available yet'],
+    [{ parallel: "auto" }, 'parallel: "auto" needs devices'],
     [{ devices: "cpu:2", parallel: { embeddings: "diagonal" as never } }, 'parallel.embeddings: unknown strategy "diagonal"'],
-    [{ devices: "cpu:2", parallel: { dense: "tensor" } as never }, "parallel.dense: not supported"],
+    [{ devices: "cpu:2", parallel: { shuffle: "rows" } as never }, "parallel.shuffle: not supported"],
     [{ parallel: { embeddings: "row" } }, "parallel: needs devices"],
     [{ devices: [], parallel: { embeddings: "row" } }, "devices: give a spec"],
     [{ devices: "cpu:2", parallel: { embeddings: { tables: { "nope.table": "row" } } } }, 'parallel.embeddings.tables: "nope.table" is not a pooled embedding table'],
