@@ -78,7 +78,7 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), historyTokens: executor!.historyTokens } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), historyTokens: executor!.historyTokens, parallel: executor!.parallelStats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);
