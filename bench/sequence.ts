@@ -13,7 +13,7 @@
 // the zoo hstu with sequence parallelism over CPU core groups at L = 8192 (2048 with --quick):
 // 1 device × 1 core vs 2 devices × 1 core, and the attention kernel split in 2 (bench/sequence-parallel.ts).
 // `--kv`: the user-history KV cache over a stream of returning users instead (bench/sequence-kv.ts);
-// `--sp`: the sequence-parallel sections alone.
+// `--sp`: the sequence-parallel sections alone; `--jagged`: the zoo jagged-batch sections alone.
 import * as ort from "onnxruntime-node";
 import * as k from "../runtime/ffi";
 import { Rng } from "../runtime/tensor/random";
@@ -22,7 +22,7 @@ import { F32, OnnxGraph } from "./onnx-graph";
 import { Report } from "./report";
 import { zooBstSection } from "./sequence-bst";
 import { hstuAttentionSection } from "./sequence-hstu-attention";
-import { jaggedHstuSection } from "./sequence-jagged";
+import { jaggedBstSection, jaggedHstuSection } from "./sequence-jagged";
 import { zooHstuSection } from "./sequence-zoo";
 import { sequenceParallelSection } from "./sequence-parallel";
 import { progress, time } from "./timing";
@@ -117,6 +117,7 @@ export async function main(args: string[]): Promise<void> {
   // The user-history KV cache's end-to-end section runs on its own (bench/sequence-kv.ts).
   if (args.includes("--kv")) return (await import("./sequence-kv")).main(args);
   if (args.includes("--sp")) return (await import("./sequence-parallel")).main(args);
+  if (args.includes("--jagged")) return (await import("./sequence-jagged")).main(args);
   const json = args.includes("--json");
   const quick = args.includes("--quick");
   const report = new Report("sequence");
@@ -184,6 +185,7 @@ export async function main(args: string[]): Promise<void> {
 
   await hstuAttentionSection(report, rng, peak, THREADS, quick);
   await jaggedHstuSection(report, THREADS, quick);
+  await jaggedBstSection(report, THREADS, quick);
   await zooHstuSection(report, peak, THREADS, quick);
   await zooBstSection(report, peak, THREADS, quick);
   await sequenceParallelSection(report, quick);

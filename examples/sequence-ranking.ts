@@ -39,6 +39,12 @@ console.log(`candidate #${best[0]} scored alone: ${alone.outputs.ctr!.data[0]!.t
 const long = await model.rank({ context: history(400), candidates: { item_id: tensor("i64", [3, 1], items.subarray(0, 3)) } });
 for (const [input, cut] of Object.entries(long.truncated ?? {})) console.log(`${input}: ${cut.length} events sent, the most recent ${cut.kept} kept`);
 
+// Histories of mixed lengths in one batch are stored as values + offsets: the per-token work covers the events only.
+const before = model.stats().historyTokens!;
+await model.rankMany([3, 40, 0, 180].map((n) => ({ context: history(n), candidates: { item_id: tensor("i64", [2, 1], items.subarray(0, 2)) } })));
+const after = model.stats().historyTokens!;
+console.log(`a batch of histories [3, 40, 0, 180]: ${after.computed - before.computed} history tokens computed for ${after.slots - before.slots} slots`);
+
 const rankmixer = zoo.rankmixer.build({ seed: 7 });
 using mixer = loadModel(rankmixer, { threads: 2 });
 console.log(`rankmixer inputs: ${mixer.inspect().inputs.map((i) => `${i.name} [${i.shape.join(", ")}] ${i.role}`).join(", ")}`);

@@ -6,6 +6,7 @@
 // go to the main thread once at start, an updated inspection when a new plan
 // appears, and the per-op profile under RANKFN_PROFILE=1. Long batches never
 // block the main thread's event loop.
+import type { TokenCounts } from "./jagged-tokens";
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import type { ParallelConfig } from "../parallel/parallel-options";
 import { compile, type CompileOptions } from "../compiler/compile";
@@ -32,11 +33,11 @@ export type InitMessage = {
 export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: Int32Array; users: BigUint64Array; outputs: Record<string, Float32Array> };
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
 /** `users`: the lane's user keys are set for this batch (the KV cache applies). */
-/** `sequenceLengths`: the batch's history event counts (a few numbers per request, cloned). */
-export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
+/** `sequenceLengths`, `sequenceOffsets`: the batch's history event counts and offsets (a few numbers per request, cloned). */
+export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; sequenceOffsets?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
-  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; parallel?: ParallelStats }
+  | { type: "result"; id: number; moe?: MoeStats; inspection?: ModelInspection; profile?: ProfileLine[]; copies: CopyCounts; kvCache?: KvCacheStats; historyTokens?: TokenCounts; parallel?: ParallelStats }
   | { type: "error"; id: number; error: { name: string; message: string; code?: string; status?: number } };
 
 let executor: Executor | undefined;
@@ -73,11 +74,11 @@ self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
     // Fresh output buffers alone (the last batch's became its responses): the inputs' views stay.
     if (msg.outputs) lane.outputs = msg.outputs;
     // The plan reads the lane's inputs in place and its kernels write the lane's outputs where they can (else they are copied in).
-    executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, userKeys: msg.users ? lane.users.subarray(0, msg.r) : undefined, sequenceLengths: msg.sequenceLengths }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
+    executor!.run({ n: msg.n, r: msg.r, requestOfRow: lane.requestOfRow, inputs: lane.inputs, userKeys: msg.users ? lane.users.subarray(0, msg.r) : undefined, sequenceLengths: msg.sequenceLengths, sequenceOffsets: msg.sequenceOffsets }, { minCapacity: msg.capacity, minContextCapacity: msg.contextCapacity, gathered: msg.gathered, outputs: (name) => lane.outputs[name]! });
     const plans = executor!.memory().length;
     const inspection = plans !== plansSent ? describe() : undefined;
     plansSent = plans;
-    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), parallel: executor!.parallelStats() } satisfies WorkerReply);
+    self.postMessage({ type: "result", id, moe: executor!.experts?.stats(), inspection, profile: profiling ? executor!.profile() : undefined, copies: executor!.copies, kvCache: executor!.kvCache?.stats(), historyTokens: executor!.historyTokens, parallel: executor!.parallelStats() } satisfies WorkerReply);
   } catch (err) {
     const e = err as Error & { code?: string; status?: number };
     self.postMessage({ type: "error", id, error: { name: e.name, message: e.message, code: e.code, status: e.status } } satisfies WorkerReply);

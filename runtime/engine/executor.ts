@@ -11,6 +11,8 @@ import type { MemoryPlan } from "../compiler/plan-memory";
 import { Plan } from "./plan";
 import { DeviceBuffer } from "../ffi/device";
 import type { GatheredRows, RunState, TensorArray } from "./plan-context";
+import type { TokenCounts } from "./jagged-tokens";
+import { intoSlots } from "./stager";
 import { WeightCache } from "./weight-cache";
 import { ExpertParallel, type ExpertParallelConfig } from "../moe/expert-parallel";
 import { groupExperts } from "../moe/group-experts";
@@ -37,6 +39,8 @@ export interface StagedBatch {
   userKeys?: BigUint64Array;
   /** Per history (sequence) input: each context row's event count (stager.ts); absent, the steps count leading padding. */
   sequenceLengths?: Record<string, Int32Array>;
+  /** History inputs staged as values + offsets (stager.ts): row b's events are values offsets[b] .. offsets[b + 1]; the others are in [L] slots. */
+  sequenceOffsets?: Record<string, Int32Array>;
 }
 
 export interface RunOptions {
@@ -126,12 +130,17 @@ export class Executor {
   #arena: DeviceBuffer | undefined;
   readonly #profile = new Map<Plan, { steps: { node: string; op: string }[]; times: Float64Array }>();
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
-  readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0) };
+  readonly #state: RunState = { n: 0, r: 0, requestOfRow: new Int32Array(0), tokens: { computed: 0, slots: 0 } };
   /** Copies made since construction (counted per input / output per run). */
   readonly copies: CopyCounts;
   /** `parallel: "auto"`: the planner's choice per bucket and the executors that run them (this one only routes). */
   readonly autoParallel: AutoRouting | undefined;
   #disposed = false;
+
+  /** History tokens the jagged per-token ops computed since construction, and the slots their batches held (jagged-tokens.ts). */
+  get historyTokens(): TokenCounts {
+    return { ...this.#state.tokens! };
+  }
 
   constructor(model: BuiltModel, { maxBatch = 4096, remoteTables = [], experts, kvCache, sequenceParallel, devices, parallel, copies }: { maxBatch?: number; remoteTables?: readonly string[]; experts?: ExpertParallelConfig; kvCache?: KvCacheOptions; sequenceParallel?: SequenceParallelConfig; devices?: string | Device[]; parallel?: ParallelConfig; /** Internal: counters shared with the executor routing to this one. */ copies?: CopyCounts } = {}) {
     checkParallel(devices, parallel);
@@ -225,6 +234,7 @@ export class Executor {
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
+    const sequenceOffsets = batch.sequenceOffsets && this.#offsetsFor(plan, batch);
     for (let i = 0; i < bound.inputs.length; i++) {
       const input = bound.inputs[i]!;
       const src = batch.inputs[input.name];
@@ -263,6 +273,7 @@ export class Executor {
     state.r = batch.r;
     state.requestOfRow = batch.requestOfRow;
     state.sequenceLengths = batch.sequenceLengths;
+    state.sequenceOffsets = sequenceOffsets;
     state.gathered = gathered;
     state.kv = this.kvCache && batch.userKeys ? { cache: this.kvCache, users: batch.userKeys } : undefined;
     let profile: Float64Array | undefined;
@@ -277,6 +288,7 @@ export class Executor {
       state.gathered = undefined;
       state.kv = undefined;
       state.sequenceLengths = undefined;
+      state.sequenceOffsets = undefined;
     }
     for (let i = 0; i < bound.outputViews.length; i++) {
       const view = bound.outputViews[i]!;
@@ -299,6 +311,25 @@ export class Executor {
       result[o.name] = { data, rows: view.rows, width: view.width, ld: view.width, role: view.role };
     });
     return result;
+  }
+
+  /**
+   * The batch's values + offsets histories this plan reads so; any other is laid back into its
+   * [L] slots in the batch's own storage first (a plan whose history keeps the slot layout).
+   */
+  #offsetsFor(plan: Plan, batch: StagedBatch): Record<string, Int32Array> | undefined {
+    const offsets = batch.sequenceOffsets!;
+    const names = Object.keys(offsets);
+    if (names.every((name) => plan.offsetInputs.has(name))) return offsets;
+    const kept: Record<string, Int32Array> = {};
+    for (const name of names) {
+      if (plan.offsetInputs.has(name)) kept[name] = offsets[name]!;
+      else {
+        const input = this.model.graph.inputs.find((i) => i.name === name)!;
+        intoSlots(batch.inputs[name]!, offsets[name]!, batch.r, input.shape.reduce((a, b) => a * b, 1), input.padding!);
+      }
+    }
+    return Object.keys(kept).length > 0 ? kept : undefined;
   }
 
   /** The plan's input slots and output views, resolved once per plan. */

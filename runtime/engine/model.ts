@@ -26,6 +26,7 @@ import { rowDTypes, type RowDType } from "../embeddings/row-codec";
 import { hotRowCount, hotRowIds } from "../embeddings/hot-rows";
 import { type DynamicDim, type ShapeBucketOptions, ShapeRouter } from "./shape-buckets";
 import { type KvCacheOptions, type KvCacheStats, checkKvCacheOptions } from "./kv-cache";
+import type { TokenCounts } from "./jagged-tokens";
 import { type SequenceParallelConfig, type SequenceParallelStats, checkSequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { Device } from "../devices";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
@@ -47,6 +48,8 @@ export interface ModelStats {
   moe?: MoeStats;
   /** The user-history KV cache (with `kvCache`): hits, misses, tokens reused and computed, bytes, evictions (the worker's in worker mode). */
   kvCache?: KvCacheStats;
+  /** History tokens stored jagged (values + offsets): tokens the per-token ops computed, and the slots a padded layout would have (the worker's in worker mode; models with such histories). */
+  historyTokens?: TokenCounts;
 }
 
 export interface ModelOptions extends CompileOptions {
@@ -405,7 +408,9 @@ export class Model {
     const kvCache = this.#inline ? this.#inline.executor.kvCache?.stats() : this.#worker!.kvCache;
     const sequenceParallel = this.#inline?.executor.sequenceParallel?.stats();
     const parallel = this.#inline ? this.#inline.executor.parallelStats() : this.#worker!.parallelStats;
-    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(parallel ? { parallel } : {}) };
+    const tokens = this.#inline?.executor.historyTokens ?? this.#worker?.historyTokens;
+    const historyTokens = tokens && tokens.slots > 0 ? { historyTokens: tokens } : {};
+    return { ...this.#stats, copies, profile, ...(this.#remote ? { embeddings: this.#remote.stats() } : {}), ...(moe ? { moe } : {}), ...(kvCache ? { kvCache } : {}), ...(sequenceParallel ? { sequenceParallel } : {}), ...(parallel ? { parallel } : {}), ...historyTokens };
   }
 
   /** Re-place every MoE layer's experts from the routing seen since the last re-plan (inline mode). */

@@ -13,6 +13,7 @@ import type { SequenceParallel } from "../sequence-parallel/sequence-parallel";
 import type { EmbeddingSharding } from "../parallel/embedding-sharding";
 import type { DenseParallel } from "../parallel/dense-parallel";
 import type { KvCache } from "./kv-cache";
+import type { TokenCounts, TokenOffsets } from "./jagged-tokens";
 
 /** Where a value lives: `data` starts at its row 0, consecutive rows are `ld` elements apart. */
 /** Storage of a value of any graph dtype (bool is one byte per element). */
@@ -35,10 +36,14 @@ export interface RunState {
   requestOfRow: Int32Array;
   /** History (sequence) input name -> each context row's event count, when the batch was staged with them. */
   sequenceLengths?: Record<string, Int32Array>;
+  /** History inputs staged as values + offsets (stager.ts): context row b's events are values offsets[b] .. offsets[b + 1]. */
+  sequenceOffsets?: Record<string, Int32Array>;
   /** Rows of remote embedding tables gathered for this batch, by use key (runtime/embeddings/resolver.ts). */
   gathered?: Record<string, GatheredRows>;
   /** The user-history KV cache and each context row's user key (0n: no user, nothing cached). */
   kv?: { cache: KvCache; users: BigUint64Array };
+  /** History tokens computed by the jagged per-token ops (jagged-tokens.ts), counted when present. */
+  tokens?: TokenCounts;
 }
 
 /**
@@ -95,6 +100,10 @@ export interface PlanContext {
   embeddingSharding?: EmbeddingSharding;
   /** Devices and weight slices when the model splits its linear chains over devices (`parallel.dense`). */
   denseParallel?: DenseParallel;
+  /** A history token value stored jagged (values + offsets, jagged-tokens.ts): its history's offsets. */
+  jagged(name: string): TokenOffsets | undefined;
+  /** Is `node` the embedding_sequence that writes its history's offsets each run? */
+  writesOffsets(node: Node): boolean;
 }
 
 export const rowsOf = (slot: Slot<any>, s: RunState): number => (slot.role === "candidate" ? s.n : s.r);

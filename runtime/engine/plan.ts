@@ -32,6 +32,8 @@ import { denseParallelStep } from "./steps/dense-parallel";
 import { tensorAxisSteps } from "./steps/tensor-axis";
 import { broadcastAny, tensorElementwiseSteps } from "./steps/tensor-elementwise";
 import type { WeightCache } from "./weight-cache";
+import { historyChain } from "./history-chain";
+import { jaggedValues, offsetInputs } from "./jagged-tokens";
 import type { ExpertParallel } from "../moe/expert-parallel";
 
 const builders = { ...denseSteps, ...sparseSteps, ...compositeSteps, ...attentionSteps, ...pointwiseAttentionSteps, ...recurrentSteps, ...sequenceLayerSteps, ...selectSteps, ...expertSteps, ...tensorElementwiseSteps, ...tensorAxisSteps };
@@ -48,6 +50,8 @@ export class Plan {
   readonly #arenaData = new Map<string, TensorArray>();
   /** Graph inputs and outputs whose storage a run may point at the caller's array (see bind()). */
   readonly #bindable = new Set<string>();
+  /** History inputs this plan reads as values + offsets when a batch stages them so (jagged-tokens.ts). */
+  readonly offsetInputs: ReadonlySet<string>;
 
   constructor(
     readonly model: BuiltModel,
@@ -101,6 +105,8 @@ export class Plan {
     }
     const scratch = new Map<string, Float32Array | Int32Array>();
     const stored = (name: string) => this.#arenaData.get(name) ?? this.#slots.get(name)?.data;
+    const jagged = jaggedValues(graph, info, contextCapacity, (table) => remoteTables.has(table));
+    this.offsetInputs = offsetInputs(graph, jagged.values);
     const ctx: PlanContext = {
       graph,
       values: info.values,
@@ -142,6 +148,8 @@ export class Plan {
       sequenceParallel,
       embeddingSharding,
       denseParallel,
+      jagged: (name) => jagged.values.get(name),
+      writesOffsets: (node) => jagged.writers.has(node.name),
     };
     this.steps = graph.nodes.map((node) => {
       // Context values other than f32 rows (ids computed on, bools, ranks > 1 of other dtypes) broadcast through the general gather.
@@ -294,6 +302,13 @@ export function valueLifetimes(model: BuiltModel, info: GraphInfo, capacity: num
   for (const out of Object.values(graph.outputs)) {
     const s = spans.get(baseOf(out));
     if (s) s.end = Infinity;
+  }
+  // The KV cache fingerprints a history's per-slot inputs in its first layer (hstu-history-cache.ts):
+  // they live until then, even when their last reader in the graph (a lookup) comes earlier.
+  const chain = historyChain(graph);
+  if (typeof chain !== "string") {
+    const first = graph.nodes.indexOf(chain.layers[0]!);
+    for (const name of [chain.ids, ...(chain.timestamps ? [chain.timestamps] : []), ...chain.others]) touch(name, first);
   }
   return [...spans].map(([name, s]) => {
     const v = info.values.get(name)!;

@@ -8,16 +8,19 @@
 // runs from (the plan's input slots, or a worker's shared lane).
 //
 // History (sequence) inputs: a ranking request's history of any length is
-// written into the model's fixed-capacity [maxLength] slots — its most recent
-// values after the padding slots — and the batch carries each context row's
-// event count (`sequenceLengths`), which the HSTU steps and the attention op's
-// `events` window (BST) turn into the kernels' offsets (no step re-scans the
-// slots for padding): HSTU's GEMMs and attention, and BST's attention, run on
-// the events only. The slots stay fixed-capacity rather than values + offsets
-// storage, so every plan, the memory planner and the KV cache read histories
-// as before; what still touches a padded slot is per-slot (an embedding lookup
-// writing zeros, the add of two such rows, HSTU's pass-through copy, and BST's
-// per-token linears and layer norms, whose padded rows no score reads).
+// measured by validate() (its events: the most recent maxLength values after any
+// leading padding), and the batch carries each context row's event count
+// (`sequenceLengths`). Where the model reads a history group as values + offsets
+// (jagged-tokens.ts: its lookups, HSTU layers, KV cache and attention windows
+// find a request's events at its offset), the group's inputs are staged so: each
+// request's events concatenated, `sequenceOffsets[name]` = [r + 1] offsets, no
+// padding; the buffer's token budget is contextRows × maxLength (the upper bound),
+// of which a batch writes Σ events. Otherwise (flat rows sent as slots, a group
+// whose inputs keep different events, a model reading the slot layout) a history
+// is written into fixed [maxLength] slots — its most recent values after the
+// padding slots — and a plan that reads slots gets a values + offsets batch laid
+// back into them (intoSlots, executor.ts). From the lookups on, the tokens (and
+// HSTU's K/V) are values + offsets too (jagged-tokens.ts).
 import type { Graph, GraphInput } from "../graph/schema";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { Tensor } from "../tensor/tensor";
@@ -25,6 +28,8 @@ import { elementReader, unalignedBytes } from "../tensor/unaligned";
 import type { StagedBatch } from "./executor";
 import type { ValidRequest } from "./validate";
 import type { SequenceExtent } from "./sequence-inputs";
+import { inferGraph } from "../graph/infer";
+import { jaggedValues, offsetInputs } from "./jagged-tokens";
 
 export interface RequestSlice {
   /** First candidate row of the request in the batch, and its row count. */
@@ -111,9 +116,35 @@ export class Stager {
   readonly #inputs: GraphInput[];
   readonly #own = new ReusedBuffers();
   readonly copies: StagingCopies = { inPlace: 0, copied: 0, bytesCopied: 0 };
+  /** History groups the model reads as values + offsets (jagged-tokens.ts): group -> its inputs. */
+  readonly #offsetGroups = new Map<string, GraphInput[]>();
 
   constructor(graph: Graph) {
     this.#inputs = graph.inputs;
+    const readable = offsetInputs(graph, jaggedValues(graph, inferGraph(graph), 1, () => false).values);
+    for (const input of graph.inputs) {
+      if (!input.sequence) continue;
+      const group = input.sequence.group ?? input.name;
+      const members = graph.inputs.filter((i) => (i.sequence?.group ?? i.name) === group);
+      if (members.every((m) => readable.has(m.name))) this.#offsetGroups.set(group, members);
+    }
+  }
+
+  /**
+   * The history inputs this batch stages as values + offsets: every input of a group the model
+   * reads so, when each request's inputs of that group keep the same events (then whichever
+   * input the model windows by, its offsets are every input's).
+   */
+  #offsetInputs(requests: readonly ValidRequest[]): Set<string> {
+    const names = new Set<string>();
+    for (const members of this.#offsetGroups.values()) {
+      const same = requests.every((req) => {
+        const events = members.map((m) => req.sequences?.get(m.name)?.events);
+        return events[0] !== undefined && events.every((e) => e === events[0]);
+      });
+      if (same) for (const m of members) names.add(m.name);
+    }
+    return names;
   }
 
   /**
@@ -135,6 +166,8 @@ export class Stager {
     const requestOfRow = into.requestOfRow(n);
     const inputs: Record<string, TypedArray> = {};
     const sequenceLengths: Record<string, Int32Array> = {};
+    const sequenceOffsets: Record<string, Int32Array> = {};
+    const packable = this.#offsetGroups.size > 0 ? this.#offsetInputs(requests) : undefined;
     const copies = this.copies;
     for (const input of this.#inputs) {
       const rows = input.role === "candidate" ? n : r;
@@ -151,6 +184,23 @@ export class Stager {
         }
       }
       const buf = into.input(input, length);
+      if (packable?.has(input.name)) {
+        // Values + offsets: each request's events, concatenated (the rest of the buffer is not read).
+        const offsets = (sequenceOffsets[input.name] = new Int32Array(r + 1));
+        let at = 0;
+        requests.forEach((req, i) => {
+          const extent = req.sequences!.get(input.name)!;
+          offsets[slices[i]!.contextStart] = at;
+          if (extent.events > 0) copyInto(buf, at, req.tensors.get(input.name)!, extent.events, input, extent.sent - extent.events);
+          sequenceLengths[input.name]![slices[i]!.contextStart] = extent.events;
+          at += extent.events;
+          copies.copied++;
+          copies.bytesCopied += extent.events * buf.BYTES_PER_ELEMENT;
+        });
+        offsets[r] = at;
+        inputs[input.name] = buf.subarray(0, length);
+        continue;
+      }
       let at = 0;
       requests.forEach((req, i) => {
         const t = req.tensors.get(input.name)!;
@@ -178,7 +228,7 @@ export class Stager {
       });
       users = users.subarray(0, r);
     }
-    const sequences = Object.keys(sequenceLengths).length > 0 ? { sequenceLengths } : {};
+    const sequences = Object.keys(sequenceLengths).length > 0 ? { sequenceLengths, ...(Object.keys(sequenceOffsets).length > 0 ? { sequenceOffsets } : {}) } : {};
     return { batch: { n, r, requestOfRow, inputs, ...(users ? { userKeys: users } : {}), ...sequences }, slices };
   }
 }
@@ -203,6 +253,21 @@ function countEvents(lengths: Int32Array, rows: TypedArray, at: number, req: Val
       while (t < L && rows[b * L + t] === p) t++;
     } else while (t < L && rows[b * L + t] === pad) t++;
     lengths[at + b] = L - t;
+  }
+}
+
+/**
+ * Lay a history staged as values + offsets back into [L] slots, in place (a plan that reads the
+ * slot layout): row b's events move to the end of its slots, padding before them. Rows move
+ * last to first, so none overwrites values not yet moved (offsets[b] <= b · L).
+ */
+export function intoSlots(buf: TypedArray, offsets: Int32Array, rows: number, L: number, padding: number): void {
+  for (let b = rows - 1; b >= 0; b--) {
+    const e = offsets[b + 1]! - offsets[b]!;
+    const first = b * L + L - e;
+    buf.copyWithin(first, offsets[b]!, offsets[b + 1]!);
+    if (buf instanceof BigInt64Array) buf.fill(BigInt(padding), b * L, first);
+    else (buf as Int32Array).fill(padding, b * L, first);
   }
 }
 

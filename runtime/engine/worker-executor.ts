@@ -5,6 +5,7 @@
 // messages are small control records (lane, row counts, batch id). A lane is
 // held by one batch at a time; concurrent callers get their own lanes.
 // Errors thrown in the worker come back as RankfnErrors with their status.
+import type { TokenCounts } from "./jagged-tokens";
 import type { SequenceParallelConfig } from "../sequence-parallel/sequence-parallel";
 import type { ParallelConfig } from "../parallel/parallel-options";
 import type { BuiltModel } from "../graph/builder";
@@ -114,6 +115,8 @@ export class WorkerExecutor {
   parallelStats: ParallelStats | undefined;
   /** The worker's copy counts as of the last batch. */
   copies: CopyCounts = { inputsInPlace: 0, inputsCopied: 0, outputsInPlace: 0, outputsCopied: 0, bytesCopied: 0 };
+  /** The worker's history token counts (jagged-tokens.ts), as of its last reply. */
+  historyTokens: TokenCounts = { computed: 0, slots: 0 };
   #nextId = 0;
   #closed = false;
 
@@ -145,6 +148,7 @@ export class WorkerExecutor {
           if (msg.kvCache) this.kvCache = msg.kvCache;
           if (msg.parallel) this.parallelStats = msg.parallel;
           this.copies = msg.copies;
+          if (msg.historyTokens) this.historyTokens = msg.historyTokens;
           waiter.resolve();
         } else if (msg.type === "error") waiter.reject(toError(msg.error));
       };
@@ -193,7 +197,7 @@ export class WorkerExecutor {
       this.#pending.set(id, { resolve, reject });
       // Rows gathered from a remote embedding tier travel with the message (transferred, not copied).
       const transfer = Object.values(gathered ?? {}).flatMap((g) => [g.rows.buffer as ArrayBuffer, g.slots.buffer as ArrayBuffer, g.offsets.buffer as ArrayBuffer]);
-      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, users: batch.userKeys !== undefined, sequenceLengths: batch.sequenceLengths, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
+      this.#worker.postMessage({ type: "run", id, lane: lane.id, n: batch.n, r: batch.r, users: batch.userKeys !== undefined, sequenceLengths: batch.sequenceLengths, sequenceOffsets: batch.sequenceOffsets, capacity: minCapacity, contextCapacity: minContextCapacity, buffers: fresh ? lane.buffers : undefined, outputs: freshOutputs && !fresh ? lane.buffers.outputs : undefined, gathered }, [...new Set(transfer)]);
     });
     const out: Record<string, WorkerOutput> = {};
     for (const o of outputs) {

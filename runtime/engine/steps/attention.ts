@@ -11,11 +11,14 @@
 // With `events` (a declared history's ids as input 3), row b's keys — and its
 // queries, when they are the same tokens — are only its events, the slots
 // after the leading padding (history-events.ts): one call per row over that
-// window, read in place; padded query slots get zeros.
+// window, read in place; padded query slots get zeros. When the history's tokens are
+// stored jagged (jagged-tokens.ts: values + offsets), self-attention is one call with
+// the history's offsets and the target reads request r's K/V at offsets[r].
 import { GraphError, type Node } from "../../graph/schema";
 import { enumCode } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import type { TokenOffsets } from "../jagged-tokens";
 import { eventsOf } from "./history-events";
 import { contiguous, step } from "./tensor-operands";
 
@@ -74,18 +77,43 @@ function targetOverHistory(node: Node, ctx: PlanContext, a: Record<string, any>,
   const qOffsets = new BigInt64Array(2);
   const kvOffsets = BigInt64Array.from([0n, BigInt(k.length)]);
   const keysOf = eventWindow(node, ctx, a, k.length);
+  // K/V stored jagged (jagged-tokens.ts): request r's keys are rows offsets[r] .. offsets[r + 1].
+  const jagged = ctx.jagged(node.inputs[1]!);
   const { sym } = ctx;
   return step(node, (s) => {
     forEachRequestRun(rowsOf(out.slot, s), s.requestOfRow, (r, i0, i1) => {
       qOffsets[1] = BigInt((i1 - i0) * q.length);
-      const first = keysOf ? k.length - keysOf(s, r) : 0;
-      kvOffsets[1] = BigInt(k.length - first);
+      let row: number;
+      if (jagged) {
+        row = jagged.start(r);
+        kvOffsets[1] = BigInt(jagged.count(r));
+      } else {
+        const first = keysOf ? k.length - keysOf(s, r) : 0;
+        row = r * k.length + first;
+        kvOffsets[1] = BigInt(k.length - first);
+      }
       ctx.check(
-        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.length * q.columns), q.columns, qOffsets, k.view.subarray((r * k.length + first) * k.columns), k.columns,
-          v.view.subarray((r * v.length + first) * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
+        sym.rf_seq_attention(null, 1, a.heads, a.headDim, dv, q.view.subarray(i0 * q.length * q.columns), q.columns, qOffsets, k.view.subarray(row * k.columns), k.columns,
+          v.view.subarray(row * v.columns), v.columns, kvOffsets, 0, null, a.scale, null, 0, null, null, out.view.subarray(i0 * out.length * out.columns), out.columns),
         node,
       );
     });
+  });
+}
+
+/** Self-attention over jagged tokens (jagged-tokens.ts): one call, every row an item at its history's offsets. */
+function overJaggedTokens(node: Node, ctx: PlanContext, a: Record<string, any>, q: Tokens, k: Tokens, v: Tokens, out: Tokens, jagged: TokenOffsets): Step {
+  const dv: number = a.valueDim ?? a.headDim;
+  const mask = enumCode(seqMasks, a.mask, `node "${node.name}" mask`);
+  const { sym } = ctx;
+  const offsets = jagged.offsets;
+  return step(node, (s) => {
+    const rows = rowsOf(out.slot, s);
+    if (jagged.total === 0) return;
+    ctx.check(
+      sym.rf_seq_attention(null, rows, a.heads, a.headDim, dv, q.view, q.columns, offsets, k.view, k.columns, v.view, v.columns, offsets, mask, null, a.scale, null, 0, null, null, out.view, out.columns),
+      node,
+    );
   });
 }
 
@@ -130,6 +158,8 @@ const attention: StepBuilder = (node, ctx) => {
   const { q, k, v, out } = attentionOperands(ctx, node, a);
   if (q.slot.role === "candidate" && k.slot.role === "context" && v.slot.role === "context") return targetOverHistory(node, ctx, a, q, k, v, out);
   requireOneRole(node, q, k, v);
+  const jagged = ctx.jagged(node.outputs[0]!);
+  if (jagged) return overJaggedTokens(node, ctx, a, q, k, v, out, jagged);
   if (a.events) return overEvents(node, ctx, a, q, k, v, out);
   const qOffsets = evenOffsets(ctx.capacity, q.length);
   const kvOffsets = evenOffsets(ctx.capacity, k.length);

@@ -35,6 +35,11 @@ const linear: StepBuilder = (node, ctx) => {
     }
     const k = x.width / slots;
     const n = y.width / slots;
+    // History tokens stored jagged (jagged-tokens.ts): one GEMM over the batch's Σ events rows.
+    const jagged = ctx.jagged(node.outputs[0]!);
+    if (jagged) return step(node, () => {
+      if (jagged.total > 0) ctx.check(ctx.sym.rf_gemm(null, jagged.total, x.data, k, w, bias, act, res?.data ?? null, res ? n : 0, y.data, n), node);
+    });
     return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s) * slots, x.data, k, w, bias, act, res?.data ?? null, res ? n : 0, y.data, n), node));
   }
   return step(node, (s) => ctx.check(ctx.sym.rf_gemm(null, rowsOf(y, s), x.data, x.ld, w, bias, act, res?.data ?? null, res?.ld ?? 0, y.data, y.ld), node));
@@ -80,6 +85,15 @@ function binary(node: Node, ctx: PlanContext): Step {
     return step(node, (s) => ctx.check(ctx.sym.rf_binary(null, op, rowsOf(y, s), y.width, a.data, a.ld, b, 0, y.data, y.ld), node));
   }
   const b = ctx.slot(bName);
+  // History tokens stored jagged (jagged-tokens.ts): the batch's Σ events token rows.
+  const jagged = ctx.jagged(node.outputs[0]!);
+  if (jagged) {
+    const d = y.width / jagged.length;
+    for (const v of [a, b, y]) if (v.ld !== v.width) throw new Error(`node "${node.name}": jagged history tokens must be stored contiguously`);
+    return step(node, () => {
+      if (jagged.total > 0) ctx.check(ctx.sym.rf_binary(null, op, jagged.total, d, a.data, d, b.data, d, y.data, d), node);
+    });
+  }
   return step(node, (s) => ctx.check(ctx.sym.rf_binary(null, op, rowsOf(y, s), y.width, a.data, a.ld, b.data, b.ld, y.data, y.ld), node));
 }
 

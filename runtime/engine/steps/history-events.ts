@@ -2,7 +2,9 @@
 // count where the batch carries one (graph/schema.ts `sequence`: a ranking
 // request's history of any length), else the row's slots after its leading
 // padding run (flat rows, batches staged by hand). The HSTU layers and the
-// attention op's `events` window read their jagged extents here.
+// attention op's `events` window read their jagged extents here, and where a
+// request's first event value lies: after its padding in its [L] slots, or at its
+// offset when the batch staged the history as values + offsets (stager.ts).
 import type { RunState, Slot } from "../plan-context";
 
 /**
@@ -26,4 +28,14 @@ export function leadingPads(ids: Slot<Int32Array | BigInt64Array>, row: number, 
     while (t < L && ids.data[base + t] === padding) t++;
   }
   return t;
+}
+
+/**
+ * Where request b's first event value lies in a history input's storage (an index into
+ * slot.data): at its offset when the batch staged `name` as values + offsets, else after the
+ * row's leading padding in its [L] slots.
+ */
+export function firstEvent(s: RunState, name: string, slot: Slot<any>, b: number, events: number, L: number): number {
+  const offsets = s.sequenceOffsets?.[name];
+  return offsets ? offsets[b]! : b * slot.ld + (L - events);
 }

@@ -18,6 +18,7 @@ import { historyChain } from "../history-chain";
 import type { PlanContext, RunState, Slot, TensorArray } from "../plan-context";
 import type { KvAppendItem } from "../../ffi/kv-store";
 import type { HistoryLayer } from "./sequence-layers";
+import { firstEvent } from "./history-events";
 
 /** One batch's plan of reuse, made by layer 0 and read by every layer. */
 interface BatchReuse {
@@ -65,11 +66,14 @@ export function cachedHistory(node: Node, ctx: PlanContext, layer: HistoryLayer)
     for (let b = 0; b < s.r; b++) {
       const cached = r.cached[b]!;
       const pads = r.pads[b]!;
-      const row = b * kv.ld + pads * wkv;
+      const row = layer.kvRow(b, pads);
       if (cached > 0) {
         const src = r.source[b]!;
         if (src < 0) kv.data.set(r.kv.subarray(at + r.base[b]! * wkv, at + (r.base[b]! + cached) * wkv), row);
-        else kv.data.copyWithin(row, src * kv.ld + r.pads[src]! * wkv, src * kv.ld + (r.pads[src]! + cached) * wkv);
+        else {
+          const from = layer.kvRow(src, r.pads[src]!);
+          kv.data.copyWithin(row, from, from + cached * wkv);
+        }
       }
       layer.run(s, b, cached);
       if (r.base[b]! >= 0 && cached < r.nh[b]!) r.kv.set(kv.data.subarray(row + cached * wkv, row + r.nh[b]! * wkv), at + (r.base[b]! + cached) * wkv);
@@ -129,12 +133,13 @@ function batchPreparer(node: Node, ctx: PlanContext, idsName: string, tsName: st
       const nh = r.nh[b]!;
       const fp = r.fp.subarray(r.base[b]!, r.base[b]! + nh);
       one[1] = BigInt(nh);
-      eventsOf(ids, b, r.pads[b]!, nh, events);
-      if (ts) eventsOf(ts, b, r.pads[b]!, nh, times);
+      eventsOf(ids, firstEvent(s, idsName, ids, b, nh, L), nh, events);
+      if (ts) eventsOf(ts, firstEvent(s, tsName!, ts, b, nh, L), nh, times);
       else times.fill(0n, 0, nh);
       ctx.check(sym.rf_kv_store_fingerprint(1, one, events, times, fp), node);
-      for (const other of others) {
-        eventsOf(other, b, r.pads[b]!, nh, times);
+      for (let o = 0; o < others.length; o++) {
+        const other = others[o]!;
+        eventsOf(other, firstEvent(s, otherNames[o]!, other, b, nh, L), nh, times);
         ctx.check(sym.rf_kv_store_fingerprint(1, one, new BigInt64Array(fp.buffer, fp.byteOffset, nh), times, fp), node);
       }
     }
@@ -163,9 +168,8 @@ function batchPreparer(node: Node, ctx: PlanContext, idsName: string, tsName: st
   };
 }
 
-/** Request b's events [pads, pads + nh) of a per-slot input as int64 (f32 by its bits). */
-function eventsOf(slot: Slot<TensorArray>, b: number, pads: number, nh: number, out: BigInt64Array): void {
-  const at = b * slot.ld + pads;
+/** A request's nh event values from index `at` of a per-slot input, as int64 (f32 by its bits). */
+function eventsOf(slot: Slot<TensorArray>, at: number, nh: number, out: BigInt64Array): void {
   const data = slot.data;
   if (data instanceof BigInt64Array) {
     out.set(data.subarray(at, at + nh));

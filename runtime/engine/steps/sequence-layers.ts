@@ -9,7 +9,10 @@
 //   never attended, so the history is jagged per request: no padding is computed.
 //   nh comes from the batch's sequenceLengths (the stager measured each request's
 //   history when it wrote the slots; stager.ts); a batch staged without them (by
-//   hand) has its leading padding counted here instead.
+//   hand) has its leading padding counted here instead. When the history's tokens
+//   are stored jagged (jagged-tokens.ts: the lookups write only the events, packed),
+//   x, y and kv are values + offsets: request b's events are rows offsets[b] ..
+//   offsets[b + 1], and there are no empty slots to pass through.
 // - hstu_history runs once per request (context rows, s.r): per request it runs the
 //   W1 GEMMs over just the nh event rows (U|Q into scratch, K|V straight into the kv
 //   output, so the candidates read them without a copy), rf_hstu_attention with one
@@ -43,7 +46,7 @@ import { activations, binaryOps } from "../../ffi/activations";
 import { seqMasks } from "../../ffi/sequence-ops";
 import { weightValues } from "../weight-cache";
 import { cachedHistory } from "./hstu-history-cache";
-import { eventsOf } from "./history-events";
+import { eventsOf, firstEvent } from "./history-events";
 import { ParallelCandidates, ParallelHistory } from "../../sequence-parallel/hstu-parallel";
 import { type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
@@ -114,6 +117,8 @@ export interface HistoryLayer {
   kv: Slot;
   /** Leading padding slots of request b. */
   pads(s: RunState, b: number): number;
+  /** Where request b's first event's K/V row starts in kv.data (at its offset when kv is stored jagged). */
+  kvRow(b: number, pads: number): number;
   /**
    * Run request b's events from event `cached` on (delta-q): rows of K/V before it must already
    * hold the cached tokens' K/V; new queries attend to them and to the new tokens (causal), and
@@ -127,6 +132,7 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   const x = ctx.slot(node.inputs[0]!);
   const ids = ctx.idSlot(node.inputs[1]!);
   const ts = timestamps(node, ctx, 2);
+  const tsName = ts ? node.inputs[2] : undefined;
   const y = ctx.slot(node.outputs[0]!);
   const kv = ctx.slot(node.outputs[1]!);
   const L = ids.width;
@@ -147,40 +153,45 @@ export function historyLayer(node: Node, ctx: PlanContext): HistoryLayer {
   // The last layer's history tokens feed nothing (its candidates read only its K/V): then only K/V are computed.
   const yName = node.outputs[0]!;
   const historyRead = ctx.graph.nodes.some((n) => n.inputs.includes(yName)) || Object.values(ctx.graph.outputs).includes(yName);
+  // History tokens stored jagged (jagged-tokens.ts): request b's x and y rows start at offsets[b]; no empty slots to pass through.
+  const jagged = ctx.jagged(node.inputs[0]!);
+  const rowOf = (slot: Slot, b: number, pads: number, t: number) => (jagged ? (jagged.start(b) + t) * d : b * slot.ld + (pads + t) * d);
+  const jkv = ctx.jagged(node.outputs[1]!);
+  const kvRow = (b: number, pads: number) => (jkv ? jkv.start(b) * wkv : b * kv.ld + pads * wkv);
   return {
-    L, wkv, hq: p.hq, kv,
+    L, wkv, hq: p.hq, kv, kvRow,
     pads: (s, b) => L - eventsOf(s, node.inputs[1]!, ids, b, L, p.padding),
     run(s, b, cached) {
       const nh = eventsOf(s, node.inputs[1]!, ids, b, L, p.padding);
       const pads = L - nh;
-      // Empty slots: y = x, K/V zeros (never read).
-      if (pads > 0) {
+      // Empty slots: y = x, K/V zeros (never read; jagged, neither is written: only the events are computed).
+      if (pads > 0 && !jagged) {
         if (historyRead) ctx.check(sym.rf_activation(null, IDENTITY, 1, pads * d, x.data.subarray(b * x.ld), x.ld, y.data.subarray(b * y.ld), y.ld), node);
         kv.data.fill(0, b * kv.ld, b * kv.ld + pads * wkv);
       }
       const nq = nh - cached;
       if (nq <= 0) return;
       const from = pads + cached;
-      const xb = x.data.subarray(b * x.ld + from * d);
-      const yb = y.data.subarray(b * y.ld + from * d);
+      const xb = x.data.subarray(rowOf(x, b, pads, cached));
+      const yb = y.data.subarray(rowOf(y, b, pads, cached));
       if (!historyRead) {
-        ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kv.data.subarray(b * kv.ld + from * wkv), wkv), node);
+        ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kv.data.subarray(kvRow(b, pads) + cached * wkv), wkv), node);
         return;
       }
       if (parallel && sp!.applies(nh)) {
         parallel.run({
-          x: x.data, xAt: b * x.ld + from * d, y: y.data, yAt: b * y.ld + from * d, kv: kv.data, kvAt: b * kv.ld + pads * wkv,
-          uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? b * ts.ld + pads : 0, L,
+          x: x.data, xAt: rowOf(x, b, pads, cached), y: y.data, yAt: rowOf(y, b, pads, cached), kv: kv.data, kvAt: kvRow(b, pads),
+          uq, att, gated, d, nq, cached, pos: ts && p.rab ? ts.data : null, posAt: ts ? firstEvent(s, tsName!, ts, b, nh, L) : 0, L,
         });
         return;
       }
-      const kvb = kv.data.subarray(b * kv.ld + pads * wkv);
+      const kvb = kv.data.subarray(kvRow(b, pads));
       qOffsets[1] = BigInt(nq);
       kvOffsets[1] = BigInt(nh);
       ctx.check(sym.rf_gemm(null, nq, xb, d, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
       ctx.check(sym.rf_gemm(null, nq, xb, d, p.wKv, p.bKv, SILU, null, 0, kvb.subarray(cached * wkv), wkv), node);
       // Queries sit at the end of their kv sequence (rankfn.h), so new queries over cached K/V see positions cached.. .
-      const pos = ts && p.rab ? ts.data.subarray(b * ts.ld + pads) : null;
+      const pos = ts && p.rab ? ts.data.subarray(firstEvent(s, tsName!, ts, b, nh, L)) : null;
       ctx.check(
         sym.rf_hstu_attention(null, 1, p.H, p.qk, p.dv, q, wuq, qOffsets, kvb, wkv, kvb.subarray(p.hq), wkv, kvOffsets, CAUSAL, null, p.scale, p.rab, p.buckets, pos && pos.subarray(cached), pos, L, att, p.hv),
         node,
@@ -232,6 +243,8 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
   const parallel = sp ? new ParallelCandidates(sp, p, sym, (status) => ctx.check(status, node), ctx.scratch(`${node.name}.parts`, sp.devices.length * cap * p.hv), cap) : null;
   // A candidate's history row: its request's (or its own, when the history is per row or the node is context-only).
   const perRow = kv.role === "candidate" || y.role === "context";
+  // The history's K/V stored jagged (jagged-tokens.ts): request h's rows start at offsets[h].
+  const jkv = ctx.jagged(node.inputs[1]!);
   return step(node, (s) => {
     const n = rowsOf(y, s);
     ctx.check(sym.rf_gemm(null, n, x.data, x.ld, p.wUq, p.bUq, SILU, null, 0, uq, wuq), node);
@@ -253,12 +266,14 @@ const hstuCandidates: StepBuilder = (node, ctx) => {
         qOffsets[1] = BigInt(i1 - i0);
         kvOffsets[1] = BigInt(nh);
         if (p.rab) qPos.fill(now ? now.data[h * now.ld]! : BigInt(nh), 0, i1 - i0);
-        const kh = kv.data.subarray(h * kv.ld + pads * wkv);
-        const kp = ts ? ts.data.subarray(h * ts.ld + pads) : kvPos;
+        const khAt = jkv ? jkv.start(h) * wkv : h * kv.ld + pads * wkv;
+        const kh = kv.data.subarray(khAt);
+        const kpAt = ts ? firstEvent(s, node.inputs[3]!, ts, h, nh, L) : 0;
+        const kp = ts ? ts.data.subarray(kpAt) : kvPos;
         if (parallel && sp!.applies(nh)) {
           parallel.run({
-            uq, qAt: i0 * wuq + p.hv, rows: i1 - i0, kv: kv.data, kvAt: h * kv.ld + pads * wkv, nh,
-            qPos: p.rab ? qPos : null, kvPos: p.rab ? (ts ? ts.data : kvPos) : null, kvPosAt: ts ? h * ts.ld + pads : 0, L, att, outAt: i0 * p.hv,
+            uq, qAt: i0 * wuq + p.hv, rows: i1 - i0, kv: kv.data, kvAt: khAt, nh,
+            qPos: p.rab ? qPos : null, kvPos: p.rab ? (ts ? ts.data : kvPos) : null, kvPosAt: kpAt, L, att, outAt: i0 * p.hv,
           });
           i0 = i1;
           continue;

@@ -14,6 +14,8 @@ import { type TypedArray, dtypes } from "../../tensor/dtype";
 import { poolModes } from "../../ffi/activations";
 import type { Tensor } from "../../tensor/tensor";
 import { type GatheredRows, type PlanContext, type RunState, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
+import type { TokenOffsets } from "../jagged-tokens";
+import { eventsOf, firstEvent } from "./history-events";
 
 export interface BagSource {
   /** Name of the ids input (for error messages). */
@@ -247,6 +249,8 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
   const off32 = new Int32Array(offsets.buffer);
   const tableCode = dtypes[table.dtype].code;
   const remote = ctx.isRemote(node.inputs[1]!) ? { key: useKey(node.name, 0) } : undefined;
+  const jagged = ctx.jagged(node.outputs[0]!);
+  if (jagged) return packedSequence(node, ctx, jagged, idSlot, y, ctx.writesOffsets(node));
   return {
     node: node.name,
     op: node.op,
@@ -276,6 +280,61 @@ const embeddingSequence: StepBuilder = (node, ctx) => {
     },
   };
 };
+
+/**
+ * embedding_sequence into a jagged value (jagged-tokens.ts): context row b's events (its last
+ * e_b slots, or its e_b values at its offset when the batch staged the ids as values + offsets;
+ * e_b the staged event count of the history's window input) are looked up into rows
+ * offsets[b] .. offsets[b + 1] of y, packed; a padding id among them gives a zero row. The
+ * history's writer sets the offsets.
+ */
+function packedSequence(node: Node, ctx: PlanContext, jagged: TokenOffsets, idSlot: Slot<Int32Array | BigInt64Array>, y: Slot, writer: boolean): Step {
+  const table = ctx.weight(node.inputs[1]!);
+  const [rowsInTable, dim] = table.shape as [number, number];
+  const L = idSlot.width;
+  if (y.ld !== y.width) throw new Error(`node "${node.name}": jagged history tokens must be stored contiguously`);
+  const name = node.inputs[0]!;
+  const pad = ctx.graph.inputs.find((i) => i.name === name)?.padding ?? Number.NaN;
+  const modulo = ctx.attrs(node).idPolicy === "modulo";
+  const live = liveIds(idSlot);
+  const wide = ctx.values.get(name)!.dtype === "i64";
+  const ids = wide ? new BigInt64Array(ctx.contextCapacity * L) : new Int32Array(ctx.contextCapacity * L);
+  const dst = idView(ids);
+  const offsets = new BigInt64Array(ctx.contextCapacity * L + 1);
+  const off32 = new Int32Array(offsets.buffer);
+  const tableCode = dtypes[table.dtype].code;
+  // The window: the events of the history input the readers window by (this lookup's, or another of its group).
+  const windowIds = ctx.idSlot(jagged.history);
+  const windowPad = ctx.graph.inputs.find((i) => i.name === jagged.history)?.padding ?? Number.NaN;
+  return {
+    node: node.name,
+    op: node.op,
+    run(s) {
+      const rows = rowsOf(y, s);
+      if (writer) jagged.set(s, rows, (b) => eventsOf(s, jagged.history, windowIds, b, L, windowPad));
+      const src = live();
+      let count = 0;
+      let t = 0;
+      for (let b = 0; b < rows; b++) {
+        const e = jagged.count(b);
+        const first = firstEvent(s, name, idSlot, b, e, L);
+        for (let j = first; j < first + e; j++) {
+          off32[2 * t++] = count;
+          const v = src.get(j);
+          if (v === pad) continue;
+          dst.set(count++, modulo ? ((v % rowsInTable) + rowsInTable) % rowsInTable : v);
+        }
+      }
+      off32[2 * t] = count;
+      if (t === 0) return;
+      try {
+        ctx.check(ctx.sym.rf_embedding_bag(null, table.data, tableCode, rowsInTable, dim, ids, wide ? 6 : 5, count, offsets, t, null, 0, y.data, dim), node);
+      } catch (err) {
+        rethrowForInput(err, name);
+      }
+    },
+  };
+}
 
 /** Repeat each request's context row for its candidates (one native gather). */
 const broadcast: StepBuilder = (node, ctx) => {

@@ -56,6 +56,11 @@ const layerNormAxis: StepBuilder = (node, ctx) => {
   const beta = node.inputs[2] ? (ctx.weight(node.inputs[2]).data as Float32Array) : null;
   const xf = x.data as Float32Array;
   const yf = y.data as Float32Array;
+  // History tokens stored jagged (jagged-tokens.ts): the batch's Σ events token rows.
+  const jagged = ctx.jagged(node.outputs[0]!);
+  if (jagged) return step(node, () => {
+    if (jagged.total > 0) ctx.check(ctx.sym.rf_layer_norm(null, jagged.total, width, xf, width, gamma, beta, a.eps, yf, width), node);
+  });
   return step(node, (s) => ctx.check(ctx.sym.rf_layer_norm(null, rowsOf(y.slot, s) * outer, width, xf, width, gamma, beta, a.eps, yf, width), node));
 };
 
