@@ -139,6 +139,12 @@ export class Executor {
 
   /** History tokens the jagged per-token ops computed since construction, and the slots their batches held (jagged-tokens.ts). */
   get historyTokens(): TokenCounts {
+    if (this.autoParallel) {
+      return this.autoParallel.executors().reduce((a, e) => {
+        const t = e.historyTokens;
+        return { computed: a.computed + t.computed, slots: a.slots + t.slots };
+      }, { computed: 0, slots: 0 });
+    }
     return { ...this.#state.tokens! };
   }
 
