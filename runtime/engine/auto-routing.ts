@@ -45,7 +45,12 @@ export class AutoRouting {
       const coresPerGroup = Math.max(1, Math.min(...this.devices.map((d) => d.stats().threads)));
       const strategies: Partial<Record<Strategy, ParallelOptions | undefined>> = {};
       const pairs = linearPairs(model.graph);
-      if (groups > 1 && remoteTables.length === 0 && pooledTables(model).length > 1) strategies.embeddings = { embeddings: "table" };
+      if (groups > 1 && remoteTables.length === 0 && pooledTables(model).length > 0) {
+        if (pooledTables(model).length > 1) strategies.embeddings = { embeddings: "table" };
+        strategies["embedding-columns"] = { embeddings: "column" };
+        strategies["embedding-rows"] = { embeddings: "row" };
+      }
+      if (groups > 1 && model.graph.nodes.some((n) => n.op === "moe" || n.op === "mixture")) strategies.experts = { experts: true };
       if (groups > 1 && pairs.chainOf.size > 0) {
         strategies.tensor = { dense: "tensor" };
         strategies.replicate = { dense: "replicate" };

@@ -154,6 +154,14 @@ export class Executor {
     if (parallel === "auto") refuseWithAuto({ kvCache, sequenceParallel, experts });
     const embeddings = typeof parallel === "object" ? parallel.embeddings : undefined;
     const dense = typeof parallel === "object" ? parallel.dense : undefined;
+    const expertPart = typeof parallel === "object" ? parallel.experts : undefined;
+    if (expertPart && experts) throw new RankfnError("parallel.experts: expert parallelism is asked for twice (experts and parallel.experts); give one", "bad_option", 400);
+    if (dense && expertPart) throw new RankfnError("parallel.dense: cannot be combined with parallel.experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
+    // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
+    const parts = [embeddings, dense, expertPart].filter((p) => p !== undefined).length;
+    this.#sharedDevices = parts > 1 && typeof devices === "string" ? openDevices(devices) : undefined;
+    const spread = this.#sharedDevices ?? devices!;
+    if (expertPart) experts = { devices: spread, ...(expertPart === true ? {} : expertPart) };
     if (dense && experts) throw new RankfnError("parallel.dense: cannot be combined with experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
     if (embeddings && remoteTables.length > 0) throw new RankfnError("parallel.embeddings: tables served from Redis (embeddings option) cannot be sharded over devices yet", "bad_option", 400);
     // Broadcasting context values is required to execute (compile() lowers it; a graph built by
@@ -168,9 +176,6 @@ export class Executor {
     this.sequenceParallel = sequenceParallel ? new SequenceParallel(sequenceParallel) : undefined;
     const cacheable = kvCache && (kvCache.required !== false || typeof historyChain(this.model.graph) !== "string");
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
-    // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
-    this.#sharedDevices = embeddings && dense && typeof devices === "string" ? openDevices(devices) : undefined;
-    const spread = this.#sharedDevices ?? devices!;
     this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
     this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
     this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;

@@ -4,7 +4,9 @@
 // from the graph's costs and the devices' probed speeds), picks one, and maps
 // it to the explicit `parallel` options the engine runs:
 //   single     no devices: the library pool with every core of the devices
-//   embeddings { embeddings: "table" }
+//   embeddings { embeddings: "table" }, embedding-columns { embeddings: "column" },
+//   embedding-rows { embeddings: "row" }
+//   experts    { experts: true }  (models with MoE layers or dense mixtures)
 //   tensor     { dense: "tensor" }     (models with dense chains)
 //   replicate  { dense: "replicate" }  (the same; each batch's rows split over the devices)
 // The executor then runs each batch with its bucket's choice (one executor per

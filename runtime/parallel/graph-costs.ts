@@ -86,6 +86,7 @@ export function costNodes(graph: Graph, pairs?: LinearPairs, info: GraphInfo = i
     };
     const chain = pairs?.chainOf.get(node.name);
     if (chain !== undefined) out.chain = chain;
+    if (kind === "embedding") out.idsPerRow = node.inputs.filter((i) => !graph.weights[i]).reduce((acc, i) => acc + (info.values.get(i)?.shape ?? []).reduce((a, b) => a * b, 1), 0);
     const pair = pairs?.pairOf.get(node.name);
     if (pair !== undefined) {
       out.pair = pair;

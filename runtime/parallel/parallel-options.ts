@@ -5,6 +5,7 @@
 // before any device opens.
 import type { Device } from "../devices";
 import { RankfnError } from "../errors";
+import type { ExpertParallelOptions } from "../moe/expert-layer";
 import { type DenseStrategy, denseStrategies } from "./linear-pairs";
 
 export type { DenseStrategy } from "./linear-pairs";
@@ -29,6 +30,12 @@ export interface ParallelOptions {
    * batch's rows through its copy of the chain).
    */
   dense?: DenseStrategy;
+  /**
+   * Run the MoE layers and dense mixtures expert-parallel on these devices (the same as the
+   * `experts` option with these devices): true, or the expert options (capacityFactor, overflow,
+   * replicate, replanEvery, placement).
+   */
+  experts?: true | ExpertParallelOptions;
 }
 
 /** `parallel`: explicit choices per part, or "auto": the planner's choice per batch-size bucket (runtime/parallel/auto-parallel.ts). */
@@ -40,7 +47,20 @@ const bad = (message: string) => new RankfnError(message, "bad_option", 400);
 const partChecks: Record<string, (value: unknown) => void> = {
   embeddings: checkEmbeddingParallelism,
   dense: checkDenseParallelism,
+  experts: checkExpertParallelism,
 };
+
+const expertFields = ["placement", "capacityFactor", "overflow", "replicate", "replanEvery"];
+
+function checkExpertParallelism(value: unknown): void {
+  if (value === true) return;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(`parallel.experts: true or expert options like { capacityFactor: 1.25 }, got ${JSON.stringify(value)}`);
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) if (!expertFields.includes(key)) throw bad(`parallel.experts.${key}: unknown field (expected ${expertFields.join(", ")})`);
+  if (v.capacityFactor !== undefined && !(typeof v.capacityFactor === "number" && v.capacityFactor > 0)) throw bad(`parallel.experts.capacityFactor: must be a positive number, got ${JSON.stringify(v.capacityFactor)}`);
+  if (v.overflow !== undefined && v.overflow !== "drop" && v.overflow !== "spill") throw bad(`parallel.experts.overflow: must be "drop" or "spill", got ${JSON.stringify(v.overflow)}`);
+  if (v.replanEvery !== undefined && !(Number.isInteger(v.replanEvery) && (v.replanEvery as number) >= 0)) throw bad(`parallel.experts.replanEvery: must be an integer >= 0, got ${JSON.stringify(v.replanEvery)}`);
+}
 
 /** Validate `devices` and `parallel` before any device opens or any native call. */
 export function checkParallel(devices: string | Device[] | undefined, parallel: unknown): void {

@@ -23,6 +23,9 @@
 //              the stages' sum over m plus the fill
 //   embeddings the pooled lookups sharded table-wise (their time / G on c cores,
 //              at worst the largest table), the rest on all G·c cores
+//   embedding-columns  every table's columns split G ways (each lookup's bytes / G)
+//   embedding-rows     row ranges: balanced like columns, plus routing every id
+//              to its shard on the calling thread (~10 ns an id)
 //   experts    MoE experts over the groups (their time / G), the rest on G·c
 // Each prediction has a latency and a time per batch under load (1 / throughput);
 // the pick minimises the time per batch (ties: lower latency), or the latency.
@@ -43,6 +46,8 @@ export interface CostNode {
   reduceWidth?: number;
   /** Replicate: the index of the dense chain this node belongs to (its rows split over the groups). */
   chain?: number;
+  /** A lookup's ids per row (row-wise sharding routes each). */
+  idsPerRow?: number;
 }
 
 export interface DeviceSpeeds {
@@ -58,7 +63,7 @@ export interface DeviceSpeeds {
   syncSeconds?: number;
 }
 
-export type Strategy = "single" | "replicate" | "tensor" | "pipeline" | "embeddings" | "experts";
+export type Strategy = "single" | "replicate" | "tensor" | "pipeline" | "embeddings" | "embedding-columns" | "embedding-rows" | "experts";
 
 export interface Prediction {
   strategy: Strategy;
@@ -75,6 +80,7 @@ export interface BucketPlan {
 }
 
 const LAUNCH = 2e-6;
+const ROUTE_PER_ID = 10e-9;
 // One hand-off to the devices and back (runAll: submit, the devices' condition-variable wake-ups,
 // wait), measured at ~55 µs on 2 core groups of a 2-core EPYC whatever the work.
 const SYNC = 50e-6;
@@ -146,6 +152,11 @@ export function predict(nodes: readonly CostNode[], speeds: DeviceSpeeds, batch:
     const sharded = Math.max(sum(lookups.map((n) => on(n, c))) / G, ...lookups.map((n) => on(n, c)));
     const t = sharded + sum(nodes.filter((n) => n.kind !== "embedding").map((n) => on(n, all))) + sync;
     out.push({ strategy: "embeddings", latency: t, perBatch: t });
+    const rest = sum(nodes.filter((n) => n.kind !== "embedding").map((n) => on(n, all)));
+    const columns = sum(lookups.map((n) => on(n, c, G))) + rest + sync;
+    out.push({ strategy: "embedding-columns", latency: columns, perBatch: columns });
+    const routing = sum(lookups.map((n) => (n.idsPerRow ?? 0) * batch * ROUTE_PER_ID));
+    out.push({ strategy: "embedding-rows", latency: columns + routing, perBatch: columns + routing });
   }
   const experts = nodes.filter((n) => n.kind === "moe");
   if (experts.length > 0) {

@@ -146,3 +146,30 @@ test("bad uses of auto are 400s naming the field", () => {
     process.env.RANKFN_PLANNER_SPEEDS = "200,1";
   }
 });
+
+describe("zoo moe: expert parallelism as a part of parallel, and among auto's choices", () => {
+  const built = zoo.moe.build();
+  test("parallel: { experts } scores as one device (1e-5) and as the experts option does", () => {
+    const single = keep(new Model(built));
+    const part = keep(new Model(built, { devices: "cpu:2", parallel: { experts: { capacityFactor: 8 } } }));
+    const option = keep(new Model(built, { experts: { devices: "cpu:2", capacityFactor: 8 } }));
+    for (const [rows, seed] of [[9, 1], [70, 2]] as const) {
+      const req = zooRequest("moe", built, rows, seed);
+      expect(worstDifference(part, single, req)).toBeLessThan(1e-5);
+      expect(worstDifference(part, option, req)).toBe(0);
+    }
+    expect(part.stats().moe!.devices.map((d) => d.id)).toEqual(["cpu:0", "cpu:1"]);
+  });
+  test("auto predicts expert parallelism for it and scores as one device", () => {
+    const single = keep(new Model(built));
+    const auto = keep(new Model(built, { devices: "cpu:2", parallel: "auto", maxBatch: 512 }));
+    for (const b of auto.inspect().parallel!.auto!.buckets) expect(b.predictions.map((p) => p.strategy)).toContain("experts");
+    for (const [rows, seed] of [[3, 3], [400, 4]] as const) expect(worstDifference(auto, single, zooRequest("moe", built, rows, seed))).toBeLessThan(1e-5);
+  });
+  test("bad expert parts are 400s naming the field", () => {
+    expectBadOption(built, { devices: "cpu:2", parallel: { experts: { overflow: "queue" } as never } }, 'parallel.experts.overflow: must be "drop" or "spill"');
+    expectBadOption(built, { devices: "cpu:2", parallel: { experts: { capacity: 2 } as never } }, "parallel.experts.capacity: unknown field");
+    expectBadOption(built, { devices: "cpu:2", parallel: { experts: true }, experts: { devices: "cpu:2" } }, "expert parallelism is asked for twice");
+    expectBadOption(built, { devices: "cpu:2", parallel: { experts: true, dense: "tensor" } }, "parallel.dense: cannot be combined with parallel.experts");
+  });
+});

@@ -13,7 +13,7 @@ const lookups: CostNode[] = Array.from({ length: 26 }, (_, i) => ({ name: `emb_$
 test("one device: only the single-device prediction; two: every strategy the model allows", () => {
   expect(predict(mlp, speeds(1), 64).map((p) => p.strategy)).toEqual(["single"]);
   expect(predict(mlp, speeds(), 64).map((p) => p.strategy)).toEqual(["single", "replicate", "tensor", "pipeline"]);
-  expect(predict([...lookups, ...mlp], speeds(), 64).map((p) => p.strategy)).toEqual(["single", "replicate", "tensor", "pipeline", "embeddings"]);
+  expect(predict([...lookups, ...mlp], speeds(), 64).map((p) => p.strategy)).toEqual(["single", "replicate", "tensor", "pipeline", "embeddings", "embedding-columns", "embedding-rows"]);
   const moe: CostNode = { name: "moe", kind: "moe", flopsPerRow: 1e6, bytesPerRow: 1e4, weightBytes: 1e7 };
   expect(predict([moe], speeds(), 64).map((p) => p.strategy)).toContain("experts");
   expect(() => predict([], speeds(), 64)).toThrow("the model has no nodes to place");
