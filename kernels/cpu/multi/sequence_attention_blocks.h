@@ -1,13 +1,14 @@
 // Vector primitives and register-blocked micro-kernels of the tiled sequence
 // attention (kernels/cpu/multi/sequence_attention.cpp), compiled into each ISA's
-// translation unit (internal linkage): 8-lane GCC vectors, FMA where the ISA has it.
+// translation unit (internal linkage): 8-lane GCC vectors, FMA where the ISA has it; the Q·Kᵀ and
+// P·V blocks in zmm where it has AVX-512 (twice the FMA width: 35% -> 58% of the fp32 peak at d = 64).
 #pragma once
 #include "../sequence_attention.h"
 #include "../vector_math.h"
 
 #include <cmath>
 #include <cstring>
-#if defined(__FMA__)
+#if defined(__FMA__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -62,8 +63,37 @@ inline v8 vexp8(v8 x) {
 inline v8 silu8(v8 x, v8 inv_n) { return x / (1.f + vexp8(-x)) * inv_n; }
 
 // S[MR][KT] (columns [0, cols), cols a multiple of 16) = Qs[MR][d] · Kt[d][KT].
+// With AVX-512: 32 columns a pass in zmm (12 accumulators), a last 16 in 6; else 16 in two ymm.
 inline void qk_block(const float *Qs, int64_t d, const float *Kt, int cols, float *S) {
-    for (int j0 = 0; j0 < cols; j0 += 16) {
+    int j0 = 0;
+#if defined(__AVX512F__)
+    for (; j0 + 32 <= cols; j0 += 32) {
+        __m512 acc[MR][2];
+        for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < d; ++c) {
+            const __m512 k0 = _mm512_loadu_ps(Kt + c * KT + j0), k1 = _mm512_loadu_ps(Kt + c * KT + j0 + 16);
+            for (int r = 0; r < MR; ++r) {
+                const __m512 q = _mm512_set1_ps(Qs[r * d + c]);
+                acc[r][0] = _mm512_fmadd_ps(q, k0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(q, k1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < MR; ++r) {
+            _mm512_storeu_ps(S + r * KT + j0, acc[r][0]);
+            _mm512_storeu_ps(S + r * KT + j0 + 16, acc[r][1]);
+        }
+    }
+    for (; j0 < cols; j0 += 16) {
+        __m512 acc[MR];
+        for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < d; ++c) {
+            const __m512 k0 = _mm512_loadu_ps(Kt + c * KT + j0);
+            for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(Qs[r * d + c]), k0, acc[r]);
+        }
+        for (int r = 0; r < MR; ++r) _mm512_storeu_ps(S + r * KT + j0, acc[r]);
+    }
+#endif
+    for (; j0 < cols; j0 += 16) {
         v8 acc[MR][2] = {};
         for (int64_t c = 0; c < d; ++c) {
             const v8 k0 = ld8(Kt + c * KT + j0), k1 = ld8(Kt + c * KT + j0 + 8);
@@ -81,8 +111,40 @@ inline void qk_block(const float *Qs, int64_t d, const float *Kt, int cols, floa
 }
 
 // O[MR][dvp] += P[MR][0..jn) · Vp[jn][dvp] (dvp a multiple of 16).
+// With AVX-512: 32 columns a pass in zmm (12 accumulators), a last 16 in 6; else 16 in two ymm.
 inline void pv_block(const float *P, const float *Vp, int64_t dvp, int jn, float *O) {
-    for (int64_t c0 = 0; c0 < dvp; c0 += 16) {
+    int64_t c0 = 0;
+#if defined(__AVX512F__)
+    for (; c0 + 32 <= dvp; c0 += 32) {
+        __m512 acc[MR][2];
+        for (int r = 0; r < MR; ++r) {
+            acc[r][0] = _mm512_loadu_ps(O + r * dvp + c0);
+            acc[r][1] = _mm512_loadu_ps(O + r * dvp + c0 + 16);
+        }
+        for (int j = 0; j < jn; ++j) {
+            const __m512 v0 = _mm512_loadu_ps(Vp + j * dvp + c0), v1 = _mm512_loadu_ps(Vp + j * dvp + c0 + 16);
+            for (int r = 0; r < MR; ++r) {
+                const __m512 p = _mm512_set1_ps(P[r * KT + j]);
+                acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < MR; ++r) {
+            _mm512_storeu_ps(O + r * dvp + c0, acc[r][0]);
+            _mm512_storeu_ps(O + r * dvp + c0 + 16, acc[r][1]);
+        }
+    }
+    for (; c0 < dvp; c0 += 16) {
+        __m512 acc[MR];
+        for (int r = 0; r < MR; ++r) acc[r] = _mm512_loadu_ps(O + r * dvp + c0);
+        for (int j = 0; j < jn; ++j) {
+            const __m512 v0 = _mm512_loadu_ps(Vp + j * dvp + c0);
+            for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(P[r * KT + j]), v0, acc[r]);
+        }
+        for (int r = 0; r < MR; ++r) _mm512_storeu_ps(O + r * dvp + c0, acc[r]);
+    }
+#endif
+    for (; c0 < dvp; c0 += 16) {
         v8 acc[MR][2];
         for (int r = 0; r < MR; ++r) {
             acc[r][0] = ld8(O + r * dvp + c0);
