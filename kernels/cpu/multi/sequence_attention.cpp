@@ -137,7 +137,8 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
         for (int64_t r = 1; r < rows; ++r)
             if (a.q_pos[q0 + t.i0 + r] != a.q_pos[q0 + t.i0]) bias = Bias::per_element;
     }
-    const v8 ninf = splat(-INFINITY), zero = v8{}, vinv_n = splat(inv_n);
+    const v8 vinv_n = splat(inv_n);
+    [[maybe_unused]] const v8 ninf = splat(-INFINITY), zero = v8{};  // the 8-lane exp pass (no AVX-512)
     for (int64_t j0 = 0; j0 < kv_end; j0 += KT) {
         const int jn = int(std::min<int64_t>(KT, nk - j0));
         const int cols = (jn + 15) / 16 * 16;
@@ -217,6 +218,19 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                     continue;
                 }
                 const float mnew = M[mt + r] > tile_max ? M[mt + r] : tile_max;
+                float tile_sum = 0.f;
+#if defined(__AVX512F__)
+                // 16 lanes (mcols is a multiple of 16): the exp is most of the tile's elementwise work.
+                const v16 mv16 = v16{} + mnew, ninf16 = v16{} - INFINITY;
+                v16 sum16 = {};
+                for (int jj = 0; jj < mcols; jj += 16) {
+                    const v16 x = ld16(Sr + jj);
+                    const v16 e = x == ninf16 ? v16{} : vexpv<v16, v16i>(x - mv16);
+                    st16(Sr + jj, e);
+                    sum16 += e;
+                }
+                for (int e = 0; e < 16; ++e) tile_sum += sum16[e];
+#else
                 const v8 mv = splat(mnew);
                 v8 sum = zero;
                 for (int jj = 0; jj < mcols; jj += 8) {
@@ -225,8 +239,8 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                     st8(Sr + jj, e);
                     sum += e;
                 }
-                float tile_sum = 0.f;
                 for (int e = 0; e < 8; ++e) tile_sum += sum[e];
+#endif
                 if (M[mt + r] != mnew) {
                     const float alpha = M[mt + r] == -INFINITY ? 0.f : vexp(M[mt + r] - mnew);
                     const v8 av = splat(alpha);

@@ -39,25 +39,42 @@ inline v8 fma8(v8 a, v8 b, v8 c) {
 inline v8 vmax8(v8 a, v8 b) { return a > b ? a : b; }
 inline v8 select8(v8i m, v8 a, v8 b) { return m ? a : b; }
 
-// e^x, 8 lanes: x = n ln2 + r (|r| <= ln2 / 2, two-constant reduction), e^r by a degree-5
-// polynomial fitted for relative error (max 2.1e-7 in f32, as vector_math.h's vexp's ~2 ulp,
-// with 5 FMAs instead of its 9 operations: the exp is what the tile's elementwise pass costs).
-inline v8 vexp8(v8 x) {
-    const v8 lo = splat(-87.33654f), hi = splat(88.72283f);
+#if defined(__AVX512F__)
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+inline v16 ld16(const float *p) {
+    v16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void st16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
+inline v16 fmav(v16 a, v16 b, v16 c) { return (v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+#endif
+inline v8 fmav(v8 a, v8 b, v8 c) { return fma8(a, b, c); }
+
+// e^x per lane (8 or, with AVX-512, 16): x = n ln2 + r (|r| <= ln2 / 2, two-constant reduction),
+// e^r by a degree-5 polynomial fitted for relative error (max 2.1e-7 in f32, as vector_math.h's
+// vexp's ~2 ulp, with 5 FMAs instead of its 9 operations: the exp is what the tile's elementwise
+// pass costs).
+template <class V, class VI>
+inline V vexpv(V x) {
+    const V zero = {};
+    const V lo = zero - 87.33654f, hi = zero + 88.72283f;
     x = x < lo ? lo : x;
     x = x > hi ? hi : x;
-    const v8 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    v8 r = fma8(n, splat(-0.693359375f), x);
-    r = fma8(n, splat(2.12194440e-4f), r);
-    v8 p = splat(0.008297654800117016f);
-    p = fma8(p, r, splat(0.04191538318991661f));
-    p = fma8(p, r, splat(0.16667574644088745f));
-    p = fma8(p, r, splat(0.49998894333839417f));
-    p = fma8(p, r, splat(0.9999997019767761f));
-    p = fma8(p, r, splat(1.0000001192092896f));
-    const v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-    return p * (v8)e;
+    const V n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    V r = fmav(n, zero - 0.693359375f, x);
+    r = fmav(n, zero + 2.12194440e-4f, r);
+    V p = zero + 0.008297654800117016f;
+    p = fmav(p, r, zero + 0.04191538318991661f);
+    p = fmav(p, r, zero + 0.16667574644088745f);
+    p = fmav(p, r, zero + 0.49998894333839417f);
+    p = fmav(p, r, zero + 0.9999997019767761f);
+    p = fmav(p, r, zero + 1.0000001192092896f);
+    const VI e = (__builtin_convertvector(n, VI) + 127) << 23;
+    return p * (V)e;
 }
+inline v8 vexp8(v8 x) { return vexpv<v8, v8i>(x); }
 
 // SiLU(x) * inv_n (a divide: it runs beside the FMA pipes, which the exp already loads).
 inline v8 silu8(v8 x, v8 inv_n) { return x / (1.f + vexp8(-x)) * inv_n; }
