@@ -1,0 +1,103 @@
+// The shared-memory control block of one pipeline stage: the main thread and
+// the stage's worker exchange commands and completions through it with Atomics
+// (no messages: the main thread's run() is synchronous and blocks in
+// Atomics.wait while the stages compute). One block per stage, plus one events
+// word every stage bumps on any progress, which the scheduler waits on.
+//   ctl[seq]       command number (main increments, worker waits on it)
+//   ctl[kind]      Command
+//   ctl[n], ctl[r] candidate and context rows of the microbatch (prepare: capacity)
+//   ctl[copied]    the last command whose live-ins this stage copied
+//   ctl[done]      the last command completed; ctl[status] 0 or 1 (failed), ctl[http] its status
+//   ctl[failNext]  fail the next run (fault injection)
+//   ctl[generation] bumped when the stage planned again (its addresses changed)
+// Then the addresses of the exchanged values (f64), the last run's start and
+// end (absolute ms), the failure message, and the microbatch's request of each row.
+export const Command = { prepare: 1, run: 2, stop: 3 } as const;
+export const Ctl = { seq: 0, kind: 1, n: 2, r: 3, copied: 4, done: 5, status: 6, http: 7, failNext: 8, generation: 9, errorLength: 10, exchanged: 11, maxRows: 12 } as const;
+const CTL_WORDS = 16;
+const ERROR_BYTES = 2048;
+
+export class StageControl {
+  readonly ctl: Int32Array;
+  readonly times: Float64Array;
+  readonly addresses: Float64Array;
+  readonly error: Uint8Array;
+  readonly requestOfRow: Int32Array;
+  readonly events: Int32Array;
+
+  /** A new block for `exchanged` values and microbatches of up to `maxRows` rows. */
+  static create(exchanged: number, maxRows: number): SharedArrayBuffer {
+    const buffer = new SharedArrayBuffer(CTL_WORDS * 4 + 16 + exchanged * 8 + ERROR_BYTES + maxRows * 4);
+    const ctl = new Int32Array(buffer, 0, CTL_WORDS);
+    ctl[Ctl.exchanged] = exchanged;
+    ctl[Ctl.maxRows] = maxRows;
+    return buffer;
+  }
+
+  constructor(buffer: SharedArrayBuffer, events: SharedArrayBuffer) {
+    this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
+    this.times = new Float64Array(buffer, CTL_WORDS * 4, 2);
+    const exchanged = this.ctl[Ctl.exchanged]!, rows = this.ctl[Ctl.maxRows]!;
+    const rowsAt = CTL_WORDS * 4 + 16 + exchanged * 8 + ERROR_BYTES;
+    this.addresses = new Float64Array(buffer, CTL_WORDS * 4 + 16, exchanged);
+    this.error = new Uint8Array(buffer, CTL_WORDS * 4 + 16 + exchanged * 8, ERROR_BYTES);
+    this.requestOfRow = new Int32Array(buffer, rowsAt, rows);
+    this.events = new Int32Array(events);
+  }
+
+  /** Worker: block until a command after `seen` arrives; returns its number. */
+  waitCommand(seen: number): number {
+    while (Atomics.load(this.ctl, Ctl.seq) === seen) Atomics.wait(this.ctl, Ctl.seq, seen);
+    return Atomics.load(this.ctl, Ctl.seq);
+  }
+
+  /** Main: issue a command (its fields already written). */
+  issue(kind: number, n: number, r: number): number {
+    this.ctl[Ctl.kind] = kind;
+    this.ctl[Ctl.n] = n;
+    this.ctl[Ctl.r] = r;
+    const seq = Atomics.add(this.ctl, Ctl.seq, 1) + 1;
+    Atomics.notify(this.ctl, Ctl.seq);
+    return seq;
+  }
+
+  markCopied(seq: number): void {
+    Atomics.store(this.ctl, Ctl.copied, seq);
+    this.#bump();
+  }
+
+  complete(seq: number, status: number, http: number): void {
+    this.ctl[Ctl.status] = status;
+    this.ctl[Ctl.http] = http;
+    Atomics.store(this.ctl, Ctl.done, seq);
+    this.#bump();
+  }
+
+  setAddress(i: number, address: number): void {
+    this.addresses[i] = address;
+  }
+
+  address(i: number): number {
+    return this.addresses[i]!;
+  }
+
+  setError(message: string): void {
+    const bytes = new TextEncoder().encode(message).subarray(0, this.error.length);
+    this.error.set(bytes);
+    this.ctl[Ctl.errorLength] = bytes.length;
+  }
+
+  errorMessage(): string {
+    return new TextDecoder().decode(this.error.slice(0, this.ctl[Ctl.errorLength]!));
+  }
+
+  #bump(): void {
+    Atomics.add(this.events, 0, 1);
+    Atomics.notify(this.events, 0);
+  }
+}
+
+/** Worker: the stop command is done. */
+export function finish(c: StageControl): void {
+  c.complete(Atomics.load(c.ctl, Ctl.seq), 0, 0);
+}
