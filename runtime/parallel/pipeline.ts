@@ -183,7 +183,7 @@ export class Pipeline {
       for (let s = 0; s < K; s++) {
         const c = this.#controls[s]!;
         if (running[s] === 0) continue;
-        if (copied[s]! < next[s]! && Atomics.load(c.ctl, Ctl.copied) === running[s]) {
+        if (copied[s]! <= next[s]! && Atomics.load(c.ctl, Ctl.copied) === running[s]) {
           copied[s] = copied[s]! + 1;
           progress = true;
         }
