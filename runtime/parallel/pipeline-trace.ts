@@ -54,3 +54,23 @@ export function chromeTrace(events: readonly StageEvent[], devices: readonly str
 export function writeTrace(path: string, trace: ChromeTrace): void {
   writeFileSync(path, JSON.stringify(trace));
 }
+
+/**
+ * One batch's runs as a text timeline, a line per device (RANKFN_PROFILE=1): `columns`
+ * characters spanning the batch, each microbatch's run drawn with its index (mod 10).
+ */
+export function formatTimeline(events: readonly StageEvent[], devices: readonly string[], columns = 64): string[] {
+  if (events.length === 0) return [];
+  const origin = events.reduce((t, e) => Math.min(t, e.start), Infinity);
+  const span = Math.max(1e-6, events.reduce((t, e) => Math.max(t, e.end), -Infinity) - origin);
+  const width = Math.max(...devices.map((d) => d.length));
+  return devices.map((id, s) => {
+    const line = Array.from({ length: columns }, () => "·");
+    for (const e of events) {
+      if (e.stage !== s) continue;
+      const a = Math.floor(((e.start - origin) / span) * columns), b = Math.max(a + 1, Math.ceil(((e.end - origin) / span) * columns));
+      for (let c = a; c < Math.min(b, columns); c++) line[c] = String(e.microbatch % 10);
+    }
+    return `${id.padEnd(width)} |${line.join("")}| ${span.toFixed(2)} ms`;
+  });
+}

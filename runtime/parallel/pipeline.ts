@@ -42,7 +42,7 @@ import type { OutputView, RunOptions, StagedBatch } from "../engine/executor";
 import { deviceSpeeds } from "./device-speeds";
 import { Command, Ctl, StageControl } from "./pipeline-control";
 import { type StageCut, baseOfValues, cutStages } from "./pipeline-stages";
-import { type ChromeTrace, type StageEvent, chromeTrace, writeTrace } from "./pipeline-trace";
+import { type ChromeTrace, type StageEvent, chromeTrace, formatTimeline, writeTrace } from "./pipeline-trace";
 import type { StageInit } from "./pipeline-worker";
 import { type PipelineOptions, checkPipelineOptions } from "./pipeline-options";
 
@@ -97,6 +97,7 @@ export class Pipeline {
   #batches = 0;
   #failedBatches = 0;
   readonly #tracePath = process.env.RANKFN_TRACE;
+  readonly #profiling = process.env.RANKFN_PROFILE === "1";
   #disposed = false;
 
   constructor(model: BuiltModel, info: GraphInfo, { devices, pipeline, maxBatch }: { devices: string | Device[]; pipeline: PipelineOptions; maxBatch: number }) {
@@ -323,6 +324,7 @@ export class Pipeline {
       m.microbatches++;
     }
     if (this.#trace.length + events.length <= MAX_EVENTS) this.#trace.push(...events);
+    if (this.#profiling) for (const line of this.timelineLines()) console.error(`[rankfn pipeline] ${line}`);
   }
 
   /** The stages, their predicted and measured times, and the last batch's timeline. */
@@ -342,6 +344,11 @@ export class Pipeline {
   profile(): { node: string; op: string; ms: number; share: number }[] {
     const total = this.#measured.reduce((a, m) => a + m.ms, 0) || 1;
     return this.#measured.map((m, i) => ({ node: `pipeline stage ${i} on ${this.devices[i]!.id} (${m.microbatches} microbatches)`, op: "pipeline_stage", ms: m.ms, share: m.ms / total }));
+  }
+
+  /** The last batch as a text timeline, a line per device (printed per batch under RANKFN_PROFILE=1). */
+  timelineLines(): string[] {
+    return formatTimeline(this.#lastBatch, this.devices.map((d) => d.id));
   }
 
   /** Every recorded stage run (up to 100,000) as a Chrome trace. */

@@ -125,7 +125,7 @@ describe("the schedule is visible", () => {
     }
   });
 
-  test("the profile has a line per device", () => {
+  test("the profile has a line per device, and a timeline per device", () => {
     const exec = keep(new Executor(compile(built).model, { devices: "cpu:2", parallel: { pipeline: { microbatch: 4 } } }));
     const compiled = exec.model.graph;
     const validator = new RequestValidator(compiled);
@@ -133,6 +133,11 @@ describe("the schedule is visible", () => {
     const lines = exec.profile();
     expect(lines.map((l) => l.node).sort()).toEqual(["pipeline stage 0 on cpu:0 (3 microbatches)", "pipeline stage 1 on cpu:1 (3 microbatches)"]);
     expect(lines.reduce((a, l) => a + l.share, 0)).toBeCloseTo(1, 6);
+    // The per-device timeline RANKFN_PROFILE=1 prints: a line per device drawing each of its microbatches.
+    const timeline = exec.pipeline!.timelineLines();
+    expect(timeline.map((l) => l.split(" ")[0])).toEqual(["cpu:0", "cpu:1"]);
+    for (const line of timeline) expect(line.split("|")[1]).toMatch(/^[0-2·]{64}$/);
+    expect(timeline.join("")).toContain("2");
   });
 });
 
