@@ -17,6 +17,9 @@ import { Model } from "../../runtime/engine/model";
 import { Stager } from "../../runtime/engine/stager";
 import { RequestValidator } from "../../runtime/engine/validate";
 import { RankfnError } from "../../runtime/errors";
+import { inferGraph } from "../../runtime/graph/infer";
+import { cutStages } from "../../runtime/parallel/pipeline-stages";
+import { balancedCut, balancedStages } from "../../runtime/parallel/planner";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
 import { poolingModel, poolingRequest, worstDifference, zooRequest } from "./sharding-fixtures";
 
@@ -26,6 +29,36 @@ process.env.RANKFN_PLANNER_SPEEDS = "20,10";
 const opened: { dispose(): void }[] = [];
 afterAll(() => opened.forEach((m) => m.dispose()));
 const keep = <T extends { dispose(): void }>(m: T): T => (opened.push(m), m);
+
+describe("the cut", () => {
+  test("balancedCut: contiguous ranges minimising the largest sum; balancedStages their sums", () => {
+    expect(balancedCut([1, 1, 1, 1, 4], 2)).toEqual([[0, 4], [4, 5]]);
+    expect(balancedCut([3, 1, 1, 1, 2, 1], 3)).toEqual([[0, 1], [1, 4], [4, 6]]);
+    expect(balancedCut([5], 3)).toEqual([[0, 1]]);
+    expect(balancedStages([3, 1, 1, 1, 2, 1], 3)).toEqual([3, 3, 3]);
+  });
+
+  test("cutStages: every node once, in order; a stage's live-ins are written before it and read by it or later", () => {
+    const model = compile(zoo.dlrm.build()).model;
+    const info = inferGraph(model.graph);
+    const speeds = { groups: 3, coresPerGroup: 1, gflops: () => 20, bandwidth: () => 10 };
+    const cut = cutStages(model, info, 3, 64, 1, speeds);
+    expect(cut.stages.length).toBe(3);
+    expect(cut.stages.map((s) => [s.first, s.end])).toEqual([[0, cut.stages[0]!.end], [cut.stages[0]!.end, cut.stages[1]!.end], [cut.stages[1]!.end, model.graph.nodes.length]]);
+    expect(cut.stages[0]!.liveIns).toEqual([]);
+    const writer = new Map(model.graph.nodes.flatMap((n, i) => n.outputs.map((o) => [o, i] as const)));
+    cut.stages.forEach((s, k) => {
+      expect(s.nodes.length).toBeGreaterThan(0);
+      for (const v of s.liveIns) expect(writer.has(v) ? writer.get(v)! < s.first : true).toBe(true);
+      if (k > 0) expect(s.liveIns.length).toBeGreaterThan(0);
+      for (const input of s.inputs) expect(model.graph.inputs.some((i) => i.name === input)).toBe(true);
+    });
+    // The score is written in the last stage or carried into it.
+    const ctr = model.graph.outputs.ctr!;
+    const last = cut.stages.at(-1)!;
+    expect(last.liveIns.includes(ctr) || writer.get(ctr)! >= last.first).toBe(true);
+  });
+});
 
 describe.each(zooNames as ZooName[])("zoo %s", (name) => {
   const built = zoo[name].build();
