@@ -10,10 +10,13 @@
 //   ctl[done]      the last command completed; ctl[status] 0 or 1 (failed), ctl[http] its status
 //   ctl[failNext]  fail the next run (fault injection)
 //   ctl[generation] bumped when the stage planned again (its addresses changed)
+//   ctl[jagged]    bit h: history input h is staged as values + offsets (its offsets follow the rows)
+//   ctl[lengths]   bit h: the stager counted history input h's events (the counts follow the offsets)
 // Then the addresses of the exchanged values (f64), the last run's start and
-// end (absolute ms), the failure message, and the microbatch's request of each row.
+// end (absolute ms), the failure message, the microbatch's request of each row,
+// and each history input's offsets and event counts for the microbatch's requests.
 export const Command = { prepare: 1, run: 2, stop: 3 } as const;
-export const Ctl = { seq: 0, kind: 1, n: 2, r: 3, copied: 4, done: 5, status: 6, http: 7, failNext: 8, generation: 9, errorLength: 10, exchanged: 11, maxRows: 12 } as const;
+export const Ctl = { seq: 0, kind: 1, n: 2, r: 3, copied: 4, done: 5, status: 6, http: 7, failNext: 8, generation: 9, errorLength: 10, exchanged: 11, maxRows: 12, histories: 13, jagged: 14, lengths: 15 } as const;
 const CTL_WORDS = 16;
 const ERROR_BYTES = 2048;
 
@@ -24,13 +27,16 @@ export class StageControl {
   readonly error: Uint8Array;
   readonly requestOfRow: Int32Array;
   readonly events: Int32Array;
+  readonly #offsets: Int32Array[];
+  readonly #lengths: Int32Array[];
 
   /** A new block for `exchanged` values and microbatches of up to `maxRows` rows. */
-  static create(exchanged: number, maxRows: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer(CTL_WORDS * 4 + 16 + exchanged * 8 + ERROR_BYTES + maxRows * 4);
+  static create(exchanged: number, maxRows: number, histories = 0): SharedArrayBuffer {
+    const buffer = new SharedArrayBuffer(CTL_WORDS * 4 + 16 + exchanged * 8 + ERROR_BYTES + maxRows * 4 + histories * (2 * maxRows + 1) * 4);
     const ctl = new Int32Array(buffer, 0, CTL_WORDS);
     ctl[Ctl.exchanged] = exchanged;
     ctl[Ctl.maxRows] = maxRows;
+    ctl[Ctl.histories] = histories;
     return buffer;
   }
 
@@ -42,6 +48,10 @@ export class StageControl {
     this.addresses = new Float64Array(buffer, CTL_WORDS * 4 + 16, exchanged);
     this.error = new Uint8Array(buffer, CTL_WORDS * 4 + 16 + exchanged * 8, ERROR_BYTES);
     this.requestOfRow = new Int32Array(buffer, rowsAt, rows);
+    const histories = this.ctl[Ctl.histories]!;
+    this.#offsets = Array.from({ length: histories }, (_, h) => new Int32Array(buffer, rowsAt + rows * 4 + h * (rows + 1) * 4, rows + 1));
+    const lengthsAt = rowsAt + rows * 4 + histories * (rows + 1) * 4;
+    this.#lengths = Array.from({ length: histories }, (_, h) => new Int32Array(buffer, lengthsAt + h * rows * 4, rows));
     this.events = new Int32Array(events);
   }
 
@@ -71,6 +81,16 @@ export class StageControl {
     this.ctl[Ctl.http] = http;
     Atomics.store(this.ctl, Ctl.done, seq);
     this.#bump();
+  }
+
+  /** History input h's offsets for the microbatch's requests (when ctl[jagged] has bit h). */
+  offsets(h: number): Int32Array {
+    return this.#offsets[h]!;
+  }
+
+  /** History input h's event count per request of the microbatch (when ctl[lengths] has bit h). */
+  lengths(h: number): Int32Array {
+    return this.#lengths[h]!;
   }
 
   setAddress(i: number, address: number): void {

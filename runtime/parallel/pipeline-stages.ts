@@ -13,6 +13,7 @@
 import type { BuiltModel } from "../graph/builder";
 import type { GraphInfo } from "../graph/infer";
 import { viewsOf } from "../engine/plan";
+import { jaggedValues } from "../engine/jagged-tokens";
 import { costNodes } from "./graph-costs";
 import { type DeviceSpeeds, balancedCut, nodeTime } from "./planner";
 
@@ -43,11 +44,32 @@ export function baseOfValues(model: BuiltModel): (name: string) => string {
   };
 }
 
+/**
+ * The nodes [first, end) that touch a history stored jagged (runtime/engine/jagged-tokens.ts):
+ * their token offsets are each plan's own state, written by the history's lookup step, not a
+ * value in the arena — so they stay in one stage.
+ */
+function jaggedSpan(model: BuiltModel, info: GraphInfo): [number, number] | undefined {
+  const { values } = jaggedValues(model.graph, info, 1, () => false);
+  if (values.size === 0) return undefined;
+  const touching = model.graph.nodes.flatMap((n, i) => ([...n.inputs, ...n.outputs].some((v) => values.has(v)) ? [i] : []));
+  return touching.length > 0 ? [touching[0]!, touching.at(-1)! + 1] : undefined;
+}
+
+/** balancedCut over `times` with the nodes of `whole` (if any) kept in one stage. */
+function cutWhole(times: readonly number[], stages: number, whole: [number, number] | undefined): [number, number][] {
+  if (!whole) return balancedCut(times, stages);
+  const [a, b] = whole;
+  const units = [...times.slice(0, a), times.slice(a, b).reduce((x, t) => x + t, 0), ...times.slice(b)];
+  const grow = (i: number) => (i <= a ? i : i + (b - a - 1));
+  return balancedCut(units, stages).map(([x, y]) => [grow(x), y > a ? y + (b - a - 1) : y] as [number, number]);
+}
+
 /** Cut `model`'s nodes into at most `stages` stages balanced for microbatches of `rows` rows on `cores` cores each. */
 export function cutStages(model: BuiltModel, info: GraphInfo, stages: number, rows: number, cores: number, speeds: DeviceSpeeds): StageCut {
   const { graph } = model;
   const times = costNodes(graph, undefined, info).map((n) => nodeTime(n, rows, cores, speeds));
-  const ranges = balancedCut(times, stages);
+  const ranges = cutWhole(times, stages, jaggedSpan(model, info));
   const baseOf = baseOfValues(model);
   const graphInputs = new Set(graph.inputs.map((i) => i.name));
   const stored = (name: string) => info.values.has(baseOf(name)) && !graph.weights[name];

@@ -24,6 +24,8 @@ export type StageInit = {
   graph: BuiltModel["graph"];
   weights: [string, Tensor][];
   maxBatch: number;
+  /** History inputs (their offsets, when staged as values + offsets, are in the control block). */
+  histories: string[];
   first: number;
   end: number;
   /** Values exchanged between stages (their addresses are published in this order). */
@@ -99,6 +101,10 @@ self.onmessage = (event: MessageEvent<StageInit>) => {
       }
       state.n = n;
       state.r = r;
+      const jagged = own.ctl[Ctl.jagged]!;
+      const counted = own.ctl[Ctl.lengths]!;
+      state.sequenceLengths = counted === 0 ? undefined : Object.fromEntries(init.histories.flatMap((name, h) => (counted & (1 << h) ? [[name, own.lengths(h).subarray(0, r)]] : [])));
+      state.sequenceOffsets = jagged === 0 ? undefined : Object.fromEntries(init.histories.flatMap((name, h) => (jagged & (1 << h) ? [[name, own.offsets(h).subarray(0, r + 1)]] : [])));
       const steps = plan!.steps;
       for (let i = init.first; i < init.end; i++) steps[i]!.run(state);
       own.times[0] = t0;

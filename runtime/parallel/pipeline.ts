@@ -84,6 +84,8 @@ export class Pipeline {
   readonly #info: GraphInfo;
   readonly #maxBatch: number;
   readonly #exchanged: string[];
+  /** History inputs: a batch may stage them as values + offsets (each microbatch gets its requests' offsets, re-based). */
+  readonly #histories: string[];
   readonly #workers: Worker[] = [];
   readonly #controls: StageControl[] = [];
   readonly #events: Int32Array;
@@ -123,13 +125,14 @@ export class Pipeline {
     this.#exchanged = [...exchanged].filter((v) => info.values.has(v));
     const events = new SharedArrayBuffer(4);
     this.#events = new Int32Array(events);
-    const buffers = this.cut.stages.map(() => StageControl.create(this.#exchanged.length, Math.max(16, maxBatch)));
+    this.#histories = graph.inputs.filter((i) => i.sequence).map((i) => i.name);
+    const buffers = this.cut.stages.map(() => StageControl.create(this.#exchanged.length, Math.max(16, maxBatch), this.#histories.length));
     buffers.forEach((b) => this.#controls.push(new StageControl(b, events)));
     const weights = [...model.weights];
     this.cut.stages.forEach((s, i) => {
       const worker = new Worker(new URL("./pipeline-worker.ts", import.meta.url));
       worker.unref();
-      const init: StageInit = { stage: i, graph, weights, maxBatch, first: s.first, end: s.end, exchanged: this.#exchanged, liveIns: s.liveIns.map((v) => this.#exchanged.indexOf(v)), controls: buffers, events };
+      const init: StageInit = { stage: i, graph, weights, maxBatch, histories: this.#histories, first: s.first, end: s.end, exchanged: this.#exchanged, liveIns: s.liveIns.map((v) => this.#exchanged.indexOf(v)), controls: buffers, events };
       worker.postMessage(init);
       this.#workers.push(worker);
     });
@@ -283,10 +286,31 @@ export class Pipeline {
   #writeInputs(s: number, batch: StagedBatch, span: { a: number; b: number; r0: number; r1: number }): void {
     const c = this.#controls[s]!;
     for (let k = span.a; k < span.b; k++) c.requestOfRow[k - span.a] = batch.requestOfRow[k]! - span.r0;
+    let jagged = 0, counted = 0;
+    this.#histories.forEach((name, h) => {
+      const offsets = batch.sequenceOffsets?.[name];
+      if (offsets) {
+        jagged |= 1 << h;
+        const to = c.offsets(h), first = offsets[span.r0]!;
+        for (let q = span.r0; q <= span.r1; q++) to[q - span.r0] = offsets[q]! - first;
+      }
+      const lengths = batch.sequenceLengths?.[name];
+      if (lengths) {
+        counted |= 1 << h;
+        c.lengths(h).set(lengths.subarray(span.r0, span.r1));
+      }
+    });
+    c.ctl[Ctl.jagged] = jagged;
+    c.ctl[Ctl.lengths] = counted;
     for (const input of this.#inputViews[s]!) {
-      const [a, b] = input.role === "candidate" ? [span.a, span.b] : [span.r0, span.r1];
       const src = batch.inputs[input.name]!;
-      input.view.set(src.subarray(a * input.width, b * input.width) as never);
+      const offsets = batch.sequenceOffsets?.[input.name];
+      // A history as values + offsets: its requests' events, contiguous from the first.
+      if (offsets) input.view.set(src.subarray(offsets[span.r0]!, offsets[span.r1]!) as never);
+      else {
+        const [a, b] = input.role === "candidate" ? [span.a, span.b] : [span.r0, span.r1];
+        input.view.set(src.subarray(a * input.width, b * input.width) as never);
+      }
     }
   }
 
