@@ -52,7 +52,7 @@ export interface PipelineReport {
   stages: { stage: number; device: string; cpus: readonly number[]; nodes: string[]; predictedMs: number; measuredMs: number; microbatches: number }[];
   /** Rows of one microbatch the predictions are for. */
   predictedRows: number;
-  /** Rows per microbatch (undefined: a quarter of a batch's rows per stage, at least 16). */
+  /** Rows per microbatch (undefined: 4 microbatches per stage, at least 16 rows each). */
   microbatch?: number;
   batches: number;
   failedBatches: number;
