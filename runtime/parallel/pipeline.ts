@@ -40,7 +40,7 @@ import type { GraphInfo } from "../graph/infer";
 import { type TypedArray, dtypes } from "../tensor/dtype";
 import type { OutputView, RunOptions, StagedBatch } from "../engine/executor";
 import { deviceSpeeds } from "./device-speeds";
-import { Command, Ctl, StageControl } from "./pipeline-control";
+import { Command, Ctl, StageControl, eventsBuffer } from "./pipeline-control";
 import { type StageCut, baseOfValues, cutStages } from "./pipeline-stages";
 import { type ChromeTrace, type StageEvent, chromeTrace, formatTimeline, writeTrace } from "./pipeline-trace";
 import type { StageInit } from "./pipeline-worker";
@@ -101,6 +101,7 @@ export class Pipeline {
   readonly #tracePath = process.env.RANKFN_TRACE;
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   #disposed = false;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
 
   constructor(model: BuiltModel, info: GraphInfo, { devices, pipeline, maxBatch }: { devices: string | Device[]; pipeline: PipelineOptions; maxBatch: number }) {
     checkPipelineOptions(pipeline);
@@ -123,11 +124,13 @@ export class Pipeline {
     for (const s of this.cut.stages) for (const v of [...s.liveIns, ...s.inputs]) exchanged.add(v);
     for (const out of Object.values(graph.outputs)) exchanged.add(baseOf(out));
     this.#exchanged = [...exchanged].filter((v) => info.values.has(v));
-    const events = new SharedArrayBuffer(4);
+    const events = eventsBuffer();
     this.#events = new Int32Array(events);
     this.#histories = graph.inputs.filter((i) => i.sequence).map((i) => i.name);
     const buffers = this.cut.stages.map(() => StageControl.create(this.#exchanged.length, Math.max(16, maxBatch), this.#histories.length));
     buffers.forEach((b) => this.#controls.push(new StageControl(b, events)));
+    this.#heartbeat = setInterval(() => this.#controls[0]!.beat(), 1000);
+    this.#heartbeat.unref();
     const weights = [...model.weights];
     this.cut.stages.forEach((s, i) => {
       const worker = new Worker(new URL("./pipeline-worker.ts", import.meta.url));
@@ -181,6 +184,7 @@ export class Pipeline {
     }
     const events: StageEvent[] = [];
     let failure: { stage: number; microbatch: number; message: string; http: number } | undefined;
+    let idle = 0;
     for (;;) {
       const seen = Atomics.load(this.#events, 0);
       let progress = false;
@@ -218,7 +222,8 @@ export class Pipeline {
       }
       const busy = running.some((x) => x !== 0);
       if (!busy && (failure || done[K - 1] === count)) break;
-      if (!progress && Atomics.wait(this.#events, 0, seen, WAIT_MS) === "timed-out") {
+      if (progress) idle = 0;
+      else if (!this.#waitFor(seen) && (idle += 1000) >= WAIT_MS) {
         throw new DeviceError(`pipeline: a stage did not answer in ${WAIT_MS / 1000} s`, this.devices[running.findIndex((x) => x !== 0)]?.id ?? "cpu");
       }
     }
@@ -239,15 +244,21 @@ export class Pipeline {
     return out;
   }
 
+  /** Wait up to a second for progress after `seen` (beating meanwhile); false when none came. */
+  #waitFor(seen: number): boolean {
+    this.#controls[0]!.beat();
+    return Atomics.wait(this.#events, 0, seen, 1000) !== "timed-out";
+  }
+
   /** Every stage plans the `capacity`-row bucket (when it is not the current one) and publishes its addresses. */
   #prepare(capacity: number): void {
     if (capacity === this.#capacity) return;
     const seqs = this.#controls.map((c) => c.issue(Command.prepare, capacity, capacity));
     this.#controls.forEach((c, s) => {
-      while (Atomics.load(c.ctl, Ctl.done) !== seqs[s]) {
+      for (let idle = 0; Atomics.load(c.ctl, Ctl.done) !== seqs[s]; ) {
         const seen = Atomics.load(this.#events, 0);
         if (Atomics.load(c.ctl, Ctl.done) === seqs[s]) break;
-        if (Atomics.wait(this.#events, 0, seen, WAIT_MS) === "timed-out") throw new DeviceError(`pipeline: stage ${s} did not answer in ${WAIT_MS / 1000} s`, this.devices[s]!.id);
+        if (!this.#waitFor(seen) && (idle += 1000) >= WAIT_MS) throw new DeviceError(`pipeline: stage ${s} did not answer in ${WAIT_MS / 1000} s`, this.devices[s]!.id);
       }
     });
     const failed = this.#controls.findIndex((c) => c.ctl[Ctl.status] !== 0);
@@ -383,6 +394,7 @@ export class Pipeline {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    clearInterval(this.#heartbeat);
     if (this.#tracePath) writeTrace(this.#tracePath, this.trace());
     const seqs = this.#controls.map((c) => c.issue(Command.stop, 0, 0));
     const until = Date.now() + 5000;
