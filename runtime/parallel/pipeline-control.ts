@@ -122,14 +122,25 @@ export class StageControl {
     return this.addresses[i]!;
   }
 
-  setError(message: string): void {
-    const bytes = new TextEncoder().encode(message).subarray(0, this.error.length);
+  /** The failure's message and error code (the code travels before a NUL). */
+  setError(message: string, code = ""): void {
+    const bytes = new TextEncoder().encode(`${code}\u0000${message}`).subarray(0, this.error.length);
     this.error.set(bytes);
     this.ctl[Ctl.errorLength] = bytes.length;
   }
 
   errorMessage(): string {
-    return new TextDecoder().decode(this.error.slice(0, this.ctl[Ctl.errorLength]!));
+    return this.#errorParts()[1] ?? "";
+  }
+
+  errorCode(): string | undefined {
+    return this.#errorParts()[0] || undefined;
+  }
+
+  #errorParts(): string[] {
+    const text = new TextDecoder().decode(this.error.slice(0, this.ctl[Ctl.errorLength]!));
+    const at = text.indexOf("\u0000");
+    return at < 0 ? ["", text] : [text.slice(0, at), text.slice(at + 1)];
   }
 
   #bump(): void {

@@ -111,9 +111,9 @@ self.onmessage = (event: MessageEvent<StageInit>) => {
       own.times[1] = performance.timeOrigin + performance.now();
       own.complete(seen, 0, 0);
     } catch (err) {
-      const e = err as Error & { status?: number };
+      const e = err as Error & { status?: number; code?: string };
       own.markCopied(seen);
-      own.setError(`${e.message}`);
+      own.setError(e.message, typeof e.code === "string" ? e.code : undefined);
       own.complete(seen, 1, typeof e.status === "number" ? e.status : 503);
     }
   }

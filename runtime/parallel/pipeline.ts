@@ -183,7 +183,7 @@ export class Pipeline {
       spans.push({ a, b, r0: r1 < 0 ? 0 : r0, r1: r1 < 0 ? 0 : r1 + 1 });
     }
     const events: StageEvent[] = [];
-    let failure: { stage: number; microbatch: number; message: string; http: number } | undefined;
+    let failure: { stage: number; microbatch: number; message: string; code?: string; http: number } | undefined;
     let idle = 0;
     for (;;) {
       const seen = Atomics.load(this.#events, 0);
@@ -203,7 +203,7 @@ export class Pipeline {
         progress = true;
         if (copied[s]! < i + 1) copied[s] = i + 1;
         if (c.ctl[Ctl.status] !== 0) {
-          failure ??= { stage: s, microbatch: i, message: c.errorMessage(), http: c.ctl[Ctl.http]! };
+          failure ??= { stage: s, microbatch: i, message: c.errorMessage(), code: c.errorCode(), http: c.ctl[Ctl.http]! };
           continue;
         }
         events.push({ batch: this.#batches + this.#failedBatches, microbatch: i, stage: s, rows: spans[i]!.b - spans[i]!.a, start: c.times[0]!, end: c.times[1]! });
@@ -232,7 +232,8 @@ export class Pipeline {
       this.#failedBatches++;
       const device = this.devices[failure.stage]!.id;
       const message = `pipeline stage ${failure.stage} on ${device} failed microbatch ${failure.microbatch}: ${failure.message}`;
-      if (failure.http >= 400 && failure.http < 500) throw new RankfnError(message, "bad_input", failure.http);
+      // The request's fault (an id outside its table the validator did not see) stays a 4xx with its code.
+      if (failure.http >= 400 && failure.http < 500) throw new RankfnError(message, failure.code ?? "bad_input", failure.http);
       throw new DeviceError(message, device);
     }
     this.#batches++;

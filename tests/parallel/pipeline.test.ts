@@ -225,6 +225,27 @@ test("a stage made to fail fails only that batch; the next one scores as before"
   }
 });
 
+test("an id outside its table (not validated: the executor run directly) is a 400 naming its input and microbatch, and the next batch runs", () => {
+  const compiled = compile(poolingModel(6)).model;
+  const reference = keep(new Executor(compiled));
+  const exec = keep(new Executor(compiled, { devices: "cpu:2", parallel: { pipeline: { microbatch: 3 } } }));
+  const validator = new RequestValidator(compiled.graph);
+  const stage = () => new Stager(compiled.graph).stage([validator.validate(poolingRequest(8, 3))]).batch;
+  const bad = stage();
+  (bad.inputs.m as BigInt64Array)[16] = 9n; // row 3 (microbatch 1); table "mean_emb.table" has 9 rows
+  let err: unknown;
+  try {
+    exec.run(bad);
+  } catch (e) {
+    err = e;
+  }
+  expect((err as RankfnError).status).toBe(400);
+  expect((err as Error).message).toMatch(/^pipeline stage \d on cpu:\d failed microbatch 1: input "m": .*id 9/);
+  const want = Array.from(reference.run(stage()).ctr!.data.subarray(0, 8));
+  const got = Array.from(exec.run(stage()).ctr!.data.subarray(0, 8));
+  got.forEach((g, i) => expect(Math.abs(g - want[i]!)).toBeLessThan(1e-6));
+});
+
 describe("bad options are 400s naming the field", () => {
   const built = poolingModel(4);
   test.each([
