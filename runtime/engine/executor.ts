@@ -250,7 +250,7 @@ export class Executor {
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
     const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
     if (this.autoParallel) return this.autoParallel.runOn(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
-    if (this.pipeline) return this.pipeline.run(batch, { outputs });
+    if (this.pipeline) return this.pipeline.run(batch, { outputs, minCapacity });
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;

@@ -164,8 +164,10 @@ export class Pipeline {
       const src = batch.inputs[input.name];
       if (!src || src.length < rows * width) throw new RankfnError(`input "${input.name}" needs ${rows} × ${width} values`, "bad_input", 400);
     }
+    // Warming (minCapacity): the stages plan the microbatch bucket of a batch that size first.
+    if (options.minCapacity) this.#prepare(this.#bucket(this.microbatchRows(Math.min(options.minCapacity, this.#maxBatch))));
     const m = this.microbatchRows(Math.max(1, batch.n));
-    this.#prepare(Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(m))), Math.max(16, this.#maxBatch)));
+    this.#prepare(this.#bucket(m));
     const results = this.#outputs(batch, options.outputs ?? "plan");
     const count = batch.n === 0 ? 0 : Math.ceil(batch.n / m);
     const K = this.#controls.length;
@@ -243,6 +245,11 @@ export class Pipeline {
       out[o.name] = { data: results.get(o.name)!, rows, width: o.width, ld: o.width, role: o.role };
     }
     return out;
+  }
+
+  /** The plan bucket (rows) of microbatches of `m` rows, as an executor rounds them. */
+  #bucket(m: number): number {
+    return Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(m))), Math.max(16, this.#maxBatch));
   }
 
   /** Wait up to a second for progress after `seen` (beating meanwhile); false when none came. */

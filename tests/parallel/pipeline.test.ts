@@ -112,6 +112,13 @@ describe("dlrm", () => {
     expect(pipelined.inspect().parallel!.pipeline!.timeline.filter((e) => e.stage === 0).map((e) => e.rows)).toEqual([16, 16, 16, 13]);
   });
 
+  test("warm() runs through the stages (planning their microbatch buckets); batches then score as one device", async () => {
+    const single = keep(new Model(built));
+    const pipelined = keep(new Model(built, { devices: "cpu:2", parallel: { pipeline: true }, maxBatch: 256 }));
+    expect(await pipelined.warm()).toEqual([16, 32, 64, 128, 256]);
+    expect(worstDifference(pipelined, single, zooRequest("dlrm", built, 200, 8))).toBeLessThan(1e-5);
+  });
+
   test("int8 weights score as the single-device int8 model", () => {
     const single = keep(new Model(built, { precision: "int8" }));
     const pipelined = keep(new Model(built, { precision: "int8", devices: "cpu:3x1", parallel: { pipeline: { microbatch: 32 } } }));
