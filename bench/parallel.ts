@@ -7,11 +7,14 @@
 //   replicated on 2 devices × 1 core against the same two single devices.
 // - MoE (bench/parallel-moe.ts): the zoo moe model expert-parallel on
 //   2 devices × 1 core against the same two single devices.
+// - pipeline stages (bench/parallel-pipeline.ts): the whole DLRM-v2-shaped
+//   model cut into 2 stages on 2 devices × 1 core against the same two single devices.
 // - planner (bench/parallel-planner.ts): what parallel: "auto" picks for each
 //   of those models and batches against the best option measured above.
 import { denseSection } from "./parallel-dense";
 import { moeSection } from "./parallel-moe";
 import { embeddingSection } from "./parallel-embeddings";
+import { pipelineSection } from "./parallel-pipeline";
 import { plannerSection } from "./parallel-planner";
 import { Report } from "./report";
 
@@ -22,6 +25,7 @@ export async function main(args: string[]): Promise<void> {
   await embeddingSection(report, { quick });
   await denseSection(report, { quick });
   await moeSection(report, { quick });
+  await pipelineSection(report, { quick });
   plannerSection(report);
   report.print(json);
 }

@@ -15,6 +15,7 @@ const HELPERS = new Set([
   "parallel-dense.ts",
   "parallel-embeddings.ts",
   "parallel-moe.ts",
+  "parallel-pipeline.ts",
   "parallel-planner.ts",
   "ort-int8-peer.ts",
   "ort-int8-twin.ts",

@@ -6,8 +6,12 @@
 //   linear column-parallel);
 // - replicate: every device runs a share of the batch's rows through its copy
 //   of each chain (data parallel inside the batch).
+// - pipeline: the whole plan cut into stages of balanced predicted cost, one per
+//   device, a batch run as microbatches flowing through them (stage 0 gathers
+//   the embeddings of microbatch i + 1 while stage 1 runs the MLPs of i);
+//   RANKFN_TRACE=trace.json writes a Chrome trace when the model is disposed.
 // The scores equal the single-device model's; inspect() shows which linears
-// paired and each device's slice.
+// paired and each device's slice, and the pipeline's stages and timeline.
 // `bun examples/parallel-strategies.ts`
 import { loadModel, tensor, zoo } from "../sdk";
 
@@ -36,6 +40,19 @@ for (const dense of ["tensor", "replicate"] as const) {
     const slices = g.slices.map((s) => (s.rowShare === undefined ? `${s.device} columns [${s.columns.join(", ")})` : `${s.device} ${(100 * s.rowShare).toFixed(0)}% of the rows`)).join(", ");
     console.log(`           ${g.kind.padEnd(6)} ${g.linears.join(" + ").padEnd(28)} ${g.widths.join("→").padEnd(16)} ${slices}`);
   }
+}
+
+// parallel: { pipeline }: 128 rows in microbatches of 48 (48, 48, 32); inspect().parallel.pipeline
+// shows each stage's nodes, device, predicted and measured ms, and the batch's timeline.
+{
+  using pipelined = loadModel(built, { devices: "cpu:2", parallel: { pipeline: { microbatch: 48 } } });
+  const got = pipelined.rankSync(request).outputs.ctr!.data;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  console.log(`pipeline   max |score difference| vs one device ${worst.toExponential(2)}`);
+  const report = pipelined.inspect().parallel!.pipeline!;
+  for (const s of report.stages) console.log(`           stage ${s.stage} on ${s.device}: ${s.nodes.length} nodes (${s.nodes[0]} … ${s.nodes.at(-1)}), predicted ${s.predictedMs.toFixed(2)} ms per ${report.predictedRows} rows, measured ${s.measuredMs.toFixed(1)} ms`);
+  for (const e of report.timeline) console.log(`           ${e.device} microbatch ${e.microbatch} (${e.rows} rows): ${e.startMs.toFixed(2)} → ${(e.startMs + e.ms).toFixed(2)} ms`);
 }
 
 // parallel: "auto": the planner predicts every strategy this model can run on these devices per

@@ -25,6 +25,7 @@ import { type ParallelConfig, checkParallel } from "../parallel/parallel-options
 import { AutoRouting, refuseWithAuto } from "./auto-routing";
 import type { ParallelStats } from "./inspection";
 import { DenseParallel } from "../parallel/dense-parallel";
+import { Pipeline } from "../parallel/pipeline";
 
 export interface StagedBatch {
   /** Candidate rows. */
@@ -135,6 +136,8 @@ export class Executor {
   readonly copies: CopyCounts;
   /** `parallel: "auto"`: the planner's choice per bucket and the executors that run them (this one only routes). */
   readonly autoParallel: AutoRouting | undefined;
+  /** `parallel.pipeline`: the stages on their devices; every batch runs through them as microbatches. */
+  readonly pipeline: Pipeline | undefined;
   #disposed = false;
 
   /** History tokens the jagged per-token ops computed since construction, and the slots their batches held (jagged-tokens.ts). */
@@ -157,6 +160,8 @@ export class Executor {
     const expertPart = typeof parallel === "object" ? parallel.experts : undefined;
     if (expertPart && experts) throw new RankfnError("parallel.experts: expert parallelism is asked for twice (experts and parallel.experts); give one", "bad_option", 400);
     if (dense && expertPart) throw new RankfnError("parallel.dense: cannot be combined with parallel.experts (expert parallelism runs the mixtures' linears on its own devices)", "bad_option", 400);
+    const pipeline = typeof parallel === "object" ? parallel.pipeline : undefined;
+    if (pipeline) refuseWithPipeline({ embeddings, dense, remoteTables, experts: experts ?? expertPart, kvCache, sequenceParallel });
     // Parts that spread over the same spec share one set of devices (not two pools pinned to the same cores).
     const parts = [embeddings, dense, expertPart].filter((p) => p !== undefined).length;
     this.#sharedDevices = parts > 1 && typeof devices === "string" ? openDevices(devices) : undefined;
@@ -178,6 +183,7 @@ export class Executor {
     this.kvCache = cacheable ? new KvCache(this.model, kvCache) : undefined;
     this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
     this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
+    this.pipeline = pipeline ? new Pipeline(this.model, this.info, { devices: devices!, pipeline, maxBatch }) : undefined;
     this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
   }
 
@@ -220,6 +226,7 @@ export class Executor {
    */
   inputStorage(rows: number, contextRows = rows): Map<string, TypedArray> {
     if (this.autoParallel) return this.autoParallel.executorFor(rows).inputStorage(rows, contextRows);
+    if (this.pipeline) return new Map();
     const bound = this.#bind(this.plan(rows, contextRows));
     const out = new Map<string, TypedArray>();
     for (const input of bound.inputs) if (input.arena) out.set(input.name, input.arena);
@@ -229,6 +236,7 @@ export class Executor {
   /** The graph inputs a batch of `rows` (and `contextRows`) can have read from the caller's arrays. */
   bindableInputs(rows: number, contextRows = rows): ReadonlySet<string> {
     if (this.autoParallel) return this.autoParallel.executorFor(rows).bindableInputs(rows, contextRows);
+    if (this.pipeline) return new Set();
     const bound = this.#bind(this.plan(rows, contextRows));
     return (bound.bindableInputs ??= new Set(bound.inputs.filter((i) => i.bindable && i.slot).map((i) => i.name)));
   }
@@ -242,6 +250,7 @@ export class Executor {
   run(batch: StagedBatch, options: RunOptions | number = {}): Record<string, OutputView> {
     const { minCapacity = 0, minContextCapacity = 0, gathered, outputs = "plan" } = typeof options === "number" ? { minCapacity: options } : options;
     if (this.autoParallel) return this.autoParallel.runOn(Math.max(batch.n, batch.r, minCapacity)).run(batch, options);
+    if (this.pipeline) return this.pipeline.run(batch, { outputs, minCapacity });
     const plan = this.plan(Math.max(batch.n, batch.r, minCapacity), Math.max(batch.r, minContextCapacity));
     const bound = this.#bind(plan);
     const copies = this.copies;
@@ -374,6 +383,7 @@ export class Executor {
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
     if (this.autoParallel) return mergeProfiles(this.autoParallel.executors().map((e) => e.profile()));
+    if (this.pipeline) return this.pipeline.profile();
     const byNode = new Map<string, { op: string; ms: number }>();
     for (const { steps, times } of this.#profile.values()) {
       steps.forEach((s, i) => {
@@ -413,7 +423,14 @@ export class Executor {
     this.autoParallel?.dispose();
     this.denseParallel?.dispose();
     for (const d of this.#sharedDevices ?? []) d.dispose();
+    this.pipeline?.dispose();
   }
+}
+
+/** What pipeline stages cannot run with yet (each a 400 naming the option). */
+function refuseWithPipeline(o: { embeddings: unknown; dense: unknown; remoteTables: readonly string[]; experts: unknown; kvCache: unknown; sequenceParallel: unknown }): void {
+  const clash = o.embeddings ? "parallel.embeddings" : o.dense ? "parallel.dense" : o.remoteTables.length > 0 ? "embeddings (remote tables)" : o.experts ? "experts" : o.kvCache ? "kvCache" : o.sequenceParallel ? "sequenceParallel" : undefined;
+  if (clash) throw new RankfnError(`parallel.pipeline: cannot be combined with ${clash} yet`, "bad_option", 400);
 }
 
 /** The profiles of several executors as one (time per node summed, shares recomputed). */

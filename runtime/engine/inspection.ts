@@ -10,6 +10,7 @@ import type { AutoDescription } from "../parallel/auto-parallel";
 import type { Strategy } from "../parallel/planner";
 import type { DenseParallelReport, DenseParallelStats } from "../parallel/dense-parallel";
 import type { EmbeddingShardingStats } from "../parallel/embedding-sharding";
+import type { PipelineReport } from "../parallel/pipeline";
 
 export interface TensorInfo {
   name: string;
@@ -32,7 +33,7 @@ export interface ModelInspection {
   /** Dynamic dimensions after the batch, and the size buckets they are planned in (this inspection is the largest's). */
   dims?: { dynamic: { input: string; axis: number; param: string }[]; buckets: Record<string, number>[] };
   /** How the model spreads over its devices (`parallel`): where each embedding table's shards live. */
-  parallel?: { embeddings?: EmbeddingShardingReport; dense?: DenseParallelReport; auto?: AutoDescription };
+  parallel?: { embeddings?: EmbeddingShardingReport; dense?: DenseParallelReport; auto?: AutoDescription; pipeline?: PipelineReport };
 }
 
 /** The parallel parts' counters since load (`stats().parallel`). */
@@ -73,5 +74,6 @@ export function inspectExecutor(executor: Executor, compiler: string[], options:
     memoryPlan: executor.memory().map((m) => ({ capacity: m.capacity, contextCapacity: m.contextCapacity, arenaBytes: m.arenaBytes, naiveBytes: m.naiveBytes, summary: describePlan(m) })),
     ...(executor.embeddingSharding || executor.denseParallel ? { parallel: { ...(executor.embeddingSharding ? { embeddings: executor.embeddingSharding.describe() } : {}), ...(executor.denseParallel ? { dense: executor.denseParallel.describe() } : {}) } } : {}),
     ...(executor.autoParallel ? { parallel: { auto: executor.autoParallel.auto.describe() } } : {}),
+    ...(executor.pipeline ? { parallel: { pipeline: executor.pipeline.describe() } } : {}),
   };
 }

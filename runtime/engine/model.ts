@@ -94,7 +94,9 @@ export interface ModelOptions extends CompileOptions {
    * How the model spreads over `devices` (issue 20), per part: `{ embeddings: "table" | "row" |
    * "column" | "replicated" }` shards the pooled embedding tables (or `{ default, tables }` per
    * table); `{ dense: "tensor" | "replicate" }` splits the chains of linears over the devices
-   * (Megatron-style pairs with one reduce each, or each device a share of the rows).
+   * (Megatron-style pairs with one reduce each, or each device a share of the rows);
+   * `{ pipeline: true | { stages, microbatch } }` cuts the plan into stages, one per CPU core
+   * group, and runs each batch as microbatches flowing through them (runtime/parallel/pipeline.ts).
    * "auto" (the planner) is not available yet.
    */
   parallel?: ParallelConfig;

@@ -9,6 +9,7 @@ import type { ExpertParallelOptions } from "../moe/expert-layer";
 import { type DenseStrategy, denseStrategies } from "./linear-pairs";
 
 export type { DenseStrategy } from "./linear-pairs";
+import { type PipelineOptions, checkPipelineOptions } from "./pipeline-options";
 
 /** How the pooled embedding lookups spread over the devices (runtime/parallel/embedding-placement.ts). */
 export type EmbeddingStrategy = "table" | "row" | "column" | "replicate";
@@ -36,6 +37,8 @@ export interface ParallelOptions {
    * replicate, replanEvery, placement).
    */
   experts?: true | ExpertParallelOptions;
+  /** Cut the plan into stages, one per device, and run each batch as microbatches flowing through them (runtime/parallel/pipeline.ts). */
+  pipeline?: PipelineOptions;
 }
 
 /** `parallel`: explicit choices per part, or "auto": the planner's choice per batch-size bucket (runtime/parallel/auto-parallel.ts). */
@@ -48,6 +51,7 @@ const partChecks: Record<string, (value: unknown) => void> = {
   embeddings: checkEmbeddingParallelism,
   dense: checkDenseParallelism,
   experts: checkExpertParallelism,
+  pipeline: checkPipelineOptions,
 };
 
 const expertFields = ["placement", "capacityFactor", "overflow", "replicate", "replanEvery"];

@@ -85,7 +85,8 @@ const ROUTE_PER_ID = 10e-9;
 // wait), measured at ~55 µs on 2 core groups of a 2-core EPYC whatever the work.
 const SYNC = 50e-6;
 
-function nodeTime(n: CostNode, rows: number, cores: number, s: DeviceSpeeds, split = 1): number {
+/** Predicted seconds of node `n` over `rows` rows on `cores` cores (its work split `split` ways). */
+export function nodeTime(n: CostNode, rows: number, cores: number, s: DeviceSpeeds, split = 1): number {
   const compute = (n.flopsPerRow * rows) / split / (s.gflops(cores) * 1e9);
   const memory = (n.weightBytes / split + (n.bytesPerRow * rows) / split) / (s.bandwidth(cores) * 1e9);
   return (s.launchSeconds ?? LAUNCH) + Math.max(compute, memory);
@@ -95,19 +96,25 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** Cut `times` (in order) into `stages` contiguous parts minimising the largest part's sum. */
 export function balancedStages(times: readonly number[], stages: number): number[] {
+  return balancedCut(times, stages).map(([a, b]) => sum(times.slice(a, b)));
+}
+
+/** The cut of balancedStages as [first, end) index ranges (at most `stages`, none empty). */
+export function balancedCut(times: readonly number[], stages: number): [number, number][] {
   const k = Math.max(1, Math.min(stages, times.length));
   let lo = Math.max(0, ...times), hi = sum([...times]);
   const parts = (limit: number) => {
-    const out: number[] = [];
-    let acc = 0;
-    for (const t of times) {
+    const out: [number, number][] = [];
+    let acc = 0, first = 0;
+    times.forEach((t, i) => {
       if (acc + t > limit && acc > 0) {
-        out.push(acc);
+        out.push([first, i]);
         acc = 0;
+        first = i;
       }
       acc += t;
-    }
-    out.push(acc);
+    });
+    out.push([first, times.length]);
     return out;
   };
   for (let i = 0; i < 50; i++) {
