@@ -19,6 +19,7 @@ import type { ParallelConfig } from "../runtime/parallel/parallel-options";
 import { Rng } from "../runtime/tensor/random";
 import { tensor } from "../runtime/tensor/tensor";
 import { zoo } from "../sdk/zoo";
+import { plannerCases } from "./parallel-planner";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -37,16 +38,21 @@ const setups: { label: string; threads: number; devices?: string; parallel?: Par
   { label: "1 device × 1 core", threads: 1 },
   { label: "1 device × 2 cores", threads: 2 },
   { label: "2 devices × 1 core, pipeline", threads: 1, devices: "cpu:2x1", parallel: { pipeline: true } },
+  // The whole model under the other strategies, for the planner's comparison (bench/parallel-planner.ts).
+  { label: "2 devices × 1 core, tensor", threads: 1, devices: "cpu:2x1", parallel: { dense: "tensor" } },
+  { label: "2 devices × 1 core, replicate", threads: 1, devices: "cpu:2x1", parallel: { dense: "replicate" } },
+  { label: "2 devices × 1 core, table", threads: 1, devices: "cpu:2x1", parallel: { embeddings: "table" } },
 ];
 
 export async function pipelineSection(report: Report, { quick }: { quick: boolean }): Promise<void> {
   const scale = quick ? 0.0001 : 0.0005;
   const batches = [64, 512, 2048];
   const compiled = compile(zoo.dlrm.build({ scale, contextFeatures: 0 })).model;
-  const section = report.section("DLRM-v2-shaped model: pipeline stages on 2 devices × 1 core vs 1 device");
+  const section = report.section("DLRM-v2-shaped model: pipeline stages (and tensor, replicate, table-sharded) on 2 devices × 1 core vs 1 device");
   const rng = new Rng(7);
   const staged = new Map(batches.map((n) => [n, stagedBatch(compiled, n, rng)]));
   const base = new Map<number, number>();
+  const measured = new Map<string, Map<number, number>>();
   for (const setup of setups) {
     k.setNumThreads(setup.threads);
     const exec = new Executor(compiled, { maxBatch: 4096, devices: setup.devices, parallel: setup.parallel });
@@ -57,6 +63,7 @@ export async function pipelineSection(report: Report, { quick }: { quick: boolea
         const t = await time(() => exec.run(batch), { minSeconds: quick ? 0.2 : 1, warmup: 1, minCalls: quick ? 2 : 5 });
         const rowsPerS = n / t.median;
         if (!setup.devices && setup.threads === 1) base.set(n, rowsPerS);
+        else measured.set(setup.label, (measured.get(setup.label) ?? new Map()).set(n, rowsPerS));
         const row: Record<string, string | number> = { setup: setup.label, batch: n, "batches in flight": 1, "latency ms": t.median * 1e3, "rows/s": rowsPerS, "× 1 core": rowsPerS / base.get(n)! };
         if (exec.pipeline) {
           const p = exec.pipeline.describe();
@@ -74,5 +81,7 @@ export async function pipelineSection(report: Report, { quick }: { quick: boolea
     }
   }
   k.setNumThreads(2);
+  const label = (s: string) => setups.find((x) => x.label.endsWith(s))!.label;
+  plannerCases.push({ model: "DLRM-v2-shaped model", compiled, rowsPerSecond: measured, labelOf: { single: setups[1]!.label, pipeline: label("pipeline"), tensor: label("tensor"), replicate: label("replicate"), embeddings: label("table") } });
   section.note("× 1 core: throughput over 1 device × 1 core at the same batch. Target (issue 20): pipeline at batch 512 ≥ 1.7× on a quiet machine.");
 }

@@ -51,6 +51,8 @@ export class AutoRouting {
         strategies["embedding-rows"] = { embeddings: "row" };
       }
       if (groups > 1 && model.graph.nodes.some((n) => n.op === "moe" || n.op === "mixture")) strategies.experts = { experts: true };
+      // Pipeline stages run on CPU core groups, with tables in the process.
+      if (groups > 1 && remoteTables.length === 0 && this.devices.every((d) => d.deviceKind === "cpu")) strategies.pipeline = { pipeline: true };
       if (groups > 1 && pairs.chainOf.size > 0) {
         strategies.tensor = { dense: "tensor" };
         strategies.replicate = { dense: "replicate" };

@@ -97,7 +97,8 @@ export interface ModelOptions extends CompileOptions {
    * (Megatron-style pairs with one reduce each, or each device a share of the rows);
    * `{ pipeline: true | { stages, microbatch } }` cuts the plan into stages, one per CPU core
    * group, and runs each batch as microbatches flowing through them (runtime/parallel/pipeline.ts).
-   * "auto" (the planner) is not available yet.
+   * "auto": the planner picks per batch-size bucket among what the model can run on the devices
+   * (runtime/parallel/auto-parallel.ts; predictions and picks in inspect().parallel.auto).
    */
   parallel?: ParallelConfig;
 }

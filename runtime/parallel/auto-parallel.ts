@@ -7,6 +7,7 @@
 //   embeddings { embeddings: "table" }, embedding-columns { embeddings: "column" },
 //   embedding-rows { embeddings: "row" }
 //   experts    { experts: true }  (models with MoE layers or dense mixtures)
+//   pipeline   { pipeline: true }  (CPU core groups: a stage per device, microbatches)
 //   tensor     { dense: "tensor" }     (models with dense chains)
 //   replicate  { dense: "replicate" }  (the same; each batch's rows split over the devices)
 // The executor then runs each batch with its bucket's choice (one executor per

@@ -19,8 +19,9 @@
 //              pair's reduce of its output and one sync per group; the other
 //              nodes on all G·c cores
 //   pipeline   the nodes cut into G stages of balanced time, the batch in m
-//              microbatches: a batch every max stage time (+ m syncs), latency
-//              the stages' sum over m plus the fill
+//              microbatches: latency the stages' sum over m plus the fill and
+//              drain (+ m syncs); the engine runs one batch at a time through
+//              the stages (runtime/parallel/pipeline.ts), so a batch every latency
 //   embeddings the pooled lookups sharded table-wise (their time / G on c cores,
 //              at worst the largest table), the rest on all G·c cores
 //   embedding-columns  every table's columns split G ways (each lookup's bytes / G)
@@ -152,7 +153,8 @@ export function predict(nodes: readonly CostNode[], speeds: DeviceSpeeds, batch:
   const stageTimes = balancedStages(nodes.map((n) => on(n, c, 1, micro) * m), G);
   if (stageTimes.length > 1) {
     const slowest = Math.max(...stageTimes) + m * sync;
-    out.push({ strategy: "pipeline", latency: sum(stageTimes) / m + slowest * (1 - 1 / m) + sync * stageTimes.length, perBatch: slowest });
+    const latency = sum(stageTimes) / m + slowest * (1 - 1 / m) + sync * stageTimes.length;
+    out.push({ strategy: "pipeline", latency, perBatch: latency });
   }
   const lookups = nodes.filter((n) => n.kind === "embedding");
   if (lookups.length > 0) {
