@@ -71,26 +71,18 @@ void panel_f32(const float *x, int64_t ldx, const float *B, int64_t k, float *ou
 }
 
 // bf16 panel [kp/2][32][2]: the low half of each 32-bit lane is the even k, the high half the odd k.
-// 5-8 rows: one ymm of 8 columns per pass (8 accumulators, the broadcasts inside the row loop), so
-// each weight is widened once for all the rows — with two 4-row passes the shifts and ands were
-// done twice and bf16 fell below fp32 (0.93x at m = 8 on Zen 5 in AVX2 mode).
-template <int R>
-void panel_bf16_wide(const float *x, int64_t ldx, const uint16_t *B, int64_t kpairs, float *out) {
+// bf16 panel [kp/2][32][2] -> fp32 [k][32] (panel_f32's layout), for more than one row group: the
+// weights are widened once per call and the groups run the fp32 kernel on the L2-resident copy.
+// Widening in registers per group did the shifts and ands once per group, which left bf16 below
+// fp32 at m = 5..8 (0.81x at m = 8, cold weights, Zen 5 in AVX2 mode).
+void widen_bf16_panel(const uint16_t *B, int64_t kpairs, float *out) {
     const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
-    for (int c0 = 0; c0 < 4; ++c0) {
-        __m256 acc[R];
-        for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-        for (int64_t l = 0; l < kpairs; ++l) {
-            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i *>(B + l * 2 * kNR + c0 * 16));
-            const __m256 e = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-            const __m256 o = _mm256_castsi256_ps(_mm256_and_si256(v, hi));
-#pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * ldx + 2 * l), e, acc[r]);
-                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * ldx + 2 * l + 1), o, acc[r]);
-            }
+    for (int64_t l = 0; l < kpairs; ++l) {
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i *>(B + l * 2 * kNR + c * 16));
+            _mm256_store_ps(out + (2 * l) * kNR + c * 8, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+            _mm256_store_ps(out + (2 * l + 1) * kNR + c * 8, _mm256_castsi256_ps(_mm256_and_si256(v, hi)));
         }
-        for (int r = 0; r < R; ++r) _mm256_store_ps(out + r * kNR + c0 * 8, acc[r]);
     }
 }
 
@@ -210,16 +202,14 @@ struct SmallX {
     int64_t ld;
 };
 
-// Rows per pass over a panel: bf16 widens each weight once for up to 8 (panel_bf16_wide).
-constexpr int kWideRowGroup = 8;
-inline int row_group(int dtype) { return dtype == RF_BF16 ? kWideRowGroup : kRowGroup; }
-
-void panel_rows(int rows, const SmallX &x, const rf_weight_s &w, int64_t p, float *out) {
-    with_rows<kWideRowGroup>(rows, [&](auto Rc) {
+void panel_rows(int rows, const SmallX &x, const rf_weight_s &w, int64_t p, const float *widened, float *out) {
+    with_rows<kRowGroup>(rows, [&](auto Rc) {
         constexpr int R = decltype(Rc)::value;
-        if constexpr (R > kRowGroup) {
-            panel_bf16_wide<R>(x.f, x.ld, w.panel<uint16_t>(p), w.kp / 2, out);  // only bf16 has groups this large
-        } else switch (w.dtype) {
+        if (widened) {
+            panel_f32<R>(x.f, x.ld, widened, w.kp, out);
+            return;
+        }
+        switch (w.dtype) {
         case RF_BF16: panel_bf16<R>(x.f, x.ld, w.panel<uint16_t>(p), w.kp / 2, out); break;
         case RF_I8: panel_i8<R>(x.q, x.ld, x.qscale, w.panel<int8_t>(p), w.kp / 4, w.scales.data() + p * kNR, out); break;
         default: panel_f32<R>(x.f, x.ld, w.panel<float>(p), w.k, out); break;
@@ -250,15 +240,19 @@ rf_status gemm_small(const GemmArgs &a) {
     const int64_t panels = w.panels;
     const int64_t per = chunk_size(panels, int64_t(num_threads()) * 4, 1);
     parallel_for((panels + per - 1) / per, [&](int64_t t, int) {
-        alignas(32) float tile[kWideRowGroup * kNR];
-        const int group = row_group(w.dtype);
+        alignas(32) float tile[kRowGroup * kNR];
+        // bf16 over several row groups: each panel widened once (widen_bf16_panel), fp32 kernel per group.
+        const bool widen = w.dtype == RF_BF16 && m > kRowGroup;
+        thread_local AlignedBuf wbuf;
+        float *widened = widen ? static_cast<float *>(wbuf.get(size_t(w.kp) * kNR * sizeof(float))) : nullptr;
         const int64_t pend = std::min(panels, (t + 1) * per);
         for (int64_t p = t * per; p < pend; ++p) {
             const int nc = int(std::min<int64_t>(kNR, n - p * kNR));
-            for (int64_t i0 = 0; i0 < m; i0 += group) {
-                const int rows = int(std::min<int64_t>(group, m - i0));
+            if (widen) widen_bf16_panel(w.panel<uint16_t>(p), w.kp / 2, widened);
+            for (int64_t i0 = 0; i0 < m; i0 += kRowGroup) {
+                const int rows = int(std::min<int64_t>(kRowGroup, m - i0));
                 const SmallX xg{xs + i0 * ldx, xq + i0 * ldx, qscale + i0, ldx};
-                panel_rows(rows, xg, w, p, tile);
+                panel_rows(rows, xg, w, p, widened, tile);
                 tile_epilogue(a, i0, p * kNR, rows, nc, tile);
             }
         }
