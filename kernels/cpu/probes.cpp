@@ -86,9 +86,10 @@ RF_API rf_status rf_probe_peak_gflops(int32_t threads, int32_t dtype, double *gf
         // The active ISA's instructions: under RANKFN_ISA=avx2 an AVX-512 machine reports the
         // AVX2 peak, the ceiling of the path its kernels then run.
         const rf_isa isa = rf::active_isa();
-        if (isa < RF_ISA_AVX2 || (isa == RF_ISA_AVX2 && dtype != RF_F32))
+        // AVX2 int8 is vpmaddwd (the int8 GEMM's instruction there); AVX2 has no bf16 dot product.
+        if (isa < RF_ISA_AVX2 || (isa == RF_ISA_AVX2 && dtype == RF_BF16))
             return rf::fail(RF_ERR_UNSUPPORTED, "rf_probe_peak_gflops: this CPU has no %s dot-product instructions",
-                            dtype == RF_F32 ? "vector FMA" : dtype == RF_BF16 ? "bf16" : "int8 (VNNI)");
+                            dtype == RF_F32 ? "vector FMA" : dtype == RF_BF16 ? "bf16" : "int8");
         std::vector<double> rate(size_t(threads), 0.0);
         // Each thread's rate is ops per second of its own CPU time (the ISA loops time
         // themselves with CLOCK_THREAD_CPUTIME_ID), so preemption by other processes on a

@@ -1,5 +1,7 @@
-// AVX2 probe loops: 14 independent vfmadd231ps ymm chains (16 flop each) and a
-// streaming read with 256-bit loads. No bf16 / int8 dot products at this level.
+// AVX2 probe loops: 14 independent vfmadd231ps ymm chains (16 flop each), for
+// int8 14 vpmaddwd chains (16 s16 x s16 multiply-adds: 32 ops each, the AVX2
+// int8 GEMM's instruction), and a streaming read with 256-bit loads. No bf16
+// dot product at this level.
 // 14 chains cover latency x throughput with margin on every AVX2 core (Zen 1:
 // two 128-bit FMA pipes, latency 5, so a ymm FMA per cycle needs >= 5 chains;
 // Haswell..Zen 4: 2 ymm per cycle, latency 4-5, >= 10) and, with the two
@@ -29,7 +31,29 @@ double thread_seconds() {
 double elapsed(double t0) { return thread_seconds() - t0; }
 }  // namespace
 
-double peak_ops(int, double seconds, double *cpu_seconds) {
+// vpmaddwd chains: each result feeds the next (its int16 halves as the next pairs), so nothing is
+// loop-invariant; the chains hide its 3-5 cycle latency at 2 per cycle.
+double peak_ops_i16(double seconds, double *cpu_seconds) {
+    const double t0 = thread_seconds();
+    uint64_t iters = 0;
+    __m256i acc[kChains];
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_epi16(short(i + 1));
+    const __m256i b = _mm256_set1_epi16(1);
+    do {
+        for (int it = 0; it < kInner; ++it)
+#pragma GCC unroll 14
+            for (int i = 0; i < kChains; ++i) acc[i] = _mm256_madd_epi16(acc[i], b);
+        iters += kInner;
+    } while (elapsed(t0) < seconds);
+    __m256i s = acc[0];
+    for (int i = 1; i < kChains; ++i) s = _mm256_add_epi32(s, acc[i]);
+    g_sinkf = float(_mm256_extract_epi32(s, 0));
+    *cpu_seconds = elapsed(t0);
+    return double(iters) * kChains * 32;
+}
+
+double peak_ops(int dtype, double seconds, double *cpu_seconds) {
+    if (dtype == RF_I8) return peak_ops_i16(seconds, cpu_seconds);
     const double t0 = thread_seconds();
     uint64_t iters = 0;
     __m256 acc[kChains];

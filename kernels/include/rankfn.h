@@ -992,7 +992,8 @@ RF_API rf_status rf_topk_axis(rf_stream s, int64_t outer, int64_t n, int64_t inn
 
 /* Peak multiply-add throughput of this machine with `threads` threads, measured
  * now with independent register accumulators: dtype RF_F32 (FMA), RF_BF16
- * (dot-product instructions) or RF_I8 (VNNI), counting 2 ops per multiply-add. */
+ * (dot-product instructions; RF_ERR_UNSUPPORTED on AVX2) or RF_I8 (VNNI on AVX-512,
+ * vpmaddwd on AVX2: the int8 GEMM's instruction), counting 2 ops per multiply-add. */
 RF_API rf_status rf_probe_peak_gflops(int32_t threads, int32_t dtype, double *gflops);
 /* Read bandwidth from memory (a buffer far larger than the caches), GB/s. */
 RF_API rf_status rf_probe_mem_bandwidth(int32_t threads, double *gbytes_per_s);
