@@ -9,17 +9,15 @@
 // and the bytes of rows read per second against the machine's read bandwidth
 // measured in the same run.
 import { compile } from "../runtime/compiler/compile";
-import { Executor, type StagedBatch } from "../runtime/engine/executor";
-import { Stager } from "../runtime/engine/stager";
-import { RequestValidator } from "../runtime/engine/validate";
+import { Executor } from "../runtime/engine/executor";
 import * as k from "../runtime/ffi";
 import { GraphBuilder, type BuiltModel } from "../runtime/graph/builder";
 import type { ParallelConfig } from "../runtime/parallel/parallel-options";
 import { embeddingStrategies } from "../runtime/parallel/parallel-options";
 import { Rng } from "../runtime/tensor/random";
-import { tensor } from "../runtime/tensor/tensor";
 import { DLRM_V2, scaledTableRows } from "../sdk/zoo/dlrm-v2-shape";
 import { plannerCases } from "./parallel-planner";
+import { stagedBatch } from "./parallel-batches";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
 
@@ -30,16 +28,6 @@ export function embeddingStage(scale: number): BuiltModel {
   const pooled = DLRM_V2.multiHot.map((l, i) => b.embeddingBag(b.input(`cat_${i}`, "i64", l, "candidate"), rows[i]!, DLRM_V2.embeddingDim, "sum", `emb_${i}`));
   b.output("pooled", b.concat(pooled));
   return b.build();
-}
-
-/** A staged flat batch of `n` rows with uniform ids. */
-function stagedBatch(model: BuiltModel, n: number, rng: Rng): StagedBatch {
-  const rows = Object.fromEntries(model.graph.inputs.map((input, i) => {
-    const table = model.weights.get(`emb_${i}.table`)!.shape[0]!;
-    const width = input.shape[0]!;
-    return [input.name, tensor("i64", [n, width], BigInt64Array.from({ length: n * width }, () => BigInt(rng.int(table))))];
-  }));
-  return new Stager(model.graph).stage([new RequestValidator(model.graph).validate({ rows })]).batch;
 }
 
 const setups: { label: string; threads: number; devices?: string; parallel?: ParallelConfig }[] = [

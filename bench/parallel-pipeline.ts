@@ -10,29 +10,15 @@
 // microbatch leaves the last stage), throughput (rows/s) and ratios against
 // 1 × 1 core, plus the stages' predicted and measured time per microbatch.
 import { compile } from "../runtime/compiler/compile";
-import { Executor, type StagedBatch } from "../runtime/engine/executor";
-import { Stager } from "../runtime/engine/stager";
-import { RequestValidator } from "../runtime/engine/validate";
+import { Executor } from "../runtime/engine/executor";
 import * as k from "../runtime/ffi";
-import type { BuiltModel } from "../runtime/graph/builder";
 import type { ParallelConfig } from "../runtime/parallel/parallel-options";
 import { Rng } from "../runtime/tensor/random";
-import { tensor } from "../runtime/tensor/tensor";
 import { zoo } from "../sdk/zoo";
 import { plannerCases } from "./parallel-planner";
+import { stagedBatch } from "./parallel-batches";
 import type { Report } from "./report";
 import { progress, time } from "./timing";
-
-/** A staged batch of `n` rows: dense features and uniform ids. */
-function stagedBatch(model: BuiltModel, n: number, rng: Rng): StagedBatch {
-  const rows = Object.fromEntries(model.graph.inputs.map((input) => {
-    const width = input.shape.reduce((a, b) => a * b, 1);
-    if (input.dtype === "f32") return [input.name, tensor("f32", [n, width], Float32Array.from({ length: n * width }, () => rng.next()))];
-    const table = model.weights.get(`emb_${input.name.slice(4)}.table`)!.shape[0]!;
-    return [input.name, tensor("i64", [n, width], BigInt64Array.from({ length: n * width }, () => BigInt(rng.int(table))))];
-  }));
-  return new Stager(model.graph).stage([new RequestValidator(model.graph).validate({ rows })]).batch;
-}
 
 const setups: { label: string; threads: number; devices?: string; parallel?: ParallelConfig }[] = [
   { label: "1 device × 1 core", threads: 1 },

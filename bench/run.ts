@@ -12,6 +12,7 @@ const HELPERS = new Set([
   "onnx-models.ts",
   "onnx-pytorch.ts",
   "onnx-pytorch-dlrm.ts",
+  "parallel-batches.ts",
   "parallel-dense.ts",
   "parallel-embeddings.ts",
   "parallel-moe.ts",

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { Model } from "../../runtime/engine/model";
 import { bucketCapacities } from "../../runtime/engine/auto-routing";
-import { RankfnError } from "../../runtime/errors";
 import { DeviceError, openDevices } from "../../runtime/devices";
 import { costNodes, linearPairs } from "../../runtime/parallel/graph-costs";
 import { pick, predict } from "../../runtime/parallel/planner";

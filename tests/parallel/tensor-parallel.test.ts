@@ -16,8 +16,6 @@ import { GraphBuilder } from "../../runtime/graph/builder";
 import { RankfnError } from "../../runtime/errors";
 import { INT8_SMALL_M, denseGroups, linearChains, rowShares, splitByWeight } from "../../runtime/parallel/linear-pairs";
 import * as k from "../../runtime/ffi";
-import { Rng } from "../../runtime/tensor/random";
-import { tensor } from "../../runtime/tensor/tensor";
 import { type ZooName, zoo, zooNames } from "../../sdk/zoo";
 import { oddChain, oddRequest, residualFirstChain } from "./dense-fixtures";
 import { expectBadOption, worstDifference, zooRequest } from "./sharding-fixtures";
