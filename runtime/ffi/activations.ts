@@ -3,6 +3,8 @@ import { TensorError } from "../errors";
 
 export const activations = ["none", "relu", "gelu", "silu", "sigmoid", "tanh"] as const;
 export type Activation = (typeof activations)[number];
+/** rf_act code of an activation a validated graph names (-1 for any other name). */
+export const activationCode = (name: string): number => activations.indexOf(name as Activation);
 
 export const binaryOps = ["add", "sub", "mul", "div", "max", "min"] as const;
 export type BinaryOp = (typeof binaryOps)[number];

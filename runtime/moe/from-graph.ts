@@ -3,11 +3,10 @@
 // weights' scales, ready for an ExpertLayer.
 import { GraphError, type Node } from "../graph/schema";
 import type { PlanContext } from "../engine/plan-context";
-import { activations } from "../ffi/activations";
+import { activationCode } from "../ffi/activations";
 import type { Tensor } from "../tensor/tensor";
 import { ExpertLayer, type ExpertLinear } from "./expert-layer";
 
-const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
 function linear(ctx: PlanContext, w: string, b: string, act: number): ExpertLinear {
   const scales = ctx.graph.weights[w]?.scales;
@@ -22,7 +21,7 @@ export function sparseMoeLayer(node: Node, ctx: PlanContext, inWidth: number, ou
   return parallel.layer(node.name, () => {
     const experts = Array.from({ length: E as number }, (_, e) => {
       const [w1, b1, w2, b2] = node.inputs.slice(3 + 4 * e, 7 + 4 * e) as [string, string, string, string];
-      return [linear(ctx, w1, b1, ACT(act)), linear(ctx, w2, b2, 0)];
+      return [linear(ctx, w1, b1, activationCode(act)), linear(ctx, w2, b2, 0)];
     });
     return new ExpertLayer(node.name, experts, inWidth, outWidth, parallel.devices, parallel.options);
   });
@@ -38,7 +37,7 @@ export function denseExpertsLayer(node: Node, ctx: PlanContext): ExpertLayer {
     let at = valueCount;
     const experts = chains.map((c) =>
       c.acts.map((act) => {
-        const l = linear(ctx, node.inputs[at]!, node.inputs[at + 1]!, ACT(act));
+        const l = linear(ctx, node.inputs[at]!, node.inputs[at + 1]!, activationCode(act));
         at += 2;
         return l;
       }),

@@ -18,14 +18,13 @@
 import { type Pointer } from "bun:ffi";
 import { runAll } from "../devices";
 import { DeviceError } from "../devices/device";
-import { activations } from "../ffi/activations";
+import { activationCode } from "../ffi/activations";
 import { CommandList } from "../ffi/commands";
 import { check, native } from "../ffi/native";
 import type { DenseParallel, PlacedGroup } from "./dense-parallel";
 import { rowShares } from "./linear-pairs";
 import { type StepSlot, addressOf } from "./tensor-parallel";
 
-const act = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
 export class ReplicatedChain {
   readonly #lists: CommandList[];
@@ -70,7 +69,7 @@ export class ReplicatedChain {
         const dst = i === last ? outs[d]! : { at: hidden[i % 2]!, ld: l.n };
         const { w, bias } = part.linears[i]!;
         const r = this.residuals[i];
-        list.gemm(m, src, ld, w.handle as number, bias ? (bias.ptr as number) : null, act(l.act), dst.at, dst.ld, r ? res[i]! + start * r.ld * 4 : null, r?.ld ?? 0);
+        list.gemm(m, src, ld, w.handle as number, bias ? (bias.ptr as number) : null, activationCode(l.act), dst.at, dst.ld, r ? res[i]! + start * r.ld * 4 : null, r?.ld ?? 0);
         src = dst.at;
         ld = dst.ld;
       });

@@ -19,7 +19,7 @@
 import { type Pointer, ptr } from "bun:ffi";
 import { runAll } from "../devices";
 import { DeviceError } from "../devices/device";
-import { activations, binaryOps } from "../ffi/activations";
+import { activationCode, binaryOps } from "../ffi/activations";
 import { CommandList } from "../ffi/commands";
 import { check, native } from "../ffi/native";
 import type { DenseParallel, PackedLinear, PlacedGroup } from "./dense-parallel";
@@ -32,7 +32,6 @@ export interface StepSlot {
 }
 
 const ADD = binaryOps.indexOf("add");
-const act = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 export const addressOf = (a: Float32Array): number => ptr(a) as number;
 
 export class TensorParallelGroup {
@@ -73,7 +72,7 @@ export class TensorParallelGroup {
       if (part.linears.length === 0) return;
       const { w, bias } = part.linears[0]!;
       const c = part.columns.start;
-      list.gemm(rows, x, this.x.ld, w.handle as number, bias ? (bias.ptr as number) : null, act(l.act), out[d]!.at, out[d]!.ld, r ? rAt + c * 4 : null, r?.ld ?? 0);
+      list.gemm(rows, x, this.x.ld, w.handle as number, bias ? (bias.ptr as number) : null, activationCode(l.act), out[d]!.at, out[d]!.ld, r ? rAt + c * 4 : null, r?.ld ?? 0);
     });
     this.#runAll();
     if (this.direct) return;
@@ -99,7 +98,7 @@ export class TensorParallelGroup {
       const [wa, wb] = part.linears as [PackedLinear, PackedLinear];
       const cols = part.columns.end - part.columns.start;
       const h = this.dense.scratch(d, "hidden", rows * cols * 4);
-      list.gemm(rows, x, this.x.ld, wa.w.handle as number, wa.bias ? (wa.bias.ptr as number) : null, act(a.act), h, cols, r1 ? r1At + part.columns.start * 4 : null, r1?.ld ?? 0);
+      list.gemm(rows, x, this.x.ld, wa.w.handle as number, wa.bias ? (wa.bias.ptr as number) : null, activationCode(a.act), h, cols, r1 ? r1At + part.columns.start * 4 : null, r1?.ld ?? 0);
       const p = partial[active.indexOf(d)]!;
       const bias = d === first && this.placed.reduceBias ? (this.placed.reduceBias.ptr as number) : null;
       list.gemm(rows, h, cols, wb.w.handle as number, bias, 0, p.at, p.ld);
@@ -115,7 +114,7 @@ export class TensorParallelGroup {
       else check(lib.rf_activation(null, 0, rows, n, p0!.at as unknown as Pointer, p0!.ld, yp, this.y.ld), "rf_activation");
     }
     for (let i = start; i < partial.length; i++) check(lib.rf_binary(null, ADD, rows, n, yp, this.y.ld, partial[i]!.at as unknown as Pointer, partial[i]!.ld, yp, this.y.ld), "rf_binary");
-    if (b.act !== "none") check(lib.rf_activation(null, act(b.act), rows, n, yp, this.y.ld, yp, this.y.ld), "rf_activation");
+    if (b.act !== "none") check(lib.rf_activation(null, activationCode(b.act), rows, n, yp, this.y.ld, yp, this.y.ld), "rf_activation");
     if (r2) check(lib.rf_binary(null, ADD, rows, n, yp, this.y.ld, r2.data, r2.ld, yp, this.y.ld), "rf_binary");
   }
 

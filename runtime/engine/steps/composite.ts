@@ -4,12 +4,11 @@
 // multi-head attention step (steps/attention.ts) is listed with them.
 import { type Pointer, ptr } from "bun:ffi";
 import type { Node } from "../../graph/schema";
-import { activations } from "../../ffi/activations";
+import { activationCode } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { sparseMoeLayer } from "../../moe/from-graph";
 import { type PlanContext, type RunState, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
-const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 
 function step(node: Node, run: (s: RunState) => void): Step {
   return { node: node.name, op: node.op, run };
@@ -83,7 +82,7 @@ const targetAttention: StepBuilder = (node, ctx) => {
   const b2 = (ctx.weight(b2n!).data as Float32Array)[0]!;
   const qp = ctx.scratch(`${node.name}.qp`, ctx.capacity * h);
   const kp = ctx.scratch(`${node.name}.kp`, ctx.capacity * T * h);
-  const actCode = ACT(act);
+  const actCode = activationCode(act);
   const { sym } = ctx;
   return step(node, (s) => {
     const { n, r } = s;
@@ -118,7 +117,7 @@ const mixture: StepBuilder = (node, ctx) => {
  */
 const moe: StepBuilder = (node, ctx) => {
   const { experts: E, topK: K, act, routing } = ctx.attrs(node);
-  const gateAct = routing === "relu" ? ACT("relu") : -1;
+  const gateAct = routing === "relu" ? activationCode("relu") : -1;
   const x = ctx.slot(node.inputs[0]!);
   const y = ctx.slot(node.outputs[0]!);
   const gateW = ctx.packed.get(node.inputs[1]!).handle;
@@ -150,7 +149,7 @@ const moe: StepBuilder = (node, ctx) => {
   const xe = local("xe", cap * x.width);
   const he = local("he", cap * hMax);
   const ye = local("ye", cap * y.width);
-  const actCode = ACT(act);
+  const actCode = activationCode(act);
   const { sym } = ctx;
   return step(node, (s) => {
     const rows = rowsOf(y, s);

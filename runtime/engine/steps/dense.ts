@@ -2,11 +2,10 @@
 // norms, softmax, elementwise, concat and slice. All arguments are resolved
 // when the plan is built; a run is one or two native calls.
 import { GraphError, type Node } from "../../graph/schema";
-import { activations, binaryOps } from "../../ffi/activations";
+import { activationCode, binaryOps } from "../../ffi/activations";
 import { weightValues } from "../weight-cache";
 import { type PlanContext, type Slot, type Step, type StepBuilder, rowsOf } from "../plan-context";
 
-const ACT = (name: string) => activations.indexOf(name as (typeof activations)[number]);
 const BIN = (name: string) => binaryOps.indexOf(name as (typeof binaryOps)[number]);
 const f32 = (ctx: PlanContext, name: string | undefined) => (name ? (ctx.weight(name).data as Float32Array) : null);
 
@@ -26,7 +25,7 @@ const linear: StepBuilder = (node, ctx) => {
   const w = ctx.packed.get(wName!).handle;
   const bias = f32(ctx, bName);
   const res = rName ? ctx.slot(rName) : null;
-  const act = ACT(ctx.attrs(node).act ?? "none");
+  const act = activationCode(ctx.attrs(node).act ?? "none");
   const slots = ((ctx.attrs(node).slots as number[] | undefined) ?? []).reduce((p, q) => p * q, 1);
   if (slots > 1) {
     // Per-slot linear: rows × slots GEMM rows of k, on contiguous rows.
@@ -100,7 +99,7 @@ function binary(node: Node, ctx: PlanContext): Step {
 function activation(node: Node, ctx: PlanContext): Step {
   const x = ctx.slot(node.inputs[0]!);
   const y = ctx.slot(node.outputs[0]!);
-  const act = ACT(node.op);
+  const act = activationCode(node.op);
   return step(node, (s) => ctx.check(ctx.sym.rf_activation(null, act, rowsOf(y, s), y.width, x.data, x.ld, y.data, y.ld), node));
 }
 
