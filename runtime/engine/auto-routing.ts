@@ -8,7 +8,9 @@
 import type { BuiltModel } from "../graph/builder";
 import { RankfnError } from "../errors";
 import { type Device, openDevices } from "../devices";
-import { AutoParallel } from "../parallel/auto-parallel";
+import { AutoParallel, type StrategyOptions } from "../parallel/auto-parallel";
+import type { GraphInfo } from "../graph/infer";
+import { rowCapacities } from "./row-buckets";
 import { linearPairs } from "../parallel/graph-costs";
 import { pooledTables } from "../parallel/embedding-sharding";
 import type { ParallelOptions } from "../parallel/parallel-options";
@@ -16,16 +18,6 @@ import type { Strategy } from "../parallel/planner";
 import type { Executor } from "./executor";
 
 export type MakeExecutor = (parallel: ParallelOptions | undefined, devices: Device[] | undefined) => Executor;
-
-/** Bucket capacities an executor of `maxBatch` rows plans (its plan() rounds rows up to these). */
-export function bucketCapacities(maxBatch: number): number[] {
-  const out: number[] = [];
-  for (let c = 16; ; c *= 2) {
-    out.push(Math.min(c, Math.max(16, maxBatch)));
-    if (c >= maxBatch) break;
-  }
-  return [...new Set(out)];
-}
 
 export class AutoRouting {
   readonly auto: AutoParallel;
@@ -36,28 +28,26 @@ export class AutoRouting {
   /** Batches run per strategy (`stats().parallel.auto`). */
   readonly batches: Partial<Record<Strategy, number>> = {};
 
-  constructor(model: BuiltModel, { devices, maxBatch, remoteTables, make }: { devices: string | Device[]; maxBatch: number; remoteTables: readonly string[]; make: MakeExecutor }) {
+  constructor(model: BuiltModel, info: GraphInfo, { devices, maxBatch, remoteTables, make }: { devices: string | Device[]; maxBatch: number; remoteTables: readonly string[]; make: MakeExecutor }) {
     this.#owned = typeof devices === "string";
     this.devices = typeof devices === "string" ? openDevices(devices) : devices;
     this.#make = make;
     try {
       const groups = this.devices.length;
       const coresPerGroup = Math.max(1, Math.min(...this.devices.map((d) => d.stats().threads)));
-      const strategies: Partial<Record<Strategy, ParallelOptions | undefined>> = {};
-      const pairs = linearPairs(model.graph);
-      if (groups > 1 && remoteTables.length === 0 && pooledTables(model).length > 0) {
-        if (pooledTables(model).length > 1) strategies.embeddings = { embeddings: "table" };
-        strategies["embedding-columns"] = { embeddings: "column" };
-        strategies["embedding-rows"] = { embeddings: "row" };
+      // What these devices can run; the planner predicts each only where the model has the part it
+      // splits (chains of linears, lookups, experts, more than one stage).
+      const strategies: StrategyOptions = {};
+      if (groups > 1) {
+        Object.assign(strategies, { tensor: { dense: "tensor" }, replicate: { dense: "replicate" }, experts: { experts: true } });
+        // Only pooled lookups shard, and only tables held in the process.
+        if (remoteTables.length === 0 && pooledTables(model).length > 0) {
+          Object.assign(strategies, { embeddings: { embeddings: "table" }, "embedding-columns": { embeddings: "column" }, "embedding-rows": { embeddings: "row" } });
+        }
+        // Pipeline stages run on CPU core groups, with tables in the process.
+        if (remoteTables.length === 0 && this.devices.every((d) => d.deviceKind === "cpu")) strategies.pipeline = { pipeline: true };
       }
-      if (groups > 1 && model.graph.nodes.some((n) => n.op === "moe" || n.op === "mixture")) strategies.experts = { experts: true };
-      // Pipeline stages run on CPU core groups, with tables in the process.
-      if (groups > 1 && remoteTables.length === 0 && this.devices.every((d) => d.deviceKind === "cpu")) strategies.pipeline = { pipeline: true };
-      if (groups > 1 && pairs.chainOf.size > 0) {
-        strategies.tensor = { dense: "tensor" };
-        strategies.replicate = { dense: "replicate" };
-      }
-      this.auto = new AutoParallel({ graph: model.graph, groups, coresPerGroup, buckets: bucketCapacities(maxBatch), strategies, pairs });
+      this.auto = new AutoParallel({ graph: model.graph, info, groups, coresPerGroup, buckets: rowCapacities(maxBatch), strategies, pairs: linearPairs(model.graph, info) });
     } catch (e) {
       this.dispose();
       throw e;
@@ -66,21 +56,23 @@ export class AutoRouting {
 
   /** The executor of the bucket `rows` falls in (made on first use). */
   executorFor(rows: number): Executor {
+    return this.#executorOf(this.auto.bucketFor(rows).choice);
+  }
+
+  /** The executor that runs a batch of `rows` rows, counted as run. */
+  runOn(rows: number): Executor {
     const strategy = this.auto.bucketFor(rows).choice;
+    this.batches[strategy] = (this.batches[strategy] ?? 0) + 1;
+    return this.#executorOf(strategy);
+  }
+
+  #executorOf(strategy: Strategy): Executor {
     let ex = this.#executors.get(strategy);
     if (!ex) {
       const options = this.auto.optionsOf(strategy);
       ex = this.#make(options, options ? this.devices : undefined);
       this.#executors.set(strategy, ex);
     }
-    return ex;
-  }
-
-  /** The executor that runs a batch of `rows` rows, counted as run. */
-  runOn(rows: number): Executor {
-    const ex = this.executorFor(rows);
-    const strategy = this.auto.bucketFor(rows).choice;
-    this.batches[strategy] = (this.batches[strategy] ?? 0) + 1;
     return ex;
   }
 

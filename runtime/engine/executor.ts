@@ -23,6 +23,7 @@ import { type Device, openDevices } from "../devices";
 import { EmbeddingSharding } from "../parallel/embedding-sharding";
 import { type ParallelConfig, checkParallel } from "../parallel/parallel-options";
 import { AutoRouting, refuseWithAuto } from "./auto-routing";
+import { contextBuckets, rowCapacity } from "./row-buckets";
 import type { ParallelStats } from "./inspection";
 import { DenseParallel } from "../parallel/dense-parallel";
 import { Pipeline } from "../parallel/pipeline";
@@ -67,11 +68,6 @@ export interface CopyCounts {
   outputsCopied: number;
   /** Bytes copied (inputs into the plan, outputs out of it). */
   bytesCopied: number;
-}
-
-/** The context-row capacities planned for a candidate capacity: up to 8 requests, up to 64, or one per row. */
-export function contextBuckets(capacity: number): number[] {
-  return [...new Set([Math.min(8, capacity), Math.min(64, capacity), capacity])];
 }
 
 export interface OutputView {
@@ -184,7 +180,7 @@ export class Executor {
     this.embeddingSharding = embeddings ? new EmbeddingSharding(this.model, { devices: spread, embeddings }) : undefined;
     this.denseParallel = dense ? new DenseParallel(this.model, this.info, { devices: spread, dense }) : undefined;
     this.pipeline = pipeline ? new Pipeline(this.model, this.info, { devices: devices!, pipeline, maxBatch }) : undefined;
-    this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
+    this.autoParallel = parallel === "auto" ? new AutoRouting(this.model, this.info, { devices: devices!, maxBatch, remoteTables, make: (p, d) => new Executor(model, { maxBatch, remoteTables, ...(p ? { devices: d, parallel: p } : {}), copies: this.copies }) }) : undefined;
   }
 
   /**
@@ -196,7 +192,7 @@ export class Executor {
     if (this.autoParallel && !this.#disposed) return this.autoParallel.executorFor(rows).plan(rows, contextRows);
     if (this.#disposed) throw new RankfnError("model used after dispose()", "disposed", 500);
     if (rows > this.maxBatch) throw new RankfnError(`batch of ${rows} rows exceeds this model's maxBatch ${this.maxBatch}`, "batch_too_large", 413);
-    const capacity = Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))), Math.max(16, this.maxBatch));
+    const capacity = rowCapacity(rows, this.maxBatch);
     const contextCapacity = contextBuckets(capacity).find((c) => c >= contextRows) ?? capacity;
     const key = `${capacity}/${contextCapacity}`;
     let plan = this.#plans.get(key);
@@ -382,18 +378,9 @@ export class Executor {
 
   /** Time per op accumulated under RANKFN_PROFILE=1, largest first. */
   profile(): ProfileLine[] {
-    if (this.autoParallel) return mergeProfiles(this.autoParallel.executors().map((e) => e.profile()));
+    if (this.autoParallel) return profileLines(this.autoParallel.executors().flatMap((e) => e.profile()));
     if (this.pipeline) return this.pipeline.profile();
-    const byNode = new Map<string, { op: string; ms: number }>();
-    for (const { steps, times } of this.#profile.values()) {
-      steps.forEach((s, i) => {
-        const e = byNode.get(s.node) ?? { op: s.op, ms: 0 };
-        e.ms += times[i]!;
-        byNode.set(s.node, e);
-      });
-    }
-    const total = [...byNode.values()].reduce((a, e) => a + e.ms, 0) || 1;
-    return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);
+    return profileLines([...this.#profile.values()].flatMap(({ steps, times }) => steps.map((st, i) => ({ node: st.node, op: st.op, ms: times[i]! }))));
   }
 
   /** Bytes of the arena the plans share (0 before the first plan). */
@@ -433,13 +420,13 @@ function refuseWithPipeline(o: { embeddings: unknown; dense: unknown; remoteTabl
   if (clash) throw new RankfnError(`parallel.pipeline: cannot be combined with ${clash} yet`, "bad_option", 400);
 }
 
-/** The profiles of several executors as one (time per node summed, shares recomputed). */
-function mergeProfiles(profiles: ProfileLine[][]): ProfileLine[] {
+/** Time per node summed over `entries` (steps of every plan, or several executors' lines), with its share, largest first. */
+function profileLines(entries: readonly { node: string; op: string; ms: number }[]): ProfileLine[] {
   const byNode = new Map<string, { op: string; ms: number }>();
-  for (const line of profiles.flat()) {
-    const e = byNode.get(line.node) ?? { op: line.op, ms: 0 };
-    e.ms += line.ms;
-    byNode.set(line.node, e);
+  for (const { node, op, ms } of entries) {
+    const e = byNode.get(node) ?? { op, ms: 0 };
+    e.ms += ms;
+    byNode.set(node, e);
   }
   const total = [...byNode.values()].reduce((a, e) => a + e.ms, 0) || 1;
   return [...byNode].map(([node, e]) => ({ node, op: e.op, ms: e.ms, share: e.ms / total })).sort((a, b) => b.ms - a.ms);

@@ -7,7 +7,8 @@
 // the batch (a computed id out of range, a remote tier rejecting its rows)
 // fails alone. The SDK's rank() and the server both go through these calls.
 import { compile, type CompileOptions } from "../compiler/compile";
-import { type CopyCounts, Executor, type OutputView, type ProfileLine, contextBuckets } from "./executor";
+import { type CopyCounts, Executor, type OutputView, type ProfileLine } from "./executor";
+import { contextBuckets, rowBuckets, rowCapacity } from "./row-buckets";
 import { type ModelInspection, type ParallelStats, inspectExecutor } from "./inspection";
 import { WorkerExecutor } from "./worker-executor";
 import { BatchBuffers, DirectBuffers, type RequestSlice, ReusedBuffers, Stager, type StagingCopies } from "./stager";
@@ -211,15 +212,11 @@ export class Model {
     }
     await this.#ready;
     if (this.#resolver || this.#options.experts) return [];
-    const buckets: number[] = [];
-    for (let cap = 16; ; cap *= 2) {
-      buckets.push(Math.min(cap, maxRows, this.#maxBatch));
-      if (cap >= maxRows || cap >= this.#maxBatch) break;
-    }
+    const buckets = rowBuckets(Math.min(maxRows, this.#maxBatch));
     const valid = [this.validate({ rows: Object.fromEntries(this.graphInputs.map((input) => [input.name, zeroRows(input, 1)])) })];
     for (const rows of buckets) {
       // Each bucket's plans for a few requests, a few dozen, and one per row (flat batches).
-      for (const contextRows of contextBuckets(Math.max(16, 2 ** Math.ceil(Math.log2(rows))))) {
+      for (const contextRows of contextBuckets(rowCapacity(rows, this.#maxBatch))) {
         const lane = this.#worker?.acquire();
         try {
           const { batch } = this.#stager.stage(valid, lane);

@@ -14,6 +14,7 @@
 // distinct choice, sharing nothing but the model). What was predicted and
 // chosen is reported by inspect().parallel.auto.
 import { RankfnError } from "../errors";
+import type { GraphInfo } from "../graph/infer";
 import type { Graph } from "../graph/schema";
 import { type LinearPairs, costNodes } from "./graph-costs";
 import { deviceSpeeds } from "./device-speeds";
@@ -25,6 +26,8 @@ export type StrategyOptions = Partial<Record<Strategy, ParallelOptions | undefin
 
 export interface AutoPlanInput {
   graph: Graph;
+  /** The graph's inferred types (inferred here when not given). */
+  info?: GraphInfo;
   groups: number;
   coresPerGroup: number;
   /** Bucket capacities (rows) the executor plans. */
@@ -56,7 +59,7 @@ export class AutoParallel {
     this.objective = input.objective ?? "throughput";
     const strategies = { single: undefined, ...input.strategies };
     const speeds = deviceSpeeds(input.groups, input.coresPerGroup);
-    const nodes = costNodes(input.graph, input.pairs);
+    const nodes = costNodes(input.graph, input.pairs, input.info);
     this.buckets = input.buckets.map((batch) => {
       const predictions = predict(nodes, speeds, batch, input.microbatches).filter((p) => Object.hasOwn(strategies, p.strategy));
       return { batch, predictions, choice: pick(predictions, this.objective).strategy };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { compile } from "../../runtime/compiler/compile";
 import { Model } from "../../runtime/engine/model";
-import { bucketCapacities } from "../../runtime/engine/auto-routing";
+import { rowCapacities } from "../../runtime/engine/row-buckets";
 import { DeviceError, openDevices } from "../../runtime/devices";
 import { costNodes, linearPairs } from "../../runtime/parallel/graph-costs";
 import { pick, predict } from "../../runtime/parallel/planner";
@@ -49,9 +49,9 @@ test("cost nodes of the compiled DLRM: FLOPs, weight bytes and lookup bytes from
 });
 
 test("bucket capacities follow the executor's power-of-two buckets up to maxBatch", () => {
-  expect(bucketCapacities(4096)).toEqual([16, 32, 64, 128, 256, 512, 1024, 2048, 4096]);
-  expect(bucketCapacities(100)).toEqual([16, 32, 64, 100]);
-  expect(bucketCapacities(8)).toEqual([16]);
+  expect(rowCapacities(4096)).toEqual([16, 32, 64, 128, 256, 512, 1024, 2048, 4096]);
+  expect(rowCapacities(100)).toEqual([16, 32, 64, 100]);
+  expect(rowCapacities(8)).toEqual([16]);
 });
 
 describe("dlrm on cpu:2 with parallel: auto", () => {
