@@ -224,9 +224,9 @@ void run_task(const SeqAttnArgs &a, const Task &t, Scratch &sc) {
                 const v16 mv16 = v16{} + mnew, ninf16 = v16{} - INFINITY;
                 v16 sum16 = {};
                 for (int jj = 0; jj < mcols; jj += 16) {
-                    const v16 x = ld16(Sr + jj);
+                    const v16 x = load16(Sr + jj);
                     const v16 e = x == ninf16 ? v16{} : vexpv<v16, v16i>(x - mv16);
-                    st16(Sr + jj, e);
+                    store16(Sr + jj, e);
                     sum16 += e;
                 }
                 for (int e = 0; e < 16; ++e) tile_sum += sum16[e];

@@ -5,6 +5,7 @@
 #pragma once
 #include "../sequence_attention.h"
 #include "../vector_math.h"
+#include "vec16.h"
 
 #include <cmath>
 #include <cstring>
@@ -40,14 +41,6 @@ inline v8 vmax8(v8 a, v8 b) { return a > b ? a : b; }
 inline v8 select8(v8i m, v8 a, v8 b) { return m ? a : b; }
 
 #if defined(__AVX512F__)
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-inline v16 ld16(const float *p) {
-    v16 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void st16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
 inline v16 fmav(v16 a, v16 b, v16 c) { return (v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
 #endif
 inline v8 fmav(v8 a, v8 b, v8 c) { return fma8(a, b, c); }
@@ -234,14 +227,14 @@ inline void pointwise_row(float *Sr, const float *Br, int mcols, v8i lo, v8i hi,
     const v16i iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const v16 inv16 = v16{} + inv_n[0];
     for (int jj = 0; jj < mcols; jj += 16) {
-        v16 x = ld16(Sr + jj);
-        if (Br) x += ld16(Br + jj);
+        v16 x = load16(Sr + jj);
+        if (Br) x += load16(Br + jj);
         const v16 y = x / (1.f + vexpv<v16, v16i>(-x)) * inv16;
         if (MASKED) {
             const v16i c = iota + jj;
-            st16(Sr + jj, ((c >= lo16) & (c < hi16)) | (c == self16) ? y : v16{});
+            store16(Sr + jj, ((c >= lo16) & (c < hi16)) | (c == self16) ? y : v16{});
         } else {
-            st16(Sr + jj, y);
+            store16(Sr + jj, y);
         }
     }
     return;

@@ -4,22 +4,13 @@
 // 16 columns at a time), then activation, score and the weighted sum.
 #include "../target_attention.h"
 #include "../vector_math.h"
+#include "vec16.h"
 
 #include <cstring>
 #include <vector>
 
 namespace rf::RF_ISA_NS {
 namespace {
-
-typedef float v16 __attribute__((vector_size(64)));
-
-inline v16 load16(const float *p) {
-    v16 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-inline void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
 constexpr int B = 8;
 
