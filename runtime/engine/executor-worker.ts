@@ -34,6 +34,8 @@ export type LaneBuffers = { inputs: Record<string, TypedArray>; requestOfRow: In
 /** `capacity`: run on the plan of at least that many rows (warm-up runs a small batch on each bucket's plan). */
 /** `users`: the lane's user keys are set for this batch (the KV cache applies). */
 /** `sequenceLengths`, `sequenceOffsets`: the batch's history event counts and offsets (a few numbers per request, cloned). */
+/** Dispose the executor (its pipeline stages, sub-devices and plans) and end the thread. */
+export type DisposeMessage = { type: "dispose" };
 export type RunMessage = { type: "run"; id: number; lane: number; n: number; r: number; users: boolean; sequenceLengths?: Record<string, Int32Array>; sequenceOffsets?: Record<string, Int32Array>; capacity?: number; contextCapacity?: number; buffers?: LaneBuffers; outputs?: LaneBuffers["outputs"]; gathered?: Record<string, GatheredRows> };
 export type WorkerReply =
   | { type: "ready"; outputs: { name: string; width: number; role: "context" | "candidate" }[]; graph: Graph; inspection: ModelInspection; kvCache?: KvCacheStats }
@@ -48,8 +50,16 @@ let plansSent = 0;
 const profiling = process.env.RANKFN_PROFILE === "1";
 const lanes = new Map<number, LaneBuffers>();
 
-self.onmessage = (event: MessageEvent<InitMessage | RunMessage>) => {
+self.onmessage = (event: MessageEvent<InitMessage | RunMessage | DisposeMessage>) => {
   const msg = event.data;
+  if (msg.type === "dispose") {
+    try {
+      executor?.dispose();
+    } finally {
+      (self as unknown as { close(): void }).close();
+    }
+    return;
+  }
   const id = msg.type === "run" ? msg.id : -1;
   try {
     if (msg.type === "init") {

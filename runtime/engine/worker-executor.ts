@@ -14,7 +14,7 @@ import type { CompileOptions } from "../compiler/compile";
 import { RankfnError } from "../errors";
 import type { TypedArray } from "../tensor/dtype";
 import type { StagedBatch } from "./executor";
-import type { InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
+import type { DisposeMessage, InitMessage, LaneBuffers, WorkerReply } from "./executor-worker";
 import type { CopyCounts, ProfileLine } from "./executor";
 import type { GatheredRows } from "./plan-context";
 import type { ModelInspection, ParallelStats } from "./inspection";
@@ -210,7 +210,11 @@ export class WorkerExecutor {
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#worker.terminate();
+    // The worker disposes its executor itself (a pipeline's stage threads get their stop command and
+    // end), after the batch it may be running; one that does not end in 10 s is terminated.
+    this.#worker.postMessage({ type: "dispose" } satisfies DisposeMessage);
+    const worker = this.#worker;
+    setTimeout(() => worker.terminate(), 10_000).unref();
     const err = new RankfnError("model disposed while a batch was running", "disposed", 503);
     for (const w of this.#pending.values()) w.reject(err);
     this.#pending.clear();

@@ -2,9 +2,9 @@
 // the stage's worker exchange commands and completions through it with Atomics
 // (no messages: the main thread's run() is synchronous and blocks in
 // Atomics.wait while the stages compute). One block per stage, plus one events
-// word every stage bumps on any progress, which the scheduler waits on, and the
-// owner's heartbeat: a stage whose owner's thread is gone (a worker-mode
-// executor terminated) disposes its plans and ends.
+// word every stage bumps on any progress, which the scheduler waits on. A stage
+// ends on the stop command, or with its owner's thread (Bun ends a worker's
+// workers when it ends: a terminated worker-mode executor takes its stages).
 //   ctl[seq]       command number (main increments, worker waits on it)
 //   ctl[kind]      Command
 //   ctl[n], ctl[r] candidate and context rows of the microbatch (prepare: capacity)
@@ -21,11 +21,8 @@ export const Command = { prepare: 1, run: 2, stop: 3 } as const;
 export const Ctl = { seq: 0, kind: 1, n: 2, r: 3, copied: 4, done: 5, status: 6, http: 7, failNext: 8, generation: 9, errorLength: 10, exchanged: 11, maxRows: 12, histories: 13, jagged: 14, lengths: 15 } as const;
 const CTL_WORDS = 16;
 const ERROR_BYTES = 2048;
-/** A stage whose owner has not beaten for this long ends itself. */
-const OWNER_GONE_MS = 15_000;
-
-/** The words every stage shares: [0] bumped on any progress, [1] the owner's heartbeat. */
-export const eventsBuffer = (): SharedArrayBuffer => new SharedArrayBuffer(8);
+/** The word every stage shares: bumped on any progress. */
+export const eventsBuffer = (): SharedArrayBuffer => new SharedArrayBuffer(4);
 
 export class StageControl {
   readonly ctl: Int32Array;
@@ -62,24 +59,10 @@ export class StageControl {
     this.events = new Int32Array(events);
   }
 
-  /**
-   * Worker: block until a command after `seen` arrives; returns its number, or -1 when the owner
-   * stopped beating (its thread ended without a stop command: a terminated worker-mode executor).
-   */
+  /** Worker: block until a command after `seen` arrives; returns its number. */
   waitCommand(seen: number): number {
-    let beat = Atomics.load(this.events, 1), since = Date.now();
-    while (Atomics.load(this.ctl, Ctl.seq) === seen) {
-      if (Atomics.wait(this.ctl, Ctl.seq, seen, 1000) !== "timed-out") continue;
-      const now = Atomics.load(this.events, 1);
-      if (now !== beat) [beat, since] = [now, Date.now()];
-      else if (Date.now() - since > OWNER_GONE_MS) return -1;
-    }
+    while (Atomics.load(this.ctl, Ctl.seq) === seen) Atomics.wait(this.ctl, Ctl.seq, seen);
     return Atomics.load(this.ctl, Ctl.seq);
-  }
-
-  /** Owner: "still here" (every second from a timer, and while it waits on the stages). */
-  beat(): void {
-    Atomics.add(this.events, 1, 1);
   }
 
   /** Main: issue a command (its fields already written). */

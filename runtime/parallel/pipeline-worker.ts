@@ -60,10 +60,10 @@ self.onmessage = (event: MessageEvent<StageInit>) => {
   let seen = 0;
   for (;;) {
     seen = own.waitCommand(seen);
-    const kind = seen < 0 ? Command.stop : own.ctl[Ctl.kind]!;
+    const kind = own.ctl[Ctl.kind]!;
     if (kind === Command.stop) {
       executor.dispose();
-      if (seen >= 0) finish(own);
+      finish(own);
       self.close();
       return;
     }
@@ -124,7 +124,6 @@ function answerFailed(own: StageControl, message: string): void {
   own.setError(message);
   for (let seen = 0; ; ) {
     seen = own.waitCommand(seen);
-    if (seen < 0) return;
     if (own.ctl[Ctl.kind] === Command.stop) return finish(own);
     own.markCopied(seen);
     own.complete(seen, 1, 503);

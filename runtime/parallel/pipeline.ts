@@ -101,7 +101,6 @@ export class Pipeline {
   readonly #tracePath = process.env.RANKFN_TRACE;
   readonly #profiling = process.env.RANKFN_PROFILE === "1";
   #disposed = false;
-  readonly #heartbeat: ReturnType<typeof setInterval>;
 
   constructor(model: BuiltModel, info: GraphInfo, { devices, pipeline, maxBatch }: { devices: string | Device[]; pipeline: PipelineOptions; maxBatch: number }) {
     checkPipelineOptions(pipeline);
@@ -129,8 +128,6 @@ export class Pipeline {
     this.#histories = graph.inputs.filter((i) => i.sequence).map((i) => i.name);
     const buffers = this.cut.stages.map(() => StageControl.create(this.#exchanged.length, Math.max(16, maxBatch), this.#histories.length));
     buffers.forEach((b) => this.#controls.push(new StageControl(b, events)));
-    this.#heartbeat = setInterval(() => this.#controls[0]!.beat(), 1000);
-    this.#heartbeat.unref();
     const weights = [...model.weights];
     this.cut.stages.forEach((s, i) => {
       const worker = new Worker(new URL("./pipeline-worker.ts", import.meta.url));
@@ -252,9 +249,8 @@ export class Pipeline {
     return Math.min(Math.max(16, 2 ** Math.ceil(Math.log2(m))), Math.max(16, this.#maxBatch));
   }
 
-  /** Wait up to a second for progress after `seen` (beating meanwhile); false when none came. */
+  /** Wait up to a second for progress after `seen`; false when none came. */
   #waitFor(seen: number): boolean {
-    this.#controls[0]!.beat();
     return Atomics.wait(this.#events, 0, seen, 1000) !== "timed-out";
   }
 
@@ -402,17 +398,12 @@ export class Pipeline {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    clearInterval(this.#heartbeat);
     if (this.#tracePath) writeTrace(this.#tracePath, this.trace());
-    const seqs = this.#controls.map((c) => c.issue(Command.stop, 0, 0));
-    const until = Date.now() + 5000;
-    this.#controls.forEach((c, s) => {
-      while (Atomics.load(c.ctl, Ctl.done) < seqs[s]! && Date.now() < until) {
-        const seen = Atomics.load(this.#events, 0);
-        if (Atomics.load(c.ctl, Ctl.done) >= seqs[s]!) break;
-        Atomics.wait(this.#events, 0, seen, 100);
-      }
-    });
-    for (const w of this.#workers) w.terminate();
+    // Each stage disposes its plans and ends its own thread on the stop command, after the
+    // microbatch it may be running. Nothing waits for that here (disposing many models must not
+    // block this thread); a stage that has not ended in 10 s is terminated.
+    for (const c of this.#controls) c.issue(Command.stop, 0, 0);
+    const workers = this.#workers;
+    setTimeout(() => workers.forEach((w) => w.terminate()), 10_000).unref();
   }
 }

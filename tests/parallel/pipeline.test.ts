@@ -8,7 +8,7 @@
 // event per stage and microbatch — its structure only, never its times); a
 // stage made to fail fails only that batch; bad options are 400s naming the field.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../runtime/compiler/compile";
@@ -251,6 +251,37 @@ test("an id outside its table (not validated: the executor run directly) is a 40
   const want = Array.from(reference.run(stage()).ctr!.data.subarray(0, 8));
   const got = Array.from(exec.run(stage()).ctr!.data.subarray(0, 8));
   got.forEach((g, i) => expect(Math.abs(g - want[i]!)).toBeLessThan(1e-6));
+});
+
+describe("the stage threads end", () => {
+  // Bun names a worker's thread "Worker"; the count drops as stage threads end (others may end too).
+  const workerThreads = () => readdirSync("/proc/self/task").filter((t) => readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim() === "Worker").length;
+  const dropsBy = async (before: number, atLeast: number) => {
+    for (let i = 0; i < 300 && before - workerThreads() < atLeast; i++) await Bun.sleep(100);
+    expect(before - workerThreads()).toBeGreaterThanOrEqual(atLeast);
+  };
+
+  test("dispose() stops every stage, in-process and on a worker, and many disposes in a row each return at once", async () => {
+    const built = poolingModel(6);
+    const models = Array.from({ length: 6 }, () => new Model(built, { devices: "cpu:2", parallel: { pipeline: { microbatch: 4 } } }));
+    for (const m of models) m.rankSync(poolingRequest(10, 1));
+    const onWorker = new Model(built, { worker: true, devices: "cpu:2", parallel: { pipeline: { microbatch: 4 } } });
+    await onWorker.rank(poolingRequest(10, 1));
+    const before = workerThreads();
+    // 12 stage threads, the worker and its 2 stage threads.
+    for (const m of models) m.dispose();
+    onWorker.dispose();
+    await dropsBy(before, 15);
+    expect(() => models[0]!.rankSync(poolingRequest(2, 1))).toThrow("model used after dispose()");
+  });
+
+  test("a pipeline's owner thread terminated without dispose() takes its stage threads with it", async () => {
+    const owner = new Worker(new URL("./fixtures/pipeline-owner.ts", import.meta.url));
+    await new Promise((resolve) => (owner.onmessage = resolve));
+    const before = workerThreads();
+    owner.terminate();
+    await dropsBy(before, 3);
+  });
 });
 
 describe("bad options are 400s naming the field", () => {
