@@ -27,17 +27,19 @@ void tile_epilogue(const GemmArgs &a, int64_t i0, int64_t j0, int rows, int nc, 
 }
 
 constexpr int kRowGroup = 4;  // rows computed together per pass over a panel
+constexpr int kWidenRows = 8;  // bf16 rows at most (small_m_limit(RF_BF16)): the widened path's tile
 
-// fp32 panel [k][32]: out[r][c] = Σ_l x[r][l] · B[l][c].
+// fp32 panel [k][32]: out[r][c] = Σ_l x[r][l] · B[l][c] (accumulate: out[r][c] += that).
 template <int R>
-void panel_f32(const float *x, int64_t ldx, const float *B, int64_t k, float *out) {
+void panel_f32(const float *x, int64_t ldx, const float *B, int64_t k, float *out, bool accumulate = false) {
     constexpr int C = R <= 2 ? 4 : 2;  // ymm of 8 columns per pass
     constexpr int P = R == 1 ? 2 : 1;  // k phases with their own accumulators
     for (int c0 = 0; c0 < 4; c0 += C) {
         __m256 acc[P][R][C];
         for (int q = 0; q < P; ++q)
             for (int r = 0; r < R; ++r)
-                for (int c = 0; c < C; ++c) acc[q][r][c] = _mm256_setzero_ps();
+                for (int c = 0; c < C; ++c)
+                    acc[q][r][c] = accumulate && q == 0 ? _mm256_load_ps(out + r * kNR + (c0 + c) * 8) : _mm256_setzero_ps();
         int64_t l = 0;
         for (; l + P <= k; l += P) {
 #pragma GCC unroll 2
@@ -71,10 +73,12 @@ void panel_f32(const float *x, int64_t ldx, const float *B, int64_t k, float *ou
 }
 
 // bf16 panel [kp/2][32][2]: the low half of each 32-bit lane is the even k, the high half the odd k.
-// bf16 panel [kp/2][32][2] -> fp32 [k][32] (panel_f32's layout), for more than one row group: the
-// weights are widened once per call and the groups run the fp32 kernel on the L2-resident copy.
-// Widening in registers per group did the shifts and ands once per group, which left bf16 below
-// fp32 at m = 5..8 (0.81x at m = 8, cold weights, Zen 5 in AVX2 mode).
+// bf16 pairs [kpairs][32][2] -> fp32 [2 kpairs][32] (panel_f32's layout), for more than one row
+// group: each chunk of a panel is widened once (into L1) and every group runs the fp32 kernel on
+// it, accumulating over the chunks. Widening in registers per group did the shifts and ands once
+// per group (0.81x fp32 at m = 8); widening a whole panel (128 KiB at k = 1024) into L2 left
+// m = 5..7 near fp32 (1.06x at m = 5, cold weights, Zen 5 in AVX2 mode).
+constexpr int64_t kWidenPairs = 32;  // k pairs per widened chunk: 64 x 32 fp32 = 8 KiB
 void widen_bf16_panel(const uint16_t *B, int64_t kpairs, float *out) {
     const __m256i hi = _mm256_set1_epi32(int(0xffff0000u));
     for (int64_t l = 0; l < kpairs; ++l) {
@@ -202,13 +206,9 @@ struct SmallX {
     int64_t ld;
 };
 
-void panel_rows(int rows, const SmallX &x, const rf_weight_s &w, int64_t p, const float *widened, float *out) {
+void panel_rows(int rows, const SmallX &x, const rf_weight_s &w, int64_t p, float *out) {
     with_rows<kRowGroup>(rows, [&](auto Rc) {
         constexpr int R = decltype(Rc)::value;
-        if (widened) {
-            panel_f32<R>(x.f, x.ld, widened, w.kp, out);
-            return;
-        }
         switch (w.dtype) {
         case RF_BF16: panel_bf16<R>(x.f, x.ld, w.panel<uint16_t>(p), w.kp / 2, out); break;
         case RF_I8: panel_i8<R>(x.q, x.ld, x.qscale, w.panel<int8_t>(p), w.kp / 4, w.scales.data() + p * kNR, out); break;
@@ -240,19 +240,31 @@ rf_status gemm_small(const GemmArgs &a) {
     const int64_t panels = w.panels;
     const int64_t per = chunk_size(panels, int64_t(num_threads()) * 4, 1);
     parallel_for((panels + per - 1) / per, [&](int64_t t, int) {
-        alignas(32) float tile[kRowGroup * kNR];
-        // bf16 over several row groups: each panel widened once (widen_bf16_panel), fp32 kernel per group.
+        alignas(32) float tile[kWidenRows * kNR];
+        alignas(32) float widened[2 * kWidenPairs * kNR];
+        // bf16 over several row groups: each chunk widened once (widen_bf16_panel), fp32 kernel per group.
         const bool widen = w.dtype == RF_BF16 && m > kRowGroup;
-        thread_local AlignedBuf wbuf;
-        float *widened = widen ? static_cast<float *>(wbuf.get(size_t(w.kp) * kNR * sizeof(float))) : nullptr;
         const int64_t pend = std::min(panels, (t + 1) * per);
         for (int64_t p = t * per; p < pend; ++p) {
             const int nc = int(std::min<int64_t>(kNR, n - p * kNR));
-            if (widen) widen_bf16_panel(w.panel<uint16_t>(p), w.kp / 2, widened);
+            if (widen) {
+                const uint16_t *B = w.panel<uint16_t>(p);
+                for (int64_t l0 = 0; l0 < w.kp / 2; l0 += kWidenPairs) {
+                    const int64_t pairs = std::min(kWidenPairs, w.kp / 2 - l0);
+                    widen_bf16_panel(B + l0 * 2 * kNR, pairs, widened);
+                    for (int64_t i0 = 0; i0 < m; i0 += kRowGroup)
+                        with_rows<kRowGroup>(int(std::min<int64_t>(kRowGroup, m - i0)), [&](auto Rc) {
+                            panel_f32<decltype(Rc)::value>(xs + i0 * ldx + 2 * l0, ldx, widened, 2 * pairs, tile + i0 * kNR, l0 > 0);
+                        });
+                }
+                for (int64_t i0 = 0; i0 < m; i0 += kRowGroup)
+                    tile_epilogue(a, i0, p * kNR, int(std::min<int64_t>(kRowGroup, m - i0)), nc, tile + i0 * kNR);
+                continue;
+            }
             for (int64_t i0 = 0; i0 < m; i0 += kRowGroup) {
                 const int rows = int(std::min<int64_t>(kRowGroup, m - i0));
                 const SmallX xg{xs + i0 * ldx, xq + i0 * ldx, qscale + i0, ldx};
-                panel_rows(rows, xg, w, p, widened, tile);
+                panel_rows(rows, xg, w, p, tile);
                 tile_epilogue(a, i0, p * kNR, rows, nc, tile);
             }
         }

@@ -26,7 +26,7 @@ function gemmCases(): ParityCase[] {
   // Past 8 rows with n <= 16 (ranking heads, gates, towers): the narrow fp32 path, one and two vectors, full and partial row groups.
   // m = 301: several row blocks of every blocked driver (AVX2 widened bf16/int8 panels: 288 rows), the last tile one row;
   // m = 601: past 576 rows AVX2 widens the whole bf16/int8 weight once (a buffer of the caller) and runs 96-row blocks.
-  // m = 5..8: the AVX2 direct kernels past one 4-row group (bf16: each panel widened once, widen_bf16_panel).
+  // m = 5..8: the AVX2 direct kernels past one 4-row group (bf16: each 64-k chunk of a panel widened once, k = 130 and 1100 ending in a partial chunk).
   const shapes: [number, number, number][] = [[5, 40, 33], [6, 33, 17], [7, 35, 130], [8, 70, 1100], [1, 1, 1], [1, 33, 17], [3, 16, 64], [17, 31, 130], [64, 48, 96], [0, 5, 7], [33, 70, 1], [29, 70, 1100], [9, 1, 37], [34, 8, 72], [13, 5, 200], [10, 3, 1], [22, 16, 40], [11, 9, 19], [301, 40, 24], [601, 70, 13]];
   for (const dtype of ["f32", "bf16", "i8"] as const) {
     for (const [m, n, kk] of shapes) {
