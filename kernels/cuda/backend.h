@@ -126,7 +126,8 @@ struct rf_weight_s {
     int32_t dtype;
     int32_t device;
     int64_t n, k;
-    void *w;        // device memory: W [n][k] as given (f32 / bf16 bits / int8), or widened to f32 (widened)
-    void *scales;   // int8 on the tiled path: [n] fp32 per-channel scales; else NULL
-    bool widened;   // w holds W widened to fp32 (scales applied): the cuBLASLt path's operand
+    void *w;        // device memory: W [n][k] as given (f32 / bf16 bits / int8)
+    void *scales;   // int8: [n] fp32 per-channel scales; else NULL
+    bool lt;        // cuBLASLt was active at pack time: its GEMMs take this weight
+    void *colsum;   // int8 with lt: [n] int32 Σ_l W[j][l] (the split product's offset term); else NULL
 };

@@ -32,8 +32,12 @@ struct HeuristicResult {  // cublasLtMatmulHeuristicResult_t
 };
 
 enum : int {
-    CUDA_R_32F = 0,
-    CUBLAS_COMPUTE_32F = 68,
+    CUDA_R_32F = 0,  // cudaDataType_t (library_types.h)
+    CUDA_R_8I = 3,
+    CUDA_R_32I = 10,
+    CUDA_R_16BF = 14,
+    CUBLAS_COMPUTE_32F = 68,  // cublasComputeType_t
+    CUBLAS_COMPUTE_32I = 72,
     CUBLAS_COMPUTE_32F_FAST_TF32 = 77,
     CUBLAS_OP_N = 0,
     CUBLAS_OP_T = 1,
@@ -149,18 +153,23 @@ bool lt_active() { return g_active; }
 rf_status lt_matmul(const char *who, int device, cudaStream_t stream, const LtGemm &g) {
     Descs ds;
     Status st;
-    if ((st = g_api.MatmulDescCreate(&ds.op, g_compute, CUDA_R_32F)) != 0) return lt_fail(who, "cublasLtMatmulDescCreate", st);
+    const bool i8 = g.dtype == RF_I8;
+    const int in_type = i8 ? CUDA_R_8I : g.dtype == RF_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    const int out_type = i8 ? CUDA_R_32I : CUDA_R_32F;
+    // fp32 inputs honour RANKFN_CUDA_TF32; bf16 accumulates in fp32, int8 in int32.
+    const int compute = i8 ? CUBLAS_COMPUTE_32I : g.dtype == RF_BF16 ? CUBLAS_COMPUTE_32F : g_compute;
+    if ((st = g_api.MatmulDescCreate(&ds.op, compute, i8 ? CUDA_R_32I : CUDA_R_32F)) != 0) return lt_fail(who, "cublasLtMatmulDescCreate", st);
     const int ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     const int epilogue = g.bias ? (g.relu ? EPILOGUE_RELU_BIAS : EPILOGUE_BIAS) : (g.relu ? EPILOGUE_RELU : EPILOGUE_DEFAULT);
     g_api.MatmulDescSetAttribute(ds.op, DESC_TRANSA, &ta, sizeof ta);
     g_api.MatmulDescSetAttribute(ds.op, DESC_TRANSB, &tb, sizeof tb);
-    g_api.MatmulDescSetAttribute(ds.op, DESC_EPILOGUE, &epilogue, sizeof epilogue);
-    if (g.bias) g_api.MatmulDescSetAttribute(ds.op, DESC_BIAS_POINTER, &g.bias, sizeof g.bias);
+    if (!i8) g_api.MatmulDescSetAttribute(ds.op, DESC_EPILOGUE, &epilogue, sizeof epilogue);
+    if (g.bias && !i8) g_api.MatmulDescSetAttribute(ds.op, DESC_BIAS_POINTER, &g.bias, sizeof g.bias);
     const uint64_t m = uint64_t(g.m), n = uint64_t(g.n), k = uint64_t(g.k);
-    if ((st = g_api.MatrixLayoutCreate(&ds.a, CUDA_R_32F, k, n, g.k)) != 0 ||
-        (st = g_api.MatrixLayoutCreate(&ds.b, CUDA_R_32F, k, m, g.ldx)) != 0 ||
-        (st = g_api.MatrixLayoutCreate(&ds.c, CUDA_R_32F, n, m, g.c ? g.ldc : g.ldd)) != 0 ||
-        (st = g_api.MatrixLayoutCreate(&ds.d, CUDA_R_32F, n, m, g.ldd)) != 0)
+    if ((st = g_api.MatrixLayoutCreate(&ds.a, in_type, k, n, g.k)) != 0 ||
+        (st = g_api.MatrixLayoutCreate(&ds.b, in_type, k, m, g.ldx)) != 0 ||
+        (st = g_api.MatrixLayoutCreate(&ds.c, out_type, n, m, g.c ? g.ldc : g.ldd)) != 0 ||
+        (st = g_api.MatrixLayoutCreate(&ds.d, out_type, n, m, g.ldd)) != 0)
         return lt_fail(who, "cublasLtMatrixLayoutCreate", st);
     if ((st = g_api.MatmulPreferenceCreate(&ds.pref)) != 0) return lt_fail(who, "cublasLtMatmulPreferenceCreate", st);
     const uint64_t ws_bytes = kWorkspace;
@@ -178,8 +187,11 @@ rf_status lt_matmul(const char *who, int device, cudaStream_t stream, const LtGe
     st = g_api.MatmulAlgoGetHeuristic(g_handle, ds.op, ds.a, ds.b, ds.c, ds.d, ds.pref, 1, &found.r, &returned);
     if (st != 0 || returned == 0) return fail(RF_ERR_UNSUPPORTED, "%s: cuBLASLt has no algorithm for [%lld x %lld x %lld]", who,
                                               (long long)g.m, (long long)g.n, (long long)g.k);
+    // alpha and beta are of the scale type: fp32, int32 for int8.
     const float alpha = 1.f, beta = g.c ? 1.f : 0.f;
-    st = g_api.Matmul(g_handle, ds.op, &alpha, g.w, ds.a, g.x, ds.b, &beta, g.c ? g.c : g.d, ds.c, g.d, ds.d, &found.r.algo,
+    const int32_t alpha_i = 1, beta_i = g.c ? 1 : 0;
+    st = g_api.Matmul(g_handle, ds.op, i8 ? static_cast<const void *>(&alpha_i) : &alpha, g.w, ds.a, g.x, ds.b,
+                      i8 ? static_cast<const void *>(&beta_i) : &beta, g.c ? g.c : g.d, ds.c, g.d, ds.d, &found.r.algo,
                       g_workspace[size_t(device)], kWorkspace, stream);
     if (st != 0) return lt_fail(who, "cublasLtMatmul", st);
     return RF_OK;

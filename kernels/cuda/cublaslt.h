@@ -16,19 +16,22 @@ const char *lt_init(Platform &p);
 // Whether GEMMs go through cuBLASLt.
 bool lt_active();
 
-// D = epilogue(X·Wᵀ + C) over [m][n] row-major fp32 matrices in device memory:
+// D = epilogue(X·Wᵀ + C) over [m][n] row-major matrices in device memory:
 //   acc = Σ_l X[i][l] W[j][l] + (bias ? bias[j] : 0)
 //   D[i][j] = (relu ? max(acc, 0) : acc) + (c ? C[i][j] : 0)     (c and relu never both)
+// X and W are both of `dtype`: RF_F32 (D, C, bias fp32), RF_BF16 (fp32 accumulation; D, C, bias
+// fp32) or RF_I8 (int32 accumulation, D and C int32, no bias or relu). C may be D (ldc == ldd).
 struct LtGemm {
+    int dtype;
     int64_t m, n, k;
-    const float *x;
+    const void *x;
     int64_t ldx;
-    const float *w;  // [n][k]
+    const void *w;  // [n][k]
     const float *bias;
     bool relu;
-    const float *c;
+    const void *c;
     int64_t ldc;
-    float *d;
+    void *d;
     int64_t ldd;
 };
 

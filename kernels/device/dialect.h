@@ -12,7 +12,7 @@
 //   RF_BARRIER()        work-group barrier over local memory
 //   get_global_id(d), get_local_id(d), get_group_id(d), get_local_size(d), get_global_size(d):
 //                       OpenCL's work-item functions (CUDA / HIP: from blockIdx, blockDim, threadIdx, gridDim)
-//   uchar ushort uint ulong, as_float(u), clz(x), rf_i8 (signed 8 bit)
+//   uchar ushort uint ulong, as_float(u), as_uint(f), clz(x), rf_i8 (signed 8 bit)
 //   rf_half(p)          the IEEE half at p (ushort bits) as float
 //   rf_floatN           float vectors N = 4, 8, 16 with + - * / fma against vectors and scalars
 //   rf_splatN(x)        a vector of N copies; rf_make4(a, b, c, d)
@@ -97,6 +97,7 @@ RF_FN size_t get_global_id(int d) { return get_group_id(d) * get_local_size(d) +
 RF_FN size_t get_global_size(int d) { return RF_AXIS(gridDim, d) * get_local_size(d); }
 
 RF_FN float as_float(uint u) { return __uint_as_float(u); }
+RF_FN uint as_uint(float f) { return __float_as_uint(f); }
 RF_FN ulong clz(ulong x) { return (ulong)__clzll((long long)x); }
 RF_FN float rf_half(const ushort *p) { return __half2float(__ushort_as_half(*p)); }
 
