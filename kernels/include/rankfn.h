@@ -285,8 +285,8 @@ RF_API rf_status rf_weight_pack(int32_t device, int32_t dtype, int64_t n, int64_
  *   for each row i and group g: s_g, z_g from min/max of X[i][group g] (rf_gemm)
  *   Y[i][j] = Σ_g s_g · scales[j] · Σ_{l in g} (q[i][l] − z_g) · W[j][l]
  * num_groups == 1 is the default (one range per row). Paths that keep X in fp32
- * (reference, portable, OpenCL) or quantize it to int16 (AVX2, m <= 24) accept
- * and ignore the groups. Only RF_I8 weights; call before the weight is shared
+ * (reference, portable, OpenCL, CUDA's tiled kernel) or quantize it to int16
+ * (AVX2, m <= 24; CUDA through cuBLASLt) accept and ignore the groups. Only RF_I8 weights; call before the weight is shared
  * with concurrent rf_gemm calls. */
 RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const int64_t *bounds);
 /* Activation resolution of a packed int8 weight: the fewest bits rf_gemm
@@ -301,8 +301,9 @@ RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const
  *   s, z, q and Y as for rf_weight_set_act_groups, with 255 replaced by L
  * The AVX2 vpmaddwd kernel honours it the same way (at the same speed either
  * way: it multiplies int16). Paths that keep more than u8 whatever the setting
- * (reference, portable, OpenCL and Zen 1's FMA path: fp32; the AVX2 small-M
- * kernels, m <= 24: int16) accept and ignore it. Only RF_I8 weights; call
+ * (reference, portable, OpenCL, CUDA's tiled kernel and Zen 1's FMA path:
+ * fp32; the AVX2 small-M kernels, m <= 24, and CUDA through cuBLASLt: int16)
+ * accept and ignore it. Only RF_I8 weights; call
  * before the weight is shared with concurrent rf_gemm calls. */
 RF_API rf_status rf_weight_set_act_bits(rf_weight w, int32_t bits);
 /* Shape and dtype of a packed weight (any out pointer may be NULL). */

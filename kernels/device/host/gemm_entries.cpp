@@ -96,7 +96,7 @@ RF_API rf_status rf_weight_set_act_groups(rf_weight w, int32_t num_groups, const
     });
 }
 
-// X stays fp32 here too: at least as many bits as any rf_weight_set_act_bits asks for.
+// X keeps fp32 here (int16 levels on CUDA through cuBLASLt): as many levels as any rf_weight_set_act_bits asks for.
 RF_API rf_status rf_weight_set_act_bits(rf_weight w, int32_t bits) {
     RF_ENTRY({
         RF_CHECK(w != nullptr, "rf_weight_set_act_bits: weight handle is NULL");
