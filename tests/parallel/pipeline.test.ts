@@ -269,7 +269,7 @@ describe("the stage threads end", () => {
     expect(before - workerThreads()).toBeGreaterThanOrEqual(atLeast);
   };
 
-  test("dispose() stops every stage, in-process and on a worker, and many disposes in a row each return at once", async () => {
+  test("dispose() stops every stage: six pipelines disposed in a row, then one on a worker", async () => {
     const built = poolingModel(6);
     const models = Array.from({ length: 6 }, () => new Model(built, { devices: "cpu:2", parallel: { pipeline: { microbatch: 4 } } }));
     for (const m of models) m.rankSync(poolingRequest(10, 1));
