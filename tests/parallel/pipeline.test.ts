@@ -281,7 +281,7 @@ describe("the stage threads end", () => {
     onWorker.dispose();
     await dropsBy(before, 15);
     expect(() => models[0]!.rankSync(poolingRequest(2, 1))).toThrow("model used after dispose()");
-  });
+  }, 60_000);
 
   test("a pipeline's owner thread terminated without dispose() takes its stage threads with it", async () => {
     const owner = new Worker(new URL("./fixtures/pipeline-owner.ts", import.meta.url));
@@ -289,7 +289,7 @@ describe("the stage threads end", () => {
     const before = workerThreads();
     owner.terminate();
     await dropsBy(before, 3);
-  });
+  }, 60_000); // the owner worker loads the library and compiles the model first: seconds
 });
 
 describe("bad options are 400s naming the field", () => {
